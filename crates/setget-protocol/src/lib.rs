@@ -1,0 +1,52 @@
+//! Wire types of the SetGet session API, shared by `setget-server` and the desktop client.
+//!
+//! Everything here is plain data with serde derives: no I/O, no behaviour beyond small
+//! conversions. The server and the client talk to each other only through these types, so a
+//! change to the contract is a change to this crate.
+
+pub mod clock;
+mod error;
+mod session;
+
+pub use error::{ErrorBody, ErrorCode};
+pub use session::{
+    AuthMethod, DevMember, DevMemberCreated, DevWorkspace, DevWorkspaceCreated, EndReason,
+    Location, MeResponse, Member, Page, Role, Session, SessionStatus, SignInRequest,
+    SignInResponse, WorkspaceRef,
+};
+
+/// Name of the cookie that carries a session token.
+pub const SESSION_COOKIE: &str = "setget_session";
+
+/// Prefix of every session token; the rest is 43 base64url characters (32 random bytes).
+pub const TOKEN_PREFIX: &str = "sgs_";
+
+/// Length of a whole session token: the prefix plus 43 base64url characters.
+pub const TOKEN_LEN: usize = TOKEN_PREFIX.len() + 43;
+
+/// Returns whether `s` has the shape of a session token (prefix and 43 base64url characters).
+pub fn is_token_shaped(s: &str) -> bool {
+    s.len() == TOKEN_LEN
+        && s.starts_with(TOKEN_PREFIX)
+        && s[TOKEN_PREFIX.len()..]
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// The user agent the desktop app sends, `SetGetAdmin/<version> (<os>)`; the server shows it as
+/// "SetGet Admin on <OS>".
+pub const ADMIN_APP_UA_PRODUCT: &str = "SetGetAdmin";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_shape_accepts_only_prefix_and_43_base64url_chars() {
+        let good = format!("sgs_{}", "A".repeat(42) + "_");
+        assert!(is_token_shaped(&good));
+        assert!(!is_token_shaped(&good[..good.len() - 1]));
+        assert!(!is_token_shaped(&format!("sgx_{}", "A".repeat(43))));
+        assert!(!is_token_shaped(&format!("sgs_{}", "A".repeat(42) + "=")));
+    }
+}

@@ -1,0 +1,316 @@
+//! Members, sessions and the requests and answers around signing in.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// `POST /auth/sign-in/`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignInRequest {
+    pub email: String,
+    pub password: String,
+    /// Always `"email"`: the only sign-in medium with a password.
+    pub medium: String,
+}
+
+/// The answer to a successful sign-in; the token travels only in `Set-Cookie`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SignInResponse {
+    pub member: Member,
+    pub session: Session,
+}
+
+/// A member's role in their workspace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Owner,
+    Admin,
+    Member,
+}
+
+impl Role {
+    /// The role as it appears on the wire and in the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Owner => "owner",
+            Self::Admin => "admin",
+            Self::Member => "member",
+        }
+    }
+
+    /// Parses the wire name.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "owner" => Some(Self::Owner),
+            "admin" => Some(Self::Admin),
+            "member" => Some(Self::Member),
+            _ => None,
+        }
+    }
+
+    /// Owners and admins manage other members' sessions and the workspace policy.
+    pub fn is_admin(self) -> bool {
+        matches!(self, Self::Owner | Self::Admin)
+    }
+}
+
+/// A workspace member.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct Member {
+    pub id: String,
+    pub email: String,
+    pub display_name: String,
+    pub role: Role,
+    pub active_sessions: u32,
+    #[cfg_attr(feature = "ts", ts(type = "string | null"))]
+    pub last_active_at: Option<DateTime<Utc>>,
+}
+
+/// The workspace a member belongs to, by its slug.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct WorkspaceRef {
+    pub slug: String,
+    pub name: String,
+}
+
+/// `GET /api/users/me/`: the caller and their workspace.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MeResponse {
+    #[serde(flatten)]
+    pub member: Member,
+    pub workspace: WorkspaceRef,
+}
+
+/// Where an IP address geolocates, as precisely as the database knows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct Location {
+    pub city: Option<String>,
+    pub region: Option<String>,
+    pub country: Option<String>,
+    pub country_code: Option<String>,
+    pub latitude: Option<f64>,
+    pub longitude: Option<f64>,
+}
+
+/// How a session was authenticated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum AuthMethod {
+    Password,
+}
+
+/// A session's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum SessionStatus {
+    Active,
+    Revoked,
+    Expired,
+    SignedOut,
+}
+
+impl SessionStatus {
+    /// The status as it appears on the wire and in the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Revoked => "revoked",
+            Self::Expired => "expired",
+            Self::SignedOut => "signed_out",
+        }
+    }
+
+    /// Parses the wire name.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "active" => Some(Self::Active),
+            "revoked" => Some(Self::Revoked),
+            "expired" => Some(Self::Expired),
+            "signed_out" => Some(Self::SignedOut),
+            _ => None,
+        }
+    }
+}
+
+/// Why a session ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum EndReason {
+    SignOut,
+    RevokedSelf,
+    RevokedAdmin,
+    ConcurrentLimit,
+    WorkspaceRevoke,
+    Inactivity,
+    Absolute,
+    IpChange,
+    UserAgentChange,
+    TokenReuse,
+}
+
+impl EndReason {
+    /// The reason as it appears on the wire and in the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::SignOut => "sign_out",
+            Self::RevokedSelf => "revoked_self",
+            Self::RevokedAdmin => "revoked_admin",
+            Self::ConcurrentLimit => "concurrent_limit",
+            Self::WorkspaceRevoke => "workspace_revoke",
+            Self::Inactivity => "inactivity",
+            Self::Absolute => "absolute",
+            Self::IpChange => "ip_change",
+            Self::UserAgentChange => "user_agent_change",
+            Self::TokenReuse => "token_reuse",
+        }
+    }
+
+    /// Parses the wire name.
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            Self::SignOut,
+            Self::RevokedSelf,
+            Self::RevokedAdmin,
+            Self::ConcurrentLimit,
+            Self::WorkspaceRevoke,
+            Self::Inactivity,
+            Self::Absolute,
+            Self::IpChange,
+            Self::UserAgentChange,
+            Self::TokenReuse,
+        ]
+        .into_iter()
+        .find(|r| r.as_str() == s)
+    }
+}
+
+/// One sign-in of one member, with where and how it happened.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct Session {
+    pub id: String,
+    pub member_id: String,
+    pub member_email: String,
+    /// "Chrome on macOS", or "SetGet Admin on Linux" for the desktop app.
+    pub device: String,
+    pub browser: String,
+    pub os: String,
+    pub user_agent: String,
+    /// The IP address the session was created from.
+    pub ip: String,
+    /// The IP address of the session's latest request.
+    pub last_ip: String,
+    pub location: Option<Location>,
+    pub auth_method: AuthMethod,
+    #[cfg_attr(feature = "ts", ts(type = "string"))]
+    pub created_at: DateTime<Utc>,
+    #[cfg_attr(feature = "ts", ts(type = "string"))]
+    pub last_active_at: DateTime<Utc>,
+    /// `min(last_active_at + inactivity_timeout, created_at + absolute_timeout)`.
+    #[cfg_attr(feature = "ts", ts(type = "string"))]
+    pub expires_at: DateTime<Utc>,
+    /// The inactivity timeout in force when the session was created, e.g. `"7d"`.
+    pub inactivity_timeout: String,
+    /// The absolute timeout in force when the session was created, e.g. `"30d"`.
+    pub absolute_timeout: String,
+    pub status: SessionStatus,
+    #[cfg_attr(feature = "ts", ts(type = "string | null"))]
+    pub ended_at: Option<DateTime<Utc>>,
+    pub end_reason: Option<EndReason>,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub change_seq: i64,
+    /// Present only on the `/api/users/me/` endpoints: whether this is the caller's session.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub current: Option<bool>,
+}
+
+/// A page of a list: `{"results": [...], "total": N}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Page<T> {
+    pub results: Vec<T>,
+    pub total: u64,
+}
+
+/// `POST /api/_dev/workspaces/` (dev mode only): a workspace and its members.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DevWorkspace {
+    pub slug: String,
+    pub name: String,
+    pub members: Vec<DevMember>,
+}
+
+/// One member of a [`DevWorkspace`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DevMember {
+    pub email: String,
+    pub password: String,
+    pub role: Role,
+    pub display_name: String,
+}
+
+/// The answer to creating a dev workspace: the ids that were assigned.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DevWorkspaceCreated {
+    pub id: String,
+    pub slug: String,
+    pub members: Vec<DevMemberCreated>,
+}
+
+/// The id assigned to one member of a dev workspace.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DevMemberCreated {
+    pub id: String,
+    pub email: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sign_in_request_rejects_unknown_fields() {
+        let ok: Result<SignInRequest, _> =
+            serde_json::from_str(r#"{"email":"a@b.c","password":"x","medium":"email"}"#);
+        assert!(ok.is_ok());
+        let extra: Result<SignInRequest, _> = serde_json::from_str(
+            r#"{"email":"a@b.c","password":"x","medium":"email","admin":true}"#,
+        );
+        assert!(extra.is_err());
+    }
+
+    #[test]
+    fn end_reasons_round_trip_through_their_wire_names() {
+        for reason in [
+            EndReason::SignOut,
+            EndReason::TokenReuse,
+            EndReason::IpChange,
+        ] {
+            assert_eq!(EndReason::parse(reason.as_str()), Some(reason));
+            let json = serde_json::to_string(&reason).unwrap_or_default();
+            assert_eq!(json, format!("\"{}\"", reason.as_str()));
+        }
+        assert_eq!(EndReason::parse("bored"), None);
+    }
+
+    #[test]
+    fn timestamps_serialise_as_iso_8601_utc_with_z() {
+        let at = DateTime::parse_from_rfc3339("2026-04-08T12:00:00Z")
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or_default();
+        assert_eq!(
+            serde_json::to_string(&at).unwrap_or_default(),
+            "\"2026-04-08T12:00:00Z\""
+        );
+    }
+}
