@@ -1,0 +1,623 @@
+//! The HTTP routes, their extractors and handlers.
+//!
+//! Handlers parse input through [`ApiJson`] and [`ApiQuery`] (so malformed input becomes a
+//! 400 with a stable code, never a 5xx), authenticate through [`Authed`], and run database
+//! work on a blocking thread through [`App::blocking`].
+
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequest, FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::{DateTime, Duration, Utc};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use setget_protocol::{
+    DevMemberCreated, DevWorkspace, DevWorkspaceCreated, EndReason, ErrorCode, MeResponse, Page,
+    Role, SESSION_COOKIE, Session, SessionStatus, SignInRequest, SignInResponse,
+};
+use tower_http::set_header::SetResponseHeaderLayer;
+
+use crate::error::{ApiError, ApiResult};
+use crate::policy::Timeout;
+use crate::store::{self, MemberRow, NewEvent, NewMember, NewSession, WorkspaceRow};
+use crate::{App, password, token};
+
+/// Request bodies above this size are refused with 413.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// Builds the whole API.
+pub fn router(app: App) -> Router {
+    let mut api = Router::new()
+        .route("/healthz", get(healthz))
+        .route("/auth/sign-in/", post(sign_in))
+        .route("/auth/sign-out/", post(sign_out))
+        .route("/api/users/me/", get(me))
+        .route("/api/users/me/sessions/", get(my_sessions));
+    if app.config().dev {
+        api = api
+            .route("/api/_dev/workspaces/", post(dev_create_workspace))
+            .route("/api/_dev/clock/", get(dev_clock).post(dev_advance_clock));
+    }
+    api.fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn(reject_cross_origin))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ))
+        .with_state(app)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Extractors
+// ---------------------------------------------------------------------------------------------
+
+/// A JSON body whose rejections map to the contract's codes.
+#[derive(Debug)]
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(v)) => Ok(Self(v)),
+            Err(rejection) => Err(json_rejection(rejection)),
+        }
+    }
+}
+
+fn json_rejection(rejection: JsonRejection) -> ApiError {
+    match rejection {
+        JsonRejection::JsonDataError(e) => ApiError::invalid_request(format!(
+            "the request body does not have the expected fields: {}",
+            e.body_text()
+                .trim_start_matches("Failed to deserialize the JSON body into the target type: ")
+        )),
+        JsonRejection::JsonSyntaxError(_) => {
+            ApiError::new(ErrorCode::InvalidJson, "the request body is not valid JSON")
+        }
+        JsonRejection::MissingJsonContentType(_) => ApiError::new(
+            ErrorCode::InvalidJson,
+            "the request body must be JSON with Content-Type: application/json",
+        ),
+        other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
+            ErrorCode::PayloadTooLarge,
+            format!("the request body is larger than {MAX_BODY_BYTES} bytes"),
+        ),
+        other => ApiError::invalid_request(format!(
+            "the request body could not be read: {}",
+            other.body_text()
+        )),
+    }
+}
+
+/// A query string whose rejections map to `invalid_request`.
+#[derive(Debug)]
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(v)) => Ok(Self(v)),
+            Err(QueryRejection::FailedToDeserializeQueryString(e)) => Err(
+                ApiError::invalid_request(format!("invalid query string: {}", e.body_text())),
+            ),
+            Err(e) => Err(ApiError::invalid_request(e.body_text())),
+        }
+    }
+}
+
+/// `?offset=0&per_page=20`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Paging {
+    #[serde(default)]
+    offset: u64,
+    #[serde(default = "default_per_page")]
+    per_page: u32,
+}
+
+fn default_per_page() -> u32 {
+    20
+}
+
+impl Paging {
+    fn validate(&self) -> ApiResult<()> {
+        if (1..=1000).contains(&self.per_page) {
+            Ok(())
+        } else {
+            Err(ApiError::invalid_request(
+                "per_page must be between 1 and 1000",
+            ))
+        }
+    }
+}
+
+/// The caller's IP: the socket peer, or in dev mode the left-most `X-Forwarded-For` entry
+/// when the peer is loopback.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientIp(pub IpAddr);
+
+impl FromRequestParts<App> for ClientIp {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Self::Rejection> {
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip())
+            .unwrap_or(IpAddr::from([127, 0, 0, 1]));
+        if app.config().dev
+            && peer.is_loopback()
+            && let Some(xff) = parts.headers.get("x-forwarded-for")
+        {
+            let first = xff
+                .to_str()
+                .ok()
+                .and_then(|v| v.split(',').next())
+                .map(str::trim)
+                .unwrap_or_default();
+            return first.parse().map(ClientIp).map_err(|_| {
+                ApiError::invalid_request("X-Forwarded-For does not start with an IP address")
+            });
+        }
+        Ok(ClientIp(peer))
+    }
+}
+
+/// The caller's `User-Agent`, empty when absent, at most 512 characters kept.
+#[derive(Debug, Clone)]
+pub struct UserAgent(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for UserAgent {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let ua = parts
+            .headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        Ok(Self(ua.chars().take(512).collect()))
+    }
+}
+
+fn session_token(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == SESSION_COOKIE)
+        .map(|(_, value)| value)
+}
+
+/// An authenticated caller: their live session, member row and workspace.
+#[derive(Debug, Clone)]
+pub struct Authed {
+    pub session: Session,
+    pub member: MemberRow,
+    pub workspace: WorkspaceRow,
+}
+
+impl FromRequestParts<App> for Authed {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Self::Rejection> {
+        let ClientIp(ip) = ClientIp::from_request_parts(parts, app).await?;
+        let token = session_token(&parts.headers)
+            .filter(|t| setget_protocol::is_token_shaped(t))
+            .ok_or_else(ApiError::session_invalid)?;
+        let digest = token::digest(token);
+        let now = app.clock().now();
+        app.blocking(move |store| authenticate(store, &digest, now, &ip.to_string()))
+            .await
+    }
+}
+
+/// Finds the live session of a token digest at `now`, ending it first if it has expired.
+fn authenticate(
+    store: &store::Store,
+    digest: &[u8],
+    now: DateTime<Utc>,
+    ip: &str,
+) -> ApiResult<Authed> {
+    let mut conn = store.conn();
+    let (session, workspace_id) =
+        store::session_by_digest(&conn, digest)?.ok_or_else(ApiError::session_invalid)?;
+    match session.status {
+        SessionStatus::Active => {}
+        SessionStatus::Expired => {
+            return Err(ApiError::new(
+                ErrorCode::SessionExpired,
+                "your session has expired; sign in again",
+            ));
+        }
+        SessionStatus::Revoked | SessionStatus::SignedOut => {
+            return Err(ApiError::session_invalid());
+        }
+    }
+    let member =
+        store::member_by_id(&conn, &session.member_id)?.ok_or_else(ApiError::session_invalid)?;
+    if now >= session.expires_at {
+        let absolute = Timeout::parse(&session.absolute_timeout).unwrap_or(Timeout::D30);
+        let reason = if session.created_at + absolute.duration() <= session.expires_at {
+            EndReason::Absolute
+        } else {
+            EndReason::Inactivity
+        };
+        store::end_session(
+            &mut conn,
+            &session,
+            &workspace_id,
+            SessionStatus::Expired,
+            reason,
+            session.expires_at,
+            NewEvent {
+                event: "session.expired",
+                member_id: Some(&member.id),
+                member_email: Some(&member.email),
+                session_id: Some(&session.id),
+                reason: Some(reason.as_str()),
+                ..NewEvent::default()
+            },
+        )?;
+        return Err(ApiError::new(
+            ErrorCode::SessionExpired,
+            "your session has expired; sign in again",
+        ));
+    }
+    store::touch_session(&conn, &session.id, now, ip)?;
+    let workspace = store::workspace(&conn, &workspace_id)?;
+    Ok(Authed {
+        session,
+        member,
+        workspace,
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Middleware and fallbacks
+// ---------------------------------------------------------------------------------------------
+
+/// State-changing requests whose `Origin` is another origin than this server's are refused.
+async fn reject_cross_origin(req: Request, next: Next) -> Response {
+    let changes_state = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    if changes_state && let Some(origin) = req.headers().get(header::ORIGIN) {
+        let host = req
+            .headers()
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or_default();
+        let origin_host = origin
+            .to_str()
+            .ok()
+            .and_then(|o| o.split_once("://"))
+            .map(|(_, rest)| rest.trim_end_matches('/'))
+            .unwrap_or_default();
+        if origin_host.is_empty() || !origin_host.eq_ignore_ascii_case(host) {
+            return ApiError::new(
+                ErrorCode::CsrfRejected,
+                "cross-origin requests that change state are refused",
+            )
+            .into_response();
+        }
+    }
+    next.run(req).await
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found()
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        ErrorCode::MethodNotAllowed,
+        "this method is not allowed on this path",
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+// Handlers
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Debug, Serialize)]
+struct Health {
+    status: &'static str,
+}
+
+async fn healthz() -> Json<Health> {
+    Json(Health { status: "ok" })
+}
+
+fn session_cookie(token: &str, max_age: Duration) -> ApiResult<HeaderValue> {
+    HeaderValue::from_str(&format!(
+        "{SESSION_COOKIE}={token}; HttpOnly; Secure; SameSite=Lax; Path=/; Max-Age={}",
+        max_age.num_seconds()
+    ))
+    .map_err(|e| ApiError::Internal(e.into()))
+}
+
+async fn sign_in(
+    State(app): State<App>,
+    ClientIp(ip): ClientIp,
+    UserAgent(user_agent): UserAgent,
+    ApiJson(req): ApiJson<SignInRequest>,
+) -> ApiResult<Response> {
+    if req.medium != "email" {
+        return Err(ApiError::invalid_request(
+            "medium must be \"email\" for a password sign-in",
+        ));
+    }
+    let email = req.email.trim().to_lowercase();
+    let now = app.clock().now();
+    let ip = ip.to_string();
+    let token = token::generate();
+    let digest = token::digest(&token);
+    let (member, session, workspace) = app
+        .blocking(move |store| {
+            let member = store::member_by_email(&store.conn(), &email)?;
+            // Verify against a decoy hash for unknown emails: both paths cost one Argon2 run.
+            let phc = member
+                .as_ref()
+                .map_or(password::decoy_hash(), |m| m.password_hash.as_str());
+            let password_ok = password::verify(&req.password, phc);
+            let member = match member {
+                Some(m) if password_ok => m,
+                Some(m) => {
+                    store::audit_failed_sign_in(
+                        &mut store.conn(),
+                        &m,
+                        now,
+                        &ip,
+                        &user_agent,
+                        "wrong_password",
+                    )?;
+                    return Err(ApiError::invalid_credentials());
+                }
+                None => return Err(ApiError::invalid_credentials()),
+            };
+            let mut conn = store.conn();
+            let id = store::create_session(
+                &mut conn,
+                &member,
+                &NewSession {
+                    token_digest: &digest,
+                    user_agent: &user_agent,
+                    ip: &ip,
+                    location: None,
+                    now,
+                },
+            )?;
+            let (session, _) = store::session_by_digest(&conn, &digest)?
+                .filter(|(s, _)| s.id == id)
+                .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("new session vanished")))?;
+            let view = store::member_view(&conn, &member)?;
+            let workspace = store::workspace(&conn, &member.workspace_id)?;
+            Ok((view, session, workspace))
+        })
+        .await?;
+    let cookie = session_cookie(&token, workspace.absolute_timeout.duration())?;
+    let mut response = Json(SignInResponse { member, session }).into_response();
+    response.headers_mut().insert(header::SET_COOKIE, cookie);
+    Ok(response)
+}
+
+async fn sign_out(State(app): State<App>, authed: Authed) -> ApiResult<Response> {
+    let now = app.clock().now();
+    app.blocking(move |store| {
+        store::end_session(
+            &mut store.conn(),
+            &authed.session,
+            &authed.workspace.id,
+            SessionStatus::SignedOut,
+            EndReason::SignOut,
+            now,
+            NewEvent {
+                event: "session.signed_out",
+                member_id: Some(&authed.member.id),
+                member_email: Some(&authed.member.email),
+                session_id: Some(&authed.session.id),
+                ip: Some(&authed.session.last_ip),
+                ..NewEvent::default()
+            },
+        )?;
+        Ok(())
+    })
+    .await?;
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_static(
+            "setget_session=; HttpOnly; Secure; SameSite=Lax; Path=/; Max-Age=0",
+        ),
+    );
+    Ok(response)
+}
+
+async fn me(State(app): State<App>, authed: Authed) -> ApiResult<Json<MeResponse>> {
+    app.blocking(move |store| {
+        let member = store::member_view(&store.conn(), &authed.member)?;
+        Ok(Json(MeResponse {
+            member,
+            workspace: authed.workspace.to_ref(),
+        }))
+    })
+    .await
+}
+
+async fn my_sessions(
+    State(app): State<App>,
+    authed: Authed,
+    ApiQuery(paging): ApiQuery<Paging>,
+) -> ApiResult<Json<Page<Session>>> {
+    paging.validate()?;
+    app.blocking(move |store| {
+        let (mut results, total) = store::active_sessions_of(
+            &store.conn(),
+            &authed.member.id,
+            paging.offset,
+            paging.per_page,
+        )?;
+        for s in &mut results {
+            s.current = Some(s.id == authed.session.id);
+        }
+        Ok(Json(Page { results, total }))
+    })
+    .await
+}
+
+// ---------------------------------------------------------------------------------------------
+// Dev-only routes
+// ---------------------------------------------------------------------------------------------
+
+fn valid_slug(slug: &str) -> bool {
+    (1..=48).contains(&slug.len())
+        && slug
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !slug.starts_with('-')
+        && !slug.ends_with('-')
+}
+
+fn valid_email(email: &str) -> bool {
+    email.len() <= 254
+        && email
+            .split_once('@')
+            .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'))
+        && !email.chars().any(char::is_whitespace)
+}
+
+async fn dev_create_workspace(
+    State(app): State<App>,
+    ApiJson(req): ApiJson<DevWorkspace>,
+) -> ApiResult<(StatusCode, Json<DevWorkspaceCreated>)> {
+    if !valid_slug(&req.slug) {
+        return Err(ApiError::invalid_request(
+            "slug must be 1 to 48 lowercase letters, digits or inner hyphens",
+        ));
+    }
+    if req.name.trim().is_empty() || req.name.len() > 200 {
+        return Err(ApiError::invalid_request(
+            "name must be 1 to 200 characters",
+        ));
+    }
+    if req.members.is_empty() || req.members.len() > 1000 {
+        return Err(ApiError::invalid_request(
+            "members must list 1 to 1000 members",
+        ));
+    }
+    if !req.members.iter().any(|m| m.role == Role::Owner) {
+        return Err(ApiError::invalid_request(
+            "a workspace needs at least one owner",
+        ));
+    }
+    let mut emails: Vec<String> = Vec::with_capacity(req.members.len());
+    for m in &req.members {
+        let email = m.email.trim().to_lowercase();
+        if !valid_email(&email) {
+            return Err(ApiError::invalid_request(format!(
+                "{:?} is not an email address",
+                m.email
+            )));
+        }
+        if emails.contains(&email) {
+            return Err(ApiError::invalid_request(format!(
+                "{email:?} is listed twice"
+            )));
+        }
+        if m.password.is_empty() || m.password.len() > 1024 {
+            return Err(ApiError::invalid_request(format!(
+                "the password of {email:?} must be 1 to 1024 characters"
+            )));
+        }
+        if m.display_name.trim().is_empty() {
+            return Err(ApiError::invalid_request(format!(
+                "the display_name of {email:?} must not be empty"
+            )));
+        }
+        emails.push(email);
+    }
+    let now = app.clock().now();
+    app.blocking(move |store| {
+        let taken = {
+            let refs: Vec<&str> = emails.iter().map(String::as_str).collect();
+            store::slug_or_email_taken(&store.conn(), &req.slug, &refs)?
+        };
+        if let Some(why) = taken {
+            return Err(ApiError::new(ErrorCode::Conflict, why));
+        }
+        let members = req
+            .members
+            .iter()
+            .zip(&emails)
+            .map(|(m, email)| {
+                Ok(NewMember {
+                    email: email.clone(),
+                    display_name: m.display_name.trim().to_owned(),
+                    role: m.role,
+                    password_hash: password::hash(&m.password)?,
+                })
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let (id, ids) =
+            store::create_workspace(&mut store.conn(), &req.slug, req.name.trim(), &members, now)?;
+        Ok((
+            StatusCode::CREATED,
+            Json(DevWorkspaceCreated {
+                id,
+                slug: req.slug,
+                members: ids
+                    .into_iter()
+                    .zip(emails)
+                    .map(|(id, email)| DevMemberCreated { id, email })
+                    .collect(),
+            }),
+        ))
+    })
+    .await
+}
+
+#[derive(Debug, Serialize)]
+struct ClockNow {
+    now: DateTime<Utc>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AdvanceClock {
+    advance_seconds: i64,
+}
+
+async fn dev_clock(State(app): State<App>) -> Json<ClockNow> {
+    Json(ClockNow {
+        now: app.clock().now(),
+    })
+}
+
+async fn dev_advance_clock(
+    State(app): State<App>,
+    ApiJson(req): ApiJson<AdvanceClock>,
+) -> ApiResult<Json<ClockNow>> {
+    if !(0..=10 * 365 * 86_400).contains(&req.advance_seconds) {
+        return Err(ApiError::invalid_request(
+            "advance_seconds must be between 0 and ten years",
+        ));
+    }
+    let clock = app
+        .dev_clock()
+        .ok_or_else(|| ApiError::invalid_request("this server's clock cannot be moved"))?;
+    let now = clock.advance(Duration::seconds(req.advance_seconds));
+    Ok(Json(ClockNow { now }))
+}

@@ -1,0 +1,119 @@
+//! `setget-server`: a reference SetGet session service.
+//!
+//! [`router`] builds the HTTP API over an [`App`] (the SQLite [`store::Store`], the injected
+//! clock and the configuration); [`serve`] runs it on a listener. The desktop app embeds the
+//! same library for its demo mode, and tests drive the router directly or the binary over HTTP.
+
+mod api;
+pub mod demo;
+mod error;
+mod password;
+pub mod policy;
+pub mod store;
+mod token;
+pub mod ua;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use setget_protocol::clock::{Clock, SystemClock};
+
+pub use api::router;
+pub use error::{ApiError, ApiResult};
+
+/// How the server behaves.
+#[derive(Debug, Clone, Default)]
+pub struct ServerConfig {
+    /// Enables the `/api/_dev/` routes, the movable clock, and trusts `X-Forwarded-For` from
+    /// loopback peers. Never on in production.
+    pub dev: bool,
+}
+
+/// Everything a request handler needs.
+#[derive(Debug, Clone)]
+pub struct App {
+    inner: Arc<AppInner>,
+}
+
+#[derive(Debug)]
+struct AppInner {
+    store: store::Store,
+    clock: Arc<dyn Clock>,
+    /// The clock again, when it is the dev clock that `/api/_dev/clock/` may move.
+    dev_clock: Option<Arc<SystemClock>>,
+    config: ServerConfig,
+}
+
+impl App {
+    /// An app over `store` using the real clock (movable in dev mode).
+    pub fn new(store: store::Store, config: ServerConfig) -> Self {
+        let clock = Arc::new(SystemClock::default());
+        let dev_clock = config.dev.then(|| Arc::clone(&clock));
+        Self {
+            inner: Arc::new(AppInner {
+                store,
+                clock,
+                dev_clock,
+                config,
+            }),
+        }
+    }
+
+    /// An app with a given clock (for tests).
+    pub fn with_clock(store: store::Store, config: ServerConfig, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            inner: Arc::new(AppInner {
+                store,
+                clock,
+                dev_clock: None,
+                config,
+            }),
+        }
+    }
+
+    /// The injected clock.
+    pub fn clock(&self) -> &dyn Clock {
+        self.inner.clock.as_ref()
+    }
+
+    /// The database.
+    pub fn store(&self) -> &store::Store {
+        &self.inner.store
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ServerConfig {
+        &self.inner.config
+    }
+
+    fn dev_clock(&self) -> Option<&SystemClock> {
+        self.inner.dev_clock.as_deref()
+    }
+
+    /// Runs `f` with the store on a blocking thread.
+    pub(crate) async fn blocking<T, F>(&self, f: F) -> ApiResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&store::Store) -> ApiResult<T> + Send + 'static,
+    {
+        let store = self.inner.store.clone();
+        tokio::task::spawn_blocking(move || f(&store))
+            .await
+            .map_err(|e| ApiError::Internal(anyhow::anyhow!("a database task failed: {e}")))?
+    }
+}
+
+/// Serves the API on `listener` until `shutdown` completes.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    app: App,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        router(app).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}
