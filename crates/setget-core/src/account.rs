@@ -1,0 +1,177 @@
+//! The app's directories and the signed-in account's non-secret settings.
+//!
+//! `account.json` in the config dir holds the server, email and workspace; it never holds the
+//! token (that lives in the keyring under [`AccountConfig::credential_name`]). Writes go to a
+//! temporary file that is synced and renamed into place, so a crash leaves the old or the new
+//! file, never a torn one.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{CoreError, ErrorKind, Result};
+
+/// The app's identifier: the name of its data and config folders (and Tauri's identifier).
+pub const APP_IDENTIFIER: &str = "dev.setget.admin";
+
+/// Where the app keeps its files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppDirs {
+    pub data: PathBuf,
+    pub config: PathBuf,
+}
+
+impl AppDirs {
+    /// The OS's per-user folders (`$XDG_DATA_HOME/dev.setget.admin` and
+    /// `$XDG_CONFIG_HOME/dev.setget.admin` on Linux), the same ones Tauri uses.
+    pub fn from_os() -> Result<Self> {
+        let (Some(data), Some(config)) = (dirs::data_dir(), dirs::config_dir()) else {
+            return Err(CoreError::new(
+                ErrorKind::Storage,
+                "this system has no per-user data or config folder",
+            ));
+        };
+        Ok(Self {
+            data: data.join(APP_IDENTIFIER),
+            config: config.join(APP_IDENTIFIER),
+        })
+    }
+
+    fn account_file(&self) -> PathBuf {
+        self.config.join("account.json")
+    }
+}
+
+/// The signed-in account, without its secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountConfig {
+    /// The server's origin, e.g. `https://setget.example/`.
+    pub server: String,
+    pub email: String,
+    pub workspace_slug: String,
+    pub workspace_name: String,
+}
+
+impl AccountConfig {
+    /// The keyring entry name of this account's session token.
+    pub fn credential_name(&self) -> String {
+        credential_name(&self.server, &self.email)
+    }
+}
+
+/// The keyring entry name of the session token of `email` on `server`.
+pub fn credential_name(server: &str, email: &str) -> String {
+    format!("session|{}|{}", server.trim_end_matches('/'), email)
+}
+
+fn storage_error(what: &str, path: &Path, e: &std::io::Error) -> CoreError {
+    CoreError::new(
+        ErrorKind::Storage,
+        format!("could not {what} {}: {e}", path.display()),
+    )
+}
+
+/// Reads the saved account, if there is one.
+pub fn load(dirs: &AppDirs) -> Result<Option<AccountConfig>> {
+    let path = dirs.account_file();
+    let bytes = match std::fs::read(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(storage_error("read", &path, &e)),
+    };
+    serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+        CoreError::new(
+            ErrorKind::Storage,
+            format!("{} is damaged ({e}); sign in again", path.display()),
+        )
+    })
+}
+
+/// Saves the account atomically.
+pub fn save(dirs: &AppDirs, account: &AccountConfig) -> Result<()> {
+    let path = dirs.account_file();
+    std::fs::create_dir_all(&dirs.config).map_err(|e| storage_error("create", &dirs.config, &e))?;
+    let json = serde_json::to_vec_pretty(account)
+        .map_err(|e| CoreError::new(ErrorKind::Storage, format!("encoding the account: {e}")))?;
+    let tmp = path.with_extension("json.tmp");
+    let write = || -> std::io::Result<()> {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(&json)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, &path)?;
+        if let Ok(dir) = std::fs::File::open(&dirs.config) {
+            let _ = dir.sync_all();
+        }
+        Ok(())
+    };
+    write().map_err(|e| storage_error("write", &path, &e))
+}
+
+/// Forgets the saved account.
+pub fn remove(dirs: &AppDirs) -> Result<()> {
+    let path = dirs.account_file();
+    match std::fs::remove_file(&path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(storage_error("remove", &path, &e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dirs(tmp: &Path) -> AppDirs {
+        AppDirs {
+            data: tmp.join("data"),
+            config: tmp.join("config"),
+        }
+    }
+
+    fn sample() -> AccountConfig {
+        AccountConfig {
+            server: "https://setget.example/".into(),
+            email: "owner@acme.test".into(),
+            workspace_slug: "acme".into(),
+            workspace_name: "Acme".into(),
+        }
+    }
+
+    #[test]
+    fn saves_loads_and_removes_the_account() {
+        let tmp = tempfile::tempdir().unwrap();
+        let d = dirs(tmp.path());
+        assert_eq!(load(&d).unwrap(), None);
+        save(&d, &sample()).unwrap();
+        assert_eq!(load(&d).unwrap(), Some(sample()));
+        assert!(!d.config.join("account.json.tmp").exists());
+        remove(&d).unwrap();
+        remove(&d).unwrap();
+        assert_eq!(load(&d).unwrap(), None);
+    }
+
+    #[test]
+    fn a_damaged_account_file_is_a_clear_storage_error() {
+        let tmp = tempfile::tempdir().unwrap();
+        let d = dirs(tmp.path());
+        std::fs::create_dir_all(&d.config).unwrap();
+        std::fs::write(d.config.join("account.json"), b"{not json").unwrap();
+        let err = load(&d).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Storage);
+        assert!(err.message.contains("sign in again"));
+    }
+
+    #[test]
+    fn credential_names_ignore_the_trailing_slash() {
+        assert_eq!(
+            credential_name("https://a.example/", "x@y.z"),
+            credential_name("https://a.example", "x@y.z")
+        );
+        assert_eq!(
+            sample().credential_name(),
+            "session|https://setget.example|owner@acme.test"
+        );
+    }
+}

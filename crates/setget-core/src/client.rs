@@ -1,0 +1,352 @@
+//! A typed client of the SetGet session API over HTTPS (plain HTTP only to loopback).
+//!
+//! The session token is sent as the `setget_session` cookie and read back from `Set-Cookie`
+//! (sign-in and rotation); it never appears in a URL, a log line or an error message.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use reqwest::header::{COOKIE, HeaderMap, SET_COOKIE};
+use reqwest::{Method, StatusCode, Url};
+use serde::de::DeserializeOwned;
+use setget_protocol::{
+    ADMIN_APP_UA_PRODUCT, ErrorBody, ErrorCode, MeResponse, Page, SESSION_COOKIE, Session,
+    SignInRequest, SignInResponse, is_token_shaped,
+};
+
+use crate::error::{CoreError, ErrorKind, Result};
+use crate::secret::Sensitive;
+
+/// How long one request may take before the server counts as unreachable.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The user agent this app sends: `SetGetAdmin/<version> (<OS>)`.
+pub fn user_agent() -> String {
+    let os = match std::env::consts::OS {
+        "linux" => "Linux",
+        "macos" => "macOS",
+        "windows" => "Windows",
+        other => other,
+    };
+    format!(
+        "{ADMIN_APP_UA_PRODUCT}/{} ({os} {})",
+        env!("CARGO_PKG_VERSION"),
+        std::env::consts::ARCH
+    )
+}
+
+/// Parses and checks a server URL typed by the admin: `https://` anywhere, `http://` only to
+/// loopback. The result is the origin with a trailing slash, e.g. `https://setget.example/`.
+pub fn parse_server_url(input: &str) -> Result<Url> {
+    let input = input.trim();
+    if input.is_empty() {
+        return Err(CoreError::new(
+            ErrorKind::InvalidInput,
+            "enter the server's address",
+        ));
+    }
+    let url = Url::parse(input).map_err(|e| {
+        CoreError::new(
+            ErrorKind::InvalidInput,
+            format!("the server address is not a URL ({e}); use e.g. https://setget.example"),
+        )
+    })?;
+    let host = url.host_str().unwrap_or_default().to_owned();
+    if host.is_empty() {
+        return Err(CoreError::new(
+            ErrorKind::InvalidInput,
+            "the server address has no host name",
+        ));
+    }
+    match url.scheme() {
+        "https" => {}
+        "http" if is_loopback_host(&host) => {}
+        "http" => {
+            return Err(CoreError::new(
+                ErrorKind::InsecureUrl,
+                format!(
+                    "plain http:// would send your session token unencrypted; use https://{host} \
+                     (http:// is allowed only for this computer: localhost, 127.0.0.1, [::1])"
+                ),
+            ));
+        }
+        other => {
+            return Err(CoreError::new(
+                ErrorKind::InvalidInput,
+                format!("the server address must start with https://, not {other}://"),
+            ));
+        }
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(CoreError::new(
+            ErrorKind::InvalidInput,
+            "the server address must not contain a user name or password",
+        ));
+    }
+    let mut origin = url;
+    origin.set_path("/");
+    origin.set_query(None);
+    origin.set_fragment(None);
+    Ok(origin)
+}
+
+fn is_loopback_host(host: &str) -> bool {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || bare.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// The `setget_session` token a response sets, if any (a sign-in or a rotation).
+/// An empty value (the server clearing the cookie) is not a token.
+pub fn token_from_set_cookie(headers: &HeaderMap) -> Option<Sensitive<String>> {
+    headers
+        .get_all(SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|v| v.split(';').next())
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, value)| *name == SESSION_COOKIE && is_token_shaped(value))
+        .map(|(_, value)| Sensitive::new(value.to_owned()))
+}
+
+/// An answer together with the rotated token the server sent with it, if any.
+#[derive(Debug)]
+pub struct Answer<T> {
+    pub value: T,
+    pub rotated_token: Option<Sensitive<String>>,
+}
+
+/// A client of one server.
+#[derive(Debug, Clone)]
+pub struct ApiClient {
+    base: Url,
+    http: reqwest::Client,
+}
+
+impl ApiClient {
+    /// A client of the server at `base` (already checked by [`parse_server_url`]).
+    pub fn new(base: Url) -> Result<Self> {
+        let http = reqwest::Client::builder()
+            .user_agent(user_agent())
+            .timeout(REQUEST_TIMEOUT)
+            .connect_timeout(Duration::from_secs(10))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| CoreError::new(ErrorKind::Storage, format!("no HTTP client: {e}")))?;
+        Ok(Self { base, http })
+    }
+
+    /// The server's origin.
+    pub fn base(&self) -> &Url {
+        &self.base
+    }
+
+    fn url(&self, path: &str) -> Result<Url> {
+        self.base
+            .join(path.trim_start_matches('/'))
+            .map_err(|e| CoreError::new(ErrorKind::InvalidInput, format!("bad path {path}: {e}")))
+    }
+
+    /// Signs in with email and password; returns the new token and the server's answer.
+    pub async fn sign_in(
+        &self,
+        email: &str,
+        password: &Sensitive<String>,
+    ) -> Result<(Sensitive<String>, SignInResponse)> {
+        let body = SignInRequest {
+            email: email.to_owned(),
+            password: password.expose().clone(),
+            medium: "email".to_owned(),
+        };
+        let response = self
+            .http
+            .post(self.url("/auth/sign-in/")?)
+            .json(&body)
+            .send()
+            .await
+            .map_err(|e| unreachable(&self.base, &e))?;
+        let token = token_from_set_cookie(response.headers());
+        let value: SignInResponse = decode(response).await?;
+        let token = token.ok_or_else(|| {
+            CoreError::new(
+                ErrorKind::Protocol,
+                "the server accepted the sign-in but set no session cookie",
+            )
+        })?;
+        Ok((token, value))
+    }
+
+    async fn authed<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        token: &Sensitive<String>,
+    ) -> Result<Answer<T>> {
+        let response = self
+            .http
+            .request(method, self.url(path)?)
+            .header(COOKIE, format!("{SESSION_COOKIE}={}", token.expose()))
+            .send()
+            .await
+            .map_err(|e| unreachable(&self.base, &e))?;
+        let rotated_token = token_from_set_cookie(response.headers());
+        let value = decode(response).await?;
+        Ok(Answer {
+            value,
+            rotated_token,
+        })
+    }
+
+    /// `GET /api/users/me/`.
+    pub async fn me(&self, token: &Sensitive<String>) -> Result<Answer<MeResponse>> {
+        self.authed(Method::GET, "/api/users/me/", token).await
+    }
+
+    /// `GET /api/users/me/sessions/`: the caller's active sessions (up to 1000).
+    pub async fn my_sessions(&self, token: &Sensitive<String>) -> Result<Answer<Page<Session>>> {
+        self.authed(
+            Method::GET,
+            "/api/users/me/sessions/?offset=0&per_page=1000",
+            token,
+        )
+        .await
+    }
+
+    /// `POST /auth/sign-out/`.
+    pub async fn sign_out(&self, token: &Sensitive<String>) -> Result<()> {
+        self.authed::<Empty>(Method::POST, "/auth/sign-out/", token)
+            .await
+            .map(|_| ())
+    }
+}
+
+/// The body of a 204.
+#[derive(Debug)]
+struct Empty;
+
+impl<'de> serde::Deserialize<'de> for Empty {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        serde::de::IgnoredAny::deserialize(d).map(|_| Empty)
+    }
+}
+
+fn unreachable(base: &Url, e: &reqwest::Error) -> CoreError {
+    let why = if e.is_timeout() {
+        "it did not answer in time"
+    } else if e.is_connect() {
+        "the connection failed"
+    } else {
+        "the request failed"
+    };
+    CoreError::new(
+        ErrorKind::Unreachable,
+        format!(
+            "cannot reach {}: {why}",
+            base.as_str().trim_end_matches('/')
+        ),
+    )
+}
+
+async fn decode<T: DeserializeOwned>(response: reqwest::Response) -> Result<T> {
+    let status = response.status();
+    let bytes = response.bytes().await.map_err(|_| {
+        CoreError::new(
+            ErrorKind::Unreachable,
+            "the connection broke while reading the server's answer",
+        )
+    })?;
+    if status.is_success() {
+        let body: &[u8] = if status == StatusCode::NO_CONTENT || bytes.is_empty() {
+            b"null"
+        } else {
+            &bytes
+        };
+        return serde_json::from_slice(body).map_err(|e| {
+            CoreError::new(
+                ErrorKind::Protocol,
+                format!("the server's answer does not follow the session API: {e}"),
+            )
+        });
+    }
+    match serde_json::from_slice::<ErrorBody>(&bytes) {
+        Ok(body) => Err(CoreError::from_server(body.code, body.error)),
+        Err(_) => Err(CoreError::from_server(
+            if status.is_server_error() {
+                ErrorCode::Internal
+            } else {
+                ErrorCode::Unknown
+            },
+            format!("the server answered {status} without an error body"),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderValue;
+
+    #[test]
+    fn https_is_accepted_anywhere_and_normalised_to_the_origin() {
+        let url = parse_server_url(" https://setget.example/some/path?q=1 ").unwrap();
+        assert_eq!(url.as_str(), "https://setget.example/");
+    }
+
+    #[test]
+    fn plain_http_is_refused_except_for_loopback() {
+        for ok in [
+            "http://127.0.0.1:8080",
+            "http://localhost:3000",
+            "http://[::1]:9000",
+            "http://127.5.6.7",
+        ] {
+            assert!(parse_server_url(ok).is_ok(), "{ok}");
+        }
+        let err = parse_server_url("http://setget.example").unwrap_err();
+        assert_eq!(err.kind, ErrorKind::InsecureUrl);
+        assert!(err.message.contains("https://setget.example"));
+        let err = parse_server_url("http://10.0.0.5").unwrap_err();
+        assert_eq!(err.kind, ErrorKind::InsecureUrl);
+    }
+
+    #[test]
+    fn malformed_and_odd_urls_are_invalid_input() {
+        for bad in [
+            "",
+            "setget.example",
+            "ftp://setget.example",
+            "https://u:p@x.example",
+        ] {
+            let err = parse_server_url(bad).unwrap_err();
+            assert_eq!(err.kind, ErrorKind::InvalidInput, "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_token_is_read_from_set_cookie_and_a_cleared_cookie_is_ignored() {
+        let token = format!("sgs_{}", "a".repeat(43));
+        let mut headers = HeaderMap::new();
+        headers.append(SET_COOKIE, HeaderValue::from_static("other=1; Path=/"));
+        headers.append(
+            SET_COOKIE,
+            HeaderValue::from_str(&format!(
+                "setget_session={token}; HttpOnly; Secure; SameSite=Lax; Path=/"
+            ))
+            .unwrap(),
+        );
+        assert_eq!(token_from_set_cookie(&headers).unwrap().expose(), &token);
+        let mut cleared = HeaderMap::new();
+        cleared.append(
+            SET_COOKIE,
+            HeaderValue::from_static("setget_session=; Max-Age=0; Path=/"),
+        );
+        assert!(token_from_set_cookie(&cleared).is_none());
+    }
+
+    #[test]
+    fn the_user_agent_names_the_app_and_os() {
+        let ua = user_agent();
+        assert!(ua.starts_with("SetGetAdmin/"), "{ua}");
+        assert!(ua.contains('('), "{ua}");
+    }
+}

@@ -1,0 +1,17 @@
+//! The engine of SetGet Session Admin, independent of any window toolkit.
+//!
+//! [`Engine`] holds the signed-in account: its non-secret settings in the app's config dir
+//! ([`account`]), its session token in the OS keyring ([`secret`]), and a typed HTTP client of
+//! the session API ([`client`]). Alerts about unfamiliar sign-ins go out through one
+//! [`notify::Notifier`]. The Tauri shell and the headless command line both drive this crate.
+
+pub mod account;
+pub mod client;
+pub mod engine;
+mod error;
+pub mod notify;
+pub mod secret;
+pub mod trigger;
+
+pub use engine::{AccountView, Engine};
+pub use error::{CoreError, ErrorKind, Result};
