@@ -1,0 +1,61 @@
+//! The TypeScript types of the IPC, generated from the Rust definitions into
+//! `ui/src/lib/bindings.ts`. A test fails when that file is stale; `cargo xtask codegen`
+//! rewrites it.
+
+#[cfg(test)]
+mod tests {
+    use setget_core::notify::{Alert, Severity};
+    use setget_core::{AccountView, CoreError, ErrorKind};
+    use setget_protocol::{
+        AuthMethod, EndReason, ErrorCode, Location, Role, Session, SessionStatus,
+    };
+    use ts_rs::{Config, TS};
+
+    use crate::commands::AppInfo;
+
+    fn decl<T: TS>(cfg: &Config) -> String {
+        format!("export {}\n", T::decl(cfg))
+    }
+
+    fn render() -> String {
+        let cfg = Config::new().with_large_int("number");
+        let mut out = String::from(
+            "// Generated from the Rust definitions by `cargo xtask codegen`; do not edit.\n\n",
+        );
+        for d in [
+            decl::<AppInfo>(&cfg),
+            decl::<AccountView>(&cfg),
+            decl::<CoreError>(&cfg),
+            decl::<ErrorKind>(&cfg),
+            decl::<ErrorCode>(&cfg),
+            decl::<Session>(&cfg),
+            decl::<Location>(&cfg),
+            decl::<AuthMethod>(&cfg),
+            decl::<SessionStatus>(&cfg),
+            decl::<EndReason>(&cfg),
+            decl::<Role>(&cfg),
+            decl::<Alert>(&cfg),
+            decl::<Severity>(&cfg),
+        ] {
+            out.push_str(&d);
+        }
+        out
+    }
+
+    #[test]
+    fn typescript_bindings_are_fresh() {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../ui/src/lib/bindings.ts");
+        let fresh = render();
+        if std::env::var_os("UPDATE_BINDINGS").is_some() {
+            std::fs::write(&path, &fresh).unwrap();
+            return;
+        }
+        let current = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            current == fresh,
+            "{} is stale: run `cargo xtask codegen`",
+            path.display()
+        );
+    }
+}

@@ -1,0 +1,62 @@
+//! The commands the window may invoke: each takes the [`Shell`] state, calls the engine, and
+//! hands back its answer or its `{kind, server_code, message}` error.
+
+use std::sync::Arc;
+
+use serde::Serialize;
+use setget_core::secret::Sensitive;
+use setget_core::{AccountView, CoreError, Engine};
+use setget_protocol::Session;
+
+/// What every command reaches.
+#[derive(Debug)]
+pub struct Shell {
+    pub engine: Arc<Engine>,
+    /// The embedded server's address in demo mode.
+    pub demo: Option<String>,
+}
+
+/// What the window needs to know at start.
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+pub struct AppInfo {
+    pub version: String,
+    pub account: Option<AccountView>,
+    /// The embedded demo server's address, in demo mode.
+    pub demo_server: Option<String>,
+}
+
+/// The app's version, the signed-in account and whether this is the demo.
+#[tauri::command]
+pub fn app_info(shell: tauri::State<'_, Shell>) -> AppInfo {
+    AppInfo {
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        account: shell.engine.account(),
+        demo_server: shell.demo.clone(),
+    }
+}
+
+/// Signs in; the password is wrapped as sensitive the moment it arrives.
+#[tauri::command]
+pub async fn sign_in(
+    shell: tauri::State<'_, Shell>,
+    server: String,
+    email: String,
+    password: String,
+) -> Result<AccountView, CoreError> {
+    shell
+        .engine
+        .sign_in(&server, &email, Sensitive::new(password))
+        .await
+}
+
+/// The signed-in admin's own active sessions.
+#[tauri::command]
+pub async fn my_sessions(shell: tauri::State<'_, Shell>) -> Result<Vec<Session>, CoreError> {
+    shell.engine.my_sessions().await
+}
+
+/// Signs out and forgets the credential.
+#[tauri::command]
+pub async fn sign_out(shell: tauri::State<'_, Shell>) -> Result<(), CoreError> {
+    shell.engine.sign_out().await
+}

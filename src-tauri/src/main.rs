@@ -1,0 +1,62 @@
+//! `setget-admin`: the desktop app's entry point. Parses the command line, builds the engine
+//! (or the demo), and hands it to the Tauri window.
+
+#![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
+
+mod bindings;
+mod commands;
+mod demo;
+
+use std::sync::Arc;
+
+use clap::Parser;
+use setget_core::Engine;
+use setget_core::account::AppDirs;
+use setget_core::notify::DesktopNotifier;
+use setget_core::secret::KeyringStore;
+use tracing_subscriber::EnvFilter;
+
+/// SetGet Session Admin.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Cli {
+    /// Run against an embedded demo server on 127.0.0.1, signed in as its owner.
+    #[arg(long)]
+    demo: bool,
+}
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let (engine, demo) = if cli.demo {
+        let demo = demo::start()?;
+        (Arc::clone(&demo.engine), Some(demo))
+    } else {
+        let engine = Engine::new(
+            AppDirs::from_os()?,
+            Arc::new(KeyringStore),
+            Arc::new(DesktopNotifier),
+        );
+        if let Err(e) = engine.restore() {
+            tracing::warn!(error = %e, "the saved account could not be restored");
+        }
+        (Arc::new(engine), None)
+    };
+    tauri::Builder::default()
+        .manage(commands::Shell {
+            engine,
+            demo: demo.as_ref().map(|d| d.server_url.clone()),
+        })
+        .invoke_handler(tauri::generate_handler![
+            commands::app_info,
+            commands::sign_in,
+            commands::my_sessions,
+            commands::sign_out,
+        ])
+        .run(tauri::generate_context!("../tauri.conf.json"))?;
+    drop(demo);
+    Ok(())
+}

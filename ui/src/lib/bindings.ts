@@ -1,0 +1,59 @@
+// Generated from the Rust definitions by `cargo xtask codegen`; do not edit.
+
+export type AppInfo = { version: string, account: AccountView | null, 
+/**
+ * The embedded demo server's address, in demo mode.
+ */
+demo_server: string | null, };
+export type AccountView = { server: string, email: string, workspace_slug: string, workspace_name: string, };
+export type CoreError = { kind: ErrorKind, 
+/**
+ * The server's machine code, when the server answered with an error.
+ */
+server_code: ErrorCode | null, message: string, };
+export type ErrorKind = "invalid_input" | "insecure_url" | "unreachable" | "server" | "signed_out" | "not_signed_in" | "keyring" | "storage" | "protocol";
+export type ErrorCode = "invalid_json" | "invalid_request" | "invalid_policy" | "invalid_credentials" | "session_invalid" | "session_expired" | "reauth_required" | "forbidden" | "password_confirmation_failed" | "csrf_rejected" | "not_found" | "method_not_allowed" | "conflict" | "payload_too_large" | "unsupported_media_type" | "too_many_attempts" | "internal" | "unknown";
+export type Session = { id: string, member_id: string, member_email: string, 
+/**
+ * "Chrome on macOS", or "SetGet Admin on Linux" for the desktop app.
+ */
+device: string, browser: string, os: string, user_agent: string, 
+/**
+ * The IP address the session was created from.
+ */
+ip: string, 
+/**
+ * The IP address of the session's latest request.
+ */
+last_ip: string, location: Location | null, auth_method: AuthMethod, created_at: string, last_active_at: string, 
+/**
+ * `min(last_active_at + inactivity_timeout, created_at + absolute_timeout)`.
+ */
+expires_at: string, 
+/**
+ * The inactivity timeout in force when the session was created, e.g. `"7d"`.
+ */
+inactivity_timeout: string, 
+/**
+ * The absolute timeout in force when the session was created, e.g. `"30d"`.
+ */
+absolute_timeout: string, status: SessionStatus, ended_at: string | null, end_reason: EndReason | null, change_seq: number, 
+/**
+ * Present only on the `/api/users/me/` endpoints: whether this is the caller's session.
+ */
+current?: boolean, };
+export type Location = { city: string | null, region: string | null, country: string | null, country_code: string | null, latitude: number | null, longitude: number | null, };
+export type AuthMethod = "password";
+export type SessionStatus = "active" | "revoked" | "expired" | "signed_out";
+export type EndReason = "sign_out" | "revoked_self" | "revoked_admin" | "concurrent_limit" | "workspace_revoke" | "inactivity" | "absolute" | "ip_change" | "user_agent_change" | "token_reuse";
+export type Role = "owner" | "admin" | "member";
+export type Alert = { session_id: string, member_email: string, ip: string, 
+/**
+ * "London, GB", or None when the IP does not geolocate.
+ */
+place: string | null, device: string, signed_in_at: string, severity: Severity, 
+/**
+ * Why it is unfamiliar, as short phrases ("new network").
+ */
+reasons: Array<string>, };
+export type Severity = "low" | "medium" | "high";

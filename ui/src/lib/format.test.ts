@@ -1,0 +1,56 @@
+import { describe, expect, it } from "vitest";
+import { absoluteTime, placeOf, relativeTime } from "./format";
+
+const now = new Date("2026-04-08T12:00:00Z");
+
+describe("relativeTime", () => {
+  it("says just now for the last few seconds", () => {
+    expect(relativeTime("2026-04-08T11:59:30Z", now)).toBe("just now");
+  });
+  it("picks the largest whole unit", () => {
+    expect(relativeTime("2026-04-08T11:55:00Z", now)).toBe("5 minutes ago");
+    expect(relativeTime("2026-04-08T09:00:00Z", now)).toBe("3 hours ago");
+    expect(relativeTime("2026-04-05T12:00:00Z", now)).toBe("3 days ago");
+    expect(relativeTime("2026-04-15T12:00:00Z", now)).toBe("next week");
+  });
+  it("shows a dash for a malformed time instead of NaN", () => {
+    expect(relativeTime("yesterday-ish", now)).toBe("—");
+  });
+});
+
+describe("absoluteTime", () => {
+  it("formats in the given zone", () => {
+    expect(absoluteTime("2026-04-08T12:00:00Z", "en-GB", "UTC")).toBe("8 Apr 2026, 12:00");
+  });
+  it("shows a dash for a malformed time", () => {
+    expect(absoluteTime("", "en-GB", "UTC")).toBe("—");
+  });
+});
+
+describe("placeOf", () => {
+  it("joins what is known", () => {
+    expect(
+      placeOf({
+        city: "London",
+        region: "England",
+        country: "United Kingdom",
+        country_code: "GB",
+        latitude: 51.5,
+        longitude: -0.12,
+      }),
+    ).toBe("London, England, GB");
+    expect(
+      placeOf({
+        city: null,
+        region: null,
+        country: "France",
+        country_code: null,
+        latitude: null,
+        longitude: null,
+      }),
+    ).toBe("France");
+  });
+  it("says unknown when nothing is known", () => {
+    expect(placeOf(null)).toBe("Unknown location");
+  });
+});

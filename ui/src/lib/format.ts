@@ -1,0 +1,46 @@
+// Formatting of times, places and devices for the window.
+import type { Location } from "./bindings";
+
+const UNITS: [Intl.RelativeTimeFormatUnit, number][] = [
+  ["year", 365 * 24 * 3600],
+  ["month", 30 * 24 * 3600],
+  ["week", 7 * 24 * 3600],
+  ["day", 24 * 3600],
+  ["hour", 3600],
+  ["minute", 60],
+];
+
+/** "5 minutes ago", "in 3 days", "just now": relative to `now`. */
+export function relativeTime(iso: string, now: Date, locale = "en"): string {
+  const at = Date.parse(iso);
+  if (Number.isNaN(at)) return "—";
+  const seconds = Math.round((at - now.getTime()) / 1000);
+  if (Math.abs(seconds) < 45) return "just now";
+  const rtf = new Intl.RelativeTimeFormat(locale, { numeric: "auto" });
+  for (const [unit, size] of UNITS) {
+    if (Math.abs(seconds) >= size) {
+      return rtf.format(Math.trunc(seconds / size), unit);
+    }
+  }
+  return rtf.format(Math.trunc(seconds / 60), "minute");
+}
+
+/** The absolute local time, e.g. "8 Apr 2026, 14:00", for tooltips. */
+export function absoluteTime(iso: string, locale?: string, timeZone?: string): string {
+  const at = Date.parse(iso);
+  if (Number.isNaN(at)) return "—";
+  return new Intl.DateTimeFormat(locale, {
+    dateStyle: "medium",
+    timeStyle: "short",
+    timeZone,
+  }).format(at);
+}
+
+/** "London, England, GB"; "Unknown location" when nothing is known. */
+export function placeOf(location: Location | null): string {
+  if (!location) return "Unknown location";
+  const parts = [location.city, location.region, location.country_code ?? location.country].filter(
+    (p): p is string => typeof p === "string" && p.length > 0,
+  );
+  return parts.length > 0 ? parts.join(", ") : "Unknown location";
+}
