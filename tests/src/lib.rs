@@ -1,0 +1,194 @@
+//! Harness of the end-to-end tests: starts the real `setget-server` binary on loopback, seeds
+//! it through its dev routes, and finds the built binaries.
+
+use std::io::{BufRead as _, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use anyhow::{Context as _, bail};
+use setget_protocol::{DevMember, DevWorkspace, DevWorkspaceCreated, Role};
+
+/// The workspace root.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
+}
+
+/// A binary built next to the running test (`<target>/debug/<name>`).
+pub fn built_binary(name: &str) -> anyhow::Result<PathBuf> {
+    let exe = std::env::current_exe()?;
+    // <target>/debug/deps/e2e-<hash> → <target>/debug/<name>
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .context("the test binary has no parent folder")?;
+    let path = dir.join(name);
+    if !path.exists() {
+        bail!(
+            "{} is not built; `cargo xtask test` builds it (or `cargo build -p {name}`)",
+            path.display()
+        );
+    }
+    Ok(path)
+}
+
+/// A `setget-server serve --dev` process on a free loopback port; killed on drop.
+#[derive(Debug)]
+pub struct ServerProcess {
+    child: Child,
+    /// `http://127.0.0.1:PORT`
+    pub url: String,
+    _dir: tempfile::TempDir,
+}
+
+impl ServerProcess {
+    /// Starts the server with a fresh database and waits until it listens.
+    pub fn start() -> anyhow::Result<Self> {
+        let dir = tempfile::tempdir()?;
+        let mut child = Command::new(built_binary("setget-server")?)
+            .args(["serve", "--dev", "--listen", "127.0.0.1:0", "--db"])
+            .arg(dir.path().join("server.db"))
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .context("starting setget-server")?;
+        let stdout = child.stdout.take().context("no stdout")?;
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line)?;
+        let url = line
+            .trim()
+            .strip_prefix("listening on ")
+            .map(str::to_owned)
+            .with_context(|| format!("unexpected first line from setget-server: {line:?}"))?;
+        Ok(Self {
+            child,
+            url,
+            _dir: dir,
+        })
+    }
+
+    /// A URL on this server.
+    pub fn at(&self, path: &str) -> String {
+        format!("{}{path}", self.url)
+    }
+
+    /// Creates a workspace with one owner (and the given extra members) through the dev route.
+    pub async fn create_workspace(
+        &self,
+        slug: &str,
+        members: &[(&str, &str, Role)],
+    ) -> anyhow::Result<DevWorkspaceCreated> {
+        let body = DevWorkspace {
+            slug: slug.into(),
+            name: format!("Workspace {slug}"),
+            members: members
+                .iter()
+                .map(|(email, password, role)| DevMember {
+                    email: (*email).into(),
+                    password: (*password).into(),
+                    role: *role,
+                    display_name: email.split('@').next().unwrap_or("member").into(),
+                })
+                .collect(),
+        };
+        let response = reqwest::Client::new()
+            .post(self.at("/api/_dev/workspaces/"))
+            .json(&body)
+            .send()
+            .await?;
+        if response.status() != 201 {
+            bail!(
+                "creating the workspace answered {}: {}",
+                response.status(),
+                response.text().await?
+            );
+        }
+        Ok(response.json().await?)
+    }
+
+    /// Signs in as a browser would, from `ip` (trusted in dev mode through X-Forwarded-For),
+    /// and returns the token from `Set-Cookie`.
+    pub async fn browser_sign_in(
+        &self,
+        email: &str,
+        password: &str,
+        user_agent: &str,
+        ip: &str,
+    ) -> anyhow::Result<String> {
+        let response = reqwest::Client::new()
+            .post(self.at("/auth/sign-in/"))
+            .header("user-agent", user_agent)
+            .header("x-forwarded-for", ip)
+            .json(&serde_json::json!({"email": email, "password": password, "medium": "email"}))
+            .send()
+            .await?;
+        if response.status() != 200 {
+            bail!("sign-in answered {}", response.status());
+        }
+        setget_core::client::token_from_set_cookie(response.headers())
+            .map(|t| t.expose().clone())
+            .context("no session cookie")
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Every file under `dir` whose bytes contain `needle`.
+pub fn files_containing(dir: &Path, needle: &[u8]) -> Vec<PathBuf> {
+    let mut hits = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
+            if kind.is_dir() {
+                stack.push(path);
+            } else if kind.is_file()
+                && let Ok(bytes) = std::fs::read(&path)
+                && bytes.windows(needle.len()).any(|w| w == needle)
+            {
+                hits.push(path);
+            }
+        }
+    }
+    hits
+}
+
+/// Every regular file under `dir`.
+pub fn count_files(dir: &Path) -> usize {
+    let mut n = 0;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            match entry.file_type() {
+                Ok(k) if k.is_dir() => stack.push(entry.path()),
+                Ok(k) if k.is_file() => n += 1,
+                _ => {}
+            }
+        }
+    }
+    n
+}
+
+/// What `secret-tool lookup` finds for the app's credential `name`, if anything.
+pub fn secret_tool_lookup(name: &str) -> anyhow::Result<Option<String>> {
+    let out = Command::new("secret-tool")
+        .args(["lookup", "service", "setget-admin", "username", name])
+        .output()
+        .context("running secret-tool (package libsecret-tools)")?;
+    let value = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    Ok((out.status.success() && !value.is_empty()).then_some(value))
+}
