@@ -1,0 +1,139 @@
+//! `cargo xtask <task>`: the project's automation, in Rust.
+//!
+//! - `demo`: installs what is missing, builds the UI and the app, opens the window on an
+//!   embedded demo server.
+//! - `test`: the same set-up, then every gate and test suite, the end-to-end suite inside a
+//!   private desktop session; ends with `N passed, N failed`.
+//! - `bench [NAME]`: benchmarks.
+//! - `codegen`: regenerates the TypeScript bindings of the IPC.
+
+mod session;
+mod setup;
+mod test;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+use anyhow::{Context as _, bail};
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let task = args.first().map(String::as_str).unwrap_or("help");
+    let result = match task {
+        "demo" => demo(),
+        "test" => test::run(),
+        "bench" => bench(args.get(1).map(String::as_str)),
+        "codegen" => codegen(),
+        "help" | "--help" | "-h" => {
+            print!("{USAGE}");
+            Ok(())
+        }
+        other => {
+            eprint!("unknown task {other:?}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask {task}: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+const USAGE: &str = "\
+usage: cargo xtask <task>
+
+tasks:
+  demo       install what is missing, build, and open the app on an embedded demo server
+  test       install what is missing, then run every gate and test; ends with `N passed, N failed`
+  bench      list the benchmarks; `cargo xtask bench NAME` runs one
+  codegen    regenerate ui/src/lib/bindings.ts from the Rust definitions
+";
+
+/// The workspace root (the parent of this crate).
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// The cargo binary that runs this task.
+pub fn cargo() -> Command {
+    let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    cmd.current_dir(root());
+    cmd
+}
+
+/// Runs a command to completion, failing with its name when it fails.
+pub fn run(cmd: &mut Command) -> anyhow::Result<()> {
+    let status = cmd
+        .status()
+        .with_context(|| format!("could not start {cmd:?}"))?;
+    if !status.success() {
+        bail!("{cmd:?} failed ({status})");
+    }
+    Ok(())
+}
+
+/// The directory cargo builds into (honours `CARGO_TARGET_DIR`).
+pub fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .map(|p| if p.is_absolute() { p } else { root().join(p) })
+        .unwrap_or_else(|| root().join("target"))
+}
+
+fn demo() -> anyhow::Result<()> {
+    setup::system_packages(setup::BUILD_PACKAGES)?;
+    setup::npm_dependencies()?;
+    setup::build_ui()?;
+    run(cargo().args(["build", "-p", "setget-admin"]))?;
+    if std::env::var_os("DISPLAY").is_none() && std::env::var_os("WAYLAND_DISPLAY").is_none() {
+        bail!(
+            "no display to open the window on: run this in a desktop session \
+             (or under Xvfb: `xvfb-run -a cargo xtask demo`)"
+        );
+    }
+    println!(
+        "opening SetGet Session Admin in demo mode: an embedded server on 127.0.0.1 with the \
+         workspace `acme`, signed in as owner@acme.test"
+    );
+    run(Command::new(target_dir().join("debug/setget-admin")).arg("--demo"))
+}
+
+/// The benchmarks, by name; each prints its figures and the ratios measured in the same run.
+const BENCHMARKS: &[(&str, &str)] = &[];
+
+fn bench(name: Option<&str>) -> anyhow::Result<()> {
+    match name {
+        None => {
+            println!("benchmarks:");
+            if BENCHMARKS.is_empty() {
+                println!("  (none yet)");
+            }
+            for (name, what) in BENCHMARKS {
+                println!("  {name:<10} {what}");
+            }
+            Ok(())
+        }
+        Some(other) => bail!("no benchmark called {other:?}; `cargo xtask bench` lists them"),
+    }
+}
+
+fn codegen() -> anyhow::Result<()> {
+    run(cargo()
+        .args([
+            "test",
+            "-p",
+            "setget-admin",
+            "--bin",
+            "setget-admin",
+            "bindings",
+        ])
+        .env("UPDATE_BINDINGS", "1"))?;
+    println!("wrote ui/src/lib/bindings.ts");
+    Ok(())
+}

@@ -1,0 +1,217 @@
+//! `cargo xtask test`: set-up, gates, unit tests and the end-to-end suite, with one closing
+//! summary line `N passed, N failed` counting every test and every gate.
+
+use std::io::{BufRead as _, BufReader};
+use std::process::{Command, Stdio};
+
+use anyhow::{Context as _, bail};
+
+use crate::{cargo, root, session, setup, target_dir};
+
+#[derive(Debug, Default)]
+struct Tally {
+    passed: u64,
+    failed: u64,
+    failures: Vec<String>,
+}
+
+impl Tally {
+    fn gate(&mut self, name: &str, ok: bool) {
+        if ok {
+            self.passed += 1;
+            println!("gate ok: {name}");
+        } else {
+            self.failed += 1;
+            self.failures.push(format!("gate: {name}"));
+            println!("gate FAILED: {name}");
+        }
+    }
+}
+
+fn succeeds(cmd: &mut Command) -> bool {
+    match cmd.status() {
+        Ok(s) => s.success(),
+        Err(e) => {
+            eprintln!("could not start {cmd:?}: {e}");
+            false
+        }
+    }
+}
+
+/// Runs the whole suite; fails when any gate or test fails.
+pub fn run() -> anyhow::Result<()> {
+    let mut packages = setup::BUILD_PACKAGES.to_vec();
+    packages.extend_from_slice(setup::TEST_PACKAGES);
+    setup::system_packages(&packages)?;
+    setup::npm_dependencies()?;
+    setup::tauri_driver()?;
+    // The app embeds the built UI at compile time, so it comes first.
+    setup::build_ui()?;
+
+    let mut tally = Tally::default();
+    tally.gate(
+        "cargo fmt --check",
+        succeeds(cargo().args(["fmt", "--all", "--check"])),
+    );
+    tally.gate(
+        "typescript type-check (svelte-check)",
+        succeeds(
+            Command::new("npm")
+                .args(["run", "--silent", "check"])
+                .current_dir(root().join("ui")),
+        ),
+    );
+    tally.gate(
+        "cargo clippy -D warnings",
+        succeeds(cargo().args([
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ])),
+    );
+
+    ui_unit_tests(&mut tally)?;
+
+    // Build everything the end-to-end tests start before entering the session.
+    crate::run(cargo().args(["build", "-p", "setget-admin", "-p", "setget-server"]))?;
+    crate::run(cargo().args(["test", "--workspace", "--no-run"]))?;
+    rust_tests(&mut tally)?;
+
+    for f in &tally.failures {
+        println!("failed: {f}");
+    }
+    println!("{} passed, {} failed", tally.passed, tally.failed);
+    if tally.failed > 0 {
+        bail!("{} checks failed", tally.failed);
+    }
+    Ok(())
+}
+
+fn ui_unit_tests(tally: &mut Tally) -> anyhow::Result<()> {
+    let report = target_dir().join("vitest-report.json");
+    let _ = std::fs::remove_file(&report);
+    let ok = succeeds(
+        Command::new("npx")
+            .args(["vitest", "run", "--reporter=default", "--reporter=json"])
+            .arg(format!("--outputFile.json={}", report.display()))
+            .current_dir(root().join("ui")),
+    );
+    let json: serde_json::Value = std::fs::read(&report)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default();
+    let passed = json["numPassedTests"].as_u64().unwrap_or(0);
+    let failed = json["numFailedTests"].as_u64().unwrap_or(0);
+    tally.passed += passed;
+    tally.failed += failed;
+    if !ok || failed > 0 || passed == 0 {
+        tally.failed += u64::from(failed == 0);
+        tally.failures.push("ui unit tests (vitest)".into());
+    }
+    Ok(())
+}
+
+/// Counts from a libtest line `test result: ok. 12 passed; 0 failed; 0 ignored; ...`.
+fn parse_result_line(line: &str) -> Option<(u64, u64)> {
+    let rest = line.trim().strip_prefix("test result: ")?;
+    let number_before = |word: &str| -> Option<u64> {
+        rest.split(';')
+            .find(|part| part.trim().ends_with(word))?
+            .split_whitespace()
+            .rev()
+            .nth(1)?
+            .parse()
+            .ok()
+    };
+    Some((number_before(" passed")?, number_before(" failed")?))
+}
+
+fn rust_tests(tally: &mut Tally) -> anyhow::Result<()> {
+    let display = session::Display::start()?;
+    let keyring_home = tempdir("setget-keyring-")?;
+    let artifacts = root().join("target/e2e-artifacts");
+    std::fs::create_dir_all(&artifacts)?;
+    let mut cmd = session::command(&display, &keyring_home, "cargo");
+    cmd.args(["test", "--workspace", "--no-fail-fast"])
+        .current_dir(root())
+        .env("SETGET_E2E_ARTIFACTS", &artifacts)
+        .env("SETGET_TAURI_DRIVER", tauri_driver_path())
+        .stdout(Stdio::piped());
+    let mut child = cmd.spawn().context("starting the test session")?;
+    let mut saw_result = false;
+    if let Some(out) = child.stdout.take() {
+        for line in BufReader::new(out).lines() {
+            let line = line?;
+            println!("{line}");
+            if let Some((p, f)) = parse_result_line(&line) {
+                saw_result = true;
+                tally.passed += p;
+                tally.failed += f;
+            }
+            if line.starts_with("test ") && line.ends_with(" ... FAILED") {
+                tally
+                    .failures
+                    .push(line.trim_end_matches(" ... FAILED").into());
+            }
+        }
+    }
+    let status = child.wait()?;
+    drop(display);
+    let _ = std::fs::remove_dir_all(&keyring_home);
+    if !status.success() && tally.failures.is_empty() {
+        // A crash or a build failure inside the session: count it.
+        tally.failed += 1;
+        tally
+            .failures
+            .push(format!("cargo test in the test session ({status})"));
+    }
+    if !saw_result {
+        bail!("cargo test printed no result line");
+    }
+    Ok(())
+}
+
+fn tauri_driver_path() -> std::path::PathBuf {
+    let home_bin = std::env::var_os("CARGO_HOME")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".cargo")))
+        .map(|c| c.join("bin/tauri-driver"));
+    match home_bin {
+        Some(p) if p.exists() => p,
+        _ => "tauri-driver".into(),
+    }
+}
+
+fn tempdir(prefix: &str) -> anyhow::Result<std::path::PathBuf> {
+    let base = std::env::temp_dir();
+    for i in 0..1000u32 {
+        let dir = base.join(format!("{prefix}{}-{i}", std::process::id()));
+        if std::fs::create_dir(&dir).is_ok() {
+            return Ok(dir);
+        }
+    }
+    bail!("could not create a temporary folder in {}", base.display())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_result_line;
+
+    #[test]
+    fn reads_libtest_result_lines() {
+        assert_eq!(
+            parse_result_line(
+                "test result: ok. 12 passed; 0 failed; 1 ignored; 0 measured; 0 filtered out; finished in 0.01s"
+            ),
+            Some((12, 0))
+        );
+        assert_eq!(
+            parse_result_line("test result: FAILED. 3 passed; 2 failed; 0 ignored"),
+            Some((3, 2))
+        );
+        assert_eq!(parse_result_line("running 3 tests"), None);
+    }
+}
