@@ -1,1 +1,8 @@
-//! Placeholder
+//! Tests of `setget-server`: the router driven in-process with an injected clock, and the
+//! real binary over HTTP. One test binary; each file is a `mod` here.
+
+// A test fails by panicking, helpers included.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod binary;
+mod router;
