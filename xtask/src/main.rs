@@ -35,6 +35,7 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.is::<Quiet>() => ExitCode::FAILURE,
         Err(e) => {
             eprintln!("xtask {task}: {e:#}");
             ExitCode::FAILURE
@@ -51,6 +52,18 @@ tasks:
   bench      list the benchmarks; `cargo xtask bench NAME` runs one
   codegen    regenerate ui/src/lib/bindings.ts from the Rust definitions
 ";
+
+/// A failure that has been reported already (the test summary is the last line printed).
+#[derive(Debug)]
+pub struct Quiet;
+
+impl std::fmt::Display for Quiet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("failed")
+    }
+}
+
+impl std::error::Error for Quiet {}
 
 /// The workspace root (the parent of this crate).
 pub fn root() -> PathBuf {

@@ -38,8 +38,27 @@ fn succeeds(cmd: &mut Command) -> bool {
     }
 }
 
-/// Runs the whole suite; fails when any gate or test fails.
+/// Runs the whole suite and prints the closing `N passed, N failed` line last, whatever
+/// happens; fails when any gate or test fails.
 pub fn run() -> anyhow::Result<()> {
+    let mut tally = Tally::default();
+    if let Err(e) = run_all(&mut tally) {
+        // A set-up or build failure: say why, and count it as a failed check.
+        eprintln!("xtask test: {e:#}");
+        tally.failed += 1;
+        tally.failures.push(format!("{e:#}"));
+    }
+    for f in &tally.failures {
+        println!("failed: {f}");
+    }
+    println!("{} passed, {} failed", tally.passed, tally.failed);
+    if tally.failed > 0 {
+        return Err(crate::Quiet.into());
+    }
+    Ok(())
+}
+
+fn run_all(tally: &mut Tally) -> anyhow::Result<()> {
     let mut packages = setup::BUILD_PACKAGES.to_vec();
     packages.extend_from_slice(setup::TEST_PACKAGES);
     setup::system_packages(&packages)?;
@@ -48,7 +67,6 @@ pub fn run() -> anyhow::Result<()> {
     // The app embeds the built UI at compile time, so it comes first.
     setup::build_ui()?;
 
-    let mut tally = Tally::default();
     tally.gate(
         "cargo fmt --check",
         succeeds(cargo().args(["fmt", "--all", "--check"])),
@@ -73,21 +91,12 @@ pub fn run() -> anyhow::Result<()> {
         ])),
     );
 
-    ui_unit_tests(&mut tally)?;
+    ui_unit_tests(tally)?;
 
     // Build everything the end-to-end tests start before entering the session.
     crate::run(cargo().args(["build", "-p", "setget-admin", "-p", "setget-server"]))?;
     crate::run(cargo().args(["test", "--workspace", "--no-run"]))?;
-    rust_tests(&mut tally)?;
-
-    for f in &tally.failures {
-        println!("failed: {f}");
-    }
-    println!("{} passed, {} failed", tally.passed, tally.failed);
-    if tally.failed > 0 {
-        bail!("{} checks failed", tally.failed);
-    }
-    Ok(())
+    rust_tests(tally)
 }
 
 fn ui_unit_tests(tally: &mut Tally) -> anyhow::Result<()> {
