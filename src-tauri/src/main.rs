@@ -56,7 +56,22 @@ fn main() -> anyhow::Result<()> {
             commands::my_sessions,
             commands::sign_out,
         ])
-        .run(tauri::generate_context!("../tauri.conf.json"))?;
+        .run(tauri::generate_context!())?;
     drop(demo);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    /// Cargo and the bundler both read `src-tauri/tauri.conf.json`; it must stay a link to the
+    /// workspace's one config file rather than become a second copy.
+    #[test]
+    fn the_crate_config_is_the_top_level_config() {
+        let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let linked = std::fs::canonicalize(here.join("tauri.conf.json")).unwrap();
+        let top = std::fs::canonicalize(here.join("../tauri.conf.json")).unwrap();
+        assert_eq!(linked, top);
+    }
 }
