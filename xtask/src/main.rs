@@ -6,6 +6,7 @@
 //!   private desktop session; ends with `N passed, N failed`.
 //! - `bench [NAME]`: benchmarks.
 //! - `codegen`: regenerates the TypeScript bindings of the IPC.
+//! - `dist`: builds the installable package (`.deb` on Linux) with the Tauri bundler.
 
 mod session;
 mod setup;
@@ -24,6 +25,7 @@ fn main() -> ExitCode {
         "test" => test::run(),
         "bench" => bench(args.get(1).map(String::as_str)),
         "codegen" => codegen(),
+        "dist" => dist(),
         "help" | "--help" | "-h" => {
             print!("{USAGE}");
             Ok(())
@@ -51,6 +53,7 @@ tasks:
   test       install what is missing, then run every gate and test; ends with `N passed, N failed`
   bench      list the benchmarks; `cargo xtask bench NAME` runs one
   codegen    regenerate ui/src/lib/bindings.ts from the Rust definitions
+  dist       build the installable package (a .deb on Linux) into <target>/release/bundle/
 ";
 
 /// A failure that has been reported already (the test summary is the last line printed).
@@ -148,5 +151,35 @@ fn codegen() -> anyhow::Result<()> {
         ])
         .env("UPDATE_BINDINGS", "1"))?;
     println!("wrote ui/src/lib/bindings.ts");
+    Ok(())
+}
+
+/// Builds the release app and bundles it. The bundler reads `src-tauri/tauri.conf.json`, the
+/// link to the workspace's one config file, exactly as cargo does.
+fn dist() -> anyhow::Result<()> {
+    setup::system_packages(setup::BUILD_PACKAGES)?;
+    setup::npm_dependencies()?;
+    setup::build_ui()?;
+    let bundles = if cfg!(target_os = "linux") {
+        "deb"
+    } else if cfg!(target_os = "macos") {
+        "app,dmg"
+    } else {
+        "msi"
+    };
+    run(Command::new("npx")
+        .args([
+            "--no-install",
+            "tauri",
+            "build",
+            "--ci",
+            "--bundles",
+            bundles,
+        ])
+        .current_dir(root().join("ui"))
+        .env("TAURI_APP_PATH", root().join("src-tauri"))
+        .env("TAURI_FRONTEND_PATH", root().join("ui")))?;
+    let out = target_dir().join("release/bundle");
+    println!("packages are in {}", out.display());
     Ok(())
 }
