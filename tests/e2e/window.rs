@@ -203,7 +203,7 @@ async fn sign_in_through_the_window_lists_sessions_keeps_the_token_in_the_keyrin
     let error = wait_for(&client, "[data-testid=sign-in-error]").await;
     assert_eq!(
         error.text().await.unwrap(),
-        "the email or password is incorrect"
+        "The email or password is incorrect."
     );
     screenshot(&client, "02-sign-in-error.png").await;
     let name = credential_name(&server.url, OWNER);
@@ -294,14 +294,8 @@ async fn sign_in_through_the_window_lists_sessions_keeps_the_token_in_the_keyrin
     wait_for(&client, "[data-testid=server-url]").await;
     screenshot(&client, "04-signed-out.png").await;
     assert_eq!(secret_tool_lookup(&name).unwrap(), None);
-    let status = reqwest::Client::new()
-        .get(server.at("/api/users/me/"))
-        .header("cookie", format!("setget_session={token}"))
-        .send()
-        .await
-        .unwrap()
-        .status();
-    assert_eq!(status, 401);
+    let status = server.status_with_token("/api/users/me/", &token).await;
+    assert_eq!(status.unwrap(), 401);
 
     client.close().await.unwrap();
 }

@@ -109,6 +109,16 @@ impl ServerProcess {
         Ok(response.json().await?)
     }
 
+    /// The HTTP status of `GET path` with `token` as the session cookie.
+    pub async fn status_with_token(&self, path: &str, token: &str) -> anyhow::Result<u16> {
+        let response = reqwest::Client::new()
+            .get(self.at(path))
+            .header("cookie", format!("setget_session={token}"))
+            .send()
+            .await?;
+        Ok(response.status().as_u16())
+    }
+
     /// Signs in as a browser would, from `ip` (trusted in dev mode through X-Forwarded-For),
     /// and returns the token from `Set-Cookie`.
     pub async fn browser_sign_in(
