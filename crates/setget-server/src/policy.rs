@@ -40,19 +40,20 @@ impl Timeout {
         }
     }
 
+    /// Every timeout, shortest first.
+    const ALL: [Self; 7] = [
+        Self::M30,
+        Self::H1,
+        Self::H8,
+        Self::H24,
+        Self::D7,
+        Self::D30,
+        Self::D90,
+    ];
+
     /// Parses a wire name.
     pub fn parse(s: &str) -> Option<Self> {
-        [
-            Self::M30,
-            Self::H1,
-            Self::H8,
-            Self::H24,
-            Self::D7,
-            Self::D30,
-            Self::D90,
-        ]
-        .into_iter()
-        .find(|t| t.as_str() == s)
+        Self::ALL.into_iter().find(|t| t.as_str() == s)
     }
 
     /// How long it lasts.

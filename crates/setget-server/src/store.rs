@@ -104,12 +104,25 @@ impl Store {
 
 /// Looks a member up by email, case-insensitively.
 pub fn member_by_email(conn: &Connection, email: &str) -> rusqlite::Result<Option<MemberRow>> {
-    conn.query_row(
+    member_where(conn, "email", email)
+}
+
+/// A member by id.
+pub fn member_by_id(conn: &Connection, id: &str) -> rusqlite::Result<Option<MemberRow>> {
+    member_where(conn, "id", id)
+}
+
+/// The member whose `column` (a fixed column name, never input) equals `value`.
+fn member_where(
+    conn: &Connection,
+    column: &'static str,
+    value: &str,
+) -> rusqlite::Result<Option<MemberRow>> {
+    conn.prepare_cached(&format!(
         "SELECT id, workspace_id, email, display_name, role, password_hash
-         FROM members WHERE email = ?1",
-        [email],
-        member_row,
-    )
+         FROM members WHERE {column} = ?1"
+    ))?
+    .query_row([value], member_row)
     .optional()
 }
 
@@ -376,17 +389,6 @@ pub fn session_by_digest(
         ),
         [digest],
         session_row,
-    )
-    .optional()
-}
-
-/// A member by id.
-pub fn member_by_id(conn: &Connection, id: &str) -> rusqlite::Result<Option<MemberRow>> {
-    conn.query_row(
-        "SELECT id, workspace_id, email, display_name, role, password_hash
-         FROM members WHERE id = ?1",
-        [id],
-        member_row,
     )
     .optional()
 }
