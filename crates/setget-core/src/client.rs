@@ -132,7 +132,7 @@ impl ApiClient {
             .connect_timeout(Duration::from_secs(10))
             .redirect(reqwest::redirect::Policy::none())
             .build()
-            .map_err(|e| CoreError::new(ErrorKind::Storage, format!("no HTTP client: {e}")))?;
+            .map_err(|e| CoreError::new(ErrorKind::Internal, format!("no HTTP client: {e}")))?;
         Ok(Self { base, http })
     }
 

@@ -38,6 +38,10 @@ pub enum ErrorKind {
     Storage,
     /// The server answered something that does not follow the contract.
     Protocol,
+    /// The desktop's notification service refused or is missing.
+    Notification,
+    /// A failure inside the app itself (for example, no TLS backend).
+    Internal,
 }
 
 impl CoreError {

@@ -84,7 +84,7 @@ impl Notifier for DesktopNotifier {
         let _ = urgency;
         n.show().map(|_| ()).map_err(|e| {
             CoreError::new(
-                ErrorKind::Storage,
+                ErrorKind::Notification,
                 format!("the desktop notification could not be shown: {e}"),
             )
         })

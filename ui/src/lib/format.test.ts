@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { absoluteTime, placeOf, relativeTime } from "./format";
+import { absoluteTime, placeOf, relativeTime, sentence } from "./format";
 
 const now = new Date("2026-04-08T12:00:00Z");
 
@@ -52,5 +52,15 @@ describe("placeOf", () => {
   });
   it("says unknown when nothing is known", () => {
     expect(placeOf(null)).toBe("Unknown location");
+  });
+});
+
+describe("sentence", () => {
+  it("capitalises and ends a message", () => {
+    expect(sentence("the email or password is incorrect")).toBe("The email or password is incorrect.");
+  });
+  it("leaves a finished sentence alone", () => {
+    expect(sentence("Cannot reach the server!")).toBe("Cannot reach the server!");
+    expect(sentence("  ")).toBe("");
   });
 });

@@ -44,3 +44,11 @@ export function placeOf(location: Location | null): string {
   );
   return parts.length > 0 ? parts.join(", ") : "Unknown location";
 }
+
+/** An engine or server message ("the email or password is incorrect") as a sentence to show. */
+export function sentence(message: string): string {
+  const text = message.trim();
+  if (text === "") return text;
+  const capitalised = text.charAt(0).toUpperCase() + text.slice(1);
+  return /[.!?…]$/.test(capitalised) ? capitalised : `${capitalised}.`;
+}
