@@ -10,9 +10,9 @@ mod session;
 
 pub use error::{ErrorBody, ErrorCode};
 pub use session::{
-    AuthMethod, DevMember, DevMemberCreated, DevWorkspace, DevWorkspaceCreated, EndReason,
-    Location, MeResponse, Member, Page, Role, Session, SessionStatus, SignInRequest,
-    SignInResponse, WorkspaceRef,
+    AuditEvent, AuthMethod, ConfirmPassword, DevMember, DevMemberCreated, DevWorkspace,
+    DevWorkspaceCreated, EndReason, Location, MeResponse, Member, Page, Revoked, Role, Session,
+    SessionPolicy, SessionPolicyPatch, SessionStatus, SignInRequest, SignInResponse, WorkspaceRef,
 };
 
 /// Name of the cookie that carries a session token.

@@ -274,6 +274,78 @@ pub struct DevMemberCreated {
     pub email: String,
 }
 
+/// One entry of a workspace's audit log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct AuditEvent {
+    /// Gap-free and increasing within a workspace.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub seq: i64,
+    pub id: String,
+    /// `session.signed_in`, `session.revoked`, `auth.sign_in_failed`, ...
+    pub event: String,
+    /// When it happened; for `session.expired`, the instant the session expired.
+    #[cfg_attr(feature = "ts", ts(type = "string"))]
+    pub at: DateTime<Utc>,
+    pub member_id: Option<String>,
+    pub member_email: Option<String>,
+    pub session_id: Option<String>,
+    /// Who did it, when it was someone else than the member (an admin revoking).
+    pub actor_id: Option<String>,
+    pub actor_email: Option<String>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub device: Option<String>,
+    pub location: Option<Location>,
+    pub auth_method: Option<AuthMethod>,
+    /// `self`, `admin`, `inactivity`, `wrong_password`, ...
+    pub reason: Option<String>,
+    #[cfg_attr(feature = "ts", ts(type = "unknown"))]
+    pub details: Option<serde_json::Value>,
+}
+
+/// A workspace's session policy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct SessionPolicy {
+    /// One of `30m`, `1h`, `8h`, `24h`, `7d` (default), `30d`.
+    pub inactivity_timeout: String,
+    /// One of `24h`, `7d`, `30d` (default), `90d`.
+    pub absolute_timeout: String,
+    /// `null` for unlimited, else 1 to 1000.
+    pub max_concurrent_sessions: Option<u32>,
+    #[cfg_attr(feature = "ts", ts(type = "string | null"))]
+    pub updated_at: Option<DateTime<Utc>>,
+    /// The email of who changed it last.
+    pub updated_by: Option<String>,
+}
+
+/// `PATCH .../session-policy/`: the fields to change. `max_concurrent_sessions: null` means
+/// unlimited; leaving a field out keeps it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SessionPolicyPatch {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub inactivity_timeout: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub absolute_timeout: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_concurrent_sessions: Option<Option<u32>>,
+}
+
+/// How many sessions a bulk revocation ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct Revoked {
+    pub revoked: u64,
+}
+
+/// A password confirming a destructive action.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfirmPassword {
+    pub password: String,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
