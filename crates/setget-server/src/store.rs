@@ -12,12 +12,16 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension as _, Row, Transaction, params};
 use rusqlite_migration::{M, Migrations};
 use setget_protocol::{
-    AuthMethod, EndReason, Location, Member, Role, Session, SessionStatus, WorkspaceRef,
+    AuditEvent, AuthMethod, EndReason, Location, Member, Role, Session, SessionPolicy,
+    SessionStatus, WorkspaceRef,
 };
 
 use crate::policy::Timeout;
 
-const MIGRATIONS: &[M<'static>] = &[M::up(include_str!("migrations/0001_initial.sql"))];
+const MIGRATIONS: &[M<'static>] = &[
+    M::up(include_str!("migrations/0001_initial.sql")),
+    M::up(include_str!("migrations/0002_expiry_and_lookups.sql")),
+];
 
 /// The database, shared by all request handlers.
 #[derive(Debug, Clone)]
@@ -45,6 +49,8 @@ pub struct WorkspaceRow {
     pub inactivity_timeout: Timeout,
     pub absolute_timeout: Timeout,
     pub max_concurrent_sessions: Option<u32>,
+    pub policy_updated_at: Option<DateTime<Utc>>,
+    pub policy_updated_by: Option<String>,
 }
 
 /// What a new session records about the request that created it.
@@ -68,6 +74,12 @@ pub struct NewEvent<'a> {
     pub user_agent: Option<&'a str>,
     pub device: Option<&'a str>,
     pub reason: Option<&'a str>,
+    pub actor_id: Option<&'a str>,
+    pub actor_email: Option<&'a str>,
+    pub auth_method: Option<&'a str>,
+    pub location: Option<&'a str>,
+    /// JSON text.
+    pub details: Option<String>,
 }
 
 fn ts(t: DateTime<Utc>) -> i64 {
@@ -141,7 +153,8 @@ fn member_row(r: &Row<'_>) -> rusqlite::Result<MemberRow> {
 /// A workspace and its policy.
 pub fn workspace(conn: &Connection, id: &str) -> rusqlite::Result<WorkspaceRow> {
     conn.query_row(
-        "SELECT id, slug, name, inactivity_timeout, absolute_timeout, max_concurrent_sessions
+        "SELECT id, slug, name, inactivity_timeout, absolute_timeout, max_concurrent_sessions,
+                policy_updated_at, policy_updated_by
          FROM workspaces WHERE id = ?1",
         [id],
         |r| {
@@ -154,12 +167,25 @@ pub fn workspace(conn: &Connection, id: &str) -> rusqlite::Result<WorkspaceRow> 
                 inactivity_timeout: Timeout::parse(&inactivity).unwrap_or(Timeout::D7),
                 absolute_timeout: Timeout::parse(&absolute).unwrap_or(Timeout::D30),
                 max_concurrent_sessions: r.get(5)?,
+                policy_updated_at: r.get::<_, Option<i64>>(6)?.map(from_ts),
+                policy_updated_by: r.get(7)?,
             })
         },
     )
 }
 
 impl WorkspaceRow {
+    /// The policy as the API shows it.
+    pub fn policy(&self) -> SessionPolicy {
+        SessionPolicy {
+            inactivity_timeout: self.inactivity_timeout.as_str().to_owned(),
+            absolute_timeout: self.absolute_timeout.as_str().to_owned(),
+            max_concurrent_sessions: self.max_concurrent_sessions,
+            updated_at: self.policy_updated_at,
+            updated_by: self.policy_updated_by.clone(),
+        }
+    }
+
     /// The `{slug, name}` the API shows.
     pub fn to_ref(&self) -> WorkspaceRef {
         WorkspaceRef {
@@ -212,8 +238,9 @@ pub fn append_event(
     tx.execute(
         "INSERT INTO audit_events
             (workspace_id, seq, id, event, at, member_id, member_email, session_id,
-             ip, user_agent, device, reason)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+             ip, user_agent, device, reason, actor_id, actor_email, auth_method, location,
+             details)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
         params![
             workspace_id,
             seq,
@@ -227,20 +254,74 @@ pub fn append_event(
             e.user_agent,
             e.device,
             e.reason,
+            e.actor_id,
+            e.actor_email,
+            e.auth_method,
+            e.location,
+            e.details,
         ],
     )?;
     Ok(seq)
 }
 
+/// How sessions end: their new status, the reason on the session, the audit event and its
+/// reason, and who did it (for admins).
+#[derive(Debug, Clone, Copy)]
+pub struct Ending<'a> {
+    pub status: SessionStatus,
+    pub reason: EndReason,
+    pub at: DateTime<Utc>,
+    /// `session.signed_out`, `session.revoked` or `session.expired`.
+    pub event: &'static str,
+    /// The audit event's reason: `self`, `admin`, `concurrent_limit`, `inactivity`, ...
+    pub event_reason: Option<&'a str>,
+    /// `(id, email)` of the admin who revoked it.
+    pub actor: Option<(&'a str, &'a str)>,
+}
+
+impl Ending<'_> {
+    /// A revocation for `reason`, audited as `session.revoked` with `event_reason`.
+    pub fn revoked<'a>(
+        reason: EndReason,
+        event_reason: &'a str,
+        at: DateTime<Utc>,
+        actor: Option<(&'a str, &'a str)>,
+    ) -> Ending<'a> {
+        Ending {
+            status: SessionStatus::Revoked,
+            reason,
+            at,
+            event: "session.revoked",
+            event_reason: Some(event_reason),
+            actor,
+        }
+    }
+}
+
 /// Creates a session for `member` under the workspace's current policy, audits the sign-in,
-/// and returns the new session's id.
+/// revokes the member's oldest sessions beyond the concurrent-session limit, and returns the
+/// new session's id.
 pub fn create_session(
     conn: &mut Connection,
     member: &MemberRow,
     new: &NewSession<'_>,
 ) -> rusqlite::Result<String> {
     let tx = conn.transaction()?;
+    expire_due_in(&tx, &member.workspace_id, new.now)?;
     let ws = workspace(&tx, &member.workspace_id)?;
+    if let Some(max) = ws.max_concurrent_sessions {
+        let active = all_active_sessions(&tx, Scope::Member(&member.id))?;
+        let excess = (active.len() + 1).saturating_sub(max as usize);
+        let ending = Ending::revoked(
+            EndReason::ConcurrentLimit,
+            "concurrent_limit",
+            new.now,
+            None,
+        );
+        for s in active.iter().take(excess) {
+            end_in(&tx, s, &ws.id, &ending)?;
+        }
+    }
     let device = crate::ua::parse(new.user_agent);
     let id = uuid::Uuid::new_v4().to_string();
     let seq = next_change_seq(&tx, &ws.id)?;
@@ -249,13 +330,14 @@ pub fn create_session(
         .map(serde_json::to_string)
         .transpose()
         .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+    let expires = expires_at(new.now, new.now, ws.inactivity_timeout, ws.absolute_timeout);
     tx.execute(
         "INSERT INTO sessions
             (id, workspace_id, member_id, token_digest, user_agent, browser, os, device,
              ip, last_ip, location, auth_method, created_at, last_active_at,
-             inactivity_timeout, absolute_timeout, status, change_seq)
+             inactivity_timeout, absolute_timeout, status, change_seq, expires_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10, 'password', ?11, ?11,
-                 ?12, ?13, 'active', ?14)",
+                 ?12, ?13, 'active', ?14, ?15)",
         params![
             id,
             ws.id,
@@ -271,6 +353,7 @@ pub fn create_session(
             ws.inactivity_timeout.as_str(),
             ws.absolute_timeout.as_str(),
             seq,
+            ts(expires),
         ],
     )?;
     append_event(
@@ -285,6 +368,8 @@ pub fn create_session(
             ip: Some(new.ip),
             user_agent: Some(new.user_agent),
             device: Some(&device.label),
+            auth_method: Some("password"),
+            location: location.as_deref(),
             ..NewEvent::default()
         },
     )?;
@@ -292,53 +377,151 @@ pub fn create_session(
     Ok(id)
 }
 
-/// Ends an active session with `status` and `reason` at `at`, auditing it as `event`.
-/// Returns false when the session was not active.
-pub fn end_session(
-    conn: &mut Connection,
+/// Ends `session` inside `tx` if it is still active, auditing it; returns whether it ended.
+fn end_in(
+    tx: &Transaction<'_>,
     session: &Session,
     workspace_id: &str,
-    status: SessionStatus,
-    reason: EndReason,
-    at: DateTime<Utc>,
-    event: NewEvent<'_>,
+    ending: &Ending<'_>,
 ) -> rusqlite::Result<bool> {
-    let tx = conn.transaction()?;
-    let seq = next_change_seq(&tx, workspace_id)?;
+    let seq = next_change_seq(tx, workspace_id)?;
     let changed = tx.execute(
         "UPDATE sessions SET status = ?2, end_reason = ?3, ended_at = ?4, change_seq = ?5
          WHERE id = ?1 AND status = 'active'",
-        params![session.id, status.as_str(), reason.as_str(), ts(at), seq],
+        params![
+            session.id,
+            ending.status.as_str(),
+            ending.reason.as_str(),
+            ts(ending.at),
+            seq
+        ],
     )?;
     if changed == 0 {
         return Ok(false);
     }
-    append_event(&tx, workspace_id, at, &event)?;
-    tx.commit()?;
+    append_event(
+        tx,
+        workspace_id,
+        ending.at,
+        &NewEvent {
+            event: ending.event,
+            member_id: Some(&session.member_id),
+            member_email: Some(&session.member_email),
+            session_id: Some(&session.id),
+            ip: Some(&session.last_ip),
+            user_agent: Some(&session.user_agent),
+            device: Some(&session.device),
+            reason: ending.event_reason,
+            actor_id: ending.actor.map(|a| a.0),
+            actor_email: ending.actor.map(|a| a.1),
+            ..NewEvent::default()
+        },
+    )?;
     Ok(true)
+}
+
+/// Ends one session (in its own transaction); returns false when it was not active.
+pub fn end_session(
+    conn: &mut Connection,
+    session: &Session,
+    workspace_id: &str,
+    ending: &Ending<'_>,
+) -> rusqlite::Result<bool> {
+    let tx = conn.transaction()?;
+    let ended = end_in(&tx, session, workspace_id, ending)?;
+    tx.commit()?;
+    Ok(ended)
+}
+
+/// Ends every session in `sessions` that is still active and, when any ended, appends the
+/// `summary` event with `{"revoked": N}` in its details; all in one transaction.
+pub fn end_sessions(
+    conn: &mut Connection,
+    sessions: &[Session],
+    workspace_id: &str,
+    ending: &Ending<'_>,
+    summary: Option<NewEvent<'_>>,
+) -> rusqlite::Result<u64> {
+    let tx = conn.transaction()?;
+    let mut ended = 0u64;
+    for s in sessions {
+        if end_in(&tx, s, workspace_id, ending)? {
+            ended += 1;
+        }
+    }
+    if let Some(mut summary) = summary {
+        summary.details = Some(serde_json::json!({ "revoked": ended }).to_string());
+        append_event(&tx, workspace_id, ending.at, &summary)?;
+    }
+    tx.commit()?;
+    Ok(ended)
+}
+
+/// Expires every active session of the workspace whose expiry is at or before `now`, each at
+/// its exact instant with its reason, oldest first.
+pub fn expire_due(
+    conn: &mut Connection,
+    workspace_id: &str,
+    now: DateTime<Utc>,
+) -> rusqlite::Result<usize> {
+    let tx = conn.transaction()?;
+    let n = expire_due_in(&tx, workspace_id, now)?;
+    tx.commit()?;
+    Ok(n)
+}
+
+fn expire_due_in(
+    tx: &Transaction<'_>,
+    workspace_id: &str,
+    now: DateTime<Utc>,
+) -> rusqlite::Result<usize> {
+    let due = select_sessions(
+        tx,
+        "s.workspace_id = ?1 AND s.status = 'active' AND s.expires_at <= ?2
+         ORDER BY s.expires_at, s.id",
+        &[&workspace_id, &ts(now)],
+    )?;
+    for s in &due {
+        let reason = expiry_reason(s);
+        end_in(
+            tx,
+            s,
+            workspace_id,
+            &Ending {
+                status: SessionStatus::Expired,
+                reason,
+                at: s.expires_at,
+                event: "session.expired",
+                event_reason: Some(reason.as_str()),
+                actor: None,
+            },
+        )?;
+    }
+    Ok(due.len())
+}
+
+/// Whether a session that has reached `expires_at` ran out of its absolute or its inactivity
+/// time (absolute wins a tie).
+pub fn expiry_reason(s: &Session) -> EndReason {
+    let absolute = Timeout::parse(&s.absolute_timeout).unwrap_or(Timeout::D30);
+    if s.created_at + absolute.duration() <= s.expires_at {
+        EndReason::Absolute
+    } else {
+        EndReason::Inactivity
+    }
 }
 
 /// The columns [`session_row`] reads, in order.
 const SESSION_COLUMNS: &str = "s.id, s.member_id, m.email, s.device, s.browser, s.os,
     s.user_agent, s.ip, s.last_ip, s.location, s.created_at, s.last_active_at,
     s.inactivity_timeout, s.absolute_timeout, s.status, s.ended_at, s.end_reason, s.change_seq,
-    s.workspace_id";
+    s.workspace_id, s.expires_at";
 
 fn session_row(r: &Row<'_>) -> rusqlite::Result<(Session, String)> {
     let location: Option<String> = r.get(9)?;
-    let created_at = from_ts(r.get(10)?);
-    let last_active_at = from_ts(r.get(11)?);
-    let inactivity: String = r.get(12)?;
-    let absolute: String = r.get(13)?;
     let status: String = r.get(14)?;
     let ended_at: Option<i64> = r.get(15)?;
     let end_reason: Option<String> = r.get(16)?;
-    let expires_at = expires_at(
-        created_at,
-        last_active_at,
-        Timeout::parse(&inactivity).unwrap_or(Timeout::D7),
-        Timeout::parse(&absolute).unwrap_or(Timeout::D30),
-    );
     Ok((
         Session {
             id: r.get(0)?,
@@ -352,11 +535,11 @@ fn session_row(r: &Row<'_>) -> rusqlite::Result<(Session, String)> {
             last_ip: r.get(8)?,
             location: location.and_then(|l| serde_json::from_str(&l).ok()),
             auth_method: AuthMethod::Password,
-            created_at,
-            last_active_at,
-            expires_at,
-            inactivity_timeout: inactivity,
-            absolute_timeout: absolute,
+            created_at: from_ts(r.get(10)?),
+            last_active_at: from_ts(r.get(11)?),
+            expires_at: from_ts(r.get(19)?),
+            inactivity_timeout: r.get(12)?,
+            absolute_timeout: r.get(13)?,
             status: SessionStatus::parse(&status).unwrap_or(SessionStatus::Revoked),
             ended_at: ended_at.map(from_ts),
             end_reason: end_reason.as_deref().and_then(EndReason::parse),
@@ -365,6 +548,30 @@ fn session_row(r: &Row<'_>) -> rusqlite::Result<(Session, String)> {
         },
         r.get(18)?,
     ))
+}
+
+/// Sessions matching a `WHERE` clause (a fixed SQL fragment over `s` and `m`, never input).
+fn select_sessions(
+    conn: &Connection,
+    where_sql: &str,
+    args: &[&dyn rusqlite::ToSql],
+) -> rusqlite::Result<Vec<Session>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {SESSION_COLUMNS} FROM sessions s JOIN members m ON m.id = s.member_id
+         WHERE {where_sql}"
+    ))?;
+    stmt.query_map(args, session_row)?
+        .map(|r| r.map(|(s, _)| s))
+        .collect()
+}
+
+fn count(conn: &Connection, sql: &str, args: &[&dyn rusqlite::ToSql]) -> rusqlite::Result<u64> {
+    let n: i64 = conn.prepare_cached(sql)?.query_row(args, |r| r.get(0))?;
+    Ok(u64::try_from(n).unwrap_or_default())
+}
+
+fn to_i64(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
 }
 
 /// `min(last_active_at + inactivity, created_at + absolute)`.
@@ -382,55 +589,309 @@ pub fn session_by_digest(
     conn: &Connection,
     digest: &[u8],
 ) -> rusqlite::Result<Option<(Session, String)>> {
-    conn.query_row(
-        &format!(
-            "SELECT {SESSION_COLUMNS} FROM sessions s JOIN members m ON m.id = s.member_id
-             WHERE s.token_digest = ?1"
-        ),
-        [digest],
-        session_row,
-    )
+    conn.prepare_cached(&format!(
+        "SELECT {SESSION_COLUMNS} FROM sessions s JOIN members m ON m.id = s.member_id
+         WHERE s.token_digest = ?1"
+    ))?
+    .query_row([digest], session_row)
     .optional()
 }
 
-/// A page of a member's active sessions, newest first, with the total count.
-pub fn active_sessions_of(
+/// A session of the workspace by id, whatever its status.
+pub fn session_in(
     conn: &Connection,
-    member_id: &str,
+    workspace_id: &str,
+    session_id: &str,
+) -> rusqlite::Result<Option<Session>> {
+    Ok(select_sessions(
+        conn,
+        "s.workspace_id = ?1 AND s.id = ?2",
+        &[&workspace_id, &session_id],
+    )?
+    .into_iter()
+    .next())
+}
+
+/// Whose sessions a query is about.
+#[derive(Debug, Clone, Copy)]
+pub enum Scope<'a> {
+    Member(&'a str),
+    Workspace(&'a str),
+}
+
+impl Scope<'_> {
+    /// The filter column (a fixed name) and its value.
+    fn column(&self) -> (&'static str, &str) {
+        match self {
+            Self::Member(id) => ("member_id", id),
+            Self::Workspace(id) => ("workspace_id", id),
+        }
+    }
+}
+
+/// A page of the scope's active sessions, newest first, with the total count.
+pub fn active_sessions(
+    conn: &Connection,
+    scope: Scope<'_>,
     offset: u64,
     limit: u32,
 ) -> rusqlite::Result<(Vec<Session>, u64)> {
-    let offset = i64::try_from(offset).unwrap_or(i64::MAX);
-    let total: i64 = conn.query_row(
-        "SELECT count(*) FROM sessions WHERE member_id = ?1 AND status = 'active'",
-        [member_id],
-        |r| r.get(0),
+    let (column, value) = scope.column();
+    let total = count(
+        conn,
+        &format!("SELECT count(*) FROM sessions WHERE {column} = ?1 AND status = 'active'"),
+        &[&value],
+    )?;
+    let rows = select_sessions(
+        conn,
+        &format!(
+            "s.{column} = ?1 AND s.status = 'active'
+             ORDER BY s.created_at DESC, s.id LIMIT ?2 OFFSET ?3"
+        ),
+        &[&value, &limit, &to_i64(offset)],
+    )?;
+    Ok((rows, total))
+}
+
+/// Every active session of the scope, oldest first (for bulk revocation).
+pub fn all_active_sessions(conn: &Connection, scope: Scope<'_>) -> rusqlite::Result<Vec<Session>> {
+    let (column, value) = scope.column();
+    select_sessions(
+        conn,
+        &format!("s.{column} = ?1 AND s.status = 'active' ORDER BY s.created_at, s.id"),
+        &[&value],
+    )
+}
+
+/// Sessions of any status whose `change_seq` is above `after`, ascending, and how many such
+/// changes there are in all.
+pub fn sessions_changed_after(
+    conn: &Connection,
+    workspace_id: &str,
+    after: i64,
+    limit: u32,
+) -> rusqlite::Result<(Vec<Session>, u64)> {
+    let total = count(
+        conn,
+        "SELECT count(*) FROM sessions WHERE workspace_id = ?1 AND change_seq > ?2",
+        &[&workspace_id, &after],
+    )?;
+    let rows = select_sessions(
+        conn,
+        "s.workspace_id = ?1 AND s.change_seq > ?2 ORDER BY s.change_seq LIMIT ?3",
+        &[&workspace_id, &after, &limit],
+    )?;
+    Ok((rows, total))
+}
+
+/// Records activity: `last_active_at` (written at most once a minute), the latest IP, and the
+/// expiry that follows from them.
+pub fn touch_session(
+    conn: &Connection,
+    session: &Session,
+    now: DateTime<Utc>,
+    ip: &str,
+) -> rusqlite::Result<()> {
+    if now - session.last_active_at < chrono::Duration::minutes(1) && session.last_ip == ip {
+        return Ok(());
+    }
+    let expires = expires_at(
+        session.created_at,
+        now,
+        Timeout::parse(&session.inactivity_timeout).unwrap_or(Timeout::D7),
+        Timeout::parse(&session.absolute_timeout).unwrap_or(Timeout::D30),
+    );
+    conn.execute(
+        "UPDATE sessions SET last_active_at = ?2, last_ip = ?3, expires_at = ?4
+         WHERE id = ?1 AND status = 'active'",
+        params![session.id, ts(now), ip, ts(expires)],
+    )?;
+    Ok(())
+}
+
+/// A page of a workspace's members, by display name, optionally filtered by a search in
+/// email and display name.
+pub fn members_in(
+    conn: &Connection,
+    workspace_id: &str,
+    search: Option<&str>,
+    offset: u64,
+    limit: u32,
+) -> rusqlite::Result<(Vec<MemberRow>, u64)> {
+    let pattern = format!(
+        "%{}%",
+        search
+            .unwrap_or_default()
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_")
+    );
+    let filter =
+        "workspace_id = ?1 AND (email LIKE ?2 ESCAPE '\\' OR display_name LIKE ?2 ESCAPE '\\')";
+    let total = count(
+        conn,
+        &format!("SELECT count(*) FROM members WHERE {filter}"),
+        &[&workspace_id, &pattern],
     )?;
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {SESSION_COLUMNS} FROM sessions s JOIN members m ON m.id = s.member_id
-         WHERE s.member_id = ?1 AND s.status = 'active'
-         ORDER BY s.created_at DESC, s.id LIMIT ?2 OFFSET ?3"
+        "SELECT id, workspace_id, email, display_name, role, password_hash FROM members
+         WHERE {filter} ORDER BY display_name COLLATE NOCASE, email LIMIT ?3 OFFSET ?4"
     ))?;
     let rows = stmt
-        .query_map(params![member_id, limit, offset], session_row)?
-        .map(|r| r.map(|(s, _)| s))
+        .query_map(
+            params![workspace_id, pattern, limit, to_i64(offset)],
+            member_row,
+        )?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok((rows, total))
+}
+
+/// Replaces the workspace's policy and audits the change with the old and the new policy.
+pub fn update_policy(
+    conn: &mut Connection,
+    workspace_id: &str,
+    new: (Timeout, Timeout, Option<u32>),
+    actor: (&str, &str),
+    now: DateTime<Utc>,
+) -> rusqlite::Result<WorkspaceRow> {
+    let tx = conn.transaction()?;
+    let old = workspace(&tx, workspace_id)?.policy();
+    tx.execute(
+        "UPDATE workspaces SET inactivity_timeout = ?2, absolute_timeout = ?3,
+                max_concurrent_sessions = ?4, policy_updated_at = ?5, policy_updated_by = ?6
+         WHERE id = ?1",
+        params![
+            workspace_id,
+            new.0.as_str(),
+            new.1.as_str(),
+            new.2,
+            ts(now),
+            actor.1
+        ],
+    )?;
+    let updated = workspace(&tx, workspace_id)?;
+    let policy_json = |p: &SessionPolicy| {
+        serde_json::json!({
+            "inactivity_timeout": p.inactivity_timeout,
+            "absolute_timeout": p.absolute_timeout,
+            "max_concurrent_sessions": p.max_concurrent_sessions,
+        })
+    };
+    append_event(
+        &tx,
+        workspace_id,
+        now,
+        &NewEvent {
+            event: "settings.security.updated",
+            actor_id: Some(actor.0),
+            actor_email: Some(actor.1),
+            details: Some(
+                serde_json::json!({"old": policy_json(&old), "new": policy_json(&updated.policy())})
+                    .to_string(),
+            ),
+            ..NewEvent::default()
+        },
+    )?;
+    tx.commit()?;
+    Ok(updated)
+}
+
+/// Filters of the audit log listing.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub after: i64,
+    pub event: Option<String>,
+    pub member_id: Option<String>,
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+}
+
+/// Audit events after `filter.after` in `seq` order, matching the filters, with their count.
+pub fn audit_events(
+    conn: &Connection,
+    workspace_id: &str,
+    filter: &AuditFilter,
+    limit: u32,
+) -> rusqlite::Result<(Vec<AuditEvent>, u64)> {
+    let since = filter.since.map_or(i64::MIN, ts);
+    let until = filter.until.map_or(i64::MAX, ts);
+    let filter_sql = "workspace_id = ?1 AND seq > ?2 AND (?3 IS NULL OR event = ?3)
+        AND (?4 IS NULL OR member_id = ?4) AND at >= ?5 AND at <= ?6";
+    let args = params![
+        workspace_id,
+        filter.after,
+        filter.event,
+        filter.member_id,
+        since,
+        until
+    ];
+    let total: i64 = conn
+        .prepare_cached(&format!(
+            "SELECT count(*) FROM audit_events WHERE {filter_sql}"
+        ))?
+        .query_row(args, |r| r.get(0))?;
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT seq, id, event, at, member_id, member_email, session_id, actor_id, actor_email,
+                ip, user_agent, device, location, auth_method, reason, details
+         FROM audit_events WHERE {filter_sql} ORDER BY seq LIMIT ?7"
+    ))?;
+    let rows = stmt
+        .query_map(
+            params![
+                workspace_id,
+                filter.after,
+                filter.event,
+                filter.member_id,
+                since,
+                until,
+                limit
+            ],
+            |r| {
+                let location: Option<String> = r.get(12)?;
+                let auth_method: Option<String> = r.get(13)?;
+                let details: Option<String> = r.get(15)?;
+                Ok(AuditEvent {
+                    seq: r.get(0)?,
+                    id: r.get(1)?,
+                    event: r.get(2)?,
+                    at: from_ts(r.get(3)?),
+                    member_id: r.get(4)?,
+                    member_email: r.get(5)?,
+                    session_id: r.get(6)?,
+                    actor_id: r.get(7)?,
+                    actor_email: r.get(8)?,
+                    ip: r.get(9)?,
+                    user_agent: r.get(10)?,
+                    device: r.get(11)?,
+                    location: location.and_then(|l| serde_json::from_str(&l).ok()),
+                    auth_method: auth_method
+                        .filter(|m| m == "password")
+                        .map(|_| AuthMethod::Password),
+                    reason: r.get(14)?,
+                    details: details.and_then(|d| serde_json::from_str(&d).ok()),
+                })
+            },
+        )?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     Ok((rows, u64::try_from(total).unwrap_or_default()))
 }
 
-/// Records activity: `last_active_at` (at most once a minute) and the latest IP.
-pub fn touch_session(
+/// When the member's failed sign-ins (wrong password) after `since` happened, newest first.
+pub fn recent_failures(
     conn: &Connection,
-    session_id: &str,
-    now: DateTime<Utc>,
-    ip: &str,
-) -> rusqlite::Result<()> {
-    conn.execute(
-        "UPDATE sessions SET last_active_at = ?2, last_ip = ?3
-         WHERE id = ?1 AND status = 'active' AND (last_active_at <= ?2 - 60 OR last_ip <> ?3)",
-        params![session_id, ts(now), ip],
+    member_id: &str,
+    since: DateTime<Utc>,
+) -> rusqlite::Result<Vec<DateTime<Utc>>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT at FROM audit_events
+         WHERE member_id = ?1 AND event = 'auth.sign_in_failed' AND reason = 'wrong_password'
+           AND at > ?2
+         ORDER BY at DESC, seq DESC",
     )?;
-    Ok(())
+    stmt.query_map(params![member_id, ts(since)], |r| {
+        r.get::<_, i64>(0).map(from_ts)
+    })?
+    .collect()
 }
 
 /// Records a failed sign-in of a known member.
