@@ -7,25 +7,26 @@
 use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::rejection::{JsonRejection, QueryRejection};
-use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequest, FromRequestParts, Request, State};
+use axum::extract::{
+    ConnectInfo, DefaultBodyLimit, FromRequest, FromRequestParts, Path, Request, State,
+};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Duration, Utc};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use setget_protocol::{
     DevMemberCreated, DevWorkspace, DevWorkspaceCreated, EndReason, ErrorCode, MeResponse, Page,
-    Role, SESSION_COOKIE, Session, SessionStatus, SignInRequest, SignInResponse,
+    Revoked, Role, SESSION_COOKIE, Session, SessionStatus, SignInRequest, SignInResponse,
 };
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::error::{ApiError, ApiResult};
-use crate::policy::Timeout;
-use crate::store::{self, MemberRow, NewEvent, NewMember, NewSession, WorkspaceRow};
+use crate::store::{self, Ending, MemberRow, NewEvent, NewMember, NewSession, Scope, WorkspaceRow};
 use crate::{App, password, token};
 
 /// Request bodies above this size are refused with 413.
@@ -38,7 +39,13 @@ pub fn router(app: App) -> Router {
         .route("/auth/sign-in/", post(sign_in))
         .route("/auth/sign-out/", post(sign_out))
         .route("/api/users/me/", get(me))
-        .route("/api/users/me/sessions/", get(my_sessions));
+        .route("/api/users/me/sessions/", get(my_sessions))
+        .route("/api/users/me/sessions/{id}/", delete(revoke_my_session))
+        .route(
+            "/api/users/me/sessions/revoke-others/",
+            post(revoke_my_other_sessions),
+        )
+        .merge(crate::admin::routes());
     if app.config().dev {
         api = api
             .route("/api/_dev/workspaces/", post(dev_create_workspace))
@@ -122,24 +129,29 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
 #[serde(deny_unknown_fields)]
 pub struct Paging {
     #[serde(default)]
-    offset: u64,
+    pub offset: u64,
     #[serde(default = "default_per_page")]
-    per_page: u32,
+    pub per_page: u32,
 }
 
-fn default_per_page() -> u32 {
+pub(crate) fn default_per_page() -> u32 {
     20
 }
 
 impl Paging {
     fn validate(&self) -> ApiResult<()> {
-        if (1..=1000).contains(&self.per_page) {
-            Ok(())
-        } else {
-            Err(ApiError::invalid_request(
-                "per_page must be between 1 and 1000",
-            ))
-        }
+        check_per_page(self.per_page)
+    }
+}
+
+/// `per_page` must be 1 to 1000.
+pub(crate) fn check_per_page(per_page: u32) -> ApiResult<()> {
+    if (1..=1000).contains(&per_page) {
+        Ok(())
+    } else {
+        Err(ApiError::invalid_request(
+            "per_page must be between 1 and 1000",
+        ))
     }
 }
 
@@ -226,6 +238,13 @@ impl FromRequestParts<App> for Authed {
     }
 }
 
+fn session_expired() -> ApiError {
+    ApiError::new(
+        ErrorCode::SessionExpired,
+        "your session has expired; sign in again",
+    )
+}
+
 /// Finds the live session of a token digest at `now`, ending it first if it has expired.
 fn authenticate(
     store: &store::Store,
@@ -238,12 +257,7 @@ fn authenticate(
         store::session_by_digest(&conn, digest)?.ok_or_else(ApiError::session_invalid)?;
     match session.status {
         SessionStatus::Active => {}
-        SessionStatus::Expired => {
-            return Err(ApiError::new(
-                ErrorCode::SessionExpired,
-                "your session has expired; sign in again",
-            ));
-        }
+        SessionStatus::Expired => return Err(session_expired()),
         SessionStatus::Revoked | SessionStatus::SignedOut => {
             return Err(ApiError::session_invalid());
         }
@@ -251,34 +265,11 @@ fn authenticate(
     let member =
         store::member_by_id(&conn, &session.member_id)?.ok_or_else(ApiError::session_invalid)?;
     if now >= session.expires_at {
-        let absolute = Timeout::parse(&session.absolute_timeout).unwrap_or(Timeout::D30);
-        let reason = if session.created_at + absolute.duration() <= session.expires_at {
-            EndReason::Absolute
-        } else {
-            EndReason::Inactivity
-        };
-        store::end_session(
-            &mut conn,
-            &session,
-            &workspace_id,
-            SessionStatus::Expired,
-            reason,
-            session.expires_at,
-            NewEvent {
-                event: "session.expired",
-                member_id: Some(&member.id),
-                member_email: Some(&member.email),
-                session_id: Some(&session.id),
-                reason: Some(reason.as_str()),
-                ..NewEvent::default()
-            },
-        )?;
-        return Err(ApiError::new(
-            ErrorCode::SessionExpired,
-            "your session has expired; sign in again",
-        ));
+        // Ends this session (and any other that is due) at its exact instant, audited once.
+        store::expire_due(&mut conn, &workspace_id, now)?;
+        return Err(session_expired());
     }
-    store::touch_session(&conn, &session.id, now, ip)?;
+    store::touch_session(&conn, &session, now, ip)?;
     let workspace = store::workspace(&conn, &workspace_id)?;
     Ok(Authed {
         session,
@@ -368,6 +359,9 @@ async fn sign_in(
     let (member, session, workspace) = app
         .blocking(move |store| {
             let member = store::member_by_email(&store.conn(), &email)?;
+            if let Some(m) = &member {
+                check_lockout(store, m, now, &ip, &user_agent)?;
+            }
             // Verify against a decoy hash for unknown emails: both paths cost one Argon2 run.
             let phc = member
                 .as_ref()
@@ -421,29 +415,32 @@ async fn sign_out(State(app): State<App>, authed: Authed) -> ApiResult<Response>
             &mut store.conn(),
             &authed.session,
             &authed.workspace.id,
-            SessionStatus::SignedOut,
-            EndReason::SignOut,
-            now,
-            NewEvent {
+            &Ending {
+                status: SessionStatus::SignedOut,
+                reason: EndReason::SignOut,
+                at: now,
                 event: "session.signed_out",
-                member_id: Some(&authed.member.id),
-                member_email: Some(&authed.member.email),
-                session_id: Some(&authed.session.id),
-                ip: Some(&authed.session.last_ip),
-                ..NewEvent::default()
+                event_reason: None,
+                actor: None,
             },
         )?;
         Ok(())
     })
     .await?;
+    Ok(signed_out_response())
+}
+
+/// The `Set-Cookie` value that clears the session cookie.
+pub(crate) const CLEAR_COOKIE: &str =
+    "setget_session=; HttpOnly; Secure; SameSite=Lax; Path=/; Max-Age=0";
+
+/// A 204 that also clears the session cookie.
+fn signed_out_response() -> Response {
     let mut response = StatusCode::NO_CONTENT.into_response();
-    response.headers_mut().insert(
-        header::SET_COOKIE,
-        HeaderValue::from_static(
-            "setget_session=; HttpOnly; Secure; SameSite=Lax; Path=/; Max-Age=0",
-        ),
-    );
-    Ok(response)
+    response
+        .headers_mut()
+        .insert(header::SET_COOKIE, HeaderValue::from_static(CLEAR_COOKIE));
+    response
 }
 
 async fn me(State(app): State<App>, authed: Authed) -> ApiResult<Json<MeResponse>> {
@@ -463,10 +460,12 @@ async fn my_sessions(
     ApiQuery(paging): ApiQuery<Paging>,
 ) -> ApiResult<Json<Page<Session>>> {
     paging.validate()?;
+    let now = app.clock().now();
     app.blocking(move |store| {
-        let (mut results, total) = store::active_sessions_of(
+        store::expire_due(&mut store.conn(), &authed.workspace.id, now)?;
+        let (mut results, total) = store::active_sessions(
             &store.conn(),
-            &authed.member.id,
+            Scope::Member(&authed.member.id),
             paging.offset,
             paging.per_page,
         )?;
@@ -474,6 +473,97 @@ async fn my_sessions(
             s.current = Some(s.id == authed.session.id);
         }
         Ok(Json(Page { results, total }))
+    })
+    .await
+}
+
+/// Failed sign-ins (wrong password) within this window lock a member out...
+const LOCKOUT_WINDOW_MINUTES: i64 = 15;
+/// ...once there are this many.
+const LOCKOUT_FAILURES: usize = 5;
+
+/// Refuses a sign-in while the member has had too many recent failures, even with the right
+/// password; the refusal is audited with reason `locked` (and does not extend the lock).
+fn check_lockout(
+    store: &store::Store,
+    member: &MemberRow,
+    now: DateTime<Utc>,
+    ip: &str,
+    user_agent: &str,
+) -> ApiResult<()> {
+    let window = Duration::minutes(LOCKOUT_WINDOW_MINUTES);
+    let failures = store::recent_failures(&store.conn(), &member.id, now - window)?;
+    let Some(fifth) = failures.get(LOCKOUT_FAILURES - 1) else {
+        return Ok(());
+    };
+    // The lock lifts when the fifth most recent failure leaves the window.
+    let retry_after = (*fifth + window - now).num_seconds().max(1);
+    store::audit_failed_sign_in(&mut store.conn(), member, now, ip, user_agent, "locked")?;
+    Err(ApiError::Client {
+        code: ErrorCode::TooManyAttempts,
+        message: format!(
+            "too many failed sign-ins; try again in {} minutes",
+            (retry_after + 59) / 60
+        ),
+        retry_after: u64::try_from(retry_after).ok(),
+    })
+}
+
+async fn revoke_my_session(
+    State(app): State<App>,
+    authed: Authed,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let now = app.clock().now();
+    let current = id == authed.session.id;
+    app.blocking(move |store| {
+        let mut conn = store.conn();
+        let session = store::session_in(&conn, &authed.workspace.id, &id)?
+            .filter(|s| s.member_id == authed.member.id && s.status == SessionStatus::Active)
+            .ok_or_else(ApiError::not_found)?;
+        store::end_session(
+            &mut conn,
+            &session,
+            &authed.workspace.id,
+            &Ending::revoked(EndReason::RevokedSelf, "self", now, None),
+        )?;
+        Ok(())
+    })
+    .await?;
+    // Revoking the session in use signs the caller out.
+    Ok(if current {
+        signed_out_response()
+    } else {
+        StatusCode::NO_CONTENT.into_response()
+    })
+}
+
+async fn revoke_my_other_sessions(
+    State(app): State<App>,
+    authed: Authed,
+) -> ApiResult<Json<Revoked>> {
+    let now = app.clock().now();
+    app.blocking(move |store| {
+        let mut conn = store.conn();
+        let others: Vec<Session> =
+            store::all_active_sessions(&conn, Scope::Member(&authed.member.id))?
+                .into_iter()
+                .filter(|s| s.id != authed.session.id)
+                .collect();
+        let revoked = store::end_sessions(
+            &mut conn,
+            &others,
+            &authed.workspace.id,
+            &Ending::revoked(EndReason::RevokedSelf, "self", now, None),
+            Some(NewEvent {
+                event: "user.sessions_terminated",
+                member_id: Some(&authed.member.id),
+                member_email: Some(&authed.member.email),
+                reason: Some("self"),
+                ..NewEvent::default()
+            }),
+        )?;
+        Ok(Json(Revoked { revoked }))
     })
     .await
 }

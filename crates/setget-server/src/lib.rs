@@ -4,6 +4,7 @@
 //! clock and the configuration); [`serve`] runs it on a listener. The desktop app embeds the
 //! same library for its demo mode, and tests drive the router directly or the binary over HTTP.
 
+mod admin;
 mod api;
 pub mod demo;
 mod error;
@@ -87,7 +88,7 @@ impl App {
         &self.inner.config
     }
 
-    fn dev_clock(&self) -> Option<&SystemClock> {
+    pub(crate) fn dev_clock(&self) -> Option<&SystemClock> {
         self.inner.dev_clock.as_deref()
     }
 

@@ -1,0 +1,469 @@
+//! The owners' and admins' routes under `/api/workspaces/{slug}/`: members, their sessions,
+//! revocations, the session policy and the audit log.
+//!
+//! Every handler first calls [`require_admin`]: another workspace's slug is a 404 (existence is
+//! never revealed), a plain member is a 403. Ids in paths that do not belong to the caller's
+//! workspace are 404s too.
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use setget_protocol::{
+    AuditEvent, ConfirmPassword, EndReason, ErrorCode, Member, Page, Revoked, Session,
+    SessionPolicy, SessionStatus,
+};
+
+use crate::api::{ApiJson, ApiQuery, Authed, CLEAR_COOKIE, check_per_page, default_per_page};
+use crate::error::{ApiError, ApiResult};
+use crate::policy::Timeout;
+use crate::store::{self, AuditFilter, Ending, NewEvent, Scope};
+use crate::{App, password};
+
+/// The admin routes.
+pub fn routes() -> Router<App> {
+    Router::new()
+        .route("/api/workspaces/{slug}/members/", get(members))
+        .route(
+            "/api/workspaces/{slug}/members/{member_id}/sessions/",
+            get(member_sessions),
+        )
+        .route(
+            "/api/workspaces/{slug}/members/{member_id}/sessions/{session_id}/",
+            delete(revoke_member_session),
+        )
+        .route(
+            "/api/workspaces/{slug}/members/{member_id}/sessions/revoke-all/",
+            post(revoke_member_sessions),
+        )
+        .route(
+            "/api/workspaces/{slug}/sessions/revoke-all/",
+            post(revoke_workspace_sessions),
+        )
+        .route("/api/workspaces/{slug}/sessions/", get(sessions))
+        .route(
+            "/api/workspaces/{slug}/session-policy/",
+            get(policy).patch(update_policy),
+        )
+        .route("/api/workspaces/{slug}/audit-logs/", get(audit_logs))
+}
+
+/// The caller must be an owner or admin of the workspace `slug`.
+fn require_admin(authed: &Authed, slug: &str) -> ApiResult<()> {
+    if authed.workspace.slug != slug {
+        return Err(ApiError::not_found());
+    }
+    if !authed.member.role.is_admin() {
+        return Err(ApiError::new(
+            ErrorCode::Forbidden,
+            "only the workspace's owners and admins may do this",
+        ));
+    }
+    Ok(())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MembersQuery {
+    #[serde(default)]
+    offset: u64,
+    #[serde(default = "default_per_page")]
+    per_page: u32,
+    search: Option<String>,
+}
+
+async fn members(
+    State(app): State<App>,
+    authed: Authed,
+    Path(slug): Path<String>,
+    ApiQuery(q): ApiQuery<MembersQuery>,
+) -> ApiResult<Json<Page<Member>>> {
+    require_admin(&authed, &slug)?;
+    check_per_page(q.per_page)?;
+    let now = app.clock().now();
+    app.blocking(move |store| {
+        let mut conn = store.conn();
+        store::expire_due(&mut conn, &authed.workspace.id, now)?;
+        let (rows, total) = store::members_in(
+            &conn,
+            &authed.workspace.id,
+            q.search.as_deref().map(str::trim).filter(|s| !s.is_empty()),
+            q.offset,
+            q.per_page,
+        )?;
+        let results = rows
+            .iter()
+            .map(|m| store::member_view(&conn, m))
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(Json(Page { results, total }))
+    })
+    .await
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PageQuery {
+    #[serde(default)]
+    offset: u64,
+    #[serde(default = "default_per_page")]
+    per_page: u32,
+}
+
+/// The member `member_id` of the caller's workspace, or 404.
+fn member_in(
+    conn: &rusqlite::Connection,
+    authed: &Authed,
+    member_id: &str,
+) -> ApiResult<store::MemberRow> {
+    store::member_by_id(conn, member_id)?
+        .filter(|m| m.workspace_id == authed.workspace.id)
+        .ok_or_else(ApiError::not_found)
+}
+
+async fn member_sessions(
+    State(app): State<App>,
+    authed: Authed,
+    Path((slug, member_id)): Path<(String, String)>,
+    ApiQuery(q): ApiQuery<PageQuery>,
+) -> ApiResult<Json<Page<Session>>> {
+    require_admin(&authed, &slug)?;
+    check_per_page(q.per_page)?;
+    let now = app.clock().now();
+    app.blocking(move |store| {
+        let mut conn = store.conn();
+        let member = member_in(&conn, &authed, &member_id)?;
+        store::expire_due(&mut conn, &authed.workspace.id, now)?;
+        let (results, total) =
+            store::active_sessions(&conn, Scope::Member(&member.id), q.offset, q.per_page)?;
+        Ok(Json(Page { results, total }))
+    })
+    .await
+}
+
+/// Adds `Set-Cookie` clearing the caller's cookie when their own session was among those ended.
+fn clearing_cookie_if(ended_own: bool, mut response: Response) -> Response {
+    if ended_own {
+        response
+            .headers_mut()
+            .insert(header::SET_COOKIE, HeaderValue::from_static(CLEAR_COOKIE));
+    }
+    response
+}
+
+async fn revoke_member_session(
+    State(app): State<App>,
+    authed: Authed,
+    Path((slug, member_id, session_id)): Path<(String, String, String)>,
+) -> ApiResult<Response> {
+    require_admin(&authed, &slug)?;
+    let now = app.clock().now();
+    let own = session_id == authed.session.id;
+    app.blocking(move |store| {
+        let mut conn = store.conn();
+        let member = member_in(&conn, &authed, &member_id)?;
+        let session = store::session_in(&conn, &authed.workspace.id, &session_id)?
+            .filter(|s| s.member_id == member.id && s.status == SessionStatus::Active)
+            .ok_or_else(ApiError::not_found)?;
+        store::end_session(
+            &mut conn,
+            &session,
+            &authed.workspace.id,
+            &Ending::revoked(
+                EndReason::RevokedAdmin,
+                "admin",
+                now,
+                Some((&authed.member.id, &authed.member.email)),
+            ),
+        )?;
+        Ok(())
+    })
+    .await?;
+    Ok(clearing_cookie_if(
+        own,
+        StatusCode::NO_CONTENT.into_response(),
+    ))
+}
+
+async fn revoke_member_sessions(
+    State(app): State<App>,
+    authed: Authed,
+    Path((slug, member_id)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    require_admin(&authed, &slug)?;
+    let now = app.clock().now();
+    let own = member_id == authed.member.id;
+    let revoked = app
+        .blocking(move |store| {
+            let mut conn = store.conn();
+            let member = member_in(&conn, &authed, &member_id)?;
+            let sessions = store::all_active_sessions(&conn, Scope::Member(&member.id))?;
+            let actor = (authed.member.id.as_str(), authed.member.email.as_str());
+            Ok(store::end_sessions(
+                &mut conn,
+                &sessions,
+                &authed.workspace.id,
+                &Ending::revoked(EndReason::RevokedAdmin, "admin", now, Some(actor)),
+                Some(NewEvent {
+                    event: "user.sessions_terminated",
+                    member_id: Some(&member.id),
+                    member_email: Some(&member.email),
+                    actor_id: Some(actor.0),
+                    actor_email: Some(actor.1),
+                    reason: Some("admin"),
+                    ..NewEvent::default()
+                }),
+            )?)
+        })
+        .await?;
+    Ok(clearing_cookie_if(
+        own,
+        Json(Revoked { revoked }).into_response(),
+    ))
+}
+
+async fn revoke_workspace_sessions(
+    State(app): State<App>,
+    authed: Authed,
+    Path(slug): Path<String>,
+    ApiJson(body): ApiJson<ConfirmPassword>,
+) -> ApiResult<Response> {
+    require_admin(&authed, &slug)?;
+    let now = app.clock().now();
+    let revoked = app
+        .blocking(move |store| {
+            if !password::verify(&body.password, &authed.member.password_hash) {
+                return Err(ApiError::new(
+                    ErrorCode::PasswordConfirmationFailed,
+                    "the password is not correct; no session was revoked",
+                ));
+            }
+            let mut conn = store.conn();
+            let sessions =
+                store::all_active_sessions(&conn, Scope::Workspace(&authed.workspace.id))?;
+            let actor = (authed.member.id.as_str(), authed.member.email.as_str());
+            Ok(store::end_sessions(
+                &mut conn,
+                &sessions,
+                &authed.workspace.id,
+                &Ending::revoked(
+                    EndReason::WorkspaceRevoke,
+                    "workspace_revoke",
+                    now,
+                    Some(actor),
+                ),
+                Some(NewEvent {
+                    event: "workspace.sessions_terminated",
+                    actor_id: Some(actor.0),
+                    actor_email: Some(actor.1),
+                    reason: Some("workspace_revoke"),
+                    ..NewEvent::default()
+                }),
+            )?)
+        })
+        .await?;
+    // The caller's own session is among them.
+    Ok(clearing_cookie_if(
+        true,
+        Json(Revoked { revoked }).into_response(),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SessionsQuery {
+    changed_after: Option<i64>,
+    status: Option<String>,
+    #[serde(default)]
+    offset: u64,
+    #[serde(default = "default_per_page")]
+    per_page: u32,
+}
+
+async fn sessions(
+    State(app): State<App>,
+    authed: Authed,
+    Path(slug): Path<String>,
+    ApiQuery(q): ApiQuery<SessionsQuery>,
+) -> ApiResult<Json<Page<Session>>> {
+    require_admin(&authed, &slug)?;
+    check_per_page(q.per_page)?;
+    if let Some(status) = q.status.as_deref()
+        && status != "active"
+    {
+        return Err(ApiError::invalid_request(
+            "status can only be \"active\"; use changed_after for sessions of any status",
+        ));
+    }
+    if q.changed_after.is_some() && (q.status.is_some() || q.offset != 0) {
+        return Err(ApiError::invalid_request(
+            "changed_after pages by change number; it takes no status or offset",
+        ));
+    }
+    let now = app.clock().now();
+    app.blocking(move |store| {
+        let mut conn = store.conn();
+        store::expire_due(&mut conn, &authed.workspace.id, now)?;
+        let (results, total) = match q.changed_after {
+            Some(after) => {
+                store::sessions_changed_after(&conn, &authed.workspace.id, after, q.per_page)?
+            }
+            None => store::active_sessions(
+                &conn,
+                Scope::Workspace(&authed.workspace.id),
+                q.offset,
+                q.per_page,
+            )?,
+        };
+        Ok(Json(Page { results, total }))
+    })
+    .await
+}
+
+async fn policy(authed: Authed, Path(slug): Path<String>) -> ApiResult<Json<SessionPolicy>> {
+    require_admin(&authed, &slug)?;
+    Ok(Json(authed.workspace.policy()))
+}
+
+fn invalid_policy(message: impl Into<String>) -> ApiError {
+    ApiError::new(ErrorCode::InvalidPolicy, message)
+}
+
+fn timeout_field(
+    body: &serde_json::Map<String, serde_json::Value>,
+    field: &str,
+    allowed: &[Timeout],
+    current: Timeout,
+) -> ApiResult<Timeout> {
+    let Some(value) = body.get(field) else {
+        return Ok(current);
+    };
+    let names: Vec<&str> = allowed.iter().map(|t| t.as_str()).collect();
+    value
+        .as_str()
+        .and_then(Timeout::parse)
+        .filter(|t| allowed.contains(t))
+        .ok_or_else(|| invalid_policy(format!("{field} must be one of {}", names.join(", "))))
+}
+
+async fn update_policy(
+    State(app): State<App>,
+    authed: Authed,
+    Path(slug): Path<String>,
+    ApiJson(body): ApiJson<serde_json::Map<String, serde_json::Value>>,
+) -> ApiResult<Json<SessionPolicy>> {
+    require_admin(&authed, &slug)?;
+    const FIELDS: [&str; 3] = [
+        "inactivity_timeout",
+        "absolute_timeout",
+        "max_concurrent_sessions",
+    ];
+    if let Some(unknown) = body.keys().find(|k| !FIELDS.contains(&k.as_str())) {
+        return Err(ApiError::invalid_request(format!(
+            "unknown field {unknown:?}; the policy has {}",
+            FIELDS.join(", ")
+        )));
+    }
+    let ws = &authed.workspace;
+    let inactivity = timeout_field(
+        &body,
+        "inactivity_timeout",
+        &Timeout::INACTIVITY,
+        ws.inactivity_timeout,
+    )?;
+    let absolute = timeout_field(
+        &body,
+        "absolute_timeout",
+        &Timeout::ABSOLUTE,
+        ws.absolute_timeout,
+    )?;
+    let max = match body.get("max_concurrent_sessions") {
+        None => ws.max_concurrent_sessions,
+        Some(serde_json::Value::Null) => None,
+        Some(v) => Some(
+            v.as_u64()
+                .filter(|n| (1..=1000).contains(n))
+                .and_then(|n| u32::try_from(n).ok())
+                .ok_or_else(|| {
+                    invalid_policy(
+                        "max_concurrent_sessions must be null (unlimited) or a whole number \
+                         from 1 to 1000",
+                    )
+                })?,
+        ),
+    };
+    if inactivity.duration() > absolute.duration() {
+        return Err(invalid_policy(format!(
+            "the inactivity timeout ({}) cannot be longer than the absolute timeout ({})",
+            inactivity.as_str(),
+            absolute.as_str()
+        )));
+    }
+    if (inactivity, absolute, max)
+        == (
+            ws.inactivity_timeout,
+            ws.absolute_timeout,
+            ws.max_concurrent_sessions,
+        )
+    {
+        return Ok(Json(ws.policy()));
+    }
+    let now = app.clock().now();
+    app.blocking(move |store| {
+        let updated = store::update_policy(
+            &mut store.conn(),
+            &authed.workspace.id,
+            (inactivity, absolute, max),
+            (&authed.member.id, &authed.member.email),
+            now,
+        )?;
+        Ok(Json(updated.policy()))
+    })
+    .await
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AuditQuery {
+    #[serde(default)]
+    after: i64,
+    #[serde(default = "default_per_page")]
+    per_page: u32,
+    event: Option<String>,
+    member_id: Option<String>,
+    since: Option<DateTime<Utc>>,
+    until: Option<DateTime<Utc>>,
+}
+
+async fn audit_logs(
+    State(app): State<App>,
+    authed: Authed,
+    Path(slug): Path<String>,
+    ApiQuery(q): ApiQuery<AuditQuery>,
+) -> ApiResult<Json<Page<AuditEvent>>> {
+    require_admin(&authed, &slug)?;
+    check_per_page(q.per_page)?;
+    if let (Some(since), Some(until)) = (q.since, q.until)
+        && since > until
+    {
+        return Err(ApiError::invalid_request("since must not be after until"));
+    }
+    let now = app.clock().now();
+    app.blocking(move |store| {
+        let mut conn = store.conn();
+        store::expire_due(&mut conn, &authed.workspace.id, now)?;
+        let filter = AuditFilter {
+            after: q.after,
+            event: q.event,
+            member_id: q.member_id,
+            since: q.since,
+            until: q.until,
+        };
+        let (results, total) =
+            store::audit_events(&conn, &authed.workspace.id, &filter, q.per_page)?;
+        Ok(Json(Page { results, total }))
+    })
+    .await
+}
