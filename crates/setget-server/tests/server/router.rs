@@ -1,124 +1,13 @@
 //! The router in-process (`oneshot`), with a [`ManualClock`] so that expiry is exact.
 
-use std::sync::Arc;
-
-use axum::Router;
 use axum::body::Body;
-use axum::http::{HeaderMap, Request, StatusCode, header};
-use chrono::{DateTime, Duration, Utc};
-use serde_json::{Value, json};
-use setget_protocol::clock::ManualClock;
-use setget_server::store::Store;
-use setget_server::{App, ServerConfig, router};
-use tower::ServiceExt as _;
+use axum::http::{Request, StatusCode, header};
+use chrono::Duration;
+use serde_json::json;
 
-const OWNER: &str = "owner@acme.test";
-const PASSWORD: &str = "correct horse battery staple";
-
-struct Harness {
-    app: App,
-    clock: Arc<ManualClock>,
-    _dir: tempfile::TempDir,
-}
-
-fn start() -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339("2026-04-08T12:00:00Z")
-        .unwrap()
-        .with_timezone(&Utc)
-}
-
-impl Harness {
-    async fn new(dev: bool) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("server.db")).unwrap();
-        let clock = Arc::new(ManualClock::new(start()));
-        let app = App::with_clock(store, ServerConfig { dev }, clock.clone());
-        let h = Self {
-            app,
-            clock,
-            _dir: dir,
-        };
-        if dev {
-            let (status, _, body) = h
-                .send(post_json(
-                    "/api/_dev/workspaces/",
-                    &json!({"slug": "acme", "name": "Acme", "members": [
-                        {"email": OWNER, "password": PASSWORD, "role": "owner", "display_name": "Olivia"},
-                        {"email": "maya@acme.test", "password": "maya-password", "role": "member", "display_name": "Maya"}
-                    ]}),
-                ))
-                .await;
-            assert_eq!(status, StatusCode::CREATED, "{body}");
-        }
-        h
-    }
-
-    fn router(&self) -> Router {
-        router(self.app.clone())
-    }
-
-    async fn send(&self, req: Request<Body>) -> (StatusCode, HeaderMap, Value) {
-        let response = self.router().oneshot(req).await.unwrap();
-        let status = response.status();
-        let headers = response.headers().clone();
-        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
-            .await
-            .unwrap();
-        let body = if bytes.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes)
-                .unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(&bytes)))
-        };
-        (status, headers, body)
-    }
-
-    async fn sign_in(&self, email: &str, password: &str) -> (StatusCode, HeaderMap, Value) {
-        self.send(post_json(
-            "/auth/sign-in/",
-            &json!({"email": email, "password": password, "medium": "email"}),
-        ))
-        .await
-    }
-
-    async fn token(&self, email: &str, password: &str) -> String {
-        let (status, headers, body) = self.sign_in(email, password).await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-        cookie_token(&headers).expect("a session cookie")
-    }
-
-    fn count_events(&self, event: &str) -> i64 {
-        self.app
-            .store()
-            .conn()
-            .query_row(
-                "SELECT count(*) FROM audit_events WHERE event = ?1",
-                [event],
-                |r| r.get(0),
-            )
-            .unwrap()
-    }
-}
-
-fn post_json(path: &str, body: &Value) -> Request<Body> {
-    Request::post(path)
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(Body::from(body.to_string()))
-        .unwrap()
-}
-
-fn get_with(path: &str, token: &str) -> Request<Body> {
-    Request::get(path)
-        .header(header::COOKIE, format!("setget_session={token}"))
-        .body(Body::empty())
-        .unwrap()
-}
-
-fn cookie_token(headers: &HeaderMap) -> Option<String> {
-    let cookie = headers.get(header::SET_COOKIE)?.to_str().ok()?;
-    let value = cookie.split(';').next()?.strip_prefix("setget_session=")?;
-    (!value.is_empty()).then(|| value.to_owned())
-}
+use crate::support::{
+    Harness, MEMBER, MEMBER_PASSWORD, OWNER, PASSWORD, cookie_token, get_with, post_json, start,
+};
 
 #[tokio::test]
 async fn sign_in_sets_a_hardened_cookie_and_keeps_the_token_out_of_the_body() {
@@ -168,17 +57,10 @@ async fn a_wrong_password_and_an_unknown_email_get_the_same_answer_and_failures_
     // The known member's failure is in the audit log with its reason; the unknown one is not
     // attributable to a workspace.
     assert_eq!(h.count_events("auth.sign_in_failed"), 1);
-    let reason: String = h
-        .app
-        .store()
-        .conn()
-        .query_row(
-            "SELECT reason FROM audit_events WHERE event = 'auth.sign_in_failed'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
-    assert_eq!(reason, "wrong_password");
+    assert_eq!(
+        h.events("auth.sign_in_failed")[0]["reason"],
+        "wrong_password"
+    );
 }
 
 #[tokio::test]
@@ -186,7 +68,7 @@ async fn my_sessions_lists_only_the_callers_active_sessions_and_marks_the_curren
     let h = Harness::new(true).await;
     let first = h.token(OWNER, PASSWORD).await;
     let second = h.token(OWNER, PASSWORD).await;
-    let _other_member = h.token("maya@acme.test", "maya-password").await;
+    let _other_member = h.token(MEMBER, MEMBER_PASSWORD).await;
     let (status, headers, body) = h.send(get_with("/api/users/me/sessions/", &second)).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(headers[header::CACHE_CONTROL], "no-store");
@@ -270,19 +152,10 @@ async fn an_idle_session_expires_at_the_exact_instant_and_is_audited_once() {
         (StatusCode::UNAUTHORIZED, json!("session_expired"))
     );
     assert_eq!(h.count_events("session.expired"), 1);
-    let (at, reason): (i64, String) = h
-        .app
-        .store()
-        .conn()
-        .query_row(
-            "SELECT at, reason FROM audit_events WHERE event = 'session.expired'",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .unwrap();
+    let expired = &h.events("session.expired")[0];
     let expected = start() + Duration::days(7) - Duration::seconds(1) + Duration::days(7);
-    assert_eq!(at, expected.timestamp());
-    assert_eq!(reason, "inactivity");
+    assert_eq!(expired["at"], expected.timestamp());
+    assert_eq!(expired["reason"], "inactivity");
 }
 
 #[tokio::test]
@@ -303,17 +176,7 @@ async fn an_active_session_still_ends_at_the_absolute_timeout() {
     let (status, _, body) = h.send(get_with("/api/users/me/", &token)).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(body["code"], "session_expired");
-    let reason: String = h
-        .app
-        .store()
-        .conn()
-        .query_row(
-            "SELECT reason FROM audit_events WHERE event = 'session.expired'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
-    assert_eq!(reason, "absolute");
+    assert_eq!(h.events("session.expired")[0]["reason"], "absolute");
 }
 
 #[tokio::test]
@@ -493,7 +356,8 @@ async fn dev_workspaces_are_validated() {
         .conn()
         .query_row("SELECT count(*) FROM workspaces", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(workspaces, 1);
+    // Only the harness's `acme` and `other`.
+    assert_eq!(workspaces, 2);
 }
 
 #[tokio::test]

@@ -1,0 +1,680 @@
+//! The owners' and admins' routes, the own-session revocations, the lockout and the
+//! concurrent-session limit, in-process with a [`ManualClock`].
+
+use axum::http::{StatusCode, header};
+use chrono::Duration;
+use serde_json::{Value, json};
+
+use crate::support::{
+    ADMIN, ADMIN_PASSWORD, Harness, MEMBER, MEMBER_PASSWORD, OTHER_OWNER, OTHER_PASSWORD, OWNER,
+    PASSWORD, get_with, with_token,
+};
+
+const FIREFOX: &str =
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:125.0) Gecko/20100101 Firefox/125.0";
+
+/// The id of the session a token belongs to, from `/api/users/me/sessions/`.
+async fn session_id(h: &Harness, token: &str) -> String {
+    let (_, _, body) = h.send(get_with("/api/users/me/sessions/", token)).await;
+    body["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["current"] == true)
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// Every admin endpoint, as (method, path, body) with `{member}` and `{session}` placeholders.
+fn admin_endpoints(
+    caller_password: &str,
+) -> Vec<(&'static str, &'static str, Option<Value>, StatusCode)> {
+    vec![
+        ("GET", "/api/workspaces/acme/members/", None, StatusCode::OK),
+        (
+            "GET",
+            "/api/workspaces/acme/members/{member}/sessions/",
+            None,
+            StatusCode::OK,
+        ),
+        (
+            "DELETE",
+            "/api/workspaces/acme/members/{member}/sessions/{session}/",
+            None,
+            StatusCode::NO_CONTENT,
+        ),
+        (
+            "POST",
+            "/api/workspaces/acme/members/{member}/sessions/revoke-all/",
+            None,
+            StatusCode::OK,
+        ),
+        (
+            "POST",
+            "/api/workspaces/acme/sessions/revoke-all/",
+            Some(json!({"password": caller_password})),
+            StatusCode::OK,
+        ),
+        (
+            "GET",
+            "/api/workspaces/acme/sessions/",
+            None,
+            StatusCode::OK,
+        ),
+        (
+            "GET",
+            "/api/workspaces/acme/sessions/?changed_after=0",
+            None,
+            StatusCode::OK,
+        ),
+        (
+            "GET",
+            "/api/workspaces/acme/session-policy/",
+            None,
+            StatusCode::OK,
+        ),
+        (
+            "PATCH",
+            "/api/workspaces/acme/session-policy/",
+            Some(json!({"inactivity_timeout": "1h"})),
+            StatusCode::OK,
+        ),
+        (
+            "GET",
+            "/api/workspaces/acme/audit-logs/",
+            None,
+            StatusCode::OK,
+        ),
+    ]
+}
+
+#[tokio::test]
+async fn authorization_matrix_owner_admin_member_and_another_workspace() {
+    let callers = [
+        (OWNER, PASSWORD, None),
+        (ADMIN, ADMIN_PASSWORD, None),
+        (
+            MEMBER,
+            MEMBER_PASSWORD,
+            Some((StatusCode::FORBIDDEN, "forbidden")),
+        ),
+        (
+            OTHER_OWNER,
+            OTHER_PASSWORD,
+            Some((StatusCode::NOT_FOUND, "not_found")),
+        ),
+    ];
+    for (caller, password, refusal) in callers {
+        for (method, template, body, ok) in admin_endpoints(password) {
+            // A fresh workspace each time: several endpoints revoke sessions.
+            let h = Harness::new(true).await;
+            let target = h.token(MEMBER, MEMBER_PASSWORD).await;
+            let token = h.token(caller, password).await;
+            let path = template
+                .replace("{member}", &h.id(MEMBER))
+                .replace("{session}", &session_id(&h, &target).await);
+            let what = format!("{caller}: {method} {template}");
+            let (status, _, reply) = h
+                .send(with_token(method, &path, &token, body.as_ref()))
+                .await;
+            match refusal {
+                None => assert_eq!(status, ok, "{what}: {reply}"),
+                Some((refused, code)) => {
+                    assert_eq!(status, refused, "{what}: {reply}");
+                    assert_eq!(reply["code"], code, "{what}");
+                    // Nothing changed: the member's session still works.
+                    assert_eq!(h.me_status(&target).await, StatusCode::OK, "{what}");
+                }
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn ids_from_another_workspace_are_not_found_even_for_an_owner() {
+    let h = Harness::new(true).await;
+    let owner = h.token(OWNER, PASSWORD).await;
+    let other = h.token(OTHER_OWNER, OTHER_PASSWORD).await;
+    let other_session = session_id(&h, &other).await;
+    let other_id = h.id(OTHER_OWNER);
+    for (method, path) in [
+        ("GET", "/api/workspaces/other/members/".to_owned()),
+        (
+            "GET",
+            format!("/api/workspaces/acme/members/{other_id}/sessions/"),
+        ),
+        (
+            "DELETE",
+            format!("/api/workspaces/acme/members/{other_id}/sessions/{other_session}/"),
+        ),
+        (
+            "POST",
+            format!("/api/workspaces/acme/members/{other_id}/sessions/revoke-all/"),
+        ),
+        ("DELETE", format!("/api/users/me/sessions/{other_session}/")),
+        ("GET", "/api/workspaces/nonexistent/members/".to_owned()),
+    ] {
+        let (status, _, body) = h.send(with_token(method, &path, &owner, None)).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{method} {path}: {body}");
+        assert_eq!(body["code"], "not_found");
+    }
+    assert_eq!(h.me_status(&other).await, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn an_admin_revokes_one_session_of_a_member_and_it_is_audited_with_the_actor() {
+    let h = Harness::new(true).await;
+    let admin = h.token(ADMIN, ADMIN_PASSWORD).await;
+    let phone = h.token(MEMBER, MEMBER_PASSWORD).await;
+    let laptop = h.token(MEMBER, MEMBER_PASSWORD).await;
+    let path = format!(
+        "/api/workspaces/acme/members/{}/sessions/{}/",
+        h.id(MEMBER),
+        session_id(&h, &phone).await
+    );
+    let (status, _, _) = h.send(with_token("DELETE", &path, &admin, None)).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(h.me_status(&phone).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(h.me_status(&laptop).await, StatusCode::OK);
+    let revoked = h.events("session.revoked");
+    assert_eq!(revoked.len(), 1);
+    assert_eq!(revoked[0]["reason"], "admin");
+    assert_eq!(revoked[0]["actor_email"], ADMIN);
+    assert_eq!(revoked[0]["member_email"], MEMBER);
+    // Revoking it again: it is no longer an active session.
+    let (status, _, _) = h.send(with_token("DELETE", &path, &admin, None)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    // The member's page lists only the remaining session, with its end reason on the sync feed.
+    let (_, _, page) = h
+        .send(get_with(
+            &format!("/api/workspaces/acme/members/{}/sessions/", h.id(MEMBER)),
+            &admin,
+        ))
+        .await;
+    assert_eq!(page["total"], 1);
+    let (_, _, feed) = h
+        .send(get_with(
+            "/api/workspaces/acme/sessions/?changed_after=0&per_page=1000",
+            &admin,
+        ))
+        .await;
+    let ended: Vec<_> = feed["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["status"] == "revoked")
+        .collect();
+    assert_eq!(ended.len(), 1);
+    assert_eq!(ended[0]["end_reason"], "revoked_admin");
+}
+
+#[tokio::test]
+async fn revoking_all_of_a_members_sessions_counts_them_and_audits_a_summary() {
+    let h = Harness::new(true).await;
+    let owner = h.token(OWNER, PASSWORD).await;
+    let a = h.token(MEMBER, MEMBER_PASSWORD).await;
+    let b = h.token(MEMBER, MEMBER_PASSWORD).await;
+    let path = format!(
+        "/api/workspaces/acme/members/{}/sessions/revoke-all/",
+        h.id(MEMBER)
+    );
+    let (status, _, body) = h.send(with_token("POST", &path, &owner, None)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body, json!({"revoked": 2}));
+    assert_eq!(h.me_status(&a).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(h.me_status(&b).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(h.me_status(&owner).await, StatusCode::OK);
+    let summary = h.events("user.sessions_terminated");
+    assert_eq!(summary.len(), 1);
+    assert_eq!(summary[0]["actor_email"], OWNER);
+    assert_eq!(summary[0]["details"], r#"{"revoked":2}"#);
+}
+
+#[tokio::test]
+async fn revoking_every_workspace_session_needs_the_callers_password() {
+    let h = Harness::new(true).await;
+    let owner = h.token(OWNER, PASSWORD).await;
+    let admin = h.token(ADMIN, ADMIN_PASSWORD).await;
+    let member = h.token(MEMBER, MEMBER_PASSWORD).await;
+    let other = h.token(OTHER_OWNER, OTHER_PASSWORD).await;
+    let path = "/api/workspaces/acme/sessions/revoke-all/";
+
+    // Wrong password (the admin's, not the caller's): nothing is revoked.
+    let (status, _, body) = h
+        .send(with_token(
+            "POST",
+            path,
+            &owner,
+            Some(&json!({"password": ADMIN_PASSWORD})),
+        ))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(body["code"], "password_confirmation_failed");
+    for t in [&owner, &admin, &member] {
+        assert_eq!(h.me_status(t).await, StatusCode::OK);
+    }
+    // Missing password: a bad request, nothing revoked.
+    let (status, _, _) = h
+        .send(with_token("POST", path, &owner, Some(&json!({}))))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(h.me_status(&member).await, StatusCode::OK);
+
+    let (status, headers, body) = h
+        .send(with_token(
+            "POST",
+            path,
+            &owner,
+            Some(&json!({"password": PASSWORD})),
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body, json!({"revoked": 3}));
+    assert!(
+        headers[header::SET_COOKIE]
+            .to_str()
+            .unwrap()
+            .contains("Max-Age=0")
+    );
+    for t in [&owner, &admin, &member] {
+        assert_eq!(h.me_status(t).await, StatusCode::UNAUTHORIZED);
+    }
+    // Another workspace is untouched.
+    assert_eq!(h.me_status(&other).await, StatusCode::OK);
+    let revoked = h.events("session.revoked");
+    assert_eq!(revoked.len(), 3);
+    assert!(revoked.iter().all(|e| e["reason"] == "workspace_revoke"));
+    assert_eq!(h.events("workspace.sessions_terminated").len(), 1);
+}
+
+#[tokio::test]
+async fn policy_changes_apply_to_new_sessions_only() {
+    let h = Harness::new(true).await;
+    let owner = h.token(OWNER, PASSWORD).await;
+    let before = h.token(MEMBER, MEMBER_PASSWORD).await;
+    let (status, _, policy) = h
+        .send(with_token(
+            "PATCH",
+            "/api/workspaces/acme/session-policy/",
+            &owner,
+            Some(&json!({"inactivity_timeout": "30m", "absolute_timeout": "24h"})),
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(policy["inactivity_timeout"], "30m");
+    assert_eq!(policy["absolute_timeout"], "24h");
+    assert_eq!(policy["max_concurrent_sessions"], Value::Null);
+    assert_eq!(policy["updated_by"], OWNER);
+    let (_, _, read) = h
+        .send(get_with("/api/workspaces/acme/session-policy/", &owner))
+        .await;
+    assert_eq!(read, policy);
+    let after = h.token(MEMBER, MEMBER_PASSWORD).await;
+
+    // Idle for 31 minutes: the new session is over, the old one keeps its 7 days.
+    h.clock.advance(Duration::minutes(31));
+    assert_eq!(h.me_status(&after).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(h.me_status(&before).await, StatusCode::OK);
+    let updated = h.events("settings.security.updated");
+    assert_eq!(updated.len(), 1);
+    let details: Value = serde_json::from_str(updated[0]["details"].as_str().unwrap()).unwrap();
+    assert_eq!(details["old"]["inactivity_timeout"], "7d");
+    assert_eq!(details["new"]["inactivity_timeout"], "30m");
+    assert_eq!(details["new"]["absolute_timeout"], "24h");
+}
+
+#[tokio::test]
+async fn invalid_policies_are_refused_with_the_allowed_values_and_change_nothing() {
+    let h = Harness::new(true).await;
+    let owner = h.token(OWNER, PASSWORD).await;
+    let cases = [
+        (
+            json!({"inactivity_timeout": "2d"}),
+            "30m, 1h, 8h, 24h, 7d, 30d",
+        ),
+        (json!({"absolute_timeout": "1h"}), "24h, 7d, 30d, 90d"),
+        (json!({"inactivity_timeout": 30}), "30m, 1h"),
+        (json!({"max_concurrent_sessions": 0}), "1 to 1000"),
+        (json!({"max_concurrent_sessions": 1001}), "1 to 1000"),
+        (json!({"max_concurrent_sessions": "5"}), "1 to 1000"),
+        (json!({"max_concurrent_sessions": 2.5}), "1 to 1000"),
+        (
+            json!({"inactivity_timeout": "30d", "absolute_timeout": "7d"}),
+            "cannot be longer",
+        ),
+    ];
+    for (body, names) in cases {
+        let (status, _, reply) = h
+            .send(with_token(
+                "PATCH",
+                "/api/workspaces/acme/session-policy/",
+                &owner,
+                Some(&body),
+            ))
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert_eq!(reply["code"], "invalid_policy", "{body}");
+        assert!(
+            reply["error"].as_str().unwrap().contains(names),
+            "{body}: {reply}"
+        );
+    }
+    let (status, _, reply) = h
+        .send(with_token(
+            "PATCH",
+            "/api/workspaces/acme/session-policy/",
+            &owner,
+            Some(&json!({"idle": "1h"})),
+        ))
+        .await;
+    assert_eq!(
+        (status, reply["code"].clone()),
+        (StatusCode::BAD_REQUEST, json!("invalid_request"))
+    );
+    let (_, _, policy) = h
+        .send(get_with("/api/workspaces/acme/session-policy/", &owner))
+        .await;
+    assert_eq!(policy["inactivity_timeout"], "7d");
+    assert_eq!(policy["absolute_timeout"], "30d");
+    assert_eq!(policy["updated_at"], Value::Null);
+    assert!(h.events("settings.security.updated").is_empty());
+}
+
+#[tokio::test]
+async fn the_concurrent_limit_revokes_the_oldest_sessions() {
+    let h = Harness::new(true).await;
+    let owner = h.token(OWNER, PASSWORD).await;
+    let (status, _, _) = h
+        .send(with_token(
+            "PATCH",
+            "/api/workspaces/acme/session-policy/",
+            &owner,
+            Some(&json!({"max_concurrent_sessions": 2})),
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let first = h.token(MEMBER, MEMBER_PASSWORD).await;
+    h.clock.advance(Duration::seconds(1));
+    let second = h.token(MEMBER, MEMBER_PASSWORD).await;
+    h.clock.advance(Duration::seconds(1));
+    let third = h.token(MEMBER, MEMBER_PASSWORD).await;
+    assert_eq!(h.me_status(&first).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(h.me_status(&second).await, StatusCode::OK);
+    assert_eq!(h.me_status(&third).await, StatusCode::OK);
+    let revoked = h.events("session.revoked");
+    assert_eq!(revoked.len(), 1);
+    assert_eq!(revoked[0]["reason"], "concurrent_limit");
+    // Lowering the limit does not end existing sessions; the next sign-in trims to it.
+    h.send(with_token(
+        "PATCH",
+        "/api/workspaces/acme/session-policy/",
+        &owner,
+        Some(&json!({"max_concurrent_sessions": 1})),
+    ))
+    .await;
+    assert_eq!(h.me_status(&second).await, StatusCode::OK);
+    let fourth = h.token(MEMBER, MEMBER_PASSWORD).await;
+    assert_eq!(h.me_status(&second).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(h.me_status(&third).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(h.me_status(&fourth).await, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn five_failed_sign_ins_lock_the_member_out_for_fifteen_minutes() {
+    let h = Harness::new(true).await;
+    for minute in 0..5 {
+        let (status, _, _) = h.sign_in(MEMBER, "wrong").await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "failure {minute}");
+        h.clock.advance(Duration::minutes(1));
+    }
+    // Locked, even with the right password; Retry-After counts down to when the first of the
+    // five failures leaves the 15-minute window.
+    let (status, headers, body) = h.sign_in(MEMBER, MEMBER_PASSWORD).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(body["code"], "too_many_attempts");
+    assert_eq!(headers[header::RETRY_AFTER], "600");
+    assert!(headers.get(header::SET_COOKIE).is_none());
+    // Other members are not affected.
+    assert_eq!(h.sign_in(ADMIN, ADMIN_PASSWORD).await.0, StatusCode::OK);
+    // Attempts while locked are audited but do not extend the lock.
+    h.clock.advance(Duration::minutes(9));
+    assert_eq!(
+        h.sign_in(MEMBER, MEMBER_PASSWORD).await.0,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    h.clock.advance(Duration::minutes(1));
+    assert_eq!(h.sign_in(MEMBER, MEMBER_PASSWORD).await.0, StatusCode::OK);
+    let failed = h.events("auth.sign_in_failed");
+    let reasons: Vec<_> = failed
+        .iter()
+        .map(|e| e["reason"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            "wrong_password",
+            "wrong_password",
+            "wrong_password",
+            "wrong_password",
+            "wrong_password",
+            "locked",
+            "locked"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn members_revoke_their_own_sessions() {
+    let h = Harness::new(true).await;
+    let here = h.token(MEMBER, MEMBER_PASSWORD).await;
+    let phone = h.token(MEMBER, MEMBER_PASSWORD).await;
+    let tablet = h.token(MEMBER, MEMBER_PASSWORD).await;
+    let laptop = h.token(MEMBER, MEMBER_PASSWORD).await;
+    let owner = h.token(OWNER, PASSWORD).await;
+
+    // One other session.
+    let path = format!("/api/users/me/sessions/{}/", session_id(&h, &phone).await);
+    let (status, headers, _) = h.send(with_token("DELETE", &path, &here, None)).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert!(headers.get(header::SET_COOKIE).is_none());
+    assert_eq!(h.me_status(&phone).await, StatusCode::UNAUTHORIZED);
+    // Not someone else's.
+    let owners = format!("/api/users/me/sessions/{}/", session_id(&h, &owner).await);
+    let (status, _, _) = h.send(with_token("DELETE", &owners, &here, None)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(h.me_status(&owner).await, StatusCode::OK);
+    // All the others.
+    let (status, _, body) = h
+        .send(with_token(
+            "POST",
+            "/api/users/me/sessions/revoke-others/",
+            &here,
+            None,
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body, json!({"revoked": 2}));
+    assert_eq!(h.me_status(&tablet).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(h.me_status(&laptop).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(h.me_status(&here).await, StatusCode::OK);
+    // The current one: signed out.
+    let current = format!("/api/users/me/sessions/{}/", session_id(&h, &here).await);
+    let (status, headers, _) = h.send(with_token("DELETE", &current, &here, None)).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert!(
+        headers[header::SET_COOKIE]
+            .to_str()
+            .unwrap()
+            .contains("Max-Age=0")
+    );
+    assert_eq!(h.me_status(&here).await, StatusCode::UNAUTHORIZED);
+    let revoked = h.events("session.revoked");
+    assert_eq!(revoked.len(), 4);
+    assert!(revoked.iter().all(|e| e["reason"] == "self"));
+}
+
+#[tokio::test]
+async fn the_sync_feed_returns_changes_after_a_change_number_in_order() {
+    let h = Harness::new(true).await;
+    let owner = h.token(OWNER, PASSWORD).await;
+    let a = h.token(MEMBER, MEMBER_PASSWORD).await;
+    h.token(ADMIN, ADMIN_PASSWORD).await;
+    let feed =
+        |after: i64| format!("/api/workspaces/acme/sessions/?changed_after={after}&per_page=2");
+    let (_, _, first) = h.send(get_with(&feed(0), &owner)).await;
+    assert_eq!(first["total"], 3);
+    let seqs: Vec<i64> = first["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["change_seq"].as_i64().unwrap())
+        .collect();
+    assert_eq!(seqs, [1, 2]);
+    let (_, _, rest) = h.send(get_with(&feed(2), &owner)).await;
+    assert_eq!(rest["total"], 1);
+    // A revocation is a change: it comes back with its new status.
+    h.send(with_token("POST", "/auth/sign-out/", &a, None))
+        .await;
+    let (_, _, changed) = h.send(get_with(&feed(3), &owner)).await;
+    assert_eq!(changed["total"], 1);
+    assert_eq!(changed["results"][0]["status"], "signed_out");
+    assert_eq!(changed["results"][0]["end_reason"], "sign_out");
+    assert_eq!(changed["results"][0]["change_seq"], 4);
+    for bad in [
+        "changed_after=0&status=active",
+        "changed_after=0&offset=5",
+        "status=revoked",
+    ] {
+        let (status, _, _) = h
+            .send(get_with(
+                &format!("/api/workspaces/acme/sessions/?{bad}"),
+                &owner,
+            ))
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
+    }
+}
+
+#[tokio::test]
+async fn the_audit_log_is_gap_free_and_filters_by_event_member_and_time() {
+    let h = Harness::new(true).await;
+    let owner = h.token(OWNER, PASSWORD).await;
+    h.clock.advance(Duration::hours(1));
+    let member = h.token(MEMBER, MEMBER_PASSWORD).await;
+    h.sign_in(MEMBER, "wrong").await;
+    h.send(with_token("POST", "/auth/sign-out/", &member, None))
+        .await;
+    let (_, _, all) = h
+        .send(get_with(
+            "/api/workspaces/acme/audit-logs/?per_page=1000",
+            &owner,
+        ))
+        .await;
+    let seqs: Vec<i64> = all["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["seq"].as_i64().unwrap())
+        .collect();
+    assert_eq!(seqs, [1, 2, 3, 4]);
+    let names: Vec<&str> = all["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "session.signed_in",
+            "session.signed_in",
+            "auth.sign_in_failed",
+            "session.signed_out"
+        ]
+    );
+    let query = |q: &str| format!("/api/workspaces/acme/audit-logs/?{q}");
+    let (_, _, failed) = h
+        .send(get_with(&query("event=auth.sign_in_failed"), &owner))
+        .await;
+    assert_eq!(failed["total"], 1);
+    assert_eq!(failed["results"][0]["reason"], "wrong_password");
+    assert_eq!(failed["results"][0]["member_email"], MEMBER);
+    let (_, _, mine) = h
+        .send(get_with(
+            &query(&format!("member_id={}", h.id(OWNER))),
+            &owner,
+        ))
+        .await;
+    assert_eq!(mine["total"], 1);
+    let (_, _, early) = h
+        .send(get_with(&query("until=2026-04-08T12:30:00Z"), &owner))
+        .await;
+    assert_eq!(early["total"], 1);
+    let (_, _, late) = h
+        .send(get_with(&query("since=2026-04-08T12:30:00Z"), &owner))
+        .await;
+    assert_eq!(late["total"], 3);
+    let (_, _, after) = h.send(get_with(&query("after=2&per_page=1"), &owner)).await;
+    assert_eq!(after["total"], 2);
+    assert_eq!(after["results"][0]["seq"], 3);
+    for bad in [
+        "since=yesterday",
+        "since=2026-04-09T00:00:00Z&until=2026-04-08T00:00:00Z",
+        "per_page=0",
+        "colour=red",
+    ] {
+        let (status, _, _) = h.send(get_with(&query(bad), &owner)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
+    }
+}
+
+#[tokio::test]
+async fn reads_reflect_every_expiry_up_to_now_at_its_exact_instant() {
+    let h = Harness::new(true).await;
+    let idle = h.token(MEMBER, MEMBER_PASSWORD).await;
+    h.clock.advance(Duration::days(8));
+    // The owner signs in later; the member's session expired a day ago, unobserved.
+    let owner = h.token(OWNER, PASSWORD).await;
+    let (_, _, page) = h
+        .send(get_with(
+            "/api/workspaces/acme/sessions/?status=active",
+            &owner,
+        ))
+        .await;
+    assert_eq!(page["total"], 1);
+    let expired = h.events("session.expired");
+    assert_eq!(expired.len(), 1);
+    assert_eq!(expired[0]["reason"], "inactivity");
+    let created = crate::support::start();
+    assert_eq!(expired[0]["at"], (created + Duration::days(7)).timestamp());
+    assert_eq!(h.me_status(&idle).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(h.events("session.expired").len(), 1);
+}
+
+#[tokio::test]
+async fn sign_in_records_the_device_in_the_audit_log() {
+    let h = Harness::new(true).await;
+    let request = axum::http::Request::post("/auth/sign-in/")
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::USER_AGENT, FIREFOX)
+        .body(axum::body::Body::from(
+            json!({"email": OWNER, "password": PASSWORD, "medium": "email"}).to_string(),
+        ))
+        .unwrap();
+    let (status, _, body) = h.send(request).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["session"]["device"], "Firefox on Windows");
+    let device: String = h
+        .app
+        .store()
+        .conn()
+        .query_row(
+            "SELECT device FROM audit_events WHERE event = 'session.signed_in'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(device, "Firefox on Windows");
+}

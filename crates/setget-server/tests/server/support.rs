@@ -1,0 +1,197 @@
+//! Shared fixtures of the router tests: an in-process app with a [`ManualClock`] and a seeded
+//! workspace `acme` (owner, admin, member) plus a second workspace `other`.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{HeaderMap, Request, StatusCode, header};
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+use setget_protocol::clock::ManualClock;
+use setget_server::store::Store;
+use setget_server::{App, ServerConfig, router};
+use tower::ServiceExt as _;
+
+pub const OWNER: &str = "owner@acme.test";
+pub const PASSWORD: &str = "correct horse battery staple";
+pub const ADMIN: &str = "adam@acme.test";
+pub const ADMIN_PASSWORD: &str = "adam-password";
+pub const MEMBER: &str = "maya@acme.test";
+pub const MEMBER_PASSWORD: &str = "maya-password";
+pub const OTHER_OWNER: &str = "owner@other.test";
+pub const OTHER_PASSWORD: &str = "other-password";
+
+pub struct Harness {
+    pub app: App,
+    pub clock: Arc<ManualClock>,
+    /// Member ids by email.
+    pub ids: std::collections::HashMap<String, String>,
+    _dir: tempfile::TempDir,
+}
+
+pub fn start() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2026-04-08T12:00:00Z")
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+impl Harness {
+    pub async fn new(dev: bool) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("server.db")).unwrap();
+        let clock = Arc::new(ManualClock::new(start()));
+        let app = App::with_clock(store, ServerConfig { dev }, clock.clone());
+        let mut h = Self {
+            app,
+            clock,
+            ids: std::collections::HashMap::new(),
+            _dir: dir,
+        };
+        if dev {
+            let (status, _, body) = h
+                .send(post_json(
+                    "/api/_dev/workspaces/",
+                    &json!({"slug": "acme", "name": "Acme", "members": [
+                        {"email": OWNER, "password": PASSWORD, "role": "owner", "display_name": "Olivia"},
+                        {"email": ADMIN, "password": ADMIN_PASSWORD, "role": "admin", "display_name": "Adam"},
+                        {"email": MEMBER, "password": MEMBER_PASSWORD, "role": "member", "display_name": "Maya"}
+                    ]}),
+                ))
+                .await;
+            assert_eq!(status, StatusCode::CREATED, "{body}");
+            let (status, _, other) = h
+                .send(post_json(
+                    "/api/_dev/workspaces/",
+                    &json!({"slug": "other", "name": "Other", "members": [
+                        {"email": OTHER_OWNER, "password": OTHER_PASSWORD, "role": "owner", "display_name": "Otto"}
+                    ]}),
+                ))
+                .await;
+            assert_eq!(status, StatusCode::CREATED, "{other}");
+            for created in [&body, &other] {
+                for m in created["members"].as_array().unwrap() {
+                    h.ids.insert(
+                        m["email"].as_str().unwrap().to_owned(),
+                        m["id"].as_str().unwrap().to_owned(),
+                    );
+                }
+            }
+        }
+        h
+    }
+
+    pub fn router(&self) -> Router {
+        router(self.app.clone())
+    }
+
+    pub async fn send(&self, req: Request<Body>) -> (StatusCode, HeaderMap, Value) {
+        let response = self.router().oneshot(req).await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(&bytes)))
+        };
+        (status, headers, body)
+    }
+
+    pub async fn sign_in(&self, email: &str, password: &str) -> (StatusCode, HeaderMap, Value) {
+        self.send(post_json(
+            "/auth/sign-in/",
+            &json!({"email": email, "password": password, "medium": "email"}),
+        ))
+        .await
+    }
+
+    pub async fn token(&self, email: &str, password: &str) -> String {
+        let (status, headers, body) = self.sign_in(email, password).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        cookie_token(&headers).expect("a session cookie")
+    }
+
+    /// Member id of `email`.
+    pub fn id(&self, email: &str) -> String {
+        self.ids[email].clone()
+    }
+
+    /// The status of `GET /api/users/me/` with `token`.
+    pub async fn me_status(&self, token: &str) -> StatusCode {
+        self.send(get_with("/api/users/me/", token)).await.0
+    }
+
+    /// The audit events called `event`, in order, as `{reason, actor_email, member_email, at, details}`.
+    pub fn events(&self, event: &str) -> Vec<Value> {
+        let conn = self.app.store().conn();
+        let mut stmt = conn
+            .prepare(
+                "SELECT reason, actor_email, member_email, at, details FROM audit_events
+                 WHERE event = ?1 ORDER BY seq",
+            )
+            .unwrap();
+        stmt.query_map([event], |r| {
+            Ok(json!({
+                "reason": r.get::<_, Option<String>>(0)?,
+                "actor_email": r.get::<_, Option<String>>(1)?,
+                "member_email": r.get::<_, Option<String>>(2)?,
+                "at": r.get::<_, i64>(3)?,
+                "details": r.get::<_, Option<String>>(4)?,
+            }))
+        })
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+    }
+
+    pub fn count_events(&self, event: &str) -> i64 {
+        self.app
+            .store()
+            .conn()
+            .query_row(
+                "SELECT count(*) FROM audit_events WHERE event = ?1",
+                [event],
+                |r| r.get(0),
+            )
+            .unwrap()
+    }
+}
+
+pub fn post_json(path: &str, body: &Value) -> Request<Body> {
+    Request::post(path)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body.to_string()))
+        .unwrap()
+}
+
+/// A request with `token` as the session cookie and an optional JSON body.
+pub fn with_token(method: &str, path: &str, token: &str, body: Option<&Value>) -> Request<Body> {
+    let builder = Request::builder()
+        .method(method)
+        .uri(path)
+        .header(header::COOKIE, format!("setget_session={token}"));
+    match body {
+        Some(b) => builder
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(b.to_string()))
+            .unwrap(),
+        None => builder.body(Body::empty()).unwrap(),
+    }
+}
+
+pub fn get_with(path: &str, token: &str) -> Request<Body> {
+    Request::get(path)
+        .header(header::COOKIE, format!("setget_session={token}"))
+        .body(Body::empty())
+        .unwrap()
+}
+
+pub fn cookie_token(headers: &HeaderMap) -> Option<String> {
+    let cookie = headers.get(header::SET_COOKIE)?.to_str().ok()?;
+    let value = cookie.split(';').next()?.strip_prefix("setget_session=")?;
+    (!value.is_empty()).then(|| value.to_owned())
+}
