@@ -31,7 +31,7 @@ pub fn start() -> anyhow::Result<Demo> {
         .tempdir()
         .context("creating the demo folder")?;
     let store = Store::open(&dir.path().join("server.db"))?;
-    let app = App::new(store, ServerConfig { dev: true });
+    let app = App::new(store, ServerConfig::with_dev(true));
     seed(&app)?;
     let listener = std::net::TcpListener::bind("127.0.0.1:0").context("binding the demo server")?;
     listener.set_nonblocking(true)?;

@@ -5,6 +5,7 @@
 //! work on a blocking thread through [`App::blocking`].
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
 
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{
@@ -20,12 +21,14 @@ use chrono::{DateTime, Duration, Utc};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use setget_protocol::{
-    DevMemberCreated, DevWorkspace, DevWorkspaceCreated, EndReason, ErrorCode, MeResponse, Page,
-    Revoked, Role, SESSION_COOKIE, Session, SessionStatus, SignInRequest, SignInResponse,
+    DevMemberCreated, DevWorkspace, DevWorkspaceCreated, EndReason, ErrorCode, Location,
+    MeResponse, Page, Revoked, Role, SESSION_COOKIE, Session, SessionStatus, SignInRequest,
+    SignInResponse,
 };
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::error::{ApiError, ApiResult};
+use crate::policy::Timeout;
 use crate::store::{self, Ending, MemberRow, NewEvent, NewMember, NewSession, Scope, WorkspaceRow};
 use crate::{App, password, token};
 
@@ -53,6 +56,7 @@ pub fn router(app: App) -> Router {
     }
     api.fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn(set_rotated_cookie))
         .layer(middleware::from_fn(reject_cross_origin))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(SetResponseHeaderLayer::overriding(
@@ -155,8 +159,8 @@ pub(crate) fn check_per_page(per_page: u32) -> ApiResult<()> {
     }
 }
 
-/// The caller's IP: the socket peer, or in dev mode the left-most `X-Forwarded-For` entry
-/// when the peer is loopback.
+/// The caller's IP: the socket peer, or the left-most `X-Forwarded-For` entry when the peer is
+/// a trusted proxy (`--trusted-proxy`, or loopback in dev mode).
 #[derive(Debug, Clone, Copy)]
 pub struct ClientIp(pub IpAddr);
 
@@ -169,10 +173,10 @@ impl FromRequestParts<App> for ClientIp {
             .get::<ConnectInfo<SocketAddr>>()
             .map(|c| c.0.ip())
             .unwrap_or(IpAddr::from([127, 0, 0, 1]));
-        if app.config().dev
-            && peer.is_loopback()
-            && let Some(xff) = parts.headers.get("x-forwarded-for")
-        {
+        let config = app.config();
+        let trusted = (config.dev && peer.is_loopback())
+            || config.trusted_proxies.iter().any(|net| net.contains(&peer));
+        if trusted && let Some(xff) = parts.headers.get("x-forwarded-for") {
             let first = xff
                 .to_str()
                 .ok()
@@ -228,15 +232,52 @@ impl FromRequestParts<App> for Authed {
 
     async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Self::Rejection> {
         let ClientIp(ip) = ClientIp::from_request_parts(parts, app).await?;
+        let UserAgent(user_agent) = UserAgent::from_request_parts(parts, app).await?;
         let token = session_token(&parts.headers)
             .filter(|t| setget_protocol::is_token_shaped(t))
             .ok_or_else(ApiError::session_invalid)?;
         let digest = token::digest(token);
         let now = app.clock().now();
-        app.blocking(move |store| authenticate(store, &digest, now, &ip.to_string()))
-            .await
+        let request = Presented {
+            digest,
+            now,
+            ip,
+            location: app.geo().locate(ip),
+            user_agent,
+        };
+        let config = app.config().clone();
+        let (authed, rotated) = app
+            .blocking(move |store| authenticate(store, &request, &config))
+            .await?;
+        if let Some(rotated) = rotated
+            && let Some(slot) = parts.extensions.get::<RotationSlot>()
+        {
+            *slot.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(rotated);
+        }
+        Ok(authed)
     }
 }
+
+/// What a request presents to be authenticated.
+#[derive(Debug)]
+struct Presented {
+    digest: Vec<u8>,
+    now: DateTime<Utc>,
+    ip: IpAddr,
+    location: Option<Location>,
+    user_agent: String,
+}
+
+/// A new token for the response's `Set-Cookie`, and how long the cookie should live.
+#[derive(Debug, Clone)]
+struct Rotated {
+    token: String,
+    max_age: Duration,
+}
+
+/// Where [`Authed`] leaves a rotated token for [`set_rotated_cookie`] to send.
+#[derive(Debug, Clone, Default)]
+struct RotationSlot(Arc<Mutex<Option<Rotated>>>);
 
 fn session_expired() -> ApiError {
     ApiError::new(
@@ -245,16 +286,68 @@ fn session_expired() -> ApiError {
     )
 }
 
-/// Finds the live session of a token digest at `now`, ending it first if it has expired.
+/// Ends `session` because its binding broke, audited as `session.reauth_required`.
+fn require_reauth(
+    conn: &mut rusqlite::Connection,
+    session: &Session,
+    workspace_id: &str,
+    reason: EndReason,
+    now: DateTime<Utc>,
+) -> ApiResult<()> {
+    store::end_session(
+        conn,
+        session,
+        workspace_id,
+        &Ending {
+            status: SessionStatus::Revoked,
+            reason,
+            at: now,
+            event: "session.reauth_required",
+            event_reason: Some(reason.as_str()),
+            actor: None,
+        },
+    )?;
+    Ok(())
+}
+
+/// Finds the live session of a token at `now` and applies the session rules: a replaced token
+/// past its grace period ends the session (`token_reuse`); expiry; user-agent binding (another
+/// browser or OS family); IP binding (another /24 or /48 in another country, where both are
+/// known); activity; and rotation of a token older than the rotation interval.
 fn authenticate(
     store: &store::Store,
-    digest: &[u8],
-    now: DateTime<Utc>,
-    ip: &str,
-) -> ApiResult<Authed> {
+    request: &Presented,
+    config: &crate::ServerConfig,
+) -> ApiResult<(Authed, Option<Rotated>)> {
+    let now = request.now;
     let mut conn = store.conn();
-    let (session, workspace_id) =
-        store::session_by_digest(&conn, digest)?.ok_or_else(ApiError::session_invalid)?;
+    let (session, workspace_id, issued_at) = match store::lookup_token(&conn, &request.digest)? {
+        store::TokenLookup::Unknown => return Err(ApiError::session_invalid()),
+        store::TokenLookup::Current {
+            session,
+            workspace_id,
+            issued_at,
+        } => (session, workspace_id, Some(issued_at)),
+        store::TokenLookup::Retired {
+            session,
+            workspace_id,
+            valid_until,
+        } => {
+            if now > valid_until {
+                if session.status == SessionStatus::Active {
+                    require_reauth(
+                        &mut conn,
+                        &session,
+                        &workspace_id,
+                        EndReason::TokenReuse,
+                        now,
+                    )?;
+                }
+                return Err(ApiError::session_invalid());
+            }
+            (session, workspace_id, None)
+        }
+    };
     match session.status {
         SessionStatus::Active => {}
         SessionStatus::Expired => return Err(session_expired()),
@@ -269,18 +362,94 @@ fn authenticate(
         store::expire_due(&mut conn, &workspace_id, now)?;
         return Err(session_expired());
     }
-    store::touch_session(&conn, &session, now, ip)?;
+    let device = crate::ua::parse(&request.user_agent);
+    if device.browser != session.browser || device.os != session.os {
+        require_reauth(
+            &mut conn,
+            &session,
+            &workspace_id,
+            EndReason::UserAgentChange,
+            now,
+        )?;
+        return Err(ApiError::new(
+            ErrorCode::ReauthRequired,
+            "this session was opened in another browser or on another system; sign in again",
+        ));
+    }
+    if ip_moved_country(&session, request) {
+        require_reauth(&mut conn, &session, &workspace_id, EndReason::IpChange, now)?;
+        return Err(ApiError::new(
+            ErrorCode::ReauthRequired,
+            "this session is being used from another country; sign in again",
+        ));
+    }
+    store::touch_session(&conn, &session, now, &request.ip.to_string())?;
+    let rotated = match issued_at {
+        Some(issued) if now - issued >= config.rotation_interval => {
+            let token = token::generate();
+            store::rotate_token(
+                &mut conn,
+                &session.id,
+                &request.digest,
+                &token::digest(&token),
+                now,
+                now + config.rotation_grace,
+            )?;
+            let absolute = Timeout::parse(&session.absolute_timeout).unwrap_or(Timeout::D30);
+            Some(Rotated {
+                token,
+                max_age: session.created_at + absolute.duration() - now,
+            })
+        }
+        _ => None,
+    };
     let workspace = store::workspace(&conn, &workspace_id)?;
-    Ok(Authed {
-        session,
-        member,
-        workspace,
-    })
+    Ok((
+        Authed {
+            session,
+            member,
+            workspace,
+        },
+        rotated,
+    ))
+}
+
+/// IP binding: the same /24 or /48 as the session's origin is always fine; elsewhere the
+/// session ends only when both places are known and their countries differ.
+fn ip_moved_country(session: &Session, request: &Presented) -> bool {
+    let Ok(origin) = session.ip.parse::<IpAddr>() else {
+        return false;
+    };
+    if crate::geo::same_network(origin, request.ip) {
+        return false;
+    }
+    let country = |l: &Option<Location>| l.as_ref().and_then(|l| l.country_code.clone());
+    match (country(&session.location), country(&request.location)) {
+        (Some(from), Some(to)) => from != to,
+        _ => false,
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
 // Middleware and fallbacks
 // ---------------------------------------------------------------------------------------------
+
+/// Gives every request a [`RotationSlot`] and, when authentication rotated the token, sends
+/// the new one in `Set-Cookie` (unless the handler set the cookie itself, as sign-out does).
+async fn set_rotated_cookie(mut req: Request, next: Next) -> Response {
+    let slot = RotationSlot::default();
+    req.extensions_mut().insert(slot.clone());
+    let mut response = next.run(req).await;
+    let rotated = slot.0.lock().unwrap_or_else(|e| e.into_inner()).take();
+    if let Some(rotated) = rotated
+        && response.status().is_success()
+        && !response.headers().contains_key(header::SET_COOKIE)
+        && let Ok(cookie) = session_cookie(&rotated.token, rotated.max_age)
+    {
+        response.headers_mut().insert(header::SET_COOKIE, cookie);
+    }
+    response
+}
 
 /// State-changing requests whose `Origin` is another origin than this server's are refused.
 async fn reject_cross_origin(req: Request, next: Next) -> Response {
@@ -353,6 +522,7 @@ async fn sign_in(
     }
     let email = req.email.trim().to_lowercase();
     let now = app.clock().now();
+    let location = app.geo().locate(ip);
     let ip = ip.to_string();
     let token = token::generate();
     let digest = token::digest(&token);
@@ -390,7 +560,7 @@ async fn sign_in(
                     token_digest: &digest,
                     user_agent: &user_agent,
                     ip: &ip,
-                    location: None,
+                    location: location.as_ref(),
                     now,
                 },
             )?;

@@ -8,6 +8,7 @@ mod admin;
 mod api;
 pub mod demo;
 mod error;
+pub mod geo;
 mod password;
 pub mod policy;
 pub mod store;
@@ -24,11 +25,38 @@ pub use api::router;
 pub use error::{ApiError, ApiResult};
 
 /// How the server behaves.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ServerConfig {
     /// Enables the `/api/_dev/` routes, the movable clock, and trusts `X-Forwarded-For` from
     /// loopback peers. Never on in production.
     pub dev: bool,
+    /// A request whose token is older than this gets a new token.
+    pub rotation_interval: chrono::Duration,
+    /// How long a replaced token keeps working; using it later ends the session.
+    pub rotation_grace: chrono::Duration,
+    /// Peers whose left-most `X-Forwarded-For` entry is the client's address.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            dev: false,
+            rotation_interval: chrono::Duration::minutes(15),
+            rotation_grace: chrono::Duration::seconds(60),
+            trusted_proxies: Vec::new(),
+        }
+    }
+}
+
+impl ServerConfig {
+    /// The defaults, in dev mode or not.
+    pub fn with_dev(dev: bool) -> Self {
+        Self {
+            dev,
+            ..Self::default()
+        }
+    }
 }
 
 /// Everything a request handler needs.
@@ -43,6 +71,7 @@ struct AppInner {
     clock: Arc<dyn Clock>,
     /// The clock again, when it is the dev clock that `/api/_dev/clock/` may move.
     dev_clock: Option<Arc<SystemClock>>,
+    geo: Arc<dyn geo::Geo>,
     config: ServerConfig,
 }
 
@@ -56,6 +85,7 @@ impl App {
                 store,
                 clock,
                 dev_clock,
+                geo: Arc::new(geo::NoGeo),
                 config,
             }),
         }
@@ -68,9 +98,29 @@ impl App {
                 store,
                 clock,
                 dev_clock: None,
+                geo: Arc::new(geo::NoGeo),
                 config,
             }),
         }
+    }
+
+    /// The same app with another geolocation source.
+    pub fn with_geo(self, geo: Arc<dyn geo::Geo>) -> Self {
+        let inner = &self.inner;
+        Self {
+            inner: Arc::new(AppInner {
+                store: inner.store.clone(),
+                clock: Arc::clone(&inner.clock),
+                dev_clock: inner.dev_clock.clone(),
+                geo,
+                config: inner.config.clone(),
+            }),
+        }
+    }
+
+    /// The geolocation source.
+    pub fn geo(&self) -> &dyn geo::Geo {
+        self.inner.geo.as_ref()
     }
 
     /// The injected clock.

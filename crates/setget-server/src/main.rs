@@ -31,7 +31,32 @@ enum Command {
         /// trusted from loopback.
         #[arg(long)]
         dev: bool,
+        /// A request whose token is older than this gets a new one (e.g. `15m`, `90s`, `1h`).
+        #[arg(long, default_value = "15m", value_parser = parse_duration)]
+        rotation_interval: chrono::Duration,
+        /// How long a replaced token keeps working; using it later ends the session.
+        #[arg(long, default_value = "60s", value_parser = parse_duration)]
+        rotation_grace: chrono::Duration,
+        /// A proxy (CIDR) whose left-most `X-Forwarded-For` entry is the client; repeatable.
+        #[arg(long = "trusted-proxy", value_name = "CIDR")]
+        trusted_proxies: Vec<ipnet::IpNet>,
     },
+}
+
+/// `90s`, `15m`, `1h`, `2d`: a whole number and a unit.
+fn parse_duration(s: &str) -> Result<chrono::Duration, String> {
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (number, unit) = s.split_at(split);
+    let n: i64 = number
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration like 90s, 15m, 1h or 2d"))?;
+    match unit {
+        "s" => Ok(chrono::Duration::seconds(n)),
+        "m" => Ok(chrono::Duration::minutes(n)),
+        "h" => Ok(chrono::Duration::hours(n)),
+        "d" => Ok(chrono::Duration::days(n)),
+        _ => Err(format!("{s:?} needs a unit: s, m, h or d")),
+    }
 }
 
 #[tokio::main]
@@ -41,16 +66,29 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     match Cli::parse().command {
-        Command::Serve { listen, db, dev } => {
+        Command::Serve {
+            listen,
+            db,
+            dev,
+            rotation_interval,
+            rotation_grace,
+            trusted_proxies,
+        } => {
             let store = Store::open(&db)?;
-            let app = App::new(store, ServerConfig { dev });
+            let config = ServerConfig {
+                dev,
+                rotation_interval,
+                rotation_grace,
+                trusted_proxies,
+            };
+            let app = App::new(store, config);
             let listener = tokio::net::TcpListener::bind(listen)
                 .await
                 .with_context(|| format!("listening on {listen}"))?;
             let addr = listener.local_addr()?;
             // Tests and scripts read this line to learn the port.
             println!("listening on http://{addr}");
-            tracing::info!(%addr, dev, db = %db.display(), "serving");
+            tracing::info!(%addr, db = %db.display(), "serving");
             serve(listener, app, shutdown_signal()).await?;
             Ok(())
         }
@@ -77,5 +115,21 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     {
         let _ = ctrl_c.await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_duration;
+
+    #[test]
+    fn durations_need_a_number_and_a_unit() {
+        assert_eq!(parse_duration("90s"), Ok(chrono::Duration::seconds(90)));
+        assert_eq!(parse_duration("15m"), Ok(chrono::Duration::minutes(15)));
+        assert_eq!(parse_duration("1h"), Ok(chrono::Duration::hours(1)));
+        assert_eq!(parse_duration("2d"), Ok(chrono::Duration::days(2)));
+        for bad in ["", "15", "m", "1.5h", "-1m", "15 m", "3w"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
     }
 }

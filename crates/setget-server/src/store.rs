@@ -21,6 +21,7 @@ use crate::policy::Timeout;
 const MIGRATIONS: &[M<'static>] = &[
     M::up(include_str!("migrations/0001_initial.sql")),
     M::up(include_str!("migrations/0002_expiry_and_lookups.sql")),
+    M::up(include_str!("migrations/0003_token_rotation.sql")),
 ];
 
 /// The database, shared by all request handlers.
@@ -335,9 +336,10 @@ pub fn create_session(
         "INSERT INTO sessions
             (id, workspace_id, member_id, token_digest, user_agent, browser, os, device,
              ip, last_ip, location, auth_method, created_at, last_active_at,
-             inactivity_timeout, absolute_timeout, status, change_seq, expires_at)
+             inactivity_timeout, absolute_timeout, status, change_seq, expires_at,
+             token_issued_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10, 'password', ?11, ?11,
-                 ?12, ?13, 'active', ?14, ?15)",
+                 ?12, ?13, 'active', ?14, ?15, ?11)",
         params![
             id,
             ws.id,
@@ -582,6 +584,82 @@ pub fn expires_at(
     absolute: Timeout,
 ) -> DateTime<Utc> {
     (last_active_at + inactivity.duration()).min(created_at + absolute.duration())
+}
+
+/// What a presented token is.
+#[derive(Debug, Clone)]
+pub enum TokenLookup {
+    /// The session's current token, issued at `issued_at`.
+    Current {
+        session: Session,
+        workspace_id: String,
+        issued_at: DateTime<Utc>,
+    },
+    /// A token the session replaced, accepted until `valid_until`.
+    Retired {
+        session: Session,
+        workspace_id: String,
+        valid_until: DateTime<Utc>,
+    },
+    /// No session has ever had it.
+    Unknown,
+}
+
+/// Finds the session of a token digest, current or retired.
+pub fn lookup_token(conn: &Connection, digest: &[u8]) -> rusqlite::Result<TokenLookup> {
+    if let Some((session, workspace_id)) = session_by_digest(conn, digest)? {
+        let issued: i64 = conn
+            .prepare_cached("SELECT token_issued_at FROM sessions WHERE id = ?1")?
+            .query_row([&session.id], |r| r.get(0))?;
+        return Ok(TokenLookup::Current {
+            session,
+            workspace_id,
+            issued_at: from_ts(issued),
+        });
+    }
+    let retired: Option<(String, i64)> = conn
+        .prepare_cached("SELECT session_id, valid_until FROM retired_tokens WHERE digest = ?1")?
+        .query_row([digest], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    let Some((session_id, valid_until)) = retired else {
+        return Ok(TokenLookup::Unknown);
+    };
+    let mut rows = select_sessions(conn, "s.id = ?1", &[&session_id])?;
+    let workspace_id: String = conn
+        .prepare_cached("SELECT workspace_id FROM sessions WHERE id = ?1")?
+        .query_row([&session_id], |r| r.get(0))?;
+    Ok(match rows.pop() {
+        Some(session) => TokenLookup::Retired {
+            session,
+            workspace_id,
+            valid_until: from_ts(valid_until),
+        },
+        None => TokenLookup::Unknown,
+    })
+}
+
+/// Gives the session a new token: the old digest is retired with a grace period until
+/// `grace_until`, in the same transaction.
+pub fn rotate_token(
+    conn: &mut Connection,
+    session_id: &str,
+    old_digest: &[u8],
+    new_digest: &[u8],
+    now: DateTime<Utc>,
+    grace_until: DateTime<Utc>,
+) -> rusqlite::Result<()> {
+    let tx = conn.transaction()?;
+    tx.execute(
+        "INSERT OR REPLACE INTO retired_tokens (digest, session_id, valid_until)
+         VALUES (?1, ?2, ?3)",
+        params![old_digest, session_id, ts(grace_until)],
+    )?;
+    tx.execute(
+        "UPDATE sessions SET token_digest = ?2, token_issued_at = ?3
+         WHERE id = ?1 AND token_digest = ?4",
+        params![session_id, new_digest, ts(now), old_digest],
+    )?;
+    tx.commit()
 }
 
 /// The session a token digest belongs to, whatever its status, with its workspace id.

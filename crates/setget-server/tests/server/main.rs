@@ -7,4 +7,5 @@
 mod admin;
 mod binary;
 mod router;
+mod rules;
 mod support;

@@ -136,17 +136,17 @@ async fn paging_is_bounded_and_applied() {
 #[tokio::test]
 async fn an_idle_session_expires_at_the_exact_instant_and_is_audited_once() {
     let h = Harness::new(true).await;
-    let token = h.token(OWNER, PASSWORD).await;
+    let mut token = h.token(OWNER, PASSWORD).await;
     // One second before the inactivity timeout it still works, and that counts as activity.
     h.clock.advance(Duration::days(7) - Duration::seconds(1));
-    let (status, _, _) = h.send(get_with("/api/users/me/", &token)).await;
+    let (status, _) = h.me_following(&mut token).await;
     assert_eq!(status, StatusCode::OK);
     // Idle for the full seven days after that activity: expired.
     h.clock.advance(Duration::days(7));
-    let (status, _, body) = h.send(get_with("/api/users/me/", &token)).await;
+    let (status, body) = h.me_following(&mut token).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(body["code"], "session_expired");
-    let (status, _, body) = h.send(get_with("/api/users/me/", &token)).await;
+    let (status, body) = h.me_following(&mut token).await;
     assert_eq!(
         (status, body["code"].clone()),
         (StatusCode::UNAUTHORIZED, json!("session_expired"))
@@ -161,19 +161,19 @@ async fn an_idle_session_expires_at_the_exact_instant_and_is_audited_once() {
 #[tokio::test]
 async fn an_active_session_still_ends_at_the_absolute_timeout() {
     let h = Harness::new(true).await;
-    let token = h.token(OWNER, PASSWORD).await;
+    let mut token = h.token(OWNER, PASSWORD).await;
     // Active every six days up to 29 days and 23 hours: still valid.
     for step in [6, 6, 6, 6] {
         h.clock.advance(Duration::days(step));
-        let (status, _, _) = h.send(get_with("/api/users/me/", &token)).await;
+        let (status, _) = h.me_following(&mut token).await;
         assert_eq!(status, StatusCode::OK);
     }
     h.clock.advance(Duration::days(5) + Duration::hours(23));
-    let (status, _, _) = h.send(get_with("/api/users/me/", &token)).await;
+    let (status, _) = h.me_following(&mut token).await;
     assert_eq!(status, StatusCode::OK);
     // At exactly 30 days it ends, though it was active an hour ago.
     h.clock.advance(Duration::hours(1));
-    let (status, _, body) = h.send(get_with("/api/users/me/", &token)).await;
+    let (status, body) = h.me_following(&mut token).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(body["code"], "session_expired");
     assert_eq!(h.events("session.expired")[0]["reason"], "absolute");

@@ -41,7 +41,7 @@ impl Harness {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("server.db")).unwrap();
         let clock = Arc::new(ManualClock::new(start()));
-        let app = App::with_clock(store, ServerConfig { dev }, clock.clone());
+        let app = App::with_clock(store, ServerConfig::with_dev(dev), clock.clone());
         let mut h = Self {
             app,
             clock,
@@ -113,6 +113,22 @@ impl Harness {
         let (status, headers, body) = self.sign_in(email, password).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         cookie_token(&headers).expect("a session cookie")
+    }
+
+    /// The same database and clock behind another configuration (for non-dev behaviour).
+    pub fn app_with(&self, config: ServerConfig) -> App {
+        let store = Store::open(&self._dir.path().join("server.db")).unwrap();
+        App::with_clock(store, config, self.clock.clone())
+    }
+
+    /// `GET /api/users/me/` as a browser makes it: a rotated token from `Set-Cookie` replaces
+    /// `token` for the next request.
+    pub async fn me_following(&self, token: &mut String) -> (StatusCode, Value) {
+        let (status, headers, body) = self.send(get_with("/api/users/me/", token)).await;
+        if let Some(rotated) = cookie_token(&headers) {
+            *token = rotated;
+        }
+        (status, body)
     }
 
     /// Member id of `email`.

@@ -1,0 +1,253 @@
+//! Token rotation, user-agent binding, IP binding and trusted proxies.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{HeaderMap, Request, StatusCode, header};
+use chrono::Duration;
+use serde_json::{Value, json};
+use setget_protocol::Location;
+use setget_server::geo::FixedGeo;
+use setget_server::{ServerConfig, router};
+use tower::ServiceExt as _;
+
+use crate::support::{Harness, MEMBER, MEMBER_PASSWORD, cookie_token, get_with};
+
+const FIREFOX_125: &str =
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:125.0) Gecko/20100101 Firefox/125.0";
+const FIREFOX_126: &str =
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:126.0) Gecko/20100101 Firefox/126.0";
+const CHROME_WINDOWS: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36";
+const FIREFOX_LINUX: &str =
+    "Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0";
+
+/// A request from `ip` (trusted `X-Forwarded-For` in dev mode) with a user agent.
+fn from(
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    ip: &str,
+    ua: &str,
+    body: Option<Value>,
+) -> Request<Body> {
+    let mut b = Request::builder()
+        .method(method)
+        .uri(path)
+        .header("x-forwarded-for", ip)
+        .header(header::USER_AGENT, ua);
+    if let Some(t) = token {
+        b = b.header(header::COOKIE, format!("setget_session={t}"));
+    }
+    match body {
+        Some(v) => b
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(v.to_string()))
+            .unwrap(),
+        None => b.body(Body::empty()).unwrap(),
+    }
+}
+
+async fn sign_in_from(h: &Harness, ip: &str, ua: &str) -> (String, Value) {
+    let (status, headers, body) = h
+        .send(from(
+            "POST",
+            "/auth/sign-in/",
+            None,
+            ip,
+            ua,
+            Some(json!({"email": MEMBER, "password": MEMBER_PASSWORD, "medium": "email"})),
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    (cookie_token(&headers).unwrap(), body)
+}
+
+async fn me(h: &Harness, token: &str, ip: &str, ua: &str) -> (StatusCode, HeaderMap, Value) {
+    h.send(from("GET", "/api/users/me/", Some(token), ip, ua, None))
+        .await
+}
+
+#[tokio::test]
+async fn tokens_rotate_after_the_interval_and_a_reused_old_token_ends_the_session() {
+    let h = Harness::new(true).await;
+    let old = h.token(MEMBER, MEMBER_PASSWORD).await;
+    h.clock
+        .advance(Duration::minutes(15) - Duration::seconds(1));
+    let (status, headers, _) = h.send(get_with("/api/users/me/", &old)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        headers.get(header::SET_COOKIE).is_none(),
+        "rotated too early"
+    );
+
+    h.clock.advance(Duration::seconds(1));
+    let (status, headers, _) = h.send(get_with("/api/users/me/", &old)).await;
+    assert_eq!(status, StatusCode::OK);
+    let cookie = headers[header::SET_COOKIE].to_str().unwrap().to_owned();
+    for attribute in ["HttpOnly", "Secure", "SameSite=Lax", "Path=/"] {
+        assert!(cookie.contains(attribute), "{cookie}");
+    }
+    let new = cookie_token(&headers).unwrap();
+    assert_ne!(new, old);
+    let (status, headers, _) = h.send(get_with("/api/users/me/", &new)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(headers.get(header::SET_COOKIE).is_none());
+
+    // The old token works through the grace period (60 s) without rotating again...
+    h.clock.advance(Duration::seconds(60));
+    let (status, headers, _) = h.send(get_with("/api/users/me/", &old)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(headers.get(header::SET_COOKIE).is_none());
+    // ...and after it, using it ends the session: both tokens are dead.
+    h.clock.advance(Duration::seconds(1));
+    let (status, _, body) = h.send(get_with("/api/users/me/", &old)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["code"], "session_invalid");
+    assert_eq!(h.me_status(&new).await, StatusCode::UNAUTHORIZED);
+    let reauth = h.events("session.reauth_required");
+    assert_eq!(reauth.len(), 1);
+    assert_eq!(reauth[0]["reason"], "token_reuse");
+    let (_, _, feed) = h
+        .send(get_with(
+            "/api/users/me/",
+            &h.token(MEMBER, MEMBER_PASSWORD).await,
+        ))
+        .await;
+    assert_eq!(feed["active_sessions"], 1);
+}
+
+#[tokio::test]
+async fn another_browser_or_os_ends_the_session_but_a_new_version_does_not() {
+    let h = Harness::new(true).await;
+    let (token, body) = sign_in_from(&h, "81.2.69.142", FIREFOX_125).await;
+    assert_eq!(body["session"]["device"], "Firefox on Windows");
+    assert_eq!(
+        me(&h, &token, "81.2.69.142", FIREFOX_126).await.0,
+        StatusCode::OK
+    );
+    let (status, _, body) = me(&h, &token, "81.2.69.142", CHROME_WINDOWS).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["code"], "reauth_required");
+    assert_eq!(
+        me(&h, &token, "81.2.69.142", FIREFOX_125).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    let reauth = h.events("session.reauth_required");
+    assert_eq!(reauth.len(), 1);
+    assert_eq!(reauth[0]["reason"], "user_agent_change");
+
+    let (token, _) = sign_in_from(&h, "81.2.69.142", FIREFOX_125).await;
+    let (status, _, body) = me(&h, &token, "81.2.69.142", FIREFOX_LINUX).await;
+    assert_eq!(
+        (status, body["code"].clone()),
+        (StatusCode::UNAUTHORIZED, json!("reauth_required"))
+    );
+}
+
+fn place(country: &str, city: &str) -> Location {
+    Location {
+        city: Some(city.into()),
+        region: None,
+        country: None,
+        country_code: Some(country.into()),
+        latitude: None,
+        longitude: None,
+    }
+}
+
+#[tokio::test]
+async fn an_ip_in_another_country_ends_the_session_while_nearby_and_unknown_ones_do_not() {
+    let mut h = Harness::new(true).await;
+    let geo: HashMap<IpAddr, Location> = [
+        ("81.2.69.142", place("GB", "London")),
+        ("81.2.70.1", place("GB", "Manchester")),
+        ("8.8.8.8", place("US", "Mountain View")),
+    ]
+    .into_iter()
+    .map(|(ip, l)| (ip.parse().unwrap(), l))
+    .collect();
+    h.app = h.app.clone().with_geo(Arc::new(FixedGeo(geo)));
+    let (token, body) = sign_in_from(&h, "81.2.69.142", FIREFOX_125).await;
+    assert_eq!(body["session"]["location"]["city"], "London");
+    assert_eq!(body["session"]["location"]["country_code"], "GB");
+
+    for (ip, why) in [
+        ("81.2.69.7", "same /24"),
+        ("81.2.70.1", "same country"),
+        ("1.1.1.1", "unknown location"),
+    ] {
+        assert_eq!(
+            me(&h, &token, ip, FIREFOX_125).await.0,
+            StatusCode::OK,
+            "{why}"
+        );
+    }
+    let (_, _, sessions) = h
+        .send(from(
+            "GET",
+            "/api/users/me/sessions/",
+            Some(&token),
+            "1.1.1.1",
+            FIREFOX_125,
+            None,
+        ))
+        .await;
+    assert_eq!(sessions["results"][0]["ip"], "81.2.69.142");
+    assert_eq!(sessions["results"][0]["last_ip"], "1.1.1.1");
+
+    let (status, _, body) = me(&h, &token, "8.8.8.8", FIREFOX_125).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["code"], "reauth_required");
+    let reauth = h.events("session.reauth_required");
+    assert_eq!(reauth.len(), 1);
+    assert_eq!(reauth[0]["reason"], "ip_change");
+}
+
+#[tokio::test]
+async fn forwarded_addresses_are_believed_only_from_trusted_proxies() {
+    let h = Harness::new(true).await;
+    let request = || {
+        Request::post("/auth/sign-in/")
+            .header(header::CONTENT_TYPE, "application/json")
+            .header("x-forwarded-for", "203.0.113.9, 10.0.0.1")
+            .body(Body::from(
+                json!({"email": MEMBER, "password": MEMBER_PASSWORD, "medium": "email"})
+                    .to_string(),
+            ))
+            .unwrap()
+    };
+    let ip_of = |response: axum::response::Response| async move {
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        let body: Value = serde_json::from_slice(&bytes).unwrap();
+        body["session"]["ip"].as_str().unwrap().to_owned()
+    };
+    // Without --dev and without a trusted proxy, the header is ignored (the peer here is the
+    // in-process default, 127.0.0.1).
+    let plain = router(h.app_with(ServerConfig::default()));
+    assert_eq!(
+        ip_of(plain.oneshot(request()).await.unwrap()).await,
+        "127.0.0.1"
+    );
+    // A trusted proxy's left-most entry is the client.
+    let proxied = router(h.app_with(ServerConfig {
+        trusted_proxies: vec!["127.0.0.0/8".parse().unwrap()],
+        ..ServerConfig::default()
+    }));
+    assert_eq!(
+        ip_of(proxied.oneshot(request()).await.unwrap()).await,
+        "203.0.113.9"
+    );
+    // A trusted proxy that sends garbage gets a clear 400.
+    let bad = Request::post("/auth/sign-in/")
+        .header(header::CONTENT_TYPE, "application/json")
+        .header("x-forwarded-for", "not-an-ip")
+        .body(Body::from("{}"))
+        .unwrap();
+    let (status, _, body) = h.send(bad).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["code"], "invalid_request");
+}
