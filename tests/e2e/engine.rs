@@ -150,9 +150,9 @@ async fn a_session_ended_at_the_server_signs_the_engine_out_and_forgets_the_toke
     let token = KeyringStore.load(&name).unwrap().expect("stored");
 
     // The session is ended behind the app's back.
-    let status = reqwest::Client::new()
-        .post(f.server.at("/auth/sign-out/"))
-        .header("cookie", format!("setget_session={}", token.expose()))
+    let status = f
+        .server
+        .as_app(reqwest::Method::POST, "/auth/sign-out/", token.expose())
         .send()
         .await
         .unwrap()
@@ -205,4 +205,33 @@ async fn plain_http_to_another_host_is_refused_before_anything_is_sent() {
         .unwrap_err();
     assert_eq!(err.kind, ErrorKind::InsecureUrl);
     assert!(!home.path().join("config").exists());
+}
+
+#[tokio::test]
+async fn rotated_tokens_replace_the_old_one_in_the_keyring_before_the_next_request() {
+    let f = Fixture::new("rotation").await;
+    let account = f.sign_in().await;
+    let name = credential_name(&account.server, &account.email);
+    let first = secret_tool_lookup(&name).unwrap().expect("stored");
+
+    // Past the server's rotation interval (15 minutes), the next request rotates the token.
+    f.server.advance_clock(16 * 60).await.unwrap();
+    f.engine.my_sessions().await.unwrap();
+    let second = secret_tool_lookup(&name).unwrap().expect("stored");
+    assert_ne!(first, second);
+    assert!(is_token_shaped(&second));
+    f.server.advance_clock(120).await.unwrap();
+    assert_eq!(f.engine.my_sessions().await.unwrap().len(), 1);
+    assert_eq!(
+        secret_tool_lookup(&name).unwrap().as_deref(),
+        Some(second.as_str())
+    );
+
+    // The replaced token, used after its grace period (as a thief would), ends the session;
+    // the engine then reports it signed out and forgets the credential.
+    let status = f.server.status_with_token("/api/users/me/", &first).await;
+    assert_eq!(status.unwrap(), 401);
+    let err = f.engine.my_sessions().await.unwrap_err();
+    assert_eq!(err.kind, ErrorKind::SignedOut);
+    assert_eq!(secret_tool_lookup(&name).unwrap(), None);
 }

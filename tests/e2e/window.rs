@@ -241,9 +241,8 @@ async fn sign_in_through_the_window_lists_sessions_keeps_the_token_in_the_keyrin
         .unwrap()
         .expect("the session token in the keyring");
     assert!(is_token_shaped(&token));
-    let page: Page<Session> = reqwest::Client::new()
-        .get(server.at("/api/users/me/sessions/"))
-        .header("cookie", format!("setget_session={token}"))
+    let page: Page<Session> = server
+        .as_app(reqwest::Method::GET, "/api/users/me/sessions/", &token)
         .send()
         .await
         .unwrap()

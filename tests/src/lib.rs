@@ -109,11 +109,37 @@ impl ServerProcess {
         Ok(response.json().await?)
     }
 
-    /// The HTTP status of `GET path` with `token` as the session cookie.
-    pub async fn status_with_token(&self, path: &str, token: &str) -> anyhow::Result<u16> {
+    /// Moves the server's dev clock forward.
+    pub async fn advance_clock(&self, seconds: i64) -> anyhow::Result<()> {
         let response = reqwest::Client::new()
-            .get(self.at(path))
+            .post(self.at("/api/_dev/clock/"))
+            .json(&serde_json::json!({ "advance_seconds": seconds }))
+            .send()
+            .await?;
+        if !response.status().is_success() {
+            bail!("moving the clock answered {}", response.status());
+        }
+        Ok(())
+    }
+
+    /// A request as the desktop app makes it: its user agent (the server binds sessions to
+    /// it) and `token` as the session cookie.
+    pub fn as_app(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+    ) -> reqwest::RequestBuilder {
+        reqwest::Client::new()
+            .request(method, self.at(path))
+            .header("user-agent", setget_core::client::user_agent())
             .header("cookie", format!("setget_session={token}"))
+    }
+
+    /// The HTTP status of `GET path` made as the app with `token`.
+    pub async fn status_with_token(&self, path: &str, token: &str) -> anyhow::Result<u16> {
+        let response = self
+            .as_app(reqwest::Method::GET, path, token)
             .send()
             .await?;
         Ok(response.status().as_u16())
