@@ -49,10 +49,11 @@ pub fn routes() -> Router<App> {
             get(policy).patch(update_policy),
         )
         .route("/api/workspaces/{slug}/audit-logs/", get(audit_logs))
+        .route("/api/workspaces/{slug}/events/", get(crate::events::stream))
 }
 
 /// The caller must be an owner or admin of the workspace `slug`.
-fn require_admin(authed: &Authed, slug: &str) -> ApiResult<()> {
+pub(crate) fn require_admin(authed: &Authed, slug: &str) -> ApiResult<()> {
     if authed.workspace.slug != slug {
         return Err(ApiError::not_found());
     }

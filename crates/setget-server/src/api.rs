@@ -879,5 +879,7 @@ async fn dev_advance_clock(
         .dev_clock()
         .ok_or_else(|| ApiError::invalid_request("this server's clock cannot be moved"))?;
     let now = clock.advance(Duration::seconds(req.advance_seconds));
+    // Let event streams reflect what the jump made due.
+    app.blocking(|_| Ok(())).await?;
     Ok(Json(ClockNow { now }))
 }

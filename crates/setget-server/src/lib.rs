@@ -8,6 +8,7 @@ mod admin;
 mod api;
 pub mod demo;
 mod error;
+mod events;
 pub mod geo;
 mod password;
 pub mod policy;
@@ -73,6 +74,8 @@ struct AppInner {
     dev_clock: Option<Arc<SystemClock>>,
     geo: Arc<dyn geo::Geo>,
     config: ServerConfig,
+    /// Bumped after every unit of database work, so that event streams look for news.
+    changes: tokio::sync::watch::Sender<u64>,
 }
 
 impl App {
@@ -87,6 +90,7 @@ impl App {
                 dev_clock,
                 geo: Arc::new(geo::NoGeo),
                 config,
+                changes: tokio::sync::watch::Sender::new(0),
             }),
         }
     }
@@ -100,6 +104,7 @@ impl App {
                 dev_clock: None,
                 geo: Arc::new(geo::NoGeo),
                 config,
+                changes: tokio::sync::watch::Sender::new(0),
             }),
         }
     }
@@ -114,6 +119,7 @@ impl App {
                 dev_clock: inner.dev_clock.clone(),
                 geo,
                 config: inner.config.clone(),
+                changes: inner.changes.clone(),
             }),
         }
     }
@@ -149,9 +155,16 @@ impl App {
         F: FnOnce(&store::Store) -> ApiResult<T> + Send + 'static,
     {
         let store = self.inner.store.clone();
-        tokio::task::spawn_blocking(move || f(&store))
+        let result = tokio::task::spawn_blocking(move || f(&store))
             .await
-            .map_err(|e| ApiError::Internal(anyhow::anyhow!("a database task failed: {e}")))?
+            .map_err(|e| ApiError::Internal(anyhow::anyhow!("a database task failed: {e}")))?;
+        self.inner.changes.send_modify(|n| *n = n.wrapping_add(1));
+        result
+    }
+
+    /// A receiver that sees a change after every unit of database work.
+    pub(crate) fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.inner.changes.subscribe()
     }
 }
 

@@ -6,6 +6,7 @@
 
 mod admin;
 mod binary;
+mod events;
 mod router;
 mod rules;
 mod support;

@@ -1,0 +1,124 @@
+//! `GET /api/workspaces/{slug}/events/`: the audit log as Server-Sent Events.
+//!
+//! Each event is `id: <seq>`, `event: <name>`, `data: <AuditEvent JSON>`. A `Last-Event-ID`
+//! header replays everything after it, then the stream follows live: it wakes after every
+//! unit of database work (and at least once a second, so that expiries due with the passing
+//! of time are reflected), and sends a `: heartbeat` comment every 15 s. The stream ends when
+//! the caller's own session ends.
+
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::time::Duration as StdDuration;
+
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use futures_util::Stream;
+use setget_protocol::{AuditEvent, SessionStatus};
+
+use crate::App;
+use crate::admin::require_admin;
+use crate::api::Authed;
+use crate::error::{ApiError, ApiResult};
+use crate::store::{self, AuditFilter};
+
+/// Events fetched from the database per query.
+const BATCH: u32 = 500;
+/// The longest a stream sleeps without looking for news.
+const POLL: StdDuration = StdDuration::from_secs(1);
+/// The heartbeat interval.
+const HEARTBEAT: StdDuration = StdDuration::from_secs(15);
+
+struct Follower {
+    app: App,
+    workspace_id: String,
+    session_id: String,
+    last_seq: i64,
+    pending: VecDeque<AuditEvent>,
+    changes: tokio::sync::watch::Receiver<u64>,
+}
+
+impl Follower {
+    /// The next events after `last_seq`, or None when the caller's session is over or the
+    /// database fails (the client reconnects with `Last-Event-ID`).
+    async fn fetch(&self) -> Option<Vec<AuditEvent>> {
+        let now = self.app.clock().now();
+        let (workspace_id, session_id, after) = (
+            self.workspace_id.clone(),
+            self.session_id.clone(),
+            self.last_seq,
+        );
+        self.app
+            .blocking(move |store| {
+                let mut conn = store.conn();
+                store::expire_due(&mut conn, &workspace_id, now)?;
+                let alive = store::session_in(&conn, &workspace_id, &session_id)?
+                    .is_some_and(|s| s.status == SessionStatus::Active);
+                if !alive {
+                    return Ok(None);
+                }
+                let filter = AuditFilter {
+                    after,
+                    ..AuditFilter::default()
+                };
+                let (events, _) = store::audit_events(&conn, &workspace_id, &filter, BATCH)?;
+                Ok(Some(events))
+            })
+            .await
+            .ok()
+            .flatten()
+    }
+
+    async fn next(mut self) -> Option<(Result<Event, Infallible>, Self)> {
+        loop {
+            if let Some(e) = self.pending.pop_front() {
+                self.last_seq = e.seq;
+                let event = Event::default()
+                    .id(e.seq.to_string())
+                    .event(e.event.clone())
+                    .json_data(&e)
+                    .unwrap_or_else(|_| Event::default().comment("unencodable event"));
+                return Some((Ok(event), self));
+            }
+            // Mark what has been seen before looking, so no change slips between the two.
+            self.changes.borrow_and_update();
+            let batch = self.fetch().await?;
+            if !batch.is_empty() {
+                self.pending.extend(batch);
+                continue;
+            }
+            let _ = tokio::time::timeout(POLL, self.changes.changed()).await;
+        }
+    }
+}
+
+/// The event stream of a workspace, for its owners and admins.
+pub async fn stream(
+    State(app): State<App>,
+    authed: Authed,
+    Path(slug): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
+    require_admin(&authed, &slug)?;
+    let last_seq = match headers.get("last-event-id") {
+        None => 0,
+        Some(v) => v
+            .to_str()
+            .ok()
+            .and_then(|s| s.trim().parse::<i64>().ok())
+            .filter(|n| *n >= 0)
+            .ok_or_else(|| {
+                ApiError::invalid_request("Last-Event-ID must be the seq of an event")
+            })?,
+    };
+    let follower = Follower {
+        changes: app.subscribe(),
+        app,
+        workspace_id: authed.workspace.id.clone(),
+        session_id: authed.session.id.clone(),
+        last_seq,
+        pending: VecDeque::new(),
+    };
+    let events = futures_util::stream::unfold(follower, Follower::next);
+    Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(HEARTBEAT).text("heartbeat")))
+}
