@@ -12,6 +12,7 @@ mod events;
 pub mod geo;
 mod password;
 pub mod policy;
+pub mod seed;
 pub mod store;
 mod token;
 pub mod ua;

@@ -41,6 +41,19 @@ enum Command {
         #[arg(long = "trusted-proxy", value_name = "CIDR")]
         trusted_proxies: Vec<ipnet::IpNet>,
     },
+    /// Write a large workspace `bench` (owner `owner@bench.test`, password `setget-bench`)
+    /// straight into a fresh database, for benchmarks.
+    SeedBench {
+        /// The database file to create; it must not exist.
+        #[arg(long)]
+        db: PathBuf,
+        #[arg(long, default_value_t = 10_000)]
+        members: u64,
+        #[arg(long, default_value_t = 100_000)]
+        sessions: u64,
+        #[arg(long, default_value_t = 1_000_000)]
+        events: u64,
+    },
 }
 
 /// `90s`, `15m`, `1h`, `2d`: a whole number and a unit.
@@ -90,6 +103,28 @@ async fn main() -> anyhow::Result<()> {
             println!("listening on http://{addr}");
             tracing::info!(%addr, db = %db.display(), "serving");
             serve(listener, app, shutdown_signal()).await?;
+            Ok(())
+        }
+        Command::SeedBench {
+            db,
+            members,
+            sessions,
+            events,
+        } => {
+            use setget_protocol::clock::Clock as _;
+            let started = std::time::Instant::now();
+            let counts = setget_server::seed::SeedCounts {
+                members,
+                sessions,
+                events,
+            };
+            let now = setget_protocol::clock::SystemClock::default().now();
+            setget_server::seed::seed(&db, counts, now)?;
+            println!(
+                "seeded {} with {members} members, {sessions} sessions, {events} events in {:.1} s",
+                db.display(),
+                started.elapsed().as_secs_f64()
+            );
             Ok(())
         }
     }

@@ -112,3 +112,83 @@ fn cookie_token(headers: &reqwest::header::HeaderMap) -> String {
         .trim_start_matches("setget_session=")
         .to_owned()
 }
+
+#[tokio::test]
+async fn seed_bench_writes_a_consistent_workspace_the_server_serves() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("bench.db");
+    let status = Command::new(env!("CARGO_BIN_EXE_setget-server"))
+        .args([
+            "seed-bench",
+            "--members",
+            "50",
+            "--sessions",
+            "2000",
+            "--events",
+            "3000",
+            "--db",
+        ])
+        .arg(&db)
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    // A second run refuses to overwrite it.
+    let again = Command::new(env!("CARGO_BIN_EXE_setget-server"))
+        .args(["seed-bench", "--db"])
+        .arg(&db)
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(!again.success());
+
+    let server = Server::start(&db, false);
+    let client = reqwest::Client::new();
+    let signed = client
+        .post(format!("{}/auth/sign-in/", server.url))
+        .json(&json!({"email": "owner@bench.test", "password": "setget-bench", "medium": "email"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed.status(), 200);
+    let token = cookie_token(signed.headers());
+    let get = |path: &str| {
+        client
+            .get(format!("{}{path}", server.url))
+            .header("cookie", format!("setget_session={token}"))
+            .send()
+    };
+    let members: serde_json::Value = get("/api/workspaces/bench/members/?per_page=1")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(members["total"], 50);
+    let log: serde_json::Value = get("/api/workspaces/bench/audit-logs/?after=2999")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    // The 3000 seeded events, then the owner's sign-in, with no gap.
+    assert_eq!(log["results"][0]["seq"], 3000);
+    assert_eq!(log["results"][1]["seq"], 3001);
+    assert_eq!(log["results"][1]["event"], "session.signed_in");
+    let feed: serde_json::Value =
+        get("/api/workspaces/bench/sessions/?changed_after=0&per_page=1000")
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+    assert_eq!(feed["total"], 2001);
+    let active: serde_json::Value = get("/api/workspaces/bench/sessions/?status=active&per_page=1")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let active = active["total"].as_u64().unwrap();
+    assert!((300..1500).contains(&active), "{active} active of 2001");
+}
