@@ -8,6 +8,7 @@
 //! - `codegen`: regenerates the TypeScript bindings of the IPC.
 //! - `dist`: builds the installable package (`.deb` on Linux) with the Tauri bundler.
 
+mod bench;
 mod session;
 mod setup;
 mod test;
@@ -120,22 +121,16 @@ fn demo() -> anyhow::Result<()> {
     run(Command::new(target_dir().join("debug/setget-admin")).arg("--demo"))
 }
 
-/// The benchmarks, by name; each prints its figures and the ratios measured in the same run.
-const BENCHMARKS: &[(&str, &str)] = &[];
-
 fn bench(name: Option<&str>) -> anyhow::Result<()> {
     match name {
         None => {
-            println!("benchmarks:");
-            if BENCHMARKS.is_empty() {
-                println!("  (none yet)");
-            }
-            for (name, what) in BENCHMARKS {
+            println!("benchmarks (cargo xtask bench NAME):");
+            for (name, what) in bench::BENCHMARKS {
                 println!("  {name:<10} {what}");
             }
             Ok(())
         }
-        Some(other) => bail!("no benchmark called {other:?}; `cargo xtask bench` lists them"),
+        Some(name) => bench::run_named(name),
     }
 }
 

@@ -1,0 +1,290 @@
+//! Benchmarks. Each prints its figures and the ratios measured in the same run, and how they
+//! compare with the targets.
+
+use std::io::{BufRead as _, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+
+use crate::{cargo, run, target_dir};
+
+/// The benchmarks, by name.
+pub const BENCHMARKS: &[(&str, &str)] = &[(
+    "server",
+    "authenticated GET /api/users/me/ vs GET /healthz with 1,000,000 sessions stored",
+)];
+
+/// Runs the benchmark `name`.
+pub fn run_named(name: &str) -> anyhow::Result<()> {
+    match name {
+        "server" => server(),
+        other => bail!("no benchmark called {other:?}; `cargo xtask bench` lists them"),
+    }
+}
+
+/// A server process, killed on drop.
+struct Server {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_server(binary: &Path, db: &Path) -> anyhow::Result<Server> {
+    let mut child = Command::new(binary)
+        .args(["serve", "--listen", "127.0.0.1:0", "--db"])
+        .arg(db)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .spawn()
+        .context("starting setget-server")?;
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().context("no stdout")?).read_line(&mut line)?;
+    let url = line
+        .trim()
+        .strip_prefix("listening on ")
+        .context("setget-server did not say where it listens")?
+        .to_owned();
+    Ok(Server { child, url })
+}
+
+/// Concurrent clients and how long each throughput phase lasts.
+const CLIENTS: usize = 16;
+const PHASE: Duration = Duration::from_secs(5);
+/// No phase sends more than this many requests.
+const MAX_REQUESTS: u64 = 500_000;
+/// The fixed moderate rate of the latency phase.
+const RATE_PER_SECOND: u64 = 500;
+
+fn server() -> anyhow::Result<()> {
+    crate::setup::system_packages(&["wrk"])?;
+    run(cargo().args(["build", "--release", "-p", "setget-server"]))?;
+    let binary = target_dir().join("release/setget-server");
+    let dir = target_dir().join("bench");
+    std::fs::create_dir_all(&dir)?;
+    let db = dir.join("server-1m-sessions.db");
+    if !db.exists() {
+        let partial = dir.join("server-1m-sessions.db.partial");
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", partial.display()));
+        }
+        let started = Instant::now();
+        run(Command::new(&binary)
+            .args(["seed-bench", "--members", "10000", "--sessions", "1000000"])
+            .args(["--events", "100000", "--db"])
+            .arg(&partial))?;
+        std::fs::rename(&partial, &db)?;
+        println!("seeded in {:.1} s", started.elapsed().as_secs_f64());
+    }
+    let db_size = std::fs::metadata(&db)?.len();
+    let server = start_server(&binary, &db)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
+    runtime.block_on(measure(&server.url, &db, db_size))
+}
+
+async fn measure(url: &str, db: &Path, db_size: u64) -> anyhow::Result<()> {
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(CLIENTS * 2)
+        .user_agent("setget-bench/1.0")
+        .build()?;
+    let signed = client
+        .post(format!("{url}/auth/sign-in/"))
+        .json(&serde_json::json!({
+            "email": "owner@bench.test", "password": "setget-bench", "medium": "email"
+        }))
+        .send()
+        .await?;
+    if !signed.status().is_success() {
+        bail!(
+            "signing in to the bench workspace answered {}",
+            signed.status()
+        );
+    }
+    let cookie = signed
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .context("no session cookie")?
+        .to_owned();
+    let health = Target {
+        url: format!("{url}/healthz"),
+        cookie: None,
+    };
+    let me = Target {
+        url: format!("{url}/api/users/me/"),
+        cookie: Some(cookie),
+    };
+    println!(
+        "bench server: {} ({:.0} MiB), 1,000,000 sessions",
+        db.display(),
+        db_size as f64 / 1048576.0
+    );
+    // Warm both paths (connections, page cache) before measuring.
+    throughput(&client, &health, Duration::from_secs(1)).await?;
+    throughput(&client, &me, Duration::from_secs(1)).await?;
+
+    // Throughput with wrk: a C load generator on one thread, so that the client is not what
+    // limits the count on a small machine.
+    let health_rps = wrk(&health)?;
+    let me_rps = wrk(&me)?;
+    let ratio = me_rps / health_rps;
+    println!(
+        "throughput (wrk, 1 thread, {CLIENTS} connections, {} s each):",
+        PHASE.as_secs()
+    );
+    println!("  GET /healthz            {health_rps:>9.0} req/s");
+    println!("  GET /api/users/me/      {me_rps:>9.0} req/s");
+    println!(
+        "  ratio me/healthz        {ratio:>9.2}   (target >= 0.80: {})",
+        verdict(ratio >= 0.8)
+    );
+
+    let health_lat = latency(&client, &health).await?;
+    let me_lat = latency(&client, &me).await?;
+    println!(
+        "latency at {RATE_PER_SECOND} req/s for {} s:",
+        PHASE.as_secs()
+    );
+    for (name, l) in [
+        ("GET /healthz", &health_lat),
+        ("GET /api/users/me/", &me_lat),
+    ] {
+        println!(
+            "  {name:<22} p50 {:>6.2} ms   p99 {:>6.2} ms   max {:>6.2} ms",
+            l.p50, l.p99, l.max
+        );
+    }
+    println!(
+        "  p99 of /api/users/me/ {:.2} ms   (target <= 5 ms: {})",
+        me_lat.p99,
+        verdict(me_lat.p99 <= 5.0)
+    );
+    Ok(())
+}
+
+fn verdict(ok: bool) -> &'static str {
+    if ok { "met" } else { "NOT met" }
+}
+
+struct Target {
+    url: String,
+    cookie: Option<String>,
+}
+
+async fn get(client: &reqwest::Client, target: &Target) -> anyhow::Result<()> {
+    let mut req = client.get(&target.url);
+    if let Some(c) = &target.cookie {
+        req = req.header("cookie", c);
+    }
+    let response = req.send().await?;
+    let status = response.status();
+    response.bytes().await?;
+    if !status.is_success() {
+        bail!("{} answered {status}", target.url);
+    }
+    Ok(())
+}
+
+/// Requests per second that wrk gets from `target` in one phase.
+fn wrk(target: &Target) -> anyhow::Result<f64> {
+    let mut cmd = Command::new("wrk");
+    cmd.args([
+        "-t1",
+        &format!("-c{CLIENTS}"),
+        &format!("-d{}s", PHASE.as_secs()),
+    ]);
+    if let Some(c) = &target.cookie {
+        cmd.args(["-H", &format!("Cookie: {c}")]);
+    }
+    cmd.args(["-H", "User-Agent: setget-bench/1.0"])
+        .arg(&target.url);
+    let out = cmd.output().context("running wrk (apt-get install wrk)")?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    if !out.status.success() || text.contains("Non-2xx") {
+        bail!("wrk against {} failed:\n{text}", target.url);
+    }
+    text.lines()
+        .find_map(|l| l.strip_prefix("Requests/sec:"))
+        .and_then(|v| v.trim().parse().ok())
+        .with_context(|| format!("wrk printed no rate:\n{text}"))
+}
+
+/// Requests per second with `CLIENTS` clients in a closed loop for `phase` (warm-up).
+async fn throughput(
+    client: &reqwest::Client,
+    target: &Target,
+    phase: Duration,
+) -> anyhow::Result<f64> {
+    let done = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let target = Arc::new(Target {
+        url: target.url.clone(),
+        cookie: target.cookie.clone(),
+    });
+    let mut tasks = Vec::new();
+    for _ in 0..CLIENTS {
+        let (client, target, done) = (client.clone(), Arc::clone(&target), Arc::clone(&done));
+        tasks.push(tokio::spawn(async move {
+            while started.elapsed() < phase && done.load(Ordering::Relaxed) < MAX_REQUESTS {
+                get(&client, &target).await?;
+                done.fetch_add(1, Ordering::Relaxed);
+            }
+            anyhow::Ok(())
+        }));
+    }
+    for t in tasks {
+        t.await??;
+    }
+    Ok(done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64())
+}
+
+struct Latency {
+    p50: f64,
+    p99: f64,
+    max: f64,
+}
+
+/// Latencies of requests started at a fixed rate (open loop) for one phase.
+async fn latency(client: &reqwest::Client, target: &Target) -> anyhow::Result<Latency> {
+    let total = RATE_PER_SECOND * PHASE.as_secs();
+    let interval = Duration::from_secs(1) / u32::try_from(RATE_PER_SECOND)?;
+    let target = Arc::new(Target {
+        url: target.url.clone(),
+        cookie: target.cookie.clone(),
+    });
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let mut tasks = Vec::with_capacity(usize::try_from(total)?);
+    for _ in 0..total {
+        ticker.tick().await;
+        let (client, target) = (client.clone(), Arc::clone(&target));
+        tasks.push(tokio::spawn(async move {
+            let t = Instant::now();
+            get(&client, &target).await.map(|()| t.elapsed())
+        }));
+    }
+    let mut samples = Vec::with_capacity(tasks.len());
+    for t in tasks {
+        samples.push(t.await??.as_secs_f64() * 1000.0);
+    }
+    samples.sort_by(f64::total_cmp);
+    let at = |q: f64| samples[((samples.len() - 1) as f64 * q) as usize];
+    Ok(Latency {
+        p50: at(0.50),
+        p99: at(0.99),
+        max: at(1.0),
+    })
+}
