@@ -80,7 +80,8 @@ struct AppInner {
 }
 
 impl App {
-    /// An app over `store` using the real clock (movable in dev mode).
+    /// An app over `store` using the real clock (movable in dev mode) and the bundled
+    /// geolocation table.
     pub fn new(store: store::Store, config: ServerConfig) -> Self {
         let clock = Arc::new(SystemClock::default());
         let dev_clock = config.dev.then(|| Arc::clone(&clock));
@@ -89,7 +90,7 @@ impl App {
                 store,
                 clock,
                 dev_clock,
-                geo: Arc::new(geo::NoGeo),
+                geo: Arc::new(geo::bundled()),
                 config,
                 changes: tokio::sync::watch::Sender::new(0),
             }),
@@ -103,7 +104,7 @@ impl App {
                 store,
                 clock,
                 dev_clock: None,
-                geo: Arc::new(geo::NoGeo),
+                geo: Arc::new(geo::bundled()),
                 config,
                 changes: tokio::sync::watch::Sender::new(0),
             }),

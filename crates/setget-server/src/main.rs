@@ -5,6 +5,9 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
+use std::sync::Arc;
+
+use setget_server::geo::{self, Geo, Layered, MmdbGeo};
 use setget_server::store::Store;
 use setget_server::{App, ServerConfig, serve};
 use tracing_subscriber::EnvFilter;
@@ -40,6 +43,11 @@ enum Command {
         /// A proxy (CIDR) whose left-most `X-Forwarded-For` entry is the client; repeatable.
         #[arg(long = "trusted-proxy", value_name = "CIDR")]
         trusted_proxies: Vec<ipnet::IpNet>,
+        /// A MaxMind DB city database (GeoIP2/GeoLite2-City or the flat
+        /// `@ip-location-db/*-city-mmdb` layout); repeatable, asked in order before the
+        /// bundled table.
+        #[arg(long = "geoip", value_name = "FILE")]
+        geoip: Vec<PathBuf>,
     },
     /// Write a large workspace `bench` (owner `owner@bench.test`, password `setget-bench`)
     /// straight into a fresh database, for benchmarks.
@@ -86,7 +94,13 @@ async fn main() -> anyhow::Result<()> {
             rotation_interval,
             rotation_grace,
             trusted_proxies,
+            geoip,
         } => {
+            let mut sources: Vec<Arc<dyn Geo>> = Vec::new();
+            for file in &geoip {
+                sources.push(Arc::new(MmdbGeo::open(file)?));
+            }
+            sources.push(Arc::new(geo::bundled()));
             let store = Store::open(&db)?;
             let config = ServerConfig {
                 dev,
@@ -94,7 +108,7 @@ async fn main() -> anyhow::Result<()> {
                 rotation_grace,
                 trusted_proxies,
             };
-            let app = App::new(store, config);
+            let app = App::new(store, config).with_geo(Arc::new(Layered(sources)));
             let listener = tokio::net::TcpListener::bind(listen)
                 .await
                 .with_context(|| format!("listening on {listen}"))?;
