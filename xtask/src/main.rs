@@ -9,6 +9,7 @@
 //! - `dist`: builds the installable package (`.deb` on Linux) with the Tauri bundler.
 
 mod bench;
+mod geodata;
 mod session;
 mod setup;
 mod test;
@@ -27,6 +28,7 @@ fn main() -> ExitCode {
         "bench" => bench(args.get(1).map(String::as_str)),
         "codegen" => codegen(),
         "dist" => dist(),
+        "geo-data" => geodata::run_geo_data(),
         "help" | "--help" | "-h" => {
             print!("{USAGE}");
             Ok(())
@@ -54,6 +56,7 @@ tasks:
   test       install what is missing, then run every gate and test; ends with `N passed, N failed`
   bench      list the benchmarks; `cargo xtask bench NAME` runs one
   codegen    regenerate ui/src/lib/bindings.ts from the Rust definitions
+  geo-data   rebuild the server's bundled geolocation table from DB-IP Lite (npm)
   dist       build the installable package (a .deb on Linux) into <target>/release/bundle/
 ";
 
