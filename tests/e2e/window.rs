@@ -232,6 +232,7 @@ async fn sign_in_through_the_window_lists_sessions_keeps_the_token_in_the_keyrin
     let text = table.text().await.unwrap();
     assert!(text.contains("Firefox on Windows"), "{text}");
     assert!(text.contains("81.2.69.142"), "{text}");
+    assert!(text.contains("London, England, GB"), "{text}");
     assert!(text.contains("SetGet Admin on Linux"), "{text}");
     screenshot(&client, "03-sessions.png").await;
 
@@ -282,6 +283,7 @@ async fn sign_in_through_the_window_lists_sessions_keeps_the_token_in_the_keyrin
         .expect("a Notify call for the unfamiliar sign-in");
     assert!(call.contains("string \"SetGet Admin\""), "{call}");
     assert!(call.contains("81.2.69.142"), "{call}");
+    assert!(call.contains("London, GB"), "{call}");
     assert!(call.contains("Firefox on Windows"), "{call}");
 
     // Signing out returns to the sign-in screen, ends the session and empties the keyring.

@@ -192,3 +192,144 @@ async fn seed_bench_writes_a_consistent_workspace_the_server_serves() {
     let active = active["total"].as_u64().unwrap();
     assert!((300..1500).contains(&active), "{active} active of 2001");
 }
+
+/// Writes a MaxMind DB with one /24 per record.
+fn write_mmdb(path: &Path, database_type: &str, records: &[(&str, serde_json::Value)]) {
+    use maxminddb_writer::Database;
+    use maxminddb_writer::paths::IpAddrWithMask;
+    let mut db = Database::default();
+    db.metadata.binary_format_major_version = 2;
+    db.metadata.database_type = database_type.into();
+    for (network, record) in records {
+        let data = db.insert_value(record.clone()).unwrap();
+        db.insert_node(network.parse::<IpAddrWithMask>().unwrap(), data);
+    }
+    let file = std::fs::File::create(path).unwrap();
+    db.write_to(file).unwrap();
+}
+
+/// A record of the flat layout, with 32-bit coordinates as the npm databases have them.
+#[derive(serde::Serialize, Clone)]
+struct FlatRecord {
+    city: &'static str,
+    state1: &'static str,
+    country_code: &'static str,
+    latitude: f32,
+    longitude: f32,
+}
+
+#[tokio::test]
+async fn geoip_files_of_both_layouts_and_the_bundled_table_locate_sign_ins() {
+    let dir = tempfile::tempdir().unwrap();
+    let flat = dir.path().join("flat.mmdb");
+    let city = serde_json::to_value(FlatRecord {
+        city: "Lyon",
+        state1: "Auvergne-Rhone-Alpes",
+        country_code: "FR",
+        latitude: 45.764,
+        longitude: 4.8357,
+    })
+    .unwrap();
+    write_mmdb(&flat, "DBIP-City-Lite", &[("192.0.2.0/24", city)]);
+    let geoip2 = dir.path().join("geoip2.mmdb");
+    write_mmdb(
+        &geoip2,
+        "GeoIP2-City",
+        &[(
+            "198.51.100.0/24",
+            json!({
+                "city": {"names": {"en": "Osaka"}},
+                "subdivisions": [{"names": {"en": "Osaka"}}],
+                "country": {"names": {"en": "Japan"}, "iso_code": "JP"},
+                "location": {"latitude": 34.6937, "longitude": 135.5023}
+            }),
+        )],
+    );
+    let mut child = Command::new(env!("CARGO_BIN_EXE_setget-server"))
+        .args(["serve", "--dev", "--listen", "127.0.0.1:0", "--db"])
+        .arg(dir.path().join("s.db"))
+        .arg("--geoip")
+        .arg(&flat)
+        .arg("--geoip")
+        .arg(&geoip2)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let server = Server {
+        child,
+        url: line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap()
+            .to_owned(),
+    };
+    let client = reqwest::Client::new();
+    let created = client
+        .post(format!("{}/api/_dev/workspaces/", server.url))
+        .json(&json!({"slug": "geo", "name": "Geo", "members": [
+            {"email": "o@geo.test", "password": "pw-geo", "role": "owner", "display_name": "O"}
+        ]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let place = |ip: &'static str| {
+        let client = client.clone();
+        let url = server.url.clone();
+        async move {
+            let signed: serde_json::Value = client
+                .post(format!("{url}/auth/sign-in/"))
+                .header("x-forwarded-for", ip)
+                .json(&json!({"email": "o@geo.test", "password": "pw-geo", "medium": "email"}))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            signed["session"]["location"].clone()
+        }
+    };
+    let lyon = place("192.0.2.77").await;
+    assert_eq!(lyon["city"], "Lyon");
+    assert_eq!(lyon["region"], "Auvergne-Rhone-Alpes");
+    assert_eq!(lyon["country_code"], "FR");
+    assert_eq!(lyon["latitude"], 45.764);
+    let osaka = place("198.51.100.9").await;
+    assert_eq!(osaka["city"], "Osaka");
+    assert_eq!(osaka["country"], "Japan");
+    assert_eq!(osaka["country_code"], "JP");
+    // Not in the files: the bundled DB-IP table answers.
+    let london = place("81.2.69.142").await;
+    assert_eq!(london["city"], "London");
+    assert_eq!(london["country_code"], "GB");
+    // Nowhere: no location.
+    assert_eq!(place("10.1.2.3").await, serde_json::Value::Null);
+}
+
+#[test]
+fn a_missing_or_broken_geoip_file_stops_the_server_with_a_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let broken = dir.path().join("broken.mmdb");
+    std::fs::write(&broken, b"not a database").unwrap();
+    for file in [dir.path().join("missing.mmdb"), broken] {
+        let out = Command::new(env!("CARGO_BIN_EXE_setget-server"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--db"])
+            .arg(dir.path().join("s.db"))
+            .arg("--geoip")
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("is not a readable MaxMind DB file"),
+            "{stderr}"
+        );
+    }
+}
