@@ -1,5 +1,5 @@
-//! Demo mode: an embedded `setget-server` on 127.0.0.1 with the seeded `acme` workspace, and
-//! an engine already signed in as its owner.
+//! Demo mode: an embedded `setget-server` on 127.0.0.1 with the seeded `acme` workspace and
+//! its simulated traffic, and an engine already signed in as its owner.
 //!
 //! Everything lives in a temporary folder removed at exit, and the demo token stays in process
 //! memory: the server it belongs to dies with the process, and the demo must not touch the
@@ -36,6 +36,10 @@ pub fn start() -> anyhow::Result<Demo> {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").context("binding the demo server")?;
     listener.set_nonblocking(true)?;
     let server_url = format!("http://{}", listener.local_addr()?);
+    tauri::async_runtime::spawn(setget_server::demo::simulate_traffic(
+        app.clone(),
+        std::time::Duration::from_secs(20),
+    ));
     tauri::async_runtime::spawn(async move {
         let result = match tokio_listener(listener) {
             Ok(l) => serve(l, app, std::future::pending()).await,

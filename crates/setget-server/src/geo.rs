@@ -159,6 +159,11 @@ impl Bundled {
         Self { networks }
     }
 
+    /// The networks and their places.
+    pub fn networks(&self) -> &[(ipnet::IpNet, Location)] {
+        &self.networks
+    }
+
     /// How many networks it knows.
     pub fn len(&self) -> usize {
         self.networks.len()

@@ -49,6 +49,18 @@ enum Command {
         #[arg(long = "geoip", value_name = "FILE")]
         geoip: Vec<PathBuf>,
     },
+    /// Serve in dev mode with the demo workspace `acme` (owner `owner@acme.test`, password
+    /// `setget-demo`) and simulated traffic.
+    Demo {
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        /// Database file; a temporary one when left out. An existing demo is reused.
+        #[arg(long)]
+        db: Option<PathBuf>,
+        /// How often a simulated member signs in or out (e.g. `20s`).
+        #[arg(long, default_value = "20s", value_parser = parse_duration)]
+        traffic_interval: chrono::Duration,
+    },
     /// Write a large workspace `bench` (owner `owner@bench.test`, password `setget-bench`)
     /// straight into a fresh database, for benchmarks.
     SeedBench {
@@ -116,6 +128,42 @@ async fn main() -> anyhow::Result<()> {
             // Tests and scripts read this line to learn the port.
             println!("listening on http://{addr}");
             tracing::info!(%addr, db = %db.display(), "serving");
+            serve(listener, app, shutdown_signal()).await?;
+            Ok(())
+        }
+        Command::Demo {
+            listen,
+            db,
+            traffic_interval,
+        } => {
+            let temp = tempfile::tempdir()?;
+            let db = db.unwrap_or_else(|| temp.path().join("demo.db"));
+            let store = Store::open(&db)?;
+            let app = App::new(store, ServerConfig::with_dev(true));
+            let exists: bool = app.store().conn().query_row(
+                "SELECT EXISTS(SELECT 1 FROM workspaces WHERE slug = ?1)",
+                [setget_server::demo::DEMO_WORKSPACE],
+                |r| r.get(0),
+            )?;
+            if !exists {
+                setget_server::demo::seed(&app)?;
+            }
+            let interval = traffic_interval
+                .to_std()
+                .ok()
+                .filter(|d| !d.is_zero())
+                .context("--traffic-interval must be positive")?;
+            tokio::spawn(setget_server::demo::simulate_traffic(app.clone(), interval));
+            let listener = tokio::net::TcpListener::bind(listen)
+                .await
+                .with_context(|| format!("listening on {listen}"))?;
+            let addr = listener.local_addr()?;
+            println!("listening on http://{addr}");
+            println!(
+                "demo workspace `acme`: sign in as {} with password {}",
+                setget_server::demo::DEMO_OWNER_EMAIL,
+                setget_server::demo::DEMO_OWNER_PASSWORD
+            );
             serve(listener, app, shutdown_signal()).await?;
             Ok(())
         }
