@@ -333,3 +333,60 @@ fn a_missing_or_broken_geoip_file_stops_the_server_with_a_clear_message() {
         );
     }
 }
+
+#[tokio::test]
+async fn the_demo_command_serves_the_seeded_workspace_with_the_documented_credentials() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_setget-server"))
+        .args([
+            "demo",
+            "--listen",
+            "127.0.0.1:0",
+            "--traffic-interval",
+            "1h",
+        ])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let server = Server {
+        child,
+        url: line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap()
+            .to_owned(),
+    };
+    let client = reqwest::Client::new();
+    let signed = client
+        .post(format!("{}/auth/sign-in/", server.url))
+        .json(&json!({"email": "owner@acme.test", "password": "setget-demo", "medium": "email"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed.status(), 200);
+    let token = cookie_token(signed.headers());
+    let members: serde_json::Value = client
+        .get(format!(
+            "{}/api/workspaces/acme/members/?per_page=1",
+            server.url
+        ))
+        .header("cookie", format!("setget_session={token}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(members["total"], 50);
+    // Dev routes are on.
+    let clock = client
+        .get(format!("{}/api/_dev/clock/", server.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(clock.status(), 200);
+}

@@ -6,6 +6,7 @@
 
 mod admin;
 mod binary;
+mod demo;
 mod events;
 mod router;
 mod rules;
