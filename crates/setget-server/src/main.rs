@@ -126,7 +126,7 @@ async fn main() -> anyhow::Result<()> {
                 .with_context(|| format!("listening on {listen}"))?;
             let addr = listener.local_addr()?;
             // Tests and scripts read this line to learn the port.
-            println!("listening on http://{addr}");
+            say(&format!("listening on http://{addr}"));
             tracing::info!(%addr, db = %db.display(), "serving");
             serve(listener, app, shutdown_signal()).await?;
             Ok(())
@@ -158,12 +158,12 @@ async fn main() -> anyhow::Result<()> {
                 .await
                 .with_context(|| format!("listening on {listen}"))?;
             let addr = listener.local_addr()?;
-            println!("listening on http://{addr}");
-            println!(
+            say(&format!(
                 "demo workspace `acme`: sign in as {} with password {}",
                 setget_server::demo::DEMO_OWNER_EMAIL,
                 setget_server::demo::DEMO_OWNER_PASSWORD
-            );
+            ));
+            say(&format!("listening on http://{addr}"));
             serve(listener, app, shutdown_signal()).await?;
             Ok(())
         }
@@ -182,14 +182,21 @@ async fn main() -> anyhow::Result<()> {
             };
             let now = setget_protocol::clock::SystemClock::default().now();
             setget_server::seed::seed(&db, counts, now)?;
-            println!(
+            say(&format!(
                 "seeded {} with {members} members, {sessions} sessions, {events} events in {:.1} s",
                 db.display(),
                 started.elapsed().as_secs_f64()
-            );
+            ));
             Ok(())
         }
     }
+}
+
+/// Prints a line to stdout; a reader that went away (a closed pipe) is not worth dying for.
+fn say(line: &str) {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}").and_then(|()| out.flush());
 }
 
 async fn shutdown_signal() {
