@@ -55,14 +55,16 @@ impl ServerProcess {
             .stderr(Stdio::inherit())
             .spawn()
             .context("starting setget-server")?;
-        let stdout = child.stdout.take().context("no stdout")?;
+        let mut stdout = BufReader::new(child.stdout.take().context("no stdout")?);
         let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line)?;
+        stdout.read_line(&mut line)?;
         let url = line
             .trim()
             .strip_prefix("listening on ")
             .map(str::to_owned)
             .with_context(|| format!("unexpected first line from setget-server: {line:?}"))?;
+        // Keep reading, so that anything it prints later never meets a closed pipe.
+        std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
         Ok(Self {
             child,
             url,

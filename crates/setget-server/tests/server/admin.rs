@@ -678,3 +678,223 @@ async fn sign_in_records_the_device_in_the_audit_log() {
         .unwrap();
     assert_eq!(device, "Firefox on Windows");
 }
+
+#[tokio::test]
+async fn bad_input_on_every_member_and_admin_endpoint_is_a_clear_4xx_and_changes_nothing() {
+    let h = Harness::new(true).await;
+    let owner = h.token(OWNER, PASSWORD).await;
+    let member = h.token(MEMBER, MEMBER_PASSWORD).await;
+    let maya = h.id(MEMBER);
+    let raw = |method: &str, path: String, content_type: Option<&str>, body: String| {
+        let mut b = axum::http::Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::COOKIE, format!("setget_session={owner}"));
+        if let Some(ct) = content_type {
+            b = b.header(header::CONTENT_TYPE, ct);
+        }
+        b.body(axum::body::Body::from(body)).unwrap()
+    };
+    let json = Some("application/json");
+    let policy = "/api/workspaces/acme/session-policy/".to_owned();
+    let revoke_all = "/api/workspaces/acme/sessions/revoke-all/".to_owned();
+    let cases = vec![
+        (
+            raw("PATCH", policy.clone(), json, "{nope".into()),
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+        ),
+        (
+            raw("PATCH", policy.clone(), json, "[]".into()),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            raw("PATCH", policy.clone(), None, "{}".into()),
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+        ),
+        (
+            raw(
+                "PATCH",
+                policy.clone(),
+                json,
+                format!("{{\"x\":\"{}\"}}", "y".repeat(70_000)),
+            ),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+        ),
+        (
+            raw("PUT", policy.clone(), json, "{}".into()),
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+        ),
+        (
+            raw(
+                "POST",
+                revoke_all.clone(),
+                json,
+                r#"{"password": 5}"#.into(),
+            ),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            raw(
+                "POST",
+                revoke_all.clone(),
+                json,
+                format!(r#"{{"password": "{PASSWORD}", "all": true}}"#),
+            ),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            raw("POST", revoke_all.clone(), None, String::new()),
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+        ),
+        (
+            raw("GET", revoke_all.clone(), None, String::new()),
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+        ),
+        (
+            raw(
+                "GET",
+                "/api/workspaces/acme/members/?per_page=abc".into(),
+                None,
+                String::new(),
+            ),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            raw(
+                "GET",
+                "/api/workspaces/acme/members/?offset=-1".into(),
+                None,
+                String::new(),
+            ),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            raw(
+                "GET",
+                "/api/workspaces/acme/members/?sort=name".into(),
+                None,
+                String::new(),
+            ),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            raw(
+                "GET",
+                format!("/api/workspaces/acme/members/{maya}/sessions/?per_page=0"),
+                None,
+                String::new(),
+            ),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            raw(
+                "GET",
+                "/api/workspaces/acme/members/no-such-member/sessions/".into(),
+                None,
+                String::new(),
+            ),
+            StatusCode::NOT_FOUND,
+            "not_found",
+        ),
+        (
+            raw(
+                "DELETE",
+                format!("/api/workspaces/acme/members/{maya}/sessions/no-such-session/"),
+                None,
+                String::new(),
+            ),
+            StatusCode::NOT_FOUND,
+            "not_found",
+        ),
+        (
+            raw(
+                "POST",
+                "/api/workspaces/acme/members/no-such-member/sessions/revoke-all/".into(),
+                None,
+                String::new(),
+            ),
+            StatusCode::NOT_FOUND,
+            "not_found",
+        ),
+        (
+            raw(
+                "GET",
+                "/api/workspaces/acme/audit-logs/?after=x".into(),
+                None,
+                String::new(),
+            ),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            raw(
+                "GET",
+                "/api/workspaces/acme/audit-logs/?member_id=a&member_id=b".into(),
+                None,
+                String::new(),
+            ),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            raw(
+                "GET",
+                "/api/workspaces/acme/sessions/?changed_after=-x".into(),
+                None,
+                String::new(),
+            ),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            raw(
+                "DELETE",
+                "/api/users/me/sessions/no-such-session/".into(),
+                None,
+                String::new(),
+            ),
+            StatusCode::NOT_FOUND,
+            "not_found",
+        ),
+        (
+            raw(
+                "GET",
+                "/api/users/me/sessions/revoke-others/".into(),
+                None,
+                String::new(),
+            ),
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+        ),
+    ];
+    for (request, status, code) in cases {
+        let what = format!("{} {}", request.method(), request.uri());
+        let (got, _, body) = h.send(request).await;
+        assert_eq!(got, status, "{what}: {body}");
+        assert_eq!(body["code"], code, "{what}");
+        assert!(
+            body["error"].as_str().is_some_and(|e| !e.is_empty()),
+            "{what}"
+        );
+    }
+    assert_eq!(h.me_status(&member).await, StatusCode::OK);
+    assert_eq!(h.me_status(&owner).await, StatusCode::OK);
+    let (_, _, policy) = h
+        .send(get_with("/api/workspaces/acme/session-policy/", &owner))
+        .await;
+    assert_eq!(policy["updated_at"], Value::Null);
+    assert!(h.events("session.revoked").is_empty());
+}

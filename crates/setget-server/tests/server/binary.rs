@@ -11,6 +11,25 @@ struct Server {
     url: String,
 }
 
+/// Reads the child's stdout up to its `listening on` line, returns the URL, and keeps draining
+/// the rest in the background so that later lines never meet a closed pipe.
+fn listening_url(child: &mut Child) -> String {
+    let mut reader = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    let url = loop {
+        line.clear();
+        assert!(
+            reader.read_line(&mut line).unwrap() > 0,
+            "no listening line"
+        );
+        if let Some(url) = line.trim().strip_prefix("listening on ") {
+            break url.to_owned();
+        }
+    };
+    std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
+    url
+}
+
 impl Server {
     fn start(db: &Path, dev: bool) -> Self {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_setget-server"));
@@ -22,15 +41,7 @@ impl Server {
             cmd.arg("--dev");
         }
         let mut child = cmd.spawn().unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let url = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap()
-            .to_owned();
+        let url = listening_url(&mut child);
         Self { child, url }
     }
 }
@@ -256,18 +267,8 @@ async fn geoip_files_of_both_layouts_and_the_bundled_table_locate_sign_ins() {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let server = Server {
-        child,
-        url: line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap()
-            .to_owned(),
-    };
+    let url = listening_url(&mut child);
+    let server = Server { child, url };
     let client = reqwest::Client::new();
     let created = client
         .post(format!("{}/api/_dev/workspaces/", server.url))
@@ -348,18 +349,8 @@ async fn the_demo_command_serves_the_seeded_workspace_with_the_documented_creden
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let server = Server {
-        child,
-        url: line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap()
-            .to_owned(),
-    };
+    let url = listening_url(&mut child);
+    let server = Server { child, url };
     let client = reqwest::Client::new();
     let signed = client
         .post(format!("{}/auth/sign-in/", server.url))
