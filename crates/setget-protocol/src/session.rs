@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 /// `POST /auth/sign-in/`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SignInRequest {
     pub email: String,
@@ -15,6 +16,7 @@ pub struct SignInRequest {
 
 /// The answer to a successful sign-in; the token travels only in `Set-Cookie`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SignInResponse {
     pub member: Member,
     pub session: Session,
@@ -22,6 +24,7 @@ pub struct SignInResponse {
 
 /// A member's role in their workspace.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
@@ -58,6 +61,7 @@ impl Role {
 
 /// A workspace member.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Member {
     pub id: String,
@@ -71,6 +75,7 @@ pub struct Member {
 
 /// The workspace a member belongs to, by its slug.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct WorkspaceRef {
     pub slug: String,
@@ -79,6 +84,7 @@ pub struct WorkspaceRef {
 
 /// `GET /api/users/me/`: the caller and their workspace.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MeResponse {
     #[serde(flatten)]
     pub member: Member,
@@ -87,6 +93,7 @@ pub struct MeResponse {
 
 /// Where an IP address geolocates, as precisely as the database knows.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Location {
     pub city: Option<String>,
@@ -99,6 +106,7 @@ pub struct Location {
 
 /// How a session was authenticated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum AuthMethod {
@@ -107,6 +115,7 @@ pub enum AuthMethod {
 
 /// A session's state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum SessionStatus {
@@ -141,6 +150,7 @@ impl SessionStatus {
 
 /// Why a session ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum EndReason {
@@ -194,6 +204,7 @@ impl EndReason {
 
 /// One sign-in of one member, with where and how it happened.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Session {
     pub id: String,
@@ -235,6 +246,7 @@ pub struct Session {
 
 /// A page of a list: `{"results": [...], "total": N}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Page<T> {
     pub results: Vec<T>,
     pub total: u64,
@@ -242,6 +254,7 @@ pub struct Page<T> {
 
 /// `POST /api/_dev/workspaces/` (dev mode only): a workspace and its members.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct DevWorkspace {
     pub slug: String,
@@ -251,6 +264,7 @@ pub struct DevWorkspace {
 
 /// One member of a [`DevWorkspace`].
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct DevMember {
     pub email: String,
@@ -261,6 +275,7 @@ pub struct DevMember {
 
 /// The answer to creating a dev workspace: the ids that were assigned.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DevWorkspaceCreated {
     pub id: String,
     pub slug: String,
@@ -269,6 +284,7 @@ pub struct DevWorkspaceCreated {
 
 /// The id assigned to one member of a dev workspace.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DevMemberCreated {
     pub id: String,
     pub email: String,
@@ -276,6 +292,7 @@ pub struct DevMemberCreated {
 
 /// One entry of a workspace's audit log.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct AuditEvent {
     /// Gap-free and increasing within a workspace.
@@ -301,11 +318,13 @@ pub struct AuditEvent {
     /// `self`, `admin`, `inactivity`, `wrong_password`, ...
     pub reason: Option<String>,
     #[cfg_attr(feature = "ts", ts(type = "unknown"))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub details: Option<serde_json::Value>,
 }
 
 /// A workspace's session policy.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct SessionPolicy {
     /// One of `30m`, `1h`, `8h`, `24h`, `7d` (default), `30d`.
@@ -323,6 +342,7 @@ pub struct SessionPolicy {
 /// `PATCH .../session-policy/`: the fields to change. `max_concurrent_sessions: null` means
 /// unlimited; leaving a field out keeps it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SessionPolicyPatch {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub inactivity_timeout: Option<String>,
@@ -334,6 +354,7 @@ pub struct SessionPolicyPatch {
 
 /// How many sessions a bulk revocation ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Revoked {
     pub revoked: u64,
@@ -341,6 +362,7 @@ pub struct Revoked {
 
 /// A password confirming a destructive action.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ConfirmPassword {
     pub password: String,
