@@ -5,17 +5,18 @@
 //! never revealed), a plain member is a 403. Ids in paths that do not belong to the caller's
 //! workspace are 404s too.
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
-use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use setget_protocol::{
-    AuditEvent, ConfirmPassword, EndReason, ErrorCode, Member, Page, Revoked, Session,
-    SessionPolicy, SessionStatus,
+    AuditEvent, ConfirmPassword, EndReason, ErrorBody, ErrorCode, Member, Page, Revoked, Session,
+    SessionPolicy, SessionPolicyPatch, SessionStatus,
 };
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::api::{ApiJson, ApiQuery, Authed, CLEAR_COOKIE, check_per_page, default_per_page};
 use crate::error::{ApiError, ApiResult};
@@ -23,33 +24,18 @@ use crate::policy::Timeout;
 use crate::store::{self, AuditFilter, Ending, NewEvent, Scope};
 use crate::{App, password};
 
-/// The admin routes.
-pub fn routes() -> Router<App> {
-    Router::new()
-        .route("/api/workspaces/{slug}/members/", get(members))
-        .route(
-            "/api/workspaces/{slug}/members/{member_id}/sessions/",
-            get(member_sessions),
-        )
-        .route(
-            "/api/workspaces/{slug}/members/{member_id}/sessions/{session_id}/",
-            delete(revoke_member_session),
-        )
-        .route(
-            "/api/workspaces/{slug}/members/{member_id}/sessions/revoke-all/",
-            post(revoke_member_sessions),
-        )
-        .route(
-            "/api/workspaces/{slug}/sessions/revoke-all/",
-            post(revoke_workspace_sessions),
-        )
-        .route("/api/workspaces/{slug}/sessions/", get(sessions))
-        .route(
-            "/api/workspaces/{slug}/session-policy/",
-            get(policy).patch(update_policy),
-        )
-        .route("/api/workspaces/{slug}/audit-logs/", get(audit_logs))
-        .route("/api/workspaces/{slug}/events/", get(crate::events::stream))
+/// The admin routes, documented.
+pub fn routes() -> OpenApiRouter<App> {
+    OpenApiRouter::new()
+        .routes(routes!(members))
+        .routes(routes!(member_sessions))
+        .routes(routes!(revoke_member_session))
+        .routes(routes!(revoke_member_sessions))
+        .routes(routes!(revoke_workspace_sessions))
+        .routes(routes!(sessions))
+        .routes(routes!(policy, update_policy))
+        .routes(routes!(audit_logs))
+        .routes(routes!(crate::events::stream))
 }
 
 /// The caller must be an owner or admin of the workspace `slug`.
@@ -66,7 +52,8 @@ pub(crate) fn require_admin(authed: &Authed, slug: &str) -> ApiResult<()> {
     Ok(())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct MembersQuery {
     #[serde(default)]
@@ -76,6 +63,7 @@ struct MembersQuery {
     search: Option<String>,
 }
 
+#[utoipa::path(get, path = "/api/workspaces/{slug}/members/", tag = "admin", params(("slug" = String, Path, description = "the workspace's slug"), MembersQuery), security(("session" = [])), responses((status = 200, description = "OK", body = Page<Member>), (status = 400, description = "malformed input: invalid_json, invalid_request or invalid_policy", body = ErrorBody), (status = 401, description = "no live session (session_invalid, session_expired, reauth_required) or invalid_credentials", body = ErrorBody), (status = 403, description = "forbidden, csrf_rejected or password_confirmation_failed", body = ErrorBody), (status = 404, description = "not_found, also for another workspace's ids", body = ErrorBody)))]
 async fn members(
     State(app): State<App>,
     authed: Authed,
@@ -104,7 +92,8 @@ async fn members(
     .await
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct PageQuery {
     #[serde(default)]
@@ -124,6 +113,7 @@ fn member_in(
         .ok_or_else(ApiError::not_found)
 }
 
+#[utoipa::path(get, path = "/api/workspaces/{slug}/members/{member_id}/sessions/", tag = "admin", params(("slug" = String, Path, description = "the workspace's slug"), ("member_id" = String, Path, description = "a member of the workspace"), PageQuery), security(("session" = [])), responses((status = 200, description = "the member's active sessions", body = Page<Session>), (status = 400, description = "malformed input: invalid_json, invalid_request or invalid_policy", body = ErrorBody), (status = 401, description = "no live session (session_invalid, session_expired, reauth_required) or invalid_credentials", body = ErrorBody), (status = 403, description = "forbidden, csrf_rejected or password_confirmation_failed", body = ErrorBody), (status = 404, description = "not_found, also for another workspace's ids", body = ErrorBody)))]
 async fn member_sessions(
     State(app): State<App>,
     authed: Authed,
@@ -154,6 +144,7 @@ fn clearing_cookie_if(ended_own: bool, mut response: Response) -> Response {
     response
 }
 
+#[utoipa::path(delete, path = "/api/workspaces/{slug}/members/{member_id}/sessions/{session_id}/", tag = "admin", params(("slug" = String, Path, description = "the workspace's slug"), ("member_id" = String, Path, description = "a member of the workspace"), ("session_id" = String, Path, description = "one of the member's sessions")), security(("session" = [])), responses((status = 204, description = "revoked (revoked_admin)"), (status = 401, description = "no live session (session_invalid, session_expired, reauth_required) or invalid_credentials", body = ErrorBody), (status = 403, description = "forbidden, csrf_rejected or password_confirmation_failed", body = ErrorBody), (status = 404, description = "not_found, also for another workspace's ids", body = ErrorBody)))]
 async fn revoke_member_session(
     State(app): State<App>,
     authed: Authed,
@@ -188,6 +179,7 @@ async fn revoke_member_session(
     ))
 }
 
+#[utoipa::path(post, path = "/api/workspaces/{slug}/members/{member_id}/sessions/revoke-all/", tag = "admin", params(("slug" = String, Path, description = "the workspace's slug"), ("member_id" = String, Path, description = "a member of the workspace")), security(("session" = [])), responses((status = 200, description = "OK", body = Revoked), (status = 401, description = "no live session (session_invalid, session_expired, reauth_required) or invalid_credentials", body = ErrorBody), (status = 403, description = "forbidden, csrf_rejected or password_confirmation_failed", body = ErrorBody), (status = 404, description = "not_found, also for another workspace's ids", body = ErrorBody)))]
 async fn revoke_member_sessions(
     State(app): State<App>,
     authed: Authed,
@@ -225,6 +217,7 @@ async fn revoke_member_sessions(
     ))
 }
 
+#[utoipa::path(post, path = "/api/workspaces/{slug}/sessions/revoke-all/", tag = "admin", params(("slug" = String, Path, description = "the workspace's slug")), request_body = ConfirmPassword, security(("session" = [])), responses((status = 200, description = "every active session of the workspace revoked, the caller's included", body = Revoked), (status = 400, description = "malformed input: invalid_json, invalid_request or invalid_policy", body = ErrorBody), (status = 401, description = "no live session (session_invalid, session_expired, reauth_required) or invalid_credentials", body = ErrorBody), (status = 404, description = "not_found, also for another workspace's ids", body = ErrorBody), (status = 403, description = "not an admin, or `password_confirmation_failed`", body = ErrorBody)))]
 async fn revoke_workspace_sessions(
     State(app): State<App>,
     authed: Authed,
@@ -272,7 +265,8 @@ async fn revoke_workspace_sessions(
     ))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct SessionsQuery {
     changed_after: Option<i64>,
@@ -283,6 +277,7 @@ struct SessionsQuery {
     per_page: u32,
 }
 
+#[utoipa::path(get, path = "/api/workspaces/{slug}/sessions/", tag = "admin", params(("slug" = String, Path, description = "the workspace's slug"), SessionsQuery), security(("session" = [])), responses((status = 200, description = "changes after `changed_after` ascending, or the active sessions", body = Page<Session>), (status = 400, description = "malformed input: invalid_json, invalid_request or invalid_policy", body = ErrorBody), (status = 401, description = "no live session (session_invalid, session_expired, reauth_required) or invalid_credentials", body = ErrorBody), (status = 403, description = "forbidden, csrf_rejected or password_confirmation_failed", body = ErrorBody), (status = 404, description = "not_found, also for another workspace's ids", body = ErrorBody)))]
 async fn sessions(
     State(app): State<App>,
     authed: Authed,
@@ -323,6 +318,7 @@ async fn sessions(
     .await
 }
 
+#[utoipa::path(get, path = "/api/workspaces/{slug}/session-policy/", tag = "admin", params(("slug" = String, Path, description = "the workspace's slug")), security(("session" = [])), responses((status = 200, description = "OK", body = SessionPolicy), (status = 401, description = "no live session (session_invalid, session_expired, reauth_required) or invalid_credentials", body = ErrorBody), (status = 403, description = "forbidden, csrf_rejected or password_confirmation_failed", body = ErrorBody), (status = 404, description = "not_found, also for another workspace's ids", body = ErrorBody)))]
 async fn policy(authed: Authed, Path(slug): Path<String>) -> ApiResult<Json<SessionPolicy>> {
     require_admin(&authed, &slug)?;
     Ok(Json(authed.workspace.policy()))
@@ -349,6 +345,7 @@ fn timeout_field(
         .ok_or_else(|| invalid_policy(format!("{field} must be one of {}", names.join(", "))))
 }
 
+#[utoipa::path(patch, path = "/api/workspaces/{slug}/session-policy/", tag = "admin", params(("slug" = String, Path, description = "the workspace's slug")), request_body = SessionPolicyPatch, security(("session" = [])), responses((status = 200, description = "the new policy; it applies to new sessions only", body = SessionPolicy), (status = 400, description = "malformed input: invalid_json, invalid_request or invalid_policy", body = ErrorBody), (status = 401, description = "no live session (session_invalid, session_expired, reauth_required) or invalid_credentials", body = ErrorBody), (status = 403, description = "forbidden, csrf_rejected or password_confirmation_failed", body = ErrorBody), (status = 404, description = "not_found, also for another workspace's ids", body = ErrorBody)))]
 async fn update_policy(
     State(app): State<App>,
     authed: Authed,
@@ -425,7 +422,8 @@ async fn update_policy(
     .await
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct AuditQuery {
     #[serde(default)]
@@ -438,6 +436,7 @@ struct AuditQuery {
     until: Option<DateTime<Utc>>,
 }
 
+#[utoipa::path(get, path = "/api/workspaces/{slug}/audit-logs/", tag = "admin", params(("slug" = String, Path, description = "the workspace's slug"), AuditQuery), security(("session" = [])), responses((status = 200, description = "OK", body = Page<AuditEvent>), (status = 400, description = "malformed input: invalid_json, invalid_request or invalid_policy", body = ErrorBody), (status = 401, description = "no live session (session_invalid, session_expired, reauth_required) or invalid_credentials", body = ErrorBody), (status = 403, description = "forbidden, csrf_rejected or password_confirmation_failed", body = ErrorBody), (status = 404, description = "not_found, also for another workspace's ids", body = ErrorBody)))]
 async fn audit_logs(
     State(app): State<App>,
     authed: Authed,

@@ -15,17 +15,19 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Duration, Utc};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use setget_protocol::{
-    DevMemberCreated, DevWorkspace, DevWorkspaceCreated, EndReason, ErrorCode, Location,
+    DevMemberCreated, DevWorkspace, DevWorkspaceCreated, EndReason, ErrorBody, ErrorCode, Location,
     MeResponse, Page, Revoked, Role, SESSION_COOKIE, Session, SessionStatus, SignInRequest,
     SignInResponse,
 };
 use tower_http::set_header::SetResponseHeaderLayer;
+use utoipa::OpenApi as _;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::error::{ApiError, ApiResult};
 use crate::policy::Timeout;
@@ -35,25 +37,61 @@ use crate::{App, password, token};
 /// Request bodies above this size are refused with 413.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
+/// Every documented route: the router and the OpenAPI document come from this one list, so
+/// no route can exist without its documentation.
+fn documented(dev: bool) -> OpenApiRouter<App> {
+    let mut api = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(healthz))
+        .routes(routes!(openapi_json))
+        .routes(routes!(sign_in))
+        .routes(routes!(sign_out))
+        .routes(routes!(me))
+        .routes(routes!(my_sessions))
+        .routes(routes!(revoke_my_session))
+        .routes(routes!(revoke_my_other_sessions))
+        .merge(crate::admin::routes());
+    if dev {
+        api = api
+            .routes(routes!(dev_create_workspace))
+            .routes(routes!(dev_clock, dev_advance_clock));
+    }
+    api
+}
+
+/// The OpenAPI 3 document of the API (with the `/api/_dev/` routes when `dev`).
+pub fn openapi(dev: bool) -> utoipa::openapi::OpenApi {
+    documented(dev).split_for_parts().1
+}
+
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(
+        title = "SetGet session API",
+        description = "Sessions, their rules and their audit log, in SetGet's API style. \
+                       Errors are `{\"error\": \"...\", \"code\": \"...\"}`."
+    ),
+    components(schemas(ErrorBody, ErrorCode)),
+    modifiers(&SessionCookie)
+)]
+struct ApiDoc;
+
+/// Declares the `setget_session` cookie as the security scheme `session`.
+struct SessionCookie;
+
+impl utoipa::Modify for SessionCookie {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(SESSION_COOKIE))),
+        );
+    }
+}
+
 /// Builds the whole API.
 pub fn router(app: App) -> Router {
-    let mut api = Router::new()
-        .route("/healthz", get(healthz))
-        .route("/auth/sign-in/", post(sign_in))
-        .route("/auth/sign-out/", post(sign_out))
-        .route("/api/users/me/", get(me))
-        .route("/api/users/me/sessions/", get(my_sessions))
-        .route("/api/users/me/sessions/{id}/", delete(revoke_my_session))
-        .route(
-            "/api/users/me/sessions/revoke-others/",
-            post(revoke_my_other_sessions),
-        )
-        .merge(crate::admin::routes());
-    if app.config().dev {
-        api = api
-            .route("/api/_dev/workspaces/", post(dev_create_workspace))
-            .route("/api/_dev/clock/", get(dev_clock).post(dev_advance_clock));
-    }
+    let (api, _) = documented(app.config().dev).split_for_parts();
     api.fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn(set_rotated_cookie))
@@ -64,6 +102,15 @@ pub fn router(app: App) -> Router {
             HeaderValue::from_static("no-store"),
         ))
         .with_state(app)
+}
+
+#[utoipa::path(get, path = "/api/openapi.json", tag = "meta", responses((status = 200, description = "this document", content_type = "application/json")))]
+async fn openapi_json(State(app): State<App>) -> Response {
+    static DOCS: [std::sync::OnceLock<String>; 2] =
+        [std::sync::OnceLock::new(), std::sync::OnceLock::new()];
+    let dev = app.config().dev;
+    let json = DOCS[usize::from(dev)].get_or_init(|| openapi(dev).to_json().unwrap_or_default());
+    ([(header::CONTENT_TYPE, "application/json")], json.clone()).into_response()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -129,7 +176,8 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
 }
 
 /// `?offset=0&per_page=20`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct Paging {
     #[serde(default)]
@@ -492,11 +540,12 @@ async fn method_not_allowed() -> ApiError {
 // Handlers
 // ---------------------------------------------------------------------------------------------
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct Health {
     status: &'static str,
 }
 
+#[utoipa::path(get, path = "/healthz", tag = "meta", responses((status = 200, description = "the server is up", body = Health)))]
 async fn healthz() -> Json<Health> {
     Json(Health { status: "ok" })
 }
@@ -509,6 +558,7 @@ fn session_cookie(token: &str, max_age: Duration) -> ApiResult<HeaderValue> {
     .map_err(|e| ApiError::Internal(e.into()))
 }
 
+#[utoipa::path(post, path = "/auth/sign-in/", tag = "auth", request_body = SignInRequest, responses((status = 200, description = "signed in; the token is in `Set-Cookie: setget_session=…; HttpOnly; Secure; SameSite=Lax; Path=/`", body = SignInResponse), (status = 400, description = "malformed input: invalid_json, invalid_request or invalid_policy", body = ErrorBody), (status = 401, description = "no live session (session_invalid, session_expired, reauth_required) or invalid_credentials", body = ErrorBody), (status = 403, description = "forbidden, csrf_rejected or password_confirmation_failed", body = ErrorBody), (status = 413, description = "payload_too_large: bodies over 64 KiB", body = ErrorBody), (status = 429, description = "too many failed sign-ins; see Retry-After", body = ErrorBody)))]
 async fn sign_in(
     State(app): State<App>,
     ClientIp(ip): ClientIp,
@@ -578,6 +628,7 @@ async fn sign_in(
     Ok(response)
 }
 
+#[utoipa::path(post, path = "/auth/sign-out/", tag = "auth", security(("session" = [])), responses((status = 204, description = "signed out; the cookie is cleared"), (status = 401, description = "no live session (session_invalid, session_expired, reauth_required) or invalid_credentials", body = ErrorBody), (status = 403, description = "forbidden, csrf_rejected or password_confirmation_failed", body = ErrorBody)))]
 async fn sign_out(State(app): State<App>, authed: Authed) -> ApiResult<Response> {
     let now = app.clock().now();
     app.blocking(move |store| {
@@ -613,6 +664,7 @@ fn signed_out_response() -> Response {
     response
 }
 
+#[utoipa::path(get, path = "/api/users/me/", tag = "me", security(("session" = [])), responses((status = 200, description = "OK", body = MeResponse), (status = 401, description = "no live session (session_invalid, session_expired, reauth_required) or invalid_credentials", body = ErrorBody)))]
 async fn me(State(app): State<App>, authed: Authed) -> ApiResult<Json<MeResponse>> {
     app.blocking(move |store| {
         let member = store::member_view(&store.conn(), &authed.member)?;
@@ -624,6 +676,7 @@ async fn me(State(app): State<App>, authed: Authed) -> ApiResult<Json<MeResponse
     .await
 }
 
+#[utoipa::path(get, path = "/api/users/me/sessions/", tag = "me", params(Paging), security(("session" = [])), responses((status = 200, description = "the caller's active sessions, `current` marked", body = Page<Session>), (status = 400, description = "malformed input: invalid_json, invalid_request or invalid_policy", body = ErrorBody), (status = 401, description = "no live session (session_invalid, session_expired, reauth_required) or invalid_credentials", body = ErrorBody)))]
 async fn my_sessions(
     State(app): State<App>,
     authed: Authed,
@@ -679,6 +732,7 @@ fn check_lockout(
     })
 }
 
+#[utoipa::path(delete, path = "/api/users/me/sessions/{id}/", tag = "me", params(("id" = String, Path, description = "one of the caller's sessions")), security(("session" = [])), responses((status = 204, description = "revoked; revoking the current session signs out"), (status = 401, description = "no live session (session_invalid, session_expired, reauth_required) or invalid_credentials", body = ErrorBody), (status = 403, description = "forbidden, csrf_rejected or password_confirmation_failed", body = ErrorBody), (status = 404, description = "not_found, also for another workspace's ids", body = ErrorBody)))]
 async fn revoke_my_session(
     State(app): State<App>,
     authed: Authed,
@@ -708,6 +762,7 @@ async fn revoke_my_session(
     })
 }
 
+#[utoipa::path(post, path = "/api/users/me/sessions/revoke-others/", tag = "me", security(("session" = [])), responses((status = 200, description = "OK", body = Revoked), (status = 401, description = "no live session (session_invalid, session_expired, reauth_required) or invalid_credentials", body = ErrorBody), (status = 403, description = "forbidden, csrf_rejected or password_confirmation_failed", body = ErrorBody)))]
 async fn revoke_my_other_sessions(
     State(app): State<App>,
     authed: Authed,
@@ -759,6 +814,7 @@ fn valid_email(email: &str) -> bool {
         && !email.chars().any(char::is_whitespace)
 }
 
+#[utoipa::path(post, path = "/api/_dev/workspaces/", tag = "dev", request_body = DevWorkspace, responses((status = 201, description = "created", body = DevWorkspaceCreated), (status = 400, description = "malformed input: invalid_json, invalid_request or invalid_policy", body = ErrorBody), (status = 409, description = "conflict", body = ErrorBody), (status = 413, description = "payload_too_large: bodies over 64 KiB", body = ErrorBody)))]
 async fn dev_create_workspace(
     State(app): State<App>,
     ApiJson(req): ApiJson<DevWorkspace>,
@@ -849,23 +905,25 @@ async fn dev_create_workspace(
     .await
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct ClockNow {
     now: DateTime<Utc>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct AdvanceClock {
     advance_seconds: i64,
 }
 
+#[utoipa::path(get, path = "/api/_dev/clock/", tag = "dev", responses((status = 200, description = "OK", body = ClockNow)))]
 async fn dev_clock(State(app): State<App>) -> Json<ClockNow> {
     Json(ClockNow {
         now: app.clock().now(),
     })
 }
 
+#[utoipa::path(post, path = "/api/_dev/clock/", tag = "dev", request_body = AdvanceClock, responses((status = 200, description = "OK", body = ClockNow), (status = 400, description = "malformed input: invalid_json, invalid_request or invalid_policy", body = ErrorBody)))]
 async fn dev_advance_clock(
     State(app): State<App>,
     ApiJson(req): ApiJson<AdvanceClock>,

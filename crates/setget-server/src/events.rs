@@ -21,6 +21,7 @@ use crate::admin::require_admin;
 use crate::api::Authed;
 use crate::error::{ApiError, ApiResult};
 use crate::store::{self, AuditFilter};
+use setget_protocol::ErrorBody;
 
 /// Events fetched from the database per query.
 const BATCH: u32 = 500;
@@ -93,6 +94,7 @@ impl Follower {
 }
 
 /// The event stream of a workspace, for its owners and admins.
+#[utoipa::path(get, path = "/api/workspaces/{slug}/events/", tag = "admin", params(("slug" = String, Path, description = "the workspace's slug"), ("Last-Event-ID" = Option<i64>, Header, description = "replay the events after this seq")), security(("session" = [])), responses((status = 200, description = "Server-Sent Events: `id: <seq>`, `event: <name>`, `data: <AuditEvent>`; a `: heartbeat` comment every 15 s", content_type = "text/event-stream", body = AuditEvent), (status = 400, description = "malformed input: invalid_json, invalid_request or invalid_policy", body = ErrorBody), (status = 401, description = "no live session (session_invalid, session_expired, reauth_required) or invalid_credentials", body = ErrorBody), (status = 403, description = "forbidden, csrf_rejected or password_confirmation_failed", body = ErrorBody), (status = 404, description = "not_found, also for another workspace's ids", body = ErrorBody)))]
 pub async fn stream(
     State(app): State<App>,
     authed: Authed,

@@ -23,7 +23,7 @@ use std::sync::Arc;
 
 use setget_protocol::clock::{Clock, SystemClock};
 
-pub use api::router;
+pub use api::{openapi, router};
 pub use error::{ApiError, ApiResult};
 
 /// How the server behaves.
