@@ -5,6 +5,7 @@
 //! Callers run these functions on a blocking thread. Timestamps are whole Unix seconds.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use anyhow::Context as _;
@@ -28,6 +29,9 @@ const MIGRATIONS: &[M<'static>] = &[
 #[derive(Debug, Clone)]
 pub struct Store {
     conn: Arc<Mutex<Connection>>,
+    /// Counts committed write transactions (SQLite's commit hook); caches of anything read
+    /// from the database are valid only while it stays the same.
+    generation: Arc<AtomicU64>,
 }
 
 /// A member row, with what only the server sees.
@@ -103,9 +107,21 @@ impl Store {
         Migrations::from_slice(MIGRATIONS)
             .to_latest(&mut conn)
             .context("migrating the database schema")?;
+        let generation = Arc::new(AtomicU64::new(0));
+        let counter = Arc::clone(&generation);
+        conn.commit_hook(Some(move || {
+            counter.fetch_add(1, Ordering::SeqCst);
+            false // let the commit proceed
+        }))?;
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
+            generation,
         })
+    }
+
+    /// How many write transactions have committed since the store was opened.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::SeqCst)
     }
 
     /// The connection, for one unit of work. A poisoned lock is recovered: SQLite itself keeps
@@ -1091,6 +1107,24 @@ mod tests {
             expires_at(created, created, Timeout::D7, Timeout::D30),
             created + Duration::days(7)
         );
+    }
+
+    #[test]
+    fn the_generation_counts_write_commits_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("s.db")).unwrap();
+        let start = store.generation();
+        let conn = store.conn();
+        let _: i64 = conn
+            .query_row("SELECT count(*) FROM sessions", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(store.generation(), start);
+        conn.execute(
+            "INSERT INTO workspaces (id, slug, name, created_at) VALUES ('w', 'w', 'W', 0)",
+            [],
+        )
+        .unwrap();
+        assert_eq!(store.generation(), start + 1);
     }
 
     #[test]
