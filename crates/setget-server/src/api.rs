@@ -21,7 +21,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use setget_protocol::{
     DevMemberCreated, DevWorkspace, DevWorkspaceCreated, EndReason, ErrorBody, ErrorCode, Location,
-    MeResponse, Page, Revoked, Role, SESSION_COOKIE, Session, SessionStatus, SignInRequest,
+    MeResponse, Member, Page, Revoked, Role, SESSION_COOKIE, Session, SessionStatus, SignInRequest,
     SignInResponse,
 };
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -267,12 +267,74 @@ fn session_token(headers: &HeaderMap) -> Option<&str> {
         .map(|(_, value)| value)
 }
 
-/// An authenticated caller: their live session, member row and workspace.
+/// An authenticated caller: their live session, member row and workspace, and the member as
+/// the API shows them. Cheap to clone (shared), so that a cached authentication costs no copy.
 #[derive(Debug, Clone)]
-pub struct Authed {
+pub struct Authed(Arc<Caller>);
+
+/// What [`Authed`] holds.
+#[derive(Debug)]
+pub struct Caller {
     pub session: Session,
     pub member: MemberRow,
     pub workspace: WorkspaceRow,
+    pub member_view: Member,
+    /// `GET /api/users/me/`'s body, encoded once per cached authentication.
+    me_json: std::sync::OnceLock<axum::body::Bytes>,
+}
+
+impl std::ops::Deref for Authed {
+    type Target = Caller;
+
+    fn deref(&self) -> &Caller {
+        &self.0
+    }
+}
+
+/// A recent successful authentication, reusable while nothing has been written since
+/// (`generation`) and no rule would act on the next request.
+#[derive(Debug)]
+pub(crate) struct CachedAuth {
+    generation: u64,
+    issued_at: DateTime<Utc>,
+    authed: Authed,
+}
+
+/// Most entries kept before the cache starts afresh.
+const AUTH_CACHE_LIMIT: usize = 100_000;
+
+impl App {
+    /// The cached authentication of a token digest, if it is still exactly what the database
+    /// would answer: no write has committed since it was read (any revocation, expiry,
+    /// rotation, touch or policy change is a write), the session has not expired, no activity
+    /// update, rotation or binding check is due, and the request comes from the same address
+    /// with the same user agent.
+    fn cached_auth(
+        &self,
+        digest: &[u8],
+        now: DateTime<Utc>,
+        ip: IpAddr,
+        user_agent: &str,
+    ) -> Option<Authed> {
+        let cache = self.auth_cache().read().unwrap_or_else(|e| e.into_inner());
+        let entry = cache.get(digest)?;
+        let s = &entry.authed.session;
+        let fresh = entry.generation == self.store().generation()
+            && now < s.expires_at
+            && now - s.last_active_at < Duration::minutes(1)
+            && now - entry.issued_at < self.config().rotation_interval
+            && s.user_agent == user_agent
+            && s.last_ip.parse::<IpAddr>().is_ok_and(|last| last == ip);
+        fresh.then(|| entry.authed.clone())
+    }
+
+    fn cache_auth(&self, digest: Vec<u8>, entry: CachedAuth) {
+        let mut cache = self.auth_cache().write().unwrap_or_else(|e| e.into_inner());
+        if cache.len() >= AUTH_CACHE_LIMIT {
+            cache.clear();
+        }
+        cache.insert(digest, Arc::new(entry));
+    }
 }
 
 impl FromRequestParts<App> for Authed {
@@ -280,23 +342,43 @@ impl FromRequestParts<App> for Authed {
 
     async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Self::Rejection> {
         let ClientIp(ip) = ClientIp::from_request_parts(parts, app).await?;
-        let UserAgent(user_agent) = UserAgent::from_request_parts(parts, app).await?;
         let token = session_token(&parts.headers)
             .filter(|t| setget_protocol::is_token_shaped(t))
             .ok_or_else(ApiError::session_invalid)?;
         let digest = token::digest(token);
         let now = app.clock().now();
+        let raw_agent = parts
+            .headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        if let Some(authed) = app.cached_auth(&digest, now, ip, raw_agent) {
+            return Ok(authed);
+        }
+        let UserAgent(user_agent) = UserAgent::from_request_parts(parts, app).await?;
         let request = Presented {
             digest,
             now,
             ip,
-            location: app.geo().locate(ip),
             user_agent,
         };
-        let config = app.config().clone();
-        let (authed, rotated) = app
-            .blocking(move |store| authenticate(store, &request, &config))
+        let for_rules = app.clone();
+        let ((authed, rotated, cacheable), digest) = app
+            .blocking(move |store| {
+                let outcome = authenticate(store, &request, for_rules.config(), for_rules.geo())?;
+                Ok((outcome, request.digest))
+            })
             .await?;
+        if let Some((generation, issued_at)) = cacheable {
+            app.cache_auth(
+                digest,
+                CachedAuth {
+                    generation,
+                    issued_at,
+                    authed: authed.clone(),
+                },
+            );
+        }
         if let Some(rotated) = rotated
             && let Some(slot) = parts.extensions.get::<RotationSlot>()
         {
@@ -312,7 +394,6 @@ struct Presented {
     digest: Vec<u8>,
     now: DateTime<Utc>,
     ip: IpAddr,
-    location: Option<Location>,
     user_agent: String,
 }
 
@@ -362,13 +443,19 @@ fn require_reauth(
 /// past its grace period ends the session (`token_reuse`); expiry; user-agent binding (another
 /// browser or OS family); IP binding (another /24 or /48 in another country, where both are
 /// known); activity; and rotation of a token older than the rotation interval.
+/// Also says whether the answer may be cached: the store generation read under the lock
+/// before anything else, and when the token was issued (not for a replaced token, nor when
+/// this request rotated it).
+#[allow(clippy::type_complexity)]
 fn authenticate(
     store: &store::Store,
     request: &Presented,
     config: &crate::ServerConfig,
-) -> ApiResult<(Authed, Option<Rotated>)> {
+    geo: &dyn crate::geo::Geo,
+) -> ApiResult<(Authed, Option<Rotated>, Option<(u64, DateTime<Utc>)>)> {
     let now = request.now;
     let mut conn = store.conn();
+    let generation = store.generation();
     let (session, workspace_id, issued_at) = match store::lookup_token(&conn, &request.digest)? {
         store::TokenLookup::Unknown => return Err(ApiError::session_invalid()),
         store::TokenLookup::Current {
@@ -424,7 +511,7 @@ fn authenticate(
             "this session was opened in another browser or on another system; sign in again",
         ));
     }
-    if ip_moved_country(&session, request) {
+    if ip_moved_country(&session, request, geo) {
         require_reauth(&mut conn, &session, &workspace_id, EndReason::IpChange, now)?;
         return Err(ApiError::new(
             ErrorCode::ReauthRequired,
@@ -452,19 +539,27 @@ fn authenticate(
         _ => None,
     };
     let workspace = store::workspace(&conn, &workspace_id)?;
+    let member_view = store::member_view(&conn, &member)?;
+    let cacheable = match (issued_at, &rotated) {
+        (Some(issued), None) => Some((generation, issued)),
+        _ => None,
+    };
     Ok((
-        Authed {
+        Authed(Arc::new(Caller {
             session,
             member,
             workspace,
-        },
+            member_view,
+            me_json: std::sync::OnceLock::new(),
+        })),
         rotated,
+        cacheable,
     ))
 }
 
 /// IP binding: the same /24 or /48 as the session's origin is always fine; elsewhere the
 /// session ends only when both places are known and their countries differ.
-fn ip_moved_country(session: &Session, request: &Presented) -> bool {
+fn ip_moved_country(session: &Session, request: &Presented, geo: &dyn crate::geo::Geo) -> bool {
     let Ok(origin) = session.ip.parse::<IpAddr>() else {
         return false;
     };
@@ -472,7 +567,7 @@ fn ip_moved_country(session: &Session, request: &Presented) -> bool {
         return false;
     }
     let country = |l: &Option<Location>| l.as_ref().and_then(|l| l.country_code.clone());
-    match (country(&session.location), country(&request.location)) {
+    match (country(&session.location), country(&geo.locate(request.ip))) {
         (Some(from), Some(to)) => from != to,
         _ => false,
     }
@@ -665,15 +760,19 @@ fn signed_out_response() -> Response {
 }
 
 #[utoipa::path(get, path = "/api/users/me/", tag = "me", security(("session" = [])), responses((status = 200, description = "OK", body = MeResponse), (status = 401, description = "no live session (session_invalid, session_expired, reauth_required) or invalid_credentials", body = ErrorBody)))]
-async fn me(State(app): State<App>, authed: Authed) -> ApiResult<Json<MeResponse>> {
-    app.blocking(move |store| {
-        let member = store::member_view(&store.conn(), &authed.member)?;
-        Ok(Json(MeResponse {
-            member,
-            workspace: authed.workspace.to_ref(),
-        }))
-    })
-    .await
+async fn me(authed: Authed) -> ApiResult<Response> {
+    let body = match authed.me_json.get() {
+        Some(body) => body.clone(),
+        None => {
+            let encoded = serde_json::to_vec(&MeResponse {
+                member: authed.member_view.clone(),
+                workspace: authed.workspace.to_ref(),
+            })
+            .map_err(|e| ApiError::Internal(e.into()))?;
+            authed.me_json.get_or_init(|| encoded.into()).clone()
+        }
+    };
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
 #[utoipa::path(get, path = "/api/users/me/sessions/", tag = "me", params(Paging), security(("session" = [])), responses((status = 200, description = "the caller's active sessions, `current` marked", body = Page<Session>), (status = 400, description = "malformed input: invalid_json, invalid_request or invalid_policy", body = ErrorBody), (status = 401, description = "no live session (session_invalid, session_expired, reauth_required) or invalid_credentials", body = ErrorBody)))]

@@ -77,7 +77,11 @@ struct AppInner {
     config: ServerConfig,
     /// Bumped after every unit of database work, so that event streams look for news.
     changes: tokio::sync::watch::Sender<u64>,
+    /// Recent authentications by token digest (see `api::CachedAuth`).
+    auth_cache: AuthCache,
 }
+
+type AuthCache = std::sync::RwLock<std::collections::HashMap<Vec<u8>, Arc<api::CachedAuth>>>;
 
 impl App {
     /// An app over `store` using the real clock (movable in dev mode) and the bundled
@@ -93,6 +97,7 @@ impl App {
                 geo: Arc::new(geo::bundled()),
                 config,
                 changes: tokio::sync::watch::Sender::new(0),
+                auth_cache: AuthCache::default(),
             }),
         }
     }
@@ -107,6 +112,7 @@ impl App {
                 geo: Arc::new(geo::bundled()),
                 config,
                 changes: tokio::sync::watch::Sender::new(0),
+                auth_cache: AuthCache::default(),
             }),
         }
     }
@@ -122,8 +128,14 @@ impl App {
                 geo,
                 config: inner.config.clone(),
                 changes: inner.changes.clone(),
+                auth_cache: AuthCache::default(),
             }),
         }
+    }
+
+    /// The cache of recent authentications.
+    pub(crate) fn auth_cache(&self) -> &AuthCache {
+        &self.inner.auth_cache
     }
 
     /// The geolocation source.

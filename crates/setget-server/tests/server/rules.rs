@@ -251,3 +251,55 @@ async fn forwarded_addresses_are_believed_only_from_trusted_proxies() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["code"], "invalid_request");
 }
+
+/// Regression guard for the authentication cache: a token that was just served (and so is
+/// cached) must be refused the moment it is revoked, signed out or replaced elsewhere.
+#[tokio::test]
+async fn a_recently_used_token_is_refused_as_soon_as_it_is_revoked() {
+    let h = Harness::new(true).await;
+    let owner = h
+        .token(crate::support::OWNER, crate::support::PASSWORD)
+        .await;
+    let member = h.token(MEMBER, MEMBER_PASSWORD).await;
+    for _ in 0..3 {
+        assert_eq!(h.me_status(&member).await, StatusCode::OK);
+    }
+    let (_, _, page) = h
+        .send(get_with(
+            &format!("/api/workspaces/acme/members/{}/sessions/", h.id(MEMBER)),
+            &owner,
+        ))
+        .await;
+    let session = page["results"][0]["id"].as_str().unwrap().to_owned();
+    let (status, _, _) = h
+        .send(crate::support::with_token(
+            "DELETE",
+            &format!(
+                "/api/workspaces/acme/members/{}/sessions/{session}/",
+                h.id(MEMBER)
+            ),
+            &owner,
+            None,
+        ))
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(h.me_status(&member).await, StatusCode::UNAUTHORIZED);
+
+    // The same through the owner's own sign-out, and through the member count it reports.
+    let (_, _, me) = h.send(get_with("/api/users/me/", &owner)).await;
+    assert_eq!(me["active_sessions"], 1);
+    let second = h
+        .token(crate::support::OWNER, crate::support::PASSWORD)
+        .await;
+    let (_, _, me) = h.send(get_with("/api/users/me/", &owner)).await;
+    assert_eq!(me["active_sessions"], 2);
+    h.send(crate::support::with_token(
+        "POST",
+        "/auth/sign-out/",
+        &owner,
+        None,
+    ))
+    .await;
+    assert_eq!(h.me_status(&owner).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(h.me_status(&second).await, StatusCode::OK);
+}
