@@ -15,7 +15,7 @@ use crate::{cargo, run, target_dir};
 /// The benchmarks, by name.
 pub const BENCHMARKS: &[(&str, &str)] = &[(
     "server",
-    "authenticated GET /api/users/me/ vs GET /healthz with 1,000,000 sessions stored",
+    "GET /api/users/me/ vs GET /healthz with 1,000,000 sessions stored; event stream latency",
 )];
 
 /// Runs the benchmark `name`.
@@ -172,7 +172,94 @@ async fn measure(url: &str, db: &Path, db_size: u64) -> anyhow::Result<()> {
         me_lat.p99,
         verdict(me_lat.p99 <= 5.0)
     );
+
+    let events = event_latency(&client, url, me.cookie.as_deref().unwrap_or_default()).await?;
+    println!(
+        "event stream: {EVENT_SAMPLES} policy changes, from the request's start to its event on an \
+         open stream:"
+    );
+    println!(
+        "  p50 {:>6.2} ms   p99 {:>6.2} ms   max {:>6.2} ms   (target <= 100 ms: {})",
+        events.p50,
+        events.p99,
+        events.max,
+        verdict(events.max <= 100.0)
+    );
     Ok(())
+}
+
+/// How many events the event-stream phase times.
+const EVENT_SAMPLES: usize = 50;
+
+/// Opens the workspace's event stream, then makes `EVENT_SAMPLES` policy changes one at a
+/// time, each timed from the start of its request to the arrival of its event.
+async fn event_latency(
+    client: &reqwest::Client,
+    url: &str,
+    cookie: &str,
+) -> anyhow::Result<Latency> {
+    let get = |path: &str| {
+        client
+            .get(format!("{url}{path}"))
+            .header("cookie", cookie)
+            .send()
+    };
+    let log: serde_json::Value = get("/api/workspaces/bench/audit-logs/?per_page=1")
+        .await?
+        .json()
+        .await?;
+    let last_seq = log["total"].as_u64().context("no audit total")?;
+    let mut stream = client
+        .get(format!("{url}/api/workspaces/bench/events/"))
+        .header("cookie", cookie)
+        .header("last-event-id", last_seq.to_string())
+        .send()
+        .await?;
+    if !stream.status().is_success() {
+        bail!("the event stream answered {}", stream.status());
+    }
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Instant>();
+    let reader = tokio::spawn(async move {
+        let mut buffer = String::new();
+        while let Ok(Some(chunk)) = stream.chunk().await {
+            buffer.push_str(&String::from_utf8_lossy(&chunk));
+            while let Some(end) = buffer.find("\n\n") {
+                let block: String = buffer.drain(..end + 2).collect();
+                if block.lines().any(|l| l.starts_with("event: "))
+                    && tx.send(Instant::now()).is_err()
+                {
+                    return;
+                }
+            }
+        }
+    });
+    let mut samples = Vec::with_capacity(EVENT_SAMPLES);
+    for i in 0..EVENT_SAMPLES {
+        let started = Instant::now();
+        let response = client
+            .patch(format!("{url}/api/workspaces/bench/session-policy/"))
+            .header("cookie", cookie)
+            .json(&serde_json::json!({ "max_concurrent_sessions": 500 + i }))
+            .send()
+            .await?;
+        if !response.status().is_success() {
+            bail!("changing the policy answered {}", response.status());
+        }
+        let arrived = tokio::time::timeout(Duration::from_secs(5), rx.recv())
+            .await
+            .context("an event did not arrive within 5 s")?
+            .context("the event stream ended")?;
+        samples.push(arrived.saturating_duration_since(started).as_secs_f64() * 1000.0);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    reader.abort();
+    samples.sort_by(f64::total_cmp);
+    let at = |q: f64| samples[((samples.len() - 1) as f64 * q) as usize];
+    Ok(Latency {
+        p50: at(0.50),
+        p99: at(0.99),
+        max: at(1.0),
+    })
 }
 
 fn verdict(ok: bool) -> &'static str {
