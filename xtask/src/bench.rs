@@ -253,13 +253,7 @@ async fn event_latency(
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     reader.abort();
-    samples.sort_by(f64::total_cmp);
-    let at = |q: f64| samples[((samples.len() - 1) as f64 * q) as usize];
-    Ok(Latency {
-        p50: at(0.50),
-        p99: at(0.99),
-        max: at(1.0),
-    })
+    Latency::of(samples)
 }
 
 fn verdict(ok: bool) -> &'static str {
@@ -344,6 +338,22 @@ struct Latency {
     max: f64,
 }
 
+impl Latency {
+    /// The median, 99th percentile and maximum of samples in milliseconds.
+    fn of(mut samples: Vec<f64>) -> anyhow::Result<Self> {
+        if samples.is_empty() {
+            bail!("no samples");
+        }
+        samples.sort_by(f64::total_cmp);
+        let at = |q: f64| samples[((samples.len() - 1) as f64 * q) as usize];
+        Ok(Self {
+            p50: at(0.50),
+            p99: at(0.99),
+            max: at(1.0),
+        })
+    }
+}
+
 /// Latencies of requests started at a fixed rate (open loop) for one phase.
 async fn latency(client: &reqwest::Client, target: &Target) -> anyhow::Result<Latency> {
     let total = RATE_PER_SECOND * PHASE.as_secs();
@@ -367,11 +377,5 @@ async fn latency(client: &reqwest::Client, target: &Target) -> anyhow::Result<La
     for t in tasks {
         samples.push(t.await??.as_secs_f64() * 1000.0);
     }
-    samples.sort_by(f64::total_cmp);
-    let at = |q: f64| samples[((samples.len() - 1) as f64 * q) as usize];
-    Ok(Latency {
-        p50: at(0.50),
-        p99: at(0.99),
-        max: at(1.0),
-    })
+    Latency::of(samples)
 }

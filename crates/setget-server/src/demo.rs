@@ -24,14 +24,7 @@ pub const DEMO_OWNER_EMAIL: &str = "owner@acme.test";
 /// The demo owner's password (documented in the README; demo servers only).
 pub const DEMO_OWNER_PASSWORD: &str = "setget-demo";
 
-const AGENTS: &[&str] = &[
-    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36",
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:125.0) Gecko/20100101 Firefox/125.0",
-    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1",
-    "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Mobile Safari/537.36",
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36 Edg/124.0.0.0",
-    "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_4) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Safari/605.1.15",
-];
+const AGENTS: &[&str] = crate::ua::COMMON_AGENTS;
 
 const FIRST: &[&str] = &[
     "Maya", "Lucas", "Amara", "Kenji", "Sofia", "Noah", "Priya", "Mateo", "Ingrid", "Omar",
