@@ -804,8 +804,9 @@ const LOCKOUT_WINDOW_MINUTES: i64 = 15;
 /// ...once there are this many.
 const LOCKOUT_FAILURES: usize = 5;
 
-/// Refuses a sign-in while the member has had too many recent failures, even with the right
-/// password; the refusal is audited with reason `locked` (and does not extend the lock).
+/// Refuses a sign-in while the member is locked out, even with the right password: five
+/// failures within 15 minutes lock sign-in for 15 minutes from the fifth. The refusal is
+/// audited with reason `locked` and does not count as a failure, so it never extends the lock.
 fn check_lockout(
     store: &store::Store,
     member: &MemberRow,
@@ -814,12 +815,14 @@ fn check_lockout(
     user_agent: &str,
 ) -> ApiResult<()> {
     let window = Duration::minutes(LOCKOUT_WINDOW_MINUTES);
-    let failures = store::recent_failures(&store.conn(), &member.id, now - window)?;
-    let Some(fifth) = failures.get(LOCKOUT_FAILURES - 1) else {
+    // A lock that is still in force began within the last 15 minutes, from failures that
+    // began at most 15 minutes before that.
+    let failures = store::recent_failures(&store.conn(), &member.id, now - window - window)?;
+    let locked_until = locked_until(&failures, window);
+    let Some(until) = locked_until.filter(|until| now < *until) else {
         return Ok(());
     };
-    // The lock lifts when the fifth most recent failure leaves the window.
-    let retry_after = (*fifth + window - now).num_seconds().max(1);
+    let retry_after = (until - now).num_seconds().max(1);
     store::audit_failed_sign_in(&mut store.conn(), member, now, ip, user_agent, "locked")?;
     Err(ApiError::Client {
         code: ErrorCode::TooManyAttempts,
@@ -828,6 +831,18 @@ fn check_lockout(
             (retry_after + 59) / 60
         ),
         retry_after: u64::try_from(retry_after).ok(),
+    })
+}
+
+/// When the latest lock ends: the most recent failure that was the fifth within `window`,
+/// plus `window`. `failures` are newest first.
+fn locked_until(failures: &[DateTime<Utc>], window: Duration) -> Option<DateTime<Utc>> {
+    failures.iter().enumerate().find_map(|(i, at)| {
+        let within = failures[i..]
+            .iter()
+            .take_while(|f| *at - **f < window)
+            .count();
+        (within >= LOCKOUT_FAILURES).then(|| *at + window)
     })
 }
 

@@ -429,17 +429,17 @@ async fn five_failed_sign_ins_lock_the_member_out_for_fifteen_minutes() {
         assert_eq!(status, StatusCode::UNAUTHORIZED, "failure {minute}");
         h.clock.advance(Duration::minutes(1));
     }
-    // Locked, even with the right password; Retry-After counts down to when the first of the
-    // five failures leaves the 15-minute window.
+    // Locked, even with the right password, for 15 minutes from the fifth failure (at minute
+    // 4): Retry-After counts down to minute 19.
     let (status, headers, body) = h.sign_in(MEMBER, MEMBER_PASSWORD).await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(body["code"], "too_many_attempts");
-    assert_eq!(headers[header::RETRY_AFTER], "600");
+    assert_eq!(headers[header::RETRY_AFTER], "840");
     assert!(headers.get(header::SET_COOKIE).is_none());
     // Other members are not affected.
     assert_eq!(h.sign_in(ADMIN, ADMIN_PASSWORD).await.0, StatusCode::OK);
     // Attempts while locked are audited but do not extend the lock.
-    h.clock.advance(Duration::minutes(9));
+    h.clock.advance(Duration::minutes(13));
     assert_eq!(
         h.sign_in(MEMBER, MEMBER_PASSWORD).await.0,
         StatusCode::TOO_MANY_REQUESTS
