@@ -4,6 +4,7 @@
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
 mod bindings;
+mod cli;
 mod commands;
 mod demo;
 
@@ -23,14 +24,20 @@ struct Cli {
     /// Run against an embedded demo server on 127.0.0.1, signed in as its owner.
     #[arg(long)]
     demo: bool,
+    /// Without a command, the window opens.
+    #[command(subcommand)]
+    command: Option<cli::Command>,
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<std::process::ExitCode> {
     tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
+    if let Some(command) = cli.command {
+        return Ok(cli::run(command));
+    }
     let (engine, demo) = if cli.demo {
         let demo = demo::start()?;
         (Arc::clone(&demo.engine), Some(demo))
@@ -58,7 +65,7 @@ fn main() -> anyhow::Result<()> {
         ])
         .run(tauri::generate_context!())?;
     drop(demo);
-    Ok(())
+    Ok(std::process::ExitCode::SUCCESS)
 }
 
 #[cfg(test)]
