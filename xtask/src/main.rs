@@ -72,9 +72,14 @@ impl std::fmt::Display for Quiet {
 
 impl std::error::Error for Quiet {}
 
-/// The workspace root (the parent of this crate).
+/// The workspace root (the parent of this crate). `cargo run` sets `CARGO_MANIFEST_DIR` for
+/// the tree it was called in; the compile-time value is only a fallback, since a binary built
+/// from another checkout sharing the target dir would carry that checkout's path.
 pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    let manifest = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    manifest
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_else(|| PathBuf::from("."))
