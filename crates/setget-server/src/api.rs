@@ -709,8 +709,7 @@ async fn sign_in(
                     now,
                 },
             )?;
-            let (session, _) = store::session_by_digest(&conn, &digest)?
-                .filter(|(s, _)| s.id == id)
+            let (session, _) = store::session_by_id(&conn, &id)?
                 .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("new session vanished")))?;
             let view = store::member_view(&conn, &member)?;
             let workspace = store::workspace(&conn, &member.workspace_id)?;

@@ -229,12 +229,7 @@ fn sign_out(
     session_id: &str,
     at: DateTime<Utc>,
 ) -> anyhow::Result<()> {
-    let workspace_id: String = conn.query_row(
-        "SELECT workspace_id FROM sessions WHERE id = ?1",
-        [session_id],
-        |r| r.get(0),
-    )?;
-    if let Some(session) = store::session_in(conn, &workspace_id, session_id)?
+    if let Some((session, workspace_id)) = store::session_by_id(conn, session_id)?
         && session.status == SessionStatus::Active
     {
         store::end_session(

@@ -533,7 +533,7 @@ pub fn expiry_reason(s: &Session) -> EndReason {
 const SESSION_COLUMNS: &str = "s.id, s.member_id, m.email, s.device, s.browser, s.os,
     s.user_agent, s.ip, s.last_ip, s.location, s.created_at, s.last_active_at,
     s.inactivity_timeout, s.absolute_timeout, s.status, s.ended_at, s.end_reason, s.change_seq,
-    s.workspace_id, s.expires_at";
+    s.workspace_id, s.expires_at, s.token_issued_at";
 
 fn session_row(r: &Row<'_>) -> rusqlite::Result<(Session, String)> {
     let location: Option<String> = r.get(9)?;
@@ -623,14 +623,13 @@ pub enum TokenLookup {
 
 /// Finds the session of a token digest, current or retired.
 pub fn lookup_token(conn: &Connection, digest: &[u8]) -> rusqlite::Result<TokenLookup> {
-    if let Some((session, workspace_id)) = session_by_digest(conn, digest)? {
-        let issued: i64 = conn
-            .prepare_cached("SELECT token_issued_at FROM sessions WHERE id = ?1")?
-            .query_row([&session.id], |r| r.get(0))?;
+    if let Some((session, workspace_id, issued_at)) =
+        one_session(conn, "s.token_digest = ?1", &digest)?
+    {
         return Ok(TokenLookup::Current {
             session,
             workspace_id,
-            issued_at: from_ts(issued),
+            issued_at,
         });
     }
     let retired: Option<(String, i64)> = conn
@@ -640,12 +639,8 @@ pub fn lookup_token(conn: &Connection, digest: &[u8]) -> rusqlite::Result<TokenL
     let Some((session_id, valid_until)) = retired else {
         return Ok(TokenLookup::Unknown);
     };
-    let mut rows = select_sessions(conn, "s.id = ?1", &[&session_id])?;
-    let workspace_id: String = conn
-        .prepare_cached("SELECT workspace_id FROM sessions WHERE id = ?1")?
-        .query_row([&session_id], |r| r.get(0))?;
-    Ok(match rows.pop() {
-        Some(session) => TokenLookup::Retired {
+    Ok(match session_by_id(conn, &session_id)? {
+        Some((session, workspace_id)) => TokenLookup::Retired {
             session,
             workspace_id,
             valid_until: from_ts(valid_until),
@@ -678,16 +673,26 @@ pub fn rotate_token(
     tx.commit()
 }
 
-/// The session a token digest belongs to, whatever its status, with its workspace id.
-pub fn session_by_digest(
+/// A session by id, whatever its status, with its workspace id.
+pub fn session_by_id(conn: &Connection, id: &str) -> rusqlite::Result<Option<(Session, String)>> {
+    Ok(one_session(conn, "s.id = ?1", &id)?.map(|(s, ws, _)| (s, ws)))
+}
+
+/// The session matching a fixed `WHERE` clause on `s` (never input), with its workspace id and
+/// when its current token was issued.
+fn one_session(
     conn: &Connection,
-    digest: &[u8],
-) -> rusqlite::Result<Option<(Session, String)>> {
+    where_sql: &str,
+    arg: &dyn rusqlite::ToSql,
+) -> rusqlite::Result<Option<(Session, String, DateTime<Utc>)>> {
     conn.prepare_cached(&format!(
         "SELECT {SESSION_COLUMNS} FROM sessions s JOIN members m ON m.id = s.member_id
-         WHERE s.token_digest = ?1"
+         WHERE {where_sql}"
     ))?
-    .query_row([digest], session_row)
+    .query_row([arg], |r| {
+        let (session, workspace_id) = session_row(r)?;
+        Ok((session, workspace_id, from_ts(r.get(20)?)))
+    })
     .optional()
 }
 
