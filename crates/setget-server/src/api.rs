@@ -1051,6 +1051,6 @@ async fn dev_advance_clock(
         .ok_or_else(|| ApiError::invalid_request("this server's clock cannot be moved"))?;
     let now = clock.advance(Duration::seconds(req.advance_seconds));
     // Let event streams reflect what the jump made due.
-    app.blocking(|_| Ok(())).await?;
+    app.store().wake_followers();
     Ok(Json(ClockNow { now }))
 }

@@ -2,7 +2,7 @@
 //!
 //! Each event is `id: <seq>`, `event: <name>`, `data: <AuditEvent JSON>`. A `Last-Event-ID`
 //! header replays everything after it, then the stream follows live: it wakes after every
-//! unit of database work (and at least once a second, so that expiries due with the passing
+//! committed write (and at least once a second, so that expiries due with the passing
 //! of time are reflected), and sends a `: heartbeat` comment every 15 s. The stream ends when
 //! the caller's own session ends.
 
@@ -114,7 +114,7 @@ pub async fn stream(
             })?,
     };
     let follower = Follower {
-        changes: app.subscribe(),
+        changes: app.store().subscribe(),
         app,
         workspace_id: authed.workspace.id.clone(),
         session_id: authed.session.id.clone(),

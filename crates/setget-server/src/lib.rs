@@ -75,8 +75,6 @@ struct AppInner {
     dev_clock: Option<Arc<SystemClock>>,
     geo: Arc<dyn geo::Geo>,
     config: ServerConfig,
-    /// Bumped after every unit of database work, so that event streams look for news.
-    changes: tokio::sync::watch::Sender<u64>,
     /// Recent authentications by token digest (see `api::CachedAuth`).
     auth_cache: AuthCache,
 }
@@ -96,7 +94,6 @@ impl App {
                 dev_clock,
                 geo: Arc::new(geo::bundled()),
                 config,
-                changes: tokio::sync::watch::Sender::new(0),
                 auth_cache: AuthCache::default(),
             }),
         }
@@ -111,7 +108,6 @@ impl App {
                 dev_clock: None,
                 geo: Arc::new(geo::bundled()),
                 config,
-                changes: tokio::sync::watch::Sender::new(0),
                 auth_cache: AuthCache::default(),
             }),
         }
@@ -127,7 +123,6 @@ impl App {
                 dev_clock: inner.dev_clock.clone(),
                 geo,
                 config: inner.config.clone(),
-                changes: inner.changes.clone(),
                 auth_cache: AuthCache::default(),
             }),
         }
@@ -169,16 +164,9 @@ impl App {
         F: FnOnce(&store::Store) -> ApiResult<T> + Send + 'static,
     {
         let store = self.inner.store.clone();
-        let result = tokio::task::spawn_blocking(move || f(&store))
+        tokio::task::spawn_blocking(move || f(&store))
             .await
-            .map_err(|e| ApiError::Internal(anyhow::anyhow!("a database task failed: {e}")))?;
-        self.inner.changes.send_modify(|n| *n = n.wrapping_add(1));
-        result
-    }
-
-    /// A receiver that sees a change after every unit of database work.
-    pub(crate) fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
-        self.inner.changes.subscribe()
+            .map_err(|e| ApiError::Internal(anyhow::anyhow!("a database task failed: {e}")))?
     }
 }
 

@@ -32,6 +32,9 @@ pub struct Store {
     /// Counts committed write transactions (SQLite's commit hook); caches of anything read
     /// from the database are valid only while it stays the same.
     generation: Arc<AtomicU64>,
+    /// Ticks on every committed write (and when the dev clock jumps), so that event streams
+    /// look for news.
+    changes: tokio::sync::watch::Sender<u64>,
 }
 
 /// A member row, with what only the server sees.
@@ -108,15 +111,29 @@ impl Store {
             .to_latest(&mut conn)
             .context("migrating the database schema")?;
         let generation = Arc::new(AtomicU64::new(0));
-        let counter = Arc::clone(&generation);
+        let changes = tokio::sync::watch::Sender::new(0u64);
+        let (counter, ticker) = (Arc::clone(&generation), changes.clone());
         conn.commit_hook(Some(move || {
-            counter.fetch_add(1, Ordering::SeqCst);
+            let n = counter.fetch_add(1, Ordering::SeqCst) + 1;
+            // Followers wait for the connection lock, so they read only after this commit.
+            ticker.send_replace(n);
             false // let the commit proceed
         }))?;
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
             generation,
+            changes,
         })
+    }
+
+    /// A receiver that sees a change after every committed write.
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.changes.subscribe()
+    }
+
+    /// Wakes event streams without a write (the dev clock moved: expiries may be due).
+    pub fn wake_followers(&self) {
+        self.changes.send_modify(|n| *n = n.wrapping_add(1));
     }
 
     /// How many write transactions have committed since the store was opened.
