@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use fantoccini::{Client, ClientBuilder, Locator};
 use setget_core::account::credential_name;
 use setget_e2e::{
-    ServerProcess, built_binary, count_files, files_containing, secret_tool_lookup, workspace_root,
+    ServerProcess, built_binary, files_containing, files_under, secret_tool_lookup, workspace_root,
 };
 use setget_protocol::{Page, Role, Session, is_token_shaped};
 
@@ -263,7 +263,7 @@ async fn sign_in_through_the_window_lists_sessions_keeps_the_token_in_the_keyrin
         app_config.exists(),
         "the account file is where the scan looks"
     );
-    assert!(count_files(home.path()) > 1);
+    assert!(files_under(home.path()).len() > 1);
     assert_eq!(
         files_containing(home.path(), token.as_bytes()),
         Vec::<PathBuf>::new()

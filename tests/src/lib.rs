@@ -179,46 +179,30 @@ impl Drop for ServerProcess {
     }
 }
 
-/// Every file under `dir` whose bytes contain `needle`.
-pub fn files_containing(dir: &Path, needle: &[u8]) -> Vec<PathBuf> {
-    let mut hits = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            let Ok(kind) = entry.file_type() else {
-                continue;
-            };
-            if kind.is_dir() {
-                stack.push(path);
-            } else if kind.is_file()
-                && let Ok(bytes) = std::fs::read(&path)
-                && bytes.windows(needle.len()).any(|w| w == needle)
-            {
-                hits.push(path);
-            }
-        }
-    }
-    hits
-}
-
-/// Every regular file under `dir`.
-pub fn count_files(dir: &Path) -> usize {
-    let mut n = 0;
+/// Every regular file under `dir`, recursively.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
         for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
             match entry.file_type() {
                 Ok(k) if k.is_dir() => stack.push(entry.path()),
-                Ok(k) if k.is_file() => n += 1,
+                Ok(k) if k.is_file() => files.push(entry.path()),
                 _ => {}
             }
         }
     }
-    n
+    files
+}
+
+/// Every file under `dir` whose bytes contain `needle`.
+pub fn files_containing(dir: &Path, needle: &[u8]) -> Vec<PathBuf> {
+    files_under(dir)
+        .into_iter()
+        .filter(|path| {
+            std::fs::read(path).is_ok_and(|bytes| bytes.windows(needle.len()).any(|w| w == needle))
+        })
+        .collect()
 }
 
 /// What `secret-tool lookup` finds for the app's credential `name`, if anything.
