@@ -518,7 +518,13 @@ fn authenticate(
             "this session is being used from another country; sign in again",
         ));
     }
-    store::touch_session(&conn, &session, now, &request.ip.to_string())?;
+    store::touch_session(
+        &mut conn,
+        &session,
+        &workspace_id,
+        now,
+        &request.ip.to_string(),
+    )?;
     let rotated = match issued_at {
         Some(issued) if now - issued >= config.rotation_interval => {
             let token = token::generate();

@@ -801,10 +801,12 @@ pub fn sessions_changed_after(
 }
 
 /// Records activity: `last_active_at` (written at most once a minute), the latest IP, and the
-/// expiry that follows from them.
+/// expiry that follows from them. The write takes a new `change_seq`, so that a client
+/// following `changed_after` sees last-active times move.
 pub fn touch_session(
-    conn: &Connection,
+    conn: &mut Connection,
     session: &Session,
+    workspace_id: &str,
     now: DateTime<Utc>,
     ip: &str,
 ) -> rusqlite::Result<()> {
@@ -817,12 +819,14 @@ pub fn touch_session(
         Timeout::parse(&session.inactivity_timeout).unwrap_or(Timeout::D7),
         Timeout::parse(&session.absolute_timeout).unwrap_or(Timeout::D30),
     );
-    conn.execute(
-        "UPDATE sessions SET last_active_at = ?2, last_ip = ?3, expires_at = ?4
+    let tx = conn.transaction()?;
+    let seq = next_change_seq(&tx, workspace_id)?;
+    tx.execute(
+        "UPDATE sessions SET last_active_at = ?2, last_ip = ?3, expires_at = ?4, change_seq = ?5
          WHERE id = ?1 AND status = 'active'",
-        params![session.id, ts(now), ip, ts(expires)],
+        params![session.id, ts(now), ip, ts(expires), seq],
     )?;
-    Ok(())
+    tx.commit()
 }
 
 /// A page of a workspace's members, by display name, optionally filtered by a search in
@@ -941,11 +945,25 @@ pub fn audit_events(
         since,
         until
     ];
-    let total: i64 = conn
-        .prepare_cached(&format!(
+    let unfiltered = filter.event.is_none()
+        && filter.member_id.is_none()
+        && filter.since.is_none()
+        && filter.until.is_none();
+    let total: i64 = if unfiltered {
+        // Sequence numbers are gap-free from 1, so the count after a cursor is a subtraction;
+        // a client paging through a million events must not pay a count per page.
+        let last: i64 = conn
+            .prepare_cached(
+                "SELECT coalesce(max(seq), 0) FROM audit_events WHERE workspace_id = ?1",
+            )?
+            .query_row([workspace_id], |r| r.get(0))?;
+        (last - filter.after.max(0)).max(0)
+    } else {
+        conn.prepare_cached(&format!(
             "SELECT count(*) FROM audit_events WHERE {filter_sql}"
         ))?
-        .query_row(args, |r| r.get(0))?;
+        .query_row(args, |r| r.get(0))?
+    };
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT seq, id, event, at, member_id, member_email, session_id, actor_id, actor_email,
                 ip, user_agent, device, location, auth_method, reason, details

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use crate::support::{
     ADMIN, ADMIN_PASSWORD, Harness, MEMBER, MEMBER_PASSWORD, OTHER_OWNER, OTHER_PASSWORD, OWNER,
-    PASSWORD, get_with, with_token,
+    PASSWORD, get_with, start, with_token,
 };
 
 const FIREFOX: &str =
@@ -542,6 +542,17 @@ async fn the_sync_feed_returns_changes_after_a_change_number_in_order() {
     assert_eq!(changed["results"][0]["status"], "signed_out");
     assert_eq!(changed["results"][0]["end_reason"], "sign_out");
     assert_eq!(changed["results"][0]["change_seq"], 4);
+    // Activity more than a minute later is a change too, so that a client following the feed
+    // sees last-active times move: here the owner's own request.
+    h.clock.advance(Duration::minutes(2));
+    let (_, _, touched) = h.send(get_with(&feed(4), &owner)).await;
+    assert_eq!(touched["total"], 1);
+    assert_eq!(touched["results"][0]["member_email"], OWNER);
+    assert_eq!(touched["results"][0]["change_seq"], 5);
+    assert_eq!(
+        touched["results"][0]["last_active_at"],
+        json!(start() + Duration::minutes(2))
+    );
     for bad in [
         "changed_after=0&status=active",
         "changed_after=0&offset=5",
