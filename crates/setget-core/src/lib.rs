@@ -6,6 +6,7 @@
 //! [`notify::Notifier`]. The Tauri shell and the headless command line both drive this crate.
 
 pub mod account;
+pub mod cache;
 pub mod client;
 pub mod engine;
 mod error;

@@ -1,0 +1,1039 @@
+//! The local cache: one SQLCipher-encrypted SQLite file per (server, workspace) holding the
+//! workspace's members, every session, the audit log and the sync cursors.
+//!
+//! The file is encrypted with a random 256-bit key that lives in the OS keyring beside the
+//! session token ([`CacheKey`]); without the keyring the file is noise. Every write that
+//! carries data from the server also moves the matching cursor in the same transaction, so a
+//! crash at any moment leaves data and cursor consistent: the next sync resumes exactly where
+//! the last commit ended, and a replayed page changes nothing.
+
+use std::path::{Path, PathBuf};
+use std::sync::LazyLock;
+
+use chrono::{DateTime, Utc};
+use rand::RngCore as _;
+use rusqlite::{Connection, OptionalExtension as _, Row, params};
+use rusqlite_migration::{M, Migrations};
+use serde::Serialize;
+use setget_protocol::{
+    AuditEvent, AuthMethod, EndReason, Location, Member, Role, Session, SessionPolicy,
+    SessionStatus,
+};
+
+use crate::error::{CoreError, ErrorKind, Result};
+use crate::secret::Sensitive;
+
+static MIGRATIONS: LazyLock<Migrations<'static>> = LazyLock::new(|| {
+    Migrations::new(vec![M::up(include_str!(
+        "cache_migrations/0001_initial.sql"
+    ))])
+});
+
+/// The key of one cache file: 32 random bytes, kept as 64 hex digits in the keyring.
+#[derive(Debug, Clone)]
+pub struct CacheKey(Sensitive<String>);
+
+impl CacheKey {
+    /// A fresh random key.
+    pub fn generate() -> Self {
+        let mut bytes = [0u8; 32];
+        rand::rng().fill_bytes(&mut bytes);
+        Self(Sensitive::new(hex(&bytes)))
+    }
+
+    /// A key read back from the keyring; anything but 64 hex digits is refused.
+    pub fn from_stored(stored: Sensitive<String>) -> Result<Self> {
+        let s = stored.expose();
+        if s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit()) {
+            Ok(Self(stored))
+        } else {
+            Err(CoreError::new(
+                ErrorKind::Keyring,
+                "the cache key in the keyring is malformed; sign out and delete the cache",
+            ))
+        }
+    }
+
+    /// The key as stored in the keyring.
+    pub fn secret(&self) -> &Sensitive<String> {
+        &self.0
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The sync cursors: everything at or below them is in the cache.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, ts_rs::TS)]
+pub struct Cursors {
+    /// The highest audit `seq` applied; the log is complete from 1 to here.
+    #[ts(type = "number")]
+    pub audit_seq: i64,
+    /// The highest session `change_seq` applied.
+    #[ts(type = "number")]
+    pub sessions_change_seq: i64,
+}
+
+/// Row counts of the cache.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, ts_rs::TS)]
+pub struct Counts {
+    #[ts(type = "number")]
+    pub members: u64,
+    #[ts(type = "number")]
+    pub sessions: u64,
+    #[ts(type = "number")]
+    pub active_sessions: u64,
+    #[ts(type = "number")]
+    pub audit_events: u64,
+}
+
+/// What applying a page of audit events did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuditApplied {
+    /// The events after the cursor were stored; the cursor is now `cursor`.
+    Applied { inserted: u64, cursor: i64 },
+    /// The page does not continue the log: `expected` is the next seq the cache needs, the
+    /// page jumps to `found`. Nothing was stored; the caller refetches from the cursor.
+    Gap { expected: i64, found: i64 },
+}
+
+/// Filters of the session list (all optional).
+#[derive(Debug, Clone, Default)]
+pub struct SessionFilter {
+    pub member_id: Option<String>,
+    pub country_code: Option<String>,
+    pub device: Option<String>,
+    /// Only active sessions (the default list) or every session.
+    pub active_only: bool,
+    /// A text searched in the member's email, the IP, the device and the city.
+    pub text: Option<String>,
+    pub offset: u64,
+    pub limit: u32,
+}
+
+/// Filters of the audit log (all optional).
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub event: Option<String>,
+    pub member_id: Option<String>,
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+    /// Events with a seq below this one (for paging newest first); `None` from the newest.
+    pub before_seq: Option<i64>,
+    pub limit: u32,
+}
+
+/// An open cache file.
+#[derive(Debug)]
+pub struct Cache {
+    conn: Connection,
+    path: PathBuf,
+}
+
+fn storage(what: &str, e: impl std::fmt::Display) -> CoreError {
+    CoreError::new(
+        ErrorKind::Storage,
+        format!("the cache could not {what}: {e}"),
+    )
+}
+
+fn ms(t: DateTime<Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+fn from_ms(v: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(v).unwrap_or_default()
+}
+
+impl Cache {
+    /// Opens (or creates) the encrypted cache at `path` with `key`. A file made with another
+    /// key, or not a cache at all, is a clear error and is left untouched.
+    pub fn open(path: &Path, key: &CacheKey) -> Result<Self> {
+        Self::open_with(path, Some(key))
+    }
+
+    /// Opens a cache file without encryption. Only for measuring what encryption costs
+    /// (`cargo xtask bench sync`); the app never stores data this way.
+    #[doc(hidden)]
+    pub fn open_unencrypted_for_benchmark(path: &Path) -> Result<Self> {
+        Self::open_with(path, None)
+    }
+
+    fn open_with(path: &Path, key: Option<&CacheKey>) -> Result<Self> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| storage("create its folder", e))?;
+        }
+        let mut conn = Connection::open(path).map_err(|e| storage("be opened", e))?;
+        if let Some(key) = key {
+            // A raw key (x'..') skips SQLCipher's password KDF: the key is already random.
+            conn.pragma_update(None, "key", format!("x'{}'", key.secret().expose()))
+                .map_err(|_| storage("be unlocked", "the key was refused"))?;
+        }
+        let readable = conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+            r.get::<_, i64>(0)
+        });
+        if readable.is_err() {
+            return Err(CoreError::new(
+                ErrorKind::Storage,
+                format!(
+                    "{} cannot be read with the key in the keyring (another key, or not a \
+                     cache); delete it to start a fresh cache",
+                    path.display()
+                ),
+            ));
+        }
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(|e| storage("switch to WAL", e))?;
+        // WAL with synchronous=NORMAL survives a killed process; after a power cut the last
+        // transactions may be gone, and the cursors go with them, so the next sync refetches.
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(|e| storage("be configured", e))?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(|e| storage("be configured", e))?;
+        MIGRATIONS
+            .to_latest(&mut conn)
+            .map_err(|e| storage("be migrated", e))?;
+        Ok(Self {
+            conn,
+            path: path.to_owned(),
+        })
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The size on disk of the database and its WAL.
+    pub fn bytes(&self) -> u64 {
+        let size = |p: PathBuf| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+        let mut wal = self.path.clone().into_os_string();
+        wal.push("-wal");
+        size(self.path.clone()) + size(PathBuf::from(wal))
+    }
+
+    /// The SQLCipher version, or `None` when the library is plain SQLite.
+    pub fn cipher_version(&self) -> Option<String> {
+        self.conn
+            .query_row("PRAGMA cipher_version", [], |r| r.get(0))
+            .optional()
+            .ok()
+            .flatten()
+    }
+
+    /// The current cursors.
+    pub fn cursors(&self) -> Result<Cursors> {
+        self.conn
+            .query_row(
+                "SELECT audit_seq, sessions_change_seq FROM sync_state WHERE id = 1",
+                [],
+                |r| {
+                    Ok(Cursors {
+                        audit_seq: r.get(0)?,
+                        sessions_change_seq: r.get(1)?,
+                    })
+                },
+            )
+            .map_err(|e| storage("read its cursors", e))
+    }
+
+    /// When the cache last finished a sync with the server.
+    pub fn last_sync(&self) -> Result<Option<DateTime<Utc>>> {
+        self.state_time("last_sync")
+    }
+
+    /// When the member list was last fetched in full.
+    pub fn members_synced_at(&self) -> Result<Option<DateTime<Utc>>> {
+        self.state_time("members_synced_at")
+    }
+
+    fn state_time(&self, column: &str) -> Result<Option<DateTime<Utc>>> {
+        let v: Option<i64> = self
+            .conn
+            .query_row(
+                &format!("SELECT {column} FROM sync_state WHERE id = 1"),
+                [],
+                |r| r.get(0),
+            )
+            .map_err(|e| storage("read its sync state", e))?;
+        Ok(v.map(from_ms))
+    }
+
+    /// Records a finished sync.
+    pub fn set_last_sync(&mut self, now: DateTime<Utc>) -> Result<()> {
+        self.conn
+            .execute(
+                "UPDATE sync_state SET last_sync = ?1 WHERE id = 1",
+                [ms(now)],
+            )
+            .map(|_| ())
+            .map_err(|e| storage("record the sync time", e))
+    }
+
+    /// Row counts.
+    pub fn counts(&self) -> Result<Counts> {
+        let count = |sql: &str| -> Result<u64> {
+            self.conn
+                .query_row(sql, [], |r| r.get::<_, i64>(0))
+                .map(|n| u64::try_from(n).unwrap_or(0))
+                .map_err(|e| storage("count its rows", e))
+        };
+        Ok(Counts {
+            members: count("SELECT count(*) FROM members")?,
+            sessions: count("SELECT count(*) FROM sessions")?,
+            active_sessions: count("SELECT count(*) FROM sessions WHERE status = 'active'")?,
+            audit_events: count("SELECT count(*) FROM audit_events")?,
+        })
+    }
+
+    /// Replaces the member list with `members` (the complete list from the server).
+    pub fn replace_members(&mut self, members: &[Member], now: DateTime<Utc>) -> Result<()> {
+        let tx = self
+            .conn
+            .transaction()
+            .map_err(|e| storage("start a transaction", e))?;
+        tx.execute("DELETE FROM members", [])
+            .map_err(|e| storage("store members", e))?;
+        {
+            let mut insert = tx
+                .prepare_cached(
+                    "INSERT INTO members (id, email, display_name, role) VALUES (?1, ?2, ?3, ?4)",
+                )
+                .map_err(|e| storage("store members", e))?;
+            for m in members {
+                insert
+                    .execute(params![m.id, m.email, m.display_name, m.role.as_str()])
+                    .map_err(|e| storage("store members", e))?;
+            }
+        }
+        tx.execute(
+            "UPDATE sync_state SET members_synced_at = ?1 WHERE id = 1",
+            [ms(now)],
+        )
+        .map_err(|e| storage("store members", e))?;
+        tx.commit().map_err(|e| storage("store members", e))
+    }
+
+    /// Whether the member is known.
+    pub fn has_member(&self, member_id: &str) -> Result<bool> {
+        self.conn
+            .query_row("SELECT 1 FROM members WHERE id = ?1", [member_id], |_| {
+                Ok(())
+            })
+            .optional()
+            .map(|r| r.is_some())
+            .map_err(|e| storage("look up a member", e))
+    }
+
+    /// Stores a page of the sessions feed (ascending `change_seq`) and moves the sessions
+    /// cursor to its last change, in one transaction. A row older than the cached one (a
+    /// replay) changes nothing.
+    pub fn apply_sessions(&mut self, sessions: &[Session]) -> Result<()> {
+        let tx = self
+            .conn
+            .transaction()
+            .map_err(|e| storage("start a transaction", e))?;
+        {
+            let mut upsert = tx
+                .prepare_cached(UPSERT_SESSION)
+                .map_err(|e| storage("store sessions", e))?;
+            for s in sessions {
+                upsert_session(&mut upsert, s).map_err(|e| storage("store sessions", e))?;
+            }
+        }
+        if let Some(last) = sessions.iter().map(|s| s.change_seq).max() {
+            tx.execute(
+                "UPDATE sync_state SET sessions_change_seq = max(sessions_change_seq, ?1)
+                 WHERE id = 1",
+                [last],
+            )
+            .map_err(|e| storage("store sessions", e))?;
+        }
+        tx.commit().map_err(|e| storage("store sessions", e))
+    }
+
+    /// Marks every active session ended by a workspace-wide revocation the server confirmed
+    /// but whose rows can no longer be fetched (the caller's own session ended with them).
+    /// The cursor stays, so the rows themselves arrive with the next sync.
+    pub fn mark_all_revoked(&mut self, now: DateTime<Utc>) -> Result<u64> {
+        self.conn
+            .execute(
+                "UPDATE sessions SET status = 'revoked', end_reason = 'workspace_revoke',
+                 ended_at = ?1 WHERE status = 'active'",
+                [ms(now)],
+            )
+            .map(|n| n as u64)
+            .map_err(|e| storage("mark sessions revoked", e))
+    }
+
+    /// Stores a page of the audit log (ascending `seq`) and moves the audit cursor, in one
+    /// transaction. Events at or below the cursor are replays and are skipped; a page that
+    /// does not continue the log without a hole is refused as a [`AuditApplied::Gap`].
+    pub fn apply_audit(&mut self, events: &[AuditEvent]) -> Result<AuditApplied> {
+        let cursor = self.cursors()?.audit_seq;
+        let fresh: Vec<&AuditEvent> = events.iter().filter(|e| e.seq > cursor).collect();
+        let mut expected = cursor + 1;
+        for e in &fresh {
+            if e.seq != expected {
+                return Ok(AuditApplied::Gap {
+                    expected,
+                    found: e.seq,
+                });
+            }
+            expected += 1;
+        }
+        let Some(last) = fresh.last().map(|e| e.seq) else {
+            return Ok(AuditApplied::Applied {
+                inserted: 0,
+                cursor,
+            });
+        };
+        let tx = self
+            .conn
+            .transaction()
+            .map_err(|e| storage("start a transaction", e))?;
+        {
+            let mut insert = tx
+                .prepare_cached(INSERT_EVENT)
+                .map_err(|e| storage("store audit events", e))?;
+            for e in &fresh {
+                insert_event(&mut insert, e).map_err(|e| storage("store audit events", e))?;
+            }
+        }
+        tx.execute(
+            "UPDATE sync_state SET audit_seq = ?1 WHERE id = 1 AND audit_seq = ?2",
+            params![last, cursor],
+        )
+        .map_err(|e| storage("store audit events", e))?;
+        tx.commit().map_err(|e| storage("store audit events", e))?;
+        Ok(AuditApplied::Applied {
+            inserted: fresh.len() as u64,
+            cursor: last,
+        })
+    }
+
+    /// Stores the workspace's session policy.
+    pub fn set_policy(&mut self, policy: &SessionPolicy) -> Result<()> {
+        let json =
+            serde_json::to_string(policy).map_err(|e| storage("encode the session policy", e))?;
+        self.conn
+            .execute("UPDATE sync_state SET policy = ?1 WHERE id = 1", [json])
+            .map(|_| ())
+            .map_err(|e| storage("store the session policy", e))
+    }
+
+    /// The last known session policy.
+    pub fn policy(&self) -> Result<Option<SessionPolicy>> {
+        let json: Option<String> = self
+            .conn
+            .query_row("SELECT policy FROM sync_state WHERE id = 1", [], |r| {
+                r.get(0)
+            })
+            .map_err(|e| storage("read the session policy", e))?;
+        Ok(json.and_then(|j| serde_json::from_str(&j).ok()))
+    }
+
+    /// Members by display name, with their active-session count and last activity from the
+    /// cached sessions.
+    pub fn members(&self) -> Result<Vec<Member>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT m.id, m.email, m.display_name, m.role,
+                        (SELECT count(*) FROM sessions s
+                          WHERE s.member_id = m.id AND s.status = 'active'),
+                        (SELECT max(last_active_at) FROM sessions s WHERE s.member_id = m.id)
+                 FROM members m ORDER BY m.display_name COLLATE NOCASE, m.id",
+            )
+            .map_err(|e| storage("list members", e))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(Member {
+                    id: r.get(0)?,
+                    email: r.get(1)?,
+                    display_name: r.get(2)?,
+                    role: Role::parse(&r.get::<_, String>(3)?).unwrap_or(Role::Member),
+                    active_sessions: r.get(4)?,
+                    last_active_at: r.get::<_, Option<i64>>(5)?.map(from_ms),
+                })
+            })
+            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+            .map_err(|e| storage("list members", e))?;
+        Ok(rows)
+    }
+
+    /// Sessions matching `filter`, most recently active first, and how many match.
+    pub fn sessions(&self, filter: &SessionFilter) -> Result<(Vec<Session>, u64)> {
+        let text = filter.text.as_deref().map(|t| {
+            format!(
+                "%{}%",
+                t.trim()
+                    .replace('\\', "\\\\")
+                    .replace('%', "\\%")
+                    .replace('_', "\\_")
+            )
+        });
+        let clause = "(?1 IS NULL OR member_id = ?1) AND (?2 IS NULL OR country_code = ?2)
+            AND (?3 IS NULL OR device = ?3) AND (?4 = 0 OR status = 'active')
+            AND (?5 IS NULL OR member_email LIKE ?5 ESCAPE '\\' OR ip LIKE ?5 ESCAPE '\\'
+                 OR device LIKE ?5 ESCAPE '\\' OR city LIKE ?5 ESCAPE '\\')";
+        let args = params![
+            filter.member_id,
+            filter.country_code,
+            filter.device,
+            filter.active_only,
+            text
+        ];
+        let total: i64 = self
+            .conn
+            .prepare_cached(&format!("SELECT count(*) FROM sessions WHERE {clause}"))
+            .and_then(|mut s| s.query_row(args, |r| r.get(0)))
+            .map_err(|e| storage("list sessions", e))?;
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {SESSION_COLUMNS} FROM sessions WHERE {clause}
+                 ORDER BY last_active_at DESC, id LIMIT ?6 OFFSET ?7"
+            ))
+            .map_err(|e| storage("list sessions", e))?;
+        let rows = stmt
+            .query_map(
+                params![
+                    filter.member_id,
+                    filter.country_code,
+                    filter.device,
+                    filter.active_only,
+                    text,
+                    filter.limit,
+                    i64::try_from(filter.offset).unwrap_or(i64::MAX)
+                ],
+                session_row,
+            )
+            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+            .map_err(|e| storage("list sessions", e))?;
+        Ok((rows, u64::try_from(total).unwrap_or(0)))
+    }
+
+    /// Every session, by id (for comparisons with the server).
+    pub fn all_sessions(&self) -> Result<Vec<Session>> {
+        let mut stmt = self
+            .conn
+            .prepare(&format!(
+                "SELECT {SESSION_COLUMNS} FROM sessions ORDER BY id"
+            ))
+            .map_err(|e| storage("list sessions", e))?;
+        stmt.query_map([], session_row)
+            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+            .map_err(|e| storage("list sessions", e))
+    }
+
+    /// Audit events matching `filter`, newest first.
+    pub fn audit_events(&self, filter: &AuditFilter) -> Result<Vec<AuditEvent>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {EVENT_COLUMNS} FROM audit_events
+                 WHERE seq < ?1 AND (?2 IS NULL OR event = ?2) AND (?3 IS NULL OR member_id = ?3)
+                   AND at >= ?4 AND at <= ?5
+                 ORDER BY seq DESC LIMIT ?6"
+            ))
+            .map_err(|e| storage("read the audit log", e))?;
+        stmt.query_map(
+            params![
+                filter.before_seq.unwrap_or(i64::MAX),
+                filter.event,
+                filter.member_id,
+                filter.since.map_or(i64::MIN, ms),
+                filter.until.map_or(i64::MAX, ms),
+                filter.limit
+            ],
+            event_row,
+        )
+        .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+        .map_err(|e| storage("read the audit log", e))
+    }
+
+    /// The audit events with `seq` in `from..=to`, ascending (for comparisons and replays).
+    pub fn audit_range(&self, from: i64, to: i64) -> Result<Vec<AuditEvent>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {EVENT_COLUMNS} FROM audit_events WHERE seq BETWEEN ?1 AND ?2 ORDER BY seq"
+            ))
+            .map_err(|e| storage("read the audit log", e))?;
+        stmt.query_map([from, to], event_row)
+            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+            .map_err(|e| storage("read the audit log", e))
+    }
+
+    /// Checks the file's integrity (`PRAGMA integrity_check`).
+    pub fn integrity_ok(&self) -> Result<bool> {
+        let v: String = self
+            .conn
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .map_err(|e| storage("check its integrity", e))?;
+        Ok(v == "ok")
+    }
+}
+
+/// Removes a cache file and its WAL and shared-memory files.
+pub fn delete_files(path: &Path) -> Result<()> {
+    for suffix in ["", "-wal", "-shm"] {
+        let mut p = path.as_os_str().to_owned();
+        p.push(suffix);
+        match std::fs::remove_file(PathBuf::from(p)) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(storage("be deleted", e)),
+        }
+    }
+    Ok(())
+}
+
+const SESSION_COLUMNS: &str = "id, member_id, member_email, device, browser, os, user_agent, ip,
+    last_ip, city, region, country, country_code, latitude, longitude, auth_method, created_at,
+    last_active_at, expires_at, inactivity_timeout, absolute_timeout, status, ended_at,
+    end_reason, change_seq, has_location";
+
+const UPSERT_SESSION: &str = "INSERT INTO sessions (id, member_id, member_email, device, browser,
+    os, user_agent, ip, last_ip, city, region, country, country_code, latitude, longitude,
+    auth_method, created_at, last_active_at, expires_at, inactivity_timeout, absolute_timeout,
+    status, ended_at, end_reason, change_seq, has_location)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19,
+            ?20, ?21, ?22, ?23, ?24, ?25, ?26)
+    ON CONFLICT (id) DO UPDATE SET member_id = excluded.member_id,
+        member_email = excluded.member_email, device = excluded.device,
+        browser = excluded.browser, os = excluded.os, user_agent = excluded.user_agent,
+        ip = excluded.ip, last_ip = excluded.last_ip, city = excluded.city,
+        region = excluded.region, country = excluded.country,
+        country_code = excluded.country_code, latitude = excluded.latitude,
+        longitude = excluded.longitude, auth_method = excluded.auth_method,
+        created_at = excluded.created_at, last_active_at = excluded.last_active_at,
+        expires_at = excluded.expires_at, inactivity_timeout = excluded.inactivity_timeout,
+        absolute_timeout = excluded.absolute_timeout, status = excluded.status,
+        ended_at = excluded.ended_at, end_reason = excluded.end_reason,
+        change_seq = excluded.change_seq, has_location = excluded.has_location
+    WHERE excluded.change_seq > sessions.change_seq";
+
+fn upsert_session(stmt: &mut rusqlite::CachedStatement<'_>, s: &Session) -> rusqlite::Result<()> {
+    let loc = s.location.as_ref();
+    stmt.execute(params![
+        s.id,
+        s.member_id,
+        s.member_email,
+        s.device,
+        s.browser,
+        s.os,
+        s.user_agent,
+        s.ip,
+        s.last_ip,
+        loc.and_then(|l| l.city.as_deref()),
+        loc.and_then(|l| l.region.as_deref()),
+        loc.and_then(|l| l.country.as_deref()),
+        loc.and_then(|l| l.country_code.as_deref()),
+        loc.and_then(|l| l.latitude),
+        loc.and_then(|l| l.longitude),
+        auth_method_str(s.auth_method),
+        ms(s.created_at),
+        ms(s.last_active_at),
+        ms(s.expires_at),
+        s.inactivity_timeout,
+        s.absolute_timeout,
+        s.status.as_str(),
+        s.ended_at.map(ms),
+        s.end_reason.map(EndReason::as_str),
+        s.change_seq,
+        loc.is_some(),
+    ])
+    .map(|_| ())
+}
+
+fn auth_method_str(m: AuthMethod) -> &'static str {
+    match m {
+        AuthMethod::Password => "password",
+    }
+}
+
+fn session_row(r: &Row<'_>) -> rusqlite::Result<Session> {
+    let has_location: bool = r.get(25)?;
+    let location = has_location.then(|| -> rusqlite::Result<Location> {
+        Ok(Location {
+            city: r.get(9)?,
+            region: r.get(10)?,
+            country: r.get(11)?,
+            country_code: r.get(12)?,
+            latitude: r.get(13)?,
+            longitude: r.get(14)?,
+        })
+    });
+    Ok(Session {
+        id: r.get(0)?,
+        member_id: r.get(1)?,
+        member_email: r.get(2)?,
+        device: r.get(3)?,
+        browser: r.get(4)?,
+        os: r.get(5)?,
+        user_agent: r.get(6)?,
+        ip: r.get(7)?,
+        last_ip: r.get(8)?,
+        location: location.transpose()?,
+        auth_method: AuthMethod::Password,
+        created_at: from_ms(r.get(16)?),
+        last_active_at: from_ms(r.get(17)?),
+        expires_at: from_ms(r.get(18)?),
+        inactivity_timeout: r.get(19)?,
+        absolute_timeout: r.get(20)?,
+        status: SessionStatus::parse(&r.get::<_, String>(21)?).unwrap_or(SessionStatus::Active),
+        ended_at: r.get::<_, Option<i64>>(22)?.map(from_ms),
+        end_reason: r
+            .get::<_, Option<String>>(23)?
+            .and_then(|s| EndReason::parse(&s)),
+        change_seq: r.get(24)?,
+        current: None,
+    })
+}
+
+const EVENT_COLUMNS: &str = "seq, id, event, at, member_id, member_email, session_id, actor_id,
+    actor_email, ip, user_agent, device, location, auth_method, reason, details";
+
+const INSERT_EVENT: &str = "INSERT OR IGNORE INTO audit_events (seq, id, event, at, member_id,
+    member_email, session_id, actor_id, actor_email, ip, user_agent, device, location,
+    country_code, auth_method, reason, details)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)";
+
+fn insert_event(stmt: &mut rusqlite::CachedStatement<'_>, e: &AuditEvent) -> rusqlite::Result<()> {
+    let location = e
+        .location
+        .as_ref()
+        .and_then(|l| serde_json::to_string(l).ok());
+    let details = e.details.as_ref().map(|d| d.to_string());
+    stmt.execute(params![
+        e.seq,
+        e.id,
+        e.event,
+        ms(e.at),
+        e.member_id,
+        e.member_email,
+        e.session_id,
+        e.actor_id,
+        e.actor_email,
+        e.ip,
+        e.user_agent,
+        e.device,
+        location,
+        e.location.as_ref().and_then(|l| l.country_code.as_deref()),
+        e.auth_method.map(auth_method_str),
+        e.reason,
+        details,
+    ])
+    .map(|_| ())
+}
+
+fn event_row(r: &Row<'_>) -> rusqlite::Result<AuditEvent> {
+    let location: Option<String> = r.get(12)?;
+    let details: Option<String> = r.get(15)?;
+    let auth_method: Option<String> = r.get(13)?;
+    Ok(AuditEvent {
+        seq: r.get(0)?,
+        id: r.get(1)?,
+        event: r.get(2)?,
+        at: from_ms(r.get(3)?),
+        member_id: r.get(4)?,
+        member_email: r.get(5)?,
+        session_id: r.get(6)?,
+        actor_id: r.get(7)?,
+        actor_email: r.get(8)?,
+        ip: r.get(9)?,
+        user_agent: r.get(10)?,
+        device: r.get(11)?,
+        location: location.and_then(|l| serde_json::from_str(&l).ok()),
+        auth_method: auth_method.map(|_| AuthMethod::Password),
+        reason: r.get(14)?,
+        details: details.and_then(|d| serde_json::from_str(&d).ok()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone as _;
+
+    fn at(minute: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 4, 8, 12, minute, 0)
+            .single()
+            .unwrap()
+    }
+
+    fn session(id: &str, change_seq: i64, status: SessionStatus) -> Session {
+        Session {
+            id: id.into(),
+            member_id: "m1".into(),
+            member_email: "ada@acme.test".into(),
+            device: "Firefox on Windows".into(),
+            browser: "Firefox".into(),
+            os: "Windows".into(),
+            user_agent: "Mozilla/5.0".into(),
+            ip: "81.2.69.160".into(),
+            last_ip: "81.2.69.161".into(),
+            location: Some(Location {
+                city: Some("London".into()),
+                region: Some("England".into()),
+                country: Some("United Kingdom".into()),
+                country_code: Some("GB".into()),
+                latitude: Some(51.5),
+                longitude: Some(-0.12),
+            }),
+            auth_method: AuthMethod::Password,
+            created_at: at(0),
+            last_active_at: at(change_seq as u32),
+            expires_at: at(59),
+            inactivity_timeout: "7d".into(),
+            absolute_timeout: "30d".into(),
+            status,
+            ended_at: (status != SessionStatus::Active).then(|| at(30)),
+            end_reason: (status != SessionStatus::Active).then_some(EndReason::RevokedAdmin),
+            change_seq,
+            current: None,
+        }
+    }
+
+    fn event(seq: i64) -> AuditEvent {
+        AuditEvent {
+            seq,
+            id: format!("ev{seq}"),
+            event: "session.signed_in".into(),
+            at: at(seq as u32 % 60),
+            member_id: Some("m1".into()),
+            member_email: Some("ada@acme.test".into()),
+            session_id: Some("s1".into()),
+            actor_id: None,
+            actor_email: None,
+            ip: Some("81.2.69.160".into()),
+            user_agent: Some("Mozilla/5.0".into()),
+            device: Some("Firefox on Windows".into()),
+            location: None,
+            auth_method: Some(AuthMethod::Password),
+            reason: None,
+            details: Some(serde_json::json!({"n": seq})),
+        }
+    }
+
+    fn open(dir: &Path) -> (Cache, CacheKey) {
+        let key = CacheKey::generate();
+        (Cache::open(&dir.join("c.db"), &key).unwrap(), key)
+    }
+
+    #[test]
+    fn sessions_round_trip_and_a_replayed_older_row_changes_nothing() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut cache, _) = open(tmp.path());
+        let active = session("s1", 3, SessionStatus::Active);
+        cache.apply_sessions(std::slice::from_ref(&active)).unwrap();
+        assert_eq!(cache.all_sessions().unwrap(), vec![active.clone()]);
+        let revoked = session("s1", 5, SessionStatus::Revoked);
+        cache
+            .apply_sessions(std::slice::from_ref(&revoked))
+            .unwrap();
+        // A replay of the older row (a page fetched again after a crash) is ignored.
+        cache.apply_sessions(&[active]).unwrap();
+        assert_eq!(cache.all_sessions().unwrap(), vec![revoked]);
+        assert_eq!(cache.cursors().unwrap().sessions_change_seq, 5);
+        let mut no_place = session("s2", 6, SessionStatus::Active);
+        no_place.location = None;
+        cache
+            .apply_sessions(std::slice::from_ref(&no_place))
+            .unwrap();
+        assert_eq!(cache.all_sessions().unwrap()[1], no_place);
+    }
+
+    #[test]
+    fn audit_pages_apply_once_skip_replays_and_refuse_gaps() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut cache, _) = open(tmp.path());
+        let page: Vec<_> = (1..=3).map(event).collect();
+        assert_eq!(
+            cache.apply_audit(&page).unwrap(),
+            AuditApplied::Applied {
+                inserted: 3,
+                cursor: 3
+            }
+        );
+        // The same page again, and an overlapping one: only the new event goes in.
+        assert_eq!(
+            cache.apply_audit(&page).unwrap(),
+            AuditApplied::Applied {
+                inserted: 0,
+                cursor: 3
+            }
+        );
+        let overlap: Vec<_> = (2..=4).map(event).collect();
+        assert_eq!(
+            cache.apply_audit(&overlap).unwrap(),
+            AuditApplied::Applied {
+                inserted: 1,
+                cursor: 4
+            }
+        );
+        // A hole (5 is missing) stores nothing.
+        let holed = vec![event(6), event(7)];
+        assert_eq!(
+            cache.apply_audit(&holed).unwrap(),
+            AuditApplied::Gap {
+                expected: 5,
+                found: 6
+            }
+        );
+        let inner_hole = vec![event(5), event(7)];
+        assert_eq!(
+            cache.apply_audit(&inner_hole).unwrap(),
+            AuditApplied::Gap {
+                expected: 6,
+                found: 7
+            }
+        );
+        assert_eq!(cache.cursors().unwrap().audit_seq, 4);
+        assert_eq!(
+            cache.audit_range(1, 100).unwrap(),
+            (1..=4).map(event).collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn the_file_is_encrypted_and_another_key_cannot_open_it() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("c.db");
+        let key = CacheKey::generate();
+        {
+            let mut cache = Cache::open(&path, &key).unwrap();
+            assert!(cache.cipher_version().is_some());
+            cache
+                .apply_sessions(&[session("s1", 1, SessionStatus::Active)])
+                .unwrap();
+            cache.apply_audit(&[event(1)]).unwrap();
+        }
+        let mut bytes = std::fs::read(&path).unwrap();
+        let mut wal = path.as_os_str().to_owned();
+        wal.push("-wal");
+        bytes.extend(std::fs::read(PathBuf::from(wal)).unwrap_or_default());
+        for plain in ["SQLite format 3", "ada@acme.test", "81.2.69.160", "London"] {
+            assert!(
+                !bytes.windows(plain.len()).any(|w| w == plain.as_bytes()),
+                "{plain} is readable in the file"
+            );
+        }
+        let err = Cache::open(&path, &CacheKey::generate()).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Storage);
+        assert!(err.message.contains("another key"), "{}", err.message);
+        assert!(!err.message.contains(key.secret().expose().as_str()));
+        let cache = Cache::open(&path, &key).unwrap();
+        assert_eq!(cache.counts().unwrap().sessions, 1);
+    }
+
+    #[test]
+    fn malformed_stored_keys_are_refused() {
+        assert!(CacheKey::from_stored(Sensitive::new("abc".into())).is_err());
+        assert!(CacheKey::from_stored(Sensitive::new("g".repeat(64))).is_err());
+        let key = CacheKey::generate();
+        assert_eq!(key.secret().expose().len(), 64);
+        assert!(CacheKey::from_stored(key.secret().clone()).is_ok());
+    }
+
+    #[test]
+    fn filters_find_sessions_and_events() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut cache, _) = open(tmp.path());
+        let mut other = session("s2", 2, SessionStatus::Active);
+        other.member_id = "m2".into();
+        other.member_email = "bob@acme.test".into();
+        other.location = None;
+        cache
+            .apply_sessions(&[
+                session("s1", 1, SessionStatus::Active),
+                other,
+                session("s3", 3, SessionStatus::Revoked),
+            ])
+            .unwrap();
+        let query = |f: SessionFilter| {
+            let (rows, total) = cache.sessions(&SessionFilter { limit: 50, ..f }).unwrap();
+            (rows.into_iter().map(|s| s.id).collect::<Vec<_>>(), total)
+        };
+        assert_eq!(
+            query(SessionFilter {
+                active_only: true,
+                ..Default::default()
+            }),
+            (vec!["s2".to_owned(), "s1".to_owned()], 2)
+        );
+        assert_eq!(
+            query(SessionFilter {
+                country_code: Some("GB".into()),
+                ..Default::default()
+            }),
+            (vec!["s3".to_owned(), "s1".to_owned()], 2)
+        );
+        assert_eq!(
+            query(SessionFilter {
+                text: Some("bob".into()),
+                ..Default::default()
+            }),
+            (vec!["s2".to_owned()], 1)
+        );
+        assert_eq!(
+            query(SessionFilter {
+                text: Some("%".into()),
+                ..Default::default()
+            }),
+            (vec![], 0)
+        );
+        cache
+            .apply_audit(&(1..=5).map(event).collect::<Vec<_>>())
+            .unwrap();
+        let newest = cache
+            .audit_events(&AuditFilter {
+                limit: 2,
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(newest.iter().map(|e| e.seq).collect::<Vec<_>>(), [5, 4]);
+        let older = cache
+            .audit_events(&AuditFilter {
+                limit: 2,
+                before_seq: Some(4),
+                since: Some(at(2)),
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(older.iter().map(|e| e.seq).collect::<Vec<_>>(), [3, 2]);
+    }
+
+    #[test]
+    fn members_carry_counts_from_the_cached_sessions() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut cache, _) = open(tmp.path());
+        let ada = Member {
+            id: "m1".into(),
+            email: "ada@acme.test".into(),
+            display_name: "Ada".into(),
+            role: Role::Admin,
+            active_sessions: 0,
+            last_active_at: None,
+        };
+        cache
+            .replace_members(std::slice::from_ref(&ada), at(0))
+            .unwrap();
+        cache
+            .apply_sessions(&[
+                session("s1", 1, SessionStatus::Active),
+                session("s2", 7, SessionStatus::Revoked),
+            ])
+            .unwrap();
+        let members = cache.members().unwrap();
+        assert_eq!(members.len(), 1);
+        assert_eq!(members[0].active_sessions, 1);
+        assert_eq!(members[0].last_active_at, Some(at(7)));
+        assert!(cache.has_member("m1").unwrap());
+        assert!(!cache.has_member("m9").unwrap());
+        assert_eq!(cache.members_synced_at().unwrap(), Some(at(0)));
+    }
+}
