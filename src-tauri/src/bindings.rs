@@ -5,7 +5,10 @@
 #[cfg(test)]
 mod tests {
     use setget_core::notify::{Alert, Severity};
-    use setget_core::{AccountView, CoreError, ErrorKind};
+    use setget_core::account::SignedOutNote;
+    use setget_core::cache::{Counts, Cursors};
+    use setget_core::sync::{CatchUp, SyncState, SyncStatus};
+    use setget_core::{AccountView, CoreError, ErrorKind, StatusReport};
     use setget_protocol::{
         AuthMethod, EndReason, ErrorCode, Location, Role, Session, SessionStatus,
     };
@@ -25,6 +28,13 @@ mod tests {
         for d in [
             decl::<AppInfo>(&cfg),
             decl::<AccountView>(&cfg),
+            decl::<SignedOutNote>(&cfg),
+            decl::<SyncState>(&cfg),
+            decl::<SyncStatus>(&cfg),
+            decl::<CatchUp>(&cfg),
+            decl::<StatusReport>(&cfg),
+            decl::<Cursors>(&cfg),
+            decl::<Counts>(&cfg),
             decl::<CoreError>(&cfg),
             decl::<ErrorKind>(&cfg),
             decl::<ErrorCode>(&cfg),

@@ -12,7 +12,8 @@ use clap::Subcommand;
 use setget_core::account::AppDirs;
 use setget_core::notify::DesktopNotifier;
 use setget_core::secret::{KeyringStore, Sensitive};
-use setget_core::{CoreError, Engine, ErrorKind};
+use setget_core::sync::SyncState;
+use setget_core::{CoreError, Engine, ErrorKind, StatusReport};
 
 /// A headless command.
 #[derive(Debug, Subcommand)]
@@ -29,8 +30,25 @@ pub enum Command {
         #[arg(long)]
         password_stdin: bool,
     },
-    /// Sign out at the server and remove the token from the keyring.
-    SignOut,
+    /// Sign out at the server and remove the token from the keyring; the encrypted cache and
+    /// its key go too unless --keep-cache.
+    SignOut {
+        /// Keep the cache (and its key in the keyring) for the next sign-in.
+        #[arg(long)]
+        keep_cache: bool,
+    },
+    /// Sync the cache with the server: to the present and exit with --once, else keep
+    /// following live and print each change of state.
+    Sync {
+        #[arg(long)]
+        once: bool,
+    },
+    /// Show the account, the cache (path, size, cursors, rows), the last sync and the state.
+    Status {
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// The exit code for an engine failure.
@@ -72,6 +90,90 @@ fn read_password(from_stdin: bool) -> Result<Sensitive<String>, CoreError> {
     Ok(Sensitive::new(password))
 }
 
+/// Restores the saved account or fails as "not signed in".
+fn restored(engine: &Engine) -> Result<(), CoreError> {
+    match engine.restore()? {
+        Some(_) => Ok(()),
+        None => Err(CoreError::new(
+            ErrorKind::NotSignedIn,
+            "not signed in; run setget-admin sign-in first",
+        )),
+    }
+}
+
+/// Follows the server, printing each change of state, until the server ends the session
+/// (exit 3) or Ctrl-C (exit 0).
+async fn follow(engine: &Engine) -> Result<(), CoreError> {
+    let mut status = engine.subscribe();
+    engine.start_sync()?;
+    let mut last_kind = String::new();
+    loop {
+        tokio::select! {
+            changed = status.changed() => {
+                if changed.is_err() {
+                    return Ok(());
+                }
+                let now = status.borrow_and_update().clone();
+                let line = state_line(&now.state);
+                // Progress moves often; print it only when the kind of state changes.
+                let kind = line.split(':').next().unwrap_or_default().to_owned();
+                if kind != last_kind {
+                    println!("{line}");
+                    last_kind = kind;
+                }
+                if let SyncState::SignedOut { code, reason } = now.state {
+                    return Err(CoreError {
+                        kind: ErrorKind::SignedOut,
+                        server_code: code,
+                        message: format!("signed out by the server: {reason}"),
+                    });
+                }
+            }
+            _ = tokio::signal::ctrl_c() => {
+                engine.stop_sync();
+                return Ok(());
+            }
+        }
+    }
+}
+
+fn state_line(state: &SyncState) -> String {
+    match state {
+        SyncState::Idle => "idle".to_owned(),
+        SyncState::Syncing { done, total } => format!("syncing: {done} of {total}"),
+        SyncState::Live => "live".to_owned(),
+        SyncState::Polling => "polling: the event stream is down, polling the server".to_owned(),
+        SyncState::Offline { since, reason } => format!("offline: since {since}: {reason}"),
+        SyncState::SignedOut { reason, .. } => format!("signed out: {reason}"),
+    }
+}
+
+fn status_text(r: &StatusReport) -> String {
+    let last = r
+        .last_sync
+        .map_or_else(|| "never".to_owned(), |t| t.to_rfc3339());
+    format!(
+        "account    {} on {} (workspace {})\n\
+         cache      {} ({} bytes, encrypted)\n\
+         cursors    audit {}, sessions {}\n\
+         rows       {} members, {} sessions ({} active), {} audit events\n\
+         last sync  {last}\n\
+         state      {}\n",
+        r.email,
+        r.server,
+        r.workspace,
+        r.cache_path.display(),
+        r.cache_bytes,
+        r.cursors.audit_seq,
+        r.cursors.sessions_change_seq,
+        r.counts.members,
+        r.counts.sessions,
+        r.counts.active_sessions,
+        r.counts.audit_events,
+        state_line(&r.state)
+    )
+}
+
 /// Runs a headless command to completion.
 pub fn run(command: Command) -> ExitCode {
     let dirs = match AppDirs::from_os() {
@@ -79,7 +181,8 @@ pub fn run(command: Command) -> ExitCode {
         Err(e) => return fail(&e),
     };
     let engine = Engine::new(dirs, Arc::new(KeyringStore), Arc::new(DesktopNotifier));
-    let runtime = match tokio::runtime::Builder::new_current_thread()
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
         .enable_all()
         .build()
     {
@@ -104,13 +207,54 @@ pub fn run(command: Command) -> ExitCode {
                 );
                 Ok(())
             }
-            Command::SignOut => {
+            Command::SignOut { keep_cache } => {
                 if engine.restore()?.is_none() {
                     println!("not signed in");
                     return Ok(());
                 }
-                engine.sign_out().await?;
-                println!("signed out; the token is gone from the keyring");
+                let cache = engine.status().map(|s| s.cache_path).ok();
+                engine.sign_out(!keep_cache).await?;
+                match (keep_cache, cache) {
+                    (true, Some(path)) => println!(
+                        "signed out; the token is gone from the keyring; the cache stays at {}",
+                        path.display()
+                    ),
+                    _ => println!("signed out; the token, the cache and its key are gone"),
+                }
+                Ok(())
+            }
+            Command::Sync { once } => {
+                restored(&engine)?;
+                if once {
+                    let started = std::time::Instant::now();
+                    let got = engine.sync_once().await?;
+                    let report = engine.status()?;
+                    println!(
+                        "synced in {} ms: {} members, {} sessions ({} active), {} audit events; \
+                         new: {} session changes, {} audit events",
+                        started.elapsed().as_millis(),
+                        report.counts.members,
+                        report.counts.sessions,
+                        report.counts.active_sessions,
+                        report.counts.audit_events,
+                        got.session_changes,
+                        got.audit_events
+                    );
+                    return Ok(());
+                }
+                follow(&engine).await
+            }
+            Command::Status { json } => {
+                restored(&engine)?;
+                let report = engine.status()?;
+                if json {
+                    let text = serde_json::to_string(&report).map_err(|e| {
+                        CoreError::new(ErrorKind::Internal, format!("encoding the status: {e}"))
+                    })?;
+                    println!("{text}");
+                } else {
+                    print!("{}", status_text(&report));
+                }
                 Ok(())
             }
         }

@@ -58,5 +58,5 @@ pub async fn my_sessions(shell: tauri::State<'_, Shell>) -> Result<Vec<Session>,
 /// Signs out and forgets the credential.
 #[tauri::command]
 pub async fn sign_out(shell: tauri::State<'_, Shell>) -> Result<(), CoreError> {
-    shell.engine.sign_out().await
+    shell.engine.sign_out(true).await
 }

@@ -117,7 +117,7 @@ async fn sign_in_keeps_the_token_in_the_keyring_only_and_survives_a_restart() {
     );
 
     // Signing out ends the session at the server and removes the keyring entry.
-    restarted.sign_out().await.unwrap();
+    restarted.sign_out(true).await.unwrap();
     assert_eq!(secret_tool_lookup(&name).unwrap(), None);
     assert!(!f.account_file().exists());
     let status = f.server.status_with_token("/api/users/me/", &token).await;
@@ -162,9 +162,22 @@ async fn a_session_ended_at_the_server_signs_the_engine_out_and_forgets_the_toke
     let err = f.engine.my_sessions().await.unwrap_err();
     assert_eq!(err.kind, ErrorKind::SignedOut);
     assert_eq!(err.server_code, Some(ErrorCode::SessionInvalid));
-    assert!(f.engine.account().is_none());
+    // The token is gone; the account stays with the server's reason, for the sign-in screen.
+    let note = f.engine.account().unwrap().signed_out.expect("signed out");
+    assert_eq!(note.code, Some(ErrorCode::SessionInvalid));
     assert!(KeyringStore.load(&name).unwrap().is_none());
-    assert!(!f.account_file().exists());
+    let saved = std::fs::read_to_string(f.account_file()).unwrap();
+    assert!(saved.contains("session_invalid"), "{saved}");
+    assert!(!saved.contains(token.expose().as_str()));
+    // A restart shows the same: signed out, with the reason.
+    let (restarted, _) = Fixture::engine_in(f.home.path());
+    let restored = restarted.restore().unwrap().unwrap();
+    assert_eq!(
+        restored.signed_out.unwrap().code,
+        Some(ErrorCode::SessionInvalid)
+    );
+    let err = restarted.my_sessions().await.unwrap_err();
+    assert_eq!(err.kind, ErrorKind::SignedOut);
 }
 
 #[tokio::test]
@@ -188,7 +201,7 @@ async fn sessions_from_another_network_raise_one_alert_each() {
     assert_eq!(shown.len(), 1, "{shown:?}");
     assert_eq!(shown[0].ip, "81.2.69.142");
     assert_eq!(shown[0].device, "Firefox on Windows");
-    f.engine.sign_out().await.unwrap();
+    f.engine.sign_out(true).await.unwrap();
 }
 
 #[tokio::test]

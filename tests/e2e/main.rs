@@ -9,4 +9,5 @@
 
 mod cli;
 mod engine;
+mod sync;
 mod window;

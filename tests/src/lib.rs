@@ -8,6 +8,12 @@ use std::process::{Child, Command, Stdio};
 use anyhow::{Context as _, bail};
 use setget_protocol::{DevMember, DevWorkspace, DevWorkspaceCreated, Role};
 
+mod proxy;
+mod snapshot;
+
+pub use proxy::{Fault, FaultProxy};
+pub use snapshot::{Browser, ServerSnapshot, snapshot};
+
 /// The workspace root.
 pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -40,6 +46,7 @@ pub struct ServerProcess {
     child: Child,
     /// `http://127.0.0.1:PORT`
     pub url: String,
+    db: PathBuf,
     _dir: tempfile::TempDir,
 }
 
@@ -47,29 +54,55 @@ impl ServerProcess {
     /// Starts the server with a fresh database and waits until it listens.
     pub fn start() -> anyhow::Result<Self> {
         let dir = tempfile::tempdir()?;
-        let mut child = Command::new(built_binary("setget-server")?)
-            .args(["serve", "--dev", "--listen", "127.0.0.1:0", "--db"])
-            .arg(dir.path().join("server.db"))
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .context("starting setget-server")?;
-        let mut stdout = BufReader::new(child.stdout.take().context("no stdout")?);
-        let mut line = String::new();
-        stdout.read_line(&mut line)?;
-        let url = line
-            .trim()
-            .strip_prefix("listening on ")
-            .map(str::to_owned)
-            .with_context(|| format!("unexpected first line from setget-server: {line:?}"))?;
-        // Keep reading, so that anything it prints later never meets a closed pipe.
-        std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+        let db = dir.path().join("server.db");
+        let (child, url) = spawn_server(&db)?;
         Ok(Self {
             child,
             url,
+            db,
             _dir: dir,
         })
+    }
+
+    /// Starts the server on a database written by `setget-server seed-bench` (workspace
+    /// `bench`, owner `owner@bench.test`, password `setget-bench`).
+    pub fn start_seeded(members: u64, sessions: u64, events: u64) -> anyhow::Result<Self> {
+        let dir = tempfile::tempdir()?;
+        let db = dir.path().join("server.db");
+        let status = Command::new(built_binary("setget-server")?)
+            .args(["seed-bench", "--db"])
+            .arg(&db)
+            .args(["--members", &members.to_string()])
+            .args(["--sessions", &sessions.to_string()])
+            .args(["--events", &events.to_string()])
+            .stdout(Stdio::null())
+            .status()
+            .context("running setget-server seed-bench")?;
+        if !status.success() {
+            bail!("seed-bench failed: {status}");
+        }
+        let (child, url) = spawn_server(&db)?;
+        Ok(Self {
+            child,
+            url,
+            db,
+            _dir: dir,
+        })
+    }
+
+    /// Kills the process (as a crash would); the database stays.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts the server again on the same database (on a new port: see `url`).
+    pub fn restart(&mut self) -> anyhow::Result<()> {
+        self.kill();
+        let (child, url) = spawn_server(&self.db)?;
+        self.child = child;
+        self.url = url;
+        Ok(())
     }
 
     /// A URL on this server.
@@ -177,6 +210,28 @@ impl Drop for ServerProcess {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+fn spawn_server(db: &Path) -> anyhow::Result<(Child, String)> {
+    let mut child = Command::new(built_binary("setget-server")?)
+        .args(["serve", "--dev", "--listen", "127.0.0.1:0", "--db"])
+        .arg(db)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .context("starting setget-server")?;
+    let mut stdout = BufReader::new(child.stdout.take().context("no stdout")?);
+    let mut line = String::new();
+    stdout.read_line(&mut line)?;
+    let url = line
+        .trim()
+        .strip_prefix("listening on ")
+        .map(str::to_owned)
+        .with_context(|| format!("unexpected first line from setget-server: {line:?}"))?;
+    // Keep reading, so that anything it prints later never meets a closed pipe.
+    std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+    Ok((child, url))
 }
 
 /// Every regular file under `dir`, recursively.

@@ -8,7 +8,9 @@
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use setget_protocol::ErrorCode;
 
 use crate::error::{CoreError, ErrorKind, Result};
 
@@ -52,12 +54,61 @@ pub struct AccountConfig {
     pub email: String,
     pub workspace_slug: String,
     pub workspace_name: String,
+    /// Set when the server ended the session: the token is gone, the reason stays so that
+    /// the window can say why it asks for a new sign-in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signed_out: Option<SignedOutNote>,
+}
+
+/// Why and when the server ended the account's session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+pub struct SignedOutNote {
+    /// The server's code: `session_invalid`, `session_expired` or `reauth_required`.
+    pub code: Option<ErrorCode>,
+    /// The server's sentence.
+    pub reason: String,
+    #[ts(type = "string")]
+    pub at: DateTime<Utc>,
 }
 
 impl AccountConfig {
     /// The keyring entry name of this account's session token.
     pub fn credential_name(&self) -> String {
         credential_name(&self.server, &self.email)
+    }
+
+    /// The keyring entry name of the key of this account's cache.
+    pub fn cache_key_name(&self) -> String {
+        format!(
+            "cache-key|{}|{}",
+            self.server.trim_end_matches('/'),
+            self.workspace_slug
+        )
+    }
+
+    /// The cache file of this account's workspace: `<data>/caches/<host>_<port>-<slug>.db`.
+    pub fn cache_path(&self, dirs: &AppDirs) -> PathBuf {
+        let server = self
+            .server
+            .trim_end_matches('/')
+            .split_once("://")
+            .map_or(self.server.as_str(), |(_, rest)| rest);
+        let safe = |s: &str| -> String {
+            s.chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                        c
+                    } else {
+                        '_'
+                    }
+                })
+                .collect()
+        };
+        dirs.data.join("caches").join(format!(
+            "{}-{}.db",
+            safe(server),
+            safe(&self.workspace_slug)
+        ))
     }
 }
 
@@ -136,6 +187,7 @@ mod tests {
             email: "owner@acme.test".into(),
             workspace_slug: "acme".into(),
             workspace_name: "Acme".into(),
+            signed_out: None,
         }
     }
 
@@ -172,6 +224,26 @@ mod tests {
         assert_eq!(
             sample().credential_name(),
             "session|https://setget.example|owner@acme.test"
+        );
+        assert_eq!(
+            sample().cache_key_name(),
+            "cache-key|https://setget.example|acme"
+        );
+    }
+
+    #[test]
+    fn each_server_and_workspace_has_its_own_cache_file() {
+        let d = dirs(Path::new("/home/ada"));
+        let mut local = sample();
+        local.server = "http://127.0.0.1:8080/".into();
+        local.workspace_slug = "my_ws".into();
+        assert_eq!(
+            local.cache_path(&d),
+            Path::new("/home/ada/data/caches/127.0.0.1_8080-my_ws.db")
+        );
+        assert_eq!(
+            sample().cache_path(&d),
+            Path::new("/home/ada/data/caches/setget.example-acme.db")
         );
     }
 }

@@ -373,15 +373,13 @@ impl Cache {
     pub fn apply_audit(&mut self, events: &[AuditEvent]) -> Result<AuditApplied> {
         let cursor = self.cursors()?.audit_seq;
         let fresh: Vec<&AuditEvent> = events.iter().filter(|e| e.seq > cursor).collect();
-        let mut expected = cursor + 1;
-        for e in &fresh {
+        for (expected, e) in (cursor + 1..).zip(&fresh) {
             if e.seq != expected {
                 return Ok(AuditApplied::Gap {
                     expected,
                     found: e.seq,
                 });
             }
-            expected += 1;
         }
         let Some(last) = fresh.last().map(|e| e.seq) else {
             return Ok(AuditApplied::Applied {

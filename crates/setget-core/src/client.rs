@@ -10,8 +10,9 @@ use reqwest::header::{COOKIE, HeaderMap, SET_COOKIE};
 use reqwest::{Method, StatusCode, Url};
 use serde::de::DeserializeOwned;
 use setget_protocol::{
-    ADMIN_APP_UA_PRODUCT, ErrorBody, ErrorCode, MeResponse, Page, SESSION_COOKIE, Session,
-    SignInRequest, SignInResponse, is_token_shaped,
+    ADMIN_APP_UA_PRODUCT, AuditEvent, ConfirmPassword, ErrorBody, ErrorCode, MeResponse, Member,
+    Page, Revoked, SESSION_COOKIE, Session, SessionPolicy, SessionPolicyPatch, SignInRequest,
+    SignInResponse, is_token_shaped,
 };
 
 use crate::error::{CoreError, ErrorKind, Result};
@@ -121,19 +122,51 @@ pub struct Answer<T> {
 pub struct ApiClient {
     base: Url,
     http: reqwest::Client,
+    /// The same, without the overall time limit: for the event stream, which stays open.
+    streaming: reqwest::Client,
+}
+
+/// Checks an id or slug before it goes into a URL path: the server's ids and slugs are
+/// letters, digits, `-` and `_`; anything else cannot name a real object.
+pub fn path_segment<'a>(what: &str, value: &'a str) -> Result<&'a str> {
+    let ok = !value.is_empty()
+        && value.len() <= 128
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if ok {
+        Ok(value)
+    } else {
+        Err(CoreError::new(
+            ErrorKind::InvalidInput,
+            format!("{what} {value:?} is not a valid id"),
+        ))
+    }
 }
 
 impl ApiClient {
     /// A client of the server at `base` (already checked by [`parse_server_url`]).
     pub fn new(base: Url) -> Result<Self> {
-        let http = reqwest::Client::builder()
-            .user_agent(user_agent())
-            .timeout(REQUEST_TIMEOUT)
-            .connect_timeout(Duration::from_secs(10))
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| CoreError::new(ErrorKind::Internal, format!("no HTTP client: {e}")))?;
-        Ok(Self { base, http })
+        Self::with_timeout(base, REQUEST_TIMEOUT)
+    }
+
+    /// The same with another limit on how long one request may take.
+    pub fn with_timeout(base: Url, timeout: Duration) -> Result<Self> {
+        let builder = || {
+            reqwest::Client::builder()
+                .user_agent(user_agent())
+                .connect_timeout(Duration::from_secs(10))
+                .redirect(reqwest::redirect::Policy::none())
+        };
+        let no_client =
+            |e: reqwest::Error| CoreError::new(ErrorKind::Internal, format!("no HTTP client: {e}"));
+        let http = builder().timeout(timeout).build().map_err(no_client)?;
+        let streaming = builder().build().map_err(no_client)?;
+        Ok(Self {
+            base,
+            http,
+            streaming,
+        })
     }
 
     /// The server's origin.
@@ -182,10 +215,24 @@ impl ApiClient {
         path: &str,
         token: &Sensitive<String>,
     ) -> Result<Answer<T>> {
-        let response = self
+        self.authed_with::<T, ()>(method, path, token, None).await
+    }
+
+    async fn authed_with<T: DeserializeOwned, B: serde::Serialize>(
+        &self,
+        method: Method,
+        path: &str,
+        token: &Sensitive<String>,
+        body: Option<&B>,
+    ) -> Result<Answer<T>> {
+        let mut request = self
             .http
             .request(method, self.url(path)?)
-            .header(COOKIE, format!("{SESSION_COOKIE}={}", token.expose()))
+            .header(COOKIE, format!("{SESSION_COOKIE}={}", token.expose()));
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request
             .send()
             .await
             .map_err(|e| unreachable(&self.base, &e))?;
@@ -217,6 +264,215 @@ impl ApiClient {
         self.authed::<Empty>(Method::POST, "/auth/sign-out/", token)
             .await
             .map(|_| ())
+    }
+
+    /// `DELETE /api/users/me/sessions/{id}/`: ends one of the caller's own sessions.
+    pub async fn revoke_my_session(
+        &self,
+        token: &Sensitive<String>,
+        session_id: &str,
+    ) -> Result<Answer<()>> {
+        let id = path_segment("session", session_id)?;
+        self.authed::<Empty>(
+            Method::DELETE,
+            &format!("/api/users/me/sessions/{id}/"),
+            token,
+        )
+        .await
+        .map(|a| a.map(|_| ()))
+    }
+
+    /// `POST /api/users/me/sessions/revoke-others/`.
+    pub async fn revoke_my_other_sessions(
+        &self,
+        token: &Sensitive<String>,
+    ) -> Result<Answer<Revoked>> {
+        self.authed(Method::POST, "/api/users/me/sessions/revoke-others/", token)
+            .await
+    }
+
+    /// `GET /api/workspaces/{slug}/members/`: one page of members.
+    pub async fn members(
+        &self,
+        token: &Sensitive<String>,
+        slug: &str,
+        offset: u64,
+        per_page: u32,
+    ) -> Result<Answer<Page<Member>>> {
+        let slug = path_segment("workspace", slug)?;
+        self.authed(
+            Method::GET,
+            &format!("/api/workspaces/{slug}/members/?offset={offset}&per_page={per_page}"),
+            token,
+        )
+        .await
+    }
+
+    /// `GET /api/workspaces/{slug}/sessions/?changed_after=`: sessions of any status changed
+    /// after a change number, ascending.
+    pub async fn sessions_changed_after(
+        &self,
+        token: &Sensitive<String>,
+        slug: &str,
+        after: i64,
+        per_page: u32,
+    ) -> Result<Answer<Page<Session>>> {
+        let slug = path_segment("workspace", slug)?;
+        self.authed(
+            Method::GET,
+            &format!("/api/workspaces/{slug}/sessions/?changed_after={after}&per_page={per_page}"),
+            token,
+        )
+        .await
+    }
+
+    /// `GET /api/workspaces/{slug}/audit-logs/?after=`: audit events after a seq, ascending.
+    pub async fn audit_after(
+        &self,
+        token: &Sensitive<String>,
+        slug: &str,
+        after: i64,
+        per_page: u32,
+    ) -> Result<Answer<Page<AuditEvent>>> {
+        let slug = path_segment("workspace", slug)?;
+        self.authed(
+            Method::GET,
+            &format!("/api/workspaces/{slug}/audit-logs/?after={after}&per_page={per_page}"),
+            token,
+        )
+        .await
+    }
+
+    /// `GET /api/workspaces/{slug}/session-policy/`.
+    pub async fn policy(
+        &self,
+        token: &Sensitive<String>,
+        slug: &str,
+    ) -> Result<Answer<SessionPolicy>> {
+        let slug = path_segment("workspace", slug)?;
+        self.authed(
+            Method::GET,
+            &format!("/api/workspaces/{slug}/session-policy/"),
+            token,
+        )
+        .await
+    }
+
+    /// `PATCH /api/workspaces/{slug}/session-policy/`.
+    pub async fn update_policy(
+        &self,
+        token: &Sensitive<String>,
+        slug: &str,
+        patch: &SessionPolicyPatch,
+    ) -> Result<Answer<SessionPolicy>> {
+        let slug = path_segment("workspace", slug)?;
+        self.authed_with(
+            Method::PATCH,
+            &format!("/api/workspaces/{slug}/session-policy/"),
+            token,
+            Some(patch),
+        )
+        .await
+    }
+
+    /// `DELETE /api/workspaces/{slug}/members/{member}/sessions/{session}/`.
+    pub async fn revoke_member_session(
+        &self,
+        token: &Sensitive<String>,
+        slug: &str,
+        member_id: &str,
+        session_id: &str,
+    ) -> Result<Answer<()>> {
+        let slug = path_segment("workspace", slug)?;
+        let member = path_segment("member", member_id)?;
+        let session = path_segment("session", session_id)?;
+        self.authed::<Empty>(
+            Method::DELETE,
+            &format!("/api/workspaces/{slug}/members/{member}/sessions/{session}/"),
+            token,
+        )
+        .await
+        .map(|a| a.map(|_| ()))
+    }
+
+    /// `POST /api/workspaces/{slug}/members/{member}/sessions/revoke-all/`.
+    pub async fn revoke_member_sessions(
+        &self,
+        token: &Sensitive<String>,
+        slug: &str,
+        member_id: &str,
+    ) -> Result<Answer<Revoked>> {
+        let slug = path_segment("workspace", slug)?;
+        let member = path_segment("member", member_id)?;
+        self.authed(
+            Method::POST,
+            &format!("/api/workspaces/{slug}/members/{member}/sessions/revoke-all/"),
+            token,
+        )
+        .await
+    }
+
+    /// `POST /api/workspaces/{slug}/sessions/revoke-all/` with the caller's password.
+    pub async fn revoke_workspace_sessions(
+        &self,
+        token: &Sensitive<String>,
+        slug: &str,
+        password: &Sensitive<String>,
+    ) -> Result<Answer<Revoked>> {
+        let slug = path_segment("workspace", slug)?;
+        let body = ConfirmPassword {
+            password: password.expose().clone(),
+        };
+        self.authed_with(
+            Method::POST,
+            &format!("/api/workspaces/{slug}/sessions/revoke-all/"),
+            token,
+            Some(&body),
+        )
+        .await
+    }
+
+    /// `GET /api/workspaces/{slug}/events/`: opens the audit log's event stream after
+    /// `last_event_id`. The answer is the open response, its body the stream.
+    pub async fn events(
+        &self,
+        token: &Sensitive<String>,
+        slug: &str,
+        last_event_id: i64,
+    ) -> Result<Answer<reqwest::Response>> {
+        let slug = path_segment("workspace", slug)?;
+        let response = self
+            .streaming
+            .get(self.url(&format!("/api/workspaces/{slug}/events/"))?)
+            .header(COOKIE, format!("{SESSION_COOKIE}={}", token.expose()))
+            .header("Last-Event-ID", last_event_id.to_string())
+            .header(reqwest::header::ACCEPT, "text/event-stream")
+            .send()
+            .await
+            .map_err(|e| unreachable(&self.base, &e))?;
+        let rotated_token = token_from_set_cookie(response.headers());
+        if !response.status().is_success() {
+            return decode::<Empty>(response).await.and_then(|_| {
+                Err(CoreError::new(
+                    ErrorKind::Protocol,
+                    "the event stream answered without events",
+                ))
+            });
+        }
+        Ok(Answer {
+            value: response,
+            rotated_token,
+        })
+    }
+}
+
+impl<T> Answer<T> {
+    /// The same answer with its value mapped.
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Answer<U> {
+        Answer {
+            value: f(self.value),
+            rotated_token: self.rotated_token,
+        }
     }
 }
 

@@ -1,29 +1,40 @@
-//! [`Engine`]: the signed-in account and the operations the window and the command line offer.
+//! [`Engine`]: the signed-in account, its cache and sync, and the operations the window and
+//! the command line offer.
 //!
-//! The engine owns the credential: it reads the token from the [`SecretStore`], sends it with
-//! each request, stores a rotated token before anything else happens, and forgets the account
-//! when the server ends the session.
+//! The engine owns the credential (through [`Credential`]), opens the account's encrypted
+//! cache (its key beside the token in the keyring), runs the sync, and carries out the admin's
+//! actions against the server, updating the cache from the server's answers. Security
+//! actions are never queued: offline, they fail with a clear error.
 
 use std::collections::HashSet;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
+use chrono::{DateTime, Utc};
 use serde::Serialize;
-use setget_protocol::Session;
+use setget_protocol::clock::{Clock, SystemClock};
+use setget_protocol::{Revoked, Session, SessionPolicy, SessionPolicyPatch};
+use tokio::sync::watch;
 
-use crate::account::{self, AccountConfig, AppDirs};
-use crate::client::{Answer, ApiClient, parse_server_url};
+use crate::account::{self, AccountConfig, AppDirs, SignedOutNote};
+use crate::cache::{self, Cache, CacheKey, Counts, Cursors};
+use crate::client::{ApiClient, parse_server_url};
+use crate::credential::Credential;
 use crate::error::{CoreError, ErrorKind, Result};
 use crate::notify::Notifier;
 use crate::secret::{SecretStore, Sensitive};
+use crate::sync::{CatchUp, SyncOptions, SyncState, SyncStatus, Syncer};
 use crate::trigger;
 
-/// What the window shows of the signed-in account.
+/// What the window shows of the account.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct AccountView {
     pub server: String,
     pub email: String,
     pub workspace_slug: String,
     pub workspace_name: String,
+    /// Set when the server ended the session: sign in again.
+    pub signed_out: Option<SignedOutNote>,
 }
 
 impl From<&AccountConfig> for AccountView {
@@ -33,14 +44,32 @@ impl From<&AccountConfig> for AccountView {
             email: a.email.clone(),
             workspace_slug: a.workspace_slug.clone(),
             workspace_name: a.workspace_name.clone(),
+            signed_out: a.signed_out.clone(),
         }
     }
 }
 
+/// `setget-admin status`: the account, its cache and where the sync stands.
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
+pub struct StatusReport {
+    pub server: String,
+    pub email: String,
+    pub workspace: String,
+    pub cache_path: PathBuf,
+    #[ts(type = "number")]
+    pub cache_bytes: u64,
+    pub cursors: Cursors,
+    pub counts: Counts,
+    #[ts(type = "string | null")]
+    pub last_sync: Option<DateTime<Utc>>,
+    #[serde(flatten)]
+    pub state: SyncState,
+}
+
 #[derive(Debug, Clone)]
 struct Signed {
-    config: AccountConfig,
-    client: ApiClient,
+    cred: Arc<Credential>,
+    cache: Arc<Mutex<Cache>>,
 }
 
 /// The desktop engine.
@@ -49,9 +78,17 @@ pub struct Engine {
     dirs: AppDirs,
     secrets: Arc<dyn SecretStore>,
     notifier: Arc<dyn Notifier>,
+    clock: Arc<dyn Clock>,
+    options: SyncOptions,
     account: Mutex<Option<Signed>>,
+    status: watch::Sender<SyncStatus>,
+    task: Mutex<Option<tokio::task::JoinHandle<()>>>,
     /// Sessions already alerted on, so that no session alerts twice.
     alerted: Mutex<HashSet<String>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl Engine {
@@ -62,9 +99,28 @@ impl Engine {
             dirs,
             secrets,
             notifier,
+            clock: Arc::new(SystemClock::default()),
+            options: SyncOptions::default(),
             account: Mutex::new(None),
+            status: watch::Sender::new(SyncStatus {
+                state: SyncState::Idle,
+                last_sync: None,
+            }),
+            task: Mutex::new(None),
             alerted: Mutex::new(HashSet::new()),
         }
+    }
+
+    /// The same engine reading time from `clock`.
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The same engine with other sync timings.
+    pub fn with_sync_options(mut self, options: SyncOptions) -> Self {
+        self.options = options;
+        self
     }
 
     /// The app's directories.
@@ -72,34 +128,89 @@ impl Engine {
         &self.dirs
     }
 
-    fn signed(&self) -> Option<Signed> {
-        self.account
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+    fn signed(&self) -> Result<Signed> {
+        lock(&self.account).clone().ok_or_else(|| {
+            CoreError::new(ErrorKind::NotSignedIn, "sign in to a SetGet server first")
+        })
     }
 
-    fn set_signed(&self, signed: Option<Signed>) {
-        *self.account.lock().unwrap_or_else(|e| e.into_inner()) = signed;
-    }
-
-    /// The signed-in account, if any.
+    /// The account, if any (signed out by the server included, with the reason).
     pub fn account(&self) -> Option<AccountView> {
-        self.signed().map(|s| AccountView::from(&s.config))
+        lock(&self.account).as_ref().map(|s| {
+            let mut view = AccountView::from(s.cred.config());
+            view.signed_out = s.cred.signed_out();
+            view
+        })
     }
 
-    /// Picks up the account saved by an earlier run, if its token is still in the keyring.
+    /// Picks up the account saved by an earlier run. An account whose token is gone from the
+    /// keyring (and that the server did not sign out) is not restored.
     pub fn restore(&self) -> Result<Option<AccountView>> {
         let Some(config) = account::load(&self.dirs)? else {
             return Ok(None);
         };
-        if self.secrets.load(&config.credential_name())?.is_none() {
+        if config.signed_out.is_none() && self.secrets.load(&config.credential_name())?.is_none() {
             return Ok(None);
         }
-        let client = ApiClient::new(parse_server_url(&config.server)?)?;
+        let client = ApiClient::with_timeout(
+            parse_server_url(&config.server)?,
+            self.options.request_timeout,
+        )?;
+        let cache = self.open_cache(&config)?;
         let view = AccountView::from(&config);
-        self.set_signed(Some(Signed { config, client }));
+        let cred = Credential::new(
+            config,
+            client,
+            Arc::clone(&self.secrets),
+            self.dirs.clone(),
+            Arc::clone(&self.clock),
+        );
+        self.set_account(Some(Signed {
+            cred: Arc::new(cred),
+            cache,
+        }));
         Ok(Some(view))
+    }
+
+    fn set_account(&self, signed: Option<Signed>) {
+        self.stop_sync();
+        let last_sync = signed
+            .as_ref()
+            .and_then(|s| lock(&s.cache).last_sync().ok().flatten());
+        let state = match signed.as_ref().and_then(|s| s.cred.signed_out()) {
+            Some(note) => SyncState::SignedOut {
+                code: note.code,
+                reason: note.reason,
+            },
+            None => SyncState::Idle,
+        };
+        self.status.send_replace(SyncStatus { state, last_sync });
+        *lock(&self.account) = signed;
+    }
+
+    /// Opens the account's cache, making its key on first use. A file the key cannot open (a
+    /// key lost with a reinstalled keyring, a damaged file) is only a cache: it is replaced.
+    fn open_cache(&self, config: &AccountConfig) -> Result<Arc<Mutex<Cache>>> {
+        let name = config.cache_key_name();
+        let path = config.cache_path(&self.dirs);
+        let key = match self.secrets.load(&name)? {
+            Some(stored) => CacheKey::from_stored(stored)?,
+            None => {
+                let key = CacheKey::generate();
+                self.secrets.store(&name, key.secret())?;
+                cache::delete_files(&path)?;
+                key
+            }
+        };
+        let cache = match Cache::open(&path, &key) {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(error = %e, "replacing an unreadable cache");
+                cache::delete_files(&path)?;
+                Cache::open(&path, &key)?
+            }
+        };
+        Ok(Arc::new(Mutex::new(cache)))
     }
 
     /// Signs in; the token goes to the secret store and the rest to `account.json`.
@@ -123,7 +234,7 @@ impl Engine {
                 "enter your password",
             ));
         }
-        let client = ApiClient::new(base)?;
+        let client = ApiClient::with_timeout(base, self.options.request_timeout)?;
         let (token, _) = client.sign_in(&email, &password).await?;
         let me = client.me(&token).await?;
         let token = me.rotated_token.unwrap_or(token);
@@ -132,62 +243,140 @@ impl Engine {
             email,
             workspace_slug: me.value.workspace.slug,
             workspace_name: me.value.workspace.name,
+            signed_out: None,
         };
-        // Forget a different earlier account first, so that its token does not linger.
-        if let Some(old) = self.signed()
-            && old.config.credential_name() != config.credential_name()
+        // Forget a different earlier account's token first, so that it does not linger.
+        if let Ok(old) = self.signed()
+            && old.cred.config().credential_name() != config.credential_name()
         {
-            self.secrets.delete(&old.config.credential_name())?;
+            self.secrets.delete(&old.cred.config().credential_name())?;
         }
         self.secrets.store(&config.credential_name(), &token)?;
         account::save(&self.dirs, &config)?;
+        let cache = self.open_cache(&config)?;
         let view = AccountView::from(&config);
-        self.set_signed(Some(Signed { config, client }));
+        let cred = Credential::new(
+            config,
+            client,
+            Arc::clone(&self.secrets),
+            self.dirs.clone(),
+            Arc::clone(&self.clock),
+        );
+        self.set_account(Some(Signed {
+            cred: Arc::new(cred),
+            cache,
+        }));
         Ok(view)
     }
 
-    /// Runs an authenticated call: loads the token, stores a rotated one before returning,
-    /// and forgets the account when the server says the session is over.
-    async fn call<T, F, Fut>(&self, f: F) -> Result<T>
-    where
-        F: FnOnce(ApiClient, Sensitive<String>) -> Fut,
-        Fut: std::future::Future<Output = Result<Answer<T>>>,
-    {
-        let signed = self.signed().ok_or_else(|| {
-            CoreError::new(ErrorKind::NotSignedIn, "sign in to a SetGet server first")
-        })?;
-        let name = signed.config.credential_name();
-        let token = self.secrets.load(&name)?.ok_or_else(|| {
-            CoreError::new(
-                ErrorKind::NotSignedIn,
-                "the saved credential is gone from the keyring; sign in again",
-            )
-        })?;
-        match f(signed.client.clone(), token).await {
-            Ok(answer) => {
-                if let Some(rotated) = &answer.rotated_token {
-                    self.secrets.store(&name, rotated)?;
-                }
-                Ok(answer.value)
+    fn syncer(&self, signed: &Signed) -> Syncer {
+        Syncer::new(
+            Arc::clone(&signed.cred),
+            Arc::clone(&signed.cache),
+            Arc::clone(&self.clock),
+            self.options.clone(),
+            self.status.clone(),
+        )
+    }
+
+    /// Brings the cache to the server's present once (no event stream).
+    pub async fn sync_once(&self) -> Result<CatchUp> {
+        let signed = self.signed()?;
+        let syncer = self.syncer(&signed);
+        match syncer.catch_up(false).await {
+            Ok(c) => {
+                let last_sync = lock(&signed.cache).last_sync().ok().flatten();
+                self.status.send_replace(SyncStatus {
+                    state: SyncState::Idle,
+                    last_sync,
+                });
+                Ok(c)
             }
-            Err(e) if e.kind == ErrorKind::SignedOut => {
-                self.forget(&signed.config)?;
+            Err(e) => {
+                if let Some(note) = signed.cred.signed_out() {
+                    self.status.send_modify(|s| {
+                        s.state = SyncState::SignedOut {
+                            code: note.code,
+                            reason: note.reason,
+                        }
+                    });
+                }
                 Err(e)
             }
-            Err(e) => Err(e),
         }
     }
 
-    fn forget(&self, config: &AccountConfig) -> Result<()> {
-        self.set_signed(None);
-        self.secrets.delete(&config.credential_name())?;
-        account::remove(&self.dirs)
+    /// Starts following the server in the background (on the current Tokio runtime); the
+    /// status is published to [`Self::subscribe`]. A running sync is replaced.
+    pub fn start_sync(&self) -> Result<()> {
+        let signed = self.signed()?;
+        if let Some(note) = signed.cred.signed_out() {
+            return Err(CoreError {
+                kind: ErrorKind::SignedOut,
+                server_code: note.code,
+                message: format!("signed out by the server: {}; sign in again", note.reason),
+            });
+        }
+        self.stop_sync();
+        let syncer = self.syncer(&signed);
+        let task = tokio::spawn(async move {
+            let e = syncer.run().await;
+            tracing::info!(error = %e, "the sync stopped");
+        });
+        *lock(&self.task) = Some(task);
+        Ok(())
+    }
+
+    /// Stops the background sync, if one runs.
+    pub fn stop_sync(&self) {
+        if let Some(task) = lock(&self.task).take() {
+            task.abort();
+        }
+    }
+
+    /// The sync's status, as it changes.
+    pub fn subscribe(&self) -> watch::Receiver<SyncStatus> {
+        self.status.subscribe()
+    }
+
+    /// The account, its cache and the sync's state.
+    pub fn status(&self) -> Result<StatusReport> {
+        let signed = self.signed()?;
+        let config = signed.cred.config();
+        let cache = lock(&signed.cache);
+        let mut state = self.status.borrow().state.clone();
+        if let Some(note) = signed.cred.signed_out() {
+            state = SyncState::SignedOut {
+                code: note.code,
+                reason: note.reason,
+            };
+        }
+        Ok(StatusReport {
+            server: config.server.clone(),
+            email: config.email.clone(),
+            workspace: config.workspace_slug.clone(),
+            cache_path: cache.path().to_owned(),
+            cache_bytes: cache.bytes(),
+            cursors: cache.cursors()?,
+            counts: cache.counts()?,
+            last_sync: cache.last_sync()?,
+            state,
+        })
+    }
+
+    /// Runs `f` on the account's cache (reads for the window and the command line).
+    pub fn with_cache<R>(&self, f: impl FnOnce(&Cache) -> Result<R>) -> Result<R> {
+        let signed = self.signed()?;
+        let cache = lock(&signed.cache);
+        f(&cache)
     }
 
     /// The signed-in member's active sessions, newest first, with the current one marked.
     /// Sessions from an unfamiliar network raise an alert (once each).
     pub async fn my_sessions(&self) -> Result<Vec<Session>> {
-        let page = self
+        let signed = self.signed()?;
+        let page = signed
+            .cred
             .call(|client, token| async move { client.my_sessions(&token).await })
             .await?;
         self.raise_alerts(&page.results);
@@ -196,28 +385,183 @@ impl Engine {
 
     fn raise_alerts(&self, sessions: &[Session]) {
         for alert in trigger::unfamiliar_sessions(sessions) {
-            let fresh = self
-                .alerted
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .insert(alert.session_id.clone());
+            let fresh = lock(&self.alerted).insert(alert.session_id.clone());
             if fresh && let Err(e) = self.notifier.notify(&alert) {
                 tracing::warn!(error = %e, "an alert could not be shown");
             }
         }
     }
 
-    /// Signs out at the server (best effort) and removes the token and the account.
-    pub async fn sign_out(&self) -> Result<()> {
-        let Some(signed) = self.signed() else {
+    /// After an action the server confirmed: pulls the sessions it changed into the cache.
+    /// The action stands even if this pull fails; the next sync brings the rows.
+    async fn refresh_sessions(&self, signed: &Signed) {
+        if let Err(e) = self.syncer(signed).catch_up(false).await {
+            tracing::info!(error = %e, "the cache will catch up with the action later");
+        }
+    }
+
+    /// Revokes one session of a member (an admin action).
+    pub async fn revoke_session(&self, member_id: &str, session_id: &str) -> Result<()> {
+        let signed = self.signed()?;
+        let slug = signed.cred.config().workspace_slug.clone();
+        signed
+            .cred
+            .call(|client, token| async move {
+                client
+                    .revoke_member_session(&token, &slug, member_id, session_id)
+                    .await
+            })
+            .await
+            .map_err(action_error)?;
+        self.refresh_sessions(&signed).await;
+        Ok(())
+    }
+
+    /// Revokes every session of a member.
+    pub async fn revoke_member_sessions(&self, member_id: &str) -> Result<Revoked> {
+        let signed = self.signed()?;
+        let slug = signed.cred.config().workspace_slug.clone();
+        let revoked = signed
+            .cred
+            .call(|client, token| async move {
+                client
+                    .revoke_member_sessions(&token, &slug, member_id)
+                    .await
+            })
+            .await
+            .map_err(action_error)?;
+        self.refresh_sessions(&signed).await;
+        Ok(revoked)
+    }
+
+    /// Revokes every session of the workspace, this app's own included, after the server
+    /// checked the admin's password. The app is signed out afterwards.
+    pub async fn revoke_workspace_sessions(&self, password: Sensitive<String>) -> Result<Revoked> {
+        if password.expose().is_empty() {
+            return Err(CoreError::new(
+                ErrorKind::InvalidInput,
+                "enter your password to confirm",
+            ));
+        }
+        let signed = self.signed()?;
+        let slug = signed.cred.config().workspace_slug.clone();
+        let revoked = signed
+            .cred
+            .call(|client, token| async move {
+                client
+                    .revoke_workspace_sessions(&token, &slug, &password)
+                    .await
+            })
+            .await
+            .map_err(action_error)?;
+        // Our own session ended with the others, so the rows cannot be fetched now: mark
+        // them here; the next sign-in's sync brings the server's rows.
+        let now = self.clock.now();
+        lock(&signed.cache).mark_all_revoked(now)?;
+        self.stop_sync();
+        signed.cred.end(&CoreError::new(
+            ErrorKind::SignedOut,
+            "every session of the workspace was revoked, this app's included",
+        ))?;
+        self.set_account(Some(signed));
+        Ok(revoked)
+    }
+
+    /// Revokes one of the admin's own sessions; revoking the app's own signs it out.
+    pub async fn revoke_my_session(&self, session_id: &str) -> Result<()> {
+        let signed = self.signed()?;
+        signed
+            .cred
+            .call(|client, token| async move { client.revoke_my_session(&token, session_id).await })
+            .await
+            .map_err(action_error)?;
+        // Whether that was this app's session shows in the next authenticated call.
+        match signed
+            .cred
+            .call(|client, token| async move { client.me(&token).await })
+            .await
+        {
+            Err(e) if e.kind == ErrorKind::SignedOut => {
+                self.stop_sync();
+                self.set_account(Some(signed));
+            }
+            _ => self.refresh_sessions(&signed).await,
+        }
+        Ok(())
+    }
+
+    /// Revokes every session of the admin but this app's.
+    pub async fn revoke_my_other_sessions(&self) -> Result<Revoked> {
+        let signed = self.signed()?;
+        let revoked = signed
+            .cred
+            .call(|client, token| async move { client.revoke_my_other_sessions(&token).await })
+            .await
+            .map_err(action_error)?;
+        self.refresh_sessions(&signed).await;
+        Ok(revoked)
+    }
+
+    /// The workspace's session policy, from the server (and kept in the cache).
+    pub async fn policy(&self) -> Result<SessionPolicy> {
+        let signed = self.signed()?;
+        let slug = signed.cred.config().workspace_slug.clone();
+        let policy = signed
+            .cred
+            .call(|client, token| async move { client.policy(&token, &slug).await })
+            .await?;
+        lock(&signed.cache).set_policy(&policy)?;
+        Ok(policy)
+    }
+
+    /// Changes the workspace's session policy (it applies to new sessions only).
+    pub async fn update_policy(&self, patch: &SessionPolicyPatch) -> Result<SessionPolicy> {
+        let signed = self.signed()?;
+        let slug = signed.cred.config().workspace_slug.clone();
+        let policy = signed
+            .cred
+            .call(|client, token| async move { client.update_policy(&token, &slug, patch).await })
+            .await
+            .map_err(action_error)?;
+        lock(&signed.cache).set_policy(&policy)?;
+        Ok(policy)
+    }
+
+    /// Signs out at the server (best effort) and removes the token and the account; with
+    /// `delete_cache`, the cache file and its key go too.
+    pub async fn sign_out(&self, delete_cache: bool) -> Result<()> {
+        let Ok(signed) = self.signed() else {
             return Ok(());
         };
-        if let Some(token) = self.secrets.load(&signed.config.credential_name())?
-            && let Err(e) = signed.client.sign_out(&token).await
+        self.stop_sync();
+        let config = signed.cred.config().clone();
+        if signed.cred.signed_out().is_none()
+            && let Some(token) = signed.cred.token()?
+            && let Err(e) = signed.cred.client().sign_out(&token).await
         {
             // The local credential goes anyway; an unreachable server must not keep it.
             tracing::info!(error = %e, "the server did not confirm the sign-out");
         }
-        self.forget(&signed.config)
+        self.secrets.delete(&config.credential_name())?;
+        if delete_cache {
+            drop(signed);
+            self.set_account(None);
+            cache::delete_files(&config.cache_path(&self.dirs))?;
+            self.secrets.delete(&config.cache_key_name())?;
+        } else {
+            self.set_account(None);
+        }
+        account::remove(&self.dirs)
     }
+}
+
+/// An action's failure, said so that the admin knows whether anything happened.
+fn action_error(mut e: CoreError) -> CoreError {
+    if e.kind == ErrorKind::Unreachable {
+        e.message.push_str(
+            "; the action was not carried out here and will not be retried later \
+             (if the server got it, the lists show it after the next sync)",
+        );
+    }
+    e
 }

@@ -8,11 +8,13 @@
 pub mod account;
 pub mod cache;
 pub mod client;
+pub mod credential;
 pub mod engine;
 mod error;
 pub mod notify;
 pub mod secret;
+pub mod sync;
 pub mod trigger;
 
-pub use engine::{AccountView, Engine};
+pub use engine::{AccountView, Engine, StatusReport};
 pub use error::{CoreError, ErrorKind, Result};

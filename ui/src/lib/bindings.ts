@@ -5,7 +5,38 @@ export type AppInfo = { version: string, account: AccountView | null,
  * The embedded demo server's address, in demo mode.
  */
 demo_server: string | null, };
-export type AccountView = { server: string, email: string, workspace_slug: string, workspace_name: string, };
+export type AccountView = { server: string, email: string, workspace_slug: string, workspace_name: string, 
+/**
+ * Set when the server ended the session: sign in again.
+ */
+signed_out: SignedOutNote | null, };
+export type SignedOutNote = { 
+/**
+ * The server's code: `session_invalid`, `session_expired` or `reauth_required`.
+ */
+code: ErrorCode | null, 
+/**
+ * The server's sentence.
+ */
+reason: string, at: string, };
+export type SyncState = { "state": "idle" } | { "state": "syncing", done: number, total: number, } | { "state": "live" } | { "state": "polling" } | { "state": "offline", since: string, reason: string, } | { "state": "signed_out", code: ErrorCode | null, reason: string, };
+export type SyncStatus = { last_sync: string | null, } & ({ "state": "idle" } | { "state": "syncing", done: number, total: number, } | { "state": "live" } | { "state": "polling" } | { "state": "offline", since: string, reason: string, } | { "state": "signed_out", code: ErrorCode | null, reason: string, });
+export type CatchUp = { 
+/**
+ * Members fetched (0 when the list was not due).
+ */
+members: number, session_changes: number, audit_events: number, };
+export type StatusReport = { server: string, email: string, workspace: string, cache_path: string, cache_bytes: number, cursors: Cursors, counts: Counts, last_sync: string | null, } & ({ "state": "idle" } | { "state": "syncing", done: number, total: number, } | { "state": "live" } | { "state": "polling" } | { "state": "offline", since: string, reason: string, } | { "state": "signed_out", code: ErrorCode | null, reason: string, });
+export type Cursors = { 
+/**
+ * The highest audit `seq` applied; the log is complete from 1 to here.
+ */
+audit_seq: number, 
+/**
+ * The highest session `change_seq` applied.
+ */
+sessions_change_seq: number, };
+export type Counts = { members: number, sessions: number, active_sessions: number, audit_events: number, };
 export type CoreError = { kind: ErrorKind, 
 /**
  * The server's machine code, when the server answered with an error.

@@ -1,0 +1,668 @@
+//! Sync: brings the cache to the server's present and keeps it there.
+//!
+//! - [`Syncer::catch_up`] pulls over REST: the member list (when due or when an unknown member
+//!   appears), the sessions feed from the sessions cursor (`changed_after`) and the audit log
+//!   from the audit cursor (`after`), in pages; the next page is fetched while the last one is
+//!   written, and each page commits with its cursor.
+//! - [`Syncer::run`] catches up, then follows the event stream with `Last-Event-ID` set to
+//!   the audit cursor, applying each event at once and pulling the sessions feed when events
+//!   imply session changes and every minute (for last-active times). When the stream fails it
+//!   polls over REST and reopens the stream after an exponential backoff with jitter
+//!   (1 s → 60 s); when REST fails too it reports offline. It stops for good only when the
+//!   server ends the session.
+//!
+//! Exactly once: the audit log is applied only without holes (a hole is refetched from the
+//! cursor), the sessions feed only forwards (older rows are ignored), so replays after a
+//! crash, a reconnect or a duplicate event change nothing.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use eventsource_stream::Eventsource as _;
+use futures_util::StreamExt as _;
+use rand::Rng as _;
+use serde::Serialize;
+use setget_protocol::clock::Clock;
+use setget_protocol::{AuditEvent, ErrorCode, Member, Page, Session};
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+
+use crate::cache::{AuditApplied, Cache};
+use crate::credential::Credential;
+use crate::error::{CoreError, ErrorKind, Result};
+
+/// The sync's timings. The defaults are the app's; tests shorten them.
+#[derive(Debug, Clone)]
+pub struct SyncOptions {
+    /// Rows per page (the server allows up to 1000).
+    pub page_size: u32,
+    /// How often to poll over REST while the event stream is down.
+    pub poll_interval: Duration,
+    /// How often to pull the sessions feed while live (last-active times).
+    pub refresh_interval: Duration,
+    /// How often to refetch the member list (names, roles, new members).
+    pub members_interval: Duration,
+    /// A stream silent for this long (the server sends a heartbeat every 15 s) is dead.
+    pub stall_timeout: Duration,
+    /// The first and the longest wait before reopening the stream.
+    pub backoff_min: Duration,
+    pub backoff_max: Duration,
+    /// How long to gather events before pulling the sessions feed they imply.
+    pub sessions_debounce: Duration,
+    /// How long one request may take before the server counts as unreachable.
+    pub request_timeout: Duration,
+}
+
+impl Default for SyncOptions {
+    fn default() -> Self {
+        Self {
+            page_size: 1000,
+            poll_interval: Duration::from_secs(10),
+            refresh_interval: Duration::from_secs(60),
+            members_interval: Duration::from_secs(600),
+            stall_timeout: Duration::from_secs(45),
+            backoff_min: Duration::from_secs(1),
+            backoff_max: Duration::from_secs(60),
+            sessions_debounce: Duration::from_millis(100),
+            request_timeout: Duration::from_secs(20),
+        }
+    }
+}
+
+/// Where the sync stands.
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum SyncState {
+    /// Not started yet.
+    Idle,
+    /// Catching up over REST: `done` of `total` rows.
+    Syncing {
+        #[ts(type = "number")]
+        done: u64,
+        #[ts(type = "number")]
+        total: u64,
+    },
+    /// Following the event stream.
+    Live,
+    /// The event stream is down but REST works: polling.
+    Polling,
+    /// The server cannot be reached (or answers errors) since `since`.
+    Offline {
+        #[ts(type = "string")]
+        since: DateTime<Utc>,
+        reason: String,
+    },
+    /// The server ended the session; the sync has stopped.
+    SignedOut {
+        code: Option<ErrorCode>,
+        reason: String,
+    },
+}
+
+/// The sync's state and when it last finished a sync with the server.
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
+pub struct SyncStatus {
+    #[serde(flatten)]
+    pub state: SyncState,
+    #[ts(type = "string | null")]
+    pub last_sync: Option<DateTime<Utc>>,
+}
+
+/// What one catch-up brought.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, ts_rs::TS)]
+pub struct CatchUp {
+    /// Members fetched (0 when the list was not due).
+    #[ts(type = "number")]
+    pub members: u64,
+    #[ts(type = "number")]
+    pub session_changes: u64,
+    #[ts(type = "number")]
+    pub audit_events: u64,
+}
+
+/// Exponential backoff with jitter: each wait is drawn from the upper half of a window that
+/// doubles from `min` up to `max`, so clients that failed together do not retry together.
+#[derive(Debug)]
+pub struct Backoff {
+    min: Duration,
+    max: Duration,
+    window: Duration,
+}
+
+impl Backoff {
+    pub fn new(min: Duration, max: Duration) -> Self {
+        Self {
+            min,
+            max,
+            window: min,
+        }
+    }
+
+    /// The next wait.
+    pub fn next_wait(&mut self) -> Duration {
+        let window = self.window;
+        self.window = (self.window * 2).min(self.max);
+        let half = window / 2;
+        let jitter = rand::rng().random_range(0..=half.as_millis().max(1) as u64);
+        (half + Duration::from_millis(jitter)).clamp(self.min / 2, self.max)
+    }
+
+    /// Back to the shortest wait, after a success.
+    pub fn reset(&mut self) {
+        self.window = self.min;
+    }
+}
+
+/// Progress of a catch-up, reported to the window as rows done of rows known.
+#[derive(Debug, Default)]
+struct Progress {
+    done: AtomicU64,
+    total: AtomicU64,
+}
+
+/// The sync of one cache with one server.
+#[derive(Debug)]
+pub struct Syncer {
+    cred: Arc<Credential>,
+    cache: Arc<Mutex<Cache>>,
+    clock: Arc<dyn Clock>,
+    opts: SyncOptions,
+    status: watch::Sender<SyncStatus>,
+}
+
+fn is_signed_out(e: &CoreError) -> bool {
+    matches!(e.kind, ErrorKind::SignedOut | ErrorKind::NotSignedIn)
+}
+
+/// Events after which the sessions feed has news.
+fn implies_session_change(event: &str) -> bool {
+    event.starts_with("session.") || event.ends_with(".sessions_terminated")
+}
+
+impl Syncer {
+    pub(crate) fn new(
+        cred: Arc<Credential>,
+        cache: Arc<Mutex<Cache>>,
+        clock: Arc<dyn Clock>,
+        opts: SyncOptions,
+        status: watch::Sender<SyncStatus>,
+    ) -> Self {
+        Self {
+            cred,
+            cache,
+            clock,
+            opts,
+            status,
+        }
+    }
+
+    fn slug(&self) -> String {
+        self.cred.config().workspace_slug.clone()
+    }
+
+    /// Runs `f` on the cache on a blocking thread.
+    async fn db<R, F>(&self, f: F) -> Result<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut Cache) -> Result<R> + Send + 'static,
+    {
+        let cache = Arc::clone(&self.cache);
+        tokio::task::spawn_blocking(move || {
+            let mut cache = cache.lock().unwrap_or_else(|e| e.into_inner());
+            f(&mut cache)
+        })
+        .await
+        .map_err(|e| CoreError::new(ErrorKind::Internal, format!("a cache task failed: {e}")))?
+    }
+
+    fn publish(&self, state: SyncState) {
+        let last_sync = self
+            .cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .last_sync()
+            .ok()
+            .flatten();
+        self.status.send_if_modified(|s| {
+            let next = SyncStatus {
+                state: state.clone(),
+                last_sync,
+            };
+            let changed = *s != next;
+            *s = next;
+            changed
+        });
+    }
+
+    async fn mark_synced(&self) -> Result<()> {
+        let now = self.clock.now();
+        self.db(move |c| c.set_last_sync(now)).await
+    }
+
+    /// Brings the cache to the server's present over REST. `members` forces the member list
+    /// (otherwise it is fetched when due).
+    pub async fn catch_up(&self, members: bool) -> Result<CatchUp> {
+        let progress = Arc::new(Progress::default());
+        let members_due = members || self.members_due().await?;
+        let mut result = CatchUp::default();
+        if members_due {
+            result.members = self.pull_members(&progress).await?;
+        }
+        result.session_changes = self.pull_sessions(&progress).await?;
+        result.audit_events = self.pull_audit(&progress).await?;
+        self.mark_synced().await?;
+        Ok(result)
+    }
+
+    async fn members_due(&self) -> Result<bool> {
+        let now = self.clock.now();
+        let interval = chrono::Duration::from_std(self.opts.members_interval)
+            .unwrap_or(chrono::Duration::minutes(10));
+        let at = self.db(|c| c.members_synced_at()).await?;
+        Ok(at.is_none_or(|at| now - at >= interval || at > now))
+    }
+
+    fn report(&self, progress: &Progress) {
+        let done = progress.done.load(Ordering::Relaxed);
+        let total = progress.total.load(Ordering::Relaxed);
+        if total > 0 && done < total {
+            self.publish(SyncState::Syncing { done, total });
+        }
+    }
+
+    /// Fetches the whole member list and the policy, and replaces the cached ones.
+    async fn pull_members(&self, progress: &Progress) -> Result<u64> {
+        let slug = self.slug();
+        let mut members: Vec<Member> = Vec::new();
+        loop {
+            let offset = members.len() as u64;
+            let page: Page<Member> = self
+                .cred
+                .call(|client, token| {
+                    let slug = slug.clone();
+                    let per_page = self.opts.page_size;
+                    async move { client.members(&token, &slug, offset, per_page).await }
+                })
+                .await?;
+            if offset == 0 {
+                progress.total.fetch_add(page.total, Ordering::Relaxed);
+            }
+            let n = page.results.len() as u64;
+            members.extend(page.results);
+            progress.done.fetch_add(n, Ordering::Relaxed);
+            self.report(progress);
+            if n == 0 || members.len() as u64 >= page.total {
+                break;
+            }
+        }
+        let policy = self
+            .cred
+            .call(|client, token| {
+                let slug = slug.clone();
+                async move { client.policy(&token, &slug).await }
+            })
+            .await?;
+        let now = self.clock.now();
+        let count = members.len() as u64;
+        self.db(move |c| {
+            c.replace_members(&members, now)?;
+            c.set_policy(&policy)
+        })
+        .await?;
+        Ok(count)
+    }
+
+    /// Spawns a task fetching pages of a feed from `from` onwards; each page is sent on as
+    /// soon as it arrives, so that the next request overlaps the last page's write.
+    fn fetch_pages<T, F, Fut>(
+        &self,
+        from: i64,
+        fetch: F,
+        key: fn(&T) -> i64,
+    ) -> mpsc::Receiver<Result<Page<T>>>
+    where
+        T: Send + 'static,
+        F: Fn(i64) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<Page<T>>> + Send,
+    {
+        let (tx, rx) = mpsc::channel(2);
+        let page_size = self.opts.page_size as usize;
+        tokio::spawn(async move {
+            let mut after = from;
+            loop {
+                let page = fetch(after).await;
+                let (last, len) = match &page {
+                    Ok(p) => (p.results.last().map(key), p.results.len()),
+                    Err(_) => (None, 0),
+                };
+                let failed = page.is_err();
+                if tx.send(page).await.is_err() || failed {
+                    return;
+                }
+                match last {
+                    Some(last) if len >= page_size && last > after => after = last,
+                    _ => return,
+                }
+            }
+        });
+        rx
+    }
+
+    /// Pulls the sessions feed from the sessions cursor to its end.
+    async fn pull_sessions(&self, progress: &Progress) -> Result<u64> {
+        let from = self.db(|c| c.cursors()).await?.sessions_change_seq;
+        let cred = Arc::clone(&self.cred);
+        let slug = self.slug();
+        let per_page = self.opts.page_size;
+        let mut pages = self.fetch_pages(
+            from,
+            move |after| {
+                let cred = Arc::clone(&cred);
+                let slug = slug.clone();
+                async move {
+                    cred.call(|client, token| async move {
+                        client
+                            .sessions_changed_after(&token, &slug, after, per_page)
+                            .await
+                    })
+                    .await
+                }
+            },
+            |s: &Session| s.change_seq,
+        );
+        let mut applied = 0;
+        let mut first = true;
+        let mut unknown_member = false;
+        while let Some(page) = pages.recv().await {
+            let page = page?;
+            if first {
+                progress.total.fetch_add(page.total, Ordering::Relaxed);
+                first = false;
+            }
+            let n = page.results.len() as u64;
+            let rows = page.results;
+            unknown_member |= self
+                .db(move |c| {
+                    let mut unknown = false;
+                    for s in &rows {
+                        unknown = unknown || !c.has_member(&s.member_id)?;
+                    }
+                    c.apply_sessions(&rows)?;
+                    Ok(unknown)
+                })
+                .await?;
+            applied += n;
+            progress.done.fetch_add(n, Ordering::Relaxed);
+            self.report(progress);
+        }
+        if unknown_member {
+            self.pull_members(progress).await?;
+        }
+        Ok(applied)
+    }
+
+    /// Pulls the audit log from the audit cursor to its end.
+    async fn pull_audit(&self, progress: &Progress) -> Result<u64> {
+        let from = self.db(|c| c.cursors()).await?.audit_seq;
+        let cred = Arc::clone(&self.cred);
+        let slug = self.slug();
+        let per_page = self.opts.page_size;
+        let mut pages = self.fetch_pages(
+            from,
+            move |after| {
+                let cred = Arc::clone(&cred);
+                let slug = slug.clone();
+                async move {
+                    cred.call(|client, token| async move {
+                        client.audit_after(&token, &slug, after, per_page).await
+                    })
+                    .await
+                }
+            },
+            |e: &AuditEvent| e.seq,
+        );
+        let mut applied = 0;
+        let mut first = true;
+        while let Some(page) = pages.recv().await {
+            let page = page?;
+            if first {
+                progress.total.fetch_add(page.total, Ordering::Relaxed);
+                first = false;
+            }
+            let n = page.results.len() as u64;
+            let rows = page.results;
+            match self.db(move |c| c.apply_audit(&rows)).await? {
+                AuditApplied::Applied { inserted, .. } => applied += inserted,
+                AuditApplied::Gap { expected, found } => {
+                    return Err(CoreError::new(
+                        ErrorKind::Protocol,
+                        format!(
+                            "the server's audit log jumped from {expected} to {found}; \
+                             refetching"
+                        ),
+                    ));
+                }
+            }
+            progress.done.fetch_add(n, Ordering::Relaxed);
+            self.report(progress);
+        }
+        Ok(applied)
+    }
+
+    /// Syncs until the server ends the session (the only way this returns).
+    pub async fn run(&self) -> CoreError {
+        let mut backoff = Backoff::new(self.opts.backoff_min, self.opts.backoff_max);
+        let mut offline_since: Option<DateTime<Utc>> = None;
+        let mut members = true;
+        loop {
+            match self.catch_up(members).await {
+                Ok(_) => {
+                    members = false;
+                    offline_since = None;
+                }
+                Err(e) if is_signed_out(&e) => return self.stop(e),
+                Err(e) => {
+                    self.offline(&mut offline_since, &e);
+                    tokio::time::sleep(backoff.next_wait()).await;
+                    continue;
+                }
+            }
+            let e = self.follow(&mut backoff).await;
+            if is_signed_out(&e) {
+                return self.stop(e);
+            }
+            tracing::info!(error = %e, "the event stream ended; polling until it reopens");
+            // Poll over REST until the stream is due again.
+            let until = Instant::now() + backoff.next_wait();
+            loop {
+                match self.catch_up(false).await {
+                    Ok(_) => {
+                        offline_since = None;
+                        self.publish(SyncState::Polling);
+                    }
+                    Err(e) if is_signed_out(&e) => return self.stop(e),
+                    Err(e) => self.offline(&mut offline_since, &e),
+                }
+                let next = Instant::now() + self.opts.poll_interval;
+                if next >= until {
+                    tokio::time::sleep_until(until).await;
+                    break;
+                }
+                tokio::time::sleep_until(next).await;
+            }
+        }
+    }
+
+    fn offline(&self, since: &mut Option<DateTime<Utc>>, e: &CoreError) {
+        let since = *since.get_or_insert_with(|| self.clock.now());
+        self.publish(SyncState::Offline {
+            since,
+            reason: e.message.clone(),
+        });
+    }
+
+    fn stop(&self, e: CoreError) -> CoreError {
+        let note = self.cred.signed_out();
+        self.publish(SyncState::SignedOut {
+            code: note.as_ref().and_then(|n| n.code).or(e.server_code),
+            reason: note.map_or_else(|| e.message.clone(), |n| n.reason),
+        });
+        e
+    }
+
+    /// Follows the event stream until it fails; returns why.
+    async fn follow(&self, backoff: &mut Backoff) -> CoreError {
+        match self.follow_inner(backoff).await {
+            Ok(never) => match never {},
+            Err(e) => e,
+        }
+    }
+
+    async fn follow_inner(&self, backoff: &mut Backoff) -> Result<std::convert::Infallible> {
+        let cursor = self.db(|c| c.cursors()).await?.audit_seq;
+        let slug = self.slug();
+        let response = self
+            .cred
+            .call(|client, token| async move { client.events(&token, &slug, cursor).await })
+            .await?;
+        backoff.reset();
+        self.publish(SyncState::Live);
+        // Every byte (events and heartbeats alike) proves the stream alive.
+        let started = Instant::now();
+        let last_bytes = Arc::new(AtomicU64::new(0));
+        let seen = Arc::clone(&last_bytes);
+        let mut events = response
+            .bytes_stream()
+            .inspect(move |_| {
+                seen.store(started.elapsed().as_millis() as u64, Ordering::Relaxed);
+            })
+            .eventsource();
+        let mut refresh = tokio::time::interval_at(
+            Instant::now() + self.opts.refresh_interval,
+            self.opts.refresh_interval,
+        );
+        let mut stall_check = tokio::time::interval(self.opts.stall_timeout / 3);
+        let mut sessions_due: Option<Instant> = None;
+        let progress = Progress::default();
+        loop {
+            let due = sessions_due.unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
+            tokio::select! {
+                next = events.next() => {
+                    let event = match next {
+                        None => return Err(CoreError::new(ErrorKind::Unreachable, "the event stream ended")),
+                        Some(Err(e)) => return Err(CoreError::new(
+                            ErrorKind::Unreachable,
+                            format!("the event stream broke: {e}"),
+                        )),
+                        Some(Ok(event)) => event,
+                    };
+                    let parsed: AuditEvent = serde_json::from_str(&event.data).map_err(|e| {
+                        CoreError::new(
+                            ErrorKind::Protocol,
+                            format!("an event of the stream does not follow the session API: {e}"),
+                        )
+                    })?;
+                    let name = parsed.event.clone();
+                    let member = parsed.member_id.clone();
+                    let (applied, known) = self
+                        .db(move |c| {
+                            let known = match &member {
+                                Some(id) => c.has_member(id)?,
+                                None => true,
+                            };
+                            Ok((c.apply_audit(std::slice::from_ref(&parsed))?, known))
+                        })
+                        .await?;
+                    if let AuditApplied::Gap { .. } = applied {
+                        // An event went missing between the stream and the cursor: refetch.
+                        self.pull_audit(&progress).await?;
+                    }
+                    if !known {
+                        self.pull_members(&progress).await?;
+                    }
+                    if name == "settings.security.updated" {
+                        self.pull_policy().await?;
+                    }
+                    if implies_session_change(&name) && sessions_due.is_none() {
+                        sessions_due = Some(Instant::now() + self.opts.sessions_debounce);
+                    }
+                    self.mark_synced().await?;
+                    self.publish(SyncState::Live);
+                }
+                _ = tokio::time::sleep_until(due), if sessions_due.is_some() => {
+                    sessions_due = None;
+                    self.pull_sessions(&progress).await?;
+                    self.mark_synced().await?;
+                    self.publish(SyncState::Live);
+                }
+                _ = refresh.tick() => {
+                    if self.members_due().await? {
+                        self.pull_members(&progress).await?;
+                    }
+                    self.pull_sessions(&progress).await?;
+                    self.mark_synced().await?;
+                    self.publish(SyncState::Live);
+                }
+                _ = stall_check.tick() => {
+                    let silent_ms = (started.elapsed().as_millis() as u64)
+                        .saturating_sub(last_bytes.load(Ordering::Relaxed));
+                    if Duration::from_millis(silent_ms) >= self.opts.stall_timeout {
+                        return Err(CoreError::new(
+                            ErrorKind::Unreachable,
+                            "the event stream went silent",
+                        ));
+                    }
+                }
+            }
+        }
+    }
+
+    async fn pull_policy(&self) -> Result<()> {
+        let slug = self.slug();
+        let policy = self
+            .cred
+            .call(|client, token| async move { client.policy(&token, &slug).await })
+            .await?;
+        self.db(move |c| c.set_policy(&policy)).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_with_jitter_up_to_the_maximum_and_resets() {
+        let mut b = Backoff::new(Duration::from_secs(1), Duration::from_secs(60));
+        let waits: Vec<Duration> = (0..10).map(|_| b.next_wait()).collect();
+        // Each wait lies in the upper half of its window: 1, 2, 4, ... capped at 60 s.
+        let windows = [1u64, 2, 4, 8, 16, 32, 60, 60, 60, 60];
+        for (wait, window) in waits.iter().zip(windows) {
+            let window = Duration::from_secs(window);
+            assert!(
+                *wait >= window / 2 && *wait <= window,
+                "{wait:?} for {window:?}"
+            );
+        }
+        b.reset();
+        assert!(b.next_wait() <= Duration::from_secs(1));
+    }
+
+    #[test]
+    fn session_events_imply_a_sessions_pull_and_others_do_not() {
+        for e in [
+            "session.signed_in",
+            "session.revoked",
+            "session.expired",
+            "user.sessions_terminated",
+            "workspace.sessions_terminated",
+        ] {
+            assert!(implies_session_change(e), "{e}");
+        }
+        for e in ["auth.sign_in_failed", "settings.security.updated"] {
+            assert!(!implies_session_change(e), "{e}");
+        }
+    }
+}

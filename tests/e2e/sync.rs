@@ -1,0 +1,711 @@
+//! The engine's sync and actions against the real server over HTTP, with the real encrypted
+//! SQLite cache and the real keyring: the cache must end equal to the server, whatever
+//! happens in between.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use setget_core::account::AppDirs;
+use setget_core::notify::RecordingNotifier;
+use setget_core::secret::{KeyringStore, Sensitive};
+use setget_core::sync::{SyncOptions, SyncState};
+use setget_core::{Engine, ErrorKind};
+use setget_e2e::{Browser, Fault, FaultProxy, ServerProcess, secret_tool_lookup, snapshot};
+use setget_protocol::{ErrorCode, Role, SessionPolicyPatch, SessionStatus};
+
+const PASSWORD: &str = "sync-test-password-9";
+const CHECKER_IP: &str = "81.2.69.142";
+const FIREFOX: &str =
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:125.0) Gecko/20100101 Firefox/125.0";
+const SAFARI: &str = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_4) AppleWebKit/605.1.15 \
+                      (KHTML, like Gecko) Version/17.4 Safari/605.1.15";
+
+fn fast() -> SyncOptions {
+    SyncOptions {
+        page_size: 2,
+        poll_interval: Duration::from_millis(300),
+        refresh_interval: Duration::from_millis(500),
+        members_interval: Duration::from_secs(600),
+        stall_timeout: Duration::from_millis(1500),
+        backoff_min: Duration::from_millis(200),
+        backoff_max: Duration::from_secs(1),
+        sessions_debounce: Duration::from_millis(50),
+        request_timeout: Duration::from_secs(3),
+    }
+}
+
+/// A server with workspace `slug` (owner, ada, bob), an admin browser session to read the
+/// server's state with, and an engine over the real keyring in a temporary home.
+struct Fixture {
+    server: ServerProcess,
+    slug: String,
+    owner: String,
+    ada: String,
+    bob: String,
+    checker: Browser,
+    home: tempfile::TempDir,
+    engine: Engine,
+}
+
+impl Fixture {
+    async fn new(slug: &str) -> Self {
+        let server = ServerProcess::start().unwrap();
+        let (owner, ada, bob) = (
+            format!("owner@{slug}.test"),
+            format!("ada@{slug}.test"),
+            format!("bob@{slug}.test"),
+        );
+        server
+            .create_workspace(
+                slug,
+                &[
+                    (&owner, PASSWORD, Role::Owner),
+                    (&ada, PASSWORD, Role::Member),
+                    (&bob, PASSWORD, Role::Member),
+                ],
+            )
+            .await
+            .unwrap();
+        let checker = Browser {
+            token: Mutex::new(
+                server
+                    .browser_sign_in(&owner, PASSWORD, FIREFOX, CHECKER_IP)
+                    .await
+                    .unwrap(),
+            ),
+            user_agent: FIREFOX.into(),
+            ip: CHECKER_IP.into(),
+        };
+        let home = tempfile::tempdir().unwrap();
+        let engine = engine_in(home.path());
+        Self {
+            server,
+            slug: slug.into(),
+            owner,
+            ada,
+            bob,
+            checker,
+            home,
+            engine,
+        }
+    }
+
+    async fn sign_in_at(&self, url: &str) {
+        self.engine
+            .sign_in(url, &self.owner, Sensitive::new(PASSWORD.into()))
+            .await
+            .unwrap();
+    }
+
+    /// Asserts that the cache holds exactly the server's sessions, audit log and members.
+    async fn assert_equal(&self) {
+        let (server, cache) = self.compare().await;
+        assert_eq!(cache.members, server.members);
+        assert_eq!(cache.audit, server.audit);
+        assert_eq!(cache.sessions, server.sessions);
+    }
+
+    async fn compare(&self) -> (setget_e2e::ServerSnapshot, setget_e2e::ServerSnapshot) {
+        let server = snapshot(&self.server, &self.slug, &self.checker)
+            .await
+            .unwrap();
+        let cache = self
+            .engine
+            .with_cache(|c| {
+                let mut members = c.members()?;
+                members.sort_by(|a, b| a.id.cmp(&b.id));
+                Ok(setget_e2e::ServerSnapshot {
+                    sessions: c.all_sessions()?,
+                    audit: c.audit_range(1, i64::MAX)?,
+                    members,
+                })
+            })
+            .unwrap();
+        (server, cache)
+    }
+
+    /// Waits until the live sync has brought the cache to the server's state.
+    async fn converge(&self) {
+        for _ in 0..200 {
+            let (server, cache) = self.compare().await;
+            if server == cache {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        self.assert_equal().await;
+    }
+
+    async fn browser(&self, email: &str, agent: &str, ip: &str) -> String {
+        self.server
+            .browser_sign_in(email, PASSWORD, agent, ip)
+            .await
+            .unwrap()
+    }
+}
+
+fn engine_in(home: &std::path::Path) -> Engine {
+    Engine::new(
+        AppDirs {
+            data: home.join("data"),
+            config: home.join("config"),
+        },
+        Arc::new(KeyringStore),
+        Arc::new(RecordingNotifier::default()),
+    )
+    .with_sync_options(fast())
+}
+
+/// Records every state the engine publishes.
+fn record(engine: &Engine) -> Arc<Mutex<Vec<SyncState>>> {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let mut rx = engine.subscribe();
+    let into = Arc::clone(&seen);
+    tokio::spawn(async move {
+        while rx.changed().await.is_ok() {
+            let state = rx.borrow_and_update().state.clone();
+            into.lock().unwrap().push(state);
+        }
+    });
+    seen
+}
+
+async fn wait_for(engine: &Engine, what: &str, ok: impl Fn(&SyncState) -> bool) {
+    let mut rx = engine.subscribe();
+    let wait = rx.wait_for(|s| ok(&s.state));
+    match tokio::time::timeout(Duration::from_secs(20), wait).await {
+        Ok(Ok(_)) => {}
+        _ => panic!(
+            "no {what} state; now {:?}",
+            engine.subscribe().borrow().state
+        ),
+    }
+}
+
+/// The status of `method path` made as a browser (its user agent and IP, so that the
+/// session's bindings hold).
+async fn as_browser(
+    f: &Fixture,
+    method: reqwest::Method,
+    path: &str,
+    token: &str,
+    agent: &str,
+    ip: &str,
+) -> u16 {
+    reqwest::Client::new()
+        .request(method, f.server.at(path))
+        .header("user-agent", agent)
+        .header("x-forwarded-for", ip)
+        .header("cookie", format!("setget_session={token}"))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn first_and_live_sync_reproduce_the_server_exactly() {
+    let f = Fixture::new("mirror").await;
+    // History before the app arrives: sign-ins from three places, a failure, a sign-out.
+    let ada1 = f.browser(&f.ada, FIREFOX, "81.2.69.160").await;
+    f.browser(&f.ada, SAFARI, "2.125.160.216").await;
+    f.browser(&f.bob, FIREFOX, "89.160.20.112").await;
+    assert!(
+        f.server
+            .browser_sign_in(&f.bob, "wrong", FIREFOX, "89.160.20.112")
+            .await
+            .is_err()
+    );
+    reqwest::Client::new()
+        .post(f.server.at("/auth/sign-out/"))
+        .header("user-agent", FIREFOX)
+        .header("cookie", format!("setget_session={ada1}"))
+        .send()
+        .await
+        .unwrap();
+
+    f.sign_in_at(&f.server.url).await;
+    let seen = record(&f.engine);
+    let got = f.engine.sync_once().await.unwrap();
+    assert_eq!(got.members, 3);
+    f.assert_equal().await;
+    // Pages of two rows: the window saw progress, rows done of rows known.
+    let progress: Vec<(u64, u64)> = seen
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|s| match s {
+            SyncState::Syncing { done, total } => Some((*done, *total)),
+            _ => None,
+        })
+        .collect();
+    assert!(progress.len() >= 3, "{progress:?}");
+    assert!(progress.iter().all(|(d, t)| d < t), "{progress:?}");
+    assert!(
+        progress.windows(2).all(|w| w[0].0 <= w[1].0),
+        "{progress:?}"
+    );
+    let status = f.engine.status().unwrap();
+    assert_eq!(status.counts.audit_events as i64, status.cursors.audit_seq);
+    assert!(status.last_sync.is_some());
+
+    // Live: changes on the server reach the cache by themselves.
+    f.engine.start_sync().unwrap();
+    wait_for(&f.engine, "live", |s| *s == SyncState::Live).await;
+    let bob2 = f.browser(&f.bob, SAFARI, "175.16.199.10").await;
+    let member_sessions = |id: &str| {
+        f.engine
+            .with_cache(|c| {
+                Ok(c.all_sessions()?
+                    .into_iter()
+                    .filter(|s| s.member_email == id && s.status == SessionStatus::Active)
+                    .map(|s| s.id)
+                    .collect::<Vec<_>>())
+            })
+            .unwrap()
+    };
+    f.converge().await;
+    let ada_active = member_sessions(&f.ada);
+    assert_eq!(ada_active.len(), 1);
+    let ada_id = f.engine.with_cache(|c| {
+        Ok(c.members()?
+            .into_iter()
+            .find(|m| m.email == f.ada)
+            .unwrap()
+            .id)
+    });
+    let path = format!(
+        "/api/workspaces/{}/members/{}/sessions/{}/",
+        f.slug,
+        ada_id.unwrap(),
+        ada_active[0]
+    );
+    let checker = f.checker.token.lock().unwrap().clone();
+    let delete = reqwest::Method::DELETE;
+    assert_eq!(
+        as_browser(&f, delete.clone(), &path, &checker, FIREFOX, CHECKER_IP).await,
+        204
+    );
+    assert_eq!(
+        as_browser(
+            &f,
+            delete,
+            "/api/users/me/sessions/nope/",
+            &bob2,
+            SAFARI,
+            "175.16.199.10"
+        )
+        .await,
+        404
+    );
+    f.converge().await;
+    assert!(member_sessions(&f.ada).is_empty());
+    assert_eq!(f.engine.subscribe().borrow().state, SyncState::Live);
+    f.engine.stop_sync();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outages_500s_resets_stalls_and_truncated_bodies_end_equal_to_the_server() {
+    let mut f = Fixture::new("outage").await;
+    let proxy = FaultProxy::start(&f.server.url).unwrap();
+    f.sign_in_at(&proxy.url).await;
+    let seen = record(&f.engine);
+    f.engine.start_sync().unwrap();
+    wait_for(&f.engine, "live", |s| *s == SyncState::Live).await;
+
+    let offline = |s: &SyncState| matches!(s, SyncState::Offline { .. });
+    let mut ip = 10;
+    for fault in [Fault::Error500, Fault::Reset, Fault::Truncate] {
+        seen.lock().unwrap().clear();
+        proxy.set(fault);
+        // A change the cache must pick up after the fault.
+        ip += 1;
+        f.browser(&f.bob, FIREFOX, &format!("89.160.20.{ip}")).await;
+        wait_for(&f.engine, &format!("offline under {fault:?}"), offline).await;
+        proxy.set(Fault::None);
+        wait_for(&f.engine, "live again", |s| *s == SyncState::Live).await;
+        f.converge().await;
+    }
+
+    // A stream that goes silent is noticed (no heartbeat) and reopened; the change made
+    // while it was silent arrives.
+    seen.lock().unwrap().clear();
+    proxy.set(Fault::Stall);
+    f.browser(&f.ada, SAFARI, "2.125.160.217").await;
+    f.converge().await;
+    proxy.set(Fault::None);
+    let states = seen.lock().unwrap().clone();
+    assert!(states.contains(&SyncState::Polling), "{states:?}");
+
+    // The server dies and comes back (on a new port behind the same proxy address).
+    f.server.kill();
+    wait_for(&f.engine, "offline with the server down", offline).await;
+    let since = match f.engine.subscribe().borrow().state.clone() {
+        SyncState::Offline { since, reason } => {
+            assert!(reason.contains("cannot reach"), "{reason}");
+            since
+        }
+        other => panic!("{other:?}"),
+    };
+    let status = f.engine.status().unwrap();
+    assert!(status.last_sync.is_some_and(|t| t <= since));
+    f.server.restart().unwrap();
+    proxy.retarget(&f.server.url).unwrap();
+    wait_for(&f.engine, "live after the restart", |s| {
+        *s == SyncState::Live
+    })
+    .await;
+    f.browser(&f.bob, SAFARI, "175.16.199.20").await;
+    f.converge().await;
+    f.engine.stop_sync();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rotation_expiry_and_policy_changes_during_a_long_running_sync() {
+    let f = Fixture::new("longrun").await;
+    f.sign_in_at(&f.server.url).await;
+    let name = setget_core::account::credential_name(&format!("{}/", f.server.url), &f.owner);
+    let first = secret_tool_lookup(&name).unwrap().expect("stored");
+    f.engine.start_sync().unwrap();
+    wait_for(&f.engine, "live", |s| *s == SyncState::Live).await;
+
+    // Past the rotation interval, the sync's next request rotates the token; the keyring
+    // follows and the sync goes on, twice.
+    let mut token = first;
+    for _ in 0..2 {
+        f.server.advance_clock(16 * 60).await.unwrap();
+        let mut rotated = None;
+        for _ in 0..100 {
+            let now = secret_tool_lookup(&name).unwrap().expect("stored");
+            if now != token {
+                rotated = Some(now);
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        token = rotated.expect("the token rotated");
+        f.converge().await;
+    }
+
+    // A policy change goes through the engine; the cache keeps the server's answer.
+    let patch = SessionPolicyPatch {
+        inactivity_timeout: Some("30m".into()),
+        ..Default::default()
+    };
+    let policy = f.engine.update_policy(&patch).await.unwrap();
+    assert_eq!(policy.inactivity_timeout, "30m");
+    assert_eq!(f.engine.with_cache(|c| c.policy()).unwrap(), Some(policy));
+    // A session made under it expires after 30 idle minutes; the expiry reaches the cache.
+    f.browser(&f.ada, FIREFOX, "81.2.69.170").await;
+    f.converge().await;
+    f.server.advance_clock(31 * 60).await.unwrap();
+    f.converge().await;
+    let ada = f
+        .engine
+        .with_cache(|c| {
+            Ok(c.all_sessions()?
+                .into_iter()
+                .find(|s| s.member_email == f.ada))
+        })
+        .unwrap()
+        .unwrap();
+    assert_eq!(ada.status, SessionStatus::Expired);
+    assert_eq!(ada.inactivity_timeout, "30m");
+    assert_eq!(f.engine.subscribe().borrow().state, SyncState::Live);
+    f.engine.stop_sync();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_action_reaches_the_server_and_the_cache_and_its_errors_are_clear() {
+    let mut f = Fixture::new("actions").await;
+    let ada1 = f.browser(&f.ada, FIREFOX, "81.2.69.160").await;
+    let ada2 = f.browser(&f.ada, SAFARI, "2.125.160.216").await;
+    let bob1 = f.browser(&f.bob, FIREFOX, "89.160.20.112").await;
+    f.sign_in_at(&f.server.url).await;
+    f.engine.sync_once().await.unwrap();
+    let ada_id = f
+        .engine
+        .with_cache(|c| {
+            Ok(c.members()?
+                .into_iter()
+                .find(|m| m.email == f.ada)
+                .unwrap()
+                .id)
+        })
+        .unwrap();
+    let session_of = |token_owner_ip: &str| {
+        f.engine
+            .with_cache(|c| {
+                Ok(c.all_sessions()?
+                    .into_iter()
+                    .find(|s| s.ip == token_owner_ip)
+                    .unwrap())
+            })
+            .unwrap()
+    };
+
+    // Revoke one session: the server rejects its token, the cache shows it revoked.
+    let target = session_of("81.2.69.160");
+    f.engine.revoke_session(&ada_id, &target.id).await.unwrap();
+    assert_eq!(
+        as_browser(
+            &f,
+            reqwest::Method::GET,
+            "/api/users/me/",
+            &ada1,
+            FIREFOX,
+            "81.2.69.160"
+        )
+        .await,
+        401
+    );
+    let after = session_of("81.2.69.160");
+    assert_eq!(after.status, SessionStatus::Revoked);
+    assert_eq!(
+        after.end_reason,
+        Some(setget_protocol::EndReason::RevokedAdmin)
+    );
+
+    // Errors: an unknown session, a malformed id.
+    let err = f
+        .engine
+        .revoke_session(&ada_id, "s-unknown")
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (err.kind, err.server_code),
+        (ErrorKind::Server, Some(ErrorCode::NotFound))
+    );
+    let err = f.engine.revoke_session(&ada_id, "../x").await.unwrap_err();
+    assert_eq!(err.kind, ErrorKind::InvalidInput);
+
+    // Offline: a clear error, and nothing fires later when the server is back.
+    let port = f.server.url.clone();
+    f.server.kill();
+    let err = f.engine.revoke_member_sessions(&ada_id).await.unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Unreachable);
+    assert!(
+        err.message.contains("will not be retried"),
+        "{}",
+        err.message
+    );
+    f.server.restart().unwrap();
+    assert_ne!(port, f.server.url);
+    assert_eq!(
+        as_browser(
+            &f,
+            reqwest::Method::GET,
+            "/api/users/me/",
+            &ada2,
+            SAFARI,
+            "2.125.160.216"
+        )
+        .await,
+        200
+    );
+
+    // A member has no rights to admin actions.
+    let home = tempfile::tempdir().unwrap();
+    let bob_engine = engine_in(home.path());
+    bob_engine
+        .sign_in(&f.server.url, &f.bob, Sensitive::new(PASSWORD.into()))
+        .await
+        .unwrap();
+    let err = bob_engine
+        .revoke_member_sessions(&ada_id)
+        .await
+        .unwrap_err();
+    assert_eq!(err.server_code, Some(ErrorCode::Forbidden));
+    assert!(!err.message.is_empty());
+
+    // The restarted server has a new address; the admin signs in there again.
+    f.sign_in_at(&f.server.url).await;
+    f.engine.sync_once().await.unwrap();
+    let revoked = f.engine.revoke_member_sessions(&ada_id).await.unwrap();
+    assert_eq!(revoked.revoked, 1);
+    assert_eq!(
+        as_browser(
+            &f,
+            reqwest::Method::GET,
+            "/api/users/me/",
+            &ada2,
+            SAFARI,
+            "2.125.160.216"
+        )
+        .await,
+        401
+    );
+    let members = f.engine.with_cache(|c| c.members()).unwrap();
+    assert_eq!(
+        members
+            .iter()
+            .find(|m| m.id == ada_id)
+            .unwrap()
+            .active_sessions,
+        0
+    );
+
+    // Policy: refused values change nothing; accepted ones come back from the server.
+    let before = f.engine.policy().await.unwrap();
+    let err = f
+        .engine
+        .update_policy(&SessionPolicyPatch {
+            inactivity_timeout: Some("2h".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.server_code, Some(ErrorCode::InvalidPolicy));
+    assert_eq!(f.engine.policy().await.unwrap(), before);
+    let changed = f
+        .engine
+        .update_policy(&SessionPolicyPatch {
+            max_concurrent_sessions: Some(Some(5)),
+            absolute_timeout: Some("7d".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(changed.max_concurrent_sessions, Some(5));
+    assert_eq!(f.engine.policy().await.unwrap(), changed);
+
+    // My other sessions: the owner's browser session and the app's session on the server's
+    // old address go, the app's current one stays.
+    let mine = f.engine.revoke_my_other_sessions().await.unwrap();
+    assert_eq!(mine.revoked, 2);
+    let checker = f.checker.token.lock().unwrap().clone();
+    assert_eq!(
+        as_browser(
+            &f,
+            reqwest::Method::GET,
+            "/api/users/me/",
+            &checker,
+            FIREFOX,
+            CHECKER_IP
+        )
+        .await,
+        401
+    );
+    assert_eq!(f.engine.my_sessions().await.unwrap().len(), 1);
+
+    // The whole workspace: a wrong password changes nothing; the right one ends every
+    // session, the app's own included.
+    let err = f
+        .engine
+        .revoke_workspace_sessions(Sensitive::new("wrong".into()))
+        .await
+        .unwrap_err();
+    assert_eq!(err.server_code, Some(ErrorCode::PasswordConfirmationFailed));
+    assert!(!err.message.contains("wrong"));
+    assert_eq!(
+        as_browser(
+            &f,
+            reqwest::Method::GET,
+            "/api/users/me/",
+            &bob1,
+            FIREFOX,
+            "89.160.20.112"
+        )
+        .await,
+        200
+    );
+    let all = f
+        .engine
+        .revoke_workspace_sessions(Sensitive::new(PASSWORD.into()))
+        .await
+        .unwrap();
+    assert!(all.revoked >= 3, "{all:?}");
+    assert_eq!(
+        as_browser(
+            &f,
+            reqwest::Method::GET,
+            "/api/users/me/",
+            &bob1,
+            FIREFOX,
+            "89.160.20.112"
+        )
+        .await,
+        401
+    );
+    let account = f.engine.account().unwrap();
+    assert!(account.signed_out.is_some());
+    let name = setget_core::account::credential_name(&account.server, &f.owner);
+    assert_eq!(secret_tool_lookup(&name).unwrap(), None);
+    assert_eq!(
+        f.engine.with_cache(|c| c.counts()).unwrap().active_sessions,
+        0
+    );
+
+    // Revoking my own current session signs that app out.
+    let bob_sessions = bob_engine.my_sessions().await;
+    // Bob's app session was among the workspace's: it is over too.
+    let err = bob_sessions.unwrap_err();
+    assert_eq!(err.kind, ErrorKind::SignedOut);
+    bob_engine
+        .sign_in(&f.server.url, &f.bob, Sensitive::new(PASSWORD.into()))
+        .await
+        .unwrap();
+    let current = bob_engine
+        .my_sessions()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|s| s.current == Some(true))
+        .unwrap();
+    bob_engine.revoke_my_session(&current.id).await.unwrap();
+    assert!(bob_engine.account().unwrap().signed_out.is_some());
+    let _ = f.home.path();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cache_is_encrypted_its_key_and_the_token_live_only_in_the_keyring() {
+    let f = Fixture::new("secrets").await;
+    f.browser(&f.ada, FIREFOX, "81.2.69.160").await;
+    f.sign_in_at(&f.server.url).await;
+    f.engine.sync_once().await.unwrap();
+    let account = f.engine.account().unwrap();
+    let token = secret_tool_lookup(&setget_core::account::credential_name(
+        &account.server,
+        &f.owner,
+    ))
+    .unwrap()
+    .expect("token in the keyring");
+    let key = secret_tool_lookup(&format!(
+        "cache-key|{}|{}",
+        account.server.trim_end_matches('/'),
+        f.slug
+    ))
+    .unwrap()
+    .expect("cache key in the keyring");
+    assert_eq!(key.len(), 64);
+    let status = f.engine.status().unwrap();
+    assert!(status.cache_path.starts_with(f.home.path().join("data")));
+    assert!(status.cache_bytes > 0);
+    for secret in [token.as_bytes(), key.as_bytes()] {
+        let found = setget_e2e::files_containing(f.home.path(), secret);
+        assert!(found.is_empty(), "a secret is in {found:?}");
+    }
+    // The cache holds every member's IPs and places, encrypted.
+    for plain in [f.ada.as_bytes(), b"81.2.69.160", b"SQLite format 3"] {
+        let mut files = setget_e2e::files_containing(f.home.path().join("data").as_path(), plain);
+        files.retain(|p| p.starts_with(status.cache_path.parent().unwrap()));
+        assert!(
+            files.is_empty(),
+            "{} readable in {files:?}",
+            String::from_utf8_lossy(plain)
+        );
+    }
+    // Signing out removes the token, and on request the cache and its key.
+    f.engine.sign_out(true).await.unwrap();
+    assert!(!status.cache_path.exists());
+    assert_eq!(
+        secret_tool_lookup(&format!(
+            "cache-key|{}|{}",
+            account.server.trim_end_matches('/'),
+            f.slug
+        ))
+        .unwrap(),
+        None
+    );
+}

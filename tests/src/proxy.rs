@@ -1,0 +1,221 @@
+//! A TCP proxy between the app and the server that fails on command: answers 500, resets
+//! connections, stalls, or cuts responses short. It runs on its own thread and runtime, so
+//! that it keeps working whatever the test's runtime is doing.
+
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::{TcpListener, TcpStream};
+
+/// How the proxy treats traffic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Fault {
+    /// Forward everything.
+    None = 0,
+    /// Answer every new request `500 Internal Server Error` without a body.
+    Error500 = 1,
+    /// Reset new and open connections (TCP RST).
+    Reset = 2,
+    /// Connections open when the fault is set go silent (nothing more is forwarded back to
+    /// the client); new connections work.
+    Stall = 3,
+    /// Forward a response's head but only half of the body bytes at hand, then close.
+    Truncate = 4,
+}
+
+impl Fault {
+    fn from_u8(v: u8) -> Self {
+        match v {
+            1 => Self::Error500,
+            2 => Self::Reset,
+            3 => Self::Stall,
+            4 => Self::Truncate,
+            _ => Self::None,
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Shared {
+    fault: AtomicU8,
+    upstream: Mutex<String>,
+    connections: AtomicU64,
+    /// Connections numbered below this one stall while the fault is `Stall`.
+    stall_before: AtomicU64,
+}
+
+/// The proxy; it stops with the test process.
+#[derive(Debug, Clone)]
+pub struct FaultProxy {
+    /// `http://127.0.0.1:PORT`
+    pub url: String,
+    shared: Arc<Shared>,
+}
+
+impl FaultProxy {
+    /// A proxy to `upstream` (`http://127.0.0.1:PORT`).
+    pub fn start(upstream: &str) -> anyhow::Result<Self> {
+        let shared = Arc::new(Shared {
+            fault: AtomicU8::new(Fault::None as u8),
+            upstream: Mutex::new(host_port(upstream)?),
+            connections: AtomicU64::new(0),
+            stall_before: AtomicU64::new(0),
+        });
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        listener.set_nonblocking(true)?;
+        let url = format!("http://{}", listener.local_addr()?);
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()?;
+        let accepting = Arc::clone(&shared);
+        std::thread::spawn(move || {
+            runtime.block_on(async move {
+                let Ok(listener) = TcpListener::from_std(listener) else {
+                    return;
+                };
+                while let Ok((client, _)) = listener.accept().await {
+                    let id = accepting.connections.fetch_add(1, Ordering::SeqCst);
+                    tokio::spawn(serve(client, Arc::clone(&accepting), id));
+                }
+            });
+        });
+        Ok(Self { url, shared })
+    }
+
+    /// Switches the fault (open connections notice it at their next chunk).
+    pub fn set(&self, fault: Fault) {
+        if fault == Fault::Stall {
+            let open = self.shared.connections.load(Ordering::SeqCst);
+            self.shared.stall_before.store(open, Ordering::SeqCst);
+        }
+        self.shared.fault.store(fault as u8, Ordering::SeqCst);
+    }
+
+    /// Points the proxy at another server address (after a restart on a new port).
+    pub fn retarget(&self, upstream: &str) -> anyhow::Result<()> {
+        *self
+            .shared
+            .upstream
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = host_port(upstream)?;
+        Ok(())
+    }
+
+    /// How many connections the proxy has accepted.
+    pub fn connections(&self) -> u64 {
+        self.shared.connections.load(Ordering::Relaxed)
+    }
+}
+
+fn host_port(url: &str) -> anyhow::Result<String> {
+    url.strip_prefix("http://")
+        .map(|s| s.trim_end_matches('/').to_owned())
+        .context("the upstream must be http://HOST:PORT")
+}
+
+fn fault(shared: &Shared) -> Fault {
+    Fault::from_u8(shared.fault.load(Ordering::SeqCst))
+}
+
+/// The fault as it applies to connection `id`: a stall only silences older connections.
+fn fault_for(shared: &Shared, id: u64) -> Fault {
+    match fault(shared) {
+        Fault::Stall if id >= shared.stall_before.load(Ordering::SeqCst) => Fault::None,
+        f => f,
+    }
+}
+
+fn reset(stream: TcpStream) {
+    // Zero linger: closing sends RST instead of FIN.
+    let _ = stream.set_zero_linger();
+    drop(stream);
+}
+
+async fn serve(mut client: TcpStream, shared: Arc<Shared>, id: u64) {
+    match fault_for(&shared, id) {
+        Fault::Reset => return reset(client),
+        Fault::Error500 => {
+            let mut buf = [0u8; 8192];
+            let _ = client.read(&mut buf).await;
+            let _ = client
+                .write_all(
+                    b"HTTP/1.1 500 Internal Server Error\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+                )
+                .await;
+            return;
+        }
+        Fault::None | Fault::Truncate | Fault::Stall => {}
+    }
+    let upstream = shared
+        .upstream
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    let Ok(mut server) = TcpStream::connect(upstream).await else {
+        return reset(client);
+    };
+    let must_reset = {
+        let (mut client_read, mut client_write) = client.split();
+        let (mut server_read, mut server_write) = server.split();
+        let upload = async {
+            let _ = tokio::io::copy(&mut client_read, &mut server_write).await;
+            let _ = server_write.shutdown().await;
+            std::future::pending::<()>().await;
+        };
+        let download = async {
+            let mut buf = vec![0u8; 16 * 1024];
+            loop {
+                let n = tokio::select! {
+                    n = server_read.read(&mut buf) => match n {
+                        Ok(0) | Err(_) => return false,
+                        Ok(n) => n,
+                    },
+                    _ = tokio::time::sleep(Duration::from_millis(50)) => {
+                        if fault_for(&shared, id) == Fault::Reset {
+                            return true;
+                        }
+                        continue;
+                    }
+                };
+                match fault_for(&shared, id) {
+                    Fault::None => {
+                        if client_write.write_all(&buf[..n]).await.is_err() {
+                            return false;
+                        }
+                    }
+                    Fault::Truncate => {
+                        // Keep a response head whole, so that what breaks is the body.
+                        let chunk = &buf[..n];
+                        let body_from = chunk
+                            .windows(4)
+                            .position(|w| w == b"\r\n\r\n")
+                            .map_or(0, |i| i + 4);
+                        let keep = body_from + (n - body_from) / 2;
+                        let _ = client_write.write_all(&chunk[..keep]).await;
+                        return false;
+                    }
+                    Fault::Stall => {
+                        // Swallow everything from now on; the client hears nothing.
+                        while fault_for(&shared, id) == Fault::Stall {
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                        }
+                        return false;
+                    }
+                    Fault::Reset | Fault::Error500 => return true,
+                }
+            }
+        };
+        tokio::select! {
+            r = download => r,
+            () = upload => false,
+        }
+    };
+    if must_reset {
+        reset(client);
+    }
+}
