@@ -4,9 +4,9 @@
 
 #[cfg(test)]
 mod tests {
-    use setget_core::notify::{Alert, Severity};
     use setget_core::account::SignedOutNote;
     use setget_core::cache::{Counts, Cursors};
+    use setget_core::notify::{Alert, Severity};
     use setget_core::sync::{CatchUp, SyncState, SyncStatus};
     use setget_core::{AccountView, CoreError, ErrorKind, StatusReport};
     use setget_protocol::{

@@ -66,7 +66,11 @@ fn exit_code(e: &CoreError) -> u8 {
 }
 
 fn fail(e: &CoreError) -> ExitCode {
-    eprintln!("setget-admin: {}", e.message);
+    if e.kind == ErrorKind::SignedOut && !e.message.starts_with("signed out") {
+        eprintln!("setget-admin: signed out by the server: {}", e.message);
+    } else {
+        eprintln!("setget-admin: {}", e.message);
+    }
     ExitCode::from(exit_code(e))
 }
 

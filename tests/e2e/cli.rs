@@ -12,7 +12,7 @@ const OWNER: &str = "owner@cli.test";
 const PASSWORD: &str = "cli-test-password-7";
 
 /// Runs `setget-admin ARGS` with its files under `home` and `stdin` as standard input.
-fn admin(home: &Path, args: &[&str], stdin: &str) -> Output {
+pub(crate) fn admin(home: &Path, args: &[&str], stdin: &str) -> Output {
     let mut child = Command::new(built_binary("setget-admin").unwrap())
         .args(args)
         .env("HOME", home)
@@ -30,6 +30,22 @@ fn admin(home: &Path, args: &[&str], stdin: &str) -> Output {
         .write_all(stdin.as_bytes())
         .unwrap();
     child.wait_with_output().unwrap()
+}
+
+/// `setget-admin sign-in` with the password on standard input.
+pub(crate) fn sign_in_cli(home: &Path, url: &str, email: &str, password: &str) -> Output {
+    admin(
+        home,
+        &[
+            "sign-in",
+            "--server",
+            url,
+            "--email",
+            email,
+            "--password-stdin",
+        ],
+        &format!("{password}\n"),
+    )
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -115,4 +131,114 @@ async fn sign_in_and_sign_out_from_the_command_line() {
     let out = admin(home.path(), &["sign-out"], "");
     assert_eq!(out.status.code(), Some(0));
     assert!(text(&out.stdout).contains("not signed in"));
+}
+
+fn json(out: &Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}{}", text(&out.stdout), text(&out.stderr)))
+}
+
+#[tokio::test]
+async fn sync_and_status_from_the_command_line_with_their_exit_codes() {
+    let mut server = ServerProcess::start().unwrap();
+    server
+        .create_workspace("cli", &[(OWNER, PASSWORD, Role::Owner)])
+        .await
+        .unwrap();
+    server
+        .browser_sign_in(OWNER, PASSWORD, "curl/8", "81.2.69.160")
+        .await
+        .unwrap();
+    let home = tempfile::tempdir().unwrap();
+
+    // Nothing signed in: status and sync say so (exit 3).
+    for args in [&["status"][..], &["sync", "--once"]] {
+        let out = admin(home.path(), args, "");
+        assert_eq!(out.status.code(), Some(3), "{args:?}");
+        assert!(text(&out.stderr).contains("not signed in"), "{args:?}");
+    }
+
+    let out = sign_in_cli(home.path(), &server.url, OWNER, PASSWORD);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let out = admin(home.path(), &["sync", "--once"], "");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).starts_with("synced in "),
+        "{}",
+        text(&out.stdout)
+    );
+
+    let out = admin(home.path(), &["status", "--json"], "");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let status = json(&out);
+    let mut keys: Vec<&str> = status
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort_unstable();
+    assert_eq!(
+        keys,
+        [
+            "cache_bytes",
+            "cache_path",
+            "counts",
+            "cursors",
+            "email",
+            "last_sync",
+            "server",
+            "state",
+            "workspace"
+        ]
+    );
+    assert_eq!(status["email"], OWNER);
+    assert_eq!(status["workspace"], "cli");
+    assert_eq!(status["counts"]["members"], 1);
+    assert_eq!(status["counts"]["sessions"], 2);
+    // Two sign-ins: the browser's and the app's.
+    assert_eq!(status["counts"]["audit_events"], 2);
+    assert_eq!(status["cursors"]["audit_seq"], 2);
+    assert!(status["cursors"]["sessions_change_seq"].as_i64().unwrap() >= 2);
+    assert!(status["last_sync"].is_string());
+    assert_eq!(status["state"], "idle");
+    let cache = Path::new(status["cache_path"].as_str().unwrap());
+    assert!(cache.starts_with(home.path().join("data/dev.setget.admin")));
+    assert!(status["cache_bytes"].as_u64().unwrap() >= std::fs::metadata(cache).unwrap().len());
+    let out = admin(home.path(), &["status"], "");
+    assert!(
+        text(&out.stdout).contains("rows       1 members, 2 sessions (2 active), 2 audit events")
+    );
+
+    // The server is down: exit 4, and the cache stays.
+    server.kill();
+    let out = admin(home.path(), &["sync", "--once"], "");
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("cannot reach"));
+    assert!(cache.exists());
+
+    // The session is ended behind the app's back: exit 3 with the server's reason, and the
+    // status says signed out. (The restarted server listens on a new port: sign in there.)
+    server.restart().unwrap();
+    let out = sign_in_cli(home.path(), &server.url, OWNER, PASSWORD);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let token = secret_tool_lookup(&credential_name(&format!("{}/", server.url), OWNER))
+        .unwrap()
+        .expect("token");
+    let ended = server
+        .as_app(reqwest::Method::POST, "/auth/sign-out/", &token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ended.status(), 204);
+    let out = admin(home.path(), &["sync", "--once"], "");
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("signed out"),
+        "{}",
+        text(&out.stderr)
+    );
+    let status = json(&admin(home.path(), &["status", "--json"], ""));
+    assert_eq!(status["state"], "signed_out");
+    assert_eq!(status["code"], "session_invalid");
 }
