@@ -232,11 +232,12 @@ pub fn run(command: Command) -> ExitCode {
                 if once {
                     let started = std::time::Instant::now();
                     let got = engine.sync_once().await?;
+                    let took = started.elapsed();
                     let report = engine.status()?;
                     println!(
                         "synced in {} ms: {} members, {} sessions ({} active), {} audit events; \
                          new: {} session changes, {} audit events",
-                        started.elapsed().as_millis(),
+                        took.as_millis(),
                         report.counts.members,
                         report.counts.sessions,
                         report.counts.active_sessions,

@@ -43,10 +43,13 @@ pub async fn sign_in(
     email: String,
     password: String,
 ) -> Result<AccountView, CoreError> {
-    shell
+    let account = shell
         .engine
         .sign_in(&server, &email, Sensitive::new(password))
-        .await
+        .await?;
+    // The cache follows the server from now on; the status reaches the window later.
+    shell.engine.start_sync()?;
+    Ok(account)
 }
 
 /// The signed-in admin's own active sessions.

@@ -63,6 +63,8 @@ pub fn start() -> anyhow::Result<Demo> {
         Sensitive::new(DEMO_OWNER_PASSWORD.to_owned()),
     ))
     .context("signing in to the demo server")?;
+    tauri::async_runtime::block_on(async { engine.start_sync() })
+        .context("starting the demo's sync")?;
     tracing::info!(%server_url, "demo server running");
     Ok(Demo {
         engine,

@@ -47,8 +47,15 @@ fn main() -> anyhow::Result<std::process::ExitCode> {
             Arc::new(KeyringStore),
             Arc::new(DesktopNotifier),
         );
-        if let Err(e) = engine.restore() {
-            tracing::warn!(error = %e, "the saved account could not be restored");
+        match engine.restore() {
+            Ok(Some(account)) if account.signed_out.is_none() => {
+                // Inside the runtime, so that the sync task lives on it.
+                if let Err(e) = tauri::async_runtime::block_on(async { engine.start_sync() }) {
+                    tracing::warn!(error = %e, "the sync could not start");
+                }
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "the saved account could not be restored"),
         }
         (Arc::new(engine), None)
     };

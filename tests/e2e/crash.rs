@@ -29,7 +29,7 @@ fn spawnable(home: &Path, args: &[&str]) -> Command {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sync_killed_twenty_times_at_random_moments_ends_equal_to_the_server() {
-    let server = ServerProcess::start_seeded(100, 1_000, 10_000).unwrap();
+    let server = ServerProcess::start_seeded(100, 1_000, 40_000).unwrap();
     let checker = Browser {
         token: Mutex::new(
             server
@@ -47,7 +47,14 @@ async fn a_sync_killed_twenty_times_at_random_moments_ends_equal_to_the_server()
 
     let mut rng = rand::rng();
     let mut killed_mid_first_sync = 0;
+    let mut sessions_lost = 0;
     for round in 0..20 {
+        // Time passes on the server between runs: sessions expire, so every run has changes
+        // to catch up on besides the sign-ins below.
+        server.advance_clock(3600).await.unwrap();
+        // The comparison below reads as the checker: its activity after an hour is a change
+        // of its session, made here, before the sync runs, rather than during the check.
+        let _: serde_json::Value = checker.get(&server, "/api/users/me/").await.unwrap();
         let mut sync = spawnable(home.path(), &["sync"]).spawn().unwrap();
         // Traffic while it runs: new sign-ins (sessions and audit events).
         for _ in 0..rng.random_range(0..3) {
@@ -57,7 +64,9 @@ async fn a_sync_killed_twenty_times_at_random_moments_ends_equal_to_the_server()
                 .await
                 .unwrap();
         }
-        tokio::time::sleep(Duration::from_millis(rng.random_range(0..700))).await;
+        // The first run has 40,000 events to fetch: kill it in the middle of that.
+        let moment = if round == 0 { 100..500 } else { 0..700 };
+        tokio::time::sleep(Duration::from_millis(rng.random_range(moment))).await;
         sync.kill().unwrap(); // SIGKILL
         let status = sync.wait().unwrap();
         assert!(
@@ -66,12 +75,30 @@ async fn a_sync_killed_twenty_times_at_random_moments_ends_equal_to_the_server()
         );
 
         let before = cached_events(home.path(), &key_name);
-        if before.is_some_and(|n| n < 10_000) {
+        if before.is_some_and(|n| n < 40_000) {
             killed_mid_first_sync += 1;
         }
-        let out = spawnable(home.path(), &["sync", "--once"])
+        let mut out = spawnable(home.path(), &["sync", "--once"])
             .output()
             .unwrap();
+        if out.status.code() == Some(3) {
+            // Killed after the server rotated the token but before the keyring held the new
+            // one: the server keeps only digests and cannot hand it out again, so the session
+            // is gone once the old token's grace period ends. The app says so; a new sign-in
+            // continues with the same cache.
+            assert!(
+                String::from_utf8_lossy(&out.stderr).contains("signed out by the server"),
+                "round {round}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            sessions_lost += 1;
+            println!("round {round}: the session was lost");
+            let again = crate::cli::sign_in_cli(home.path(), &server.url, OWNER, PASSWORD);
+            assert!(again.status.success(), "round {round}");
+            out = spawnable(home.path(), &["sync", "--once"])
+                .output()
+                .unwrap();
+        }
         assert!(
             out.status.success(),
             "round {round}: {}",
@@ -83,15 +110,30 @@ async fn a_sync_killed_twenty_times_at_random_moments_ends_equal_to_the_server()
         let cursors = cache.cursors().unwrap();
         let events = cache.audit_range(1, i64::MAX).unwrap();
         assert_eq!(events.len() as i64, cursors.audit_seq, "round {round}");
-        assert_eq!(events, expected.audit, "round {round}");
-        assert_eq!(
-            cache.all_sessions().unwrap(),
-            expected.sessions,
-            "round {round}"
+        same(&events, &expected.audit, round);
+        same(&cache.all_sessions().unwrap(), &expected.sessions, round);
+    }
+    // The first kill did hit the first sync, not an idle follower.
+    assert_eq!(killed_mid_first_sync, 1);
+    // A kill lands between a rotation and the keyring write only now and then.
+    println!("{sessions_lost} of 20 kills landed between a token rotation and its storage");
+    assert!(
+        sessions_lost <= 5,
+        "{sessions_lost} of 20 kills cost the session"
+    );
+}
+
+/// Asserts equality, printing only the first difference (the lists are long).
+fn same<T: PartialEq + std::fmt::Debug>(cache: &[T], server: &[T], round: usize) {
+    if let Some(i) = (0..cache.len().max(server.len())).find(|&i| cache.get(i) != server.get(i)) {
+        panic!(
+            "round {round}: cache and server differ at {i} of {} / {}:\ncache:  {:?}\nserver: {:?}",
+            cache.len(),
+            server.len(),
+            cache.get(i),
+            server.get(i)
         );
     }
-    // The random kills did hit the first sync, not only an idle follower.
-    assert!(killed_mid_first_sync >= 1);
 }
 
 fn cache_file(home: &Path) -> Option<std::path::PathBuf> {

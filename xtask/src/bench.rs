@@ -2,7 +2,7 @@
 //! compare with the targets.
 
 use std::io::{BufRead as _, BufReader};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -13,23 +13,30 @@ use anyhow::{Context as _, bail};
 use crate::{cargo, run, target_dir};
 
 /// The benchmarks, by name.
-pub const BENCHMARKS: &[(&str, &str)] = &[(
-    "server",
-    "GET /api/users/me/ vs GET /healthz with 1,000,000 sessions stored; event stream latency",
-)];
+pub const BENCHMARKS: &[(&str, &str)] = &[
+    (
+        "server",
+        "GET /api/users/me/ vs GET /healthz with 1,000,000 sessions stored; event stream latency",
+    ),
+    (
+        "sync",
+        "first sync of 10,000 members, 100,000 sessions, 1,000,000 events vs raw inserts; idle sync",
+    ),
+];
 
 /// Runs the benchmark `name`.
 pub fn run_named(name: &str) -> anyhow::Result<()> {
     match name {
         "server" => server(),
+        "sync" => crate::bench_sync::sync(),
         other => bail!("no benchmark called {other:?}; `cargo xtask bench` lists them"),
     }
 }
 
 /// A server process, killed on drop.
-struct Server {
+pub struct Server {
     child: Child,
-    url: String,
+    pub url: String,
 }
 
 impl Drop for Server {
@@ -39,7 +46,7 @@ impl Drop for Server {
     }
 }
 
-fn start_server(binary: &Path, db: &Path) -> anyhow::Result<Server> {
+pub fn start_server(binary: &Path, db: &Path) -> anyhow::Result<Server> {
     let mut child = Command::new(binary)
         .args(["serve", "--listen", "127.0.0.1:0", "--db"])
         .arg(db)
@@ -57,6 +64,31 @@ fn start_server(binary: &Path, db: &Path) -> anyhow::Result<Server> {
     Ok(Server { child, url })
 }
 
+/// A database written by `setget-server seed-bench` with `[members, sessions, events]`,
+/// kept under `<target>/bench/NAME.db` for the next run (written to a `.partial` file first,
+/// so that an interrupted seeding is never mistaken for a finished one).
+pub fn seeded_db(binary: &Path, name: &str, counts: [u64; 3]) -> anyhow::Result<PathBuf> {
+    let dir = target_dir().join("bench");
+    std::fs::create_dir_all(&dir)?;
+    let db = dir.join(format!("{name}.db"));
+    if db.exists() {
+        return Ok(db);
+    }
+    let partial = dir.join(format!("{name}.db.partial"));
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", partial.display()));
+    }
+    let started = Instant::now();
+    let [members, sessions, events] = counts.map(|n| n.to_string());
+    run(Command::new(binary)
+        .args(["seed-bench", "--members", &members, "--sessions", &sessions])
+        .args(["--events", &events, "--db"])
+        .arg(&partial))?;
+    std::fs::rename(&partial, &db)?;
+    println!("seeded in {:.1} s", started.elapsed().as_secs_f64());
+    Ok(db)
+}
+
 /// Concurrent clients and how long each throughput phase lasts.
 const CLIENTS: usize = 16;
 const PHASE: Duration = Duration::from_secs(5);
@@ -69,22 +101,7 @@ fn server() -> anyhow::Result<()> {
     crate::setup::system_packages(&["wrk"])?;
     run(cargo().args(["build", "--release", "-p", "setget-server"]))?;
     let binary = target_dir().join("release/setget-server");
-    let dir = target_dir().join("bench");
-    std::fs::create_dir_all(&dir)?;
-    let db = dir.join("server-1m-sessions.db");
-    if !db.exists() {
-        let partial = dir.join("server-1m-sessions.db.partial");
-        for suffix in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{}{suffix}", partial.display()));
-        }
-        let started = Instant::now();
-        run(Command::new(&binary)
-            .args(["seed-bench", "--members", "10000", "--sessions", "1000000"])
-            .args(["--events", "100000", "--db"])
-            .arg(&partial))?;
-        std::fs::rename(&partial, &db)?;
-        println!("seeded in {:.1} s", started.elapsed().as_secs_f64());
-    }
+    let db = seeded_db(&binary, "server-1m-sessions", [10_000, 1_000_000, 100_000])?;
     let db_size = std::fs::metadata(&db)?.len();
     let server = start_server(&binary, &db)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -256,7 +273,7 @@ async fn event_latency(
     Latency::of(samples)
 }
 
-fn verdict(ok: bool) -> &'static str {
+pub fn verdict(ok: bool) -> &'static str {
     if ok { "met" } else { "NOT met" }
 }
 

@@ -9,6 +9,7 @@
 //! - `dist`: builds the installable package (`.deb` on Linux) with the Tauri bundler.
 
 mod bench;
+mod bench_sync;
 mod geodata;
 mod session;
 mod setup;
@@ -25,6 +26,7 @@ fn main() -> ExitCode {
     let result = match task {
         "demo" => demo(),
         "test" => test::run(),
+        "bench" if args.get(1).is_some_and(|a| a == "sync-inner") => bench_sync::inner(&args[2..]),
         "bench" => bench(args.get(1).map(String::as_str)),
         "codegen" => codegen(),
         "dist" => dist(),

@@ -29,6 +29,28 @@ static MIGRATIONS: LazyLock<Migrations<'static>> = LazyLock::new(|| {
     ))])
 });
 
+/// The secondary indexes, for the window's queries: active sessions by last activity, by
+/// member, country and device; the audit log by event type, by member (also the detector's
+/// history) and by time. Kept out of the migrations so that a big first sync can load
+/// without them and build them once at the end ([`Cache::drop_indexes`],
+/// [`Cache::ensure_indexes`]).
+const INDEXES: &[(&str, &str)] = &[
+    ("sessions_by_status", "sessions (status, last_active_at)"),
+    ("sessions_by_member", "sessions (member_id, status)"),
+    ("sessions_by_country", "sessions (country_code, status)"),
+    ("sessions_by_device", "sessions (device, status)"),
+    ("audit_by_event", "audit_events (event, seq)"),
+    ("audit_by_member", "audit_events (member_id, seq)"),
+    ("audit_by_time", "audit_events (at)"),
+];
+
+/// What an open says about a file its key cannot read.
+const UNREADABLE: &str = "cannot be read with the key in the keyring";
+
+/// How long a write waits for another process of the app (the window and `setget-admin
+/// sync` may share a cache) before failing.
+const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// The key of one cache file: 32 random bytes, kept as 64 hex digits in the keyring.
 #[derive(Debug, Clone)]
 pub struct CacheKey(Sensitive<String>);
@@ -160,6 +182,21 @@ impl Cache {
         Self::open_with(path, None)
     }
 
+    /// Opens the cache at `path`, or, when the file cannot be read with `key` (the key was
+    /// lost with a reset keyring, or the file is not a cache), deletes it and starts an empty
+    /// one: the server holds the truth, the next sync refills it. Any other failure (a busy
+    /// or unwritable file) is an error and the file stays.
+    pub fn open_or_replace(path: &Path, key: &CacheKey) -> Result<Self> {
+        match Self::open_with(path, Some(key)) {
+            Err(e) if e.server_code.is_none() && e.message.contains(UNREADABLE) => {
+                tracing::warn!(path = %path.display(), "replacing an unreadable cache");
+                delete_files(path)?;
+                Self::open(path, key)
+            }
+            other => other,
+        }
+    }
+
     fn open_with(path: &Path, key: Option<&CacheKey>) -> Result<Self> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(|e| storage("create its folder", e))?;
@@ -170,15 +207,22 @@ impl Cache {
             conn.pragma_update(None, "key", format!("x'{}'", key.secret().expose()))
                 .map_err(|_| storage("be unlocked", "the key was refused"))?;
         }
+        conn.busy_timeout(BUSY_TIMEOUT)
+            .map_err(|e| storage("be configured", e))?;
         let readable = conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
             r.get::<_, i64>(0)
         });
+        if let Err(e) = &readable
+            && e.sqlite_error_code() != Some(rusqlite::ErrorCode::NotADatabase)
+        {
+            return Err(storage("be read", e));
+        }
         if readable.is_err() {
             return Err(CoreError::new(
                 ErrorKind::Storage,
                 format!(
-                    "{} cannot be read with the key in the keyring (another key, or not a \
-                     cache); delete it to start a fresh cache",
+                    "{} {UNREADABLE} (another key, or not a cache); delete it to start a \
+                     fresh cache",
                     path.display()
                 ),
             ));
@@ -191,13 +235,66 @@ impl Cache {
             .map_err(|e| storage("be configured", e))?;
         conn.pragma_update(None, "foreign_keys", "ON")
             .map_err(|e| storage("be configured", e))?;
+        // A bigger page cache than SQLite's 2 MB default: every page read from disk must be
+        // decrypted, so re-reading hot index pages is what encryption makes expensive.
+        conn.pragma_update(None, "cache_size", -32_768)
+            .map_err(|e| storage("be configured", e))?;
         MIGRATIONS
             .to_latest(&mut conn)
             .map_err(|e| storage("be migrated", e))?;
-        Ok(Self {
+        let cache = Self {
             conn,
             path: path.to_owned(),
-        })
+        };
+        if cache.indexes_missing()? == 0 {
+            return Ok(cache);
+        }
+        // A fresh file, or a bulk load that was interrupted: an empty table indexes for free,
+        // a loaded one is better queried with indexes than without.
+        cache.ensure_indexes()?;
+        Ok(cache)
+    }
+
+    fn indexes_missing(&self) -> Result<usize> {
+        let mut missing = 0;
+        for (name, _) in INDEXES {
+            let found: Option<i64> = self
+                .conn
+                .query_row(
+                    "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?1",
+                    [name],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(|e| storage("read its schema", e))?;
+            missing += usize::from(found.is_none());
+        }
+        Ok(missing)
+    }
+
+    /// Drops the secondary indexes of `table` (`sessions` or `audit_events`) before loading
+    /// many rows at once (a first sync); the loader calls [`Self::ensure_indexes`] when done.
+    /// Until then, the window's queries are slower, never wrong.
+    pub fn drop_indexes(&mut self, table: &str) -> Result<()> {
+        let of_table = INDEXES
+            .iter()
+            .filter(|(_, on)| on.split(' ').next() == Some(table));
+        for (name, _) in of_table {
+            self.conn
+                .execute_batch(&format!("DROP INDEX IF EXISTS {name}"))
+                .map_err(|e| storage("drop an index", e))?;
+        }
+        Ok(())
+    }
+
+    /// Creates the secondary indexes that are missing.
+    pub fn ensure_indexes(&self) -> Result<()> {
+        for (name, on) in INDEXES {
+            self.conn
+                .execute_batch(&format!("CREATE INDEX IF NOT EXISTS {name} ON {on}"))
+                .map_err(|e| storage("build an index", e))?;
+        }
+        Ok(())
     }
 
     /// The file's path.
@@ -298,7 +395,8 @@ impl Cache {
         {
             let mut insert = tx
                 .prepare_cached(
-                    "INSERT INTO members (id, email, display_name, role) VALUES (?1, ?2, ?3, ?4)",
+                    "INSERT OR REPLACE INTO members (id, email, display_name, role)
+                     VALUES (?1, ?2, ?3, ?4)",
                 )
                 .map_err(|e| storage("store members", e))?;
             for m in members {
@@ -926,6 +1024,42 @@ mod tests {
         assert!(!err.message.contains(key.secret().expose().as_str()));
         let cache = Cache::open(&path, &key).unwrap();
         assert_eq!(cache.counts().unwrap().sessions, 1);
+        drop(cache);
+        // With a lost key, the file is replaced by an empty cache; with the right one, kept.
+        let kept = Cache::open_or_replace(&path, &key).unwrap();
+        assert_eq!(kept.counts().unwrap().sessions, 1);
+        drop(kept);
+        let other = CacheKey::generate();
+        let fresh = Cache::open_or_replace(&path, &other).unwrap();
+        assert_eq!(fresh.counts().unwrap(), Counts::default());
+    }
+
+    #[test]
+    fn indexes_dropped_for_a_bulk_load_come_back_and_queries_use_them() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut cache, key) = open(tmp.path());
+        assert_eq!(cache.indexes_missing().unwrap(), 0);
+        cache.drop_indexes("audit_events").unwrap();
+        assert_eq!(cache.indexes_missing().unwrap(), 3);
+        cache
+            .apply_audit(&(1..=3).map(event).collect::<Vec<_>>())
+            .unwrap();
+        cache.ensure_indexes().unwrap();
+        assert_eq!(cache.indexes_missing().unwrap(), 0);
+        // A bulk load cut short by a crash: the next open rebuilds what is missing.
+        cache.drop_indexes("sessions").unwrap();
+        drop(cache);
+        let cache = Cache::open(&tmp.path().join("c.db"), &key).unwrap();
+        assert_eq!(cache.indexes_missing().unwrap(), 0);
+        let plan: String = cache
+            .conn
+            .query_row(
+                "EXPLAIN QUERY PLAN SELECT seq FROM audit_events WHERE member_id = 'm1'",
+                [],
+                |r| r.get(3),
+            )
+            .unwrap();
+        assert!(plan.contains("audit_by_member"), "{plan}");
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! (sign-in and rotation); it never appears in a URL, a log line or an error message.
 
 use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use reqwest::header::{COOKIE, HeaderMap, SET_COOKIE};
@@ -124,6 +125,23 @@ pub struct ApiClient {
     http: reqwest::Client,
     /// The same, without the overall time limit: for the event stream, which stays open.
     streaming: reqwest::Client,
+    /// How long the stream's answer (its headers) may take.
+    open_timeout: Duration,
+    /// The newest token the server set in any answer, error answers included, until
+    /// [`Self::take_rotated`]: a rotation the server committed must never be lost because the
+    /// request that carried it failed. With a [`RotationHook`], the hook gets it instead.
+    rotated: Arc<Mutex<Option<Sensitive<String>>>>,
+    on_rotate: Option<RotationHook>,
+}
+
+/// Called with each rotated token the moment an answer's headers carry it.
+#[derive(Clone)]
+pub struct RotationHook(Arc<dyn Fn(Sensitive<String>) + Send + Sync>);
+
+impl std::fmt::Debug for RotationHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RotationHook")
+    }
 }
 
 /// Checks an id or slug before it goes into a URL path: the server's ids and slugs are
@@ -166,7 +184,36 @@ impl ApiClient {
             base,
             http,
             streaming,
+            open_timeout: timeout,
+            rotated: Arc::new(Mutex::new(None)),
+            on_rotate: None,
         })
+    }
+
+    /// The token the server rotated to since the last call, if any.
+    pub fn take_rotated(&self) -> Option<Sensitive<String>> {
+        self.rotated
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+    }
+
+    /// The same client, handing every rotated token to `hook` as soon as it arrives.
+    pub fn with_rotation_hook(
+        mut self,
+        hook: Arc<dyn Fn(Sensitive<String>) + Send + Sync>,
+    ) -> Self {
+        self.on_rotate = Some(RotationHook(hook));
+        self
+    }
+
+    fn note_rotation(&self, headers: &HeaderMap) -> Option<Sensitive<String>> {
+        let token = token_from_set_cookie(headers)?;
+        match &self.on_rotate {
+            Some(hook) => (hook.0)(token.clone()),
+            None => *self.rotated.lock().unwrap_or_else(|e| e.into_inner()) = Some(token.clone()),
+        }
+        Some(token)
     }
 
     /// The server's origin.
@@ -236,7 +283,7 @@ impl ApiClient {
             .send()
             .await
             .map_err(|e| unreachable(&self.base, &e))?;
-        let rotated_token = token_from_set_cookie(response.headers());
+        let rotated_token = self.note_rotation(response.headers());
         let value = decode(response).await?;
         Ok(Answer {
             value,
@@ -441,16 +488,27 @@ impl ApiClient {
         last_event_id: i64,
     ) -> Result<Answer<reqwest::Response>> {
         let slug = path_segment("workspace", slug)?;
-        let response = self
+        let opening = self
             .streaming
             .get(self.url(&format!("/api/workspaces/{slug}/events/"))?)
             .header(COOKIE, format!("{SESSION_COOKIE}={}", token.expose()))
             .header("Last-Event-ID", last_event_id.to_string())
             .header(reqwest::header::ACCEPT, "text/event-stream")
-            .send()
+            .send();
+        // The stream itself may stay open for days, but its answer must come in time.
+        let response = tokio::time::timeout(self.open_timeout, opening)
             .await
+            .map_err(|_| {
+                CoreError::new(
+                    ErrorKind::Unreachable,
+                    format!(
+                        "cannot reach {}: the event stream did not answer in time",
+                        self.base.as_str().trim_end_matches('/')
+                    ),
+                )
+            })?
             .map_err(|e| unreachable(&self.base, &e))?;
-        let rotated_token = token_from_set_cookie(response.headers());
+        let rotated_token = self.note_rotation(response.headers());
         if !response.status().is_success() {
             return decode::<Empty>(response).await.and_then(|_| {
                 Err(CoreError::new(

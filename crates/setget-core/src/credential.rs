@@ -1,11 +1,14 @@
 //! [`Credential`]: the signed-in account's token and the one way to make authenticated calls.
 //!
-//! Every call loads the token from the [`SecretStore`], stores a rotated token from the answer
-//! before anything else happens, and, when the server says the session is over
+//! Every call loads the token from the [`SecretStore`], stores a rotated token the moment the
+//! answer's headers arrive (before its body is read), and, when the server says the session
+//! is over
 //! (`session_invalid`, `session_expired`, `reauth_required`), deletes the token and records
 //! why in `account.json`, so that the window can ask for a new sign-in with the reason.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use setget_protocol::clock::Clock;
 
@@ -14,15 +17,54 @@ use crate::client::{Answer, ApiClient};
 use crate::error::{CoreError, ErrorKind, Result};
 use crate::secret::{SecretStore, Sensitive};
 
+/// How long a token read from the keyring is used from memory before it is read again.
+/// Reading the keyring costs a D-Bus round trip with a key exchange (about 25 ms); reading it
+/// again within the server's rotation grace (60 s) means that a token rotated by another
+/// process of the same account (the window and a `setget-admin sync`) is picked up before
+/// the old one stops being accepted.
+const TOKEN_REREAD: Duration = Duration::from_secs(20);
+
+/// The token's state, shared with the client's rotation hook.
+#[derive(Debug)]
+struct TokenState {
+    name: String,
+    secrets: Arc<dyn SecretStore>,
+    /// The token as last read from or written to the keyring, when, and whether the keyring
+    /// holds it (a rotated token the keyring refused lives on in memory only).
+    token: Mutex<Option<(Sensitive<String>, Instant, bool)>>,
+    /// Set by the explicit sign-out and when the server ends the session: calls still in
+    /// flight store nothing afterwards.
+    retired: AtomicBool,
+}
+
+impl TokenState {
+    /// Stores a rotated token: in the keyring first, and in memory in any case, so that a
+    /// keyring failure does not lose the only token the server still accepts.
+    fn keep_rotated(&self, rotated: Sensitive<String>) {
+        if self.retired.load(Ordering::SeqCst) {
+            return;
+        }
+        let saved = match self.secrets.store(&self.name, &rotated) {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(error = %e, "the rotated token is kept in memory only");
+                false
+            }
+        };
+        *self.token.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some((rotated, Instant::now(), saved));
+    }
+}
+
 /// The credential of one account on one server.
 #[derive(Debug)]
 pub struct Credential {
     config: AccountConfig,
     client: ApiClient,
-    secrets: Arc<dyn SecretStore>,
     dirs: AppDirs,
     clock: Arc<dyn Clock>,
     signed_out: Mutex<Option<SignedOutNote>>,
+    state: Arc<TokenState>,
 }
 
 impl Credential {
@@ -34,13 +76,26 @@ impl Credential {
         clock: Arc<dyn Clock>,
     ) -> Self {
         let signed_out = Mutex::new(config.signed_out.clone());
+        let state = Arc::new(TokenState {
+            name: config.credential_name(),
+            secrets,
+            token: Mutex::new(None),
+            retired: AtomicBool::new(config.signed_out.is_some()),
+        });
+        let hook_state = Arc::clone(&state);
+        // A rotation is stored as soon as the server's answer says it: between the server's
+        // commit and the keyring write, a crash loses the session (the server keeps only
+        // digests), so that window is kept as short as the keyring allows.
+        let client = client.with_rotation_hook(Arc::new(move |token| {
+            hook_state.keep_rotated(token);
+        }));
         Self {
             config,
             client,
-            secrets,
             dirs,
             clock,
             signed_out,
+            state,
         }
     }
 
@@ -58,10 +113,11 @@ impl Credential {
     }
 
     fn not_signed_in(note: &SignedOutNote) -> CoreError {
+        let reason = note.reason.trim_end_matches("; sign in again");
         CoreError {
             kind: ErrorKind::SignedOut,
             server_code: note.code,
-            message: format!("signed out by the server: {}; sign in again", note.reason),
+            message: format!("signed out by the server: {reason}; sign in again"),
         }
     }
 
@@ -74,26 +130,29 @@ impl Credential {
         if let Some(note) = self.signed_out() {
             return Err(Self::not_signed_in(&note));
         }
-        let name = self.config.credential_name();
-        let token = self.secrets.load(&name)?.ok_or_else(|| {
+        if self.state.retired.load(Ordering::SeqCst) {
+            return Err(CoreError::new(ErrorKind::NotSignedIn, "signed out"));
+        }
+        let token = self.token()?.ok_or_else(|| {
             CoreError::new(
                 ErrorKind::NotSignedIn,
                 "the saved credential is gone from the keyring; sign in again",
             )
         })?;
         match f(self.client.clone(), token).await {
-            Ok(answer) => {
-                if let Some(rotated) = &answer.rotated_token {
-                    self.secrets.store(&name, rotated)?;
-                }
-                Ok(answer.value)
-            }
+            Ok(answer) => Ok(answer.value),
             Err(e) if e.kind == ErrorKind::SignedOut => {
                 self.end(&e)?;
                 Err(e)
             }
             Err(e) => Err(e),
         }
+    }
+
+    /// The explicit sign-out: from now on, nothing is stored for this credential.
+    pub(crate) fn retire(&self) {
+        self.state.retired.store(true, Ordering::SeqCst);
+        *self.state.token.lock().unwrap_or_else(|e| e.into_inner()) = None;
     }
 
     /// Records that the server ended the session: the token goes, the reason stays.
@@ -104,15 +163,24 @@ impl Credential {
             at: self.clock.now(),
         };
         *self.signed_out.lock().unwrap_or_else(|e| e.into_inner()) = Some(note.clone());
-        self.secrets.delete(&self.config.credential_name())?;
+        self.retire();
+        self.state.secrets.delete(&self.state.name)?;
         let mut config = self.config.clone();
         config.signed_out = Some(note);
         account::save(&self.dirs, &config)
     }
 
-    /// The token, for the explicit sign-out.
+    /// The token: from memory if read from the keyring less than [`TOKEN_REREAD`] ago.
     pub(crate) fn token(&self) -> Result<Option<Sensitive<String>>> {
-        self.secrets.load(&self.config.credential_name())
+        let mut cached = self.state.token.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((token, at, saved)) = cached.as_ref()
+            && (at.elapsed() < TOKEN_REREAD || !saved)
+        {
+            return Ok(Some(token.clone()));
+        }
+        let token = self.state.secrets.load(&self.state.name)?;
+        *cached = token.clone().map(|t| (t, Instant::now(), true));
+        Ok(token)
     }
 
     /// The HTTP client of the account's server.

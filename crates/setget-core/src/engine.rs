@@ -202,15 +202,7 @@ impl Engine {
                 key
             }
         };
-        let cache = match Cache::open(&path, &key) {
-            Ok(c) => c,
-            Err(e) => {
-                tracing::warn!(error = %e, "replacing an unreadable cache");
-                cache::delete_files(&path)?;
-                Cache::open(&path, &key)?
-            }
-        };
-        Ok(Arc::new(Mutex::new(cache)))
+        Ok(Arc::new(Mutex::new(Cache::open_or_replace(&path, &key)?)))
     }
 
     /// Signs in; the token goes to the secret store and the rest to `account.json`.
@@ -237,7 +229,7 @@ impl Engine {
         let client = ApiClient::with_timeout(base, self.options.request_timeout)?;
         let (token, _) = client.sign_in(&email, &password).await?;
         let me = client.me(&token).await?;
-        let token = me.rotated_token.unwrap_or(token);
+        let token = client.take_rotated().unwrap_or(token);
         let config = AccountConfig {
             server: client.base().to_string(),
             email,
@@ -270,13 +262,24 @@ impl Engine {
     }
 
     fn syncer(&self, signed: &Signed) -> Syncer {
+        // While the background sync runs, the status is its own; a one-off catch-up (an
+        // action's refresh, `sync_once`) reports to nobody rather than over it.
+        let status = if self.sync_running() {
+            watch::Sender::new(self.status.borrow().clone())
+        } else {
+            self.status.clone()
+        };
         Syncer::new(
             Arc::clone(&signed.cred),
             Arc::clone(&signed.cache),
             Arc::clone(&self.clock),
             self.options.clone(),
-            self.status.clone(),
+            status,
         )
+    }
+
+    fn sync_running(&self) -> bool {
+        lock(&self.task).as_ref().is_some_and(|t| !t.is_finished())
     }
 
     /// Brings the cache to the server's present once (no event stream).
@@ -285,11 +288,13 @@ impl Engine {
         let syncer = self.syncer(&signed);
         match syncer.catch_up(false).await {
             Ok(c) => {
-                let last_sync = lock(&signed.cache).last_sync().ok().flatten();
-                self.status.send_replace(SyncStatus {
-                    state: SyncState::Idle,
-                    last_sync,
-                });
+                if !self.sync_running() {
+                    let last_sync = lock(&signed.cache).last_sync().ok().flatten();
+                    self.status.send_replace(SyncStatus {
+                        state: SyncState::Idle,
+                        last_sync,
+                    });
+                }
                 Ok(c)
             }
             Err(e) => {
@@ -535,8 +540,10 @@ impl Engine {
         };
         self.stop_sync();
         let config = signed.cred.config().clone();
+        let token = signed.cred.token()?;
+        signed.cred.retire();
         if signed.cred.signed_out().is_none()
-            && let Some(token) = signed.cred.token()?
+            && let Some(token) = token
             && let Err(e) = signed.cred.client().sign_out(&token).await
         {
             // The local credential goes anyway; an unreachable server must not keep it.

@@ -15,7 +15,8 @@
 //! cursor), the sessions feed only forwards (older rows are ignored), so replays after a
 //! crash, a reconnect or a duplicate event change nothing.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -155,6 +156,22 @@ impl Backoff {
     }
 }
 
+/// A pull with at least this many rows to fetch loads without the table's secondary indexes
+/// and builds them at the end: several times faster for a first sync.
+const BULK_ROWS: u64 = 20_000;
+
+/// The audit event that says the session policy changed.
+const POLICY_CHANGED: &str = "settings.security.updated";
+
+/// What a pull of the audit log found besides the events.
+#[derive(Debug, Default)]
+struct Implied {
+    /// Member ids already looked up in this pull.
+    checked: HashSet<String>,
+    unknown_member: bool,
+    policy: bool,
+}
+
 /// Progress of a catch-up, reported to the window as rows done of rows known.
 #[derive(Debug, Default)]
 struct Progress {
@@ -170,6 +187,9 @@ pub struct Syncer {
     clock: Arc<dyn Clock>,
     opts: SyncOptions,
     status: watch::Sender<SyncStatus>,
+    /// Rows named a member the cache does not know and the member list could not be
+    /// fetched yet: the next catch-up fetches it.
+    members_dirty: AtomicBool,
 }
 
 fn is_signed_out(e: &CoreError) -> bool {
@@ -195,6 +215,7 @@ impl Syncer {
             clock,
             opts,
             status,
+            members_dirty: AtomicBool::new(false),
         }
     }
 
@@ -245,13 +266,16 @@ impl Syncer {
     /// (otherwise it is fetched when due).
     pub async fn catch_up(&self, members: bool) -> Result<CatchUp> {
         let progress = Arc::new(Progress::default());
-        let members_due = members || self.members_due().await?;
+        let members_due =
+            members || self.members_dirty.load(Ordering::SeqCst) || self.members_due().await?;
         let mut result = CatchUp::default();
         if members_due {
             result.members = self.pull_members(&progress).await?;
         }
-        result.session_changes = self.pull_sessions(&progress).await?;
+        // The audit log first: the sessions feed pulled after it is at least as new as the
+        // events, so a revocation in the log never sits beside a row still shown active.
         result.audit_events = self.pull_audit(&progress).await?;
+        result.session_changes = self.pull_sessions(&progress).await?;
         self.mark_synced().await?;
         Ok(result)
     }
@@ -311,6 +335,7 @@ impl Syncer {
             c.set_policy(&policy)
         })
         .await?;
+        self.members_dirty.store(false, Ordering::SeqCst);
         Ok(count)
     }
 
@@ -332,7 +357,11 @@ impl Syncer {
         tokio::spawn(async move {
             let mut after = from;
             loop {
-                let page = fetch(after).await;
+                // Nobody waits for pages any more (the sync was stopped): stop fetching.
+                let page = tokio::select! {
+                    page = fetch(after) => page,
+                    () = tx.closed() => return,
+                };
                 let (last, len) = match &page {
                     Ok(p) => (p.results.last().map(key), p.results.len()),
                     Err(_) => (None, 0),
@@ -352,6 +381,30 @@ impl Syncer {
 
     /// Pulls the sessions feed from the sessions cursor to its end.
     async fn pull_sessions(&self, progress: &Progress) -> Result<u64> {
+        let mut bulk = false;
+        let result = self.pull_sessions_inner(progress, &mut bulk).await;
+        self.after_bulk(bulk).await?;
+        let (applied, unknown_member) = result?;
+        if unknown_member {
+            self.members_dirty.store(true, Ordering::SeqCst);
+            self.pull_members(progress).await?;
+        }
+        Ok(applied)
+    }
+
+    /// Rebuilds the indexes a bulk load dropped, whether the load finished or failed.
+    async fn after_bulk(&self, bulk: bool) -> Result<()> {
+        if bulk {
+            self.db(|c| c.ensure_indexes()).await?;
+        }
+        Ok(())
+    }
+
+    async fn pull_sessions_inner(
+        &self,
+        progress: &Progress,
+        bulk: &mut bool,
+    ) -> Result<(u64, bool)> {
         let from = self.db(|c| c.cursors()).await?.sessions_change_seq;
         let cred = Arc::clone(&self.cred);
         let slug = self.slug();
@@ -380,6 +433,10 @@ impl Syncer {
             if first {
                 progress.total.fetch_add(page.total, Ordering::Relaxed);
                 first = false;
+                if page.total >= BULK_ROWS {
+                    *bulk = true;
+                    self.db(|c| c.drop_indexes("sessions")).await?;
+                }
             }
             let n = page.results.len() as u64;
             let rows = page.results;
@@ -397,14 +454,35 @@ impl Syncer {
             progress.done.fetch_add(n, Ordering::Relaxed);
             self.report(progress);
         }
-        if unknown_member {
+        Ok((applied, unknown_member))
+    }
+
+    /// Pulls the audit log from the audit cursor to its end, then what its events imply:
+    /// the member list when they name an unknown member, the policy when it changed.
+    async fn pull_audit(&self, progress: &Progress) -> Result<u64> {
+        let mut bulk = false;
+        let mut implied = Implied::default();
+        let result = self
+            .pull_audit_inner(progress, &mut bulk, &mut implied)
+            .await;
+        self.after_bulk(bulk).await?;
+        let applied = result?;
+        if implied.unknown_member {
+            self.members_dirty.store(true, Ordering::SeqCst);
             self.pull_members(progress).await?;
+        }
+        if implied.policy {
+            self.pull_policy().await?;
         }
         Ok(applied)
     }
 
-    /// Pulls the audit log from the audit cursor to its end.
-    async fn pull_audit(&self, progress: &Progress) -> Result<u64> {
+    async fn pull_audit_inner(
+        &self,
+        progress: &Progress,
+        bulk: &mut bool,
+        implied: &mut Implied,
+    ) -> Result<u64> {
         let from = self.db(|c| c.cursors()).await?.audit_seq;
         let cred = Arc::clone(&self.cred);
         let slug = self.slug();
@@ -430,10 +508,31 @@ impl Syncer {
             if first {
                 progress.total.fetch_add(page.total, Ordering::Relaxed);
                 first = false;
+                if page.total >= BULK_ROWS {
+                    *bulk = true;
+                    self.db(|c| c.drop_indexes("audit_events")).await?;
+                }
             }
             let n = page.results.len() as u64;
+            implied.policy |= page.results.iter().any(|e| e.event == POLICY_CHANGED);
+            let unseen: Vec<String> = page
+                .results
+                .iter()
+                .filter_map(|e| e.member_id.clone())
+                .filter(|id| implied.checked.insert(id.clone()))
+                .collect();
             let rows = page.results;
-            match self.db(move |c| c.apply_audit(&rows)).await? {
+            let (outcome, unknown) = self
+                .db(move |c| {
+                    let mut unknown = false;
+                    for id in &unseen {
+                        unknown = unknown || !c.has_member(id)?;
+                    }
+                    Ok((c.apply_audit(&rows)?, unknown))
+                })
+                .await?;
+            implied.unknown_member |= unknown;
+            match outcome {
                 AuditApplied::Applied { inserted, .. } => applied += inserted,
                 AuditApplied::Gap { expected, found } => {
                     return Err(CoreError::new(
@@ -527,18 +626,25 @@ impl Syncer {
             .cred
             .call(|client, token| async move { client.events(&token, &slug, cursor).await })
             .await?;
-        backoff.reset();
         self.publish(SyncState::Live);
         // Every byte (events and heartbeats alike) proves the stream alive.
         let started = Instant::now();
         let last_bytes = Arc::new(AtomicU64::new(0));
-        let seen = Arc::clone(&last_bytes);
+        let got_bytes = Arc::new(AtomicBool::new(false));
+        let (seen, got) = (Arc::clone(&last_bytes), Arc::clone(&got_bytes));
         let mut events = response
             .bytes_stream()
             .inspect(move |_| {
                 seen.store(started.elapsed().as_millis() as u64, Ordering::Relaxed);
+                got.store(true, Ordering::Relaxed);
             })
             .eventsource();
+        // While the loop works on something else it does not read the stream, so the silence
+        // it then finds is its own: count it from the end of that work.
+        let busy_until_now = || {
+            last_bytes.store(started.elapsed().as_millis() as u64, Ordering::Relaxed);
+        };
+        let mut backoff_reset = false;
         let mut refresh = tokio::time::interval_at(
             Instant::now() + self.opts.refresh_interval,
             self.opts.refresh_interval,
@@ -547,14 +653,24 @@ impl Syncer {
         let mut sessions_due: Option<Instant> = None;
         let progress = Progress::default();
         loop {
+            // The backoff starts over once the stream has proved itself (bytes arrived, or it
+            // stayed open a while), not merely because it opened: a stream that opens and
+            // breaks at once must not be retried every second.
+            if !backoff_reset
+                && (got_bytes.load(Ordering::Relaxed)
+                    || started.elapsed() >= self.opts.stall_timeout)
+            {
+                backoff.reset();
+                backoff_reset = true;
+            }
             let due = sessions_due.unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
             tokio::select! {
                 next = events.next() => {
                     let event = match next {
                         None => return Err(CoreError::new(ErrorKind::Unreachable, "the event stream ended")),
-                        Some(Err(e)) => return Err(CoreError::new(
+                        Some(Err(_)) => return Err(CoreError::new(
                             ErrorKind::Unreachable,
-                            format!("the event stream broke: {e}"),
+                            "the event stream broke off",
                         )),
                         Some(Ok(event)) => event,
                     };
@@ -580,9 +696,10 @@ impl Syncer {
                         self.pull_audit(&progress).await?;
                     }
                     if !known {
+                        self.members_dirty.store(true, Ordering::SeqCst);
                         self.pull_members(&progress).await?;
                     }
-                    if name == "settings.security.updated" {
+                    if name == POLICY_CHANGED {
                         self.pull_policy().await?;
                     }
                     if implies_session_change(&name) && sessions_due.is_none() {
@@ -590,20 +707,23 @@ impl Syncer {
                     }
                     self.mark_synced().await?;
                     self.publish(SyncState::Live);
+                    busy_until_now();
                 }
                 _ = tokio::time::sleep_until(due), if sessions_due.is_some() => {
                     sessions_due = None;
                     self.pull_sessions(&progress).await?;
                     self.mark_synced().await?;
                     self.publish(SyncState::Live);
+                    busy_until_now();
                 }
                 _ = refresh.tick() => {
-                    if self.members_due().await? {
+                    if self.members_due().await? || self.members_dirty.load(Ordering::SeqCst) {
                         self.pull_members(&progress).await?;
                     }
                     self.pull_sessions(&progress).await?;
                     self.mark_synced().await?;
                     self.publish(SyncState::Live);
+                    busy_until_now();
                 }
                 _ = stall_check.tick() => {
                     let silent_ms = (started.elapsed().as_millis() as u64)

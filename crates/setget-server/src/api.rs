@@ -584,14 +584,15 @@ fn ip_moved_country(session: &Session, request: &Presented, geo: &dyn crate::geo
 // ---------------------------------------------------------------------------------------------
 
 /// Gives every request a [`RotationSlot`] and, when authentication rotated the token, sends
-/// the new one in `Set-Cookie` (unless the handler set the cookie itself, as sign-out does).
+/// the new one in `Set-Cookie` (unless the handler set the cookie itself, as sign-out does),
+/// whatever the answer: the rotation is committed, so a 403 or 404 must carry the new token
+/// too, or the client keeps the retired one and loses the session after the grace period.
 async fn set_rotated_cookie(mut req: Request, next: Next) -> Response {
     let slot = RotationSlot::default();
     req.extensions_mut().insert(slot.clone());
     let mut response = next.run(req).await;
     let rotated = slot.0.lock().unwrap_or_else(|e| e.into_inner()).take();
     if let Some(rotated) = rotated
-        && response.status().is_success()
         && !response.headers().contains_key(header::SET_COOKIE)
         && let Ok(cookie) = session_cookie(&rotated.token, rotated.max_age)
     {

@@ -118,6 +118,24 @@ async fn tokens_rotate_after_the_interval_and_a_reused_old_token_ends_the_sessio
     assert_eq!(feed["active_sessions"], 1);
 }
 
+/// Regression: the rotated token went out only with 2xx answers, so a request that rotated
+/// and then failed (a 403, a 404) left the client with the retired token, and the session
+/// ended when the grace period ran out.
+#[tokio::test]
+async fn a_rotation_reaches_the_client_even_when_the_request_fails() {
+    let h = Harness::new(true).await;
+    let old = h.token(MEMBER, MEMBER_PASSWORD).await;
+    h.clock.advance(Duration::minutes(16));
+    let (status, headers, _) = h
+        .send(get_with("/api/workspaces/acme/members/", &old))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let new = cookie_token(&headers).expect("the rotated token with the 403");
+    assert_ne!(new, old);
+    h.clock.advance(Duration::minutes(2));
+    assert_eq!(h.me_status(&new).await, StatusCode::OK);
+}
+
 #[tokio::test]
 async fn another_browser_or_os_ends_the_session_but_a_new_version_does_not() {
     let h = Harness::new(true).await;

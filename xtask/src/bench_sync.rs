@@ -1,0 +1,221 @@
+//! `cargo xtask bench sync`: the first sync of a big workspace (10,000 members, 100,000
+//! sessions, 1,000,000 audit events) by the release `setget-admin sync --once` against the
+//! release server, its wall time and peak RSS; the raw rate of writing the same rows into an
+//! encrypted and a plain database (the local limit, and the price of encryption); and an idle
+//! incremental sync on the full cache. The app runs inside a private D-Bus session with its
+//! own keyring, like the tests.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+
+use crate::bench::{seeded_db, start_server, verdict};
+use crate::{cargo, run, session, target_dir};
+
+const MEMBERS: u64 = 10_000;
+const SESSIONS: u64 = 100_000;
+const EVENTS: u64 = 1_000_000;
+
+/// The outer step: builds, seeds, starts the server, and runs [`inner`] in the session.
+pub fn sync() -> anyhow::Result<()> {
+    run(cargo().args([
+        "build",
+        "--release",
+        "-p",
+        "setget-server",
+        "-p",
+        "setget-admin",
+    ]))?;
+    run(cargo().args([
+        "build",
+        "--release",
+        "-p",
+        "setget-core",
+        "--example",
+        "insert_rate",
+    ]))?;
+    let release = target_dir().join("release");
+    let db = seeded_db(
+        &release.join("setget-server"),
+        "sync-10k-100k-1m",
+        [MEMBERS, SESSIONS, EVENTS],
+    )?;
+    let server = start_server(&release.join("setget-server"), &db)?;
+    let display = session::Display::start()?;
+    let scratch = tempfile_dir("setget-bench-sync-")?;
+    let mut cmd = session::command(&display, &scratch.join("keyring"), &current_exe()?);
+    cmd.args(["bench", "sync-inner", &server.url])
+        .arg(&scratch)
+        .arg(&release);
+    let status = cmd.status().context("running the benchmark session")?;
+    let _ = std::fs::remove_dir_all(&scratch);
+    if !status.success() {
+        bail!("the benchmark failed ({status})");
+    }
+    Ok(())
+}
+
+fn current_exe() -> anyhow::Result<String> {
+    Ok(std::env::current_exe()?.to_string_lossy().into_owned())
+}
+
+fn tempfile_dir(prefix: &str) -> anyhow::Result<PathBuf> {
+    let dir = std::env::temp_dir().join(format!("{prefix}{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("keyring"))?;
+    Ok(dir)
+}
+
+fn admin(release: &Path, home: &Path, args: &[&str]) -> Command {
+    let mut cmd = Command::new(release.join("setget-admin"));
+    cmd.args(args)
+        .env("HOME", home)
+        .env("XDG_DATA_HOME", home.join("data"))
+        .env("XDG_CONFIG_HOME", home.join("config"))
+        .env("RUST_LOG", "warn");
+    cmd
+}
+
+/// The peak resident set (VmHWM) of a running process, in KiB.
+fn peak_rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+/// The inner step, inside the private session: `bench sync-inner URL SCRATCH RELEASE_DIR`.
+pub fn inner(args: &[String]) -> anyhow::Result<()> {
+    let [url, scratch, release] = args else {
+        bail!("usage: bench sync-inner URL SCRATCH RELEASE_DIR");
+    };
+    let (scratch, release) = (PathBuf::from(scratch), PathBuf::from(release));
+    let home = scratch.join("home");
+    let mut sign_in = admin(
+        &release,
+        &home,
+        &[
+            "sign-in",
+            "--server",
+            url,
+            "--email",
+            "owner@bench.test",
+            "--password-stdin",
+        ],
+    )
+    .stdin(Stdio::piped())
+    .stdout(Stdio::null())
+    .spawn()?;
+    sign_in
+        .stdin
+        .take()
+        .context("no stdin")?
+        .write_all(b"setget-bench\n")?;
+    if !sign_in.wait()?.success() {
+        bail!("sign-in failed");
+    }
+
+    // The first sync, sampled for its peak RSS while it runs.
+    let started = Instant::now();
+    let mut first = admin(&release, &home, &["sync", "--once"])
+        .stdout(Stdio::piped())
+        .spawn()?;
+    let mut peak = 0;
+    while first.try_wait()?.is_none() {
+        peak = peak.max(peak_rss_kib(first.id()).unwrap_or(0));
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let first_s = started.elapsed().as_secs_f64();
+    let output = first.wait_with_output()?;
+    if !output.status.success() {
+        bail!("the first sync failed");
+    }
+    print!("{}", String::from_utf8_lossy(&output.stdout));
+
+    // Idle incremental syncs on the full cache: the sync's own time, and the process's.
+    let mut idle_ms = Vec::new();
+    let mut idle_process_ms = Vec::new();
+    for _ in 0..10 {
+        let started = Instant::now();
+        let out = admin(&release, &home, &["sync", "--once"]).output()?;
+        idle_process_ms.push(started.elapsed().as_secs_f64() * 1000.0);
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let ms: f64 = text
+            .strip_prefix("synced in ")
+            .and_then(|t| t.split(" ms").next())
+            .and_then(|t| t.parse().ok())
+            .with_context(|| format!("unexpected sync output: {text}"))?;
+        idle_ms.push(ms);
+    }
+    idle_ms.sort_by(f64::total_cmp);
+    idle_process_ms.sort_by(f64::total_cmp);
+
+    let status = admin(&release, &home, &["status", "--json"]).output()?;
+    let status: serde_json::Value = serde_json::from_slice(&status.stdout)?;
+    let cache = status["cache_path"].as_str().context("no cache path")?;
+    let key_name = format!("cache-key|{}|bench", url.trim_end_matches('/'));
+    let raw = Command::new(release.join("examples/insert_rate"))
+        .args([cache, &key_name])
+        .arg(&scratch)
+        .output()?;
+    if !raw.status.success() {
+        bail!(
+            "the raw insert measurement failed: {}",
+            String::from_utf8_lossy(&raw.stderr)
+        );
+    }
+    let raw: serde_json::Value = serde_json::from_slice(&raw.stdout)?;
+    let rows = raw["rows"].as_f64().context("rows")?;
+    let encrypted_s = raw["encrypted_s"].as_f64().context("encrypted_s")?;
+    let plain_s = raw["plain_s"].as_f64().context("plain_s")?;
+
+    let sync_rate = rows / first_s;
+    let raw_rate = rows / encrypted_s;
+    let plain_rate = rows / plain_s;
+    let ratio = sync_rate / raw_rate;
+    let peak_mb = peak as f64 / 1024.0;
+    let median = |v: &[f64]| v[v.len() / 2];
+    println!();
+    println!(
+        "rows: {} members + {} sessions + {} audit events = {rows:.0}",
+        status["counts"]["members"], status["counts"]["sessions"], status["counts"]["audit_events"]
+    );
+    println!(
+        "first sync: {first_s:.2} s ({sync_rate:.0} rows/s), peak RSS {peak_mb:.0} MB, cache {:.0} MB",
+        status["cache_bytes"].as_f64().unwrap_or(0.0) / 1e6
+    );
+    println!(
+        "raw insert, same rows and transactions: encrypted {encrypted_s:.2} s ({raw_rate:.0} rows/s), \
+         plain {plain_s:.2} s ({plain_rate:.0} rows/s); encryption costs {:.0} %",
+        (encrypted_s / plain_s - 1.0) * 100.0
+    );
+    println!(
+        "idle incremental sync: median {:.1} ms, max {:.1} ms (whole process: median {:.0} ms)",
+        median(&idle_ms),
+        idle_ms.last().copied().unwrap_or(0.0),
+        median(&idle_process_ms)
+    );
+    println!();
+    println!(
+        "first sync {first_s:.2} s (target <= 15 s): {}",
+        verdict(first_s <= 15.0)
+    );
+    println!(
+        "first sync / raw encrypted insert rate {ratio:.2} (target >= 0.33): {}",
+        verdict(ratio >= 1.0 / 3.0)
+    );
+    println!(
+        "idle incremental sync {:.1} ms (target <= 50 ms): {}",
+        median(&idle_ms),
+        verdict(median(&idle_ms) <= 50.0)
+    );
+    println!(
+        "peak RSS {peak_mb:.0} MB (target <= 200 MB): {}",
+        verdict(peak_mb <= 200.0)
+    );
+    Ok(())
+}
