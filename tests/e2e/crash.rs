@@ -47,10 +47,12 @@ async fn a_sync_killed_twenty_times_at_random_moments_ends_equal_to_the_server()
 
     let mut rng = rand::rng();
     let mut killed_mid_first_sync = 0;
-    let mut sessions_lost = 0;
     for round in 0..20 {
         // Time passes on the server between runs: sessions expire, so every run has changes
-        // to catch up on besides the sign-ins below.
+        // to catch up on besides the sign-ins below, and every run starts by rotating the
+        // token — so kills also land between a rotation and its keyring write, which must
+        // not cost the session (the server rotates again from the old token as long as the
+        // new one was never used).
         server.advance_clock(3600).await.unwrap();
         // The comparison below reads as the checker: its activity after an hour is a change
         // of its session, made here, before the sync runs, rather than during the check.
@@ -78,27 +80,9 @@ async fn a_sync_killed_twenty_times_at_random_moments_ends_equal_to_the_server()
         if before.is_some_and(|n| n < 40_000) {
             killed_mid_first_sync += 1;
         }
-        let mut out = spawnable(home.path(), &["sync", "--once"])
+        let out = spawnable(home.path(), &["sync", "--once"])
             .output()
             .unwrap();
-        if out.status.code() == Some(3) {
-            // Killed after the server rotated the token but before the keyring held the new
-            // one: the server keeps only digests and cannot hand it out again, so the session
-            // is gone once the old token's grace period ends. The app says so; a new sign-in
-            // continues with the same cache.
-            assert!(
-                String::from_utf8_lossy(&out.stderr).contains("signed out by the server"),
-                "round {round}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            sessions_lost += 1;
-            println!("round {round}: the session was lost");
-            let again = crate::cli::sign_in_cli(home.path(), &server.url, OWNER, PASSWORD);
-            assert!(again.status.success(), "round {round}");
-            out = spawnable(home.path(), &["sync", "--once"])
-                .output()
-                .unwrap();
-        }
         assert!(
             out.status.success(),
             "round {round}: {}",
@@ -115,12 +99,6 @@ async fn a_sync_killed_twenty_times_at_random_moments_ends_equal_to_the_server()
     }
     // The first kill did hit the first sync, not an idle follower.
     assert_eq!(killed_mid_first_sync, 1);
-    // A kill lands between a rotation and the keyring write only now and then.
-    println!("{sessions_lost} of 20 kills landed between a token rotation and its storage");
-    assert!(
-        sessions_lost <= 5,
-        "{sessions_lost} of 20 kills cost the session"
-    );
 }
 
 /// Asserts equality, printing only the first difference (the lists are long).

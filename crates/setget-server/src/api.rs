@@ -456,33 +456,43 @@ fn authenticate(
     let now = request.now;
     let mut conn = store.conn();
     let generation = store.generation();
-    let (session, workspace_id, issued_at) = match store::lookup_token(&conn, &request.digest)? {
-        store::TokenLookup::Unknown => return Err(ApiError::session_invalid()),
-        store::TokenLookup::Current {
-            session,
-            workspace_id,
-            issued_at,
-        } => (session, workspace_id, Some(issued_at)),
-        store::TokenLookup::Retired {
-            session,
-            workspace_id,
-            valid_until,
-        } => {
-            if now > valid_until {
-                if session.status == SessionStatus::Active {
-                    require_reauth(
-                        &mut conn,
-                        &session,
-                        &workspace_id,
-                        EndReason::TokenReuse,
-                        now,
-                    )?;
+    let (session, workspace_id, issued_at, unconfirmed, revive) =
+        match store::lookup_token(&conn, &request.digest)? {
+            store::TokenLookup::Unknown => return Err(ApiError::session_invalid()),
+            store::TokenLookup::Current {
+                session,
+                workspace_id,
+                issued_at,
+                confirmed,
+            } => (session, workspace_id, Some(issued_at), !confirmed, None),
+            store::TokenLookup::Retired {
+                session,
+                workspace_id,
+                valid_until,
+                successor_unconfirmed,
+                current_digest,
+            } => {
+                if now > valid_until && successor_unconfirmed {
+                    // The client never used the token that replaced this one: it did not get
+                    // it (it died between our answer and storing it). The rotation starts over
+                    // from here instead of ending the session as a reuse.
+                    (session, workspace_id, None, false, Some(current_digest))
+                } else if now > valid_until {
+                    if session.status == SessionStatus::Active {
+                        require_reauth(
+                            &mut conn,
+                            &session,
+                            &workspace_id,
+                            EndReason::TokenReuse,
+                            now,
+                        )?;
+                    }
+                    return Err(ApiError::session_invalid());
+                } else {
+                    (session, workspace_id, None, false, None)
                 }
-                return Err(ApiError::session_invalid());
             }
-            (session, workspace_id, None)
-        }
-    };
+        };
     match session.status {
         SessionStatus::Active => {}
         SessionStatus::Expired => return Err(session_expired()),
@@ -525,13 +535,23 @@ fn authenticate(
         now,
         &request.ip.to_string(),
     )?;
-    let rotated = match issued_at {
-        Some(issued) if now - issued >= config.rotation_interval => {
+    if unconfirmed {
+        store::confirm_token(&conn, &session.id)?;
+    }
+    let rotate_from = match (issued_at, revive) {
+        (_, Some(current)) => Some(current),
+        (Some(issued), None) if now - issued >= config.rotation_interval => {
+            Some(request.digest.clone())
+        }
+        _ => None,
+    };
+    let rotated = match rotate_from {
+        Some(from) => {
             let token = token::generate();
             store::rotate_token(
                 &mut conn,
                 &session.id,
-                &request.digest,
+                &from,
                 &token::digest(&token),
                 now,
                 now + config.rotation_grace,
@@ -542,7 +562,7 @@ fn authenticate(
                 max_age: session.created_at + absolute.duration() - now,
             })
         }
-        _ => None,
+        None => None,
     };
     let workspace = store::workspace(&conn, &workspace_id)?;
     let member_view = store::member_view(&conn, &member)?;

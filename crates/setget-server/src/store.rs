@@ -23,6 +23,7 @@ const MIGRATIONS: &[M<'static>] = &[
     M::up(include_str!("migrations/0001_initial.sql")),
     M::up(include_str!("migrations/0002_expiry_and_lookups.sql")),
     M::up(include_str!("migrations/0003_token_rotation.sql")),
+    M::up(include_str!("migrations/0004_rotation_confirmation.sql")),
 ];
 
 /// The database, shared by all request handlers.
@@ -550,7 +551,7 @@ pub fn expiry_reason(s: &Session) -> EndReason {
 const SESSION_COLUMNS: &str = "s.id, s.member_id, m.email, s.device, s.browser, s.os,
     s.user_agent, s.ip, s.last_ip, s.location, s.created_at, s.last_active_at,
     s.inactivity_timeout, s.absolute_timeout, s.status, s.ended_at, s.end_reason, s.change_seq,
-    s.workspace_id, s.expires_at, s.token_issued_at";
+    s.workspace_id, s.expires_at, s.token_issued_at, s.token_confirmed, s.token_digest";
 
 fn session_row(r: &Row<'_>) -> rusqlite::Result<(Session, String)> {
     let location: Option<String> = r.get(9)?;
@@ -622,17 +623,23 @@ pub fn expires_at(
 /// What a presented token is.
 #[derive(Debug, Clone)]
 pub enum TokenLookup {
-    /// The session's current token, issued at `issued_at`.
+    /// The session's current token, issued at `issued_at`; `confirmed` once a request has
+    /// used it (a fresh rotation is unconfirmed until then).
     Current {
         session: Session,
         workspace_id: String,
         issued_at: DateTime<Utc>,
+        confirmed: bool,
     },
-    /// A token the session replaced, accepted until `valid_until`.
+    /// A token the session replaced, accepted until `valid_until` — and after it, as long as
+    /// the token that replaced it is still the session's current one and was never used
+    /// (`successor_unconfirmed`, with `current_digest` to rotate from).
     Retired {
         session: Session,
         workspace_id: String,
         valid_until: DateTime<Utc>,
+        successor_unconfirmed: bool,
+        current_digest: Vec<u8>,
     },
     /// No session has ever had it.
     Unknown,
@@ -640,34 +647,49 @@ pub enum TokenLookup {
 
 /// Finds the session of a token digest, current or retired.
 pub fn lookup_token(conn: &Connection, digest: &[u8]) -> rusqlite::Result<TokenLookup> {
-    if let Some((session, workspace_id, issued_at)) =
-        one_session(conn, "s.token_digest = ?1", &digest)?
-    {
+    if let Some(found) = one_session(conn, "s.token_digest = ?1", &digest)? {
         return Ok(TokenLookup::Current {
-            session,
-            workspace_id,
-            issued_at,
+            session: found.session,
+            workspace_id: found.workspace_id,
+            issued_at: found.issued_at,
+            confirmed: found.confirmed,
         });
     }
-    let retired: Option<(String, i64)> = conn
-        .prepare_cached("SELECT session_id, valid_until FROM retired_tokens WHERE digest = ?1")?
-        .query_row([digest], |r| Ok((r.get(0)?, r.get(1)?)))
+    let retired: Option<(String, i64, Option<Vec<u8>>)> = conn
+        .prepare_cached(
+            "SELECT session_id, valid_until, successor FROM retired_tokens WHERE digest = ?1",
+        )?
+        .query_row([digest], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
         .optional()?;
-    let Some((session_id, valid_until)) = retired else {
+    let Some((session_id, valid_until, successor)) = retired else {
         return Ok(TokenLookup::Unknown);
     };
-    Ok(match session_by_id(conn, &session_id)? {
-        Some((session, workspace_id)) => TokenLookup::Retired {
-            session,
-            workspace_id,
+    Ok(match one_session(conn, "s.id = ?1", &session_id)? {
+        Some(found) => TokenLookup::Retired {
+            successor_unconfirmed: !found.confirmed
+                && successor.as_deref() == Some(found.digest.as_slice()),
+            session: found.session,
+            workspace_id: found.workspace_id,
             valid_until: from_ts(valid_until),
+            current_digest: found.digest,
         },
         None => TokenLookup::Unknown,
     })
 }
 
+/// Records that the session's current token has been used: its rotation is complete.
+pub fn confirm_token(conn: &Connection, session_id: &str) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE sessions SET token_confirmed = 1 WHERE id = ?1 AND token_confirmed = 0",
+        [session_id],
+    )?;
+    Ok(())
+}
+
 /// Gives the session a new token: the old digest is retired with a grace period until
-/// `grace_until`, in the same transaction.
+/// `grace_until`, in the same transaction. When the old token was never used (a rotation
+/// started over from an older token), the tokens it had replaced now lead to the new one, so
+/// that a second lost answer does not strand them either.
 pub fn rotate_token(
     conn: &mut Connection,
     session_id: &str,
@@ -677,13 +699,27 @@ pub fn rotate_token(
     grace_until: DateTime<Utc>,
 ) -> rusqlite::Result<()> {
     let tx = conn.transaction()?;
+    let old_unconfirmed: bool = tx
+        .query_row(
+            "SELECT token_confirmed = 0 FROM sessions WHERE id = ?1 AND token_digest = ?2",
+            params![session_id, old_digest],
+            |r| r.get(0),
+        )
+        .optional()?
+        .unwrap_or(false);
+    if old_unconfirmed {
+        tx.execute(
+            "UPDATE retired_tokens SET successor = ?3 WHERE session_id = ?1 AND successor = ?2",
+            params![session_id, old_digest, new_digest],
+        )?;
+    }
     tx.execute(
-        "INSERT OR REPLACE INTO retired_tokens (digest, session_id, valid_until)
-         VALUES (?1, ?2, ?3)",
-        params![old_digest, session_id, ts(grace_until)],
+        "INSERT OR REPLACE INTO retired_tokens (digest, session_id, valid_until, successor)
+         VALUES (?1, ?2, ?3, ?4)",
+        params![old_digest, session_id, ts(grace_until), new_digest],
     )?;
     tx.execute(
-        "UPDATE sessions SET token_digest = ?2, token_issued_at = ?3
+        "UPDATE sessions SET token_digest = ?2, token_issued_at = ?3, token_confirmed = 0
          WHERE id = ?1 AND token_digest = ?4",
         params![session_id, new_digest, ts(now), old_digest],
     )?;
@@ -692,23 +728,37 @@ pub fn rotate_token(
 
 /// A session by id, whatever its status, with its workspace id.
 pub fn session_by_id(conn: &Connection, id: &str) -> rusqlite::Result<Option<(Session, String)>> {
-    Ok(one_session(conn, "s.id = ?1", &id)?.map(|(s, ws, _)| (s, ws)))
+    Ok(one_session(conn, "s.id = ?1", &id)?.map(|f| (f.session, f.workspace_id)))
 }
 
-/// The session matching a fixed `WHERE` clause on `s` (never input), with its workspace id and
-/// when its current token was issued.
+/// A session with what authentication needs to know about its current token.
+struct FoundSession {
+    session: Session,
+    workspace_id: String,
+    issued_at: DateTime<Utc>,
+    confirmed: bool,
+    digest: Vec<u8>,
+}
+
+/// The session matching a fixed `WHERE` clause on `s` (never input).
 fn one_session(
     conn: &Connection,
     where_sql: &str,
     arg: &dyn rusqlite::ToSql,
-) -> rusqlite::Result<Option<(Session, String, DateTime<Utc>)>> {
+) -> rusqlite::Result<Option<FoundSession>> {
     conn.prepare_cached(&format!(
         "SELECT {SESSION_COLUMNS} FROM sessions s JOIN members m ON m.id = s.member_id
          WHERE {where_sql}"
     ))?
     .query_row([arg], |r| {
         let (session, workspace_id) = session_row(r)?;
-        Ok((session, workspace_id, from_ts(r.get(20)?)))
+        Ok(FoundSession {
+            session,
+            workspace_id,
+            issued_at: from_ts(r.get(20)?),
+            confirmed: r.get(21)?,
+            digest: r.get(22)?,
+        })
     })
     .optional()
 }

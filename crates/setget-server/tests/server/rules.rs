@@ -118,6 +118,45 @@ async fn tokens_rotate_after_the_interval_and_a_reused_old_token_ends_the_sessio
     assert_eq!(feed["active_sessions"], 1);
 }
 
+/// A client that dies between the rotating answer and storing the new token comes back with
+/// the old one: as long as the new token was never used, that is no reuse — the rotation
+/// starts over. Once the new token has been used, the old one is a reuse again.
+#[tokio::test]
+async fn an_old_token_whose_successor_was_never_used_rotates_again_instead_of_ending_the_session() {
+    let h = Harness::new(true).await;
+    let a = h.token(MEMBER, MEMBER_PASSWORD).await;
+    h.clock.advance(Duration::minutes(16));
+    let (status, headers, _) = h.send(get_with("/api/users/me/", &a)).await;
+    assert_eq!(status, StatusCode::OK);
+    let lost = cookie_token(&headers).expect("rotated");
+    // The answer never reached the client; it comes back after the grace period with `a`.
+    h.clock.advance(Duration::minutes(5));
+    let (status, headers, _) = h.send(get_with("/api/users/me/", &a)).await;
+    assert_eq!(status, StatusCode::OK);
+    let lost_again = cookie_token(&headers).expect("rotated again");
+    assert_ne!(lost_again, lost);
+    // That answer is lost too: `a` still opens the session.
+    h.clock.advance(Duration::minutes(5));
+    let (status, headers, _) = h.send(get_with("/api/users/me/", &a)).await;
+    assert_eq!(status, StatusCode::OK);
+    let c = cookie_token(&headers).expect("rotated a third time");
+    assert_ne!(c, lost_again);
+    assert!(h.events("session.reauth_required").is_empty());
+    // `c` is used: the rotation is complete, and `a` past its grace is a reuse that ends
+    // the session.
+    let (status, headers, _) = h.send(get_with("/api/users/me/", &c)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(headers.get(header::SET_COOKIE).is_none());
+    h.clock.advance(Duration::minutes(2));
+    let (status, _, _) = h.send(get_with("/api/users/me/", &a)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(h.me_status(&c).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        h.events("session.reauth_required")[0]["reason"],
+        "token_reuse"
+    );
+}
+
 /// Regression: the rotated token went out only with 2xx answers, so a request that rotated
 /// and then failed (a 403, a 404) left the client with the retired token, and the session
 /// ended when the grace period ran out.
