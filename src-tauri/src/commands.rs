@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 use setget_core::secret::Sensitive;
+use setget_core::sync::SyncStatus;
 use setget_core::{AccountView, CoreError, Engine};
 use setget_protocol::Session;
 
@@ -62,4 +63,10 @@ pub async fn my_sessions(shell: tauri::State<'_, Shell>) -> Result<Vec<Session>,
 #[tauri::command]
 pub async fn sign_out(shell: tauri::State<'_, Shell>) -> Result<(), CoreError> {
     shell.engine.sign_out(true).await
+}
+
+/// Where the sync stands now; changes arrive as `sync-status` events.
+#[tauri::command]
+pub fn sync_status(shell: tauri::State<'_, Shell>) -> SyncStatus {
+    shell.engine.subscribe().borrow().clone()
 }

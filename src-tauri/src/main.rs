@@ -15,7 +15,11 @@ use setget_core::Engine;
 use setget_core::account::AppDirs;
 use setget_core::notify::DesktopNotifier;
 use setget_core::secret::KeyringStore;
+use tauri::Emitter as _;
 use tracing_subscriber::EnvFilter;
+
+/// The event that carries the sync's status to the window.
+const SYNC_STATUS_EVENT: &str = "sync-status";
 
 /// SetGet Session Admin.
 #[derive(Debug, Parser)]
@@ -59,7 +63,21 @@ fn main() -> anyhow::Result<std::process::ExitCode> {
         }
         (Arc::new(engine), None)
     };
+    let mut status = engine.subscribe();
     tauri::Builder::default()
+        .setup(move |app| {
+            // The window learns every change of the sync's state as a `sync-status` event.
+            let handle = app.handle().clone();
+            tauri::async_runtime::spawn(async move {
+                while status.changed().await.is_ok() {
+                    let now = status.borrow_and_update().clone();
+                    if let Err(e) = handle.emit(SYNC_STATUS_EVENT, now) {
+                        tracing::debug!(error = %e, "the window missed a sync status");
+                    }
+                }
+            });
+            Ok(())
+        })
         .manage(commands::Shell {
             engine,
             demo: demo.as_ref().map(|d| d.server_url.clone()),
@@ -69,6 +87,7 @@ fn main() -> anyhow::Result<std::process::ExitCode> {
             commands::sign_in,
             commands::my_sessions,
             commands::sign_out,
+            commands::sync_status,
         ])
         .run(tauri::generate_context!())?;
     drop(demo);

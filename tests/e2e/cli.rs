@@ -242,3 +242,79 @@ async fn sync_and_status_from_the_command_line_with_their_exit_codes() {
     assert_eq!(status["state"], "signed_out");
     assert_eq!(status["code"], "session_invalid");
 }
+
+/// Reads lines from a running `setget-admin sync` until one starts with `prefix`.
+fn wait_for_line(lines: &std::sync::mpsc::Receiver<String>, prefix: &str, seen: &mut Vec<String>) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
+        match lines.recv_timeout(left) {
+            Ok(line) => {
+                let found = line.starts_with(prefix);
+                seen.push(line);
+                if found {
+                    return;
+                }
+            }
+            Err(_) => break,
+        }
+    }
+    panic!("no line starting with {prefix:?}; saw {seen:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_follows_live_prints_each_change_of_state_and_exits_3_when_signed_out() {
+    let server = ServerProcess::start().unwrap();
+    server
+        .create_workspace("follow", &[(OWNER, PASSWORD, Role::Owner)])
+        .await
+        .unwrap();
+    let proxy = setget_e2e::FaultProxy::start(&server.url).unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let out = sign_in_cli(home.path(), &proxy.url, OWNER, PASSWORD);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+
+    let mut child = Command::new(built_binary("setget-admin").unwrap())
+        .arg("sync")
+        .env("HOME", home.path())
+        .env("XDG_DATA_HOME", home.path().join("data"))
+        .env("XDG_CONFIG_HOME", home.path().join("config"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead as _;
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut seen = Vec::new();
+    wait_for_line(&lines, "live", &mut seen);
+    // The network fails: the process stays up and says so; it comes back by itself.
+    proxy.set(setget_e2e::Fault::Reset);
+    wait_for_line(&lines, "offline: since ", &mut seen);
+    proxy.set(setget_e2e::Fault::None);
+    wait_for_line(&lines, "live", &mut seen);
+
+    // The session is ended behind its back: it prints why and exits 3.
+    let token = secret_tool_lookup(&credential_name(&format!("{}/", proxy.url), OWNER))
+        .unwrap()
+        .expect("token");
+    let ended = server
+        .as_app(reqwest::Method::POST, "/auth/sign-out/", &token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ended.status(), 204);
+    wait_for_line(&lines, "signed out: ", &mut seen);
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(3), "{seen:?}");
+    assert!(seen.iter().all(|l| !l.contains(&token)));
+}

@@ -234,6 +234,20 @@ async fn sign_in_through_the_window_lists_sessions_keeps_the_token_in_the_keyrin
     assert!(text.contains("81.2.69.142"), "{text}");
     assert!(text.contains("London, England, GB"), "{text}");
     assert!(text.contains("SetGet Admin on Linux"), "{text}");
+    // The sync started with the sign-in; the status bar follows it to live.
+    let mut status = String::new();
+    for _ in 0..150 {
+        status = wait_for(&client, "[data-testid=sync-status]")
+            .await
+            .text()
+            .await
+            .unwrap();
+        if status.starts_with("Live") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(status.starts_with("Live · last synced"), "{status}");
     screenshot(&client, "03-sessions.png").await;
 
     // The token is in the Secret Service keyring, and it is the session the window marks as

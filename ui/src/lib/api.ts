@@ -1,7 +1,8 @@
 // Typed wrappers of the app's commands. The types come from the Rust definitions
 // (bindings.ts); errors arrive as CoreError and are rethrown as AppError.
 import { invoke } from "@tauri-apps/api/core";
-import type { AccountView, AppInfo, CoreError, Session } from "./bindings";
+import { listen, type UnlistenFn } from "@tauri-apps/api/event";
+import type { AccountView, AppInfo, CoreError, Session, SyncStatus } from "./bindings";
 
 /** A command's failure, with the engine's stable kind and the server's code. */
 export class AppError extends Error {
@@ -49,4 +50,8 @@ export const api = {
     call<AccountView>("sign_in", { server, email, password }),
   mySessions: () => call<Session[]>("my_sessions"),
   signOut: () => call<null>("sign_out"),
+  syncStatus: () => call<SyncStatus>("sync_status"),
+  /** Calls `onStatus` with every change of the sync's state; returns the unsubscribe. */
+  onSyncStatus: (onStatus: (s: SyncStatus) => void): Promise<UnlistenFn> =>
+    listen<SyncStatus>("sync-status", (e) => onStatus(e.payload)),
 };

@@ -1,5 +1,5 @@
 // Formatting of times, places and devices for the window.
-import type { Location } from "./bindings";
+import type { Location, SyncStatus } from "./bindings";
 
 const UNITS: [Intl.RelativeTimeFormatUnit, number][] = [
   ["year", 365 * 24 * 3600],
@@ -51,4 +51,26 @@ export function sentence(message: string): string {
   if (text === "") return text;
   const capitalised = text.charAt(0).toUpperCase() + text.slice(1);
   return /[.!?…]$/.test(capitalised) ? capitalised : `${capitalised}.`;
+}
+
+/** The status bar's words for where the sync stands. */
+export function syncLine(status: SyncStatus, now: Date): string {
+  const synced = status.last_sync ? `last synced ${relativeTime(status.last_sync, now)}` : "never synced";
+  switch (status.state) {
+    case "idle":
+      return `Idle · ${synced}`;
+    case "syncing": {
+      const total = Math.max(status.total, 1);
+      const percent = Math.min(100, Math.floor((status.done * 100) / total));
+      return `Syncing ${status.done.toLocaleString("en")} of ${status.total.toLocaleString("en")} (${percent} %)`;
+    }
+    case "live":
+      return `Live · ${synced}`;
+    case "polling":
+      return `Polling (live updates paused) · ${synced}`;
+    case "offline":
+      return `Offline since ${relativeTime(status.since, now)} · ${synced}`;
+    case "signed_out":
+      return `Signed out: ${sentence(status.reason)}`;
+  }
 }
