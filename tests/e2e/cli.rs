@@ -222,15 +222,7 @@ async fn sync_and_status_from_the_command_line_with_their_exit_codes() {
     server.restart().unwrap();
     let out = sign_in_cli(home.path(), &server.url, OWNER, PASSWORD);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let token = secret_tool_lookup(&credential_name(&format!("{}/", server.url), OWNER))
-        .unwrap()
-        .expect("token");
-    let ended = server
-        .as_app(reqwest::Method::POST, "/auth/sign-out/", &token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(ended.status(), 204);
+    end_session_behind_the_apps_back(&server, &server.url).await;
     let out = admin(home.path(), &["sync", "--once"], "");
     assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
     assert!(
@@ -304,7 +296,17 @@ async fn sync_follows_live_prints_each_change_of_state_and_exits_3_when_signed_o
     wait_for_line(&lines, "live", &mut seen);
 
     // The session is ended behind its back: it prints why and exits 3.
-    let token = secret_tool_lookup(&credential_name(&format!("{}/", proxy.url), OWNER))
+    let token = end_session_behind_the_apps_back(&server, &proxy.url).await;
+    wait_for_line(&lines, "signed out: ", &mut seen);
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(3), "{seen:?}");
+    assert!(seen.iter().all(|l| !l.contains(&token)));
+}
+
+/// Signs the app's session (saved for `url`) out at the server, as another device could;
+/// returns its token.
+async fn end_session_behind_the_apps_back(server: &ServerProcess, url: &str) -> String {
+    let token = secret_tool_lookup(&credential_name(&format!("{url}/"), OWNER))
         .unwrap()
         .expect("token");
     let ended = server
@@ -313,8 +315,5 @@ async fn sync_follows_live_prints_each_change_of_state_and_exits_3_when_signed_o
         .await
         .unwrap();
     assert_eq!(ended.status(), 204);
-    wait_for_line(&lines, "signed out: ", &mut seen);
-    let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(3), "{seen:?}");
-    assert!(seen.iter().all(|l| !l.contains(&token)));
+    token
 }
