@@ -172,6 +172,7 @@ pub fn inner(args: &[String]) -> anyhow::Result<()> {
     let rows = raw["rows"].as_f64().context("rows")?;
     let encrypted_s = raw["encrypted_s"].as_f64().context("encrypted_s")?;
     let plain_s = raw["plain_s"].as_f64().context("plain_s")?;
+    let search_ms = raw["search_ms"].as_f64().context("search_ms")?;
 
     let sync_rate = rows / first_s;
     let raw_rate = rows / encrypted_s;
@@ -192,6 +193,10 @@ pub fn inner(args: &[String]) -> anyhow::Result<()> {
         "raw insert, same rows and transactions: encrypted {encrypted_s:.2} s ({raw_rate:.0} rows/s), \
          plain {plain_s:.2} s ({plain_rate:.0} rows/s); encryption costs {:.0} %",
         (encrypted_s / plain_s - 1.0) * 100.0
+    );
+    println!(
+        "text filter on the full cache (\"Chrome on mac\", active sessions, first 100 of {}): {search_ms:.1} ms",
+        raw["search_rows"]
     );
     println!(
         "idle incremental sync: median {:.1} ms, max {:.1} ms (whole process: median {:.0} ms)",

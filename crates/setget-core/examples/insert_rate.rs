@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Context as _, bail};
-use setget_core::cache::{Cache, CacheKey, delete_files};
+use setget_core::cache::{Cache, CacheKey, SessionFilter, delete_files};
 use setget_core::secret::{KeyringStore, SecretStore as _};
 use setget_protocol::clock::{Clock as _, SystemClock};
 
@@ -30,6 +30,7 @@ fn main() -> anyhow::Result<()> {
     let rows = members.len() + sessions.len() + events.len();
     let scratch = PathBuf::from(scratch);
     let mut times = Vec::new();
+    let mut search = None;
     for encrypted in [true, false] {
         let path = scratch.join(if encrypted {
             "raw-encrypted.db"
@@ -55,12 +56,24 @@ fn main() -> anyhow::Result<()> {
             target.apply_audit(page)?;
         }
         target.ensure_indexes()?;
-        drop(target);
         times.push(started.elapsed().as_secs_f64());
+        if encrypted {
+            // The window's text filter on the full session list, through the trigram index.
+            let started = Instant::now();
+            let (_, found) = target.sessions(&SessionFilter {
+                text: Some("Chrome on mac".into()),
+                active_only: true,
+                limit: 100,
+                ..SessionFilter::default()
+            })?;
+            search = Some((started.elapsed().as_secs_f64() * 1000.0, found));
+        }
+        drop(target);
         delete_files(&path)?;
     }
+    let (search_ms, search_rows) = search.unwrap_or_default();
     println!(
-        "{{\"rows\": {rows}, \"encrypted_s\": {:.3}, \"plain_s\": {:.3}}}",
+        "{{\"rows\": {rows}, \"encrypted_s\": {:.3}, \"plain_s\": {:.3}, \"search_ms\": {search_ms:.1}, \"search_rows\": {search_rows}}}",
         times[0], times[1]
     );
     Ok(())

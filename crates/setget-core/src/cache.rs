@@ -24,9 +24,10 @@ use crate::error::{CoreError, ErrorKind, Result};
 use crate::secret::Sensitive;
 
 static MIGRATIONS: LazyLock<Migrations<'static>> = LazyLock::new(|| {
-    Migrations::new(vec![M::up(include_str!(
-        "cache_migrations/0001_initial.sql"
-    ))])
+    Migrations::new(vec![
+        M::up(include_str!("cache_migrations/0001_initial.sql")),
+        M::up(include_str!("cache_migrations/0002_session_search.sql")),
+    ])
 });
 
 /// The secondary indexes, for the window's queries: active sessions by last activity, by
@@ -42,6 +43,30 @@ const INDEXES: &[(&str, &str)] = &[
     ("audit_by_event", "audit_events (event, seq)"),
     ("audit_by_member", "audit_events (member_id, seq)"),
     ("audit_by_time", "audit_events (at)"),
+];
+
+/// The triggers that keep `sessions_search` in step with `sessions` (dropped with the
+/// sessions' indexes for a bulk load; when they come back, the search index is rebuilt).
+const SEARCH_TRIGGERS: &[(&str, &str)] = &[
+    (
+        "sessions_search_insert",
+        "AFTER INSERT ON sessions BEGIN
+            INSERT INTO sessions_search (rowid, member_email, ip, device, city)
+            VALUES (new.rowid, new.member_email, new.ip, new.device, new.city);
+        END",
+    ),
+    (
+        "sessions_search_update",
+        "AFTER UPDATE OF member_email, ip, device, city ON sessions
+        WHEN old.member_email IS NOT new.member_email OR old.ip IS NOT new.ip
+          OR old.device IS NOT new.device OR old.city IS NOT new.city
+        BEGIN
+            INSERT INTO sessions_search (sessions_search, rowid, member_email, ip, device, city)
+            VALUES ('delete', old.rowid, old.member_email, old.ip, old.device, old.city);
+            INSERT INTO sessions_search (rowid, member_email, ip, device, city)
+            VALUES (new.rowid, new.member_email, new.ip, new.device, new.city);
+        END",
+    ),
 ];
 
 /// What an open says about a file its key cannot read.
@@ -255,19 +280,25 @@ impl Cache {
         Ok(cache)
     }
 
+    fn schema_has(&self, kind: &str, name: &str) -> Result<bool> {
+        self.conn
+            .query_row(
+                "SELECT 1 FROM sqlite_master WHERE type = ?1 AND name = ?2",
+                [kind, name],
+                |_| Ok(()),
+            )
+            .optional()
+            .map(|found| found.is_some())
+            .map_err(|e| storage("read its schema", e))
+    }
+
     fn indexes_missing(&self) -> Result<usize> {
         let mut missing = 0;
         for (name, _) in INDEXES {
-            let found: Option<i64> = self
-                .conn
-                .query_row(
-                    "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?1",
-                    [name],
-                    |r| r.get(0),
-                )
-                .optional()
-                .map_err(|e| storage("read its schema", e))?;
-            missing += usize::from(found.is_none());
+            missing += usize::from(!self.schema_has("index", name)?);
+        }
+        for (name, _) in SEARCH_TRIGGERS {
+            missing += usize::from(!self.schema_has("trigger", name)?);
         }
         Ok(missing)
     }
@@ -284,15 +315,37 @@ impl Cache {
                 .execute_batch(&format!("DROP INDEX IF EXISTS {name}"))
                 .map_err(|e| storage("drop an index", e))?;
         }
+        if table == "sessions" {
+            for (name, _) in SEARCH_TRIGGERS {
+                self.conn
+                    .execute_batch(&format!("DROP TRIGGER IF EXISTS {name}"))
+                    .map_err(|e| storage("drop a trigger", e))?;
+            }
+        }
         Ok(())
     }
 
-    /// Creates the secondary indexes that are missing.
+    /// Creates the secondary indexes that are missing, and rebuilds the text search when its
+    /// triggers were gone.
     pub fn ensure_indexes(&self) -> Result<()> {
         for (name, on) in INDEXES {
             self.conn
                 .execute_batch(&format!("CREATE INDEX IF NOT EXISTS {name} ON {on}"))
                 .map_err(|e| storage("build an index", e))?;
+        }
+        let mut rebuild = false;
+        for (name, body) in SEARCH_TRIGGERS {
+            if !self.schema_has("trigger", name)? {
+                rebuild = true;
+                self.conn
+                    .execute_batch(&format!("CREATE TRIGGER {name} {body}"))
+                    .map_err(|e| storage("build the text search", e))?;
+            }
+        }
+        if rebuild {
+            self.conn
+                .execute_batch("INSERT INTO sessions_search (sessions_search) VALUES ('rebuild')")
+                .map_err(|e| storage("build the text search", e))?;
         }
         Ok(())
     }
@@ -561,51 +614,29 @@ impl Cache {
 
     /// Sessions matching `filter`, most recently active first, and how many match.
     pub fn sessions(&self, filter: &SessionFilter) -> Result<(Vec<Session>, u64)> {
-        let text = filter.text.as_deref().map(|t| {
-            format!(
-                "%{}%",
-                t.trim()
-                    .replace('\\', "\\\\")
-                    .replace('%', "\\%")
-                    .replace('_', "\\_")
-            )
-        });
-        let clause = "(?1 IS NULL OR member_id = ?1) AND (?2 IS NULL OR country_code = ?2)
-            AND (?3 IS NULL OR device = ?3) AND (?4 = 0 OR status = 'active')
-            AND (?5 IS NULL OR member_email LIKE ?5 ESCAPE '\\' OR ip LIKE ?5 ESCAPE '\\'
-                 OR device LIKE ?5 ESCAPE '\\' OR city LIKE ?5 ESCAPE '\\')";
-        let args = params![
-            filter.member_id,
-            filter.country_code,
-            filter.device,
-            filter.active_only,
-            text
-        ];
+        let (where_sql, args) = session_where(filter);
+        let n = args.len();
+        let mut params: Vec<&dyn rusqlite::ToSql> = args.iter().map(|a| a.as_ref()).collect();
         let total: i64 = self
             .conn
-            .prepare_cached(&format!("SELECT count(*) FROM sessions WHERE {clause}"))
-            .and_then(|mut s| s.query_row(args, |r| r.get(0)))
+            .prepare_cached(&format!("SELECT count(*) FROM sessions WHERE {where_sql}"))
+            .and_then(|mut s| s.query_row(params.as_slice(), |r| r.get(0)))
             .map_err(|e| storage("list sessions", e))?;
+        let limit = i64::from(filter.limit);
+        let offset = i64::try_from(filter.offset).unwrap_or(i64::MAX);
+        params.push(&limit);
+        params.push(&offset);
         let mut stmt = self
             .conn
             .prepare_cached(&format!(
-                "SELECT {SESSION_COLUMNS} FROM sessions WHERE {clause}
-                 ORDER BY last_active_at DESC, id LIMIT ?6 OFFSET ?7"
+                "SELECT {SESSION_COLUMNS} FROM sessions WHERE {where_sql}
+                 ORDER BY last_active_at DESC, id LIMIT ?{} OFFSET ?{}",
+                n + 1,
+                n + 2
             ))
             .map_err(|e| storage("list sessions", e))?;
         let rows = stmt
-            .query_map(
-                params![
-                    filter.member_id,
-                    filter.country_code,
-                    filter.device,
-                    filter.active_only,
-                    text,
-                    filter.limit,
-                    i64::try_from(filter.offset).unwrap_or(i64::MAX)
-                ],
-                session_row,
-            )
+            .query_map(params.as_slice(), session_row)
             .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
             .map_err(|e| storage("list sessions", e))?;
         Ok((rows, u64::try_from(total).unwrap_or(0)))
@@ -624,30 +655,42 @@ impl Cache {
             .map_err(|e| storage("list sessions", e))
     }
 
-    /// Audit events matching `filter`, newest first.
+    /// Audit events matching `filter`, newest first. As for sessions, only the filters set
+    /// reach the `WHERE` clause, so that the event, member or time index serves the query.
     pub fn audit_events(&self, filter: &AuditFilter) -> Result<Vec<AuditEvent>> {
+        let mut clauses = vec!["seq < ?1".to_owned()];
+        let mut args: Vec<Box<dyn rusqlite::ToSql>> =
+            vec![Box::new(filter.before_seq.unwrap_or(i64::MAX))];
+        let mut add = |column: &str, op: &str, value: Box<dyn rusqlite::ToSql>| {
+            args.push(value);
+            clauses.push(format!("{column} {op} ?{}", args.len()));
+        };
+        if let Some(event) = &filter.event {
+            add("event", "=", Box::new(event.clone()));
+        }
+        if let Some(member) = &filter.member_id {
+            add("member_id", "=", Box::new(member.clone()));
+        }
+        if let Some(since) = filter.since {
+            add("at", ">=", Box::new(ms(since)));
+        }
+        if let Some(until) = filter.until {
+            add("at", "<=", Box::new(ms(until)));
+        }
+        args.push(Box::new(i64::from(filter.limit)));
+        let sql = format!(
+            "SELECT {EVENT_COLUMNS} FROM audit_events WHERE {} ORDER BY seq DESC LIMIT ?{}",
+            clauses.join(" AND "),
+            args.len()
+        );
+        let params: Vec<&dyn rusqlite::ToSql> = args.iter().map(|a| a.as_ref()).collect();
         let mut stmt = self
             .conn
-            .prepare_cached(&format!(
-                "SELECT {EVENT_COLUMNS} FROM audit_events
-                 WHERE seq < ?1 AND (?2 IS NULL OR event = ?2) AND (?3 IS NULL OR member_id = ?3)
-                   AND at >= ?4 AND at <= ?5
-                 ORDER BY seq DESC LIMIT ?6"
-            ))
+            .prepare_cached(&sql)
             .map_err(|e| storage("read the audit log", e))?;
-        stmt.query_map(
-            params![
-                filter.before_seq.unwrap_or(i64::MAX),
-                filter.event,
-                filter.member_id,
-                filter.since.map_or(i64::MIN, ms),
-                filter.until.map_or(i64::MAX, ms),
-                filter.limit
-            ],
-            event_row,
-        )
-        .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
-        .map_err(|e| storage("read the audit log", e))
+        stmt.query_map(params.as_slice(), event_row)
+            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+            .map_err(|e| storage("read the audit log", e))
     }
 
     /// The audit events with `seq` in `from..=to`, ascending (for comparisons and replays).
@@ -671,6 +714,68 @@ impl Cache {
             .map_err(|e| storage("check its integrity", e))?;
         Ok(v == "ok")
     }
+}
+
+/// The `WHERE` clause of a session query and its values: only the filters that are set
+/// (each value bound, never spliced), so that SQLite can pick the index that fits; an
+/// `(? IS NULL OR col = ?)` pattern would force a scan of every row.
+fn session_where(filter: &SessionFilter) -> (String, Vec<Box<dyn rusqlite::ToSql>>) {
+    let mut clauses: Vec<String> = Vec::new();
+    let mut args: Vec<Box<dyn rusqlite::ToSql>> = Vec::new();
+    // Binds a value and names its placeholder.
+    let mut bind = |value: Box<dyn rusqlite::ToSql>| {
+        args.push(value);
+        format!("?{}", args.len())
+    };
+    if let Some(member) = &filter.member_id {
+        clauses.push(format!("member_id = {}", bind(Box::new(member.clone()))));
+    }
+    if let Some(country) = &filter.country_code {
+        clauses.push(format!(
+            "country_code = {}",
+            bind(Box::new(country.clone()))
+        ));
+    }
+    if let Some(device) = &filter.device {
+        clauses.push(format!("device = {}", bind(Box::new(device.clone()))));
+    }
+    if filter.active_only {
+        clauses.push("status = 'active'".to_owned());
+    }
+    match filter
+        .text
+        .as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+    {
+        // Three characters or more go through the trigram index; shorter ones (which no
+        // trigram can match) through a scan of the rows the other filters leave.
+        Some(t) if t.chars().count() >= 3 => {
+            let phrase = bind(Box::new(format!("\"{}\"", t.replace('"', "\"\""))));
+            clauses.push(format!(
+                "rowid IN (SELECT rowid FROM sessions_search WHERE sessions_search MATCH {phrase})"
+            ));
+        }
+        Some(t) => {
+            let like = bind(Box::new(format!(
+                "%{}%",
+                t.replace('\\', "\\\\")
+                    .replace('%', "\\%")
+                    .replace('_', "\\_")
+            )));
+            clauses.push(format!(
+                "(member_email LIKE {like} ESCAPE '\\' OR ip LIKE {like} ESCAPE '\\'
+                  OR device LIKE {like} ESCAPE '\\' OR city LIKE {like} ESCAPE '\\')"
+            ));
+        }
+        None => {}
+    }
+    let where_sql = if clauses.is_empty() {
+        "1".to_owned()
+    } else {
+        clauses.join(" AND ")
+    };
+    (where_sql, args)
 }
 
 /// Removes a cache file and its WAL and shared-memory files.
@@ -1046,11 +1151,24 @@ mod tests {
             .unwrap();
         cache.ensure_indexes().unwrap();
         assert_eq!(cache.indexes_missing().unwrap(), 0);
-        // A bulk load cut short by a crash: the next open rebuilds what is missing.
+        // A bulk load cut short by a crash: the next open rebuilds what is missing, the text
+        // search included.
         cache.drop_indexes("sessions").unwrap();
+        assert_eq!(cache.indexes_missing().unwrap(), 6);
+        cache
+            .apply_sessions(&[session("s1", 1, SessionStatus::Active)])
+            .unwrap();
         drop(cache);
         let cache = Cache::open(&tmp.path().join("c.db"), &key).unwrap();
         assert_eq!(cache.indexes_missing().unwrap(), 0);
+        let (found, _) = cache
+            .sessions(&SessionFilter {
+                text: Some("ada@".into()),
+                limit: 10,
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(found.len(), 1);
         let plan: String = cache
             .conn
             .query_row(
@@ -1060,6 +1178,44 @@ mod tests {
             )
             .unwrap();
         assert!(plan.contains("audit_by_member"), "{plan}");
+        // The generated session queries reach their indexes too.
+        for (filter, index) in [
+            (
+                SessionFilter {
+                    active_only: true,
+                    ..Default::default()
+                },
+                "sessions_by_status",
+            ),
+            (
+                SessionFilter {
+                    member_id: Some("m1".into()),
+                    ..Default::default()
+                },
+                "sessions_by_member",
+            ),
+            (
+                SessionFilter {
+                    country_code: Some("GB".into()),
+                    ..Default::default()
+                },
+                "sessions_by_country",
+            ),
+        ] {
+            let (where_sql, args) = session_where(&filter);
+            let params: Vec<&dyn rusqlite::ToSql> = args.iter().map(|a| a.as_ref()).collect();
+            let plan: Vec<String> = cache
+                .conn
+                .prepare(&format!(
+                    "EXPLAIN QUERY PLAN SELECT id FROM sessions WHERE {where_sql}"
+                ))
+                .unwrap()
+                .query_map(params.as_slice(), |r| r.get(3))
+                .unwrap()
+                .collect::<rusqlite::Result<_>>()
+                .unwrap();
+            assert!(plan.iter().any(|p| p.contains(index)), "{index}: {plan:?}");
+        }
     }
 
     #[test]
@@ -1118,6 +1274,20 @@ mod tests {
             }),
             (vec![], 0)
         );
+        // Substrings anywhere, any case, through the trigram index (3+ characters) or a scan.
+        let text = |t: &str| {
+            query(SessionFilter {
+                text: Some(t.into()),
+                ..Default::default()
+            })
+            .0
+        };
+        assert_eq!(text("LONDON"), ["s3", "s1"]);
+        assert_eq!(text("2.69.16"), ["s3", "s2", "s1"]);
+        assert_eq!(text("fox on win"), ["s3", "s2", "s1"]);
+        assert_eq!(text("bo"), ["s2"]);
+        assert_eq!(text("\"quoted\""), Vec::<String>::new());
+
         cache
             .apply_audit(&(1..=5).map(event).collect::<Vec<_>>())
             .unwrap();
@@ -1137,6 +1307,30 @@ mod tests {
             })
             .unwrap();
         assert_eq!(older.iter().map(|e| e.seq).collect::<Vec<_>>(), [3, 2]);
+    }
+
+    #[test]
+    fn the_text_search_follows_updates() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut cache, _) = open(tmp.path());
+        cache
+            .apply_sessions(&[session("s1", 1, SessionStatus::Active)])
+            .unwrap();
+        let mut moved = session("s1", 9, SessionStatus::Active);
+        moved.ip = "203.0.113.7".into();
+        cache.apply_sessions(&[moved]).unwrap();
+        let find = |t: &str| {
+            cache
+                .sessions(&SessionFilter {
+                    text: Some(t.into()),
+                    limit: 10,
+                    ..Default::default()
+                })
+                .unwrap()
+                .1
+        };
+        assert_eq!(find("203.0.113"), 1);
+        assert_eq!(find("81.2.69.160"), 0);
     }
 
     #[test]
