@@ -289,9 +289,18 @@ async fn sync_follows_live_prints_each_change_of_state_and_exits_3_when_signed_o
     });
     let mut seen = Vec::new();
     wait_for_line(&lines, "live", &mut seen);
+    // Another process asks: the running sync's state is in the cache.
+    let status = json(&admin(home.path(), &["status", "--json"], ""));
+    assert_eq!(status["state"], "live", "{status}");
     // The network fails: the process stays up and says so; it comes back by itself.
     proxy.set(setget_e2e::Fault::Reset);
     wait_for_line(&lines, "offline: since ", &mut seen);
+    let status = json(&admin(home.path(), &["status", "--json"], ""));
+    assert_eq!(status["state"], "offline", "{status}");
+    assert!(
+        status["since"].is_string() && status["reason"].is_string(),
+        "{status}"
+    );
     proxy.set(setget_e2e::Fault::None);
     wait_for_line(&lines, "live", &mut seen);
 

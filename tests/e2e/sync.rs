@@ -11,6 +11,7 @@ use setget_core::secret::{KeyringStore, Sensitive};
 use setget_core::sync::{SyncOptions, SyncState};
 use setget_core::{Engine, ErrorKind};
 use setget_e2e::{Browser, Fault, FaultProxy, ServerProcess, secret_tool_lookup, snapshot};
+use setget_protocol::clock::{Clock as _, ManualClock, SystemClock};
 use setget_protocol::{ErrorCode, Role, SessionPolicyPatch, SessionStatus};
 
 const PASSWORD: &str = "sync-test-password-9";
@@ -708,4 +709,25 @@ async fn the_cache_is_encrypted_its_key_and_the_token_live_only_in_the_keyring()
         .unwrap(),
         None
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_process_sees_the_running_syncs_state_until_it_goes_quiet() {
+    let f = Fixture::new("report").await;
+    f.sign_in_at(&f.server.url).await;
+    f.engine.start_sync().unwrap();
+    wait_for(&f.engine, "live", |s| *s == SyncState::Live).await;
+    // A second engine on the same files (as `setget-admin status` would be), with its own
+    // clock: it reads the running sync's state from the cache...
+    let clock = Arc::new(ManualClock::new(SystemClock::default().now()));
+    let other = engine_in(f.home.path()).with_clock(clock.clone());
+    other.restore().unwrap().expect("the same account");
+    assert_eq!(other.status().unwrap().state, SyncState::Live);
+    // ...until the report is too old to describe a running sync (a killed process).
+    clock.advance(chrono::Duration::minutes(4));
+    assert_eq!(other.status().unwrap().state, SyncState::Idle);
+    // A sync that stops says so at once.
+    clock.advance(chrono::Duration::minutes(-4));
+    f.engine.stop_sync();
+    assert_eq!(other.status().unwrap().state, SyncState::Idle);
 }

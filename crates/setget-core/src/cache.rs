@@ -27,6 +27,7 @@ static MIGRATIONS: LazyLock<Migrations<'static>> = LazyLock::new(|| {
     Migrations::new(vec![
         M::up(include_str!("cache_migrations/0001_initial.sql")),
         M::up(include_str!("cache_migrations/0002_session_search.sql")),
+        M::up(include_str!("cache_migrations/0003_sync_report.sql")),
     ])
 });
 
@@ -419,6 +420,33 @@ impl Cache {
             )
             .map(|_| ())
             .map_err(|e| storage("record the sync time", e))
+    }
+
+    /// Records what the running sync reports (its state, as JSON) at `now`.
+    pub fn set_sync_report(&mut self, report: &str, now: DateTime<Utc>) -> Result<()> {
+        self.conn
+            .execute(
+                "UPDATE sync_state SET report = ?1, report_at = ?2 WHERE id = 1",
+                params![report, ms(now)],
+            )
+            .map(|_| ())
+            .map_err(|e| storage("record the sync state", e))
+    }
+
+    /// What a sync last reported, and when.
+    pub fn sync_report(&self) -> Result<Option<(String, DateTime<Utc>)>> {
+        let row: (Option<String>, Option<i64>) = self
+            .conn
+            .query_row(
+                "SELECT report, report_at FROM sync_state WHERE id = 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .map_err(|e| storage("read the sync state", e))?;
+        Ok(match row {
+            (Some(report), Some(at)) => Some((report, from_ms(at))),
+            _ => None,
+        })
     }
 
     /// Row counts.

@@ -23,7 +23,7 @@ use crate::credential::Credential;
 use crate::error::{CoreError, ErrorKind, Result};
 use crate::notify::Notifier;
 use crate::secret::{SecretStore, Sensitive};
-use crate::sync::{CatchUp, SyncOptions, SyncState, SyncStatus, Syncer};
+use crate::sync::{CatchUp, REPORT_FRESH, SyncOptions, SyncState, SyncStatus, Syncer};
 use crate::trigger;
 
 /// What the window shows of the account.
@@ -323,7 +323,7 @@ impl Engine {
             });
         }
         self.stop_sync();
-        let syncer = self.syncer(&signed);
+        let syncer = self.syncer(&signed).reporting();
         let task = tokio::spawn(async move {
             let e = syncer.run().await;
             tracing::info!(error = %e, "the sync stopped");
@@ -332,10 +332,19 @@ impl Engine {
         Ok(())
     }
 
-    /// Stops the background sync, if one runs.
+    /// Stops the background sync, if one runs (and records that none does).
     pub fn stop_sync(&self) {
-        if let Some(task) = lock(&self.task).take() {
-            task.abort();
+        let Some(task) = lock(&self.task).take() else {
+            return;
+        };
+        task.abort();
+        if let Some(signed) = lock(&self.account).clone()
+            && let Ok(idle) = serde_json::to_string(&SyncState::Idle)
+        {
+            let now = self.clock.now();
+            if let Err(e) = lock(&signed.cache).set_sync_report(&idle, now) {
+                tracing::debug!(error = %e, "the stopped sync was not recorded");
+            }
         }
     }
 
@@ -350,6 +359,17 @@ impl Engine {
         let config = signed.cred.config();
         let cache = lock(&signed.cache);
         let mut state = self.status.borrow().state.clone();
+        if state == SyncState::Idle
+            && let Some((report, at)) = cache.sync_report()?
+            && (self.clock.now() - at)
+                .to_std()
+                .is_ok_and(|age| age < REPORT_FRESH)
+            && let Ok(reported) = serde_json::from_str::<SyncState>(&report)
+        {
+            // This process does not sync, but another one (the window, `setget-admin sync`)
+            // does and says how it stands.
+            state = reported;
+        }
         if let Some(note) = signed.cred.signed_out() {
             state = SyncState::SignedOut {
                 code: note.code,

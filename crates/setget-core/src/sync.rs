@@ -24,7 +24,7 @@ use chrono::{DateTime, Utc};
 use eventsource_stream::Eventsource as _;
 use futures_util::StreamExt as _;
 use rand::Rng as _;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use setget_protocol::clock::Clock;
 use setget_protocol::{AuditEvent, ErrorCode, Member, Page, Session};
 use tokio::sync::{mpsc, watch};
@@ -73,7 +73,7 @@ impl Default for SyncOptions {
 }
 
 /// Where the sync stands.
-#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum SyncState {
     /// Not started yet.
@@ -190,7 +190,18 @@ pub struct Syncer {
     /// Rows named a member the cache does not know and the member list could not be
     /// fetched yet: the next catch-up fetches it.
     members_dirty: AtomicBool,
+    /// Whether this sync records its state in the cache for other processes (the running
+    /// background sync does; one-off catch-ups do not), and what it last recorded when.
+    report: Option<Mutex<Option<(SyncState, Instant)>>>,
 }
+
+/// A running sync records its state at least this often (while it publishes), so that a
+/// report older than [`REPORT_FRESH`] means no sync is running.
+const REPORT_EVERY: Duration = Duration::from_secs(10);
+
+/// How old a recorded state may be and still describe a running sync: longer than the
+/// longest quiet stretch of a running sync (the minute between refreshes).
+pub const REPORT_FRESH: Duration = Duration::from_secs(180);
 
 fn is_signed_out(e: &CoreError) -> bool {
     matches!(e.kind, ErrorKind::SignedOut | ErrorKind::NotSignedIn)
@@ -216,7 +227,14 @@ impl Syncer {
             opts,
             status,
             members_dirty: AtomicBool::new(false),
+            report: None,
         }
+    }
+
+    /// The same sync, recording its state in the cache for `setget-admin status`.
+    pub(crate) fn reporting(mut self) -> Self {
+        self.report = Some(Mutex::new(None));
+        self
     }
 
     fn slug(&self) -> String {
@@ -239,13 +257,25 @@ impl Syncer {
     }
 
     fn publish(&self, state: SyncState) {
-        let last_sync = self
-            .cache
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .last_sync()
-            .ok()
-            .flatten();
+        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        let last_sync = cache.last_sync().ok().flatten();
+        if let Some(report) = &self.report {
+            let mut last = report.lock().unwrap_or_else(|e| e.into_inner());
+            let due = match last.as_ref() {
+                Some((kind, at)) => {
+                    std::mem::discriminant(kind) != std::mem::discriminant(&state)
+                        || at.elapsed() >= REPORT_EVERY
+                }
+                None => true,
+            };
+            if due && let Ok(json) = serde_json::to_string(&state) {
+                match cache.set_sync_report(&json, self.clock.now()) {
+                    Ok(()) => *last = Some((state.clone(), Instant::now())),
+                    Err(e) => tracing::debug!(error = %e, "the sync state was not recorded"),
+                }
+            }
+        }
+        drop(cache);
         self.status.send_if_modified(|s| {
             let next = SyncStatus {
                 state: state.clone(),
