@@ -4,16 +4,18 @@
 //! Exit codes: 0 ok, 1 local failure (keyring, files), 2 bad input (including a wrong email or
 //! password), 3 signed out by the server, 4 server unreachable.
 
-use std::io::BufRead as _;
+use std::io::{BufRead as _, Write as _};
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Subcommand;
 use setget_core::account::AppDirs;
+use setget_core::detect::{Detector, DetectorConfig};
 use setget_core::notify::DesktopNotifier;
 use setget_core::secret::{KeyringStore, Sensitive};
 use setget_core::sync::SyncState;
 use setget_core::{CoreError, Engine, ErrorKind, StatusReport};
+use setget_protocol::AuditEvent;
 
 /// A headless command.
 #[derive(Debug, Subcommand)]
@@ -42,6 +44,20 @@ pub enum Command {
     Sync {
         #[arg(long)]
         once: bool,
+    },
+    /// Run the detector over audit events (JSON lines, as `/audit-logs/` returns them) in
+    /// order, with time taken from the events, and print one JSON line per alert. Needs no
+    /// server, keyring or display.
+    Detect {
+        /// The events, one JSON object per line.
+        #[arg(long)]
+        replay: std::path::PathBuf,
+        /// A network the workspace trusts (repeatable), e.g. 203.0.113.0/24.
+        #[arg(long = "trusted-network", value_name = "CIDR")]
+        trusted_networks: Vec<String>,
+        /// A country the workspace trusts (repeatable), as an ISO code, e.g. GB.
+        #[arg(long = "trusted-country", value_name = "CODE")]
+        trusted_countries: Vec<String>,
     },
     /// Show the account, the cache (path, size, cursors, rows), the last sync and the state.
     Status {
@@ -178,6 +194,52 @@ fn status_text(r: &StatusReport) -> String {
     )
 }
 
+/// `detect --replay`: the detector over a file of audit events.
+fn replay(
+    path: &std::path::Path,
+    trusted_networks: &[String],
+    trusted_countries: &[String],
+) -> Result<(), CoreError> {
+    let bad = |message: String| CoreError::new(ErrorKind::InvalidInput, message);
+    let mut config = DetectorConfig::default();
+    for cidr in trusted_networks {
+        config.trusted_networks.push(
+            cidr.parse()
+                .map_err(|_| bad(format!("{cidr:?} is not a network like 203.0.113.0/24")))?,
+        );
+    }
+    for code in trusted_countries {
+        let code = code.trim().to_uppercase();
+        if code.len() != 2 || !code.bytes().all(|b| b.is_ascii_uppercase()) {
+            return Err(bad(format!("{code:?} is not a two-letter country code")));
+        }
+        config.trusted_countries.push(code);
+    }
+    let file = std::fs::File::open(path)
+        .map_err(|e| bad(format!("cannot read {}: {e}", path.display())))?;
+    let mut detector = Detector::new(config);
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    for (i, line) in std::io::BufReader::new(file).lines().enumerate() {
+        let number = i + 1;
+        let line = line.map_err(|e| bad(format!("line {number}: cannot be read: {e}")))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let event: AuditEvent = serde_json::from_str(&line)
+            .map_err(|e| bad(format!("line {number}: not an audit event: {e}")))?;
+        if let Some(alert) = detector.observe(&event) {
+            let json = serde_json::to_string(&alert).map_err(|e| {
+                CoreError::new(ErrorKind::Internal, format!("encoding an alert: {e}"))
+            })?;
+            writeln!(out, "{json}").map_err(|e| {
+                CoreError::new(ErrorKind::Internal, format!("writing an alert: {e}"))
+            })?;
+        }
+    }
+    out.flush()
+        .map_err(|e| CoreError::new(ErrorKind::Internal, format!("writing the alerts: {e}")))
+}
+
 /// Runs a headless command to completion.
 pub fn run(command: Command) -> ExitCode {
     let dirs = match AppDirs::from_os() {
@@ -249,6 +311,11 @@ pub fn run(command: Command) -> ExitCode {
                 }
                 follow(&engine).await
             }
+            Command::Detect {
+                replay: path,
+                trusted_networks,
+                trusted_countries,
+            } => replay(&path, &trusted_networks, &trusted_countries),
             Command::Status { json } => {
                 restored(&engine)?;
                 let report = engine.status()?;

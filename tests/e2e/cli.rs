@@ -326,3 +326,102 @@ async fn end_session_behind_the_apps_back(server: &ServerProcess, url: &str) -> 
     assert_eq!(ended.status(), 204);
     token
 }
+
+fn signed_in(seq: i64, at: &str, ip: &str, city: &str, cc: &str, lat: f64, lon: f64) -> String {
+    serde_json::json!({
+        "seq": seq, "id": format!("e{seq}"), "event": "session.signed_in", "at": at,
+        "member_id": "m1", "member_email": "ada@acme.test", "session_id": format!("s{seq}"),
+        "actor_id": null, "actor_email": null, "ip": ip, "user_agent": "Mozilla/5.0",
+        "device": "Firefox on Windows",
+        "location": {"city": city, "region": null, "country": null, "country_code": cc,
+                     "latitude": lat, "longitude": lon},
+        "auth_method": "password", "reason": null, "details": null
+    })
+    .to_string()
+}
+
+#[test]
+fn detect_replays_a_log_without_server_keyring_or_display() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("audit.jsonl");
+    let lines = [
+        signed_in(
+            1,
+            "2026-03-01T09:00:00Z",
+            "81.2.69.10",
+            "London",
+            "GB",
+            51.5085,
+            -0.1257,
+        ),
+        String::new(),
+        signed_in(
+            2,
+            "2026-03-01T10:00:00Z",
+            "66.0.0.1",
+            "New York",
+            "US",
+            40.7143,
+            -74.006,
+        ),
+    ];
+    std::fs::write(&log, lines.join("\n")).unwrap();
+    let detect = |args: &[&str]| {
+        Command::new(built_binary("setget-admin").unwrap())
+            .arg("detect")
+            .arg("--replay")
+            .arg(&log)
+            .args(args)
+            .env("HOME", dir.path())
+            .env_remove("DBUS_SESSION_BUS_ADDRESS")
+            .env_remove("DISPLAY")
+            .output()
+            .unwrap()
+    };
+    let out = detect(&[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let alerts: Vec<serde_json::Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert_eq!(alerts[0]["event_id"], "e2");
+    assert_eq!(alerts[0]["seq"], 2);
+    assert_eq!(alerts[0]["member_id"], "m1");
+    assert_eq!(alerts[0]["severity"], "high");
+    assert_eq!(alerts[0]["reasons"][0]["kind"], "impossible_travel");
+    assert_eq!(alerts[0]["reasons"][0]["from"], "London, GB");
+
+    // The workspace trusts the network New York's sign-in came from: no alert.
+    let out = detect(&["--trusted-network", "66.0.0.0/16"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "");
+
+    // Bad input: exit 2 and a sentence that names the problem, never a panic.
+    let out = detect(&["--trusted-network", "66.0.0.0/99"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("is not a network"),
+        "{}",
+        text(&out.stderr)
+    );
+    std::fs::write(&log, format!("{}\n{{\"seq\": \"two\"}}\n", lines[0])).unwrap();
+    let out = detect(&[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("line 2: not an audit event"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = Command::new(built_binary("setget-admin").unwrap())
+        .args(["detect", "--replay"])
+        .arg(dir.path().join("missing.jsonl"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("cannot read"),
+        "{}",
+        text(&out.stderr)
+    );
+}

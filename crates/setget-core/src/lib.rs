@@ -9,6 +9,7 @@ pub mod account;
 pub mod cache;
 pub mod client;
 pub mod credential;
+pub mod detect;
 pub mod engine;
 mod error;
 pub mod notify;

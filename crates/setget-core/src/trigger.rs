@@ -2,25 +2,10 @@
 //! (/24 for IPv4, /48 for IPv6) other than the one the app itself is signed in from.
 //! The detector replaces this rule; the alerts it produces take the same path.
 
-use std::net::IpAddr;
-
 use setget_protocol::Session;
 
+use crate::detect::network_of;
 use crate::notify::{Alert, Severity};
-
-/// The network an address belongs to: its /24 (IPv4) or /48 (IPv6) prefix.
-pub fn network_of(ip: &str) -> Option<String> {
-    match ip.parse::<IpAddr>().ok()? {
-        IpAddr::V4(v4) => {
-            let [a, b, c, _] = v4.octets();
-            Some(format!("{a}.{b}.{c}.0/24"))
-        }
-        IpAddr::V6(v6) => {
-            let s = v6.segments();
-            Some(format!("{:x}:{:x}:{:x}::/48", s[0], s[1], s[2]))
-        }
-    }
-}
 
 /// Alerts for the sessions in `sessions` (one member's, with `current` marked) that come from
 /// another network than the current session.
@@ -85,16 +70,6 @@ mod tests {
             change_seq: 1,
             current: Some(current),
         }
-    }
-
-    #[test]
-    fn networks_are_slash_24_and_slash_48() {
-        assert_eq!(network_of("81.2.69.142").as_deref(), Some("81.2.69.0/24"));
-        assert_eq!(
-            network_of("2001:db8:abcd:12::1").as_deref(),
-            Some("2001:db8:abcd::/48")
-        );
-        assert_eq!(network_of("not an ip"), None);
     }
 
     #[test]
