@@ -334,19 +334,25 @@ impl Cache {
                 .execute_batch(&format!("CREATE INDEX IF NOT EXISTS {name} ON {on}"))
                 .map_err(|e| storage("build an index", e))?;
         }
-        let mut rebuild = false;
-        for (name, body) in SEARCH_TRIGGERS {
-            if !self.schema_has("trigger", name)? {
-                rebuild = true;
-                self.conn
-                    .execute_batch(&format!("CREATE TRIGGER {name} {body}"))
-                    .map_err(|e| storage("build the text search", e))?;
-            }
+        let mut missing = false;
+        for (name, _) in SEARCH_TRIGGERS {
+            missing |= !self.schema_has("trigger", name)?;
         }
-        if rebuild {
-            self.conn
-                .execute_batch("INSERT INTO sessions_search (sessions_search) VALUES ('rebuild')")
-                .map_err(|e| storage("build the text search", e))?;
+        if missing {
+            // Triggers and rebuild in one transaction: a crash in between must not leave
+            // triggers over an index that lacks the rows loaded without them, and a second
+            // process doing the same meanwhile waits, then finds nothing to do.
+            let mut sql = String::from("BEGIN IMMEDIATE;");
+            for (name, body) in SEARCH_TRIGGERS {
+                sql.push_str(&format!("CREATE TRIGGER IF NOT EXISTS {name} {body};"));
+            }
+            sql.push_str(
+                "INSERT INTO sessions_search (sessions_search) VALUES ('rebuild'); COMMIT;",
+            );
+            if let Err(e) = self.conn.execute_batch(&sql) {
+                let _ = self.conn.execute_batch("ROLLBACK");
+                return Err(storage("build the text search", e));
+            }
         }
         Ok(())
     }

@@ -125,6 +125,8 @@ struct SignIn {
     device: Option<String>,
     point: Option<(f64, f64)>,
     place: String,
+    /// From a trusted network (a VPN egress says nothing about where the member was).
+    trusted: bool,
 }
 
 #[derive(Debug, Default)]
@@ -247,9 +249,10 @@ impl Detector {
             device: e.device.clone(),
             point: loc.and_then(|l| Some((l.latitude?, l.longitude?))),
             place: place_of(e),
+            trusted: self.trusted_ip(e.ip.as_deref()),
         };
         let network = e.ip.as_deref().and_then(network_of);
-        let trusted_ip = self.trusted_ip(e.ip.as_deref());
+        let trusted_ip = now.trusted;
         let trusted_country = now
             .country
             .as_ref()
@@ -265,7 +268,7 @@ impl Detector {
             let km = distance_km(there, here);
             let hours = (now.at - prev.at).num_seconds().max(1) as f64 / 3600.0;
             let kmh = km / hours;
-            if km > cfg.travel_min_km && kmh > cfg.travel_kmh && !trusted_ip {
+            if km > cfg.travel_min_km && kmh > cfg.travel_kmh && !trusted_ip && !prev.trusted {
                 reasons.push(Reason::ImpossibleTravel {
                     from: prev.place.clone(),
                     to: now.place.clone(),
@@ -275,10 +278,12 @@ impl Detector {
             }
         }
 
+        // The earlier sign-ins themselves must span the learning period.
         let learned = history.count >= cfg.learning_sign_ins
             && history
                 .first_at
-                .is_some_and(|first| now.at - first >= cfg.learning_span);
+                .zip(history.recent.back().map(|s| s.at))
+                .is_some_and(|(first, last)| last - first >= cfg.learning_span);
         if learned && !trusted_ip {
             let last = |n: usize| history.recent.iter().rev().take(n);
             if let Some(country) = &now.country
@@ -384,17 +389,17 @@ impl Detector {
         })
     }
 
-    /// Whether an attack on `key` is news: one alert per attack, not one per failure; a new
-    /// alert once a whole window has passed since the last.
+    /// Whether an attack on `key` is news: one alert per attack, not one per failure. An
+    /// attack lasts while failures keep coming above the threshold; a new alert comes only
+    /// after a whole window without one.
     fn report_attack(&mut self, key: String, at: DateTime<Utc>) -> bool {
-        match self.attack_reported.get(&key) {
-            Some(until) if at <= *until => false,
-            _ => {
-                self.attack_reported
-                    .insert(key, at + self.config.failure_window);
-                true
-            }
-        }
+        let until = at + self.config.failure_window;
+        let news = self
+            .attack_reported
+            .get(&key)
+            .is_none_or(|reported| at > *reported);
+        self.attack_reported.insert(key, until);
+        news
     }
 }
 
@@ -589,10 +594,12 @@ mod tests {
             log.quiet(("ada", day(d, 9), "81.2.69.10", LONDON, FIREFOX));
         }
         log.quiet(("ada", day(7, 9), "2.125.160.1", PARIS, SAFARI));
+        // Five sign-ins within a day and then a sixth a week later: the earlier ones do not
+        // span the learning period.
         for h in 9..14 {
             log.quiet(("bob", day(0, h), "81.2.69.20", LONDON, FIREFOX));
         }
-        log.quiet(("bob", day(1, 9), "2.125.160.2", PARIS, SAFARI));
+        log.quiet(("bob", day(7, 9), "2.125.160.2", PARIS, SAFARI));
     }
 
     #[test]
@@ -721,6 +728,37 @@ mod tests {
             log.failed(Some("ada"), start + Duration::minutes(6), "10.0.0.10"),
             None
         );
+    }
+
+    #[test]
+    fn a_steady_attack_alerts_once_however_long_it_lasts() {
+        let mut log = Log::new(DetectorConfig::default());
+        let mut alerts = 0;
+        // Two failures a minute for an hour, each from another address (a botnet).
+        for i in 0..120 {
+            let at = day(0, 9) + Duration::seconds(30 * i);
+            let ip = format!("10.0.0.{i}");
+            alerts += usize::from(log.failed(Some("ada"), at, &ip).is_some());
+        }
+        assert_eq!(alerts, 1);
+    }
+
+    #[test]
+    fn a_trusted_vpn_exit_is_no_point_of_departure() {
+        let config = DetectorConfig {
+            trusted_networks: vec!["2.125.160.0/20".parse().unwrap()],
+            ..DetectorConfig::default()
+        };
+        let mut log = Log::new(config);
+        // Through the company's VPN exit in Paris, then directly from home in London.
+        log.quiet(("ada", day(0, 9), "2.125.161.7", PARIS, FIREFOX));
+        log.quiet((
+            "ada",
+            day(0, 9) + Duration::minutes(5),
+            "81.2.69.10",
+            LONDON,
+            FIREFOX,
+        ));
     }
 
     #[test]

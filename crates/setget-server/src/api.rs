@@ -471,12 +471,22 @@ fn authenticate(
                 valid_until,
                 successor_unconfirmed,
                 current_digest,
+                current_issued_at,
             } => {
-                if now > valid_until && successor_unconfirmed {
-                    // The client never used the token that replaced this one: it did not get
-                    // it (it died between our answer and storing it). The rotation starts over
-                    // from here instead of ending the session as a reuse.
-                    (session, workspace_id, None, false, Some(current_digest))
+                let same_place = session
+                    .last_ip
+                    .parse::<IpAddr>()
+                    .is_ok_and(|last| crate::geo::same_network(last, request.ip));
+                if now > valid_until && successor_unconfirmed && same_place {
+                    // The token that replaced this one was never used: the client did not
+                    // get it (it died between our answer and storing it). From the network
+                    // the session was last used from (a thief elsewhere is a reuse, as
+                    // before), the rotation starts over here instead of ending the session —
+                    // once: requests in flight with the same old token meanwhile are let
+                    // through without rotating again.
+                    let fresh = now - current_issued_at < config.rotation_grace;
+                    let revive = (!fresh).then_some(current_digest);
+                    (session, workspace_id, None, false, revive)
                 } else if now > valid_until {
                     if session.status == SessionStatus::Active {
                         require_reauth(

@@ -136,8 +136,16 @@ async fn main() -> anyhow::Result<()> {
             db,
             traffic_interval,
         } => {
-            let temp = tempfile::tempdir()?;
-            let db = db.unwrap_or_else(|| temp.path().join("demo.db"));
+            // A temporary folder only when no database was named.
+            let temp = match db {
+                Some(_) => None,
+                None => Some(tempfile::tempdir()?),
+            };
+            let db = match (db, &temp) {
+                (Some(db), _) => db,
+                (None, Some(t)) => t.path().join("demo.db"),
+                (None, None) => anyhow::bail!("no folder for the demo database"),
+            };
             let store = Store::open(&db)?;
             let app = App::new(store, ServerConfig::with_dev(true));
             let exists: bool = app.store().conn().query_row(

@@ -640,6 +640,8 @@ pub enum TokenLookup {
         valid_until: DateTime<Utc>,
         successor_unconfirmed: bool,
         current_digest: Vec<u8>,
+        /// When the session's current token was issued.
+        current_issued_at: DateTime<Utc>,
     },
     /// No session has ever had it.
     Unknown,
@@ -672,6 +674,7 @@ pub fn lookup_token(conn: &Connection, digest: &[u8]) -> rusqlite::Result<TokenL
             workspace_id: found.workspace_id,
             valid_until: from_ts(valid_until),
             current_digest: found.digest,
+            current_issued_at: found.issued_at,
         },
         None => TokenLookup::Unknown,
     })

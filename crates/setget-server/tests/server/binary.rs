@@ -337,6 +337,8 @@ fn a_missing_or_broken_geoip_file_stops_the_server_with_a_clear_message() {
 
 #[tokio::test]
 async fn the_demo_command_serves_the_seeded_workspace_with_the_documented_credentials() {
+    // The database in a folder the test owns: the killed process cannot clean up its own.
+    let dir = tempfile::tempdir().unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_setget-server"))
         .args([
             "demo",
@@ -345,6 +347,8 @@ async fn the_demo_command_serves_the_seeded_workspace_with_the_documented_creden
             "--traffic-interval",
             "1h",
         ])
+        .arg("--db")
+        .arg(dir.path().join("demo.db"))
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .spawn()

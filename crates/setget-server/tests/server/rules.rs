@@ -157,6 +157,37 @@ async fn an_old_token_whose_successor_was_never_used_rotates_again_instead_of_en
     );
 }
 
+/// The restart of a rotation is for the client that lost the answer, on the network it was
+/// using: an old token from elsewhere after its grace period is a reuse, as before, and a
+/// burst of requests in flight with the old token rotates once, not once each.
+#[tokio::test]
+async fn an_old_token_from_another_network_is_a_reuse_and_a_burst_rotates_once() {
+    let h = Harness::new(true).await;
+    let (a, _) = sign_in_from(&h, "81.2.69.142", FIREFOX_125).await;
+    h.clock.advance(Duration::minutes(16));
+    let (status, headers, _) = me(&h, &a, "81.2.69.142", FIREFOX_125).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(cookie_token(&headers).is_some(), "rotated");
+    h.clock.advance(Duration::minutes(5));
+    // Three requests with the old token at once, from home: one new token, the others pass.
+    let mut issued = Vec::new();
+    for _ in 0..3 {
+        let (status, headers, _) = me(&h, &a, "81.2.69.142", FIREFOX_125).await;
+        assert_eq!(status, StatusCode::OK);
+        issued.extend(cookie_token(&headers));
+    }
+    assert_eq!(issued.len(), 1, "{issued:?}");
+    // The same old token from another network, past its grace: the session ends.
+    h.clock.advance(Duration::minutes(5));
+    let (status, _, _) = me(&h, &a, "203.0.113.9", FIREFOX_125).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(h.me_status(&issued[0]).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        h.events("session.reauth_required")[0]["reason"],
+        "token_reuse"
+    );
+}
+
 /// Regression: the rotated token went out only with 2xx answers, so a request that rotated
 /// and then failed (a 403, a 404) left the client with the retired token, and the session
 /// ended when the grace period ran out.
