@@ -306,7 +306,8 @@ impl Cache {
 
     /// Drops the secondary indexes of `table` (`sessions` or `audit_events`) before loading
     /// many rows at once (a first sync); the loader calls [`Self::ensure_indexes`] when done.
-    /// Until then, the window's queries are slower, never wrong.
+    /// Until then the window's queries are slower, and the text filter does not see the rows
+    /// being loaded.
     pub fn drop_indexes(&mut self, table: &str) -> Result<()> {
         let of_table = INDEXES
             .iter()
