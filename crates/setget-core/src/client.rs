@@ -111,13 +111,6 @@ pub fn token_from_set_cookie(headers: &HeaderMap) -> Option<Sensitive<String>> {
         .map(|(_, value)| Sensitive::new(value.to_owned()))
 }
 
-/// An answer together with the rotated token the server sent with it, if any.
-#[derive(Debug)]
-pub struct Answer<T> {
-    pub value: T,
-    pub rotated_token: Option<Sensitive<String>>,
-}
-
 /// A client of one server.
 #[derive(Debug, Clone)]
 pub struct ApiClient {
@@ -207,13 +200,14 @@ impl ApiClient {
         self
     }
 
-    fn note_rotation(&self, headers: &HeaderMap) -> Option<Sensitive<String>> {
-        let token = token_from_set_cookie(headers)?;
+    fn note_rotation(&self, headers: &HeaderMap) {
+        let Some(token) = token_from_set_cookie(headers) else {
+            return;
+        };
         match &self.on_rotate {
-            Some(hook) => (hook.0)(token.clone()),
-            None => *self.rotated.lock().unwrap_or_else(|e| e.into_inner()) = Some(token.clone()),
+            Some(hook) => (hook.0)(token),
+            None => *self.rotated.lock().unwrap_or_else(|e| e.into_inner()) = Some(token),
         }
-        Some(token)
     }
 
     /// The server's origin.
@@ -261,7 +255,7 @@ impl ApiClient {
         method: Method,
         path: &str,
         token: &Sensitive<String>,
-    ) -> Result<Answer<T>> {
+    ) -> Result<T> {
         self.authed_with::<T, ()>(method, path, token, None).await
     }
 
@@ -271,7 +265,7 @@ impl ApiClient {
         path: &str,
         token: &Sensitive<String>,
         body: Option<&B>,
-    ) -> Result<Answer<T>> {
+    ) -> Result<T> {
         let mut request = self
             .http
             .request(method, self.url(path)?)
@@ -283,21 +277,17 @@ impl ApiClient {
             .send()
             .await
             .map_err(|e| unreachable(&self.base, &e))?;
-        let rotated_token = self.note_rotation(response.headers());
-        let value = decode(response).await?;
-        Ok(Answer {
-            value,
-            rotated_token,
-        })
+        self.note_rotation(response.headers());
+        decode(response).await
     }
 
     /// `GET /api/users/me/`.
-    pub async fn me(&self, token: &Sensitive<String>) -> Result<Answer<MeResponse>> {
+    pub async fn me(&self, token: &Sensitive<String>) -> Result<MeResponse> {
         self.authed(Method::GET, "/api/users/me/", token).await
     }
 
     /// `GET /api/users/me/sessions/`: the caller's active sessions (up to 1000).
-    pub async fn my_sessions(&self, token: &Sensitive<String>) -> Result<Answer<Page<Session>>> {
+    pub async fn my_sessions(&self, token: &Sensitive<String>) -> Result<Page<Session>> {
         self.authed(
             Method::GET,
             "/api/users/me/sessions/?offset=0&per_page=1000",
@@ -318,7 +308,7 @@ impl ApiClient {
         &self,
         token: &Sensitive<String>,
         session_id: &str,
-    ) -> Result<Answer<()>> {
+    ) -> Result<()> {
         let id = path_segment("session", session_id)?;
         self.authed::<Empty>(
             Method::DELETE,
@@ -326,14 +316,11 @@ impl ApiClient {
             token,
         )
         .await
-        .map(|a| a.map(|_| ()))
+        .map(|_: Empty| ())
     }
 
     /// `POST /api/users/me/sessions/revoke-others/`.
-    pub async fn revoke_my_other_sessions(
-        &self,
-        token: &Sensitive<String>,
-    ) -> Result<Answer<Revoked>> {
+    pub async fn revoke_my_other_sessions(&self, token: &Sensitive<String>) -> Result<Revoked> {
         self.authed(Method::POST, "/api/users/me/sessions/revoke-others/", token)
             .await
     }
@@ -345,7 +332,7 @@ impl ApiClient {
         slug: &str,
         offset: u64,
         per_page: u32,
-    ) -> Result<Answer<Page<Member>>> {
+    ) -> Result<Page<Member>> {
         let slug = path_segment("workspace", slug)?;
         self.authed(
             Method::GET,
@@ -363,7 +350,7 @@ impl ApiClient {
         slug: &str,
         after: i64,
         per_page: u32,
-    ) -> Result<Answer<Page<Session>>> {
+    ) -> Result<Page<Session>> {
         let slug = path_segment("workspace", slug)?;
         self.authed(
             Method::GET,
@@ -380,7 +367,7 @@ impl ApiClient {
         slug: &str,
         after: i64,
         per_page: u32,
-    ) -> Result<Answer<Page<AuditEvent>>> {
+    ) -> Result<Page<AuditEvent>> {
         let slug = path_segment("workspace", slug)?;
         self.authed(
             Method::GET,
@@ -391,11 +378,7 @@ impl ApiClient {
     }
 
     /// `GET /api/workspaces/{slug}/session-policy/`.
-    pub async fn policy(
-        &self,
-        token: &Sensitive<String>,
-        slug: &str,
-    ) -> Result<Answer<SessionPolicy>> {
+    pub async fn policy(&self, token: &Sensitive<String>, slug: &str) -> Result<SessionPolicy> {
         let slug = path_segment("workspace", slug)?;
         self.authed(
             Method::GET,
@@ -411,7 +394,7 @@ impl ApiClient {
         token: &Sensitive<String>,
         slug: &str,
         patch: &SessionPolicyPatch,
-    ) -> Result<Answer<SessionPolicy>> {
+    ) -> Result<SessionPolicy> {
         let slug = path_segment("workspace", slug)?;
         self.authed_with(
             Method::PATCH,
@@ -429,7 +412,7 @@ impl ApiClient {
         slug: &str,
         member_id: &str,
         session_id: &str,
-    ) -> Result<Answer<()>> {
+    ) -> Result<()> {
         let slug = path_segment("workspace", slug)?;
         let member = path_segment("member", member_id)?;
         let session = path_segment("session", session_id)?;
@@ -439,7 +422,7 @@ impl ApiClient {
             token,
         )
         .await
-        .map(|a| a.map(|_| ()))
+        .map(|_: Empty| ())
     }
 
     /// `POST /api/workspaces/{slug}/members/{member}/sessions/revoke-all/`.
@@ -448,7 +431,7 @@ impl ApiClient {
         token: &Sensitive<String>,
         slug: &str,
         member_id: &str,
-    ) -> Result<Answer<Revoked>> {
+    ) -> Result<Revoked> {
         let slug = path_segment("workspace", slug)?;
         let member = path_segment("member", member_id)?;
         self.authed(
@@ -465,7 +448,7 @@ impl ApiClient {
         token: &Sensitive<String>,
         slug: &str,
         password: &Sensitive<String>,
-    ) -> Result<Answer<Revoked>> {
+    ) -> Result<Revoked> {
         let slug = path_segment("workspace", slug)?;
         let body = ConfirmPassword {
             password: password.expose().clone(),
@@ -486,7 +469,7 @@ impl ApiClient {
         token: &Sensitive<String>,
         slug: &str,
         last_event_id: i64,
-    ) -> Result<Answer<reqwest::Response>> {
+    ) -> Result<reqwest::Response> {
         let slug = path_segment("workspace", slug)?;
         let opening = self
             .streaming
@@ -508,7 +491,7 @@ impl ApiClient {
                 )
             })?
             .map_err(|e| unreachable(&self.base, &e))?;
-        let rotated_token = self.note_rotation(response.headers());
+        self.note_rotation(response.headers());
         if !response.status().is_success() {
             return decode::<Empty>(response).await.and_then(|_| {
                 Err(CoreError::new(
@@ -517,20 +500,7 @@ impl ApiClient {
                 ))
             });
         }
-        Ok(Answer {
-            value: response,
-            rotated_token,
-        })
-    }
-}
-
-impl<T> Answer<T> {
-    /// The same answer with its value mapped.
-    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Answer<U> {
-        Answer {
-            value: f(self.value),
-            rotated_token: self.rotated_token,
-        }
+        Ok(response)
     }
 }
 

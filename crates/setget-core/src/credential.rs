@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use setget_protocol::clock::Clock;
 
 use crate::account::{self, AccountConfig, AppDirs, SignedOutNote};
-use crate::client::{Answer, ApiClient};
+use crate::client::ApiClient;
 use crate::error::{CoreError, ErrorKind, Result};
 use crate::secret::{SecretStore, Sensitive};
 
@@ -125,7 +125,7 @@ impl Credential {
     pub async fn call<T, F, Fut>(&self, f: F) -> Result<T>
     where
         F: FnOnce(ApiClient, Sensitive<String>) -> Fut,
-        Fut: Future<Output = Result<Answer<T>>>,
+        Fut: Future<Output = Result<T>>,
     {
         if let Some(note) = self.signed_out() {
             return Err(Self::not_signed_in(&note));
@@ -140,7 +140,7 @@ impl Credential {
             )
         })?;
         match f(self.client.clone(), token).await {
-            Ok(answer) => Ok(answer.value),
+            Ok(value) => Ok(value),
             Err(e) if e.kind == ErrorKind::SignedOut => {
                 self.end(&e)?;
                 Err(e)

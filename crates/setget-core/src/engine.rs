@@ -233,8 +233,8 @@ impl Engine {
         let config = AccountConfig {
             server: client.base().to_string(),
             email,
-            workspace_slug: me.value.workspace.slug,
-            workspace_name: me.value.workspace.name,
+            workspace_slug: me.workspace.slug,
+            workspace_name: me.workspace.name,
             signed_out: None,
         };
         // Forget a different earlier account's token first, so that it does not linger.
