@@ -70,8 +70,28 @@ const SEARCH_TRIGGERS: &[(&str, &str)] = &[
     ),
 ];
 
-/// What an open says about a file its key cannot read.
-const UNREADABLE: &str = "cannot be read with the key in the keyring";
+/// Why a cache file did not open.
+#[derive(Debug)]
+enum OpenFailure {
+    /// The key cannot read it (another key, or not a cache at all).
+    Unreadable(CoreError),
+    /// Anything else: the file stays as it is.
+    Other(CoreError),
+}
+
+impl From<CoreError> for OpenFailure {
+    fn from(e: CoreError) -> Self {
+        Self::Other(e)
+    }
+}
+
+impl From<OpenFailure> for CoreError {
+    fn from(f: OpenFailure) -> Self {
+        match f {
+            OpenFailure::Unreadable(e) | OpenFailure::Other(e) => e,
+        }
+    }
+}
 
 /// How long a write waits for another process of the app (the window and `setget-admin
 /// sync` may share a cache) before failing.
@@ -198,14 +218,14 @@ impl Cache {
     /// Opens (or creates) the encrypted cache at `path` with `key`. A file made with another
     /// key, or not a cache at all, is a clear error and is left untouched.
     pub fn open(path: &Path, key: &CacheKey) -> Result<Self> {
-        Self::open_with(path, Some(key))
+        Ok(Self::open_with(path, Some(key))?)
     }
 
     /// Opens a cache file without encryption. Only for measuring what encryption costs
     /// (`cargo xtask bench sync`); the app never stores data this way.
     #[doc(hidden)]
     pub fn open_unencrypted_for_benchmark(path: &Path) -> Result<Self> {
-        Self::open_with(path, None)
+        Ok(Self::open_with(path, None)?)
     }
 
     /// Opens the cache at `path`, or, when the file cannot be read with `key` (the key was
@@ -214,16 +234,17 @@ impl Cache {
     /// or unwritable file) is an error and the file stays.
     pub fn open_or_replace(path: &Path, key: &CacheKey) -> Result<Self> {
         match Self::open_with(path, Some(key)) {
-            Err(e) if e.server_code.is_none() && e.message.contains(UNREADABLE) => {
+            Ok(cache) => Ok(cache),
+            Err(OpenFailure::Unreadable(_)) => {
                 tracing::warn!(path = %path.display(), "replacing an unreadable cache");
                 delete_files(path)?;
                 Self::open(path, key)
             }
-            other => other,
+            Err(OpenFailure::Other(e)) => Err(e),
         }
     }
 
-    fn open_with(path: &Path, key: Option<&CacheKey>) -> Result<Self> {
+    fn open_with(path: &Path, key: Option<&CacheKey>) -> std::result::Result<Self, OpenFailure> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(|e| storage("create its folder", e))?;
         }
@@ -241,17 +262,17 @@ impl Cache {
         if let Err(e) = &readable
             && e.sqlite_error_code() != Some(rusqlite::ErrorCode::NotADatabase)
         {
-            return Err(storage("be read", e));
+            return Err(storage("be read", e).into());
         }
         if readable.is_err() {
-            return Err(CoreError::new(
+            return Err(OpenFailure::Unreadable(CoreError::new(
                 ErrorKind::Storage,
                 format!(
-                    "{} {UNREADABLE} (another key, or not a cache); delete it to start a \
-                     fresh cache",
+                    "{} cannot be read with the key in the keyring (another key, or not a \
+                     cache); delete it to start a fresh cache",
                     path.display()
                 ),
-            ));
+            )));
         }
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(|e| storage("switch to WAL", e))?;
