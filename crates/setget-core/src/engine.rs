@@ -156,6 +156,11 @@ impl Engine {
             parse_server_url(&config.server)?,
             self.options.request_timeout,
         )?;
+        self.adopt(config, client).map(Some)
+    }
+
+    /// Makes `config` the engine's account: opens its cache and builds its credential.
+    fn adopt(&self, config: AccountConfig, client: ApiClient) -> Result<AccountView> {
         let cache = self.open_cache(&config)?;
         let view = AccountView::from(&config);
         let cred = Credential::new(
@@ -169,7 +174,7 @@ impl Engine {
             cred: Arc::new(cred),
             cache,
         }));
-        Ok(Some(view))
+        Ok(view)
     }
 
     fn set_account(&self, signed: Option<Signed>) {
@@ -245,20 +250,7 @@ impl Engine {
         }
         self.secrets.store(&config.credential_name(), &token)?;
         account::save(&self.dirs, &config)?;
-        let cache = self.open_cache(&config)?;
-        let view = AccountView::from(&config);
-        let cred = Credential::new(
-            config,
-            client,
-            Arc::clone(&self.secrets),
-            self.dirs.clone(),
-            Arc::clone(&self.clock),
-        );
-        self.set_account(Some(Signed {
-            cred: Arc::new(cred),
-            cache,
-        }));
-        Ok(view)
+        self.adopt(config, client)
     }
 
     fn syncer(&self, signed: &Signed) -> Syncer {
