@@ -422,6 +422,22 @@ impl Syncer {
         Ok(applied)
     }
 
+    /// Counts a pull's rows into the progress and, for a big one, drops the table's indexes
+    /// for a bulk load; says whether it did.
+    async fn start_pull(
+        &self,
+        progress: &Progress,
+        total: u64,
+        table: &'static str,
+    ) -> Result<bool> {
+        progress.total.fetch_add(total, Ordering::Relaxed);
+        if total < BULK_ROWS {
+            return Ok(false);
+        }
+        self.db(move |c| c.drop_indexes(table)).await?;
+        Ok(true)
+    }
+
     /// Rebuilds the indexes a bulk load dropped, whether the load finished or failed.
     async fn after_bulk(&self, bulk: bool) -> Result<()> {
         if bulk {
@@ -461,12 +477,8 @@ impl Syncer {
         while let Some(page) = pages.recv().await {
             let page = page?;
             if first {
-                progress.total.fetch_add(page.total, Ordering::Relaxed);
                 first = false;
-                if page.total >= BULK_ROWS {
-                    *bulk = true;
-                    self.db(|c| c.drop_indexes("sessions")).await?;
-                }
+                *bulk = self.start_pull(progress, page.total, "sessions").await?;
             }
             let n = page.results.len() as u64;
             let rows = page.results;
@@ -536,12 +548,10 @@ impl Syncer {
         while let Some(page) = pages.recv().await {
             let page = page?;
             if first {
-                progress.total.fetch_add(page.total, Ordering::Relaxed);
                 first = false;
-                if page.total >= BULK_ROWS {
-                    *bulk = true;
-                    self.db(|c| c.drop_indexes("audit_events")).await?;
-                }
+                *bulk = self
+                    .start_pull(progress, page.total, "audit_events")
+                    .await?;
             }
             let n = page.results.len() as u64;
             implied.policy |= page.results.iter().any(|e| e.event == POLICY_CHANGED);
