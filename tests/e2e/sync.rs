@@ -183,6 +183,11 @@ async fn wait_for(engine: &Engine, what: &str, ok: impl Fn(&SyncState) -> bool) 
     }
 }
 
+/// The status of `GET /api/users/me/` made as a browser: whether its session still works.
+async fn me_as(f: &Fixture, token: &str, agent: &str, ip: &str) -> u16 {
+    as_browser(f, reqwest::Method::GET, "/api/users/me/", token, agent, ip).await
+}
+
 /// The status of `method path` made as a browser (its user agent and IP, so that the
 /// session's bindings hold).
 async fn as_browser(
@@ -449,18 +454,7 @@ async fn every_action_reaches_the_server_and_the_cache_and_its_errors_are_clear(
     // Revoke one session: the server rejects its token, the cache shows it revoked.
     let target = session_of("81.2.69.160");
     f.engine.revoke_session(&ada_id, &target.id).await.unwrap();
-    assert_eq!(
-        as_browser(
-            &f,
-            reqwest::Method::GET,
-            "/api/users/me/",
-            &ada1,
-            FIREFOX,
-            "81.2.69.160"
-        )
-        .await,
-        401
-    );
+    assert_eq!(me_as(&f, &ada1, FIREFOX, "81.2.69.160").await, 401);
     let after = session_of("81.2.69.160");
     assert_eq!(after.status, SessionStatus::Revoked);
     assert_eq!(
@@ -493,18 +487,7 @@ async fn every_action_reaches_the_server_and_the_cache_and_its_errors_are_clear(
     );
     f.server.restart().unwrap();
     assert_ne!(port, f.server.url);
-    assert_eq!(
-        as_browser(
-            &f,
-            reqwest::Method::GET,
-            "/api/users/me/",
-            &ada2,
-            SAFARI,
-            "2.125.160.216"
-        )
-        .await,
-        200
-    );
+    assert_eq!(me_as(&f, &ada2, SAFARI, "2.125.160.216").await, 200);
 
     // A member has no rights to admin actions.
     let home = tempfile::tempdir().unwrap();
@@ -525,18 +508,7 @@ async fn every_action_reaches_the_server_and_the_cache_and_its_errors_are_clear(
     f.engine.sync_once().await.unwrap();
     let revoked = f.engine.revoke_member_sessions(&ada_id).await.unwrap();
     assert_eq!(revoked.revoked, 1);
-    assert_eq!(
-        as_browser(
-            &f,
-            reqwest::Method::GET,
-            "/api/users/me/",
-            &ada2,
-            SAFARI,
-            "2.125.160.216"
-        )
-        .await,
-        401
-    );
+    assert_eq!(me_as(&f, &ada2, SAFARI, "2.125.160.216").await, 401);
     let members = f.engine.with_cache(|c| c.members()).unwrap();
     assert_eq!(
         members
@@ -576,18 +548,7 @@ async fn every_action_reaches_the_server_and_the_cache_and_its_errors_are_clear(
     let mine = f.engine.revoke_my_other_sessions().await.unwrap();
     assert_eq!(mine.revoked, 2);
     let checker = f.checker.token.lock().unwrap().clone();
-    assert_eq!(
-        as_browser(
-            &f,
-            reqwest::Method::GET,
-            "/api/users/me/",
-            &checker,
-            FIREFOX,
-            CHECKER_IP
-        )
-        .await,
-        401
-    );
+    assert_eq!(me_as(&f, &checker, FIREFOX, CHECKER_IP).await, 401);
     assert_eq!(f.engine.my_sessions().await.unwrap().len(), 1);
 
     // The whole workspace: a wrong password changes nothing; the right one ends every
@@ -599,36 +560,14 @@ async fn every_action_reaches_the_server_and_the_cache_and_its_errors_are_clear(
         .unwrap_err();
     assert_eq!(err.server_code, Some(ErrorCode::PasswordConfirmationFailed));
     assert!(!err.message.contains("wrong"));
-    assert_eq!(
-        as_browser(
-            &f,
-            reqwest::Method::GET,
-            "/api/users/me/",
-            &bob1,
-            FIREFOX,
-            "89.160.20.112"
-        )
-        .await,
-        200
-    );
+    assert_eq!(me_as(&f, &bob1, FIREFOX, "89.160.20.112").await, 200);
     let all = f
         .engine
         .revoke_workspace_sessions(Sensitive::new(PASSWORD.into()))
         .await
         .unwrap();
     assert!(all.revoked >= 3, "{all:?}");
-    assert_eq!(
-        as_browser(
-            &f,
-            reqwest::Method::GET,
-            "/api/users/me/",
-            &bob1,
-            FIREFOX,
-            "89.160.20.112"
-        )
-        .await,
-        401
-    );
+    assert_eq!(me_as(&f, &bob1, FIREFOX, "89.160.20.112").await, 401);
     let account = f.engine.account().unwrap();
     assert!(account.signed_out.is_some());
     let name = setget_core::account::credential_name(&account.server, &f.owner);
