@@ -53,7 +53,11 @@ pub struct ServerProcess {
 impl ServerProcess {
     /// Starts the server with a fresh database and waits until it listens.
     pub fn start() -> anyhow::Result<Self> {
-        let dir = tempfile::tempdir()?;
+        Self::start_on(tempfile::tempdir()?)
+    }
+
+    /// Starts the server on `dir/server.db`, which may already hold data.
+    fn start_on(dir: tempfile::TempDir) -> anyhow::Result<Self> {
         let db = dir.path().join("server.db");
         let (child, url) = spawn_server(&db)?;
         Ok(Self {
@@ -81,13 +85,7 @@ impl ServerProcess {
         if !status.success() {
             bail!("seed-bench failed: {status}");
         }
-        let (child, url) = spawn_server(&db)?;
-        Ok(Self {
-            child,
-            url,
-            db,
-            _dir: dir,
-        })
+        Self::start_on(dir)
     }
 
     /// Kills the process (as a crash would); the database stays.
