@@ -23,11 +23,14 @@ use setget_protocol::{
 use crate::error::{CoreError, ErrorKind, Result};
 use crate::secret::Sensitive;
 
+mod alerts;
+
 static MIGRATIONS: LazyLock<Migrations<'static>> = LazyLock::new(|| {
     Migrations::new(vec![
         M::up(include_str!("cache_migrations/0001_initial.sql")),
         M::up(include_str!("cache_migrations/0002_session_search.sql")),
         M::up(include_str!("cache_migrations/0003_sync_report.sql")),
+        M::up(include_str!("cache_migrations/0004_alerts.sql")),
     ])
 });
 
@@ -739,14 +742,22 @@ impl Cache {
             clauses.join(" AND "),
             args.len()
         );
-        let params: Vec<&dyn rusqlite::ToSql> = args.iter().map(|a| a.as_ref()).collect();
-        let mut stmt = self
-            .conn
-            .prepare_cached(&sql)
-            .map_err(|e| storage("read the audit log", e))?;
-        stmt.query_map(params.as_slice(), event_row)
-            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+        self.rows(&sql, &args, event_row)
             .map_err(|e| storage("read the audit log", e))
+    }
+
+    /// The rows of a query whose values were bound one by one (the filtered lists).
+    fn rows<T>(
+        &self,
+        sql: &str,
+        args: &[Box<dyn rusqlite::ToSql>],
+        row: fn(&Row<'_>) -> rusqlite::Result<T>,
+    ) -> rusqlite::Result<Vec<T>> {
+        let params: Vec<&dyn rusqlite::ToSql> = args.iter().map(|a| a.as_ref()).collect();
+        self.conn
+            .prepare_cached(sql)?
+            .query_map(params.as_slice(), row)?
+            .collect()
     }
 
     /// The audit events with `seq` in `from..=to`, ascending (for comparisons and replays).

@@ -6,6 +6,7 @@
 //! [`notify::Notifier`]. The Tauri shell and the headless command line both drive this crate.
 
 pub mod account;
+pub mod alerts;
 pub mod cache;
 pub mod client;
 pub mod credential;
@@ -15,7 +16,6 @@ mod error;
 pub mod notify;
 pub mod secret;
 pub mod sync;
-pub mod trigger;
 
 pub use engine::{AccountView, Engine, StatusReport};
 pub use error::{CoreError, ErrorKind, Result};

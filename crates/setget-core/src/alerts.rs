@@ -1,0 +1,758 @@
+//! Alerts: what the detector raised, kept in the cache with a status the admin sets, and the
+//! [`Watch`] that runs the detector over the audit log as the sync brings it.
+//!
+//! The cache records how far the log has been judged (`detect_seq`). Every pass reads the
+//! sign-ins and failed sign-ins after that point in `seq` order, feeds them to one in-memory
+//! [`Detector`], stores the alerts and moves the point, in one transaction; an event's alert
+//! is unique in the table, so no event alerts twice, across restarts and across the two
+//! processes (the window, `setget-admin sync`) that may share a cache. A fresh process first
+//! replays the judged part of the log into its detector (without alerting) so that the
+//! members' baselines are whole again.
+//!
+//! The first pass over a workspace's history builds the baselines and keeps only the alerts
+//! about sessions that are still active ([`Raised::from_history`]); they are summed up in one
+//! notification rather than one each.
+
+use std::collections::HashSet;
+use std::sync::Mutex;
+
+use chrono::{DateTime, Utc};
+use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
+use setget_protocol::AuditEvent;
+
+use crate::cache::Cache;
+use crate::detect::{Detection, Detector, DetectorConfig, Reason};
+use crate::error::{CoreError, ErrorKind, Result};
+use crate::notify::Severity;
+
+/// What the admin made of an alert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ts_rs::TS)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertStatus {
+    New,
+    Acknowledged,
+    Dismissed,
+    /// The place, network and device were the member's after all: the detector learnt them.
+    Familiar,
+}
+
+impl AlertStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::New => "new",
+            Self::Acknowledged => "acknowledged",
+            Self::Dismissed => "dismissed",
+            Self::Familiar => "familiar",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "new" => Self::New,
+            "acknowledged" => Self::Acknowledged,
+            "dismissed" => Self::Dismissed,
+            "familiar" => Self::Familiar,
+            _ => return None,
+        })
+    }
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Low => "low",
+            Self::Medium => "medium",
+            Self::High => "high",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "low" => Self::Low,
+            "medium" => Self::Medium,
+            "high" => Self::High,
+            _ => return None,
+        })
+    }
+}
+
+/// One alert as the cache keeps it.
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
+pub struct Alert {
+    #[ts(type = "number")]
+    pub id: i64,
+    /// The audit event it is about.
+    pub event_id: String,
+    #[ts(type = "number")]
+    pub seq: i64,
+    /// `session.signed_in` or `auth.sign_in_failed`.
+    pub event: String,
+    pub member_id: Option<String>,
+    pub member_email: Option<String>,
+    /// The session the sign-in created (none for a password attack).
+    pub session_id: Option<String>,
+    /// When the sign-in (or the failure) happened.
+    #[ts(type = "string")]
+    pub at: DateTime<Utc>,
+    /// When the detector judged it.
+    #[ts(type = "string")]
+    pub raised_at: DateTime<Utc>,
+    pub severity: Severity,
+    pub reasons: Vec<Reason>,
+    pub ip: Option<String>,
+    pub device: Option<String>,
+    /// "Paris, FR", or None when the IP did not geolocate.
+    pub place: Option<String>,
+    pub status: AlertStatus,
+    #[ts(type = "string | null")]
+    pub status_at: Option<DateTime<Utc>>,
+    /// Raised while the first sync read the workspace's history.
+    pub from_history: bool,
+}
+
+impl Alert {
+    /// Who it is about, for titles: the member's email, else their id.
+    pub fn member(&self) -> &str {
+        self.member_email
+            .as_deref()
+            .or(self.member_id.as_deref())
+            .unwrap_or("unknown member")
+    }
+
+    /// The reasons as short phrases, for people.
+    pub fn reason_phrases(&self) -> Vec<String> {
+        self.reasons.iter().map(describe).collect()
+    }
+}
+
+/// A reason as a short phrase: "new country (FR)", "impossible travel: London, GB → New York,
+/// US, 5570 km at 5570 km/h".
+pub fn describe(reason: &Reason) -> String {
+    match reason {
+        Reason::NewCountry { country } => format!("new country ({country})"),
+        Reason::NewCity { city } => format!("new city ({city})"),
+        Reason::NewNetwork { network } => format!("new network ({network})"),
+        Reason::NewDevice { device } => format!("new device ({device})"),
+        Reason::ImpossibleTravel { from, to, km, kmh } => {
+            format!("impossible travel: {from} → {to}, {km:.0} km at {kmh:.0} km/h")
+        }
+        Reason::PasswordAttackOnMember { failures } => {
+            format!("password attack: {failures} failed sign-ins in 10 minutes")
+        }
+        Reason::PasswordAttackFromIp {
+            ip,
+            failures,
+            members,
+        } => format!(
+            "password attack from {ip}: {failures} failed sign-ins on {members} accounts in 10 minutes"
+        ),
+    }
+}
+
+/// Which alerts to list.
+#[derive(Debug, Clone, Default, Deserialize, ts_rs::TS)]
+#[serde(default)]
+pub struct AlertFilter {
+    pub status: Option<AlertStatus>,
+    pub member_id: Option<String>,
+    pub min_severity: Option<Severity>,
+    /// Alerts with an id below this one (paging newest first).
+    #[ts(type = "number | null")]
+    pub before_id: Option<i64>,
+    /// At most this many (100 when 0).
+    pub limit: u32,
+}
+
+/// The workspace's trusted networks and countries: never "new", and no impossible travel
+/// from or to a trusted network (a VPN egress says nothing about where the member is).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+pub struct Trusted {
+    /// CIDRs: `10.0.0.0/8`, `2001:db8::/32`; a bare address is its own /32 or /128.
+    pub networks: Vec<String>,
+    /// ISO 3166-1 alpha-2 codes, upper case.
+    pub countries: Vec<String>,
+}
+
+impl Trusted {
+    /// Checks and normalises the lists: each network a valid CIDR (or address), each country
+    /// two letters. The error names the first bad entry.
+    pub fn validated(self) -> Result<Self> {
+        let mut networks = Vec::new();
+        for n in &self.networks {
+            let net = parse_network(n).ok_or_else(|| {
+                CoreError::new(
+                    ErrorKind::InvalidInput,
+                    format!("{n:?} is not a network: write it as a CIDR such as 203.0.113.0/24"),
+                )
+            })?;
+            let net = net.trunc().to_string();
+            if !networks.contains(&net) {
+                networks.push(net);
+            }
+        }
+        let mut countries = Vec::new();
+        for c in &self.countries {
+            let code = c.trim().to_ascii_uppercase();
+            if code.len() != 2 || !code.bytes().all(|b| b.is_ascii_uppercase()) {
+                return Err(CoreError::new(
+                    ErrorKind::InvalidInput,
+                    format!("{c:?} is not a country code: write two letters such as GB"),
+                ));
+            }
+            if !countries.contains(&code) {
+                countries.push(code);
+            }
+        }
+        Ok(Self {
+            networks,
+            countries,
+        })
+    }
+
+    /// The detector's configuration with these trusted places.
+    pub fn config(&self) -> DetectorConfig {
+        DetectorConfig {
+            trusted_networks: self
+                .networks
+                .iter()
+                .filter_map(|n| parse_network(n))
+                .collect(),
+            trusted_countries: self.countries.clone(),
+            ..DetectorConfig::default()
+        }
+    }
+}
+
+/// A CIDR, or a bare address as its own host network.
+pub fn parse_network(s: &str) -> Option<IpNet> {
+    let s = s.trim();
+    s.parse::<IpNet>()
+        .ok()
+        .or_else(|| s.parse::<std::net::IpAddr>().ok().map(IpNet::from))
+}
+
+/// An alert before the cache gives it an id.
+#[derive(Debug, Clone)]
+pub(crate) struct NewAlert {
+    pub event: AuditEvent,
+    pub detection: Detection,
+    pub raised_at: DateTime<Utc>,
+    pub from_history: bool,
+}
+
+impl NewAlert {
+    pub fn place(&self) -> Option<String> {
+        let l = self.event.location.as_ref()?;
+        let parts: Vec<&str> = [l.city.as_deref(), l.country_code.as_deref()]
+            .into_iter()
+            .flatten()
+            .collect();
+        (!parts.is_empty()).then(|| parts.join(", "))
+    }
+}
+
+/// What one pass of the detector raised.
+#[derive(Debug, Clone, Default)]
+pub struct Raised {
+    pub alerts: Vec<Alert>,
+    /// The pass read the workspace's history (the first sync): notify a summary at most.
+    pub from_history: bool,
+}
+
+/// The detector fed from the cache, and how far it has read.
+#[derive(Debug)]
+struct Fed {
+    detector: Detector,
+    seq: i64,
+}
+
+/// Events read from the cache per transaction.
+const CHUNK: u32 = 20_000;
+
+/// Runs the detector over the synced audit log (see the module's documentation).
+#[derive(Debug, Default)]
+pub struct Watch {
+    fed: Mutex<Option<Fed>>,
+}
+
+impl Watch {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Forgets the in-memory baselines (after the trusted places changed): the next pass
+    /// rebuilds them from the cache with the new configuration.
+    pub fn reset(&self) {
+        *self.fed.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+
+    /// Judges the events the sync brought since the last pass; stores and returns the alerts.
+    pub fn process(&self, cache: &mut Cache, now: DateTime<Utc>) -> Result<Raised> {
+        let mut guard = self.fed.lock().unwrap_or_else(|e| e.into_inner());
+        if guard.is_none() {
+            let config = cache.trusted()?.config();
+            *guard = Some(Fed {
+                detector: Detector::new(config),
+                seq: 0,
+            });
+        }
+        let Some(fed) = guard.as_mut() else {
+            return Ok(Raised::default());
+        };
+        let judged = cache.detect_cursor()?;
+        let from_history = judged.is_none();
+        let judged = judged.unwrap_or(0);
+        if fed.seq < judged {
+            // Another process (or an earlier run) judged these: rebuild the baselines only.
+            let familiar = cache.familiar_event_ids()?;
+            while fed.seq < judged {
+                let events = cache.detection_events(fed.seq, judged, CHUNK)?;
+                for e in &events {
+                    fed.detector.observe(e);
+                    if familiar.contains(&e.id) {
+                        fed.detector.mark_familiar(e);
+                    }
+                }
+                fed.seq = match events.last() {
+                    Some(e) if events.len() == CHUNK as usize => e.seq,
+                    _ => judged,
+                };
+            }
+        } else if fed.seq > judged {
+            // The cache was judged less far than this detector read (it was replaced):
+            // start over from it.
+            *guard = None;
+            drop(guard);
+            return self.process(cache, now);
+        }
+        let end = cache.cursors()?.audit_seq;
+        let mut raised = Raised {
+            alerts: Vec::new(),
+            from_history,
+        };
+        let mut from = if from_history { None } else { Some(judged) };
+        loop {
+            let events = cache.detection_events(fed.seq, end, CHUNK)?;
+            let chunk_end = match events.last() {
+                Some(e) if events.len() == CHUNK as usize => e.seq,
+                _ => end,
+            };
+            let mut new = Vec::new();
+            for e in events {
+                if let Some(detection) = fed.detector.observe(&e) {
+                    // From history, only what still matters: a session still active.
+                    let keep = !from_history
+                        || e.session_id
+                            .as_deref()
+                            .map(|s| cache.session_active(s))
+                            .transpose()?
+                            .unwrap_or(false);
+                    if keep {
+                        new.push(NewAlert {
+                            event: e,
+                            detection,
+                            raised_at: now,
+                            from_history,
+                        });
+                    }
+                }
+            }
+            match cache.record_alerts(&new, from, chunk_end)? {
+                Some(stored) => raised.alerts.extend(stored),
+                None => {
+                    // Another process judged the same events meanwhile: it raised them.
+                    *guard = None;
+                    return Ok(raised);
+                }
+            }
+            fed.seq = chunk_end;
+            from = Some(chunk_end);
+            if chunk_end >= end {
+                return Ok(raised);
+            }
+        }
+    }
+
+    /// Teaches the detector that the sign-in of `alert` was the member's (status
+    /// "familiar"): its country, city, network and device are no longer new for them.
+    pub fn learn(&self, cache: &Cache, alert: &Alert) -> Result<()> {
+        let mut guard = self.fed.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(fed) = guard.as_mut()
+            && let Some(event) = cache.audit_range(alert.seq, alert.seq)?.pop()
+        {
+            fed.detector.mark_familiar(&event);
+        }
+        Ok(())
+    }
+}
+
+/// Ids of events whose alert the admin marked familiar.
+pub(crate) type FamiliarEvents = HashSet<String>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cache::CacheKey;
+    use chrono::{Duration, TimeZone as _};
+    use setget_protocol::{AuthMethod, EndReason, Location, Session, SessionStatus};
+
+    const LONDON: (&str, &str, f64, f64, &str) = ("London", "GB", 51.5085, -0.1257, "81.2.69.160");
+    const PARIS: (&str, &str, f64, f64, &str) = ("Paris", "FR", 48.8534, 2.3488, "203.0.113.7");
+    const TOKYO: (&str, &str, f64, f64, &str) = ("Tokyo", "JP", 35.6895, 139.6917, "198.51.100.9");
+
+    fn day(d: i64) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 3, 1, 9, 0, 0).single().unwrap() + Duration::days(d)
+    }
+
+    fn location(city: &str, cc: &str, lat: f64, lon: f64) -> Location {
+        Location {
+            city: Some(city.into()),
+            region: None,
+            country: None,
+            country_code: Some(cc.into()),
+            latitude: Some(lat),
+            longitude: Some(lon),
+        }
+    }
+
+    /// A sign-in of ada, creating session `s<seq>`.
+    fn sign_in(
+        seq: i64,
+        at: DateTime<Utc>,
+        (city, cc, lat, lon, ip): (&str, &str, f64, f64, &str),
+    ) -> AuditEvent {
+        AuditEvent {
+            seq,
+            id: format!("ev{seq}"),
+            event: "session.signed_in".into(),
+            at,
+            member_id: Some("m1".into()),
+            member_email: Some("ada@acme.test".into()),
+            session_id: Some(format!("s{seq}")),
+            actor_id: None,
+            actor_email: None,
+            ip: Some(ip.into()),
+            user_agent: None,
+            device: Some("Firefox on Windows".into()),
+            location: Some(location(city, cc, lat, lon)),
+            auth_method: Some(AuthMethod::Password),
+            reason: None,
+            details: None,
+        }
+    }
+
+    fn session_of(e: &AuditEvent, status: SessionStatus) -> Session {
+        Session {
+            id: e.session_id.clone().unwrap(),
+            member_id: "m1".into(),
+            member_email: "ada@acme.test".into(),
+            device: "Firefox on Windows".into(),
+            browser: "Firefox".into(),
+            os: "Windows".into(),
+            user_agent: String::new(),
+            ip: e.ip.clone().unwrap(),
+            last_ip: e.ip.clone().unwrap(),
+            location: e.location.clone(),
+            auth_method: AuthMethod::Password,
+            created_at: e.at,
+            last_active_at: e.at,
+            expires_at: e.at + Duration::days(30),
+            inactivity_timeout: "7d".into(),
+            absolute_timeout: "30d".into(),
+            status,
+            ended_at: (status != SessionStatus::Active).then_some(e.at),
+            end_reason: (status != SessionStatus::Active).then_some(EndReason::RevokedAdmin),
+            change_seq: e.seq,
+            current: None,
+        }
+    }
+
+    /// Six sign-ins from London over six days: a learnt baseline.
+    fn baseline() -> Vec<AuditEvent> {
+        (1..=6).map(|d| sign_in(d, day(d), LONDON)).collect()
+    }
+
+    fn cache(dir: &std::path::Path) -> Cache {
+        Cache::open(&dir.join("c.db"), &CacheKey::generate()).unwrap()
+    }
+
+    fn store(cache: &mut Cache, events: &[AuditEvent], status: SessionStatus) {
+        cache.apply_audit(events).unwrap();
+        let sessions: Vec<Session> = events.iter().map(|e| session_of(e, status)).collect();
+        cache.apply_sessions(&sessions).unwrap();
+    }
+
+    fn ids(raised: &Raised) -> Vec<&str> {
+        raised.alerts.iter().map(|a| a.event_id.as_str()).collect()
+    }
+
+    #[test]
+    fn history_keeps_only_alerts_on_active_sessions_and_the_live_log_alerts_once() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut cache = cache(tmp.path());
+        let watch = Watch::new();
+        let now = day(20);
+        // History: a Paris sign-in whose session ended, then a Tokyo one still active.
+        store(&mut cache, &baseline(), SessionStatus::Revoked);
+        let paris = sign_in(7, day(7), PARIS);
+        store(
+            &mut cache,
+            std::slice::from_ref(&paris),
+            SessionStatus::Revoked,
+        );
+        let tokyo = sign_in(8, day(10), TOKYO);
+        store(
+            &mut cache,
+            std::slice::from_ref(&tokyo),
+            SessionStatus::Active,
+        );
+
+        let first = watch.process(&mut cache, now).unwrap();
+        assert!(first.from_history);
+        assert_eq!(ids(&first), ["ev8"]);
+        let alert = &first.alerts[0];
+        assert!(alert.from_history);
+        assert_eq!(alert.status, AlertStatus::New);
+        assert_eq!(alert.severity, Severity::High);
+        assert_eq!(alert.session_id.as_deref(), Some("s8"));
+        assert_eq!(alert.place.as_deref(), Some("Tokyo, JP"));
+        assert!(alert.reasons.contains(&Reason::NewCountry {
+            country: "JP".into()
+        }));
+        assert_eq!(cache.detect_cursor().unwrap(), Some(8));
+
+        // Nothing new: nothing raised, nothing twice.
+        assert!(watch.process(&mut cache, now).unwrap().alerts.is_empty());
+
+        // Live: Paris again is still new for the last ten sign-ins? It is among them now,
+        // so a sign-in from Paris is not a new country; a new one from Tokyo is not either.
+        let live = sign_in(
+            9,
+            day(11),
+            ("Sydney", "AU", -33.8678, 151.2073, "192.0.2.44"),
+        );
+        store(
+            &mut cache,
+            std::slice::from_ref(&live),
+            SessionStatus::Active,
+        );
+        let raised = watch.process(&mut cache, now).unwrap();
+        assert!(!raised.from_history);
+        assert_eq!(ids(&raised), ["ev9"]);
+        assert!(!raised.alerts[0].from_history);
+        assert_eq!(cache.alerts(&AlertFilter::default()).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn a_new_process_rebuilds_the_baselines_without_alerting_again() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut cache = cache(tmp.path());
+        store(&mut cache, &baseline(), SessionStatus::Active);
+        Watch::new().process(&mut cache, day(7)).unwrap();
+
+        // Another process starts: its detector learns the judged log, so the member is
+        // past the learning period and a new country alerts at once; a fresh detector
+        // without the baselines would stay silent (learning).
+        let watch = Watch::new();
+        let paris = sign_in(7, day(8), PARIS);
+        store(
+            &mut cache,
+            std::slice::from_ref(&paris),
+            SessionStatus::Active,
+        );
+        let raised = watch.process(&mut cache, day(8)).unwrap();
+        assert_eq!(ids(&raised), ["ev7"]);
+        // And the first process, which did not see event 7, does not raise it again.
+        let other = Watch::new();
+        assert!(other.process(&mut cache, day(8)).unwrap().alerts.is_empty());
+    }
+
+    #[test]
+    fn marking_an_alert_familiar_teaches_the_member_baseline_even_after_a_restart() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut cache = cache(tmp.path());
+        store(&mut cache, &baseline(), SessionStatus::Active);
+        let watch = Watch::new();
+        watch.process(&mut cache, day(7)).unwrap();
+        let paris = sign_in(7, day(8), PARIS);
+        store(
+            &mut cache,
+            std::slice::from_ref(&paris),
+            SessionStatus::Active,
+        );
+        let alert = watch.process(&mut cache, day(8)).unwrap().alerts.remove(0);
+        let alert = cache
+            .set_alert_status(alert.id, AlertStatus::Familiar, day(8))
+            .unwrap()
+            .unwrap();
+        assert_eq!(alert.status, AlertStatus::Familiar);
+        assert_eq!(alert.status_at, Some(day(8)));
+
+        // Eleven London sign-ins push Paris out of the last ten; Paris stays familiar, in
+        // this process and in a new one.
+        let mut seq = 8;
+        for d in 9..20 {
+            store(
+                &mut cache,
+                &[sign_in(seq, day(d), LONDON)],
+                SessionStatus::Active,
+            );
+            seq += 1;
+        }
+        let mut later = sign_in(seq, day(21), PARIS);
+        later.ip = Some("203.0.113.8".into());
+        store(
+            &mut cache,
+            std::slice::from_ref(&later),
+            SessionStatus::Active,
+        );
+        // Without the mark, the same log raises a new country.
+        let control = tempfile::tempdir().unwrap();
+        let mut unmarked = self::cache(control.path());
+        let mut log = baseline();
+        log.push(paris.clone());
+        log.extend((9..20).zip(8..).map(|(d, s)| sign_in(s, day(d), LONDON)));
+        log.push(later.clone());
+        store(&mut unmarked, &log, SessionStatus::Active);
+        let raised = Watch::new().process(&mut unmarked, day(22)).unwrap();
+        assert!(raised.alerts.iter().any(|a| a.event_id == later.id));
+
+        let restarted = Watch::new();
+        let raised = restarted.process(&mut cache, day(22)).unwrap();
+        assert!(
+            raised.alerts.iter().all(|a| a.event_id != later.id),
+            "{raised:?}"
+        );
+    }
+
+    #[test]
+    fn a_pass_that_lost_the_race_to_another_process_stores_nothing() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut cache = cache(tmp.path());
+        store(&mut cache, &baseline(), SessionStatus::Active);
+        Watch::new().process(&mut cache, day(7)).unwrap();
+        let paris = sign_in(7, day(8), PARIS);
+        store(
+            &mut cache,
+            std::slice::from_ref(&paris),
+            SessionStatus::Active,
+        );
+        // Stale start point: refused, nothing stored, the cursor where it was.
+        assert!(cache.record_alerts(&[], Some(3), 7).unwrap().is_none());
+        assert_eq!(cache.detect_cursor().unwrap(), Some(6));
+    }
+
+    #[test]
+    fn alert_filters_pick_by_status_member_and_severity() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut cache = cache(tmp.path());
+        store(&mut cache, &baseline(), SessionStatus::Active);
+        let watch = Watch::new();
+        watch.process(&mut cache, day(7)).unwrap();
+        store(
+            &mut cache,
+            &[sign_in(7, day(8), PARIS)],
+            SessionStatus::Active,
+        );
+        store(
+            &mut cache,
+            &[sign_in(8, day(9), TOKYO)],
+            SessionStatus::Active,
+        );
+        let raised = watch.process(&mut cache, day(9)).unwrap();
+        assert_eq!(raised.alerts.len(), 2);
+        cache
+            .set_alert_status(raised.alerts[0].id, AlertStatus::Dismissed, day(9))
+            .unwrap();
+        let by = |f: AlertFilter| -> Vec<String> {
+            cache
+                .alerts(&f)
+                .unwrap()
+                .into_iter()
+                .map(|a| a.event_id)
+                .collect()
+        };
+        assert_eq!(by(AlertFilter::default()), ["ev8", "ev7"]);
+        let new = AlertFilter {
+            status: Some(AlertStatus::New),
+            ..AlertFilter::default()
+        };
+        assert_eq!(by(new), ["ev8"]);
+        let other = AlertFilter {
+            member_id: Some("m2".into()),
+            ..AlertFilter::default()
+        };
+        assert!(by(other).is_empty());
+        let high = AlertFilter {
+            min_severity: Some(Severity::High),
+            limit: 1,
+            ..AlertFilter::default()
+        };
+        assert_eq!(by(high), ["ev8"]);
+        assert_eq!(cache.new_alert_count().unwrap(), 1);
+        assert!(
+            cache
+                .set_alert_status(999, AlertStatus::New, day(9))
+                .unwrap()
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn trusted_places_are_checked_and_normalised() {
+        let t = Trusted {
+            networks: vec!["10.1.2.3/8".into(), "192.0.2.7".into(), "10.0.0.0/8".into()],
+            countries: vec!["gb".into(), " FR ".into()],
+        }
+        .validated()
+        .unwrap();
+        assert_eq!(t.networks, ["10.0.0.0/8", "192.0.2.7/32"]);
+        assert_eq!(t.countries, ["GB", "FR"]);
+        let bad = Trusted {
+            networks: vec!["10.0.0.0/33".into()],
+            countries: vec![],
+        }
+        .validated()
+        .unwrap_err();
+        assert_eq!(bad.kind, ErrorKind::InvalidInput);
+        assert!(bad.message.contains("10.0.0.0/33"), "{}", bad.message);
+        let bad = Trusted {
+            networks: vec![],
+            countries: vec!["GBR".into()],
+        }
+        .validated()
+        .unwrap_err();
+        assert!(bad.message.contains("GBR"), "{}", bad.message);
+    }
+
+    #[test]
+    fn a_trusted_country_silences_new_country_after_the_watch_resets() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut cache = cache(tmp.path());
+        store(&mut cache, &baseline(), SessionStatus::Active);
+        let watch = Watch::new();
+        watch.process(&mut cache, day(7)).unwrap();
+        cache
+            .set_trusted(&Trusted {
+                networks: vec![],
+                countries: vec!["FR".into()],
+            })
+            .unwrap();
+        watch.reset();
+        store(
+            &mut cache,
+            &[sign_in(7, day(8), PARIS)],
+            SessionStatus::Active,
+        );
+        let raised = watch.process(&mut cache, day(8)).unwrap();
+        assert!(
+            raised
+                .alerts
+                .iter()
+                .flat_map(|a| &a.reasons)
+                .all(|r| !matches!(r, Reason::NewCountry { .. })),
+            "{raised:?}"
+        );
+    }
+}

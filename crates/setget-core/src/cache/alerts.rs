@@ -1,0 +1,260 @@
+//! The cache's alerts, the detector's read point and the workspace's trusted places.
+
+use chrono::{DateTime, Utc};
+use rusqlite::{OptionalExtension as _, Row, params};
+use setget_protocol::AuditEvent;
+
+use super::{Cache, EVENT_COLUMNS, event_row, from_ms, ms, storage};
+use crate::alerts::{Alert, AlertFilter, AlertStatus, FamiliarEvents, NewAlert, Trusted};
+use crate::error::Result;
+use crate::notify::Severity;
+
+const ALERT_COLUMNS: &str = "id, event_id, seq, event, member_id, member_email, session_id, at,
+    raised_at, severity, reasons, ip, device, place, status, status_at, from_history";
+
+fn alert_row(r: &Row<'_>) -> rusqlite::Result<Alert> {
+    let reasons: String = r.get(10)?;
+    Ok(Alert {
+        id: r.get(0)?,
+        event_id: r.get(1)?,
+        seq: r.get(2)?,
+        event: r.get(3)?,
+        member_id: r.get(4)?,
+        member_email: r.get(5)?,
+        session_id: r.get(6)?,
+        at: from_ms(r.get(7)?),
+        raised_at: from_ms(r.get(8)?),
+        severity: Severity::parse(&r.get::<_, String>(9)?).unwrap_or(Severity::Low),
+        reasons: serde_json::from_str(&reasons).unwrap_or_default(),
+        ip: r.get(11)?,
+        device: r.get(12)?,
+        place: r.get(13)?,
+        status: AlertStatus::parse(&r.get::<_, String>(14)?).unwrap_or(AlertStatus::New),
+        status_at: r.get::<_, Option<i64>>(15)?.map(from_ms),
+        from_history: r.get(16)?,
+    })
+}
+
+impl Cache {
+    /// How far the detector has judged the audit log; None before the first pass.
+    pub fn detect_cursor(&self) -> Result<Option<i64>> {
+        self.conn
+            .query_row("SELECT detect_seq FROM sync_state WHERE id = 1", [], |r| {
+                r.get(0)
+            })
+            .map_err(|e| storage("read the detector's position", e))
+    }
+
+    /// The sign-ins and failed sign-ins with `seq` in `after+1..=upto`, ascending, at most
+    /// `limit` of them.
+    pub(crate) fn detection_events(
+        &self,
+        after: i64,
+        upto: i64,
+        limit: u32,
+    ) -> Result<Vec<AuditEvent>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {EVENT_COLUMNS} FROM audit_events
+                 WHERE seq > ?1 AND seq <= ?2
+                   AND event IN ('session.signed_in', 'auth.sign_in_failed')
+                 ORDER BY seq LIMIT ?3"
+            ))
+            .map_err(|e| storage("read the audit log", e))?;
+        stmt.query_map(params![after, upto, limit], event_row)
+            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+            .map_err(|e| storage("read the audit log", e))
+    }
+
+    /// The events whose alert was marked familiar.
+    pub(crate) fn familiar_event_ids(&self) -> Result<FamiliarEvents> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT event_id FROM alerts WHERE status = 'familiar'")
+            .map_err(|e| storage("read the alerts", e))?;
+        stmt.query_map([], |r| r.get(0))
+            .and_then(|rows| rows.collect::<rusqlite::Result<FamiliarEvents>>())
+            .map_err(|e| storage("read the alerts", e))
+    }
+
+    /// Whether the session is active in the cache.
+    pub fn session_active(&self, session_id: &str) -> Result<bool> {
+        self.conn
+            .query_row(
+                "SELECT status = 'active' FROM sessions WHERE id = ?1",
+                [session_id],
+                |r| r.get(0),
+            )
+            .optional()
+            .map(|v| v.unwrap_or(false))
+            .map_err(|e| storage("read a session", e))
+    }
+
+    /// Stores alerts and moves the detector's position from `from` to `to`, in one
+    /// transaction. None (and nothing stored) when the position is no longer `from`: another
+    /// process judged these events. Returns the alerts stored (an event's alert once).
+    pub(crate) fn record_alerts(
+        &mut self,
+        alerts: &[NewAlert],
+        from: Option<i64>,
+        to: i64,
+    ) -> Result<Option<Vec<Alert>>> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(|e| storage("start a transaction", e))?;
+        let moved = tx
+            .execute(
+                "UPDATE sync_state SET detect_seq = ?1 WHERE id = 1 AND detect_seq IS ?2",
+                params![to, from],
+            )
+            .map_err(|e| storage("store alerts", e))?;
+        if moved != 1 {
+            return Ok(None);
+        }
+        let mut ids = Vec::new();
+        {
+            let mut insert = tx
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO alerts (event_id, seq, event, member_id, member_email,
+                        session_id, at, raised_at, severity, reasons, ip, device, place,
+                        from_history)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                )
+                .map_err(|e| storage("store alerts", e))?;
+            for a in alerts {
+                let reasons = serde_json::to_string(&a.detection.reasons)
+                    .map_err(|e| storage("store alerts", e))?;
+                let e = &a.event;
+                let n = insert
+                    .execute(params![
+                        e.id,
+                        e.seq,
+                        e.event,
+                        e.member_id,
+                        e.member_email,
+                        e.session_id,
+                        ms(e.at),
+                        ms(a.raised_at),
+                        a.detection.severity.as_str(),
+                        reasons,
+                        e.ip,
+                        e.device,
+                        a.place(),
+                        a.from_history,
+                    ])
+                    .map_err(|e| storage("store alerts", e))?;
+                if n == 1 {
+                    ids.push(tx.last_insert_rowid());
+                }
+            }
+        }
+        tx.commit().map_err(|e| storage("store alerts", e))?;
+        let mut stored = Vec::with_capacity(ids.len());
+        for id in ids {
+            stored.extend(self.alert(id)?);
+        }
+        Ok(Some(stored))
+    }
+
+    /// One alert.
+    pub fn alert(&self, id: i64) -> Result<Option<Alert>> {
+        self.conn
+            .query_row(
+                &format!("SELECT {ALERT_COLUMNS} FROM alerts WHERE id = ?1"),
+                [id],
+                alert_row,
+            )
+            .optional()
+            .map_err(|e| storage("read an alert", e))
+    }
+
+    /// Alerts matching `filter`, newest first.
+    pub fn alerts(&self, filter: &AlertFilter) -> Result<Vec<Alert>> {
+        let mut clauses = vec!["id < ?1".to_owned()];
+        let mut args: Vec<Box<dyn rusqlite::ToSql>> =
+            vec![Box::new(filter.before_id.unwrap_or(i64::MAX))];
+        if let Some(status) = filter.status {
+            args.push(Box::new(status.as_str()));
+            clauses.push(format!("status = ?{}", args.len()));
+        }
+        if let Some(member) = &filter.member_id {
+            args.push(Box::new(member.clone()));
+            clauses.push(format!("member_id = ?{}", args.len()));
+        }
+        match filter.min_severity {
+            Some(Severity::High) => clauses.push("severity = 'high'".to_owned()),
+            Some(Severity::Medium) => clauses.push("severity IN ('medium', 'high')".to_owned()),
+            Some(Severity::Low) | None => {}
+        }
+        let limit = if filter.limit == 0 { 100 } else { filter.limit };
+        args.push(Box::new(i64::from(limit)));
+        let sql = format!(
+            "SELECT {ALERT_COLUMNS} FROM alerts WHERE {} ORDER BY id DESC LIMIT ?{}",
+            clauses.join(" AND "),
+            args.len()
+        );
+        self.rows(&sql, &args, alert_row)
+            .map_err(|e| storage("read the alerts", e))
+    }
+
+    /// How many alerts are new.
+    pub fn new_alert_count(&self) -> Result<u64> {
+        self.conn
+            .query_row(
+                "SELECT count(*) FROM alerts WHERE status = 'new'",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n.max(0) as u64)
+            .map_err(|e| storage("count the alerts", e))
+    }
+
+    /// Sets an alert's status; None when there is no such alert.
+    pub fn set_alert_status(
+        &mut self,
+        id: i64,
+        status: AlertStatus,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Alert>> {
+        self.conn
+            .execute(
+                "UPDATE alerts SET status = ?1, status_at = ?2 WHERE id = ?3",
+                params![status.as_str(), ms(now), id],
+            )
+            .map_err(|e| storage("update an alert", e))?;
+        self.alert(id)
+    }
+
+    /// The workspace's trusted networks and countries.
+    pub fn trusted(&self) -> Result<Trusted> {
+        let (networks, countries): (String, String) = self
+            .conn
+            .query_row(
+                "SELECT networks, countries FROM trusted WHERE id = 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .map_err(|e| storage("read the trusted places", e))?;
+        Ok(Trusted {
+            networks: serde_json::from_str(&networks).unwrap_or_default(),
+            countries: serde_json::from_str(&countries).unwrap_or_default(),
+        })
+    }
+
+    /// Replaces the trusted networks and countries (validate them first).
+    pub fn set_trusted(&mut self, trusted: &Trusted) -> Result<()> {
+        let networks =
+            serde_json::to_string(&trusted.networks).map_err(|e| storage("store them", e))?;
+        let countries =
+            serde_json::to_string(&trusted.countries).map_err(|e| storage("store them", e))?;
+        self.conn
+            .execute(
+                "UPDATE trusted SET networks = ?1, countries = ?2 WHERE id = 1",
+                params![networks, countries],
+            )
+            .map(|_| ())
+            .map_err(|e| storage("store the trusted places", e))
+    }
+}
