@@ -1,7 +1,9 @@
 //! The app's directories and the signed-in account's non-secret settings.
 //!
 //! `account.json` in the config dir holds the server, email and workspace; it never holds the
-//! token (that lives in the keyring under [`AccountConfig::credential_name`]). Writes go to a
+//! token (that lives in the keyring under [`AccountConfig::credential_name`]).
+//! `settings.json` beside it holds the app's own settings (notifications), which outlive a
+//! sign-out. Writes go to a
 //! temporary file that is synced and renamed into place, so a crash leaves the old or the new
 //! file, never a torn one.
 
@@ -13,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use setget_protocol::ErrorCode;
 
 use crate::error::{CoreError, ErrorKind, Result};
+use crate::notify::NotifySettings;
 
 /// The app's identifier: the name of its data and config folders (and Tauri's identifier).
 pub const APP_IDENTIFIER: &str = "dev.setget.admin";
@@ -42,6 +45,10 @@ impl AppDirs {
 
     fn account_file(&self) -> PathBuf {
         self.config.join("account.json")
+    }
+
+    fn settings_file(&self) -> PathBuf {
+        self.config.join("settings.json")
     }
 }
 
@@ -142,22 +149,58 @@ pub fn load(dirs: &AppDirs) -> Result<Option<AccountConfig>> {
 
 /// Saves the account atomically.
 pub fn save(dirs: &AppDirs, account: &AccountConfig) -> Result<()> {
-    let path = dirs.account_file();
-    std::fs::create_dir_all(&dirs.config).map_err(|e| storage_error("create", &dirs.config, &e))?;
     let json = serde_json::to_vec_pretty(account)
         .map_err(|e| CoreError::new(ErrorKind::Storage, format!("encoding the account: {e}")))?;
+    write_atomically(dirs, &dirs.account_file(), &json)
+}
+
+/// The app's own settings.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AppSettings {
+    pub notifications: NotifySettings,
+}
+
+/// Reads the app's settings; the defaults when there are none, or when the file is damaged
+/// (said in the log: settings are not worth refusing to start over).
+pub fn load_settings(dirs: &AppDirs) -> AppSettings {
+    let path = dirs.settings_file();
+    match std::fs::read(&path) {
+        Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_else(|e| {
+            tracing::warn!(path = %path.display(), error = %e, "damaged settings; using the defaults");
+            AppSettings::default()
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => AppSettings::default(),
+        Err(e) => {
+            tracing::warn!(path = %path.display(), error = %e, "unreadable settings; using the defaults");
+            AppSettings::default()
+        }
+    }
+}
+
+/// Saves the app's settings atomically.
+pub fn save_settings(dirs: &AppDirs, settings: &AppSettings) -> Result<()> {
+    let json = serde_json::to_vec_pretty(settings)
+        .map_err(|e| CoreError::new(ErrorKind::Storage, format!("encoding the settings: {e}")))?;
+    write_atomically(dirs, &dirs.settings_file(), &json)
+}
+
+/// Writes `bytes` to `path` (in the config dir) through a synced temporary file renamed into
+/// place.
+fn write_atomically(dirs: &AppDirs, path: &Path, json: &[u8]) -> Result<()> {
+    std::fs::create_dir_all(&dirs.config).map_err(|e| storage_error("create", &dirs.config, &e))?;
     let tmp = path.with_extension("json.tmp");
     let write = || -> std::io::Result<()> {
         let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(&json)?;
+        f.write_all(json)?;
         f.sync_all()?;
-        std::fs::rename(&tmp, &path)?;
+        std::fs::rename(&tmp, path)?;
         if let Ok(dir) = std::fs::File::open(&dirs.config) {
             let _ = dir.sync_all();
         }
         Ok(())
     };
-    write().map_err(|e| storage_error("write", &path, &e))
+    write().map_err(|e| storage_error("write", path, &e))
 }
 
 /// Forgets the saved account.

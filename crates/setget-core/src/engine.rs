@@ -6,7 +6,6 @@
 //! actions against the server, updating the cache from the server's answers. Security
 //! actions are never queued: offline, they fail with a clear error.
 
-use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
@@ -16,15 +15,15 @@ use setget_protocol::clock::{Clock, SystemClock};
 use setget_protocol::{Revoked, Session, SessionPolicy, SessionPolicyPatch};
 use tokio::sync::watch;
 
-use crate::account::{self, AccountConfig, AppDirs, SignedOutNote};
+use crate::account::{self, AccountConfig, AppDirs, AppSettings, SignedOutNote};
+use crate::alerts::{Alert, AlertFilter, AlertStatus, Trusted, Watch};
 use crate::cache::{self, Cache, CacheKey, Counts, Cursors};
 use crate::client::{ApiClient, parse_server_url};
 use crate::credential::Credential;
 use crate::error::{CoreError, ErrorKind, Result};
-use crate::notify::Notifier;
+use crate::notify::{Dispatcher, NoticeAction, Notifier, NotifySettings, Severity};
 use crate::secret::{SecretStore, Sensitive};
 use crate::sync::{CatchUp, REPORT_FRESH, SyncOptions, SyncState, SyncStatus, Syncer};
-use crate::trigger;
 
 /// What the window shows of the account.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
@@ -70,6 +69,8 @@ pub struct StatusReport {
 struct Signed {
     cred: Arc<Credential>,
     cache: Arc<Mutex<Cache>>,
+    /// The detector over this account's cache.
+    watch: Arc<Watch>,
 }
 
 /// The desktop engine.
@@ -77,14 +78,12 @@ struct Signed {
 pub struct Engine {
     dirs: AppDirs,
     secrets: Arc<dyn SecretStore>,
-    notifier: Arc<dyn Notifier>,
+    dispatcher: Arc<Dispatcher>,
     clock: Arc<dyn Clock>,
     options: SyncOptions,
     account: Mutex<Option<Signed>>,
     status: watch::Sender<SyncStatus>,
     task: Mutex<Option<tokio::task::JoinHandle<()>>>,
-    /// Sessions already alerted on, so that no session alerts twice.
-    alerted: Mutex<HashSet<String>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -95,11 +94,13 @@ impl Engine {
     /// An engine keeping files under `dirs`, secrets in `secrets`, and showing alerts through
     /// `notifier`. Nothing is read until [`Self::restore`] or [`Self::sign_in`].
     pub fn new(dirs: AppDirs, secrets: Arc<dyn SecretStore>, notifier: Arc<dyn Notifier>) -> Self {
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock::default());
+        let settings = account::load_settings(&dirs).notifications;
         Self {
+            dispatcher: Arc::new(Dispatcher::new(notifier, Arc::clone(&clock), settings)),
             dirs,
             secrets,
-            notifier,
-            clock: Arc::new(SystemClock::default()),
+            clock,
             options: SyncOptions::default(),
             account: Mutex::new(None),
             status: watch::Sender::new(SyncStatus {
@@ -107,12 +108,12 @@ impl Engine {
                 last_sync: None,
             }),
             task: Mutex::new(None),
-            alerted: Mutex::new(HashSet::new()),
         }
     }
 
     /// The same engine reading time from `clock`.
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.dispatcher = Arc::new(self.dispatcher.with_clock(Arc::clone(&clock)));
         self.clock = clock;
         self
     }
@@ -173,6 +174,7 @@ impl Engine {
         self.set_account(Some(Signed {
             cred: Arc::new(cred),
             cache,
+            watch: Arc::new(Watch::new()),
         }));
         Ok(view)
     }
@@ -267,6 +269,8 @@ impl Engine {
             Arc::clone(&self.clock),
             self.options.clone(),
             status,
+            Arc::clone(&signed.watch),
+            Some(Arc::clone(&self.dispatcher)),
         )
     }
 
@@ -277,7 +281,8 @@ impl Engine {
     /// Brings the cache to the server's present once (no event stream).
     pub async fn sync_once(&self) -> Result<CatchUp> {
         let signed = self.signed()?;
-        let syncer = self.syncer(&signed);
+        // Nobody stays to answer a notification of a one-off sync: its alerts are listed only.
+        let syncer = self.syncer(&signed).quiet();
         match syncer.catch_up(false).await {
             Ok(c) => {
                 if !self.sync_running() {
@@ -389,24 +394,110 @@ impl Engine {
     }
 
     /// The signed-in member's active sessions, newest first, with the current one marked.
-    /// Sessions from an unfamiliar network raise an alert (once each).
     pub async fn my_sessions(&self) -> Result<Vec<Session>> {
         let signed = self.signed()?;
         let page = signed
             .cred
             .call(|client, token| async move { client.my_sessions(&token).await })
             .await?;
-        self.raise_alerts(&page.results);
         Ok(page.results)
     }
 
-    fn raise_alerts(&self, sessions: &[Session]) {
-        for alert in trigger::unfamiliar_sessions(sessions) {
-            let fresh = lock(&self.alerted).insert(alert.session_id.clone());
-            if fresh && let Err(e) = self.notifier.notify(&alert) {
-                tracing::warn!(error = %e, "an alert could not be shown");
-            }
+    /// Alerts matching `filter`, newest first.
+    pub fn alerts(&self, filter: &AlertFilter) -> Result<Vec<Alert>> {
+        self.with_cache(|c| c.alerts(filter))
+    }
+
+    fn alert(&self, signed: &Signed, id: i64) -> Result<Alert> {
+        lock(&signed.cache).alert(id)?.ok_or_else(|| {
+            CoreError::new(ErrorKind::InvalidInput, format!("there is no alert {id}"))
+        })
+    }
+
+    /// Sets what the admin made of an alert. "Familiar" also teaches the detector the
+    /// member's place, network and device.
+    pub fn set_alert_status(&self, id: i64, status: AlertStatus) -> Result<Alert> {
+        let signed = self.signed()?;
+        self.alert(&signed, id)?;
+        let now = self.clock.now();
+        let mut cache = lock(&signed.cache);
+        let alert = cache.set_alert_status(id, status, now)?.ok_or_else(|| {
+            CoreError::new(ErrorKind::InvalidInput, format!("there is no alert {id}"))
+        })?;
+        if status == AlertStatus::Familiar {
+            signed.watch.learn(&cache, &alert)?;
         }
+        Ok(alert)
+    }
+
+    /// Revokes the session an alert is about (through the server), marks the alert
+    /// acknowledged, and confirms with a notification.
+    pub async fn revoke_alert_session(&self, id: i64) -> Result<Alert> {
+        let signed = self.signed()?;
+        let alert = self.alert(&signed, id)?;
+        let (Some(member), Some(session)) = (alert.member_id.clone(), alert.session_id.clone())
+        else {
+            return Err(CoreError::new(
+                ErrorKind::InvalidInput,
+                "this alert is about failed sign-ins, not a session: there is nothing to revoke",
+            ));
+        };
+        if let Err(e) = self.revoke_session(&member, &session).await {
+            self.dispatcher.tell(
+                &format!("Not revoked: {}", alert.member()),
+                &e.message,
+                Severity::High,
+            );
+            return Err(e);
+        }
+        let alert = self.set_alert_status(id, AlertStatus::Acknowledged)?;
+        self.dispatcher.tell(
+            &format!("Session revoked: {}", alert.member()),
+            &format!(
+                "The session from {} ({}) is signed out.",
+                alert.place.as_deref().unwrap_or("an unknown place"),
+                alert.ip.as_deref().unwrap_or("unknown IP")
+            ),
+            Severity::Low,
+        );
+        Ok(alert)
+    }
+
+    /// The admin's answers to notifications (taken once, by the app that serves them).
+    pub fn notice_actions(&self) -> Option<tokio::sync::mpsc::UnboundedReceiver<NoticeAction>> {
+        self.dispatcher.actions()
+    }
+
+    /// The workspace's trusted networks and countries.
+    pub fn trusted(&self) -> Result<Trusted> {
+        self.with_cache(|c| c.trusted())
+    }
+
+    /// Replaces the trusted networks and countries (checked first: a bad entry changes
+    /// nothing); the detector rebuilds its baselines with them.
+    pub fn set_trusted(&self, trusted: Trusted) -> Result<Trusted> {
+        let trusted = trusted.validated()?;
+        let signed = self.signed()?;
+        lock(&signed.cache).set_trusted(&trusted)?;
+        signed.watch.reset();
+        Ok(trusted)
+    }
+
+    /// The notification settings.
+    pub fn notify_settings(&self) -> NotifySettings {
+        self.dispatcher.settings()
+    }
+
+    /// Changes the notification settings (kept in `settings.json`).
+    pub fn set_notify_settings(&self, settings: NotifySettings) -> Result<()> {
+        account::save_settings(
+            &self.dirs,
+            &AppSettings {
+                notifications: settings,
+            },
+        )?;
+        self.dispatcher.set_settings(settings);
+        Ok(())
     }
 
     /// After an action the server confirmed: pulls the sessions it changed into the cache.

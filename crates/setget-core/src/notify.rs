@@ -1,16 +1,27 @@
-//! Alerts about sign-ins and the one path by which they reach the admin's desktop.
+//! Desktop notifications about alerts: which alerts become notifications (the admin's
+//! settings and the storm control of [`StormGate`]), and the one path by which they reach the
+//! desktop ([`Notifier`]; [`DesktopNotifier`] speaks D-Bus `org.freedesktop.Notifications`
+//! on Linux through notify-rust).
 //!
-//! Every alert, from the first simple trigger today to the detector later, goes through
-//! [`Notifier::notify`]; [`DesktopNotifier`] shows it as a native notification (D-Bus
-//! `org.freedesktop.Notifications` on Linux).
+//! A notification about one sign-in offers "Revoke session" and "Open"; what the admin picks
+//! comes back as a [`NoticeAction`] on the channel of [`Dispatcher::actions`], which the app
+//! (window or command line) serves.
 
-use chrono::{DateTime, Utc};
-use serde::Serialize;
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
 
+use chrono::{DateTime, Duration, Local, Utc};
+use serde::{Deserialize, Serialize};
+use setget_protocol::clock::Clock;
+use tokio::sync::mpsc;
+
+use crate::alerts::{Alert, Raised};
 use crate::error::{CoreError, ErrorKind, Result};
 
 /// How urgent an alert is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, ts_rs::TS)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ts_rs::TS,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
     Low,
@@ -18,91 +29,675 @@ pub enum Severity {
     High,
 }
 
-/// An unfamiliar sign-in worth the admin's attention.
-#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
-pub struct Alert {
-    pub session_id: String,
-    pub member_email: String,
-    pub ip: String,
-    /// "London, GB", or None when the IP does not geolocate.
-    pub place: Option<String>,
-    pub device: String,
-    #[ts(type = "string")]
-    pub signed_in_at: DateTime<Utc>,
-    pub severity: Severity,
-    /// Why it is unfamiliar, as short phrases ("new network").
-    pub reasons: Vec<String>,
-}
-
-impl Alert {
-    /// The notification's title.
-    pub fn title(&self) -> String {
-        format!("Unfamiliar sign-in: {}", self.member_email)
-    }
-
-    /// The notification's body: place, IP, device and time.
-    pub fn body(&self) -> String {
-        let place = self.place.as_deref().unwrap_or("Unknown location");
-        format!(
-            "{place} · {} · {}\n{} ({})",
-            self.ip,
-            self.device,
-            self.signed_in_at.format("%Y-%m-%d %H:%M UTC"),
-            self.reasons.join(", ")
-        )
-    }
-}
-
-/// Shows alerts to the admin.
-pub trait Notifier: Send + Sync + std::fmt::Debug {
-    /// Raises a notification for `alert`.
-    fn notify(&self, alert: &Alert) -> Result<()>;
-}
-
 /// The app name notifications carry.
 pub const NOTIFICATION_APP_NAME: &str = "SetGet Admin";
 
-/// Native desktop notifications through notify-rust.
+/// The action keys of a notification (the label is what the admin reads).
+pub const ACTION_REVOKE: &str = "revoke";
+pub const ACTION_OPEN: &str = "open";
+/// The key of a click on the notification itself.
+pub const ACTION_DEFAULT: &str = "default";
+
+/// A notification to show.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Notice {
+    pub title: String,
+    pub body: String,
+    pub severity: Severity,
+    /// (key, label) pairs.
+    pub actions: Vec<(&'static str, &'static str)>,
+    /// The notification this one replaces (a summary counting up).
+    pub replaces: Option<u32>,
+    /// The alert it is about (None for a summary).
+    pub alert_id: Option<i64>,
+}
+
+/// What the admin did with a notification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoticeAction {
+    /// Open the window, on this alert if there is one (else on the list of alerts).
+    Open(Option<i64>),
+    /// Revoke the session of this alert.
+    Revoke(i64),
+}
+
+/// Where the answers to notifications go.
+pub type ActionSink = mpsc::UnboundedSender<NoticeAction>;
+
+/// Shows notifications.
+pub trait Notifier: Send + Sync + std::fmt::Debug {
+    /// Shows `notice`; the admin's choice, if any, goes to `actions`. Returns the
+    /// notification's id (for replacing it).
+    fn show(&self, notice: &Notice, actions: ActionSink) -> Result<u32>;
+}
+
+/// Escapes the few characters notification servers read as markup.
+fn plain(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// Native desktop notifications through notify-rust. Each notification with actions gets a
+/// thread that waits for the admin's answer or for the notification to close (storm control
+/// keeps them few).
 #[derive(Debug, Default)]
 pub struct DesktopNotifier;
 
-impl Notifier for DesktopNotifier {
-    fn notify(&self, alert: &Alert) -> Result<()> {
-        let urgency = match alert.severity {
-            Severity::High => notify_rust::Urgency::Critical,
-            Severity::Medium => notify_rust::Urgency::Normal,
-            Severity::Low => notify_rust::Urgency::Low,
-        };
+impl DesktopNotifier {
+    fn build(notice: &Notice) -> notify_rust::Notification {
         let mut n = notify_rust::Notification::new();
         n.appname(NOTIFICATION_APP_NAME)
-            .summary(&alert.title())
-            .body(&alert.body())
+            .summary(&notice.title)
+            .body(&plain(&notice.body))
             .icon("dialog-warning");
+        for (key, label) in &notice.actions {
+            n.action(key, label);
+        }
         #[cfg(all(unix, not(target_os = "macos")))]
-        n.urgency(urgency);
-        #[cfg(not(all(unix, not(target_os = "macos"))))]
-        let _ = urgency;
-        n.show().map(|_| ()).map_err(|e| {
-            CoreError::new(
-                ErrorKind::Notification,
-                format!("the desktop notification could not be shown: {e}"),
-            )
-        })
+        {
+            n.urgency(match notice.severity {
+                Severity::High => notify_rust::Urgency::Critical,
+                Severity::Medium => notify_rust::Urgency::Normal,
+                Severity::Low => notify_rust::Urgency::Low,
+            });
+            n.hint(notify_rust::Hint::Category("network.security".into()));
+            if let Some(id) = notice.replaces {
+                n.id(id);
+            }
+        }
+        n
     }
 }
 
-/// Keeps alerts in memory instead of showing them: for unit tests.
+fn shown_id(handle: &notify_rust::NotificationHandle) -> u32 {
+    #[cfg(all(unix, not(target_os = "macos")))]
+    return handle.id();
+    #[cfg(not(all(unix, not(target_os = "macos"))))]
+    {
+        let _ = handle;
+        0
+    }
+}
+
+fn not_shown(e: impl std::fmt::Display) -> CoreError {
+    CoreError::new(
+        ErrorKind::Notification,
+        format!("the desktop notification could not be shown: {e}"),
+    )
+}
+
+impl Notifier for DesktopNotifier {
+    fn show(&self, notice: &Notice, actions: ActionSink) -> Result<u32> {
+        let n = Self::build(notice);
+        if notice.actions.is_empty() {
+            return n.show().map(|h| shown_id(&h)).map_err(not_shown);
+        }
+        // The handle's D-Bus connection stays on the thread that made it: that thread shows
+        // the notification, hands back its id, then waits for the answer.
+        let alert = notice.alert_id;
+        let (id_tx, id_rx) = std::sync::mpsc::sync_channel(1);
+        std::thread::Builder::new()
+            .name("notification".into())
+            .spawn(move || {
+                let handle = match n.show() {
+                    Ok(h) => h,
+                    Err(e) => {
+                        let _ = id_tx.send(Err(not_shown(e)));
+                        return;
+                    }
+                };
+                let _ = id_tx.send(Ok(shown_id(&handle)));
+                handle.wait_for_action(|key| {
+                    let action = match key {
+                        ACTION_REVOKE => alert.map(NoticeAction::Revoke),
+                        ACTION_OPEN | ACTION_DEFAULT => Some(NoticeAction::Open(alert)),
+                        _ => None,
+                    };
+                    if let Some(action) = action {
+                        let _ = actions.send(action);
+                    }
+                });
+            })
+            .map_err(not_shown)?;
+        id_rx
+            .recv()
+            .map_err(|_| not_shown("the notification thread ended"))?
+    }
+}
+
+/// Keeps notifications in memory instead of showing them: for unit tests.
 #[derive(Debug, Default)]
 pub struct RecordingNotifier {
-    pub shown: std::sync::Mutex<Vec<Alert>>,
+    pub shown: Mutex<Vec<Notice>>,
 }
 
 impl Notifier for RecordingNotifier {
-    fn notify(&self, alert: &Alert) -> Result<()> {
-        self.shown
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(alert.clone());
-        Ok(())
+    fn show(&self, notice: &Notice, _actions: ActionSink) -> Result<u32> {
+        let mut shown = self.shown.lock().unwrap_or_else(|e| e.into_inner());
+        shown.push(notice.clone());
+        // As a notification server does: a replacement keeps the id it replaces.
+        Ok(notice.replaces.unwrap_or(shown.len() as u32))
+    }
+}
+
+/// The admin's notification settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[serde(default)]
+pub struct NotifySettings {
+    pub enabled: bool,
+    /// Alerts below this severity are listed, not notified.
+    pub min_severity: Severity,
+}
+
+impl Default for NotifySettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            min_severity: Severity::Medium,
+        }
+    }
+}
+
+/// What storm control makes of one alert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Gate {
+    /// A notification of its own.
+    Show,
+    /// Part of a burst: the one summary, counting `count` alerts, replacing the summary
+    /// shown before if any.
+    Summary { count: usize, replaces: Option<u32> },
+    /// Its member was notified less than [`StormGate::MEMBER_QUIET`] ago: listed only.
+    Quiet,
+}
+
+#[derive(Debug, Clone)]
+struct Burst {
+    count: usize,
+    last: DateTime<Utc>,
+    notice: Option<u32>,
+}
+
+/// Storm control: at most one notification per member per 10 minutes, and when more than 3
+/// alerts arrive within a minute, one summary ("5 unfamiliar sign-ins") that counts up in
+/// place instead of more notifications. Pure: time comes in with each call.
+#[derive(Debug, Default)]
+pub struct StormGate {
+    last_by_member: HashMap<String, DateTime<Utc>>,
+    arrivals: VecDeque<DateTime<Utc>>,
+    burst: Option<Burst>,
+}
+
+impl StormGate {
+    pub const MEMBER_QUIET: Duration = Duration::minutes(10);
+    pub const BURST_WINDOW: Duration = Duration::minutes(1);
+    /// More than this many within [`Self::BURST_WINDOW`] is a burst.
+    pub const BURST_MAX: usize = 3;
+
+    /// Decides about an alert on `member` arriving at `now`.
+    pub fn decide(&mut self, member: &str, now: DateTime<Utc>) -> Gate {
+        if let Some(last) = self.last_by_member.get(member)
+            && now - *last < Self::MEMBER_QUIET
+        {
+            return Gate::Quiet;
+        }
+        self.last_by_member.insert(member.to_owned(), now);
+        self.last_by_member
+            .retain(|_, at| now - *at < Self::MEMBER_QUIET);
+        self.arrivals.push_back(now);
+        while self
+            .arrivals
+            .front()
+            .is_some_and(|t| now - *t >= Self::BURST_WINDOW)
+        {
+            self.arrivals.pop_front();
+        }
+        match &mut self.burst {
+            Some(b) if now - b.last < Self::BURST_WINDOW => {
+                b.count += 1;
+                b.last = now;
+                Gate::Summary {
+                    count: b.count,
+                    replaces: b.notice,
+                }
+            }
+            _ if self.arrivals.len() > Self::BURST_MAX => {
+                let count = self.arrivals.len();
+                self.burst = Some(Burst {
+                    count,
+                    last: now,
+                    notice: None,
+                });
+                Gate::Summary {
+                    count,
+                    replaces: None,
+                }
+            }
+            _ => {
+                self.burst = None;
+                Gate::Show
+            }
+        }
+    }
+
+    /// Records the id the summary of the running burst was shown with.
+    pub fn summary_shown(&mut self, id: u32) {
+        if let Some(b) = &mut self.burst {
+            b.notice = Some(id);
+        }
+    }
+}
+
+/// The notification of one alert: title "Unfamiliar sign-in: <member>", body with place, IP,
+/// device, local time and reasons; actions "Revoke session" (when there is a session) and
+/// "Open".
+pub fn alert_notice(alert: &Alert) -> Notice {
+    let title = if alert.event == "auth.sign_in_failed" {
+        format!("Password attack: {}", alert.member())
+    } else {
+        format!("Unfamiliar sign-in: {}", alert.member())
+    };
+    let place = alert.place.as_deref().unwrap_or("Unknown location");
+    let ip = alert.ip.as_deref().unwrap_or("unknown IP");
+    let device = alert.device.as_deref().unwrap_or("unknown device");
+    let when = alert.at.with_timezone(&Local).format("%a %d %b %H:%M");
+    let body = format!(
+        "{place} · {ip} · {device}\n{when} · {}",
+        alert.reason_phrases().join("; ")
+    );
+    let mut actions = Vec::new();
+    if alert.session_id.is_some() {
+        actions.push((ACTION_REVOKE, "Revoke session"));
+    }
+    actions.push((ACTION_OPEN, "Open"));
+    actions.push((ACTION_DEFAULT, "Open"));
+    Notice {
+        title,
+        body,
+        severity: alert.severity,
+        actions,
+        replaces: None,
+        alert_id: Some(alert.id),
+    }
+}
+
+fn summary_notice(count: usize, body: &str, severity: Severity, replaces: Option<u32>) -> Notice {
+    Notice {
+        title: if count == 1 {
+            "1 unfamiliar sign-in".to_owned()
+        } else {
+            format!("{count} unfamiliar sign-ins")
+        },
+        body: body.to_owned(),
+        severity,
+        actions: vec![(ACTION_OPEN, "Open"), (ACTION_DEFAULT, "Open")],
+        replaces,
+        alert_id: None,
+    }
+}
+
+/// Turns raised alerts into notifications, under the admin's settings and storm control.
+#[derive(Debug)]
+pub struct Dispatcher {
+    notifier: Arc<dyn Notifier>,
+    clock: Arc<dyn Clock>,
+    settings: Mutex<NotifySettings>,
+    gate: Mutex<StormGate>,
+    actions: ActionSink,
+    answers: Mutex<Option<mpsc::UnboundedReceiver<NoticeAction>>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Dispatcher {
+    pub fn new(
+        notifier: Arc<dyn Notifier>,
+        clock: Arc<dyn Clock>,
+        settings: NotifySettings,
+    ) -> Self {
+        let (actions, answers) = mpsc::unbounded_channel();
+        Self {
+            notifier,
+            clock,
+            settings: Mutex::new(settings),
+            gate: Mutex::new(StormGate::default()),
+            actions,
+            answers: Mutex::new(Some(answers)),
+        }
+    }
+
+    /// The same dispatcher reading time from `clock`.
+    pub fn with_clock(&self, clock: Arc<dyn Clock>) -> Self {
+        let mut d = Self::new(Arc::clone(&self.notifier), clock, self.settings());
+        if let Some(answers) = lock(&self.answers).take() {
+            d.actions = self.actions.clone();
+            d.answers = Mutex::new(Some(answers));
+        }
+        d
+    }
+
+    pub fn settings(&self) -> NotifySettings {
+        *lock(&self.settings)
+    }
+
+    pub fn set_settings(&self, settings: NotifySettings) {
+        *lock(&self.settings) = settings;
+    }
+
+    /// The admin's answers to notifications; the app takes this once and serves it.
+    pub fn actions(&self) -> Option<mpsc::UnboundedReceiver<NoticeAction>> {
+        lock(&self.answers).take()
+    }
+
+    /// Shows a notification that is not about an alert (an action's confirmation).
+    pub fn tell(&self, title: &str, body: &str, severity: Severity) {
+        let notice = Notice {
+            title: title.to_owned(),
+            body: body.to_owned(),
+            severity,
+            actions: Vec::new(),
+            replaces: None,
+            alert_id: None,
+        };
+        if let Err(e) = self.notifier.show(&notice, self.actions.clone()) {
+            tracing::warn!(error = %e, "a notification could not be shown");
+        }
+    }
+
+    /// Notifies what `raised` calls for; returns the notices shown.
+    pub fn raise(&self, raised: &Raised) -> Vec<Notice> {
+        let settings = self.settings();
+        if !settings.enabled {
+            return Vec::new();
+        }
+        let due: Vec<&Alert> = raised
+            .alerts
+            .iter()
+            .filter(|a| a.severity >= settings.min_severity)
+            .collect();
+        if due.is_empty() {
+            return Vec::new();
+        }
+        let mut shown = Vec::new();
+        if raised.from_history {
+            let severity = due
+                .iter()
+                .map(|a| a.severity)
+                .max()
+                .unwrap_or(Severity::Low);
+            let notice = summary_notice(
+                due.len(),
+                "found on sessions that are still active while reading the workspace's \
+                 history; open the list of alerts to review them",
+                severity,
+                None,
+            );
+            if self.show(&notice).is_some() {
+                shown.push(notice);
+            }
+            return shown;
+        }
+        for alert in due {
+            let now = self.clock.now();
+            let decision = lock(&self.gate).decide(alert.member(), now);
+            let notice = match decision {
+                Gate::Quiet => continue,
+                Gate::Show => alert_notice(alert),
+                Gate::Summary { count, replaces } => summary_notice(
+                    count,
+                    &format!(
+                        "{count} sign-ins from unfamiliar places within a minute, the latest \
+                         {}; open the list of alerts to review them",
+                        alert.member()
+                    ),
+                    alert.severity,
+                    replaces,
+                ),
+            };
+            if let Some(id) = self.show(&notice) {
+                if matches!(decision, Gate::Summary { .. }) {
+                    lock(&self.gate).summary_shown(id);
+                }
+                shown.push(notice);
+            }
+        }
+        shown
+    }
+
+    fn show(&self, notice: &Notice) -> Option<u32> {
+        match self.notifier.show(notice, self.actions.clone()) {
+            Ok(id) => Some(id),
+            Err(e) => {
+                tracing::warn!(error = %e, "an alert could not be notified");
+                None
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone as _;
+
+    fn t(min: i64, sec: i64) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 5, 4, 9, 0, 0).single().unwrap()
+            + Duration::minutes(min)
+            + Duration::seconds(sec)
+    }
+
+    #[test]
+    fn one_notification_per_member_per_ten_minutes() {
+        let mut g = StormGate::default();
+        assert_eq!(g.decide("ada", t(0, 0)), Gate::Show);
+        assert_eq!(g.decide("ada", t(5, 0)), Gate::Quiet);
+        assert_eq!(g.decide("ada", t(9, 59)), Gate::Quiet);
+        assert_eq!(g.decide("bob", t(9, 59)), Gate::Show);
+        assert_eq!(g.decide("ada", t(10, 0)), Gate::Show);
+    }
+
+    #[test]
+    fn more_than_three_within_a_minute_become_one_summary_that_counts_up() {
+        let mut g = StormGate::default();
+        assert_eq!(g.decide("a", t(0, 0)), Gate::Show);
+        assert_eq!(g.decide("b", t(0, 10)), Gate::Show);
+        assert_eq!(g.decide("c", t(0, 20)), Gate::Show);
+        assert_eq!(
+            g.decide("d", t(0, 30)),
+            Gate::Summary {
+                count: 4,
+                replaces: None
+            }
+        );
+        g.summary_shown(41);
+        assert_eq!(
+            g.decide("e", t(0, 40)),
+            Gate::Summary {
+                count: 5,
+                replaces: Some(41)
+            }
+        );
+        // The burst goes on while alerts keep coming within a minute of each other.
+        assert_eq!(
+            g.decide("f", t(1, 30)),
+            Gate::Summary {
+                count: 6,
+                replaces: Some(41)
+            }
+        );
+        // A quiet minute ends it.
+        assert_eq!(g.decide("g", t(2, 31)), Gate::Show);
+    }
+
+    #[test]
+    fn three_within_a_minute_are_not_a_burst() {
+        let mut g = StormGate::default();
+        for (i, m) in ["a", "b", "c"].into_iter().enumerate() {
+            assert_eq!(g.decide(m, t(0, i as i64 * 10)), Gate::Show);
+        }
+        // The first has left the window a minute later.
+        assert_eq!(g.decide("d", t(1, 0)), Gate::Show);
+    }
+
+    #[test]
+    fn quiet_alerts_do_not_count_towards_a_burst() {
+        let mut g = StormGate::default();
+        assert_eq!(g.decide("a", t(0, 0)), Gate::Show);
+        for s in 1..10 {
+            assert_eq!(g.decide("a", t(0, s)), Gate::Quiet);
+        }
+        assert_eq!(g.decide("b", t(0, 20)), Gate::Show);
+    }
+
+    fn alert(id: i64, member: &str, severity: Severity) -> Alert {
+        Alert {
+            id,
+            event_id: format!("ev{id}"),
+            seq: id,
+            event: "session.signed_in".into(),
+            member_id: Some(format!("id-{member}")),
+            member_email: Some(member.into()),
+            session_id: Some(format!("s{id}")),
+            at: t(0, 0),
+            raised_at: t(0, 0),
+            severity,
+            reasons: vec![crate::detect::Reason::NewCountry {
+                country: "FR".into(),
+            }],
+            ip: Some("203.0.113.7".into()),
+            device: Some("Chrome on Linux".into()),
+            place: Some("Paris, FR".into()),
+            status: crate::alerts::AlertStatus::New,
+            status_at: None,
+            from_history: false,
+        }
+    }
+
+    #[derive(Debug)]
+    struct Fixed(DateTime<Utc>);
+    impl Clock for Fixed {
+        fn now(&self) -> DateTime<Utc> {
+            self.0
+        }
+    }
+
+    fn dispatcher(settings: NotifySettings) -> (Dispatcher, Arc<RecordingNotifier>) {
+        let notifier = Arc::new(RecordingNotifier::default());
+        let d = Dispatcher::new(
+            Arc::clone(&notifier) as Arc<dyn Notifier>,
+            Arc::new(Fixed(t(0, 0))),
+            settings,
+        );
+        (d, notifier)
+    }
+
+    #[test]
+    fn an_alert_notice_names_member_place_ip_device_and_offers_revoke_and_open() {
+        let n = alert_notice(&alert(7, "ada@acme.test", Severity::High));
+        assert_eq!(n.title, "Unfamiliar sign-in: ada@acme.test");
+        assert!(
+            n.body
+                .starts_with("Paris, FR · 203.0.113.7 · Chrome on Linux\n"),
+            "{}",
+            n.body
+        );
+        assert!(n.body.ends_with("new country (FR)"), "{}", n.body);
+        assert_eq!(
+            n.actions,
+            [
+                (ACTION_REVOKE, "Revoke session"),
+                (ACTION_OPEN, "Open"),
+                (ACTION_DEFAULT, "Open")
+            ]
+        );
+        assert_eq!(n.alert_id, Some(7));
+        let mut attack = alert(8, "bob@acme.test", Severity::High);
+        attack.event = "auth.sign_in_failed".into();
+        attack.session_id = None;
+        let n = alert_notice(&attack);
+        assert_eq!(n.title, "Password attack: bob@acme.test");
+        assert!(n.actions.iter().all(|(k, _)| *k != ACTION_REVOKE));
+    }
+
+    #[test]
+    fn settings_decide_what_is_notified() {
+        let raised = Raised {
+            alerts: vec![
+                alert(1, "a", Severity::Low),
+                alert(2, "b", Severity::Medium),
+                alert(3, "c", Severity::High),
+            ],
+            from_history: false,
+        };
+        let titles = |settings| {
+            let (d, _) = dispatcher(settings);
+            d.raise(&raised)
+                .into_iter()
+                .map(|n| n.title)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            titles(NotifySettings::default()),
+            ["Unfamiliar sign-in: b", "Unfamiliar sign-in: c"]
+        );
+        let all = NotifySettings {
+            enabled: true,
+            min_severity: Severity::Low,
+        };
+        assert_eq!(titles(all).len(), 3);
+        let off = NotifySettings {
+            enabled: false,
+            min_severity: Severity::Low,
+        };
+        assert!(titles(off).is_empty());
+    }
+
+    #[test]
+    fn alerts_from_history_are_summed_up_in_one_notification() {
+        let (d, notifier) = dispatcher(NotifySettings::default());
+        let raised = Raised {
+            alerts: (1..=5).map(|i| alert(i, "a", Severity::High)).collect(),
+            from_history: true,
+        };
+        let shown = d.raise(&raised);
+        assert_eq!(shown.len(), 1);
+        assert_eq!(shown[0].title, "5 unfamiliar sign-ins");
+        assert_eq!(shown[0].alert_id, None);
+        assert_eq!(notifier.shown.lock().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_burst_shows_three_then_one_summary_replaced_in_place() {
+        let (d, notifier) = dispatcher(NotifySettings::default());
+        let raised = Raised {
+            alerts: (1..=6)
+                .map(|i| alert(i, &format!("m{i}"), Severity::High))
+                .collect(),
+            from_history: false,
+        };
+        let titles: Vec<String> = d.raise(&raised).into_iter().map(|n| n.title).collect();
+        assert_eq!(
+            titles,
+            [
+                "Unfamiliar sign-in: m1",
+                "Unfamiliar sign-in: m2",
+                "Unfamiliar sign-in: m3",
+                "4 unfamiliar sign-ins",
+                "5 unfamiliar sign-ins",
+                "6 unfamiliar sign-ins"
+            ]
+        );
+        let shown = notifier.shown.lock().unwrap();
+        // The summary's later counts replace the first summary (id 4 in the recorder).
+        assert_eq!(shown[3].replaces, None);
+        assert_eq!(shown[4].replaces, Some(4));
+        assert_eq!(shown[5].replaces, Some(4));
+    }
+
+    #[test]
+    fn markup_characters_are_escaped() {
+        assert_eq!(plain("<b>R&D</b>"), "&lt;b&gt;R&amp;D&lt;/b&gt;");
     }
 }

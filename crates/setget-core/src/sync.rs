@@ -30,9 +30,11 @@ use setget_protocol::{AuditEvent, ErrorCode, Member, Page, Session};
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
+use crate::alerts::Watch;
 use crate::cache::{AuditApplied, Cache};
 use crate::credential::Credential;
 use crate::error::{CoreError, ErrorKind, Result};
+use crate::notify::Dispatcher;
 
 /// The sync's timings. The defaults are the app's; tests shorten them.
 #[derive(Debug, Clone)]
@@ -121,6 +123,9 @@ pub struct CatchUp {
     pub session_changes: u64,
     #[ts(type = "number")]
     pub audit_events: u64,
+    /// Alerts the detector raised over the new events.
+    #[ts(type = "number")]
+    pub alerts: u64,
 }
 
 /// Exponential backoff with jitter: each wait is drawn from the upper half of a window that
@@ -193,6 +198,10 @@ pub struct Syncer {
     /// Whether this sync records its state in the cache for other processes (the running
     /// background sync does; one-off catch-ups do not), and what it last recorded when.
     report: Option<Mutex<Option<(SyncState, Instant)>>>,
+    /// The detector over the synced log, and where its alerts are notified (none for a
+    /// one-off catch-up that nobody stays to answer).
+    watch: Arc<Watch>,
+    dispatcher: Option<Arc<Dispatcher>>,
 }
 
 /// A running sync records its state at least this often (while it publishes), so that a
@@ -219,6 +228,8 @@ impl Syncer {
         clock: Arc<dyn Clock>,
         opts: SyncOptions,
         status: watch::Sender<SyncStatus>,
+        watch: Arc<Watch>,
+        dispatcher: Option<Arc<Dispatcher>>,
     ) -> Self {
         Self {
             cred,
@@ -228,12 +239,20 @@ impl Syncer {
             status,
             members_dirty: AtomicBool::new(false),
             report: None,
+            watch,
+            dispatcher,
         }
     }
 
     /// The same sync, recording its state in the cache for `setget-admin status`.
     pub(crate) fn reporting(mut self) -> Self {
         self.report = Some(Mutex::new(None));
+        self
+    }
+
+    /// The same sync, recording alerts without notifying them.
+    pub(crate) fn quiet(mut self) -> Self {
+        self.dispatcher = None;
         self
     }
 
@@ -306,8 +325,30 @@ impl Syncer {
         // events, so a revocation in the log never sits beside a row still shown active.
         result.audit_events = self.pull_audit(&progress).await?;
         result.session_changes = self.pull_sessions(&progress).await?;
+        // Judged after the sessions, so that alerts from history keep only the sessions
+        // that are still active.
+        result.alerts = self.detect().await?;
         self.mark_synced().await?;
         Ok(result)
+    }
+
+    /// Runs the detector over the events not judged yet and notifies what it raised.
+    async fn detect(&self) -> Result<u64> {
+        let watch = Arc::clone(&self.watch);
+        let now = self.clock.now();
+        let raised = self.db(move |c| watch.process(c, now)).await?;
+        let count = raised.alerts.len() as u64;
+        if count > 0
+            && let Some(dispatcher) = &self.dispatcher
+        {
+            let dispatcher = Arc::clone(dispatcher);
+            // D-Bus calls block; they must not hold up the runtime's thread.
+            let shown = tokio::task::spawn_blocking(move || dispatcher.raise(&raised).len())
+                .await
+                .unwrap_or(0);
+            tracing::debug!(alerts = count, notified = shown, "alerts raised");
+        }
+        Ok(count)
     }
 
     async fn members_due(&self) -> Result<bool> {
@@ -735,6 +776,8 @@ impl Syncer {
                         // An event went missing between the stream and the cursor: refetch.
                         self.pull_audit(&progress).await?;
                     }
+                    // At once, before anything else: this is the path to the desktop.
+                    self.detect().await?;
                     if !known {
                         self.members_dirty.store(true, Ordering::SeqCst);
                         self.pull_members(&progress).await?;
