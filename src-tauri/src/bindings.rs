@@ -5,8 +5,10 @@
 #[cfg(test)]
 mod tests {
     use setget_core::account::SignedOutNote;
+    use setget_core::alerts::{Alert, AlertFilter, AlertStatus, Trusted};
     use setget_core::cache::{Counts, Cursors};
-    use setget_core::notify::{Alert, Severity};
+    use setget_core::detect::Reason;
+    use setget_core::notify::{NotifySettings, Severity};
     use setget_core::sync::{CatchUp, SyncState, SyncStatus};
     use setget_core::{AccountView, CoreError, ErrorKind, StatusReport};
     use setget_protocol::{
@@ -45,7 +47,12 @@ mod tests {
             decl::<EndReason>(&cfg),
             decl::<Role>(&cfg),
             decl::<Alert>(&cfg),
+            decl::<AlertStatus>(&cfg),
+            decl::<AlertFilter>(&cfg),
+            decl::<Reason>(&cfg),
             decl::<Severity>(&cfg),
+            decl::<Trusted>(&cfg),
+            decl::<NotifySettings>(&cfg),
         ] {
             out.push_str(&d);
         }

@@ -10,8 +10,9 @@ use std::sync::Arc;
 
 use clap::Subcommand;
 use setget_core::account::AppDirs;
-use setget_core::detect::{Detector, DetectorConfig};
-use setget_core::notify::DesktopNotifier;
+use setget_core::alerts::{Alert, AlertFilter, AlertStatus, Trusted};
+use setget_core::detect::Detector;
+use setget_core::notify::{DesktopNotifier, NoticeAction, NotifySettings, Severity};
 use setget_core::secret::{KeyringStore, Sensitive};
 use setget_core::sync::SyncState;
 use setget_core::{CoreError, Engine, ErrorKind, StatusReport};
@@ -59,12 +60,62 @@ pub enum Command {
         #[arg(long = "trusted-country", value_name = "CODE")]
         trusted_countries: Vec<String>,
     },
+    /// List the detector's alerts, newest first.
+    Alerts {
+        /// Only alerts with this status: new, acknowledged, dismissed or familiar.
+        #[arg(long, value_parser = parse_status)]
+        status: Option<AlertStatus>,
+        /// At most this many.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        /// One JSON object per line instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Act on one alert: acknowledge, dismiss, mark as familiar (the detector learns the
+    /// member's place, network and device), or revoke its session at the server.
+    Alert {
+        /// The alert's number, as `alerts` lists it.
+        id: i64,
+        #[arg(value_parser = ["acknowledge", "dismiss", "familiar", "revoke"])]
+        action: String,
+    },
+    /// Show the workspace's trusted networks and countries; with options, replace them.
+    Trust {
+        /// A trusted network (repeatable), e.g. 203.0.113.0/24.
+        #[arg(long = "network", value_name = "CIDR")]
+        networks: Vec<String>,
+        /// A trusted country (repeatable), e.g. GB.
+        #[arg(long = "country", value_name = "CODE")]
+        countries: Vec<String>,
+        /// Trust nothing (clear both lists).
+        #[arg(long, conflicts_with_all = ["networks", "countries"])]
+        clear: bool,
+    },
+    /// Show the notification settings; with options, change them.
+    Notifications {
+        /// Turn desktop notifications on or off.
+        #[arg(value_parser = ["on", "off"])]
+        state: Option<String>,
+        /// Notify alerts of this severity and above: low, medium or high.
+        #[arg(long, value_parser = parse_severity)]
+        min_severity: Option<Severity>,
+    },
     /// Show the account, the cache (path, size, cursors, rows), the last sync and the state.
     Status {
         /// Print one JSON object instead of text.
         #[arg(long)]
         json: bool,
     },
+}
+
+fn parse_status(s: &str) -> Result<AlertStatus, String> {
+    AlertStatus::parse(s)
+        .ok_or_else(|| format!("{s:?} is not new, acknowledged, dismissed or familiar"))
+}
+
+fn parse_severity(s: &str) -> Result<Severity, String> {
+    Severity::parse(s).ok_or_else(|| format!("{s:?} is not low, medium or high"))
 }
 
 /// The exit code for an engine failure.
@@ -121,14 +172,36 @@ fn restored(engine: &Engine) -> Result<(), CoreError> {
     }
 }
 
+/// Opens the window on an alert (a notification's "Open" while the command line syncs).
+fn open_window(alert: Option<i64>) {
+    let Ok(exe) = std::env::current_exe() else {
+        return;
+    };
+    let mut cmd = std::process::Command::new(exe);
+    if let Some(id) = alert {
+        cmd.args(["--alert", &id.to_string()]);
+    }
+    if let Err(e) = cmd.spawn() {
+        eprintln!("the window could not be opened: {e}");
+    }
+}
+
 /// Follows the server, printing each change of state, until the server ends the session
-/// (exit 3) or Ctrl-C (exit 0).
+/// (exit 3) or Ctrl-C (exit 0). Answers to notifications are served meanwhile.
 async fn follow(engine: &Engine) -> Result<(), CoreError> {
     let mut status = engine.subscribe();
+    let mut actions = engine.notice_actions();
     engine.start_sync()?;
     let mut last_kind = String::new();
     loop {
         tokio::select! {
+            Some(action) = async { actions.as_mut()?.recv().await } => match action {
+                NoticeAction::Revoke(id) => match engine.revoke_alert_session(id).await {
+                    Ok(alert) => println!("alert {id}: revoked the session of {}", alert.member()),
+                    Err(e) => eprintln!("alert {id}: not revoked: {}", e.message),
+                },
+                NoticeAction::Open(id) => open_window(id),
+            },
             changed = status.changed() => {
                 if changed.is_err() {
                     return Ok(());
@@ -194,6 +267,33 @@ fn status_text(r: &StatusReport) -> String {
     )
 }
 
+fn alert_line(a: &Alert) -> String {
+    format!(
+        "{:>5}  {}  {:<6}  {:<12}  {}  {}  {}  {}",
+        a.id,
+        a.at.format("%Y-%m-%d %H:%M"),
+        a.severity.as_str(),
+        a.status.as_str(),
+        a.member(),
+        a.place.as_deref().unwrap_or("-"),
+        a.ip.as_deref().unwrap_or("-"),
+        a.reason_phrases().join("; ")
+    )
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> Result<String, CoreError> {
+    serde_json::to_string(value)
+        .map_err(|e| CoreError::new(ErrorKind::Internal, format!("encoding the answer: {e}")))
+}
+
+fn settings_line(s: &NotifySettings) -> String {
+    format!(
+        "notifications {}, for {} severity and above",
+        if s.enabled { "on" } else { "off" },
+        s.min_severity.as_str()
+    )
+}
+
 /// `detect --replay`: the detector over a file of audit events.
 fn replay(
     path: &std::path::Path,
@@ -201,20 +301,12 @@ fn replay(
     trusted_countries: &[String],
 ) -> Result<(), CoreError> {
     let bad = |message: String| CoreError::new(ErrorKind::InvalidInput, message);
-    let mut config = DetectorConfig::default();
-    for cidr in trusted_networks {
-        config.trusted_networks.push(
-            cidr.parse()
-                .map_err(|_| bad(format!("{cidr:?} is not a network like 203.0.113.0/24")))?,
-        );
+    let config = Trusted {
+        networks: trusted_networks.to_vec(),
+        countries: trusted_countries.to_vec(),
     }
-    for code in trusted_countries {
-        let code = code.trim().to_uppercase();
-        if code.len() != 2 || !code.bytes().all(|b| b.is_ascii_uppercase()) {
-            return Err(bad(format!("{code:?} is not a two-letter country code")));
-        }
-        config.trusted_countries.push(code);
-    }
+    .validated()?
+    .config();
     let file = std::fs::File::open(path)
         .map_err(|e| bad(format!("cannot read {}: {e}", path.display())))?;
     let mut detector = Detector::new(config);
@@ -298,14 +390,15 @@ pub fn run(command: Command) -> ExitCode {
                     let report = engine.status()?;
                     println!(
                         "synced in {} ms: {} members, {} sessions ({} active), {} audit events; \
-                         new: {} session changes, {} audit events",
+                         new: {} session changes, {} audit events, {} alerts",
                         took.as_millis(),
                         report.counts.members,
                         report.counts.sessions,
                         report.counts.active_sessions,
                         report.counts.audit_events,
                         got.session_changes,
-                        got.audit_events
+                        got.audit_events,
+                        got.alerts
                     );
                     return Ok(());
                 }
@@ -316,6 +409,71 @@ pub fn run(command: Command) -> ExitCode {
                 trusted_networks,
                 trusted_countries,
             } => replay(&path, &trusted_networks, &trusted_countries),
+            Command::Alerts {
+                status,
+                limit,
+                json,
+            } => {
+                restored(&engine)?;
+                let alerts = engine.alerts(&AlertFilter {
+                    status,
+                    limit,
+                    ..AlertFilter::default()
+                })?;
+                for a in &alerts {
+                    println!("{}", if json { to_json(a)? } else { alert_line(a) });
+                }
+                if alerts.is_empty() && !json {
+                    println!("no alerts");
+                }
+                Ok(())
+            }
+            Command::Alert { id, action } => {
+                restored(&engine)?;
+                let alert = match action.as_str() {
+                    "revoke" => engine.revoke_alert_session(id).await?,
+                    "acknowledge" => engine.set_alert_status(id, AlertStatus::Acknowledged)?,
+                    "dismiss" => engine.set_alert_status(id, AlertStatus::Dismissed)?,
+                    _ => engine.set_alert_status(id, AlertStatus::Familiar)?,
+                };
+                println!("{}", alert_line(&alert));
+                Ok(())
+            }
+            Command::Trust {
+                networks,
+                countries,
+                clear,
+            } => {
+                restored(&engine)?;
+                let trusted = if clear || !networks.is_empty() || !countries.is_empty() {
+                    engine.set_trusted(Trusted {
+                        networks,
+                        countries,
+                    })?
+                } else {
+                    engine.trusted()?
+                };
+                println!("networks   {}", trusted.networks.join(", "));
+                println!("countries  {}", trusted.countries.join(", "));
+                Ok(())
+            }
+            Command::Notifications {
+                state,
+                min_severity,
+            } => {
+                let mut settings = engine.notify_settings();
+                if state.is_some() || min_severity.is_some() {
+                    if let Some(state) = state {
+                        settings.enabled = state == "on";
+                    }
+                    if let Some(min) = min_severity {
+                        settings.min_severity = min;
+                    }
+                    engine.set_notify_settings(settings)?;
+                }
+                println!("{}", settings_line(&settings));
+                Ok(())
+            }
             Command::Status { json } => {
                 restored(&engine)?;
                 let report = engine.status()?;

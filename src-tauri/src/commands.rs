@@ -4,6 +4,8 @@
 use std::sync::Arc;
 
 use serde::Serialize;
+use setget_core::alerts::{Alert, AlertFilter, AlertStatus, Trusted};
+use setget_core::notify::NotifySettings;
 use setget_core::secret::Sensitive;
 use setget_core::sync::SyncStatus;
 use setget_core::{AccountView, CoreError, Engine};
@@ -15,6 +17,8 @@ pub struct Shell {
     pub engine: Arc<Engine>,
     /// The embedded server's address in demo mode.
     pub demo: Option<String>,
+    /// The alert to show first (`setget-admin --alert N`).
+    pub open_alert: Option<i64>,
 }
 
 /// What the window needs to know at start.
@@ -24,6 +28,9 @@ pub struct AppInfo {
     pub account: Option<AccountView>,
     /// The embedded demo server's address, in demo mode.
     pub demo_server: Option<String>,
+    /// The alert to show first, if the window was opened on one.
+    #[ts(type = "number | null")]
+    pub open_alert: Option<i64>,
 }
 
 /// The app's version, the signed-in account and whether this is the demo.
@@ -33,6 +40,7 @@ pub fn app_info(shell: tauri::State<'_, Shell>) -> AppInfo {
         version: env!("CARGO_PKG_VERSION").to_owned(),
         account: shell.engine.account(),
         demo_server: shell.demo.clone(),
+        open_alert: shell.open_alert,
     }
 }
 
@@ -69,4 +77,60 @@ pub async fn sign_out(shell: tauri::State<'_, Shell>) -> Result<(), CoreError> {
 #[tauri::command]
 pub fn sync_status(shell: tauri::State<'_, Shell>) -> SyncStatus {
     shell.engine.subscribe().borrow().clone()
+}
+
+/// The detector's alerts, newest first.
+#[tauri::command]
+pub fn alerts(
+    shell: tauri::State<'_, Shell>,
+    filter: AlertFilter,
+) -> Result<Vec<Alert>, CoreError> {
+    shell.engine.alerts(&filter)
+}
+
+/// Acknowledges, dismisses or marks an alert as familiar.
+#[tauri::command]
+pub fn set_alert_status(
+    shell: tauri::State<'_, Shell>,
+    id: i64,
+    status: AlertStatus,
+) -> Result<Alert, CoreError> {
+    shell.engine.set_alert_status(id, status)
+}
+
+/// Revokes the session an alert is about.
+#[tauri::command]
+pub async fn revoke_alert_session(
+    shell: tauri::State<'_, Shell>,
+    id: i64,
+) -> Result<Alert, CoreError> {
+    shell.engine.revoke_alert_session(id).await
+}
+
+/// The workspace's trusted networks and countries.
+#[tauri::command]
+pub fn trusted(shell: tauri::State<'_, Shell>) -> Result<Trusted, CoreError> {
+    shell.engine.trusted()
+}
+
+/// Replaces the trusted networks and countries (a bad entry changes nothing).
+#[tauri::command]
+pub fn set_trusted(shell: tauri::State<'_, Shell>, trusted: Trusted) -> Result<Trusted, CoreError> {
+    shell.engine.set_trusted(trusted)
+}
+
+/// The notification settings.
+#[tauri::command]
+pub fn notify_settings(shell: tauri::State<'_, Shell>) -> NotifySettings {
+    shell.engine.notify_settings()
+}
+
+/// Changes the notification settings.
+#[tauri::command]
+pub fn set_notify_settings(
+    shell: tauri::State<'_, Shell>,
+    settings: NotifySettings,
+) -> Result<NotifySettings, CoreError> {
+    shell.engine.set_notify_settings(settings)?;
+    Ok(settings)
 }

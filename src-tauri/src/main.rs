@@ -13,13 +13,15 @@ use std::sync::Arc;
 use clap::Parser;
 use setget_core::Engine;
 use setget_core::account::AppDirs;
-use setget_core::notify::DesktopNotifier;
+use setget_core::notify::{DesktopNotifier, NoticeAction};
 use setget_core::secret::KeyringStore;
-use tauri::Emitter as _;
+use tauri::{Emitter as _, Manager as _};
 use tracing_subscriber::EnvFilter;
 
 /// The event that carries the sync's status to the window.
 const SYNC_STATUS_EVENT: &str = "sync-status";
+/// The event that asks the window to show an alert (its id; null for the list).
+const OPEN_ALERT_EVENT: &str = "open-alert";
 
 /// SetGet Session Admin.
 #[derive(Debug, Parser)]
@@ -28,6 +30,9 @@ struct Cli {
     /// Run against an embedded demo server on 127.0.0.1, signed in as its owner.
     #[arg(long)]
     demo: bool,
+    /// Open the window on this alert.
+    #[arg(long, value_name = "ID")]
+    alert: Option<i64>,
     /// Without a command, the window opens.
     #[command(subcommand)]
     command: Option<cli::Command>,
@@ -64,8 +69,36 @@ fn main() -> anyhow::Result<std::process::ExitCode> {
         (Arc::new(engine), None)
     };
     let mut status = engine.subscribe();
+    let actions = engine.notice_actions();
+    let served = Arc::clone(&engine);
     tauri::Builder::default()
         .setup(move |app| {
+            // Answers to notifications: revoke through the engine, or bring the window up
+            // on the alert.
+            if let Some(mut actions) = actions {
+                let handle = app.handle().clone();
+                tauri::async_runtime::spawn(async move {
+                    while let Some(action) = actions.recv().await {
+                        match action {
+                            NoticeAction::Revoke(id) => {
+                                if let Err(e) = served.revoke_alert_session(id).await {
+                                    tracing::warn!(alert = id, error = %e, "not revoked");
+                                }
+                            }
+                            NoticeAction::Open(id) => {
+                                if let Some(window) = handle.get_webview_window("main") {
+                                    let _ = window.unminimize();
+                                    let _ = window.show();
+                                    let _ = window.set_focus();
+                                }
+                                if let Err(e) = handle.emit(OPEN_ALERT_EVENT, id) {
+                                    tracing::debug!(error = %e, "the window missed an alert");
+                                }
+                            }
+                        }
+                    }
+                });
+            }
             // The window learns every change of the sync's state as a `sync-status` event.
             let handle = app.handle().clone();
             tauri::async_runtime::spawn(async move {
@@ -81,6 +114,7 @@ fn main() -> anyhow::Result<std::process::ExitCode> {
         .manage(commands::Shell {
             engine,
             demo: demo.as_ref().map(|d| d.server_url.clone()),
+            open_alert: cli.alert,
         })
         .invoke_handler(tauri::generate_handler![
             commands::app_info,
@@ -88,6 +122,13 @@ fn main() -> anyhow::Result<std::process::ExitCode> {
             commands::my_sessions,
             commands::sign_out,
             commands::sync_status,
+            commands::alerts,
+            commands::set_alert_status,
+            commands::revoke_alert_session,
+            commands::trusted,
+            commands::set_trusted,
+            commands::notify_settings,
+            commands::set_notify_settings,
         ])
         .run(tauri::generate_context!())?;
     drop(demo);

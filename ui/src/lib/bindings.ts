@@ -4,7 +4,11 @@ export type AppInfo = { version: string, account: AccountView | null,
 /**
  * The embedded demo server's address, in demo mode.
  */
-demo_server: string | null, };
+demo_server: string | null, 
+/**
+ * The alert to show first, if the window was opened on one.
+ */
+open_alert: number | null, };
 export type AccountView = { server: string, email: string, workspace_slug: string, workspace_name: string, 
 /**
  * Set when the server ended the session: sign in again.
@@ -25,7 +29,11 @@ export type CatchUp = {
 /**
  * Members fetched (0 when the list was not due).
  */
-members: number, session_changes: number, audit_events: number, };
+members: number, session_changes: number, audit_events: number, 
+/**
+ * Alerts the detector raised over the new events.
+ */
+alerts: number, };
 export type StatusReport = { server: string, email: string, workspace: string, cache_path: string, cache_bytes: number, cursors: Cursors, counts: Counts, last_sync: string | null, } & ({ "state": "idle" } | { "state": "syncing", done: number, total: number, } | { "state": "live" } | { "state": "polling" } | { "state": "offline", since: string, reason: string, } | { "state": "signed_out", code: ErrorCode | null, reason: string, });
 export type Cursors = { 
 /**
@@ -78,13 +86,58 @@ export type AuthMethod = "password";
 export type SessionStatus = "active" | "revoked" | "expired" | "signed_out";
 export type EndReason = "sign_out" | "revoked_self" | "revoked_admin" | "concurrent_limit" | "workspace_revoke" | "inactivity" | "absolute" | "ip_change" | "user_agent_change" | "token_reuse";
 export type Role = "owner" | "admin" | "member";
-export type Alert = { session_id: string, member_email: string, ip: string, 
+export type Alert = { id: number, 
 /**
- * "London, GB", or None when the IP does not geolocate.
+ * The audit event it is about.
  */
-place: string | null, device: string, signed_in_at: string, severity: Severity, 
+event_id: string, seq: number, 
 /**
- * Why it is unfamiliar, as short phrases ("new network").
+ * `session.signed_in` or `auth.sign_in_failed`.
  */
-reasons: Array<string>, };
+event: string, member_id: string | null, member_email: string | null, 
+/**
+ * The session the sign-in created (none for a password attack).
+ */
+session_id: string | null, 
+/**
+ * When the sign-in (or the failure) happened.
+ */
+at: string, 
+/**
+ * When the detector judged it.
+ */
+raised_at: string, severity: Severity, reasons: Array<Reason>, ip: string | null, device: string | null, 
+/**
+ * "Paris, FR", or None when the IP did not geolocate.
+ */
+place: string | null, status: AlertStatus, status_at: string | null, 
+/**
+ * Raised while the first sync read the workspace's history.
+ */
+from_history: boolean, };
+export type AlertStatus = "new" | "acknowledged" | "dismissed" | "familiar";
+export type AlertFilter = { status: AlertStatus | null, member_id: string | null, min_severity: Severity | null, 
+/**
+ * Alerts with an id below this one (paging newest first).
+ */
+before_id: number | null, 
+/**
+ * At most this many (100 when 0).
+ */
+limit: number, };
+export type Reason = { "kind": "new_country", country: string, } | { "kind": "new_city", city: string, } | { "kind": "new_network", network: string, } | { "kind": "new_device", device: string, } | { "kind": "impossible_travel", from: string, to: string, km: number, kmh: number, } | { "kind": "password_attack_on_member", failures: number, } | { "kind": "password_attack_from_ip", ip: string, failures: number, members: number, };
 export type Severity = "low" | "medium" | "high";
+export type Trusted = { 
+/**
+ * CIDRs: `10.0.0.0/8`, `2001:db8::/32`; a bare address is its own /32 or /128.
+ */
+networks: Array<string>, 
+/**
+ * ISO 3166-1 alpha-2 codes, upper case.
+ */
+countries: Array<string>, };
+export type NotifySettings = { enabled: boolean, 
+/**
+ * Alerts below this severity are listed, not notified.
+ */
+min_severity: Severity, };
