@@ -4,10 +4,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use setget_core::account::{AppDirs, credential_name};
+use setget_core::alerts::AlertFilter;
 use setget_core::notify::RecordingNotifier;
 use setget_core::secret::{KeyringStore, SecretStore as _, Sensitive};
+use setget_core::sync::SyncState;
 use setget_core::{AccountView, Engine, ErrorKind};
-use setget_e2e::{ServerProcess, files_containing, secret_tool_lookup};
+use setget_e2e::{ServerProcess, agents, files_containing, secret_tool_lookup};
 use setget_protocol::{ErrorCode, Role, is_token_shaped};
 
 const PASSWORD: &str = "correct horse battery staple";
@@ -24,12 +26,20 @@ struct Fixture {
 
 impl Fixture {
     async fn new(slug: &str) -> Self {
+        Self::with_members(slug, &[]).await
+    }
+
+    /// The same, with more members (all with [`PASSWORD`]).
+    async fn with_members(slug: &str, members: &[(&str, Role)]) -> Self {
         let server = ServerProcess::start().unwrap();
         let owner = format!("owner@{slug}.test");
-        server
-            .create_workspace(slug, &[(&owner, PASSWORD, Role::Owner)])
-            .await
-            .unwrap();
+        let mut all = vec![(owner.as_str(), PASSWORD, Role::Owner)];
+        all.extend(
+            members
+                .iter()
+                .map(|(email, role)| (*email, PASSWORD, *role)),
+        );
+        server.create_workspace(slug, &all).await.unwrap();
         let home = tempfile::tempdir().unwrap();
         let (engine, notifier) = Self::engine_in(home.path());
         Self {
@@ -181,26 +191,62 @@ async fn a_session_ended_at_the_server_signs_the_engine_out_and_forgets_the_toke
 }
 
 #[tokio::test]
-async fn sessions_from_another_network_raise_one_alert_each() {
-    let f = Fixture::new("alerts").await;
-    let firefox =
-        "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:125.0) Gecko/20100101 Firefox/125.0";
+async fn the_first_sync_sums_up_alerts_on_active_sessions_then_notifies_each_new_one() {
+    let ada = "ada@alerts.test";
+    let f = Fixture::with_members("alerts", &[(ada, Role::Member)]).await;
+    let firefox = agents::FIREFOX_WINDOWS;
+    let chrome = agents::CHROME_MAC;
+    for _ in 0..6 {
+        f.server
+            .browser_sign_in(ada, PASSWORD, firefox, "81.2.69.142")
+            .await
+            .unwrap();
+        f.server.advance_clock(36 * 3600).await.unwrap();
+    }
+    // Before the app ever synced: a sign-in from Sydney, still active.
     f.server
-        .browser_sign_in(&f.owner, PASSWORD, firefox, "81.2.69.142")
+        .browser_sign_in(ada, PASSWORD, chrome, "1.1.1.1")
         .await
         .unwrap();
-    // Same /24 as the app's own 127.0.0.1: familiar.
-    f.server
-        .browser_sign_in(&f.owner, PASSWORD, "curl/8", "127.0.0.9")
-        .await
-        .unwrap();
+
     f.sign_in().await;
-    f.engine.my_sessions().await.unwrap();
-    f.engine.my_sessions().await.unwrap();
+    let mut status = f.engine.subscribe();
+    f.engine.start_sync().unwrap();
+    tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        status.wait_for(|s| s.state == SyncState::Live),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    // History: one summary, no alert of its own.
     let shown = f.notifier.shown.lock().unwrap().clone();
     assert_eq!(shown.len(), 1, "{shown:?}");
-    assert_eq!(shown[0].ip, "81.2.69.142");
-    assert_eq!(shown[0].device, "Firefox on Windows");
+    assert_eq!(shown[0].title, "1 unfamiliar sign-in");
+    assert_eq!(shown[0].alert_id, None);
+    let alerts = f.engine.alerts(&AlertFilter::default()).unwrap();
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert!(alerts[0].from_history);
+    assert_eq!(alerts[0].place.as_deref(), Some("Sydney, AU"));
+
+    // Live: a sign-in from Mountain View is notified on its own.
+    f.server
+        .browser_sign_in(ada, PASSWORD, chrome, "8.8.8.8")
+        .await
+        .unwrap();
+    let mut waited = 0;
+    while f.notifier.shown.lock().unwrap().len() < 2 && waited < 100 {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        waited += 1;
+    }
+    let shown = f.notifier.shown.lock().unwrap().clone();
+    assert_eq!(shown.len(), 2, "{shown:?}");
+    assert_eq!(shown[1].title, format!("Unfamiliar sign-in: {ada}"));
+    assert!(shown[1].body.contains("8.8.8.8"), "{}", shown[1].body);
+    let newest = &f.engine.alerts(&AlertFilter::default()).unwrap()[0];
+    assert_eq!(shown[1].alert_id, Some(newest.id));
+    assert!(!newest.from_history);
+    f.engine.stop_sync();
     f.engine.sign_out(true).await.unwrap();
 }
 

@@ -10,5 +10,6 @@
 mod cli;
 mod crash;
 mod engine;
+mod notify;
 mod sync;
 mod window;

@@ -10,16 +10,14 @@ use setget_core::notify::RecordingNotifier;
 use setget_core::secret::{KeyringStore, Sensitive};
 use setget_core::sync::{SyncOptions, SyncState};
 use setget_core::{Engine, ErrorKind};
-use setget_e2e::{Browser, Fault, FaultProxy, ServerProcess, secret_tool_lookup, snapshot};
+use setget_e2e::{Browser, Fault, FaultProxy, ServerProcess, agents, secret_tool_lookup, snapshot};
 use setget_protocol::clock::{Clock as _, ManualClock, SystemClock};
 use setget_protocol::{ErrorCode, Role, SessionPolicyPatch, SessionStatus};
 
 const PASSWORD: &str = "sync-test-password-9";
 const CHECKER_IP: &str = "81.2.69.142";
-const FIREFOX: &str =
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:125.0) Gecko/20100101 Firefox/125.0";
-const SAFARI: &str = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_4) AppleWebKit/605.1.15 \
-                      (KHTML, like Gecko) Version/17.4 Safari/605.1.15";
+const FIREFOX: &str = agents::FIREFOX_WINDOWS;
+const SAFARI: &str = agents::SAFARI_MAC;
 
 fn fast() -> SyncOptions {
     SyncOptions {
@@ -198,16 +196,10 @@ async fn as_browser(
     agent: &str,
     ip: &str,
 ) -> u16 {
-    reqwest::Client::new()
-        .request(method, f.server.at(path))
-        .header("user-agent", agent)
-        .header("x-forwarded-for", ip)
-        .header("cookie", format!("setget_session={token}"))
-        .send()
+    f.server
+        .as_browser(method, path, token, agent, ip)
         .await
         .unwrap()
-        .status()
-        .as_u16()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

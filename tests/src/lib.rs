@@ -8,11 +8,26 @@ use std::process::{Child, Command, Stdio};
 use anyhow::{Context as _, bail};
 use setget_protocol::{DevMember, DevWorkspace, DevWorkspaceCreated, Role};
 
+mod dbus;
 mod proxy;
 mod snapshot;
 
+pub use dbus::{NotifyCall, NotifyMonitor, invoke_action};
 pub use proxy::{Fault, FaultProxy};
 pub use snapshot::{Browser, ServerSnapshot, snapshot};
+
+/// Browser user agents, as the server's parser labels them.
+pub mod agents {
+    /// "Firefox on Windows".
+    pub const FIREFOX_WINDOWS: &str =
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:125.0) Gecko/20100101 Firefox/125.0";
+    /// "Safari on macOS".
+    pub const SAFARI_MAC: &str = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_4) \
+        AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Safari/605.1.15";
+    /// "Chrome on macOS".
+    pub const CHROME_MAC: &str = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) \
+        AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36";
+}
 
 /// The workspace root.
 pub fn workspace_root() -> PathBuf {
@@ -173,6 +188,26 @@ impl ServerProcess {
     pub async fn status_with_token(&self, path: &str, token: &str) -> anyhow::Result<u16> {
         let response = self
             .as_app(reqwest::Method::GET, path, token)
+            .send()
+            .await?;
+        Ok(response.status().as_u16())
+    }
+
+    /// The status of `method path` made as a browser with `token` (its user agent and IP, so
+    /// that the session's bindings hold).
+    pub async fn as_browser(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        agent: &str,
+        ip: &str,
+    ) -> anyhow::Result<u16> {
+        let response = reqwest::Client::new()
+            .request(method, self.at(path))
+            .header("user-agent", agent)
+            .header("x-forwarded-for", ip)
+            .header("cookie", format!("setget_session={token}"))
             .send()
             .await?;
         Ok(response.status().as_u16())
