@@ -61,6 +61,10 @@ pub struct AccountConfig {
     pub email: String,
     pub workspace_slug: String,
     pub workspace_name: String,
+    /// The app's own session (not a secret: session ids are listed to admins). Its sign-in
+    /// is the admin's, made with this app: the detector does not alert on it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<String>,
     /// Set when the server ended the session: the token is gone, the reason stays so that
     /// the window can say why it asks for a new sign-in.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -230,6 +234,7 @@ mod tests {
             email: "owner@acme.test".into(),
             workspace_slug: "acme".into(),
             workspace_name: "Acme".into(),
+            session_id: Some("s-app".into()),
             signed_out: None,
         }
     }

@@ -164,6 +164,7 @@ impl Engine {
     fn adopt(&self, config: AccountConfig, client: ApiClient) -> Result<AccountView> {
         let cache = self.open_cache(&config)?;
         let view = AccountView::from(&config);
+        let watch = Arc::new(Watch::new().ignoring_session(config.session_id.clone()));
         let cred = Credential::new(
             config,
             client,
@@ -174,7 +175,7 @@ impl Engine {
         self.set_account(Some(Signed {
             cred: Arc::new(cred),
             cache,
-            watch: Arc::new(Watch::new()),
+            watch,
         }));
         Ok(view)
     }
@@ -234,7 +235,7 @@ impl Engine {
             ));
         }
         let client = ApiClient::with_timeout(base, self.options.request_timeout)?;
-        let (token, _) = client.sign_in(&email, &password).await?;
+        let (token, signed_in) = client.sign_in(&email, &password).await?;
         let me = client.me(&token).await?;
         let token = client.take_rotated().unwrap_or(token);
         let config = AccountConfig {
@@ -242,6 +243,7 @@ impl Engine {
             email,
             workspace_slug: me.workspace.slug,
             workspace_name: me.workspace.name,
+            session_id: Some(signed_in.session.id),
             signed_out: None,
         };
         // Forget a different earlier account's token first, so that it does not linger.
