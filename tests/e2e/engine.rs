@@ -196,13 +196,10 @@ async fn the_first_sync_sums_up_alerts_on_active_sessions_then_notifies_each_new
     let f = Fixture::with_members("alerts", &[(ada, Role::Member)]).await;
     let firefox = agents::FIREFOX_WINDOWS;
     let chrome = agents::CHROME_MAC;
-    for _ in 0..6 {
-        f.server
-            .browser_sign_in(ada, PASSWORD, firefox, "81.2.69.142")
-            .await
-            .unwrap();
-        f.server.advance_clock(36 * 3600).await.unwrap();
-    }
+    f.server
+        .sign_in_habitually(ada, PASSWORD, firefox, "81.2.69.142", 6, 36)
+        .await
+        .unwrap();
     // Before the app ever synced: a sign-in from Sydney, still active.
     f.server
         .browser_sign_in(ada, PASSWORD, chrome, "1.1.1.1")

@@ -86,13 +86,10 @@ async fn workspace_with_history(home: &Path) -> ServerProcess {
         )
         .await
         .unwrap();
-    for _ in 0..6 {
-        server
-            .browser_sign_in(ADA, PASSWORD, FIREFOX, LONDON_IP)
-            .await
-            .unwrap();
-        server.advance_clock(36 * 3600).await.unwrap();
-    }
+    server
+        .sign_in_habitually(ADA, PASSWORD, FIREFOX, LONDON_IP, 6, 36)
+        .await
+        .unwrap();
     let out = sign_in_cli(home, &server.url, OWNER, PASSWORD);
     assert!(out.status.success(), "{out:?}");
     server

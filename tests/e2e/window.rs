@@ -2,24 +2,22 @@
 //! real server: sign-in, the sessions list, the keyring, a desktop notification, sign-out.
 //! Screenshots of each screen go to `target/e2e-artifacts/`.
 
-use std::io::{BufRead as _, BufReader};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use fantoccini::{Client, ClientBuilder, Locator};
 use setget_core::account::credential_name;
 use setget_e2e::{
-    ServerProcess, built_binary, files_containing, files_under, secret_tool_lookup, workspace_root,
+    NotifyMonitor, ServerProcess, agents, built_binary, files_containing, files_under,
+    invoke_action, secret_tool_lookup, workspace_root,
 };
 use setget_protocol::{Page, Role, Session, is_token_shaped};
 
 const OWNER: &str = "owner@window.test";
 const PASSWORD: &str = "window-test-password-42";
-const FIREFOX_WINDOWS: &str =
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:125.0) Gecko/20100101 Firefox/125.0";
+const FIREFOX_WINDOWS: &str = agents::FIREFOX_WINDOWS;
 
 /// A child process killed on drop.
 struct Guard(Child);
@@ -44,57 +42,6 @@ fn artifacts_dir() -> PathBuf {
         .unwrap_or_else(|| workspace_root().join("target/e2e-artifacts"));
     std::fs::create_dir_all(&dir).unwrap();
     dir
-}
-
-/// Records every call to the notification server on the session bus.
-struct NotificationMonitor {
-    _child: Guard,
-    lines: Arc<Mutex<Vec<String>>>,
-}
-
-impl NotificationMonitor {
-    fn start() -> Self {
-        let mut child = Command::new("dbus-monitor")
-            .arg("interface='org.freedesktop.Notifications'")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("dbus-monitor (package dbus) must be installed and a session bus running");
-        let stdout = child.stdout.take().unwrap();
-        let lines = Arc::new(Mutex::new(Vec::new()));
-        let sink = Arc::clone(&lines);
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                sink.lock().unwrap().push(line);
-            }
-        });
-        // dbus-monitor needs a moment to register its match rule.
-        std::thread::sleep(Duration::from_millis(300));
-        Self {
-            _child: Guard(child),
-            lines,
-        }
-    }
-
-    /// The text of the first `Notify` call whose arguments mention `needle`.
-    async fn wait_for_notify(&self, needle: &str, timeout: Duration) -> Option<String> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            {
-                let lines = self.lines.lock().unwrap();
-                let text = lines.join("\n");
-                for call in text.split("method call").skip(1) {
-                    if call.contains("member=Notify") && call.contains(needle) {
-                        return Some(call.to_owned());
-                    }
-                }
-            }
-            if Instant::now() > deadline {
-                return None;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
 }
 
 async fn wait_for(client: &Client, css: &str) -> fantoccini::elements::Element {
@@ -165,7 +112,7 @@ async fn connect(port: u16, app: &Path) -> Client {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sign_in_through_the_window_lists_sessions_keeps_the_token_in_the_keyring_and_notifies() {
+async fn sign_in_through_the_window_lists_sessions_and_keeps_the_token_in_the_keyring() {
     assert!(
         std::env::var_os("DISPLAY").is_some(),
         "the window tests need the session `cargo xtask test` prepares (Xvfb, D-Bus, keyring)"
@@ -183,7 +130,6 @@ async fn sign_in_through_the_window_lists_sessions_keeps_the_token_in_the_keyrin
         .unwrap();
 
     let home = tempfile::tempdir().unwrap();
-    let monitor = NotificationMonitor::start();
     let (_driver, port) = start_driver(home.path());
     let client = connect(port, &app).await;
 
@@ -287,19 +233,6 @@ async fn sign_in_through_the_window_lists_sessions_keeps_the_token_in_the_keyrin
         Vec::<PathBuf>::new()
     );
 
-    // The unfamiliar session reached the notification server.
-    let call = monitor
-        .wait_for_notify(
-            "Unfamiliar sign-in: owner@window.test",
-            Duration::from_secs(15),
-        )
-        .await
-        .expect("a Notify call for the unfamiliar sign-in");
-    assert!(call.contains("string \"SetGet Admin\""), "{call}");
-    assert!(call.contains("81.2.69.142"), "{call}");
-    assert!(call.contains("London, GB"), "{call}");
-    assert!(call.contains("Firefox on Windows"), "{call}");
-
     // Signing out returns to the sign-in screen, ends the session and empties the keyring.
     wait_for(&client, "[data-testid=sign-out]")
         .await
@@ -312,5 +245,126 @@ async fn sign_in_through_the_window_lists_sessions_keeps_the_token_in_the_keyrin
     let status = server.status_with_token("/api/users/me/", &token).await;
     assert_eq!(status.unwrap(), 401);
 
+    client.close().await.unwrap();
+}
+
+/// Signs in through the window's form and waits until the sync is live.
+async fn sign_in_through_the_window(client: &Client, url: &str, email: &str) {
+    type_into(client, "[data-testid=server-url]", url).await;
+    type_into(client, "[data-testid=email]", email).await;
+    type_into(client, "[data-testid=password]", PASSWORD).await;
+    wait_for(client, "[data-testid=sign-in]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    let mut status = String::new();
+    for _ in 0..300 {
+        if let Ok(e) = client.find(Locator::Css("[data-testid=sync-status]")).await {
+            status = e.text().await.unwrap_or_default();
+            if status.starts_with("Live") {
+                return;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the sync did not go live: {status:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_alerts_notification_opens_the_window_on_the_alert_which_revokes_the_session() {
+    let app = built_binary("setget-admin").unwrap();
+    let ada = "ada@window.test";
+    let server = ServerProcess::start().unwrap();
+    server
+        .create_workspace(
+            "window",
+            &[
+                (OWNER, PASSWORD, Role::Owner),
+                (ada, PASSWORD, Role::Member),
+            ],
+        )
+        .await
+        .unwrap();
+    // Ada's habits: Firefox in London, six times over nine days.
+    server
+        .sign_in_habitually(ada, PASSWORD, FIREFOX_WINDOWS, "81.2.69.142", 6, 36)
+        .await
+        .unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let (_driver, port) = start_driver(home.path());
+    let client = connect(port, &app).await;
+    wait_for(&client, "[data-testid=server-url]").await;
+    sign_in_through_the_window(&client, &server.url, OWNER).await;
+
+    // Someone signs in as ada from Sydney: the notification offers Revoke session and Open.
+    let monitor = NotifyMonitor::start().unwrap();
+    let token = server
+        .browser_sign_in(ada, PASSWORD, agents::CHROME_MAC, "1.1.1.1")
+        .await
+        .unwrap();
+    let call = monitor
+        .wait_for(Duration::from_secs(15), |c| {
+            c.title == format!("Unfamiliar sign-in: {ada}")
+        })
+        .unwrap();
+    assert!(call.actions.iter().any(|(k, l)| k == "open" && l == "Open"));
+
+    // "Open" brings the window to the alert.
+    invoke_action(call.id, "open").unwrap();
+    let detail = wait_for(&client, "[data-testid=alert-detail]").await;
+    let text = detail.text().await.unwrap();
+    assert!(
+        text.contains(&format!("Unfamiliar sign-in: {ada}")),
+        "{text}"
+    );
+    assert!(text.contains("Sydney, AU"), "{text}");
+    assert!(text.contains("1.1.1.1"), "{text}");
+    assert!(text.contains("Chrome on macOS"), "{text}");
+    assert!(text.contains("new country (AU)"), "{text}");
+    let status = wait_for(&client, "[data-testid=alert-status]").await;
+    assert_eq!(status.text().await.unwrap(), "new");
+    screenshot(&client, "05-alert.png").await;
+
+    // Revoke session, confirmed in place: the server ends it and the alert is acknowledged.
+    wait_for(&client, "[data-testid=alert-revoke]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    wait_for(&client, "[data-testid=alert-revoke-confirm]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    let mut now = String::new();
+    for _ in 0..100 {
+        now = wait_for(&client, "[data-testid=alert-status]")
+            .await
+            .text()
+            .await
+            .unwrap();
+        if now == "acknowledged" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(now, "acknowledged");
+    let me = server
+        .as_browser(
+            reqwest::Method::GET,
+            "/api/users/me/",
+            &token,
+            agents::CHROME_MAC,
+            "1.1.1.1",
+        )
+        .await
+        .unwrap();
+    assert_eq!(me, 401);
+    monitor
+        .wait_for(Duration::from_secs(10), |c| {
+            c.title == format!("Session revoked: {ada}")
+        })
+        .unwrap();
     client.close().await.unwrap();
 }

@@ -193,6 +193,25 @@ impl ServerProcess {
         Ok(response.status().as_u16())
     }
 
+    /// A member's habits: `times` browser sign-ins from `ip`, the dev clock moved on by
+    /// `every_hours` after each (so that they spread over days, past the detector's
+    /// learning period).
+    pub async fn sign_in_habitually(
+        &self,
+        email: &str,
+        password: &str,
+        agent: &str,
+        ip: &str,
+        times: usize,
+        every_hours: i64,
+    ) -> anyhow::Result<()> {
+        for _ in 0..times {
+            self.browser_sign_in(email, password, agent, ip).await?;
+            self.advance_clock(every_hours * 3600).await?;
+        }
+        Ok(())
+    }
+
     /// The status of `method path` made as a browser with `token` (its user agent and IP, so
     /// that the session's bindings hold).
     pub async fn as_browser(

@@ -2,7 +2,18 @@
 // (bindings.ts); errors arrive as CoreError and are rethrown as AppError.
 import { invoke } from "@tauri-apps/api/core";
 import { listen, type UnlistenFn } from "@tauri-apps/api/event";
-import type { AccountView, AppInfo, CoreError, Session, SyncStatus } from "./bindings";
+import type {
+  AccountView,
+  Alert,
+  AlertFilter,
+  AlertStatus,
+  AppInfo,
+  CoreError,
+  NotifySettings,
+  Session,
+  SyncStatus,
+  Trusted,
+} from "./bindings";
 
 /** A command's failure, with the engine's stable kind and the server's code. */
 export class AppError extends Error {
@@ -51,6 +62,19 @@ export const api = {
   mySessions: () => call<Session[]>("my_sessions"),
   signOut: () => call<null>("sign_out"),
   syncStatus: () => call<SyncStatus>("sync_status"),
+  alerts: (filter: Partial<AlertFilter> = {}) =>
+    call<Alert[]>("alerts", {
+      filter: { status: null, member_id: null, min_severity: null, before_id: null, limit: 0, ...filter },
+    }),
+  setAlertStatus: (id: number, status: AlertStatus) => call<Alert>("set_alert_status", { id, status }),
+  revokeAlertSession: (id: number) => call<Alert>("revoke_alert_session", { id }),
+  trusted: () => call<Trusted>("trusted"),
+  setTrusted: (trusted: Trusted) => call<Trusted>("set_trusted", { trusted }),
+  notifySettings: () => call<NotifySettings>("notify_settings"),
+  setNotifySettings: (settings: NotifySettings) => call<NotifySettings>("set_notify_settings", { settings }),
+  /** Calls `onOpen` when a notification asks to show an alert (null: the list). */
+  onOpenAlert: (onOpen: (id: number | null) => void): Promise<UnlistenFn> =>
+    listen<number | null>("open-alert", (e) => onOpen(e.payload)),
   /** Calls `onStatus` with every change of the sync's state; returns the unsubscribe. */
   onSyncStatus: (onStatus: (s: SyncStatus) => void): Promise<UnlistenFn> =>
     listen<SyncStatus>("sync-status", (e) => onStatus(e.payload)),

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { absoluteTime, placeOf, relativeTime, sentence, syncLine } from "./format";
+import { absoluteTime, listOf, placeOf, reasonText, relativeTime, sentence, syncLine } from "./format";
 
 const now = new Date("2026-04-08T12:00:00Z");
 
@@ -89,5 +89,29 @@ describe("syncLine", () => {
     expect(syncLine({ state: "polling", last_sync: last }, now)).toBe(
       "Polling (live updates paused) · last synced 5 minutes ago",
     );
+  });
+});
+
+describe("reasonText", () => {
+  it("names what is new", () => {
+    expect(reasonText({ kind: "new_country", country: "AU" })).toBe("new country (AU)");
+    expect(reasonText({ kind: "new_device", device: "Chrome on macOS" })).toBe("new device (Chrome on macOS)");
+  });
+  it("says how far and how fast for impossible travel", () => {
+    expect(
+      reasonText({ kind: "impossible_travel", from: "London, GB", to: "Sydney, AU", km: 16993.4, kmh: 33986.8 }),
+    ).toBe("impossible travel: London, GB → Sydney, AU, 16,993 km at 33,987 km/h");
+  });
+  it("counts the failures of a password attack", () => {
+    expect(reasonText({ kind: "password_attack_from_ip", ip: "192.0.2.1", failures: 20, members: 7 })).toBe(
+      "password attack from 192.0.2.1: 20 failed sign-ins on 7 accounts in 10 minutes",
+    );
+  });
+});
+
+describe("listOf", () => {
+  it("splits on commas, spaces and new lines and drops empties", () => {
+    expect(listOf(" 10.0.0.0/8,\n192.0.2.0/24  GB ,, ")).toEqual(["10.0.0.0/8", "192.0.2.0/24", "GB"]);
+    expect(listOf("   ")).toEqual([]);
   });
 });

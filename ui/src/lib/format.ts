@@ -1,5 +1,5 @@
 // Formatting of times, places and devices for the window.
-import type { Location, SyncStatus } from "./bindings";
+import type { Location, Reason, SyncStatus } from "./bindings";
 
 const UNITS: [Intl.RelativeTimeFormatUnit, number][] = [
   ["year", 365 * 24 * 3600],
@@ -73,4 +73,32 @@ export function syncLine(status: SyncStatus, now: Date): string {
     case "signed_out":
       return `Signed out: ${sentence(status.reason)}`;
   }
+}
+
+/** A detector's reason as a short phrase (the same words as the notifications). */
+export function reasonText(r: Reason): string {
+  switch (r.kind) {
+    case "new_country":
+      return `new country (${r.country})`;
+    case "new_city":
+      return `new city (${r.city})`;
+    case "new_network":
+      return `new network (${r.network})`;
+    case "new_device":
+      return `new device (${r.device})`;
+    case "impossible_travel":
+      return `impossible travel: ${r.from} → ${r.to}, ${Math.round(r.km).toLocaleString("en")} km at ${Math.round(r.kmh).toLocaleString("en")} km/h`;
+    case "password_attack_on_member":
+      return `password attack: ${r.failures} failed sign-ins in 10 minutes`;
+    case "password_attack_from_ip":
+      return `password attack from ${r.ip}: ${r.failures} failed sign-ins on ${r.members} accounts in 10 minutes`;
+  }
+}
+
+/** Splits what the admin typed into a list: commas, spaces or new lines separate entries. */
+export function listOf(text: string): string[] {
+  return text
+    .split(/[\s,]+/)
+    .map((t) => t.trim())
+    .filter((t) => t.length > 0);
 }
