@@ -338,7 +338,11 @@ pub fn run(command: Command) -> ExitCode {
         Ok(d) => d,
         Err(e) => return fail(&e),
     };
-    let engine = Engine::new(dirs, Arc::new(KeyringStore), Arc::new(DesktopNotifier));
+    let engine = Engine::new(
+        dirs,
+        Arc::new(KeyringStore),
+        Arc::new(DesktopNotifier::default()),
+    );
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -55,7 +55,7 @@ pub fn start() -> anyhow::Result<Demo> {
             config: dir.path().join("config"),
         },
         Arc::new(MemoryStore::default()),
-        Arc::new(DesktopNotifier),
+        Arc::new(DesktopNotifier::default()),
     ));
     tauri::async_runtime::block_on(engine.sign_in(
         &server_url,

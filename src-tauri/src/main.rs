@@ -54,7 +54,7 @@ fn main() -> anyhow::Result<std::process::ExitCode> {
         let engine = Engine::new(
             AppDirs::from_os()?,
             Arc::new(KeyringStore),
-            Arc::new(DesktopNotifier),
+            Arc::new(DesktopNotifier::default()),
         );
         match engine.restore() {
             Ok(Some(account)) if account.signed_out.is_none() => {

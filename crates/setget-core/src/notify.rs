@@ -80,9 +80,12 @@ fn plain(s: &str) -> String {
 
 /// Native desktop notifications through notify-rust. Each notification with actions gets a
 /// thread that waits for the admin's answer or for the notification to close (storm control
-/// keeps them few).
+/// keeps them few; a summary counting up in place keeps the one thread of its first showing).
 #[derive(Debug, Default)]
-pub struct DesktopNotifier;
+pub struct DesktopNotifier {
+    /// The notifications whose answer a thread awaits.
+    awaited: Arc<Mutex<std::collections::HashSet<u32>>>,
+}
 
 impl DesktopNotifier {
     fn build(notice: &Notice) -> notify_rust::Notification {
@@ -130,12 +133,16 @@ fn not_shown(e: impl std::fmt::Display) -> CoreError {
 impl Notifier for DesktopNotifier {
     fn show(&self, notice: &Notice, actions: ActionSink) -> Result<u32> {
         let n = Self::build(notice);
-        if notice.actions.is_empty() {
+        let replaces_awaited = notice
+            .replaces
+            .is_some_and(|id| lock(&self.awaited).contains(&id));
+        if notice.actions.is_empty() || replaces_awaited {
             return n.show().map(|h| shown_id(&h)).map_err(not_shown);
         }
         // The handle's D-Bus connection stays on the thread that made it: that thread shows
         // the notification, hands back its id, then waits for the answer.
         let alert = notice.alert_id;
+        let awaited = Arc::clone(&self.awaited);
         let (id_tx, id_rx) = std::sync::mpsc::sync_channel(1);
         std::thread::Builder::new()
             .name("notification".into())
@@ -147,7 +154,9 @@ impl Notifier for DesktopNotifier {
                         return;
                     }
                 };
-                let _ = id_tx.send(Ok(shown_id(&handle)));
+                let id = shown_id(&handle);
+                lock(&awaited).insert(id);
+                let _ = id_tx.send(Ok(id));
                 handle.wait_for_action(|key| {
                     let action = match key {
                         ACTION_REVOKE => alert.map(NoticeAction::Revoke),
@@ -158,6 +167,7 @@ impl Notifier for DesktopNotifier {
                         let _ = actions.send(action);
                     }
                 });
+                lock(&awaited).remove(&id);
             })
             .map_err(not_shown)?;
         id_rx
