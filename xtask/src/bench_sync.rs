@@ -21,14 +21,7 @@ const EVENTS: u64 = 1_000_000;
 
 /// The outer step: builds, seeds, starts the server, and runs [`inner`] in the session.
 pub fn sync() -> anyhow::Result<()> {
-    run(cargo().args([
-        "build",
-        "--release",
-        "-p",
-        "setget-server",
-        "-p",
-        "setget-admin",
-    ]))?;
+    build_release_apps()?;
     run(cargo().args([
         "build",
         "--release",
@@ -58,18 +51,30 @@ pub fn sync() -> anyhow::Result<()> {
     Ok(())
 }
 
-fn current_exe() -> anyhow::Result<String> {
+/// Builds the release server and app, which the benchmarks run as an admin would.
+pub(crate) fn build_release_apps() -> anyhow::Result<()> {
+    run(cargo().args([
+        "build",
+        "--release",
+        "-p",
+        "setget-server",
+        "-p",
+        "setget-admin",
+    ]))
+}
+
+pub(crate) fn current_exe() -> anyhow::Result<String> {
     Ok(std::env::current_exe()?.to_string_lossy().into_owned())
 }
 
-fn tempfile_dir(prefix: &str) -> anyhow::Result<PathBuf> {
+pub(crate) fn tempfile_dir(prefix: &str) -> anyhow::Result<PathBuf> {
     let dir = std::env::temp_dir().join(format!("{prefix}{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(dir.join("keyring"))?;
     Ok(dir)
 }
 
-fn admin(release: &Path, home: &Path, args: &[&str]) -> Command {
+pub(crate) fn admin(release: &Path, home: &Path, args: &[&str]) -> Command {
     let mut cmd = Command::new(release.join("setget-admin"));
     cmd.args(args)
         .env("HOME", home)
@@ -77,6 +82,40 @@ fn admin(release: &Path, home: &Path, args: &[&str]) -> Command {
         .env("XDG_CONFIG_HOME", home.join("config"))
         .env("RUST_LOG", "warn");
     cmd
+}
+
+/// `setget-admin sign-in` as `email`, the password on standard input.
+pub(crate) fn sign_in_admin(
+    release: &Path,
+    home: &Path,
+    url: &str,
+    email: &str,
+    password: &str,
+) -> anyhow::Result<()> {
+    let mut sign_in = admin(
+        release,
+        home,
+        &[
+            "sign-in",
+            "--server",
+            url,
+            "--email",
+            email,
+            "--password-stdin",
+        ],
+    )
+    .stdin(Stdio::piped())
+    .stdout(Stdio::null())
+    .spawn()?;
+    sign_in
+        .stdin
+        .take()
+        .context("no stdin")?
+        .write_all(format!("{password}\n").as_bytes())?;
+    if !sign_in.wait()?.success() {
+        bail!("the admin's sign-in failed");
+    }
+    Ok(())
 }
 
 /// The peak resident set (VmHWM) of a running process, in KiB.
@@ -95,29 +134,7 @@ pub fn inner(args: &[String]) -> anyhow::Result<()> {
     };
     let (scratch, release) = (PathBuf::from(scratch), PathBuf::from(release));
     let home = scratch.join("home");
-    let mut sign_in = admin(
-        &release,
-        &home,
-        &[
-            "sign-in",
-            "--server",
-            url,
-            "--email",
-            "owner@bench.test",
-            "--password-stdin",
-        ],
-    )
-    .stdin(Stdio::piped())
-    .stdout(Stdio::null())
-    .spawn()?;
-    sign_in
-        .stdin
-        .take()
-        .context("no stdin")?
-        .write_all(b"setget-bench\n")?;
-    if !sign_in.wait()?.success() {
-        bail!("sign-in failed");
-    }
+    sign_in_admin(&release, &home, url, "owner@bench.test", "setget-bench")?;
 
     // The first sync, sampled for its peak RSS while it runs.
     let started = Instant::now();

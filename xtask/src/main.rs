@@ -5,12 +5,16 @@
 //! - `test`: the same set-up, then every gate and test suite, the end-to-end suite inside a
 //!   private desktop session; ends with `N passed, N failed`.
 //! - `bench [NAME]`: benchmarks.
+//! - `gen-log`: writes a realistic generated audit log (JSON lines) for the detector.
 //! - `codegen`: regenerates the TypeScript bindings of the IPC.
 //! - `dist`: builds the installable package (`.deb` on Linux) with the Tauri bundler.
 
 mod bench;
+mod bench_detect;
+mod bench_notify;
 mod bench_sync;
 mod geodata;
+mod loggen;
 mod session;
 mod setup;
 mod test;
@@ -27,10 +31,14 @@ fn main() -> ExitCode {
         "demo" => demo(),
         "test" => test::run(),
         "bench" if args.get(1).is_some_and(|a| a == "sync-inner") => bench_sync::inner(&args[2..]),
+        "bench" if args.get(1).is_some_and(|a| a == "notify-inner") => {
+            bench_notify::inner(&args[2..])
+        }
         "bench" => bench(args.get(1).map(String::as_str)),
         "codegen" => codegen(),
         "dist" => dist(),
         "geo-data" => geodata::run_geo_data(),
+        "gen-log" => loggen::run(&args[1..]),
         "help" | "--help" | "-h" => {
             print!("{USAGE}");
             Ok(())
@@ -59,6 +67,8 @@ tasks:
   bench      list the benchmarks; `cargo xtask bench NAME` runs one
   codegen    regenerate ui/src/lib/bindings.ts from the Rust definitions
   geo-data   rebuild the server's bundled geolocation table from DB-IP Lite (npm)
+  gen-log    write a realistic generated audit log as JSON lines for `setget-admin detect
+             --replay`: gen-log [--members N] [--days D] [--seed S] --out FILE [--labels FILE]
   dist       build the installable package (a .deb on Linux) into <target>/release/bundle/
 ";
 

@@ -297,6 +297,11 @@ impl Watch {
 
     /// Judges the events the sync brought since the last pass; stores and returns the alerts.
     pub fn process(&self, cache: &mut Cache, now: DateTime<Utc>) -> Result<Raised> {
+        let end = cache.cursors()?.audit_seq;
+        if cache.detect_cursor()?.is_some_and(|judged| judged >= end) {
+            // Nothing new: no need for baselines (an idle sync of a fresh process).
+            return Ok(Raised::default());
+        }
         let mut guard = self.fed.lock().unwrap_or_else(|e| e.into_inner());
         if guard.is_none() {
             let config = cache.trusted()?.config();
@@ -334,7 +339,6 @@ impl Watch {
             drop(guard);
             return self.process(cache, now);
         }
-        let end = cache.cursors()?.audit_seq;
         let mut raised = Raised {
             alerts: Vec::new(),
             from_history,
