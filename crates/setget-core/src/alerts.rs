@@ -13,16 +13,15 @@
 //! about sessions that are still active ([`Raised::from_history`]); they are summed up in one
 //! notification rather than one each.
 
-use std::collections::HashSet;
 use std::sync::Mutex;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 use setget_protocol::AuditEvent;
 
 use crate::cache::Cache;
-use crate::detect::{Detection, Detector, DetectorConfig, Reason};
+use crate::detect::{Detection, Detector, DetectorConfig, DetectorState, Reason};
 use crate::error::{CoreError, ErrorKind, Result};
 use crate::notify::Severity;
 
@@ -252,23 +251,24 @@ impl NewAlert {
     }
 }
 
-/// What one pass of the detector raised.
-#[derive(Debug, Clone, Default)]
-pub struct Raised {
-    pub alerts: Vec<Alert>,
-    /// The pass read the workspace's history (the first sync): notify a summary at most.
-    pub from_history: bool,
-}
+/// The format of the saved detector state; a state saved in another format is ignored and
+/// rebuilt from the log.
+const STATE_VERSION: i64 = 1;
+/// The state is saved once this many events were judged since the last save...
+const SAVE_AFTER_EVENTS: i64 = 20_000;
+/// ...or this long after the last save, when anything was judged since.
+const SAVE_AFTER: Duration = Duration::minutes(10);
+/// Events read from the cache per step when the detector catches up with the log.
+const CHUNK: u32 = 20_000;
 
-/// The detector fed from the cache, and how far it has read.
+/// The detector fed from the cache: how far it has read, and what of it is saved.
 #[derive(Debug)]
 struct Fed {
     detector: Detector,
     seq: i64,
+    saved_seq: i64,
+    saved_at: Option<DateTime<Utc>>,
 }
-
-/// Events read from the cache per transaction.
-const CHUNK: u32 = 20_000;
 
 /// Runs the detector over the synced audit log (see the module's documentation).
 #[derive(Debug, Default)]
@@ -276,6 +276,10 @@ pub struct Watch {
     fed: Mutex<Option<Fed>>,
     /// The app's own session: its sign-in joins the baseline but never alerts.
     own_session: Option<String>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl Watch {
@@ -292,105 +296,202 @@ impl Watch {
     /// Forgets the in-memory baselines (after the trusted places changed): the next pass
     /// rebuilds them from the cache with the new configuration.
     pub fn reset(&self) {
-        *self.fed.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        *lock(&self.fed) = None;
     }
 
-    /// Judges the events the sync brought since the last pass; stores and returns the alerts.
-    pub fn process(&self, cache: &mut Cache, now: DateTime<Utc>) -> Result<Raised> {
-        let end = cache.cursors()?.audit_seq;
-        if cache.detect_cursor()?.is_some_and(|judged| judged >= end) {
-            // Nothing new: no need for baselines (an idle sync of a fresh process).
-            return Ok(Raised::default());
+    /// The detector, caught up with the judged part of the log (`..=judged`): from memory,
+    /// else from the saved state and the events after it, else from the whole log.
+    fn caught_up<'a>(
+        guard: &'a mut Option<Fed>,
+        cache: &Cache,
+        judged: i64,
+    ) -> Result<&'a mut Fed> {
+        if guard.as_ref().is_some_and(|f| f.seq > judged) {
+            // The cache was judged less far than this detector read (it was replaced).
+            *guard = None;
         }
-        let mut guard = self.fed.lock().unwrap_or_else(|e| e.into_inner());
-        if guard.is_none() {
-            let config = cache.trusted()?.config();
-            *guard = Some(Fed {
-                detector: Detector::new(config),
-                seq: 0,
-            });
-        }
-        let Some(fed) = guard.as_mut() else {
-            return Ok(Raised::default());
+        let fed = match guard.take() {
+            Some(fed) => fed,
+            None => {
+                let config = cache.trusted()?.config();
+                let saved = cache.detector_state()?.and_then(|saved| {
+                    if saved.version != STATE_VERSION || saved.seq > judged {
+                        return None;
+                    }
+                    match serde_json::from_slice::<DetectorState>(&saved.bytes) {
+                        Ok(state) => Some((saved.seq, saved.saved_at, state)),
+                        Err(e) => {
+                            tracing::info!(error = %e, "the saved detector state is unreadable; rebuilding");
+                            None
+                        }
+                    }
+                });
+                match saved {
+                    Some((seq, at, state)) => Fed {
+                        detector: Detector::resume(config, state),
+                        seq,
+                        saved_seq: seq,
+                        saved_at: Some(at),
+                    },
+                    None => Fed {
+                        detector: Detector::new(config),
+                        seq: 0,
+                        saved_seq: 0,
+                        saved_at: None,
+                    },
+                }
+            }
         };
-        let judged = cache.detect_cursor()?;
-        let from_history = judged.is_none();
-        let judged = judged.unwrap_or(0);
+        let fed = guard.insert(fed);
         if fed.seq < judged {
-            // Another process (or an earlier run) judged these: rebuild the baselines only.
-            let familiar = cache.familiar_event_ids()?;
+            // Judged already (by another process, or before a restart): learn only.
             while fed.seq < judged {
                 let events = cache.detection_events(fed.seq, judged, CHUNK)?;
                 for e in &events {
                     fed.detector.observe(e);
-                    if familiar.contains(&e.id) {
-                        fed.detector.mark_familiar(e);
-                    }
                 }
                 fed.seq = match events.last() {
                     Some(e) if events.len() == CHUNK as usize => e.seq,
                     _ => judged,
                 };
             }
-        } else if fed.seq > judged {
-            // The cache was judged less far than this detector read (it was replaced):
-            // start over from it.
-            *guard = None;
-            drop(guard);
-            return self.process(cache, now);
+            for e in cache.familiar_events()? {
+                fed.detector.mark_familiar(&e);
+            }
         }
-        let mut raised = Raised {
-            alerts: Vec::new(),
-            from_history,
-        };
-        let mut from = if from_history { None } else { Some(judged) };
+        Ok(fed)
+    }
+
+    /// Judges the events the sync brought since the last pass and stores their alerts.
+    /// `fresh` are events just stored (a page, a streamed event): when they are exactly the
+    /// events to judge, they are judged as they are instead of being read back. Returns the
+    /// alerts stored; those from history are pending until [`Cache::settle_history_alerts`].
+    pub fn process(
+        &self,
+        cache: &mut Cache,
+        now: DateTime<Utc>,
+        fresh: &[AuditEvent],
+    ) -> Result<Vec<Alert>> {
+        let end = cache.cursors()?.audit_seq;
+        let judged = cache.detect_cursor()?;
+        if judged.is_some_and(|j| j >= end) {
+            // Nothing new: no need for baselines (an idle sync of a fresh process).
+            return Ok(Vec::new());
+        }
+        if judged.is_none() {
+            // The first pass: what is stored now is history at least.
+            cache.start_history(end)?;
+        }
+        let history_until = cache.history_until()?.unwrap_or(0);
+        let mut guard = lock(&self.fed);
+        let fed = Self::caught_up(&mut guard, cache, judged.unwrap_or(0))?;
+        let first = fed.seq;
+        let mut stored = Vec::new();
+        let fresh: Vec<&AuditEvent> = fresh
+            .iter()
+            .filter(|e| e.seq > first && e.seq <= end)
+            .collect();
+        let whole = fresh.len() as i64 == end - first
+            && fresh.first().is_some_and(|e| e.seq == first + 1)
+            && fresh.last().is_some_and(|e| e.seq == end);
+        let mut from = judged;
+        if whole {
+            match self.judge(fed, cache, fresh, from, end, history_until, now)? {
+                Some(alerts) => stored = alerts,
+                None => *guard = None,
+            }
+            return Ok(stored);
+        }
         loop {
             let events = cache.detection_events(fed.seq, end, CHUNK)?;
-            let chunk_end = match events.last() {
+            let to = match events.last() {
                 Some(e) if events.len() == CHUNK as usize => e.seq,
                 _ => end,
             };
-            let mut new = Vec::new();
-            for e in events {
-                let own = e.session_id.is_some() && e.session_id == self.own_session;
-                if let Some(detection) = fed.detector.observe(&e).filter(|_| !own) {
-                    // From history, only what still matters: a session still active.
-                    let keep = !from_history
-                        || e.session_id
-                            .as_deref()
-                            .map(|s| cache.session_active(s))
-                            .transpose()?
-                            .unwrap_or(false);
-                    if keep {
-                        new.push(NewAlert {
-                            event: e,
-                            detection,
-                            raised_at: now,
-                            from_history,
-                        });
-                    }
-                }
-            }
-            match cache.record_alerts(&new, from, chunk_end)? {
-                Some(stored) => raised.alerts.extend(stored),
+            match self.judge(
+                fed,
+                cache,
+                events.iter().collect(),
+                from,
+                to,
+                history_until,
+                now,
+            )? {
+                Some(alerts) => stored.extend(alerts),
                 None => {
-                    // Another process judged the same events meanwhile: it raised them.
                     *guard = None;
-                    return Ok(raised);
+                    return Ok(stored);
                 }
             }
-            fed.seq = chunk_end;
-            from = Some(chunk_end);
-            if chunk_end >= end {
-                return Ok(raised);
+            if to >= end {
+                return Ok(stored);
+            }
+            from = Some(to);
+        }
+    }
+
+    /// Feeds `events` (the log from `from` to `to`) to the detector and stores their alerts
+    /// with the new position; None when another process judged them first.
+    #[allow(clippy::too_many_arguments)]
+    fn judge(
+        &self,
+        fed: &mut Fed,
+        cache: &mut Cache,
+        events: Vec<&AuditEvent>,
+        from: Option<i64>,
+        to: i64,
+        history_until: i64,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Vec<Alert>>> {
+        let mut new = Vec::new();
+        for e in events {
+            let own = e.session_id.is_some() && e.session_id == self.own_session;
+            if let Some(detection) = fed.detector.observe(e).filter(|_| !own) {
+                new.push(NewAlert {
+                    event: e.clone(),
+                    detection,
+                    raised_at: now,
+                    from_history: e.seq <= history_until,
+                });
             }
         }
+        let stored = cache.record_alerts(&new, from, to)?;
+        if stored.is_some() {
+            fed.seq = to;
+        }
+        Ok(stored)
+    }
+
+    /// Saves what the detector learnt when enough was judged since the last save (see
+    /// [`SAVE_AFTER_EVENTS`], [`SAVE_AFTER`]), so that the next start reads only the events
+    /// after it. A failure to save costs only time at the next start.
+    pub fn save_if_due(&self, cache: &mut Cache, now: DateTime<Utc>) -> Result<()> {
+        let mut guard = lock(&self.fed);
+        let Some(fed) = guard.as_mut() else {
+            return Ok(());
+        };
+        let unsaved = fed.seq - fed.saved_seq;
+        let due = unsaved >= SAVE_AFTER_EVENTS
+            || (unsaved > 0 && fed.saved_at.is_none_or(|at| now - at >= SAVE_AFTER));
+        if !due {
+            return Ok(());
+        }
+        let bytes = serde_json::to_vec(fed.detector.state()).map_err(|e| {
+            CoreError::new(
+                ErrorKind::Internal,
+                format!("encoding the detector's state: {e}"),
+            )
+        })?;
+        cache.save_detector_state(STATE_VERSION, fed.seq, now, &bytes)?;
+        fed.saved_seq = fed.seq;
+        fed.saved_at = Some(now);
+        Ok(())
     }
 
     /// Teaches the detector that the sign-in of `alert` was the member's (status
     /// "familiar"): its country, city, network and device are no longer new for them.
     pub fn learn(&self, cache: &Cache, alert: &Alert) -> Result<()> {
-        let mut guard = self.fed.lock().unwrap_or_else(|e| e.into_inner());
+        let mut guard = lock(&self.fed);
         if let Some(fed) = guard.as_mut()
             && let Some(event) = cache.audit_range(alert.seq, alert.seq)?.pop()
         {
@@ -399,9 +500,6 @@ impl Watch {
         Ok(())
     }
 }
-
-/// Ids of events whose alert the admin marked familiar.
-pub(crate) type FamiliarEvents = HashSet<String>;
 
 #[cfg(test)]
 mod tests {
@@ -496,16 +594,15 @@ mod tests {
         cache.apply_sessions(&sessions).unwrap();
     }
 
-    fn says_new_country(raised: &Raised) -> bool {
+    fn says_new_country(raised: &[Alert]) -> bool {
         raised
-            .alerts
             .iter()
             .flat_map(|a| &a.reasons)
             .any(|r| matches!(r, Reason::NewCountry { .. }))
     }
 
-    fn ids(raised: &Raised) -> Vec<&str> {
-        raised.alerts.iter().map(|a| a.event_id.as_str()).collect()
+    fn ids(raised: &[Alert]) -> Vec<&str> {
+        raised.iter().map(|a| a.event_id.as_str()).collect()
     }
 
     #[test]
@@ -529,10 +626,14 @@ mod tests {
             SessionStatus::Active,
         );
 
-        let first = watch.process(&mut cache, now).unwrap();
-        assert!(first.from_history);
-        assert_eq!(ids(&first), ["ev8"]);
-        let alert = &first.alerts[0];
+        let first = watch.process(&mut cache, now, &[]).unwrap();
+        // Both are judged; both are history, pending until the sessions are known.
+        assert_eq!(ids(&first), ["ev7", "ev8"]);
+        assert!(first.iter().all(|a| a.from_history));
+        assert_eq!(cache.history_until().unwrap(), Some(8));
+        let kept = cache.settle_history_alerts().unwrap();
+        assert_eq!(ids(&kept), ["ev8"]);
+        let alert = &kept[0];
         assert!(alert.from_history);
         assert_eq!(alert.status, AlertStatus::New);
         assert_eq!(alert.severity, Severity::High);
@@ -542,9 +643,11 @@ mod tests {
             country: "JP".into()
         }));
         assert_eq!(cache.detect_cursor().unwrap(), Some(8));
+        // Settled once: a second settling keeps nothing new.
+        assert!(cache.settle_history_alerts().unwrap().is_empty());
 
         // Nothing new: nothing raised, nothing twice.
-        assert!(watch.process(&mut cache, now).unwrap().alerts.is_empty());
+        assert!(watch.process(&mut cache, now, &[]).unwrap().is_empty());
 
         // Live: Paris again is still new for the last ten sign-ins? It is among them now,
         // so a sign-in from Paris is not a new country; a new one from Tokyo is not either.
@@ -558,10 +661,9 @@ mod tests {
             std::slice::from_ref(&live),
             SessionStatus::Active,
         );
-        let raised = watch.process(&mut cache, now).unwrap();
-        assert!(!raised.from_history);
+        let raised = watch.process(&mut cache, now, &[]).unwrap();
         assert_eq!(ids(&raised), ["ev9"]);
-        assert!(!raised.alerts[0].from_history);
+        assert!(!raised[0].from_history);
         assert_eq!(cache.alerts(&AlertFilter::default()).unwrap().len(), 2);
     }
 
@@ -570,7 +672,7 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let mut cache = cache(tmp.path());
         store(&mut cache, &baseline(), SessionStatus::Active);
-        Watch::new().process(&mut cache, day(7)).unwrap();
+        Watch::new().process(&mut cache, day(7), &[]).unwrap();
 
         // Another process starts: its detector learns the judged log, so the member is
         // past the learning period and a new country alerts at once; a fresh detector
@@ -582,11 +684,11 @@ mod tests {
             std::slice::from_ref(&paris),
             SessionStatus::Active,
         );
-        let raised = watch.process(&mut cache, day(8)).unwrap();
+        let raised = watch.process(&mut cache, day(8), &[]).unwrap();
         assert_eq!(ids(&raised), ["ev7"]);
         // And the first process, which did not see event 7, does not raise it again.
         let other = Watch::new();
-        assert!(other.process(&mut cache, day(8)).unwrap().alerts.is_empty());
+        assert!(other.process(&mut cache, day(8), &[]).unwrap().is_empty());
     }
 
     #[test]
@@ -595,14 +697,14 @@ mod tests {
         let mut cache = cache(tmp.path());
         store(&mut cache, &baseline(), SessionStatus::Active);
         let watch = Watch::new();
-        watch.process(&mut cache, day(7)).unwrap();
+        watch.process(&mut cache, day(7), &[]).unwrap();
         let paris = sign_in(7, day(8), PARIS);
         store(
             &mut cache,
             std::slice::from_ref(&paris),
             SessionStatus::Active,
         );
-        let alert = watch.process(&mut cache, day(8)).unwrap().alerts.remove(0);
+        let alert = watch.process(&mut cache, day(8), &[]).unwrap().remove(0);
         let alert = cache
             .set_alert_status(alert.id, AlertStatus::Familiar, day(8))
             .unwrap()
@@ -636,15 +738,12 @@ mod tests {
         log.extend((9..20).zip(8..).map(|(d, s)| sign_in(s, day(d), LONDON)));
         log.push(later.clone());
         store(&mut unmarked, &log, SessionStatus::Active);
-        let raised = Watch::new().process(&mut unmarked, day(22)).unwrap();
-        assert!(raised.alerts.iter().any(|a| a.event_id == later.id));
+        let raised = Watch::new().process(&mut unmarked, day(22), &[]).unwrap();
+        assert!(raised.iter().any(|a| a.event_id == later.id));
 
         let restarted = Watch::new();
-        let raised = restarted.process(&mut cache, day(22)).unwrap();
-        assert!(
-            raised.alerts.iter().all(|a| a.event_id != later.id),
-            "{raised:?}"
-        );
+        let raised = restarted.process(&mut cache, day(22), &[]).unwrap();
+        assert!(raised.iter().all(|a| a.event_id != later.id), "{raised:?}");
     }
 
     #[test]
@@ -653,14 +752,14 @@ mod tests {
         let mut cache = cache(tmp.path());
         store(&mut cache, &baseline(), SessionStatus::Active);
         let watch = Watch::new().ignoring_session(Some("s7".into()));
-        watch.process(&mut cache, day(7)).unwrap();
+        watch.process(&mut cache, day(7), &[]).unwrap();
         // The app signs in from Paris: its own session, no alert.
         store(
             &mut cache,
             &[sign_in(7, day(8), PARIS)],
             SessionStatus::Active,
         );
-        assert!(watch.process(&mut cache, day(8)).unwrap().alerts.is_empty());
+        assert!(watch.process(&mut cache, day(8), &[]).unwrap().is_empty());
         // And Paris is in the member's baseline now: another Paris sign-in is no new country.
         let mut again = sign_in(8, day(9), PARIS);
         again.device = Some("Safari on macOS".into());
@@ -669,8 +768,133 @@ mod tests {
             std::slice::from_ref(&again),
             SessionStatus::Active,
         );
-        let raised = watch.process(&mut cache, day(9)).unwrap();
+        let raised = watch.process(&mut cache, day(9), &[]).unwrap();
         assert!(!says_new_country(&raised), "{raised:?}");
+    }
+
+    #[test]
+    fn a_start_resumes_from_the_saved_state_not_from_the_whole_log() {
+        // One cache learnt London; another holds a Paris log judged to the same point.
+        let london = tempfile::tempdir().unwrap();
+        let mut learnt = cache(london.path());
+        store(&mut learnt, &baseline(), SessionStatus::Active);
+        let watch = Watch::new();
+        watch.process(&mut learnt, day(7), &[]).unwrap();
+        watch.save_if_due(&mut learnt, day(7)).unwrap();
+        let saved = learnt.detector_state().unwrap().unwrap();
+        assert_eq!(
+            (saved.version, saved.seq, saved.saved_at),
+            (STATE_VERSION, 6, day(7))
+        );
+        let bytes = saved.bytes;
+
+        let paris = tempfile::tempdir().unwrap();
+        let mut other = cache(paris.path());
+        let log: Vec<AuditEvent> = (1..=6).map(|d| sign_in(d, day(d), PARIS)).collect();
+        store(&mut other, &log, SessionStatus::Active);
+        Watch::new().process(&mut other, day(7), &[]).unwrap();
+        let back_home = sign_in(7, day(8), LONDON);
+        store(
+            &mut other,
+            std::slice::from_ref(&back_home),
+            SessionStatus::Active,
+        );
+        // Rebuilt from its own log, London is a new country...
+        let control = tempfile::tempdir().unwrap();
+        let mut rebuilt = cache(control.path());
+        store(&mut rebuilt, &log, SessionStatus::Active);
+        Watch::new().process(&mut rebuilt, day(7), &[]).unwrap();
+        store(
+            &mut rebuilt,
+            std::slice::from_ref(&back_home),
+            SessionStatus::Active,
+        );
+        assert!(says_new_country(
+            &Watch::new().process(&mut rebuilt, day(8), &[]).unwrap()
+        ));
+        // ...resumed from the London state, it is home.
+        other
+            .save_detector_state(STATE_VERSION, 6, day(7), &bytes)
+            .unwrap();
+        assert!(
+            Watch::new()
+                .process(&mut other, day(8), &[])
+                .unwrap()
+                .is_empty()
+        );
+        // A state of another format is ignored.
+        let third = tempfile::tempdir().unwrap();
+        let mut ignored = cache(third.path());
+        store(&mut ignored, &log, SessionStatus::Active);
+        Watch::new().process(&mut ignored, day(7), &[]).unwrap();
+        ignored
+            .save_detector_state(STATE_VERSION + 1, 6, day(7), &bytes)
+            .unwrap();
+        store(
+            &mut ignored,
+            std::slice::from_ref(&back_home),
+            SessionStatus::Active,
+        );
+        assert!(says_new_country(
+            &Watch::new().process(&mut ignored, day(8), &[]).unwrap()
+        ));
+    }
+
+    #[test]
+    fn the_state_is_saved_at_first_then_every_ten_minutes_or_twenty_thousand_events() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut cache = cache(tmp.path());
+        let watch = Watch::new();
+        store(&mut cache, &baseline(), SessionStatus::Active);
+        watch.process(&mut cache, day(7), &[]).unwrap();
+        watch.save_if_due(&mut cache, day(7)).unwrap();
+        let saved_seq = |c: &Cache| c.detector_state().unwrap().map(|s| s.seq);
+        assert_eq!(saved_seq(&cache), Some(6));
+        let t = day(7);
+        store(&mut cache, &[sign_in(7, t, LONDON)], SessionStatus::Active);
+        watch.process(&mut cache, t, &[]).unwrap();
+        watch
+            .save_if_due(&mut cache, t + Duration::minutes(9))
+            .unwrap();
+        assert_eq!(saved_seq(&cache), Some(6));
+        watch
+            .save_if_due(&mut cache, t + Duration::minutes(10))
+            .unwrap();
+        assert_eq!(saved_seq(&cache), Some(7));
+        // Trusting other places forgets the state: it was learnt with the old ones.
+        cache.set_trusted(&Trusted::default()).unwrap();
+        assert_eq!(saved_seq(&cache), None);
+    }
+
+    #[test]
+    fn fresh_events_are_judged_as_given_and_a_partial_batch_is_read_back() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut cache = cache(tmp.path());
+        store(&mut cache, &baseline(), SessionStatus::Active);
+        let watch = Watch::new();
+        watch.process(&mut cache, day(7), &[]).unwrap();
+        let paris = sign_in(7, day(8), PARIS);
+        let tokyo = sign_in(8, day(9), TOKYO);
+        store(
+            &mut cache,
+            &[paris.clone(), tokyo.clone()],
+            SessionStatus::Active,
+        );
+        // Only one of the two new events given: both are judged all the same.
+        let raised = watch.process(&mut cache, day(9), &[tokyo]).unwrap();
+        assert_eq!(ids(&raised), ["ev7", "ev8"]);
+        let sydney = sign_in(
+            9,
+            day(10),
+            ("Sydney", "AU", -33.8678, 151.2073, "192.0.2.44"),
+        );
+        store(
+            &mut cache,
+            std::slice::from_ref(&sydney),
+            SessionStatus::Active,
+        );
+        let raised = watch.process(&mut cache, day(10), &[sydney]).unwrap();
+        assert_eq!(ids(&raised), ["ev9"]);
     }
 
     #[test]
@@ -678,7 +902,7 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let mut cache = cache(tmp.path());
         store(&mut cache, &baseline(), SessionStatus::Active);
-        Watch::new().process(&mut cache, day(7)).unwrap();
+        Watch::new().process(&mut cache, day(7), &[]).unwrap();
         let paris = sign_in(7, day(8), PARIS);
         store(
             &mut cache,
@@ -696,7 +920,7 @@ mod tests {
         let mut cache = cache(tmp.path());
         store(&mut cache, &baseline(), SessionStatus::Active);
         let watch = Watch::new();
-        watch.process(&mut cache, day(7)).unwrap();
+        watch.process(&mut cache, day(7), &[]).unwrap();
         store(
             &mut cache,
             &[sign_in(7, day(8), PARIS)],
@@ -707,10 +931,10 @@ mod tests {
             &[sign_in(8, day(9), TOKYO)],
             SessionStatus::Active,
         );
-        let raised = watch.process(&mut cache, day(9)).unwrap();
-        assert_eq!(raised.alerts.len(), 2);
+        let raised = watch.process(&mut cache, day(9), &[]).unwrap();
+        assert_eq!(raised.len(), 2);
         cache
-            .set_alert_status(raised.alerts[0].id, AlertStatus::Dismissed, day(9))
+            .set_alert_status(raised[0].id, AlertStatus::Dismissed, day(9))
             .unwrap();
         let by = |f: AlertFilter| -> Vec<String> {
             cache
@@ -779,7 +1003,7 @@ mod tests {
         let mut cache = cache(tmp.path());
         store(&mut cache, &baseline(), SessionStatus::Active);
         let watch = Watch::new();
-        watch.process(&mut cache, day(7)).unwrap();
+        watch.process(&mut cache, day(7), &[]).unwrap();
         cache
             .set_trusted(&Trusted {
                 networks: vec![],
@@ -792,7 +1016,7 @@ mod tests {
             &[sign_in(7, day(8), PARIS)],
             SessionStatus::Active,
         );
-        let raised = watch.process(&mut cache, day(8)).unwrap();
+        let raised = watch.process(&mut cache, day(8), &[]).unwrap();
         assert!(!says_new_country(&raised), "{raised:?}");
     }
 }

@@ -31,6 +31,7 @@ static MIGRATIONS: LazyLock<Migrations<'static>> = LazyLock::new(|| {
         M::up(include_str!("cache_migrations/0002_session_search.sql")),
         M::up(include_str!("cache_migrations/0003_sync_report.sql")),
         M::up(include_str!("cache_migrations/0004_alerts.sql")),
+        M::up(include_str!("cache_migrations/0005_detector_state.sql")),
     ])
 });
 

@@ -265,7 +265,7 @@ pub struct Detection {
 }
 
 /// One earlier successful sign-in of a member.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct SignIn {
     at: DateTime<Utc>,
     country: Option<String>,
@@ -277,7 +277,7 @@ struct SignIn {
     trusted: bool,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Serialize, Deserialize)]
 struct History {
     /// The latest sign-ins, oldest first (as many as the longest window).
     recent: VecDeque<SignIn>,
@@ -292,23 +292,39 @@ struct History {
 /// A failed sign-in from an IP: when, and which member's account it tried (if any).
 type Failure = (DateTime<Utc>, Option<String>);
 
-/// The detector's state.
+/// The detector: its configuration and what it learnt.
 #[derive(Debug, Default)]
 pub struct Detector {
     config: DetectorConfig,
+    state: DetectorState,
+}
+
+/// What a detector learnt from the events it read: the members' baselines, recent failures,
+/// the workspace's shared networks, and how far it read. Serialisable, so that the app can
+/// keep it beside the log instead of reading the whole log again at every start.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct DetectorState {
     members: HashMap<String, History>,
     member_failures: HashMap<String, VecDeque<DateTime<Utc>>>,
     ip_failures: HashMap<String, VecDeque<Failure>>,
     /// Until when a member or an IP is already reported as under attack.
     attack_reported: HashMap<String, DateTime<Utc>>,
-    seen: HashSet<String>,
+    /// The last `seq` read: an event at or below it is a replay.
+    last_seq: Option<i64>,
     /// Per /24 or /48, who signed in from it (see [`DetectorConfig::shared_network_members`]).
     shared: HashMap<IpNet, SharedNetwork>,
 }
 
+impl DetectorState {
+    /// The last `seq` read, if any.
+    pub fn last_seq(&self) -> Option<i64> {
+        self.last_seq
+    }
+}
+
 /// The first members (by a hash of their id) who signed in from a network, and when the first
 /// of them did.
-#[derive(Debug)]
+#[derive(Debug, Serialize, Deserialize)]
 struct SharedNetwork {
     members: Vec<u64>,
     since: DateTime<Utc>,
@@ -363,15 +379,27 @@ impl Detector {
     pub fn new(config: DetectorConfig) -> Self {
         Self {
             config,
-            ..Self::default()
+            state: DetectorState::default(),
         }
     }
 
-    /// Feeds one audit event (in `seq` order); returns the alert it raises, if any.
+    /// A detector with `config` that goes on from `state`.
+    pub fn resume(config: DetectorConfig, state: DetectorState) -> Self {
+        Self { config, state }
+    }
+
+    /// What it learnt so far.
+    pub fn state(&self) -> &DetectorState {
+        &self.state
+    }
+
+    /// Feeds one audit event (in `seq` order); returns the alert it raises, if any. An event
+    /// whose `seq` is not above the last one read is a replay and changes nothing.
     pub fn observe(&mut self, e: &AuditEvent) -> Option<Detection> {
-        if !self.seen.insert(e.id.clone()) {
+        if self.state.last_seq.is_some_and(|last| e.seq <= last) {
             return None;
         }
+        self.state.last_seq = Some(e.seq);
         match e.event.as_str() {
             "session.signed_in" => self.sign_in(e),
             "auth.sign_in_failed" => self.failure(e),
@@ -384,7 +412,7 @@ impl Detector {
         let Some(member) = &e.member_id else {
             return;
         };
-        let history = self.members.entry(member.clone()).or_default();
+        let history = self.state.members.entry(member.clone()).or_default();
         let loc = e.location.as_ref();
         for key in [
             loc.and_then(|l| l.country_code.clone())
@@ -417,10 +445,14 @@ impl Detector {
         let Some(needed) = self.config.shared_network_members else {
             return false;
         };
-        let shared = self.shared.entry(net).or_insert_with(|| SharedNetwork {
-            members: Vec::new(),
-            since: at,
-        });
+        let shared = self
+            .state
+            .shared
+            .entry(net)
+            .or_insert_with(|| SharedNetwork {
+                members: Vec::new(),
+                since: at,
+            });
         let known = shared.members.len() >= needed && at - shared.since >= Duration::weeks(1);
         let hash = member_hash(member);
         if shared.members.len() < needed && !shared.members.contains(&hash) {
@@ -451,7 +483,7 @@ impl Detector {
             .as_ref()
             .is_some_and(|c| self.config.trusted_countries.iter().any(|t| t == c));
         let cfg = &self.config;
-        let history = self.members.entry(member.clone()).or_default();
+        let history = self.state.members.entry(member.clone()).or_default();
         let mut reasons = Vec::new();
         let last = |n: usize| history.recent.iter().rev().take(n);
         let remembered = |key: String| history.familiar.contains(&key);
@@ -560,7 +592,11 @@ impl Detector {
         let window = self.config.failure_window;
         let mut reasons = Vec::new();
         if let Some(member) = &e.member_id {
-            let times = self.member_failures.entry(member.clone()).or_default();
+            let times = self
+                .state
+                .member_failures
+                .entry(member.clone())
+                .or_default();
             times.push_back(e.at);
             while times.front().is_some_and(|t| e.at - *t > window) {
                 times.pop_front();
@@ -573,7 +609,7 @@ impl Detector {
             }
         }
         if let Some(ip) = &e.ip {
-            let tries = self.ip_failures.entry(ip.clone()).or_default();
+            let tries = self.state.ip_failures.entry(ip.clone()).or_default();
             tries.push_back((e.at, e.member_id.clone()));
             while tries.front().is_some_and(|(t, _)| e.at - *t > window) {
                 tries.pop_front();
@@ -608,10 +644,11 @@ impl Detector {
     fn report_attack(&mut self, key: String, at: DateTime<Utc>) -> bool {
         let until = at + self.config.failure_window;
         let news = self
+            .state
             .attack_reported
             .get(&key)
             .is_none_or(|reported| at > *reported);
-        self.attack_reported.insert(key, until);
+        self.state.attack_reported.insert(key, until);
         news
     }
 }
@@ -1222,6 +1259,52 @@ mod tests {
         e.location = at_place(NEW_YORK);
         assert!(log.detector.observe(&e).is_some());
         assert!(log.detector.observe(&e).is_none());
+    }
+
+    #[test]
+    fn a_detector_resumed_from_its_saved_state_goes_on_as_if_never_stopped() {
+        // Ada's habits, a password attack in progress, and shared office sign-ins.
+        let mut log = Log::new(DetectorConfig::default());
+        for d in 0..6 {
+            log.quiet(("ada", day(d, 9), "81.2.69.10", LONDON, FIREFOX));
+        }
+        for m in 0..9 {
+            log.failed(
+                Some("bob"),
+                day(6, 9) + Duration::seconds(m),
+                "198.51.100.7",
+            );
+        }
+        let saved = serde_json::to_string(log.detector.state()).unwrap();
+        let state: DetectorState = serde_json::from_str(&saved).unwrap();
+        assert_eq!(state.last_seq(), Some(15));
+        let mut resumed = Log {
+            seq: log.seq,
+            detector: Detector::resume(DetectorConfig::default(), state),
+        };
+        // The same events go to both: a new country for ada, the tenth failure for bob.
+        let mut paris = resumed.event("session.signed_in", Some("ada"), day(7, 9), "203.0.113.9");
+        paris.location = at_place(PARIS);
+        paris.device = Some(FIREFOX.into());
+        let tenth = {
+            let mut e = paris.clone();
+            e.seq += 1;
+            e.id = "e17".into();
+            e.event = "auth.sign_in_failed".into();
+            e.member_id = Some("bob".into());
+            e.at = day(6, 9) + Duration::seconds(30);
+            e.ip = Some("198.51.100.7".into());
+            e
+        };
+        for e in [&paris, &tenth] {
+            let continuous = log.detector.observe(e);
+            assert!(continuous.is_some(), "{e:?}");
+            assert_eq!(resumed.detector.observe(e), continuous);
+        }
+        // What was read before the save stays read.
+        let mut replay = paris.clone();
+        replay.seq = 3;
+        assert_eq!(resumed.detector.observe(&replay), None);
     }
 
     #[test]

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use setget_protocol::clock::Clock;
 use tokio::sync::mpsc;
 
-use crate::alerts::{Alert, Raised};
+use crate::alerts::Alert;
 use crate::error::{CoreError, ErrorKind, Result};
 
 /// How urgent an alert is.
@@ -416,40 +416,37 @@ impl Dispatcher {
         }
     }
 
-    /// Notifies what `raised` calls for; returns the notices shown.
-    pub fn raise(&self, raised: &Raised) -> Vec<Notice> {
+    /// The alerts the admin wants notified.
+    fn due<'a>(&self, alerts: &'a [Alert]) -> Vec<&'a Alert> {
         let settings = self.settings();
         if !settings.enabled {
             return Vec::new();
         }
-        let due: Vec<&Alert> = raised
-            .alerts
+        alerts
             .iter()
             .filter(|a| a.severity >= settings.min_severity)
-            .collect();
-        if due.is_empty() {
-            return Vec::new();
-        }
+            .collect()
+    }
+
+    /// Sums up in one notification the alerts the first sync kept from the workspace's
+    /// history (on sessions still active); returns the notice shown, if any.
+    pub fn summarize_history(&self, alerts: &[Alert]) -> Option<Notice> {
+        let due = self.due(alerts);
+        let severity = due.iter().map(|a| a.severity).max()?;
+        let notice = summary_notice(
+            due.len(),
+            "found on sessions that are still active while reading the workspace's \
+             history; open the list of alerts to review them",
+            severity,
+            None,
+        );
+        self.show(&notice).map(|_| notice)
+    }
+
+    /// Notifies new alerts one by one, under storm control; returns the notices shown.
+    pub fn raise(&self, alerts: &[Alert]) -> Vec<Notice> {
         let mut shown = Vec::new();
-        if raised.from_history {
-            let severity = due
-                .iter()
-                .map(|a| a.severity)
-                .max()
-                .unwrap_or(Severity::Low);
-            let notice = summary_notice(
-                due.len(),
-                "found on sessions that are still active while reading the workspace's \
-                 history; open the list of alerts to review them",
-                severity,
-                None,
-            );
-            if self.show(&notice).is_some() {
-                shown.push(notice);
-            }
-            return shown;
-        }
-        for alert in due {
+        for alert in self.due(alerts) {
             let now = self.clock.now();
             let decision = lock(&self.gate).decide(alert.member(), now);
             let notice = match decision {
@@ -633,14 +630,11 @@ mod tests {
 
     #[test]
     fn settings_decide_what_is_notified() {
-        let raised = Raised {
-            alerts: vec![
-                alert(1, "a", Severity::Low),
-                alert(2, "b", Severity::Medium),
-                alert(3, "c", Severity::High),
-            ],
-            from_history: false,
-        };
+        let raised = vec![
+            alert(1, "a", Severity::Low),
+            alert(2, "b", Severity::Medium),
+            alert(3, "c", Severity::High),
+        ];
         let titles = |settings| {
             let (d, _) = dispatcher(settings);
             d.raise(&raised)
@@ -667,26 +661,22 @@ mod tests {
     #[test]
     fn alerts_from_history_are_summed_up_in_one_notification() {
         let (d, notifier) = dispatcher(NotifySettings::default());
-        let raised = Raised {
-            alerts: (1..=5).map(|i| alert(i, "a", Severity::High)).collect(),
-            from_history: true,
-        };
-        let shown = d.raise(&raised);
-        assert_eq!(shown.len(), 1);
-        assert_eq!(shown[0].title, "5 unfamiliar sign-ins");
-        assert_eq!(shown[0].alert_id, None);
+        let mut kept: Vec<Alert> = (1..=5).map(|i| alert(i, "a", Severity::High)).collect();
+        kept.push(alert(6, "b", Severity::Low));
+        let shown = d.summarize_history(&kept).unwrap();
+        assert_eq!(shown.title, "5 unfamiliar sign-ins");
+        assert_eq!(shown.alert_id, None);
         assert_eq!(notifier.shown.lock().unwrap().len(), 1);
+        // Nothing at or above the minimum severity: no summary.
+        assert_eq!(d.summarize_history(&kept[5..]), None);
     }
 
     #[test]
     fn a_burst_shows_three_then_one_summary_replaced_in_place() {
         let (d, notifier) = dispatcher(NotifySettings::default());
-        let raised = Raised {
-            alerts: (1..=6)
-                .map(|i| alert(i, &format!("m{i}"), Severity::High))
-                .collect(),
-            from_history: false,
-        };
+        let raised: Vec<Alert> = (1..=6)
+            .map(|i| alert(i, &format!("m{i}"), Severity::High))
+            .collect();
         let titles: Vec<String> = d.raise(&raised).into_iter().map(|n| n.title).collect();
         assert_eq!(
             titles,

@@ -30,7 +30,7 @@ use setget_protocol::{AuditEvent, ErrorCode, Member, Page, Session};
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
-use crate::alerts::Watch;
+use crate::alerts::{Alert, Watch};
 use crate::cache::{AuditApplied, Cache};
 use crate::credential::Credential;
 use crate::error::{CoreError, ErrorKind, Result};
@@ -202,6 +202,8 @@ pub struct Syncer {
     /// one-off catch-up that nobody stays to answer).
     watch: Arc<Watch>,
     dispatcher: Option<Arc<Dispatcher>>,
+    /// Alerts raised so far (live ones, and those kept from history).
+    raised: AtomicU64,
 }
 
 /// A running sync records its state at least this often (while it publishes), so that a
@@ -241,6 +243,7 @@ impl Syncer {
             report: None,
             watch,
             dispatcher,
+            raised: AtomicU64::new(0),
         }
     }
 
@@ -318,6 +321,7 @@ impl Syncer {
         let members_due =
             members || self.members_dirty.load(Ordering::SeqCst) || self.members_due().await?;
         let mut result = CatchUp::default();
+        let raised_before = self.raised.load(Ordering::Relaxed);
         if members_due {
             result.members = self.pull_members(&progress).await?;
         }
@@ -325,30 +329,57 @@ impl Syncer {
         // events, so a revocation in the log never sits beside a row still shown active.
         result.audit_events = self.pull_audit(&progress).await?;
         result.session_changes = self.pull_sessions(&progress).await?;
-        // Judged after the sessions, so that alerts from history keep only the sessions
-        // that are still active.
-        result.alerts = self.detect().await?;
+        // After the sessions, so that alerts from history keep only the sessions that are
+        // still active.
+        self.detect().await?;
+        result.alerts = self.raised.load(Ordering::Relaxed) - raised_before;
         self.mark_synced().await?;
         Ok(result)
     }
 
     /// Runs the detector over the events not judged yet and notifies what it raised.
-    async fn detect(&self) -> Result<u64> {
+    /// Judges what is left to judge (pages and streamed events are judged as they are
+    /// stored), settles the alerts from history now that the sessions are in (summed up in
+    /// one notification), and saves the detector's state when due.
+    async fn detect(&self) -> Result<()> {
         let watch = Arc::clone(&self.watch);
         let now = self.clock.now();
-        let raised = self.db(move |c| watch.process(c, now)).await?;
-        let count = raised.alerts.len() as u64;
-        if count > 0
+        let (alerts, kept) = self
+            .db(move |c| {
+                let alerts = watch.process(c, now, &[])?;
+                let kept = c.settle_history_alerts()?;
+                if let Err(e) = watch.save_if_due(c, now) {
+                    tracing::info!(error = %e, "the detector's state was not saved");
+                }
+                Ok((alerts, kept))
+            })
+            .await?;
+        self.notify(alerts).await;
+        self.raised.fetch_add(kept.len() as u64, Ordering::Relaxed);
+        if !kept.is_empty()
             && let Some(dispatcher) = &self.dispatcher
         {
             let dispatcher = Arc::clone(dispatcher);
+            let _ = tokio::task::spawn_blocking(move || dispatcher.summarize_history(&kept)).await;
+        }
+        Ok(())
+    }
+
+    /// Notifies the alerts just stored one by one (those from history wait for their summary).
+    async fn notify(&self, alerts: Vec<Alert>) {
+        let live: Vec<Alert> = alerts.into_iter().filter(|a| !a.from_history).collect();
+        self.raised.fetch_add(live.len() as u64, Ordering::Relaxed);
+        if live.is_empty() {
+            return;
+        }
+        if let Some(dispatcher) = &self.dispatcher {
+            let dispatcher = Arc::clone(dispatcher);
             // D-Bus calls block; they must not hold up the runtime's thread.
-            let shown = tokio::task::spawn_blocking(move || dispatcher.raise(&raised).len())
+            let shown = tokio::task::spawn_blocking(move || dispatcher.raise(&live).len())
                 .await
                 .unwrap_or(0);
-            tracing::debug!(alerts = count, notified = shown, "alerts raised");
+            tracing::debug!(notified = shown, "alerts raised");
         }
-        Ok(count)
     }
 
     async fn members_due(&self) -> Result<bool> {
@@ -593,6 +624,9 @@ impl Syncer {
                 *bulk = self
                     .start_pull(progress, page.total, "audit_events")
                     .await?;
+                // On a cache never judged, everything up to here is the workspace's history.
+                let until = from.saturating_add(i64::try_from(page.total).unwrap_or(i64::MAX));
+                self.db(move |c| c.start_history(until)).await?;
             }
             let n = page.results.len() as u64;
             implied.policy |= page.results.iter().any(|e| e.event == POLICY_CHANGED);
@@ -603,15 +637,24 @@ impl Syncer {
                 .filter(|id| implied.checked.insert(id.clone()))
                 .collect();
             let rows = page.results;
-            let (outcome, unknown) = self
+            let watch = Arc::clone(&self.watch);
+            let now = self.clock.now();
+            let (outcome, unknown, alerts) = self
                 .db(move |c| {
                     let mut unknown = false;
                     for id in &unseen {
                         unknown = unknown || !c.has_member(id)?;
                     }
-                    Ok((c.apply_audit(&rows)?, unknown))
+                    let outcome = c.apply_audit(&rows)?;
+                    // Judged while the next page is on its way, from the rows in memory.
+                    let alerts = match outcome {
+                        AuditApplied::Applied { .. } => watch.process(c, now, &rows)?,
+                        AuditApplied::Gap { .. } => Vec::new(),
+                    };
+                    Ok((outcome, unknown, alerts))
                 })
                 .await?;
+            self.notify(alerts).await;
             implied.unknown_member |= unknown;
             match outcome {
                 AuditApplied::Applied { inserted, .. } => applied += inserted,
@@ -763,21 +806,29 @@ impl Syncer {
                     })?;
                     let name = parsed.event.clone();
                     let member = parsed.member_id.clone();
-                    let (applied, known) = self
+                    let watch = Arc::clone(&self.watch);
+                    let now = self.clock.now();
+                    let (applied, known, alerts) = self
                         .db(move |c| {
                             let known = match &member {
                                 Some(id) => c.has_member(id)?,
                                 None => true,
                             };
-                            Ok((c.apply_audit(std::slice::from_ref(&parsed))?, known))
+                            let events = std::slice::from_ref(&parsed);
+                            let applied = c.apply_audit(events)?;
+                            // At once, before anything else: this is the path to the desktop.
+                            let alerts = watch.process(c, now, events)?;
+                            if let Err(e) = watch.save_if_due(c, now) {
+                                tracing::info!(error = %e, "the detector's state was not saved");
+                            }
+                            Ok((applied, known, alerts))
                         })
                         .await?;
+                    self.notify(alerts).await;
                     if let AuditApplied::Gap { .. } = applied {
                         // An event went missing between the stream and the cursor: refetch.
                         self.pull_audit(&progress).await?;
                     }
-                    // At once, before anything else: this is the path to the desktop.
-                    self.detect().await?;
                     if !known {
                         self.members_dirty.store(true, Ordering::SeqCst);
                         self.pull_members(&progress).await?;

@@ -5,9 +5,19 @@ use rusqlite::{OptionalExtension as _, Row, params};
 use setget_protocol::AuditEvent;
 
 use super::{Cache, EVENT_COLUMNS, event_row, from_ms, ms, storage};
-use crate::alerts::{Alert, AlertFilter, AlertStatus, FamiliarEvents, NewAlert, Trusted};
+use crate::alerts::{Alert, AlertFilter, AlertStatus, NewAlert, Trusted};
 use crate::error::Result;
 use crate::notify::Severity;
+
+/// The detector's state as saved: its format version, the seq it was saved at, when, and
+/// the serialised state.
+#[derive(Debug)]
+pub(crate) struct SavedState {
+    pub version: i64,
+    pub seq: i64,
+    pub saved_at: DateTime<Utc>,
+    pub bytes: Vec<u8>,
+}
 
 const ALERT_COLUMNS: &str = "id, event_id, seq, event, member_id, member_email, session_id, at,
     raised_at, severity, reasons, ip, device, place, status, status_at, from_history";
@@ -67,17 +77,6 @@ impl Cache {
             .map_err(|e| storage("read the audit log", e))
     }
 
-    /// The events whose alert was marked familiar.
-    pub(crate) fn familiar_event_ids(&self) -> Result<FamiliarEvents> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT event_id FROM alerts WHERE status = 'familiar'")
-            .map_err(|e| storage("read the alerts", e))?;
-        stmt.query_map([], |r| r.get(0))
-            .and_then(|rows| rows.collect::<rusqlite::Result<FamiliarEvents>>())
-            .map_err(|e| storage("read the alerts", e))
-    }
-
     /// Whether the session is active in the cache.
     pub fn session_active(&self, session_id: &str) -> Result<bool> {
         self.conn
@@ -119,8 +118,8 @@ impl Cache {
                 .prepare_cached(
                     "INSERT OR IGNORE INTO alerts (event_id, seq, event, member_id, member_email,
                         session_id, at, raised_at, severity, reasons, ip, device, place,
-                        from_history)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                        from_history, history_pending)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14)",
                 )
                 .map_err(|e| storage("store alerts", e))?;
             for a in alerts {
@@ -156,6 +155,124 @@ impl Cache {
             stored.extend(self.alert(id)?);
         }
         Ok(Some(stored))
+    }
+
+    /// Settles the alerts from history once the sessions are in: an alert on a session that
+    /// is no longer active (or on none: a password attack long over) is dropped, the others
+    /// stay. Returns the alerts kept.
+    pub fn settle_history_alerts(&mut self) -> Result<Vec<Alert>> {
+        let tx = self
+            .conn
+            .transaction()
+            .map_err(|e| storage("start a transaction", e))?;
+        tx.execute(
+            "DELETE FROM alerts WHERE history_pending = 1 AND NOT EXISTS
+                (SELECT 1 FROM sessions s WHERE s.id = alerts.session_id AND s.status = 'active')",
+            [],
+        )
+        .map_err(|e| storage("settle the alerts from history", e))?;
+        let kept: Vec<i64> = tx
+            .prepare("SELECT id FROM alerts WHERE history_pending = 1 ORDER BY id")
+            .and_then(|mut st| {
+                st.query_map([], |r| r.get(0))?
+                    .collect::<rusqlite::Result<Vec<i64>>>()
+            })
+            .map_err(|e| storage("settle the alerts from history", e))?;
+        tx.execute(
+            "UPDATE alerts SET history_pending = 0 WHERE history_pending = 1",
+            [],
+        )
+        .map_err(|e| storage("settle the alerts from history", e))?;
+        tx.commit()
+            .map_err(|e| storage("settle the alerts from history", e))?;
+        let mut alerts = Vec::with_capacity(kept.len());
+        for id in kept {
+            alerts.extend(self.alert(id)?);
+        }
+        Ok(alerts)
+    }
+
+    /// The last seq of the workspace's history (what the first sync reads), once known.
+    pub fn history_until(&self) -> Result<Option<i64>> {
+        self.conn
+            .query_row(
+                "SELECT history_until FROM sync_state WHERE id = 1",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(|e| storage("read the detector's position", e))
+    }
+
+    /// Records where the history ends, when the first sync starts (once: later calls change
+    /// nothing, and neither does a call after the detector judged anything).
+    pub fn start_history(&mut self, until: i64) -> Result<()> {
+        self.conn
+            .execute(
+                "UPDATE sync_state SET history_until = ?1
+                 WHERE id = 1 AND history_until IS NULL AND detect_seq IS NULL",
+                [until],
+            )
+            .map(|_| ())
+            .map_err(|e| storage("record where the history ends", e))
+    }
+
+    /// The detector's saved state.
+    pub(crate) fn detector_state(&self) -> Result<Option<SavedState>> {
+        self.conn
+            .query_row(
+                "SELECT version, seq, saved_at, state FROM detector_state WHERE id = 1",
+                [],
+                |r| {
+                    Ok(SavedState {
+                        version: r.get(0)?,
+                        seq: r.get(1)?,
+                        saved_at: from_ms(r.get(2)?),
+                        bytes: r.get(3)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(|e| storage("read the detector's state", e))
+    }
+
+    /// Saves the detector's state (replacing the last one).
+    pub(crate) fn save_detector_state(
+        &mut self,
+        version: i64,
+        seq: i64,
+        now: DateTime<Utc>,
+        state: &[u8],
+    ) -> Result<()> {
+        self.conn
+            .execute(
+                "INSERT OR REPLACE INTO detector_state (id, version, seq, saved_at, state)
+                 VALUES (1, ?1, ?2, ?3, ?4)",
+                params![version, seq, ms(now), state],
+            )
+            .map(|_| ())
+            .map_err(|e| storage("save the detector's state", e))
+    }
+
+    /// Forgets the detector's saved state (the next start reads the whole log).
+    pub(crate) fn clear_detector_state(&mut self) -> Result<()> {
+        self.conn
+            .execute("DELETE FROM detector_state", [])
+            .map(|_| ())
+            .map_err(|e| storage("forget the detector's state", e))
+    }
+
+    /// The events whose alert was marked familiar, in `seq` order.
+    pub(crate) fn familiar_events(&self) -> Result<Vec<AuditEvent>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {EVENT_COLUMNS} FROM audit_events
+                 WHERE seq IN (SELECT seq FROM alerts WHERE status = 'familiar') ORDER BY seq"
+            ))
+            .map_err(|e| storage("read the alerts", e))?;
+        stmt.query_map([], event_row)
+            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+            .map_err(|e| storage("read the alerts", e))
     }
 
     /// One alert.
@@ -254,7 +371,8 @@ impl Cache {
                 "UPDATE trusted SET networks = ?1, countries = ?2 WHERE id = 1",
                 params![networks, countries],
             )
-            .map(|_| ())
-            .map_err(|e| storage("store the trusted places", e))
+            .map_err(|e| storage("store the trusted places", e))?;
+        // The saved state was learnt with the old places: rebuild it from the log.
+        self.clear_detector_state()
     }
 }
