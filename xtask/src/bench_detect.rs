@@ -510,6 +510,46 @@ fn throughput(base: &Generated, base_members: usize) -> anyhow::Result<()> {
             THROUGHPUT_EVENTS as f64 / seconds
         );
     }
+    replay(&log)
+}
+
+/// Times the release `setget-admin detect --replay` over the same log written as JSON lines:
+/// reading, parsing, judging and printing, as an admin would run it.
+fn replay(log: &Generated) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    crate::bench_sync::build_release_apps()?;
+    let dir = std::env::temp_dir().join(format!("setget-bench-replay-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let file = dir.join("log.jsonl");
+    {
+        let mut out = std::io::BufWriter::new(std::fs::File::create(&file)?);
+        for e in &log.events {
+            serde_json::to_writer(&mut out, e)?;
+            out.write_all(b"\n")?;
+        }
+        out.flush()?;
+    }
+    let bytes = std::fs::metadata(&file)?.len();
+    let started = Instant::now();
+    let output = std::process::Command::new(crate::target_dir().join("release/setget-admin"))
+        .args(["detect", "--replay"])
+        .arg(&file)
+        .output()?;
+    let seconds = started.elapsed().as_secs_f64();
+    let _ = std::fs::remove_dir_all(&dir);
+    if !output.status.success() {
+        anyhow::bail!(
+            "detect --replay failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let alerts = output.stdout.iter().filter(|b| **b == b'\n').count();
+    println!(
+        "  `setget-admin detect --replay` on it ({:.0} MB of JSON lines): {:.0} events/s \
+         ({seconds:.2} s, {alerts} alert lines)",
+        bytes as f64 / 1e6,
+        log.events.len() as f64 / seconds
+    );
     Ok(())
 }
 

@@ -314,18 +314,19 @@ impl Watch {
             Some(fed) => fed,
             None => {
                 let config = cache.trusted()?.config();
-                let saved = cache.detector_state()?.and_then(|saved| {
-                    if saved.version != STATE_VERSION || saved.seq > judged {
-                        return None;
-                    }
-                    match serde_json::from_slice::<DetectorState>(&saved.bytes) {
-                        Ok(state) => Some((saved.seq, saved.saved_at, state)),
-                        Err(e) => {
-                            tracing::info!(error = %e, "the saved detector state is unreadable; rebuilding");
-                            None
+                let saved = match cache.detector_state()? {
+                    Some(saved) if saved.version == STATE_VERSION && saved.seq <= judged => {
+                        match cache.read_detector_state::<DetectorState>()? {
+                            Some(Ok(state)) => Some((saved.seq, saved.saved_at, state)),
+                            Some(Err(e)) => {
+                                tracing::info!(error = %e, "the saved detector state is unreadable; rebuilding");
+                                None
+                            }
+                            None => None,
                         }
                     }
-                });
+                    _ => None,
+                };
                 match saved {
                     Some((seq, at, state)) => Fed {
                         detector: Detector::resume(config, state),
@@ -476,13 +477,7 @@ impl Watch {
         if !due {
             return Ok(());
         }
-        let bytes = serde_json::to_vec(fed.detector.state()).map_err(|e| {
-            CoreError::new(
-                ErrorKind::Internal,
-                format!("encoding the detector's state: {e}"),
-            )
-        })?;
-        cache.save_detector_state(STATE_VERSION, fed.seq, now, &bytes)?;
+        cache.save_detector_state(STATE_VERSION, fed.seq, now, fed.detector.state())?;
         fed.saved_seq = fed.seq;
         fed.saved_at = Some(now);
         Ok(())
@@ -594,6 +589,10 @@ mod tests {
         cache.apply_sessions(&sessions).unwrap();
     }
 
+    fn store_one(cache: &mut Cache, event: &AuditEvent, status: SessionStatus) {
+        store(cache, std::slice::from_ref(event), status);
+    }
+
     fn says_new_country(raised: &[Alert]) -> bool {
         raised
             .iter()
@@ -614,17 +613,9 @@ mod tests {
         // History: a Paris sign-in whose session ended, then a Tokyo one still active.
         store(&mut cache, &baseline(), SessionStatus::Revoked);
         let paris = sign_in(7, day(7), PARIS);
-        store(
-            &mut cache,
-            std::slice::from_ref(&paris),
-            SessionStatus::Revoked,
-        );
+        store_one(&mut cache, &paris, SessionStatus::Revoked);
         let tokyo = sign_in(8, day(10), TOKYO);
-        store(
-            &mut cache,
-            std::slice::from_ref(&tokyo),
-            SessionStatus::Active,
-        );
+        store_one(&mut cache, &tokyo, SessionStatus::Active);
 
         let first = watch.process(&mut cache, now, &[]).unwrap();
         // Both are judged; both are history, pending until the sessions are known.
@@ -656,11 +647,7 @@ mod tests {
             day(11),
             ("Sydney", "AU", -33.8678, 151.2073, "192.0.2.44"),
         );
-        store(
-            &mut cache,
-            std::slice::from_ref(&live),
-            SessionStatus::Active,
-        );
+        store_one(&mut cache, &live, SessionStatus::Active);
         let raised = watch.process(&mut cache, now, &[]).unwrap();
         assert_eq!(ids(&raised), ["ev9"]);
         assert!(!raised[0].from_history);
@@ -679,11 +666,7 @@ mod tests {
         // without the baselines would stay silent (learning).
         let watch = Watch::new();
         let paris = sign_in(7, day(8), PARIS);
-        store(
-            &mut cache,
-            std::slice::from_ref(&paris),
-            SessionStatus::Active,
-        );
+        store_one(&mut cache, &paris, SessionStatus::Active);
         let raised = watch.process(&mut cache, day(8), &[]).unwrap();
         assert_eq!(ids(&raised), ["ev7"]);
         // And the first process, which did not see event 7, does not raise it again.
@@ -699,11 +682,7 @@ mod tests {
         let watch = Watch::new();
         watch.process(&mut cache, day(7), &[]).unwrap();
         let paris = sign_in(7, day(8), PARIS);
-        store(
-            &mut cache,
-            std::slice::from_ref(&paris),
-            SessionStatus::Active,
-        );
+        store_one(&mut cache, &paris, SessionStatus::Active);
         let alert = watch.process(&mut cache, day(8), &[]).unwrap().remove(0);
         let alert = cache
             .set_alert_status(alert.id, AlertStatus::Familiar, day(8))
@@ -725,11 +704,7 @@ mod tests {
         }
         let mut later = sign_in(seq, day(21), PARIS);
         later.ip = Some("203.0.113.8".into());
-        store(
-            &mut cache,
-            std::slice::from_ref(&later),
-            SessionStatus::Active,
-        );
+        store_one(&mut cache, &later, SessionStatus::Active);
         // Without the mark, the same log raises a new country.
         let control = tempfile::tempdir().unwrap();
         let mut unmarked = self::cache(control.path());
@@ -763,11 +738,7 @@ mod tests {
         // And Paris is in the member's baseline now: another Paris sign-in is no new country.
         let mut again = sign_in(8, day(9), PARIS);
         again.device = Some("Safari on macOS".into());
-        store(
-            &mut cache,
-            std::slice::from_ref(&again),
-            SessionStatus::Active,
-        );
+        store_one(&mut cache, &again, SessionStatus::Active);
         let raised = watch.process(&mut cache, day(9), &[]).unwrap();
         assert!(!says_new_country(&raised), "{raised:?}");
     }
@@ -786,7 +757,7 @@ mod tests {
             (saved.version, saved.seq, saved.saved_at),
             (STATE_VERSION, 6, day(7))
         );
-        let bytes = saved.bytes;
+        let state: DetectorState = learnt.read_detector_state().unwrap().unwrap().unwrap();
 
         let paris = tempfile::tempdir().unwrap();
         let mut other = cache(paris.path());
@@ -794,27 +765,19 @@ mod tests {
         store(&mut other, &log, SessionStatus::Active);
         Watch::new().process(&mut other, day(7), &[]).unwrap();
         let back_home = sign_in(7, day(8), LONDON);
-        store(
-            &mut other,
-            std::slice::from_ref(&back_home),
-            SessionStatus::Active,
-        );
+        store_one(&mut other, &back_home, SessionStatus::Active);
         // Rebuilt from its own log, London is a new country...
         let control = tempfile::tempdir().unwrap();
         let mut rebuilt = cache(control.path());
         store(&mut rebuilt, &log, SessionStatus::Active);
         Watch::new().process(&mut rebuilt, day(7), &[]).unwrap();
-        store(
-            &mut rebuilt,
-            std::slice::from_ref(&back_home),
-            SessionStatus::Active,
-        );
+        store_one(&mut rebuilt, &back_home, SessionStatus::Active);
         assert!(says_new_country(
             &Watch::new().process(&mut rebuilt, day(8), &[]).unwrap()
         ));
         // ...resumed from the London state, it is home.
         other
-            .save_detector_state(STATE_VERSION, 6, day(7), &bytes)
+            .save_detector_state(STATE_VERSION, 6, day(7), &state)
             .unwrap();
         assert!(
             Watch::new()
@@ -828,13 +791,9 @@ mod tests {
         store(&mut ignored, &log, SessionStatus::Active);
         Watch::new().process(&mut ignored, day(7), &[]).unwrap();
         ignored
-            .save_detector_state(STATE_VERSION + 1, 6, day(7), &bytes)
+            .save_detector_state(STATE_VERSION + 1, 6, day(7), &state)
             .unwrap();
-        store(
-            &mut ignored,
-            std::slice::from_ref(&back_home),
-            SessionStatus::Active,
-        );
+        store_one(&mut ignored, &back_home, SessionStatus::Active);
         assert!(says_new_country(
             &Watch::new().process(&mut ignored, day(8), &[]).unwrap()
         ));
@@ -888,11 +847,7 @@ mod tests {
             day(10),
             ("Sydney", "AU", -33.8678, 151.2073, "192.0.2.44"),
         );
-        store(
-            &mut cache,
-            std::slice::from_ref(&sydney),
-            SessionStatus::Active,
-        );
+        store_one(&mut cache, &sydney, SessionStatus::Active);
         let raised = watch.process(&mut cache, day(10), &[sydney]).unwrap();
         assert_eq!(ids(&raised), ["ev9"]);
     }
@@ -904,11 +859,7 @@ mod tests {
         store(&mut cache, &baseline(), SessionStatus::Active);
         Watch::new().process(&mut cache, day(7), &[]).unwrap();
         let paris = sign_in(7, day(8), PARIS);
-        store(
-            &mut cache,
-            std::slice::from_ref(&paris),
-            SessionStatus::Active,
-        );
+        store_one(&mut cache, &paris, SessionStatus::Active);
         // Stale start point: refused, nothing stored, the cursor where it was.
         assert!(cache.record_alerts(&[], Some(3), 7).unwrap().is_none());
         assert_eq!(cache.detect_cursor().unwrap(), Some(6));

@@ -66,6 +66,7 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use ipnet::IpNet;
@@ -264,17 +265,37 @@ pub struct Detection {
     pub reasons: Vec<Reason>,
 }
 
-/// One earlier successful sign-in of a member.
+/// A name many sign-ins share (a country, a city, a device label): one copy per detector.
+type Name = Arc<str>;
+
+/// One earlier successful sign-in of a member. Kept small, since a detector holds up to 20
+/// per member: names are shared, coordinates single precision (a metre or so).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct SignIn {
     at: DateTime<Utc>,
-    country: Option<String>,
-    city: Option<String>,
-    device: Option<String>,
-    point: Option<(f64, f64)>,
-    place: String,
+    country: Option<Name>,
+    city: Option<Name>,
+    device: Option<Name>,
+    point: Option<(f32, f32)>,
     /// From a trusted network (a VPN egress says nothing about where the member was).
     trusted: bool,
+}
+
+impl SignIn {
+    /// "Paris, FR", "FR", or "an unknown place".
+    fn place(&self) -> String {
+        match (&self.city, &self.country) {
+            (Some(city), Some(cc)) => format!("{city}, {cc}"),
+            (None, Some(cc)) => cc.to_string(),
+            (Some(city), None) => city.to_string(),
+            (None, None) => "an unknown place".to_owned(),
+        }
+    }
+
+    fn point(&self) -> Option<(f64, f64)> {
+        self.point
+            .map(|(lat, lon)| (f64::from(lat), f64::from(lon)))
+    }
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -313,9 +334,47 @@ pub struct DetectorState {
     last_seq: Option<i64>,
     /// Per /24 or /48, who signed in from it (see [`DetectorConfig::shared_network_members`]).
     shared: HashMap<IpNet, SharedNetwork>,
+    /// The one copy of each name the sign-ins hold.
+    #[serde(skip)]
+    names: HashSet<Name>,
 }
 
 impl DetectorState {
+    /// The shared copy of `name`.
+    fn name(&mut self, name: Option<&str>) -> Option<Name> {
+        let name = name?;
+        if let Some(known) = self.names.get(name) {
+            return Some(Arc::clone(known));
+        }
+        let new: Name = Arc::from(name);
+        self.names.insert(Arc::clone(&new));
+        Some(new)
+    }
+
+    /// Shares the names of a state read back from its saved form (decoding gives each
+    /// sign-in its own copies).
+    fn share_names(&mut self) {
+        let mut names = std::mem::take(&mut self.names);
+        let mut share = |n: &mut Option<Name>| {
+            if let Some(name) = n.as_mut() {
+                match names.get(&**name) {
+                    Some(known) => *name = Arc::clone(known),
+                    None => {
+                        names.insert(Arc::clone(name));
+                    }
+                }
+            }
+        };
+        for history in self.members.values_mut() {
+            for s in history.recent.iter_mut() {
+                share(&mut s.country);
+                share(&mut s.city);
+                share(&mut s.device);
+            }
+        }
+        self.names = names;
+    }
+
     /// The last `seq` read, if any.
     pub fn last_seq(&self) -> Option<i64> {
         self.last_seq
@@ -359,21 +418,6 @@ pub fn distance_km((lat1, lon1): (f64, f64), (lat2, lon2): (f64, f64)) -> f64 {
     2.0 * 6371.0 * a.sqrt().asin()
 }
 
-fn place_of(e: &AuditEvent) -> String {
-    let loc = e.location.as_ref();
-    match (
-        loc.and_then(|l| l.city.as_deref()),
-        loc.and_then(|l| l.country_code.as_deref()),
-    ) {
-        (Some(city), Some(cc)) => format!("{city}, {cc}"),
-        (None, Some(cc)) => cc.to_owned(),
-        _ => {
-            e.ip.clone()
-                .unwrap_or_else(|| "an unknown place".to_owned())
-        }
-    }
-}
-
 impl Detector {
     /// A detector with `config`.
     pub fn new(config: DetectorConfig) -> Self {
@@ -384,7 +428,8 @@ impl Detector {
     }
 
     /// A detector with `config` that goes on from `state`.
-    pub fn resume(config: DetectorConfig, state: DetectorState) -> Self {
+    pub fn resume(config: DetectorConfig, mut state: DetectorState) -> Self {
+        state.share_names();
         Self { config, state }
     }
 
@@ -468,20 +513,20 @@ impl Detector {
         let network = ip.and_then(|ip| network_with(ip, (24, 48)));
         let carrier = ip.and_then(|ip| network_with(ip, self.config.carrier_prefix));
         let shared = network.is_some_and(|net| self.shared_network(net, &member, e.at));
+        let trusted = shared || self.trusted_ip(e.ip.as_deref());
         let now = SignIn {
             at: e.at,
-            country: loc.and_then(|l| l.country_code.clone()),
-            city: loc.and_then(|l| l.city.clone()),
-            device: e.device.clone(),
-            point: loc.and_then(|l| Some((l.latitude?, l.longitude?))),
-            place: place_of(e),
-            trusted: shared || self.trusted_ip(e.ip.as_deref()),
+            country: self.state.name(loc.and_then(|l| l.country_code.as_deref())),
+            city: self.state.name(loc.and_then(|l| l.city.as_deref())),
+            device: self.state.name(e.device.as_deref()),
+            point: loc.and_then(|l| Some((l.latitude? as f32, l.longitude? as f32))),
+            trusted,
         };
         let trusted_ip = now.trusted;
         let trusted_country = now
             .country
             .as_ref()
-            .is_some_and(|c| self.config.trusted_countries.iter().any(|t| t == c));
+            .is_some_and(|c| self.config.trusted_countries.iter().any(|t| **t == **c));
         let cfg = &self.config;
         let history = self.state.members.entry(member.clone()).or_default();
         let mut reasons = Vec::new();
@@ -498,8 +543,8 @@ impl Detector {
         let roams = known_country && now.device.as_deref().is_some_and(|d| cfg.roaming(d));
 
         // Impossible travel, from the previous sign-in (learning or not).
-        if let (Some(prev), Some(here)) = (history.recent.back(), now.point)
-            && let Some(there) = prev.point
+        if let (Some(prev), Some(here)) = (history.recent.back(), now.point())
+            && let Some(there) = prev.point()
             && !(cfg.travel_needs_new_network && known_carrier)
             && !roams
         {
@@ -508,8 +553,8 @@ impl Detector {
             let kmh = km / hours;
             if km > cfg.travel_min_km && kmh > cfg.travel_kmh && !trusted_ip && !prev.trusted {
                 reasons.push(Reason::ImpossibleTravel {
-                    from: prev.place.clone(),
-                    to: now.place.clone(),
+                    from: prev.place(),
+                    to: now.place(),
                     km: km.round(),
                     kmh: kmh.round(),
                 });
@@ -527,14 +572,14 @@ impl Detector {
                 && !known_country
             {
                 reasons.push(Reason::NewCountry {
-                    country: country.clone(),
+                    country: country.to_string(),
                 });
             }
             // The same city, or one within `city_radius_km` of it, among the latest sign-ins.
             let near = |s: &SignIn| {
                 cfg.city_radius_km > 0.0
-                    && s.point
-                        .zip(now.point)
+                    && s.point()
+                        .zip(now.point())
                         .is_some_and(|(a, b)| distance_km(a, b) <= cfg.city_radius_km)
             };
             if let Some(city) = &now.city
@@ -542,7 +587,9 @@ impl Detector {
                 && !last(cfg.city_window).any(|s| s.city.as_ref() == Some(city) || near(s))
                 && !remembered(format!("city:{city}"))
             {
-                reasons.push(Reason::NewCity { city: city.clone() });
+                reasons.push(Reason::NewCity {
+                    city: city.to_string(),
+                });
             }
             // A new carrier network, or else a new /24 or /48 inside a known one.
             if let Some(net) = [carrier, network]
@@ -559,7 +606,7 @@ impl Detector {
                 && !remembered(format!("device:{device}"))
             {
                 reasons.push(Reason::NewDevice {
-                    device: device.clone(),
+                    device: device.to_string(),
                 });
             }
         }
@@ -573,10 +620,16 @@ impl Detector {
         history.count += 1;
         history.networks.extend(network);
         history.networks.extend(carrier);
-        history.recent.push_back(now);
-        while history.recent.len() > keep {
+        while history.recent.len() >= keep {
             history.recent.pop_front();
         }
+        // Grown by doubling up to `keep` exactly (left alone, a deque of 20 takes 32).
+        let len = history.recent.len();
+        if len == history.recent.capacity() {
+            let room = (len * 2).max(4).min(keep);
+            history.recent.reserve_exact(room.saturating_sub(len));
+        }
+        history.recent.push_back(now);
 
         let severity = cfg.severity(&reasons)?;
         Some(Detection {
@@ -1305,6 +1358,23 @@ mod tests {
         let mut replay = paris.clone();
         replay.seq = 3;
         assert_eq!(resumed.detector.observe(&replay), None);
+    }
+
+    #[test]
+    fn small_windows_keep_exactly_that_many_sign_ins() {
+        let config = DetectorConfig {
+            country_window: 2,
+            city_window: 2,
+            device_window: 2,
+            ..DetectorConfig::default()
+        };
+        let mut log = Log::new(config);
+        for d in 0..8 {
+            log.quiet(("ada", day(d, 9), "81.2.69.10", LONDON, FIREFOX));
+        }
+        let history = &log.detector.state().members["ada"];
+        assert_eq!(history.recent.len(), 2);
+        assert_eq!(history.count, 8);
     }
 
     #[test]

@@ -9,14 +9,26 @@ use crate::alerts::{Alert, AlertFilter, AlertStatus, NewAlert, Trusted};
 use crate::error::Result;
 use crate::notify::Severity;
 
-/// The detector's state as saved: its format version, the seq it was saved at, when, and
-/// the serialised state.
+/// When and at which seq the detector's state was saved, and in which format.
 #[derive(Debug)]
 pub(crate) struct SavedState {
     pub version: i64,
     pub seq: i64,
     pub saved_at: DateTime<Utc>,
-    pub bytes: Vec<u8>,
+}
+
+/// Counts the bytes written to it.
+struct Counter(i64);
+
+impl std::io::Write for Counter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 += buf.len() as i64;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 const ALERT_COLUMNS: &str = "id, event_id, seq, event, member_id, member_email, session_id, at,
@@ -216,18 +228,17 @@ impl Cache {
             .map_err(|e| storage("record where the history ends", e))
     }
 
-    /// The detector's saved state.
+    /// When and at which seq the detector's state was saved, and in which format.
     pub(crate) fn detector_state(&self) -> Result<Option<SavedState>> {
         self.conn
             .query_row(
-                "SELECT version, seq, saved_at, state FROM detector_state WHERE id = 1",
+                "SELECT version, seq, saved_at FROM detector_state WHERE id = 1",
                 [],
                 |r| {
                     Ok(SavedState {
                         version: r.get(0)?,
                         seq: r.get(1)?,
                         saved_at: from_ms(r.get(2)?),
-                        bytes: r.get(3)?,
                     })
                 },
             )
@@ -235,21 +246,57 @@ impl Cache {
             .map_err(|e| storage("read the detector's state", e))
     }
 
-    /// Saves the detector's state (replacing the last one).
-    pub(crate) fn save_detector_state(
+    /// Reads the saved state itself, streamed from the file (it can be tens of megabytes):
+    /// None when there is none, `Some(Err)` when it does not decode as `T`.
+    pub(crate) fn read_detector_state<T: serde::de::DeserializeOwned>(
+        &self,
+    ) -> Result<Option<serde_json::Result<T>>> {
+        let blob = self
+            .conn
+            .blob_open(rusqlite::MAIN_DB, "detector_state", "state", 1, true);
+        match blob {
+            Ok(blob) => Ok(Some(serde_json::from_reader(
+                std::io::BufReader::with_capacity(1 << 16, blob),
+            ))),
+            Err(rusqlite::Error::SqliteFailure(_, _)) if self.detector_state()?.is_none() => {
+                Ok(None)
+            }
+            Err(e) => Err(storage("read the detector's state", e)),
+        }
+    }
+
+    /// Saves the detector's state (replacing the last one), streamed into the file: it is
+    /// encoded twice, once to learn its length and once into the row, so that no copy of it
+    /// is ever held in memory.
+    pub(crate) fn save_detector_state<T: serde::Serialize>(
         &mut self,
         version: i64,
         seq: i64,
         now: DateTime<Utc>,
-        state: &[u8],
+        state: &T,
     ) -> Result<()> {
-        self.conn
-            .execute(
-                "INSERT OR REPLACE INTO detector_state (id, version, seq, saved_at, state)
-                 VALUES (1, ?1, ?2, ?3, ?4)",
-                params![version, seq, ms(now), state],
-            )
-            .map(|_| ())
+        let encode = |e: serde_json::Error| storage("encode the detector's state", e);
+        let mut length = Counter(0);
+        serde_json::to_writer(&mut length, state).map_err(encode)?;
+        let tx = self
+            .conn
+            .transaction()
+            .map_err(|e| storage("start a transaction", e))?;
+        tx.execute(
+            "INSERT OR REPLACE INTO detector_state (id, version, seq, saved_at, state)
+             VALUES (1, ?1, ?2, ?3, zeroblob(?4))",
+            params![version, seq, ms(now), length.0],
+        )
+        .map_err(|e| storage("save the detector's state", e))?;
+        {
+            let blob = tx
+                .blob_open(rusqlite::MAIN_DB, "detector_state", "state", 1, false)
+                .map_err(|e| storage("save the detector's state", e))?;
+            let mut out = std::io::BufWriter::with_capacity(1 << 16, blob);
+            serde_json::to_writer(&mut out, state).map_err(encode)?;
+            std::io::Write::flush(&mut out).map_err(|e| storage("save the detector's state", e))?;
+        }
+        tx.commit()
             .map_err(|e| storage("save the detector's state", e))
     }
 
