@@ -80,7 +80,10 @@ pub(crate) fn admin(release: &Path, home: &Path, args: &[&str]) -> Command {
         .env("HOME", home)
         .env("XDG_DATA_HOME", home.join("data"))
         .env("XDG_CONFIG_HOME", home.join("config"))
-        .env("RUST_LOG", "warn");
+        .env(
+            "RUST_LOG",
+            std::env::var("SETGET_BENCH_LOG").unwrap_or_else(|_| "warn".into()),
+        );
     cmd
 }
 

@@ -805,6 +805,7 @@ impl Syncer {
                         )
                     })?;
                     let name = parsed.event.clone();
+                    tracing::debug!(seq = parsed.seq, event = %name, "streamed");
                     let member = parsed.member_id.clone();
                     let watch = Arc::clone(&self.watch);
                     let now = self.clock.now();
@@ -818,13 +819,19 @@ impl Syncer {
                             let applied = c.apply_audit(events)?;
                             // At once, before anything else: this is the path to the desktop.
                             let alerts = watch.process(c, now, events)?;
-                            if let Err(e) = watch.save_if_due(c, now) {
-                                tracing::info!(error = %e, "the detector's state was not saved");
-                            }
                             Ok((applied, known, alerts))
                         })
                         .await?;
                     self.notify(alerts).await;
+                    // After the notification, never before it: saving takes a while.
+                    let watch = Arc::clone(&self.watch);
+                    self.db(move |c| {
+                        if let Err(e) = watch.save_if_due(c, now) {
+                            tracing::info!(error = %e, "the detector's state was not saved");
+                        }
+                        Ok(())
+                    })
+                    .await?;
                     if let AuditApplied::Gap { .. } = applied {
                         // An event went missing between the stream and the cursor: refetch.
                         self.pull_audit(&progress).await?;
