@@ -401,12 +401,12 @@ fn network_with(ip: IpAddr, (v4, v6): (u8, u8)) -> Option<IpNet> {
     Some(IpNet::new(ip, prefix).ok()?.trunc())
 }
 
-/// A stable hash of a member id (the same in every run).
+/// A hash of a member id that never changes (it is saved with the detector's state): 64-bit
+/// FNV-1a. The standard library's hasher promises the same value only within one build.
 fn member_hash(member: &str) -> u64 {
-    use std::hash::{Hash as _, Hasher as _};
-    let mut h = std::hash::DefaultHasher::new();
-    member.hash(&mut h);
-    h.finish()
+    member.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
 }
 
 /// The great-circle distance in km.
@@ -1375,6 +1375,14 @@ mod tests {
         let history = &log.detector.state().members["ada"];
         assert_eq!(history.recent.len(), 2);
         assert_eq!(history.count, 8);
+    }
+
+    #[test]
+    fn member_hashes_are_fnv_1a() {
+        // The published FNV-1a test vectors.
+        assert_eq!(member_hash(""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(member_hash("a"), 0xaf63_dc4c_8601_ec8c);
+        assert_eq!(member_hash("foobar"), 0x8594_4171_f739_67e8);
     }
 
     #[test]
