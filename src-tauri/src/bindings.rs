@@ -12,7 +12,8 @@ mod tests {
     use setget_core::sync::{CatchUp, SyncState, SyncStatus};
     use setget_core::{AccountView, CoreError, ErrorKind, StatusReport};
     use setget_protocol::{
-        AuthMethod, EndReason, ErrorCode, Location, Role, Session, SessionStatus,
+        AuthMethod, EndReason, ErrorCode, Location, Revoked, Role, Session, SessionPolicy,
+        SessionStatus,
     };
     use ts_rs::{Config, TS};
 
@@ -53,6 +54,8 @@ mod tests {
             decl::<Severity>(&cfg),
             decl::<Trusted>(&cfg),
             decl::<NotifySettings>(&cfg),
+            decl::<SessionPolicy>(&cfg),
+            decl::<Revoked>(&cfg),
         ] {
             out.push_str(&d);
         }

@@ -9,7 +9,7 @@ use setget_core::notify::NotifySettings;
 use setget_core::secret::Sensitive;
 use setget_core::sync::SyncStatus;
 use setget_core::{AccountView, CoreError, Engine};
-use setget_protocol::Session;
+use setget_protocol::{Revoked, Session, SessionPolicy, SessionPolicyPatch};
 
 /// What every command reaches.
 #[derive(Debug)]
@@ -133,4 +133,40 @@ pub fn set_notify_settings(
 ) -> Result<NotifySettings, CoreError> {
     shell.engine.set_notify_settings(settings)?;
     Ok(settings)
+}
+
+/// The workspace's session policy, from the server.
+#[tauri::command]
+pub async fn policy(shell: tauri::State<'_, Shell>) -> Result<SessionPolicy, CoreError> {
+    shell.engine.policy().await
+}
+
+/// Sets the workspace's session policy (it applies to new sessions only); `None` sessions
+/// means unlimited.
+#[tauri::command]
+pub async fn update_policy(
+    shell: tauri::State<'_, Shell>,
+    inactivity_timeout: String,
+    absolute_timeout: String,
+    max_concurrent_sessions: Option<u32>,
+) -> Result<SessionPolicy, CoreError> {
+    let patch = SessionPolicyPatch {
+        inactivity_timeout: Some(inactivity_timeout),
+        absolute_timeout: Some(absolute_timeout),
+        max_concurrent_sessions: Some(max_concurrent_sessions),
+    };
+    shell.engine.update_policy(&patch).await
+}
+
+/// Revokes every session of the workspace, the app's own included (the app is then signed
+/// out); the password is wrapped as sensitive the moment it arrives.
+#[tauri::command]
+pub async fn revoke_workspace_sessions(
+    shell: tauri::State<'_, Shell>,
+    password: String,
+) -> Result<Revoked, CoreError> {
+    shell
+        .engine
+        .revoke_workspace_sessions(Sensitive::new(password))
+        .await
 }

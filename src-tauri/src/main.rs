@@ -129,6 +129,9 @@ fn main() -> anyhow::Result<std::process::ExitCode> {
             commands::set_trusted,
             commands::notify_settings,
             commands::set_notify_settings,
+            commands::policy,
+            commands::update_policy,
+            commands::revoke_workspace_sessions,
         ])
         .run(tauri::generate_context!())?;
     drop(demo);

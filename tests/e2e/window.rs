@@ -53,6 +53,10 @@ async fn wait_for(client: &Client, css: &str) -> fantoccini::elements::Element {
         .unwrap_or_else(|e| panic!("{css} did not appear: {e}"))
 }
 
+async fn click(client: &Client, css: &str) {
+    wait_for(client, css).await.click().await.unwrap();
+}
+
 async fn screenshot(client: &Client, name: &str) {
     let png = client.screenshot().await.unwrap();
     assert!(png.starts_with(b"\x89PNG"), "{name} is not a PNG");
@@ -141,11 +145,7 @@ async fn sign_in_through_the_window_lists_sessions_and_keeps_the_token_in_the_ke
     type_into(&client, "[data-testid=server-url]", &server.url).await;
     type_into(&client, "[data-testid=email]", OWNER).await;
     type_into(&client, "[data-testid=password]", "not-the-password").await;
-    wait_for(&client, "[data-testid=sign-in]")
-        .await
-        .click()
-        .await
-        .unwrap();
+    click(&client, "[data-testid=sign-in]").await;
     let error = wait_for(&client, "[data-testid=sign-in-error]").await;
     assert_eq!(
         error.text().await.unwrap(),
@@ -157,11 +157,7 @@ async fn sign_in_through_the_window_lists_sessions_and_keeps_the_token_in_the_ke
 
     // The right password signs in and shows the sessions.
     type_into(&client, "[data-testid=password]", PASSWORD).await;
-    wait_for(&client, "[data-testid=sign-in]")
-        .await
-        .click()
-        .await
-        .unwrap();
+    click(&client, "[data-testid=sign-in]").await;
     let badge = wait_for(&client, "[data-testid=current-badge]").await;
     assert_eq!(badge.text().await.unwrap(), "Current session");
     let rows = client
@@ -234,11 +230,7 @@ async fn sign_in_through_the_window_lists_sessions_and_keeps_the_token_in_the_ke
     );
 
     // Signing out returns to the sign-in screen, ends the session and empties the keyring.
-    wait_for(&client, "[data-testid=sign-out]")
-        .await
-        .click()
-        .await
-        .unwrap();
+    click(&client, "[data-testid=sign-out]").await;
     wait_for(&client, "[data-testid=server-url]").await;
     screenshot(&client, "04-signed-out.png").await;
     assert_eq!(secret_tool_lookup(&name).unwrap(), None);
@@ -253,11 +245,7 @@ async fn sign_in_through_the_window(client: &Client, url: &str, email: &str) {
     type_into(client, "[data-testid=server-url]", url).await;
     type_into(client, "[data-testid=email]", email).await;
     type_into(client, "[data-testid=password]", PASSWORD).await;
-    wait_for(client, "[data-testid=sign-in]")
-        .await
-        .click()
-        .await
-        .unwrap();
+    click(client, "[data-testid=sign-in]").await;
     let mut status = String::new();
     for _ in 0..300 {
         if let Ok(e) = client.find(Locator::Css("[data-testid=sync-status]")).await {
@@ -327,16 +315,8 @@ async fn an_alerts_notification_opens_the_window_on_the_alert_which_revokes_the_
     screenshot(&client, "05-alert.png").await;
 
     // Revoke session, confirmed in place: the server ends it and the alert is acknowledged.
-    wait_for(&client, "[data-testid=alert-revoke]")
-        .await
-        .click()
-        .await
-        .unwrap();
-    wait_for(&client, "[data-testid=alert-revoke-confirm]")
-        .await
-        .click()
-        .await
-        .unwrap();
+    click(&client, "[data-testid=alert-revoke]").await;
+    click(&client, "[data-testid=alert-revoke-confirm]").await;
     let mut now = String::new();
     for _ in 0..100 {
         now = wait_for(&client, "[data-testid=alert-status]")
@@ -366,5 +346,94 @@ async fn an_alerts_notification_opens_the_window_on_the_alert_which_revokes_the_
             c.title == format!("Session revoked: {ada}")
         })
         .unwrap();
+    client.close().await.unwrap();
+}
+
+/// Picks the option `value` of the select `css`.
+async fn choose(client: &Client, css: &str, value: &str) {
+    wait_for(client, &format!("{css} option[value='{value}']"))
+        .await
+        .click()
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_security_screen_sets_the_policy_and_revokes_every_session_with_the_password() {
+    let app = built_binary("setget-admin").unwrap();
+    let server = ServerProcess::start().unwrap();
+    server
+        .create_workspace("policy", &[(OWNER, PASSWORD, Role::Owner)])
+        .await
+        .unwrap();
+    // The owner is also signed in from a browser.
+    let browser = server
+        .browser_sign_in(OWNER, PASSWORD, FIREFOX_WINDOWS, "81.2.69.142")
+        .await
+        .unwrap();
+    let policy_as_browser = || async {
+        reqwest::Client::new()
+            .get(server.at("/api/workspaces/policy/session-policy/"))
+            .header("user-agent", FIREFOX_WINDOWS)
+            .header("x-forwarded-for", "81.2.69.142")
+            .header("cookie", format!("setget_session={browser}"))
+            .send()
+            .await
+            .unwrap()
+    };
+    let home = tempfile::tempdir().unwrap();
+    let (_driver, port) = start_driver(home.path());
+    let client = connect(port, &app).await;
+    wait_for(&client, "[data-testid=server-url]").await;
+    sign_in_through_the_window(&client, &server.url, OWNER).await;
+
+    // The policy form shows the defaults; a bad custom maximum is refused in place.
+    click(&client, "[data-testid=tab-security]").await;
+    wait_for(&client, "[data-testid=policy-form]").await;
+    choose(&client, "[data-testid=inactivity-timeout]", "1h").await;
+    choose(&client, "[data-testid=absolute-timeout]", "90d").await;
+    choose(&client, "[data-testid=max-sessions]", "custom").await;
+    type_into(&client, "[data-testid=max-sessions-custom]", "1001").await;
+    let error = wait_for(&client, "[data-testid=max-sessions-error]").await;
+    assert_eq!(
+        error.text().await.unwrap(),
+        "Enter a number of sessions from 1 to 1000."
+    );
+    type_into(&client, "[data-testid=max-sessions-custom]", "25").await;
+    click(&client, "[data-testid=policy-save]").await;
+    wait_for(&client, "[data-testid=policy-saved]").await;
+    screenshot(&client, "06-security.png").await;
+    // The server has it.
+    let policy: serde_json::Value = policy_as_browser().await.json().await.unwrap();
+    assert_eq!(policy["inactivity_timeout"], "1h");
+    assert_eq!(policy["absolute_timeout"], "90d");
+    assert_eq!(policy["max_concurrent_sessions"], 25);
+
+    // A wrong password revokes nothing and says so.
+    type_into(
+        &client,
+        "[data-testid=revoke-all-password]",
+        "not-the-password",
+    )
+    .await;
+    click(&client, "[data-testid=revoke-all]").await;
+    let error = wait_for(&client, "[data-testid=revoke-all-error]").await;
+    assert_eq!(
+        error.text().await.unwrap(),
+        "The password is not correct; no session was revoked."
+    );
+    assert_eq!(policy_as_browser().await.status(), 200);
+
+    // The right one signs every session out, the app's included: back to the sign-in screen.
+    type_into(&client, "[data-testid=revoke-all-password]", PASSWORD).await;
+    click(&client, "[data-testid=revoke-all]").await;
+    let notice = wait_for(&client, "[data-testid=signed-out-notice]").await;
+    let notice = notice.text().await.unwrap();
+    assert!(
+        notice.starts_with("2 sessions of the workspace were revoked"),
+        "{notice}"
+    );
+    screenshot(&client, "07-revoked-all.png").await;
+    assert_eq!(policy_as_browser().await.status(), 401);
     client.close().await.unwrap();
 }

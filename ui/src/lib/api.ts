@@ -10,7 +10,9 @@ import type {
   AppInfo,
   CoreError,
   NotifySettings,
+  Revoked,
   Session,
+  SessionPolicy,
   SyncStatus,
   Trusted,
 } from "./bindings";
@@ -72,6 +74,10 @@ export const api = {
   setTrusted: (trusted: Trusted) => call<Trusted>("set_trusted", { trusted }),
   notifySettings: () => call<NotifySettings>("notify_settings"),
   setNotifySettings: (settings: NotifySettings) => call<NotifySettings>("set_notify_settings", { settings }),
+  policy: () => call<SessionPolicy>("policy"),
+  updatePolicy: (inactivityTimeout: string, absoluteTimeout: string, maxConcurrentSessions: number | null) =>
+    call<SessionPolicy>("update_policy", { inactivityTimeout, absoluteTimeout, maxConcurrentSessions }),
+  revokeWorkspaceSessions: (password: string) => call<Revoked>("revoke_workspace_sessions", { password }),
   /** Calls `onOpen` when a notification asks to show an alert (null: the list). */
   onOpenAlert: (onOpen: (id: number | null) => void): Promise<UnlistenFn> =>
     listen<number | null>("open-alert", (e) => onOpen(e.payload)),

@@ -141,3 +141,21 @@ export type NotifySettings = { enabled: boolean,
  * Alerts below this severity are listed, not notified.
  */
 min_severity: Severity, };
+export type SessionPolicy = { 
+/**
+ * One of `30m`, `1h`, `8h`, `24h`, `7d` (default), `30d`.
+ */
+inactivity_timeout: string, 
+/**
+ * One of `24h`, `7d`, `30d` (default), `90d`.
+ */
+absolute_timeout: string, 
+/**
+ * `null` for unlimited, else 1 to 1000.
+ */
+max_concurrent_sessions: number | null, updated_at: string | null, 
+/**
+ * The email of who changed it last.
+ */
+updated_by: string | null, };
+export type Revoked = { revoked: number, };

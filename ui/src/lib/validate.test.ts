@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { checkServer, validateSignIn } from "./validate";
+import { checkServer, validateSignIn, maxSessions, maxSessionsChoice, INACTIVITY_TIMEOUTS, ABSOLUTE_TIMEOUTS } from "./validate";
 
 describe("checkServer", () => {
   it("accepts https anywhere and http only to this computer", () => {
@@ -34,5 +34,28 @@ describe("validateSignIn", () => {
     expect(validateSignIn({ server: "https://s.example", email: "  ", password: "x" }).email).toMatch(
       /Enter/,
     );
+  });
+});
+
+describe("session policy choices", () => {
+  it("offers exactly SetGet's timeouts", () => {
+    expect([...INACTIVITY_TIMEOUTS]).toEqual(["30m", "1h", "8h", "24h", "7d", "30d"]);
+    expect([...ABSOLUTE_TIMEOUTS]).toEqual(["24h", "7d", "30d", "90d"]);
+  });
+  it("reads the maximum of concurrent sessions", () => {
+    expect(maxSessions("5", "")).toEqual({ value: 5 });
+    expect(maxSessions("10", "junk")).toEqual({ value: 10 });
+    expect(maxSessions("unlimited", "")).toEqual({ value: null });
+    expect(maxSessions("custom", " 25 ")).toEqual({ value: 25 });
+  });
+  it("refuses a custom maximum that is not a whole number from 1 to 1000", () => {
+    for (const bad of ["", "0", "1001", "2.5", "-3", "ten"]) {
+      expect(maxSessions("custom", bad)).toHaveProperty("error");
+    }
+  });
+  it("shows a policy's maximum as the choice that says it", () => {
+    expect(maxSessionsChoice(null)).toEqual({ choice: "unlimited", custom: "" });
+    expect(maxSessionsChoice(10)).toEqual({ choice: "10", custom: "" });
+    expect(maxSessionsChoice(42)).toEqual({ choice: "custom", custom: "42" });
   });
 });

@@ -42,3 +42,43 @@ export function validateSignIn(form: SignInForm): FieldErrors {
   if (form.password === "") errors.password = "Enter your password.";
   return errors;
 }
+
+/** The inactivity timeouts SetGet offers, in order; `7d` is the default. */
+export const INACTIVITY_TIMEOUTS = ["30m", "1h", "8h", "24h", "7d", "30d"] as const;
+/** The absolute timeouts SetGet offers, in order; `30d` is the default. */
+export const ABSOLUTE_TIMEOUTS = ["24h", "7d", "30d", "90d"] as const;
+
+/** How the admin chose the maximum of concurrent sessions. */
+export type MaxSessionsChoice = "5" | "10" | "unlimited" | "custom";
+
+/**
+ * The maximum of concurrent sessions the form says: a number, null for unlimited, or the
+ * problem with a custom number (a whole number from 1 to 1000).
+ */
+export function maxSessions(
+  choice: MaxSessionsChoice,
+  custom: string,
+): { value: number | null } | { error: string } {
+  switch (choice) {
+    case "5":
+      return { value: 5 };
+    case "10":
+      return { value: 10 };
+    case "unlimited":
+      return { value: null };
+    case "custom": {
+      const text = custom.trim();
+      if (!/^\d+$/.test(text)) return { error: "Enter a whole number of sessions, from 1 to 1000." };
+      const n = Number(text);
+      if (n < 1 || n > 1000) return { error: "Enter a number of sessions from 1 to 1000." };
+      return { value: n };
+    }
+  }
+}
+
+/** The form's choice for a policy's maximum (the inverse of `maxSessions`). */
+export function maxSessionsChoice(max: number | null): { choice: MaxSessionsChoice; custom: string } {
+  if (max === null) return { choice: "unlimited", custom: "" };
+  if (max === 5 || max === 10) return { choice: String(max) as MaxSessionsChoice, custom: "" };
+  return { choice: "custom", custom: String(max) };
+}
