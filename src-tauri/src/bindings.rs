@@ -12,7 +12,7 @@ mod tests {
     use setget_core::sync::{CatchUp, SyncState, SyncStatus};
     use setget_core::{AccountView, CoreError, ErrorKind, StatusReport};
     use setget_protocol::{
-        AuthMethod, EndReason, ErrorCode, Location, Revoked, Role, Session, SessionPolicy,
+        AuthMethod, EndReason, ErrorCode, Location, Member, Revoked, Role, Session, SessionPolicy,
         SessionStatus,
     };
     use ts_rs::{Config, TS};
@@ -56,6 +56,7 @@ mod tests {
             decl::<NotifySettings>(&cfg),
             decl::<SessionPolicy>(&cfg),
             decl::<Revoked>(&cfg),
+            decl::<Member>(&cfg),
         ] {
             out.push_str(&d);
         }

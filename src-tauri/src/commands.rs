@@ -5,11 +5,12 @@ use std::sync::Arc;
 
 use serde::Serialize;
 use setget_core::alerts::{Alert, AlertFilter, AlertStatus, Trusted};
+use setget_core::cache::SessionFilter;
 use setget_core::notify::NotifySettings;
 use setget_core::secret::Sensitive;
 use setget_core::sync::SyncStatus;
 use setget_core::{AccountView, CoreError, Engine};
-use setget_protocol::{Revoked, Session, SessionPolicy, SessionPolicyPatch};
+use setget_protocol::{Member, Revoked, Session, SessionPolicy, SessionPolicyPatch};
 
 /// What every command reaches.
 #[derive(Debug)]
@@ -169,4 +170,46 @@ pub async fn revoke_workspace_sessions(
         .engine
         .revoke_workspace_sessions(Sensitive::new(password))
         .await
+}
+
+/// The workspace's members with their active sessions and last activity, from the cache.
+#[tauri::command]
+pub fn members(shell: tauri::State<'_, Shell>) -> Result<Vec<Member>, CoreError> {
+    shell.engine.with_cache(|c| c.members())
+}
+
+/// A member's active sessions, most recently active first, from the cache.
+#[tauri::command]
+pub fn member_sessions(
+    shell: tauri::State<'_, Shell>,
+    member_id: String,
+) -> Result<Vec<Session>, CoreError> {
+    let filter = SessionFilter {
+        member_id: Some(member_id),
+        active_only: true,
+        limit: 1000,
+        ..SessionFilter::default()
+    };
+    shell
+        .engine
+        .with_cache(|c| c.sessions(&filter).map(|(rows, _)| rows))
+}
+
+/// Revokes one session of a member.
+#[tauri::command]
+pub async fn revoke_member_session(
+    shell: tauri::State<'_, Shell>,
+    member_id: String,
+    session_id: String,
+) -> Result<(), CoreError> {
+    shell.engine.revoke_session(&member_id, &session_id).await
+}
+
+/// Revokes every session of a member.
+#[tauri::command]
+pub async fn revoke_member_sessions(
+    shell: tauri::State<'_, Shell>,
+    member_id: String,
+) -> Result<Revoked, CoreError> {
+    shell.engine.revoke_member_sessions(&member_id).await
 }

@@ -132,6 +132,10 @@ fn main() -> anyhow::Result<std::process::ExitCode> {
             commands::policy,
             commands::update_policy,
             commands::revoke_workspace_sessions,
+            commands::members,
+            commands::member_sessions,
+            commands::revoke_member_session,
+            commands::revoke_member_sessions,
         ])
         .run(tauri::generate_context!())?;
     drop(demo);

@@ -437,3 +437,134 @@ async fn the_security_screen_sets_the_policy_and_revokes_every_session_with_the_
     assert_eq!(policy_as_browser().await.status(), 401);
     client.close().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_members_page_revokes_one_session_then_all_and_the_server_confirms() {
+    let app = built_binary("setget-admin").unwrap();
+    let ada = "ada@members.test";
+    let server = ServerProcess::start().unwrap();
+    server
+        .create_workspace(
+            "members",
+            &[
+                (OWNER, PASSWORD, Role::Owner),
+                (ada, PASSWORD, Role::Member),
+            ],
+        )
+        .await
+        .unwrap();
+    // Ada is signed in twice: Firefox in London, Safari in Paris.
+    let firefox = (FIREFOX_WINDOWS, "81.2.69.142");
+    let safari = (agents::SAFARI_MAC, "1.178.90.7");
+    let mut tokens = Vec::new();
+    for (agent, ip) in [firefox, safari] {
+        tokens.push(
+            server
+                .browser_sign_in(ada, PASSWORD, agent, ip)
+                .await
+                .unwrap(),
+        );
+    }
+    let works = |i: usize| {
+        let (server, token) = (&server, tokens[i].clone());
+        let (agent, ip) = [firefox, safari][i];
+        async move {
+            server
+                .as_browser(reqwest::Method::GET, "/api/users/me/", &token, agent, ip)
+                .await
+                .unwrap()
+                == 200
+        }
+    };
+    let home = tempfile::tempdir().unwrap();
+    let (_driver, port) = start_driver(home.path());
+    let client = connect(port, &app).await;
+    wait_for(&client, "[data-testid=server-url]").await;
+    sign_in_through_the_window(&client, &server.url, OWNER).await;
+
+    // Search finds ada; her page lists both sessions.
+    click(&client, "[data-testid=tab-members]").await;
+    type_into(&client, "[data-testid=member-search]", "ADA@").await;
+    let rows = client
+        .find_all(Locator::Css("[data-testid=member-row]"))
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1);
+    rows[0]
+        .find(Locator::Css("td"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for(&client, "[data-testid=member-page]").await;
+    let mut listed = 0;
+    for _ in 0..100 {
+        listed = client
+            .find_all(Locator::Css("[data-testid=member-session-row]"))
+            .await
+            .unwrap()
+            .len();
+        if listed == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(listed, 2);
+    let table = wait_for(&client, "[data-testid=member-sessions]").await;
+    let text = table.text().await.unwrap();
+    assert!(
+        text.contains("Firefox on Windows") && text.contains("81.2.69.142"),
+        "{text}"
+    );
+    assert!(text.contains("Safari on macOS"), "{text}");
+    screenshot(&client, "08-member.png").await;
+
+    // Revoke the Safari session, confirmed in place.
+    let rows = client
+        .find_all(Locator::Css("[data-testid=member-session-row]"))
+        .await
+        .unwrap();
+    let mut target = None;
+    for row in rows {
+        if row.text().await.unwrap().contains("Safari on macOS") {
+            target = Some(row);
+        }
+    }
+    let row = target.expect("the Safari session's row");
+    row.find(Locator::Css("[data-testid=revoke-session]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    row.find(Locator::Css("[data-testid=revoke-session-confirm]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let notice = wait_for(&client, "[data-testid=members-notice]").await;
+    assert!(notice.text().await.unwrap().contains("is revoked"));
+    assert!(!works(1).await, "the Safari session still works");
+    assert!(works(0).await, "the Firefox session went too");
+
+    // Revoke All Sessions, confirmed: the Firefox one goes as well.
+    click(&client, "[data-testid=revoke-member-all]").await;
+    click(&client, "[data-testid=revoke-member-all-confirm]").await;
+    let mut said = String::new();
+    for _ in 0..100 {
+        said = wait_for(&client, "[data-testid=members-notice]")
+            .await
+            .text()
+            .await
+            .unwrap();
+        if said.contains("revoked.") && said.starts_with('1') {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(said, "1 session of ada revoked.");
+    assert!(!works(0).await);
+    client.close().await.unwrap();
+}

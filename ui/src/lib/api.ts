@@ -9,6 +9,7 @@ import type {
   AlertStatus,
   AppInfo,
   CoreError,
+  Member,
   NotifySettings,
   Revoked,
   Session,
@@ -16,6 +17,7 @@ import type {
   SyncStatus,
   Trusted,
 } from "./bindings";
+import { sentence } from "./format";
 
 /** A command's failure, with the engine's stable kind and the server's code. */
 export class AppError extends Error {
@@ -78,6 +80,11 @@ export const api = {
   updatePolicy: (inactivityTimeout: string, absoluteTimeout: string, maxConcurrentSessions: number | null) =>
     call<SessionPolicy>("update_policy", { inactivityTimeout, absoluteTimeout, maxConcurrentSessions }),
   revokeWorkspaceSessions: (password: string) => call<Revoked>("revoke_workspace_sessions", { password }),
+  members: () => call<Member[]>("members"),
+  memberSessions: (memberId: string) => call<Session[]>("member_sessions", { memberId }),
+  revokeMemberSession: (memberId: string, sessionId: string) =>
+    call<null>("revoke_member_session", { memberId, sessionId }),
+  revokeMemberSessions: (memberId: string) => call<Revoked>("revoke_member_sessions", { memberId }),
   /** Calls `onOpen` when a notification asks to show an alert (null: the list). */
   onOpenAlert: (onOpen: (id: number | null) => void): Promise<UnlistenFn> =>
     listen<number | null>("open-alert", (e) => onOpen(e.payload)),
@@ -85,3 +92,16 @@ export const api = {
   onSyncStatus: (onStatus: (s: SyncStatus) => void): Promise<UnlistenFn> =>
     listen<SyncStatus>("sync-status", (e) => onStatus(e.payload)),
 };
+
+/**
+ * What to show of a failed command: the engine's sentence, or null once a session the server
+ * ended has been handed to `onSignedOut` (which returns the app to the sign-in screen).
+ */
+export function shownError(e: unknown, onSignedOut: (reason: string | null) => void): string | null {
+  const err = toAppError(e);
+  if (err.kind === "signed_out" || err.kind === "not_signed_in") {
+    onSignedOut(err.message);
+    return null;
+  }
+  return sentence(err.message);
+}

@@ -159,3 +159,4 @@ max_concurrent_sessions: number | null, updated_at: string | null,
  */
 updated_by: string | null, };
 export type Revoked = { revoked: number, };
+export type Member = { id: string, email: string, display_name: string, role: Role, active_sessions: number, last_active_at: string | null, };

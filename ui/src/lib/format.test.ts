@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { absoluteTime, listOf, placeOf, reasonText, relativeTime, sentence, syncLine } from "./format";
+import { absoluteTime, listOf, membersShown, placeOf, reasonText, relativeTime, sentence, syncLine } from "./format";
 
 const now = new Date("2026-04-08T12:00:00Z");
 
@@ -113,5 +113,34 @@ describe("listOf", () => {
   it("splits on commas, spaces and new lines and drops empties", () => {
     expect(listOf(" 10.0.0.0/8,\n192.0.2.0/24  GB ,, ")).toEqual(["10.0.0.0/8", "192.0.2.0/24", "GB"]);
     expect(listOf("   ")).toEqual([]);
+  });
+});
+
+describe("membersShown", () => {
+  const m = (display_name: string, email: string, active_sessions: number, last_active_at: string | null) => ({
+    display_name,
+    email,
+    active_sessions,
+    last_active_at,
+  });
+  const all = [
+    m("bob", "bob@acme.test", 1, "2026-04-08T10:00:00Z"),
+    m("Ada", "ada@acme.test", 3, "2026-04-08T09:00:00Z"),
+    m("cy", "cy@other.test", 0, null),
+  ];
+  const names = (list: { display_name: string }[]) => list.map((x) => x.display_name);
+  it("sorts by name whatever the case, by sessions, by last activity", () => {
+    expect(names(membersShown(all, "", "name"))).toEqual(["Ada", "bob", "cy"]);
+    expect(names(membersShown(all, "", "sessions"))).toEqual(["Ada", "bob", "cy"]);
+    expect(names(membersShown(all, "", "last_active"))).toEqual(["bob", "Ada", "cy"]);
+  });
+  it("searches names and emails in any case", () => {
+    expect(names(membersShown(all, "ACME", "name"))).toEqual(["Ada", "bob"]);
+    expect(names(membersShown(all, " cy ", "name"))).toEqual(["cy"]);
+    expect(membersShown(all, "nobody", "name")).toEqual([]);
+  });
+  it("leaves the list it was given as it was", () => {
+    membersShown(all, "", "sessions");
+    expect(names(all)).toEqual(["bob", "Ada", "cy"]);
   });
 });

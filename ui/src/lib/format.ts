@@ -102,3 +102,30 @@ export function listOf(text: string): string[] {
     .map((t) => t.trim())
     .filter((t) => t.length > 0);
 }
+
+/** How the members list is sorted. */
+export type MemberSort = "name" | "sessions" | "last_active";
+
+/**
+ * The members whose name or email contains `text` (any case), sorted by `sort`: by name A–Z,
+ * by active sessions (most first) or by last activity (most recent first; never last), with
+ * the name breaking ties.
+ */
+export function membersShown<M extends { display_name: string; email: string; active_sessions: number; last_active_at: string | null }>(
+  members: M[],
+  text: string,
+  sort: MemberSort,
+): M[] {
+  const needle = text.trim().toLowerCase();
+  const byName = (a: M, b: M) =>
+    a.display_name.localeCompare(b.display_name, "en", { sensitivity: "base" }) || a.email.localeCompare(b.email);
+  const at = (m: M) => (m.last_active_at ? Date.parse(m.last_active_at) : -Infinity);
+  const order: Record<MemberSort, (a: M, b: M) => number> = {
+    name: byName,
+    sessions: (a, b) => b.active_sessions - a.active_sessions || byName(a, b),
+    last_active: (a, b) => at(b) - at(a) || byName(a, b),
+  };
+  return members
+    .filter((m) => needle === "" || m.display_name.toLowerCase().includes(needle) || m.email.toLowerCase().includes(needle))
+    .sort(order[sort]);
+}
