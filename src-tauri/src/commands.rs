@@ -213,3 +213,20 @@ pub async fn revoke_member_sessions(
 ) -> Result<Revoked, CoreError> {
     shell.engine.revoke_member_sessions(&member_id).await
 }
+
+/// Revokes one of the admin's own sessions (this app's own signs the app out).
+#[tauri::command]
+pub async fn revoke_my_session(
+    shell: tauri::State<'_, Shell>,
+    session_id: String,
+) -> Result<(), CoreError> {
+    shell.engine.revoke_my_session(&session_id).await
+}
+
+/// Revokes every session of the admin but this app's.
+#[tauri::command]
+pub async fn revoke_my_other_sessions(
+    shell: tauri::State<'_, Shell>,
+) -> Result<Revoked, CoreError> {
+    shell.engine.revoke_my_other_sessions().await
+}

@@ -136,6 +136,8 @@ fn main() -> anyhow::Result<std::process::ExitCode> {
             commands::member_sessions,
             commands::revoke_member_session,
             commands::revoke_member_sessions,
+            commands::revoke_my_session,
+            commands::revoke_my_other_sessions,
         ])
         .run(tauri::generate_context!())?;
     drop(demo);

@@ -453,34 +453,9 @@ async fn a_members_page_revokes_one_session_then_all_and_the_server_confirms() {
         )
         .await
         .unwrap();
-    // Ada is signed in twice: Firefox in London, Safari in Paris.
-    let firefox = (FIREFOX_WINDOWS, "81.2.69.142");
-    let safari = (agents::SAFARI_MAC, "1.178.90.7");
-    let mut tokens = Vec::new();
-    for (agent, ip) in [firefox, safari] {
-        tokens.push(
-            server
-                .browser_sign_in(ada, PASSWORD, agent, ip)
-                .await
-                .unwrap(),
-        );
-    }
-    let works = |i: usize| {
-        let (server, token) = (&server, tokens[i].clone());
-        let (agent, ip) = [firefox, safari][i];
-        async move {
-            server
-                .as_browser(reqwest::Method::GET, "/api/users/me/", &token, agent, ip)
-                .await
-                .unwrap()
-                == 200
-        }
-    };
+    let [firefox, safari] = firefox_and_safari(&server, ada).await;
     let home = tempfile::tempdir().unwrap();
-    let (_driver, port) = start_driver(home.path());
-    let client = connect(port, &app).await;
-    wait_for(&client, "[data-testid=server-url]").await;
-    sign_in_through_the_window(&client, &server.url, OWNER).await;
+    let (_driver, client) = window_signed_in(&app, home.path(), &server).await;
 
     // Search finds ada; her page lists both sessions.
     click(&client, "[data-testid=tab-members]").await;
@@ -521,17 +496,12 @@ async fn a_members_page_revokes_one_session_then_all_and_the_server_confirms() {
     screenshot(&client, "08-member.png").await;
 
     // Revoke the Safari session, confirmed in place.
-    let rows = client
-        .find_all(Locator::Css("[data-testid=member-session-row]"))
-        .await
-        .unwrap();
-    let mut target = None;
-    for row in rows {
-        if row.text().await.unwrap().contains("Safari on macOS") {
-            target = Some(row);
-        }
-    }
-    let row = target.expect("the Safari session's row");
+    let row = row_with(
+        &client,
+        "[data-testid=member-session-row]",
+        "Safari on macOS",
+    )
+    .await;
     row.find(Locator::Css("[data-testid=revoke-session]"))
         .await
         .unwrap()
@@ -546,8 +516,11 @@ async fn a_members_page_revokes_one_session_then_all_and_the_server_confirms() {
         .unwrap();
     let notice = wait_for(&client, "[data-testid=members-notice]").await;
     assert!(notice.text().await.unwrap().contains("is revoked"));
-    assert!(!works(1).await, "the Safari session still works");
-    assert!(works(0).await, "the Firefox session went too");
+    assert!(
+        !safari.works(&server).await,
+        "the Safari session still works"
+    );
+    assert!(firefox.works(&server).await, "the Firefox session went too");
 
     // Revoke All Sessions, confirmed: the Firefox one goes as well.
     click(&client, "[data-testid=revoke-member-all]").await;
@@ -565,6 +538,142 @@ async fn a_members_page_revokes_one_session_then_all_and_the_server_confirms() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(said, "1 session of ada revoked.");
-    assert!(!works(0).await);
+    assert!(!firefox.works(&server).await);
     client.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn my_sessions_revokes_one_then_all_others_then_the_apps_own() {
+    let app = built_binary("setget-admin").unwrap();
+    let server = ServerProcess::start().unwrap();
+    server
+        .create_workspace("mine", &[(OWNER, PASSWORD, Role::Owner)])
+        .await
+        .unwrap();
+    let [firefox, safari] = firefox_and_safari(&server, OWNER).await;
+    let home = tempfile::tempdir().unwrap();
+    let (_driver, client) = window_signed_in(&app, home.path(), &server).await;
+    let rows = || async {
+        client
+            .find_all(Locator::Css("[data-testid=session-row]"))
+            .await
+            .unwrap()
+    };
+    wait_for(&client, "[data-testid=current-badge]").await;
+    assert_eq!(rows().await.len(), 3);
+
+    // The Safari session, confirmed in place.
+    let row = row_with(&client, "[data-testid=session-row]", "Safari on macOS").await;
+    for button in ["revoke-mine", "revoke-mine-confirm"] {
+        row.find(Locator::Css(&format!("[data-testid={button}]")))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+    }
+    wait_for(&client, "[data-testid=sessions-notice]").await;
+    assert!(!safari.works(&server).await);
+    assert!(firefox.works(&server).await);
+    assert_eq!(rows().await.len(), 2);
+
+    // All others: the Firefox one goes, this one stays.
+    click(&client, "[data-testid=revoke-others]").await;
+    click(&client, "[data-testid=revoke-others-confirm]").await;
+    let mut said = String::new();
+    for _ in 0..100 {
+        said = wait_for(&client, "[data-testid=sessions-notice]")
+            .await
+            .text()
+            .await
+            .unwrap();
+        if said.starts_with("1 other") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(said, "1 other session revoked; this one stays.");
+    assert!(!firefox.works(&server).await);
+    assert_eq!(rows().await.len(), 1);
+    screenshot(&client, "09-my-sessions.png").await;
+
+    // The app's own: it is signed out, and its token leaves the keyring.
+    let current = client
+        .find(Locator::Css("tr.current [data-testid=revoke-mine]"))
+        .await
+        .unwrap();
+    current.click().await.unwrap();
+    let warning = wait_for(&client, "tr.current").await.text().await.unwrap();
+    assert!(warning.contains("This signs the app out."), "{warning}");
+    click(&client, "tr.current [data-testid=revoke-mine-confirm]").await;
+    let notice = wait_for(&client, "[data-testid=signed-out-notice]").await;
+    assert_eq!(
+        notice.text().await.unwrap(),
+        "You revoked this app's own session; sign in again."
+    );
+    let name = credential_name(&server.url, OWNER);
+    assert_eq!(secret_tool_lookup(&name).unwrap(), None);
+    client.close().await.unwrap();
+}
+
+/// A browser session at the server: its token, and the user agent and IP it is bound to.
+struct BrowserSession {
+    token: String,
+    agent: &'static str,
+    ip: &'static str,
+}
+
+impl BrowserSession {
+    /// Whether the server still accepts it.
+    async fn works(&self, server: &ServerProcess) -> bool {
+        server
+            .as_browser(
+                reqwest::Method::GET,
+                "/api/users/me/",
+                &self.token,
+                self.agent,
+                self.ip,
+            )
+            .await
+            .unwrap()
+            == 200
+    }
+}
+
+/// `email` signed in twice from browsers: Firefox in London, Safari in Paris.
+async fn firefox_and_safari(server: &ServerProcess, email: &str) -> [BrowserSession; 2] {
+    let mut sessions = Vec::new();
+    for (agent, ip) in [
+        (FIREFOX_WINDOWS, "81.2.69.142"),
+        (agents::SAFARI_MAC, "1.178.90.7"),
+    ] {
+        let token = server
+            .browser_sign_in(email, PASSWORD, agent, ip)
+            .await
+            .unwrap();
+        sessions.push(BrowserSession { token, agent, ip });
+    }
+    sessions.try_into().unwrap_or_else(|_| unreachable!())
+}
+
+/// The window, with its files under `home`, signed in as the owner and live.
+async fn window_signed_in(app: &Path, home: &Path, server: &ServerProcess) -> (Guard, Client) {
+    let (driver, port) = start_driver(home);
+    let client = connect(port, app).await;
+    wait_for(&client, "[data-testid=server-url]").await;
+    sign_in_through_the_window(&client, &server.url, OWNER).await;
+    (driver, client)
+}
+
+/// The first element of `css` whose text contains `text`.
+async fn row_with(client: &Client, css: &str, text: &str) -> fantoccini::elements::Element {
+    for _ in 0..100 {
+        for row in client.find_all(Locator::Css(css)).await.unwrap() {
+            if row.text().await.unwrap_or_default().contains(text) {
+                return row;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("no {css} with {text:?}");
 }

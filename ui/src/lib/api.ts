@@ -85,6 +85,8 @@ export const api = {
   revokeMemberSession: (memberId: string, sessionId: string) =>
     call<null>("revoke_member_session", { memberId, sessionId }),
   revokeMemberSessions: (memberId: string) => call<Revoked>("revoke_member_sessions", { memberId }),
+  revokeMySession: (sessionId: string) => call<null>("revoke_my_session", { sessionId }),
+  revokeMyOtherSessions: () => call<Revoked>("revoke_my_other_sessions"),
   /** Calls `onOpen` when a notification asks to show an alert (null: the list). */
   onOpenAlert: (onOpen: (id: number | null) => void): Promise<UnlistenFn> =>
     listen<number | null>("open-alert", (e) => onOpen(e.payload)),
