@@ -8,16 +8,17 @@ mod tests {
     use setget_core::alerts::{Alert, AlertFilter, AlertStatus, Trusted};
     use setget_core::cache::{Counts, Cursors};
     use setget_core::detect::Reason;
+    use setget_core::export::{ExportFormat, Exported};
     use setget_core::notify::{NotifySettings, Severity};
     use setget_core::sync::{CatchUp, SyncState, SyncStatus};
     use setget_core::{AccountView, CoreError, ErrorKind, StatusReport};
     use setget_protocol::{
-        AuthMethod, EndReason, ErrorCode, Location, Member, Revoked, Role, Session, SessionPolicy,
-        SessionStatus,
+        AuditEvent, AuthMethod, EndReason, ErrorCode, Location, Member, Revoked, Role, Session,
+        SessionPolicy, SessionStatus,
     };
     use ts_rs::{Config, TS};
 
-    use crate::commands::AppInfo;
+    use crate::commands::{AppInfo, AuditQuery};
 
     fn decl<T: TS>(cfg: &Config) -> String {
         format!("export {}\n", T::decl(cfg))
@@ -57,6 +58,10 @@ mod tests {
             decl::<SessionPolicy>(&cfg),
             decl::<Revoked>(&cfg),
             decl::<Member>(&cfg),
+            decl::<AuditEvent>(&cfg),
+            decl::<AuditQuery>(&cfg),
+            decl::<ExportFormat>(&cfg),
+            decl::<Exported>(&cfg),
         ] {
             out.push_str(&d);
         }

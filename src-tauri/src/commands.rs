@@ -5,12 +5,13 @@ use std::sync::Arc;
 
 use serde::Serialize;
 use setget_core::alerts::{Alert, AlertFilter, AlertStatus, Trusted};
-use setget_core::cache::SessionFilter;
+use setget_core::cache::{AuditFilter, SessionFilter};
+use setget_core::export::{ExportFormat, Exported};
 use setget_core::notify::NotifySettings;
 use setget_core::secret::Sensitive;
 use setget_core::sync::SyncStatus;
 use setget_core::{AccountView, CoreError, Engine};
-use setget_protocol::{Member, Revoked, Session, SessionPolicy, SessionPolicyPatch};
+use setget_protocol::{AuditEvent, Member, Revoked, Session, SessionPolicy, SessionPolicyPatch};
 
 /// What every command reaches.
 #[derive(Debug)]
@@ -229,4 +230,84 @@ pub async fn revoke_my_other_sessions(
     shell: tauri::State<'_, Shell>,
 ) -> Result<Revoked, CoreError> {
     shell.engine.revoke_my_other_sessions().await
+}
+
+/// Which audit events the window asks for.
+#[derive(Debug, Clone, Default, serde::Deserialize, ts_rs::TS)]
+#[serde(default)]
+pub struct AuditQuery {
+    /// An event type, e.g. `session.signed_in`.
+    pub event: Option<String>,
+    pub member_id: Option<String>,
+    /// From this instant (RFC 3339)...
+    pub since: Option<String>,
+    /// ...to this one.
+    pub until: Option<String>,
+}
+
+fn instant(
+    field: &str,
+    value: Option<&str>,
+) -> Result<Option<chrono::DateTime<chrono::Utc>>, CoreError> {
+    value
+        .filter(|v| !v.trim().is_empty())
+        .map(|v| {
+            chrono::DateTime::parse_from_rfc3339(v.trim())
+                .map(|t| t.with_timezone(&chrono::Utc))
+                .map_err(|_| {
+                    CoreError::new(
+                        setget_core::ErrorKind::InvalidInput,
+                        format!("the {field} time {v:?} is not a date and time"),
+                    )
+                })
+        })
+        .transpose()
+}
+
+impl AuditQuery {
+    fn filter(&self, before_seq: Option<i64>, limit: u32) -> Result<AuditFilter, CoreError> {
+        let since = instant("from", self.since.as_deref())?;
+        let until = instant("to", self.until.as_deref())?;
+        if let (Some(s), Some(u)) = (since, until)
+            && s > u
+        {
+            return Err(CoreError::new(
+                setget_core::ErrorKind::InvalidInput,
+                "the time range ends before it starts",
+            ));
+        }
+        let text = |v: &Option<String>| v.clone().filter(|v| !v.is_empty());
+        Ok(AuditFilter {
+            event: text(&self.event),
+            member_id: text(&self.member_id),
+            since,
+            until,
+            before_seq,
+            limit,
+        })
+    }
+}
+
+/// A page of the cached audit log, newest first: events below `before_seq` (None: from the
+/// newest), at most `limit` (1 to 1000).
+#[tauri::command]
+pub fn audit_events(
+    shell: tauri::State<'_, Shell>,
+    query: AuditQuery,
+    before_seq: Option<i64>,
+    limit: u32,
+) -> Result<Vec<AuditEvent>, CoreError> {
+    let filter = query.filter(before_seq, limit.clamp(1, 1000))?;
+    shell.engine.with_cache(|c| c.audit_events(&filter))
+}
+
+/// Exports every cached audit event matching `query` to a CSV or JSON file.
+#[tauri::command]
+pub fn export_audit(
+    shell: tauri::State<'_, Shell>,
+    query: AuditQuery,
+    format: ExportFormat,
+) -> Result<Exported, CoreError> {
+    let filter = query.filter(None, 0)?;
+    shell.engine.export_audit(&filter, format)
 }

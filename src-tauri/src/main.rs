@@ -138,6 +138,8 @@ fn main() -> anyhow::Result<std::process::ExitCode> {
             commands::revoke_member_sessions,
             commands::revoke_my_session,
             commands::revoke_my_other_sessions,
+            commands::audit_events,
+            commands::export_audit,
         ])
         .run(tauri::generate_context!())?;
     drop(demo);

@@ -677,3 +677,79 @@ async fn row_with(client: &Client, css: &str, text: &str) -> fantoccini::element
     }
     panic!("no {css} with {text:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_audit_log_filters_by_event_and_exports_what_it_shows() {
+    let app = built_binary("setget-admin").unwrap();
+    let bob = "bob@audit.test";
+    let server = ServerProcess::start().unwrap();
+    server
+        .create_workspace(
+            "audit",
+            &[
+                (OWNER, PASSWORD, Role::Owner),
+                (bob, PASSWORD, Role::Member),
+            ],
+        )
+        .await
+        .unwrap();
+    server
+        .browser_sign_in(bob, PASSWORD, FIREFOX_WINDOWS, "81.2.69.142")
+        .await
+        .unwrap();
+    // One failed sign-in of bob's.
+    assert!(
+        server
+            .browser_sign_in(bob, "wrong-password", FIREFOX_WINDOWS, "81.2.69.142")
+            .await
+            .is_err()
+    );
+    let home = tempfile::tempdir().unwrap();
+    let (_driver, client) = window_signed_in(&app, home.path(), &server).await;
+
+    click(&client, "[data-testid=tab-audit]").await;
+    row_with(&client, "[data-testid=audit-row]", "Failed sign-in").await;
+    let all = client
+        .find_all(Locator::Css("[data-testid=audit-row]"))
+        .await
+        .unwrap()
+        .len();
+    assert!(all >= 3, "{all} rows");
+    choose(&client, "[data-testid=audit-event]", "auth.sign_in_failed").await;
+    let mut shown = Vec::new();
+    for _ in 0..100 {
+        shown = client
+            .find_all(Locator::Css("[data-testid=audit-row]"))
+            .await
+            .unwrap();
+        if shown.len() == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(shown.len(), 1);
+    let text = shown[0].text().await.unwrap();
+    assert!(text.contains(bob) && text.contains("81.2.69.142"), "{text}");
+    screenshot(&client, "10-audit.png").await;
+
+    // The export holds what the filter shows.
+    click(&client, "[data-testid=export-csv]").await;
+    let said = wait_for(&client, "[data-testid=audit-exported]")
+        .await
+        .text()
+        .await
+        .unwrap();
+    let path = said
+        .strip_prefix("1 event written to ")
+        .unwrap_or_else(|| panic!("{said}"));
+    assert!(path.starts_with(&*home.path().to_string_lossy()), "{path}");
+    let csv = std::fs::read_to_string(path).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 2, "{csv}");
+    assert!(lines[0].starts_with("seq,at,event,member_email"), "{csv}");
+    assert!(
+        lines[1].contains("auth.sign_in_failed") && lines[1].contains(bob),
+        "{csv}"
+    );
+    client.close().await.unwrap();
+}

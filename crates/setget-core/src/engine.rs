@@ -17,10 +17,11 @@ use tokio::sync::watch;
 
 use crate::account::{self, AccountConfig, AppDirs, AppSettings, SignedOutNote};
 use crate::alerts::{Alert, AlertFilter, AlertStatus, Trusted, Watch};
-use crate::cache::{self, Cache, CacheKey, Counts, Cursors};
+use crate::cache::{self, AuditFilter, Cache, CacheKey, Counts, Cursors};
 use crate::client::{ApiClient, parse_server_url};
 use crate::credential::Credential;
 use crate::error::{CoreError, ErrorKind, Result};
+use crate::export::{self, ExportFormat, Exported};
 use crate::notify::{Dispatcher, NoticeAction, Notifier, NotifySettings, Severity};
 use crate::secret::{SecretStore, Sensitive};
 use crate::sync::{CatchUp, REPORT_FRESH, SyncOptions, SyncState, SyncStatus, Syncer};
@@ -463,6 +464,27 @@ impl Engine {
             Severity::Low,
         );
         Ok(alert)
+    }
+
+    /// Exports the cached audit events matching `filter` to a new file in the user's
+    /// downloads folder (else their home), named after the workspace and the time.
+    pub fn export_audit(&self, filter: &AuditFilter, format: ExportFormat) -> Result<Exported> {
+        let signed = self.signed()?;
+        let dir = [dirs::download_dir(), dirs::home_dir()]
+            .into_iter()
+            .flatten()
+            .find(|d| d.is_dir())
+            .unwrap_or_else(|| self.dirs.data.clone());
+        let name = format!(
+            "setget-audit-{}-{}.{}",
+            signed.cred.config().workspace_slug,
+            self.clock.now().format("%Y%m%d-%H%M%S"),
+            format.extension()
+        );
+        let path = dir.join(name);
+        let cache = lock(&signed.cache);
+        let events = export::export_audit(&cache, filter, format, &path)?;
+        Ok(Exported { path, events })
     }
 
     /// The admin's answers to notifications (taken once, by the app that serves them).

@@ -13,6 +13,7 @@ pub mod credential;
 pub mod detect;
 pub mod engine;
 mod error;
+pub mod export;
 pub mod notify;
 pub mod secret;
 pub mod sync;

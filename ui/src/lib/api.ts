@@ -5,10 +5,14 @@ import { listen, type UnlistenFn } from "@tauri-apps/api/event";
 import type {
   AccountView,
   Alert,
+  AuditEvent,
+  AuditQuery,
   AlertFilter,
   AlertStatus,
   AppInfo,
   CoreError,
+  Exported,
+  ExportFormat,
   Member,
   NotifySettings,
   Revoked,
@@ -87,6 +91,9 @@ export const api = {
   revokeMemberSessions: (memberId: string) => call<Revoked>("revoke_member_sessions", { memberId }),
   revokeMySession: (sessionId: string) => call<null>("revoke_my_session", { sessionId }),
   revokeMyOtherSessions: () => call<Revoked>("revoke_my_other_sessions"),
+  auditEvents: (query: AuditQuery, beforeSeq: number | null, limit: number) =>
+    call<AuditEvent[]>("audit_events", { query, beforeSeq, limit }),
+  exportAudit: (query: AuditQuery, format: ExportFormat) => call<Exported>("export_audit", { query, format }),
   /** Calls `onOpen` when a notification asks to show an alert (null: the list). */
   onOpenAlert: (onOpen: (id: number | null) => void): Promise<UnlistenFn> =>
     listen<number | null>("open-alert", (e) => onOpen(e.payload)),

@@ -160,3 +160,39 @@ max_concurrent_sessions: number | null, updated_at: string | null,
 updated_by: string | null, };
 export type Revoked = { revoked: number, };
 export type Member = { id: string, email: string, display_name: string, role: Role, active_sessions: number, last_active_at: string | null, };
+export type AuditEvent = { 
+/**
+ * Gap-free and increasing within a workspace.
+ */
+seq: number, id: string, 
+/**
+ * `session.signed_in`, `session.revoked`, `auth.sign_in_failed`, ...
+ */
+event: string, 
+/**
+ * When it happened; for `session.expired`, the instant the session expired.
+ */
+at: string, member_id: string | null, member_email: string | null, session_id: string | null, 
+/**
+ * Who did it, when it was someone else than the member (an admin revoking).
+ */
+actor_id: string | null, actor_email: string | null, ip: string | null, user_agent: string | null, device: string | null, location: Location | null, auth_method: AuthMethod | null, 
+/**
+ * `self`, `admin`, `inactivity`, `wrong_password`, ...
+ */
+reason: string | null, details: unknown, };
+export type AuditQuery = { 
+/**
+ * An event type, e.g. `session.signed_in`.
+ */
+event: string | null, member_id: string | null, 
+/**
+ * From this instant (RFC 3339)...
+ */
+since: string | null, 
+/**
+ * ...to this one.
+ */
+until: string | null, };
+export type ExportFormat = "csv" | "json";
+export type Exported = { path: string, events: number, };

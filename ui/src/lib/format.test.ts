@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { absoluteTime, listOf, membersShown, placeOf, reasonText, relativeTime, sentence, syncLine } from "./format";
+import { absoluteTime, eventName, listOf, localToInstant, membersShown, placeOf, reasonText, relativeTime, sentence, syncLine } from "./format";
 
 const now = new Date("2026-04-08T12:00:00Z");
 
@@ -142,5 +142,19 @@ describe("membersShown", () => {
   it("leaves the list it was given as it was", () => {
     membersShown(all, "", "sessions");
     expect(names(all)).toEqual(["bob", "Ada", "cy"]);
+  });
+});
+
+describe("audit words", () => {
+  it("names known events and leaves others as they are", () => {
+    expect(eventName("auth.sign_in_failed")).toBe("Failed sign-in");
+    expect(eventName("session.expired")).toBe("Session expired");
+    expect(eventName("something.new")).toBe("something.new");
+  });
+  it("turns a local date and time into an instant, or null", () => {
+    expect(localToInstant("")).toBeNull();
+    expect(localToInstant("not a date")).toBeNull();
+    const iso = localToInstant("2026-04-08T12:30");
+    expect(iso).toMatch(/^2026-04-0[78]T\d\d:30:00\.000Z$/);
   });
 });

@@ -129,3 +129,27 @@ export function membersShown<M extends { display_name: string; email: string; ac
     .filter((m) => needle === "" || m.display_name.toLowerCase().includes(needle) || m.email.toLowerCase().includes(needle))
     .sort(order[sort]);
 }
+
+/** The audit log's event types, with the words the window shows for them. */
+export const AUDIT_EVENTS: [string, string][] = [
+  ["session.signed_in", "Signed in"],
+  ["session.signed_out", "Signed out"],
+  ["session.revoked", "Session revoked"],
+  ["session.expired", "Session expired"],
+  ["session.reauth_required", "Re-authentication required"],
+  ["auth.sign_in_failed", "Failed sign-in"],
+  ["workspace.sessions_terminated", "All workspace sessions revoked"],
+  ["settings.security.updated", "Session policy changed"],
+];
+
+/** The words for an event type (the type itself when unknown). */
+export function eventName(event: string): string {
+  return AUDIT_EVENTS.find(([e]) => e === event)?.[1] ?? event;
+}
+
+/** A `datetime-local` input's value (local time) as an RFC 3339 instant, or null when empty or invalid. */
+export function localToInstant(value: string): string | null {
+  if (value.trim() === "") return null;
+  const at = new Date(value);
+  return Number.isNaN(at.getTime()) ? null : at.toISOString();
+}
