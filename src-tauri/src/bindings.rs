@@ -18,7 +18,9 @@ mod tests {
     };
     use ts_rs::{Config, TS};
 
-    use crate::commands::{AppInfo, AuditQuery};
+    use setget_core::cache::SessionSort;
+
+    use crate::commands::{AppInfo, AuditQuery, SessionFacets, SessionPage, SessionQuery};
 
     fn decl<T: TS>(cfg: &Config) -> String {
         format!("export {}\n", T::decl(cfg))
@@ -62,6 +64,10 @@ mod tests {
             decl::<AuditQuery>(&cfg),
             decl::<ExportFormat>(&cfg),
             decl::<Exported>(&cfg),
+            decl::<SessionQuery>(&cfg),
+            decl::<SessionSort>(&cfg),
+            decl::<SessionPage>(&cfg),
+            decl::<SessionFacets>(&cfg),
         ] {
             out.push_str(&d);
         }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 use setget_core::alerts::{Alert, AlertFilter, AlertStatus, Trusted};
-use setget_core::cache::{AuditFilter, SessionFilter};
+use setget_core::cache::{AuditFilter, SessionFilter, SessionSort};
 use setget_core::export::{ExportFormat, Exported};
 use setget_core::notify::NotifySettings;
 use setget_core::secret::Sensitive;
@@ -310,4 +310,71 @@ pub fn export_audit(
 ) -> Result<Exported, CoreError> {
     let filter = query.filter(None, 0)?;
     shell.engine.export_audit(&filter, format)
+}
+
+/// Which active sessions the window lists.
+#[derive(Debug, Clone, Default, serde::Deserialize, ts_rs::TS)]
+#[serde(default)]
+pub struct SessionQuery {
+    pub member_id: Option<String>,
+    pub country_code: Option<String>,
+    pub device: Option<String>,
+    /// Searched in the member's email, the IP, the device and the city.
+    pub text: Option<String>,
+    /// Only sessions at least this many days old.
+    pub min_age_days: Option<u32>,
+    pub sort: SessionSort,
+}
+
+/// A page of the list, and how many rows the whole list has.
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+pub struct SessionPage {
+    pub rows: Vec<Session>,
+    #[ts(type = "number")]
+    pub total: u64,
+}
+
+/// The countries and devices of the active sessions (the list's filters).
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+pub struct SessionFacets {
+    pub countries: Vec<String>,
+    pub devices: Vec<String>,
+}
+
+/// Rows `offset..offset + limit` (limit 1 to 1000) of the workspace's active sessions matching
+/// `query`, from the cache.
+#[tauri::command]
+pub fn sessions_page(
+    shell: tauri::State<'_, Shell>,
+    query: SessionQuery,
+    offset: u64,
+    limit: u32,
+) -> Result<SessionPage, CoreError> {
+    let now = shell.engine.now();
+    let text = |v: &Option<String>| v.clone().filter(|v| !v.trim().is_empty());
+    let filter = SessionFilter {
+        member_id: text(&query.member_id),
+        country_code: text(&query.country_code),
+        device: text(&query.device),
+        active_only: true,
+        text: text(&query.text),
+        created_before: query
+            .min_age_days
+            .filter(|d| *d > 0)
+            .map(|d| now - chrono::Duration::days(i64::from(d))),
+        sort: query.sort,
+        offset,
+        limit: limit.clamp(1, 1000),
+    };
+    shell
+        .engine
+        .with_cache(|c| c.sessions(&filter))
+        .map(|(rows, total)| SessionPage { rows, total })
+}
+
+/// The filters' choices.
+#[tauri::command]
+pub fn session_facets(shell: tauri::State<'_, Shell>) -> Result<SessionFacets, CoreError> {
+    let (countries, devices) = shell.engine.with_cache(|c| c.session_facets())?;
+    Ok(SessionFacets { countries, devices })
 }

@@ -140,6 +140,8 @@ fn main() -> anyhow::Result<std::process::ExitCode> {
             commands::revoke_my_other_sessions,
             commands::audit_events,
             commands::export_audit,
+            commands::sessions_page,
+            commands::session_facets,
         ])
         .run(tauri::generate_context!())?;
     drop(demo);

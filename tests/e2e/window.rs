@@ -242,9 +242,14 @@ async fn sign_in_through_the_window_lists_sessions_and_keeps_the_token_in_the_ke
 
 /// Signs in through the window's form and waits until the sync is live.
 async fn sign_in_through_the_window(client: &Client, url: &str, email: &str) {
+    sign_in_as(client, url, email, PASSWORD).await;
+}
+
+/// The same with another password.
+async fn sign_in_as(client: &Client, url: &str, email: &str, password: &str) {
     type_into(client, "[data-testid=server-url]", url).await;
     type_into(client, "[data-testid=email]", email).await;
-    type_into(client, "[data-testid=password]", PASSWORD).await;
+    type_into(client, "[data-testid=password]", password).await;
     click(client, "[data-testid=sign-in]").await;
     let mut status = String::new();
     for _ in 0..300 {
@@ -751,5 +756,85 @@ async fn the_audit_log_filters_by_event_and_exports_what_it_shows() {
         lines[1].contains("auth.sign_in_failed") && lines[1].contains(bob),
         "{csv}"
     );
+    client.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sessions_list_draws_only_what_is_in_view_of_thousands_and_filters() {
+    let app = built_binary("setget-admin").unwrap();
+    let server = ServerProcess::start_seeded(200, 6_000, 500).unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let (_driver, port) = start_driver(home.path());
+    let client = connect(port, &app).await;
+    wait_for(&client, "[data-testid=server-url]").await;
+    sign_in_as(&client, &server.url, "owner@bench.test", "setget-bench").await;
+    click(&client, "[data-testid=tab-all-sessions]").await;
+
+    let total = || async {
+        let text = wait_for(&client, "[data-testid=all-sessions-total]")
+            .await
+            .text()
+            .await
+            .unwrap();
+        text.split(' ')
+            .next()
+            .unwrap()
+            .replace(',', "")
+            .parse::<u64>()
+            .unwrap()
+    };
+    let mut all = 0;
+    for _ in 0..100 {
+        all = total().await;
+        if all > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(all > 500, "{all} active sessions");
+    let drawn = client
+        .find_all(Locator::Css("[data-testid=all-sessions-row]"))
+        .await
+        .unwrap()
+        .len();
+    assert!(drawn < 40, "{drawn} rows drawn of {all}");
+
+    // The last row, after a scroll to the end.
+    client
+        .execute(
+            "document.querySelector('[data-testid=all-sessions]').scrollTop = 1e9; return null;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let last = format!("[data-testid=all-sessions-row][aria-rowindex='{all}']");
+    let row = wait_for(&client, &last).await;
+    let mut text = String::new();
+    for _ in 0..100 {
+        text = row.text().await.unwrap();
+        if text.contains("@bench.test") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(text.contains("@bench.test"), "{text:?}");
+    screenshot(&client, "11-sessions.png").await;
+
+    // A search narrows the list.
+    type_into(
+        &client,
+        "[data-testid=all-sessions-search]",
+        "member7@bench.test",
+    )
+    .await;
+    let mut some = all;
+    for _ in 0..100 {
+        some = total().await;
+        if some < all {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(some < all && some > 0, "{some} of {all}");
     client.close().await.unwrap();
 }

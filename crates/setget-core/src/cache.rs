@@ -180,8 +180,34 @@ pub struct SessionFilter {
     pub active_only: bool,
     /// A text searched in the member's email, the IP, the device and the city.
     pub text: Option<String>,
+    /// Only sessions created at or before this instant (older than an age).
+    pub created_before: Option<DateTime<Utc>>,
+    pub sort: SessionSort,
     pub offset: u64,
     pub limit: u32,
+}
+
+/// The order of a session list.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize, ts_rs::TS)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionSort {
+    /// Most recently active first.
+    #[default]
+    LastActive,
+    /// Newest first.
+    Created,
+    /// By the member's email, then most recently active.
+    Member,
+}
+
+impl SessionSort {
+    fn order_by(self) -> &'static str {
+        match self {
+            Self::LastActive => "last_active_at DESC, id",
+            Self::Created => "created_at DESC, id",
+            Self::Member => "member_email, last_active_at DESC, id",
+        }
+    }
 }
 
 /// Filters of the audit log (all optional).
@@ -690,7 +716,8 @@ impl Cache {
             .conn
             .prepare_cached(&format!(
                 "SELECT {SESSION_COLUMNS} FROM sessions WHERE {where_sql}
-                 ORDER BY last_active_at DESC, id LIMIT ?{} OFFSET ?{}",
+                 ORDER BY {} LIMIT ?{} OFFSET ?{}",
+                filter.sort.order_by(),
                 n + 1,
                 n + 2
             ))
@@ -700,6 +727,23 @@ impl Cache {
             .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
             .map_err(|e| storage("list sessions", e))?;
         Ok((rows, u64::try_from(total).unwrap_or(0)))
+    }
+
+    /// The countries and devices of the active sessions, for the filters of the list.
+    pub fn session_facets(&self) -> Result<(Vec<String>, Vec<String>)> {
+        let distinct = |column: &str| -> Result<Vec<String>> {
+            let mut stmt = self
+                .conn
+                .prepare_cached(&format!(
+                    "SELECT DISTINCT {column} FROM sessions
+                     WHERE status = 'active' AND {column} IS NOT NULL ORDER BY {column}"
+                ))
+                .map_err(|e| storage("list sessions", e))?;
+            stmt.query_map([], |r| r.get(0))
+                .and_then(|rows| rows.collect::<rusqlite::Result<Vec<String>>>())
+                .map_err(|e| storage("list sessions", e))
+        };
+        Ok((distinct("country_code")?, distinct("device")?))
     }
 
     /// Every session, by id (for comparisons with the server).
@@ -806,6 +850,9 @@ fn session_where(filter: &SessionFilter) -> (String, Vec<Box<dyn rusqlite::ToSql
     }
     if let Some(device) = &filter.device {
         clauses.push(format!("device = {}", bind(Box::new(device.clone()))));
+    }
+    if let Some(before) = filter.created_before {
+        clauses.push(format!("created_at <= {}", bind(Box::new(ms(before)))));
     }
     if filter.active_only {
         clauses.push("status = 'active'".to_owned());
@@ -1091,6 +1138,49 @@ mod tests {
     fn open(dir: &Path) -> (Cache, CacheKey) {
         let key = CacheKey::generate();
         (Cache::open(&dir.join("c.db"), &key).unwrap(), key)
+    }
+
+    #[test]
+    fn sessions_filter_by_age_and_sort_by_activity_creation_or_member() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut cache, _) = open(tmp.path());
+        let mut rows = Vec::new();
+        for (id, email, created, active) in [
+            ("a", "zoe@acme.test", 1, 50),
+            ("b", "ada@acme.test", 20, 30),
+            ("c", "ada@acme.test", 10, 40),
+        ] {
+            let mut s = session(id, 1, SessionStatus::Active);
+            s.member_email = email.into();
+            s.created_at = at(created);
+            s.last_active_at = at(active);
+            rows.push(s);
+        }
+        cache.apply_sessions(&rows).unwrap();
+        let ids = |f: SessionFilter| -> Vec<String> {
+            cache
+                .sessions(&SessionFilter { limit: 10, ..f })
+                .unwrap()
+                .0
+                .into_iter()
+                .map(|s| s.id)
+                .collect()
+        };
+        assert_eq!(ids(SessionFilter::default()), ["a", "c", "b"]);
+        let by = |sort| SessionFilter {
+            sort,
+            ..SessionFilter::default()
+        };
+        assert_eq!(ids(by(SessionSort::Created)), ["b", "c", "a"]);
+        assert_eq!(ids(by(SessionSort::Member)), ["c", "b", "a"]);
+        let old = SessionFilter {
+            created_before: Some(at(10)),
+            ..SessionFilter::default()
+        };
+        assert_eq!(ids(old), ["a", "c"]);
+        let (countries, devices) = cache.session_facets().unwrap();
+        assert_eq!(countries, ["GB"]);
+        assert_eq!(devices, ["Firefox on Windows"]);
     }
 
     #[test]

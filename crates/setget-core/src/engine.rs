@@ -125,6 +125,11 @@ impl Engine {
         self
     }
 
+    /// The engine's time (its clock).
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
     /// The app's directories.
     pub fn dirs(&self) -> &AppDirs {
         &self.dirs

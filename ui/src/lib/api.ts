@@ -17,7 +17,10 @@ import type {
   NotifySettings,
   Revoked,
   Session,
+  SessionFacets,
+  SessionPage,
   SessionPolicy,
+  SessionQuery,
   SyncStatus,
   Trusted,
 } from "./bindings";
@@ -94,6 +97,9 @@ export const api = {
   auditEvents: (query: AuditQuery, beforeSeq: number | null, limit: number) =>
     call<AuditEvent[]>("audit_events", { query, beforeSeq, limit }),
   exportAudit: (query: AuditQuery, format: ExportFormat) => call<Exported>("export_audit", { query, format }),
+  sessionsPage: (query: SessionQuery, offset: number, limit: number) =>
+    call<SessionPage>("sessions_page", { query, offset, limit }),
+  sessionFacets: () => call<SessionFacets>("session_facets"),
   /** Calls `onOpen` when a notification asks to show an alert (null: the list). */
   onOpenAlert: (onOpen: (id: number | null) => void): Promise<UnlistenFn> =>
     listen<number | null>("open-alert", (e) => onOpen(e.payload)),

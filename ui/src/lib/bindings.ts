@@ -196,3 +196,15 @@ since: string | null,
 until: string | null, };
 export type ExportFormat = "csv" | "json";
 export type Exported = { path: string, events: number, };
+export type SessionQuery = { member_id: string | null, country_code: string | null, device: string | null, 
+/**
+ * Searched in the member's email, the IP, the device and the city.
+ */
+text: string | null, 
+/**
+ * Only sessions at least this many days old.
+ */
+min_age_days: number | null, sort: SessionSort, };
+export type SessionSort = "last_active" | "created" | "member";
+export type SessionPage = { rows: Array<Session>, total: number, };
+export type SessionFacets = { countries: Array<string>, devices: Array<string>, };

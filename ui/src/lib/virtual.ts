@@ -1,0 +1,16 @@
+// The rows a virtualised list draws: those in view, and a few on each side.
+
+/** Rows `first..last` (last excluded) to draw for a list scrolled to `scrollTop`. */
+export function visibleRange(
+  scrollTop: number,
+  height: number,
+  rowHeight: number,
+  total: number,
+  overscan: number,
+): { first: number; last: number } {
+  if (total <= 0 || rowHeight <= 0) return { first: 0, last: 0 };
+  const top = Math.max(0, Math.floor(scrollTop / rowHeight));
+  const first = Math.max(0, Math.min(top, total - 1) - overscan);
+  const last = Math.min(total, top + Math.ceil(height / rowHeight) + overscan);
+  return { first, last: Math.max(first, last) };
+}
