@@ -69,10 +69,10 @@ pub async fn my_sessions(shell: tauri::State<'_, Shell>) -> Result<Vec<Session>,
     shell.engine.my_sessions().await
 }
 
-/// Signs out and forgets the credential.
+/// Signs out and forgets the credential; with `delete_cache`, the cache and its key go too.
 #[tauri::command]
-pub async fn sign_out(shell: tauri::State<'_, Shell>) -> Result<(), CoreError> {
-    shell.engine.sign_out(true).await
+pub async fn sign_out(shell: tauri::State<'_, Shell>, delete_cache: bool) -> Result<(), CoreError> {
+    shell.engine.sign_out(delete_cache).await
 }
 
 /// Where the sync stands now; changes arrive as `sync-status` events.

@@ -838,3 +838,54 @@ async fn the_sessions_list_draws_only_what_is_in_view_of_thousands_and_filters()
     assert!(some < all && some > 0, "{some} of {all}");
     client.close().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settings_turn_notifications_off_and_sign_out_keeping_the_cache() {
+    let app = built_binary("setget-admin").unwrap();
+    let server = ServerProcess::start().unwrap();
+    server
+        .create_workspace("prefs", &[(OWNER, PASSWORD, Role::Owner)])
+        .await
+        .unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let (_driver, client) = window_signed_in(&app, home.path(), &server).await;
+    click(&client, "[data-testid=tab-settings]").await;
+
+    // Notifications off, and only high alerts once back on: kept in settings.json.
+    click(&client, "[data-testid=notifications-enabled]").await;
+    choose(&client, "[data-testid=notifications-min-severity]", "high").await;
+    let file = home.path().join("config/dev.setget.admin/settings.json");
+    let mut saved = serde_json::Value::Null;
+    for _ in 0..100 {
+        if let Ok(text) = std::fs::read_to_string(&file) {
+            saved = serde_json::from_str(&text).unwrap();
+            if saved["notifications"]["min_severity"] == "high" {
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(saved["notifications"]["enabled"], false, "{saved}");
+    assert_eq!(saved["notifications"]["min_severity"], "high", "{saved}");
+    screenshot(&client, "12-settings.png").await;
+
+    // Sign out keeping the cache: the keyring's session goes, the encrypted file stays.
+    let caches = home.path().join("data/dev.setget.admin/caches");
+    let cache_files = || {
+        std::fs::read_dir(&caches)
+            .map(|d| {
+                d.filter_map(Result::ok)
+                    .filter(|e| e.path().extension().is_some_and(|x| x == "db"))
+                    .count()
+            })
+            .unwrap_or(0)
+    };
+    assert_eq!(cache_files(), 1);
+    click(&client, "[data-testid=keep-cache]").await;
+    click(&client, "[data-testid=app-sign-out]").await;
+    wait_for(&client, "[data-testid=server-url]").await;
+    let name = credential_name(&server.url, OWNER);
+    assert_eq!(secret_tool_lookup(&name).unwrap(), None);
+    assert_eq!(cache_files(), 1);
+    client.close().await.unwrap();
+}

@@ -71,7 +71,7 @@ export const api = {
   signIn: (server: string, email: string, password: string) =>
     call<AccountView>("sign_in", { server, email, password }),
   mySessions: () => call<Session[]>("my_sessions"),
-  signOut: () => call<null>("sign_out"),
+  signOut: (deleteCache = true) => call<null>("sign_out", { deleteCache }),
   syncStatus: () => call<SyncStatus>("sync_status"),
   alerts: (filter: Partial<AlertFilter> = {}) =>
     call<Alert[]>("alerts", {
