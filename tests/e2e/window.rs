@@ -19,6 +19,11 @@ const OWNER: &str = "owner@window.test";
 const PASSWORD: &str = "window-test-password-42";
 const FIREFOX_WINDOWS: &str = agents::FIREFOX_WINDOWS;
 
+/// One window at a time: each test starts its own tauri-driver, WebKitWebDriver and app, and
+/// several WebKit sessions starting at once beside the rest of the suite sometimes fail to
+/// start at all on a two-core machine.
+static ONE_WINDOW: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// A child process killed on drop.
 struct Guard(Child);
 
@@ -108,15 +113,29 @@ async fn connect(port: u16, app: &Path) -> Client {
         "tauri:options".into(),
         serde_json::json!({ "application": app }),
     );
-    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-        .capabilities(caps)
-        .connect(&format!("http://127.0.0.1:{port}"))
-        .await
-        .expect("a WebDriver session with the app")
+    // A session that fails to start (the driver's connection to WebKit broke off) is tried
+    // again, twice, before the test fails.
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(caps.clone())
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await
+        {
+            Ok(client) => return client,
+            Err(e) if attempt < 3 => {
+                eprintln!("a WebDriver session did not start ({e}); trying again");
+                tokio::time::sleep(Duration::from_secs(2)).await;
+            }
+            Err(e) => panic!("a WebDriver session with the app: {e}"),
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sign_in_through_the_window_lists_sessions_and_keeps_the_token_in_the_keyring() {
+    let _one = ONE_WINDOW.lock().await;
     assert!(
         std::env::var_os("DISPLAY").is_some(),
         "the window tests need the session `cargo xtask test` prepares (Xvfb, D-Bus, keyring)"
@@ -266,6 +285,7 @@ async fn sign_in_as(client: &Client, url: &str, email: &str, password: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_alerts_notification_opens_the_window_on_the_alert_which_revokes_the_session() {
+    let _one = ONE_WINDOW.lock().await;
     let app = built_binary("setget-admin").unwrap();
     let ada = "ada@window.test";
     let server = ServerProcess::start().unwrap();
@@ -365,6 +385,7 @@ async fn choose(client: &Client, css: &str, value: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_security_screen_sets_the_policy_and_revokes_every_session_with_the_password() {
+    let _one = ONE_WINDOW.lock().await;
     let app = built_binary("setget-admin").unwrap();
     let server = ServerProcess::start().unwrap();
     server
@@ -445,6 +466,7 @@ async fn the_security_screen_sets_the_policy_and_revokes_every_session_with_the_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_members_page_revokes_one_session_then_all_and_the_server_confirms() {
+    let _one = ONE_WINDOW.lock().await;
     let app = built_binary("setget-admin").unwrap();
     let ada = "ada@members.test";
     let server = ServerProcess::start().unwrap();
@@ -549,6 +571,7 @@ async fn a_members_page_revokes_one_session_then_all_and_the_server_confirms() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn my_sessions_revokes_one_then_all_others_then_the_apps_own() {
+    let _one = ONE_WINDOW.lock().await;
     let app = built_binary("setget-admin").unwrap();
     let server = ServerProcess::start().unwrap();
     server
@@ -685,6 +708,7 @@ async fn row_with(client: &Client, css: &str, text: &str) -> fantoccini::element
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_audit_log_filters_by_event_and_exports_what_it_shows() {
+    let _one = ONE_WINDOW.lock().await;
     let app = built_binary("setget-admin").unwrap();
     let bob = "bob@audit.test";
     let server = ServerProcess::start().unwrap();
@@ -761,6 +785,7 @@ async fn the_audit_log_filters_by_event_and_exports_what_it_shows() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_sessions_list_draws_only_what_is_in_view_of_thousands_and_filters() {
+    let _one = ONE_WINDOW.lock().await;
     let app = built_binary("setget-admin").unwrap();
     let server = ServerProcess::start_seeded(200, 6_000, 500).unwrap();
     let home = tempfile::tempdir().unwrap();
@@ -841,6 +866,7 @@ async fn the_sessions_list_draws_only_what_is_in_view_of_thousands_and_filters()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn settings_turn_notifications_off_and_sign_out_keeping_the_cache() {
+    let _one = ONE_WINDOW.lock().await;
     let app = built_binary("setget-admin").unwrap();
     let server = ServerProcess::start().unwrap();
     server
