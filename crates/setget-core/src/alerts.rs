@@ -261,6 +261,15 @@ const SAVE_AFTER: Duration = Duration::minutes(10);
 /// Events read from the cache per step when the detector catches up with the log.
 const CHUNK: u32 = 20_000;
 
+/// Where a chunk read with [`CHUNK`] ends: at its last event when it is full (more may
+/// follow), else at `upto` (the range is exhausted).
+fn chunk_end(events: &[AuditEvent], upto: i64) -> i64 {
+    match events.last() {
+        Some(e) if events.len() == CHUNK as usize => e.seq,
+        _ => upto,
+    }
+}
+
 /// The detector fed from the cache: how far it has read, and what of it is saved.
 #[derive(Debug)]
 struct Fed {
@@ -351,10 +360,7 @@ impl Watch {
                 for e in &events {
                     fed.detector.observe(e);
                 }
-                fed.seq = match events.last() {
-                    Some(e) if events.len() == CHUNK as usize => e.seq,
-                    _ => judged,
-                };
+                fed.seq = chunk_end(&events, judged);
             }
             for e in cache.familiar_events()? {
                 fed.detector.mark_familiar(&e);
@@ -395,29 +401,19 @@ impl Watch {
         let whole = fresh.len() as i64 == end - first
             && fresh.first().is_some_and(|e| e.seq == first + 1)
             && fresh.last().is_some_and(|e| e.seq == end);
+        // All of them at once when `fresh` holds them, else read back chunk by chunk.
+        let mut given = whole.then_some(fresh);
         let mut from = judged;
-        if whole {
-            match self.judge(fed, cache, fresh, from, end, history_until, now)? {
-                Some(alerts) => stored = alerts,
-                None => *guard = None,
-            }
-            return Ok(stored);
-        }
         loop {
-            let events = cache.detection_events(fed.seq, end, CHUNK)?;
-            let to = match events.last() {
-                Some(e) if events.len() == CHUNK as usize => e.seq,
-                _ => end,
+            let read;
+            let (events, to) = match given.take() {
+                Some(events) => (events, end),
+                None => {
+                    read = cache.detection_events(fed.seq, end, CHUNK)?;
+                    (read.iter().collect(), chunk_end(&read, end))
+                }
             };
-            match self.judge(
-                fed,
-                cache,
-                events.iter().collect(),
-                from,
-                to,
-                history_until,
-                now,
-            )? {
+            match self.judge(fed, cache, events, from, to, history_until, now)? {
                 Some(alerts) => stored.extend(alerts),
                 None => {
                     *guard = None;

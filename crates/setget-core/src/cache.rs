@@ -458,15 +458,18 @@ impl Cache {
     }
 
     fn state_time(&self, column: &str) -> Result<Option<DateTime<Utc>>> {
-        let v: Option<i64> = self
-            .conn
+        Ok(self.state_value(column)?.map(from_ms))
+    }
+
+    /// A nullable integer column of `sync_state`.
+    fn state_value(&self, column: &str) -> Result<Option<i64>> {
+        self.conn
             .query_row(
                 &format!("SELECT {column} FROM sync_state WHERE id = 1"),
                 [],
                 |r| r.get(0),
             )
-            .map_err(|e| storage("read its sync state", e))?;
-        Ok(v.map(from_ms))
+            .map_err(|e| storage("read its sync state", e))
     }
 
     /// Records a finished sync.
@@ -787,21 +790,21 @@ impl Cache {
             clauses.join(" AND "),
             args.len()
         );
-        self.rows(&sql, &args, event_row)
+        self.rows(&sql, rusqlite::params_from_iter(&args), event_row)
             .map_err(|e| storage("read the audit log", e))
     }
 
-    /// The rows of a query whose values were bound one by one (the filtered lists).
+    /// The rows of a query, each made by `row` (for the filtered lists, bind their values
+    /// with `rusqlite::params_from_iter`).
     fn rows<T>(
         &self,
         sql: &str,
-        args: &[Box<dyn rusqlite::ToSql>],
+        params: impl rusqlite::Params,
         row: fn(&Row<'_>) -> rusqlite::Result<T>,
     ) -> rusqlite::Result<Vec<T>> {
-        let params: Vec<&dyn rusqlite::ToSql> = args.iter().map(|a| a.as_ref()).collect();
         self.conn
             .prepare_cached(sql)?
-            .query_map(params.as_slice(), row)?
+            .query_map(params, row)?
             .collect()
     }
 

@@ -87,6 +87,10 @@ pub struct Engine {
     task: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
+fn no_alert(id: i64) -> CoreError {
+    CoreError::new(ErrorKind::InvalidInput, format!("there is no alert {id}"))
+}
+
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
@@ -417,21 +421,18 @@ impl Engine {
     }
 
     fn alert(&self, signed: &Signed, id: i64) -> Result<Alert> {
-        lock(&signed.cache).alert(id)?.ok_or_else(|| {
-            CoreError::new(ErrorKind::InvalidInput, format!("there is no alert {id}"))
-        })
+        lock(&signed.cache).alert(id)?.ok_or_else(|| no_alert(id))
     }
 
     /// Sets what the admin made of an alert. "Familiar" also teaches the detector the
     /// member's place, network and device.
     pub fn set_alert_status(&self, id: i64, status: AlertStatus) -> Result<Alert> {
         let signed = self.signed()?;
-        self.alert(&signed, id)?;
         let now = self.clock.now();
         let mut cache = lock(&signed.cache);
-        let alert = cache.set_alert_status(id, status, now)?.ok_or_else(|| {
-            CoreError::new(ErrorKind::InvalidInput, format!("there is no alert {id}"))
-        })?;
+        let alert = cache
+            .set_alert_status(id, status, now)?
+            .ok_or_else(|| no_alert(id))?;
         if status == AlertStatus::Familiar {
             signed.watch.learn(&cache, &alert)?;
         }

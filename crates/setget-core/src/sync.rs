@@ -337,7 +337,6 @@ impl Syncer {
         Ok(result)
     }
 
-    /// Runs the detector over the events not judged yet and notifies what it raised.
     /// Judges what is left to judge (pages and streamed events are judged as they are
     /// stored), settles the alerts from history now that the sessions are in (summed up in
     /// one notification), and saves the detector's state when due.

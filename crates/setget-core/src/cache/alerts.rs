@@ -60,11 +60,7 @@ fn alert_row(r: &Row<'_>) -> rusqlite::Result<Alert> {
 impl Cache {
     /// How far the detector has judged the audit log; None before the first pass.
     pub fn detect_cursor(&self) -> Result<Option<i64>> {
-        self.conn
-            .query_row("SELECT detect_seq FROM sync_state WHERE id = 1", [], |r| {
-                r.get(0)
-            })
-            .map_err(|e| storage("read the detector's position", e))
+        self.state_value("detect_seq")
     }
 
     /// The sign-ins and failed sign-ins with `seq` in `after+1..=upto`, ascending, at most
@@ -75,17 +71,13 @@ impl Cache {
         upto: i64,
         limit: u32,
     ) -> Result<Vec<AuditEvent>> {
-        let mut stmt = self
-            .conn
-            .prepare_cached(&format!(
-                "SELECT {EVENT_COLUMNS} FROM audit_events
-                 WHERE seq > ?1 AND seq <= ?2
-                   AND event IN ('session.signed_in', 'auth.sign_in_failed')
-                 ORDER BY seq LIMIT ?3"
-            ))
-            .map_err(|e| storage("read the audit log", e))?;
-        stmt.query_map(params![after, upto, limit], event_row)
-            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+        let sql = format!(
+            "SELECT {EVENT_COLUMNS} FROM audit_events
+             WHERE seq > ?1 AND seq <= ?2
+               AND event IN ('session.signed_in', 'auth.sign_in_failed')
+             ORDER BY seq LIMIT ?3"
+        );
+        self.rows(&sql, params![after, upto, limit], event_row)
             .map_err(|e| storage("read the audit log", e))
     }
 
@@ -206,13 +198,7 @@ impl Cache {
 
     /// The last seq of the workspace's history (what the first sync reads), once known.
     pub fn history_until(&self) -> Result<Option<i64>> {
-        self.conn
-            .query_row(
-                "SELECT history_until FROM sync_state WHERE id = 1",
-                [],
-                |r| r.get(0),
-            )
-            .map_err(|e| storage("read the detector's position", e))
+        self.state_value("history_until")
     }
 
     /// Records where the history ends, when the first sync starts (once: later calls change
@@ -310,15 +296,11 @@ impl Cache {
 
     /// The events whose alert was marked familiar, in `seq` order.
     pub(crate) fn familiar_events(&self) -> Result<Vec<AuditEvent>> {
-        let mut stmt = self
-            .conn
-            .prepare_cached(&format!(
-                "SELECT {EVENT_COLUMNS} FROM audit_events
-                 WHERE seq IN (SELECT seq FROM alerts WHERE status = 'familiar') ORDER BY seq"
-            ))
-            .map_err(|e| storage("read the alerts", e))?;
-        stmt.query_map([], event_row)
-            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+        let sql = format!(
+            "SELECT {EVENT_COLUMNS} FROM audit_events
+             WHERE seq IN (SELECT seq FROM alerts WHERE status = 'familiar') ORDER BY seq"
+        );
+        self.rows(&sql, [], event_row)
             .map_err(|e| storage("read the alerts", e))
     }
 
@@ -359,7 +341,7 @@ impl Cache {
             clauses.join(" AND "),
             args.len()
         );
-        self.rows(&sql, &args, alert_row)
+        self.rows(&sql, rusqlite::params_from_iter(&args), alert_row)
             .map_err(|e| storage("read the alerts", e))
     }
 
