@@ -62,6 +62,33 @@ async fn click(client: &Client, css: &str) {
     wait_for(client, css).await.click().await.unwrap();
 }
 
+/// The text of `css` once `done` holds for it, or its last text after ten seconds (the
+/// caller's assertion then shows it).
+async fn text_when(client: &Client, css: &str, done: impl Fn(&str) -> bool) -> String {
+    let mut text = String::new();
+    for _ in 0..100 {
+        text = wait_for(client, css).await.text().await.unwrap();
+        if done(&text) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    text
+}
+
+/// The elements of `css` once there are `n`, or those found last after ten seconds.
+async fn rows_when(client: &Client, css: &str, n: usize) -> Vec<fantoccini::elements::Element> {
+    let mut rows = Vec::new();
+    for _ in 0..100 {
+        rows = client.find_all(Locator::Css(css)).await.unwrap();
+        if rows.len() == n {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    rows
+}
+
 async fn screenshot(client: &Client, name: &str) {
     let png = client.screenshot().await.unwrap();
     assert!(png.starts_with(b"\x89PNG"), "{name} is not a PNG");
@@ -141,11 +168,7 @@ async fn sign_in_through_the_window_lists_sessions_and_keeps_the_token_in_the_ke
         "the window tests need the session `cargo xtask test` prepares (Xvfb, D-Bus, keyring)"
     );
     let app = built_binary("setget-admin").unwrap();
-    let server = ServerProcess::start().unwrap();
-    server
-        .create_workspace("window", &[(OWNER, PASSWORD, Role::Owner)])
-        .await
-        .unwrap();
+    let server = server_with("window", &[]).await;
     // The owner is also signed in from Firefox on Windows in London: unfamiliar to the app.
     server
         .browser_sign_in(OWNER, PASSWORD, FIREFOX_WINDOWS, "81.2.69.142")
@@ -259,6 +282,15 @@ async fn sign_in_through_the_window_lists_sessions_and_keeps_the_token_in_the_ke
     client.close().await.unwrap();
 }
 
+/// A server with the workspace `slug`: the owner and `members`, all with [`PASSWORD`].
+async fn server_with(slug: &str, members: &[&str]) -> ServerProcess {
+    let server = ServerProcess::start().unwrap();
+    let mut people = vec![(OWNER, PASSWORD, Role::Owner)];
+    people.extend(members.iter().map(|m| (*m, PASSWORD, Role::Member)));
+    server.create_workspace(slug, &people).await.unwrap();
+    server
+}
+
 /// Signs in through the window's form and waits until the sync is live.
 async fn sign_in_through_the_window(client: &Client, url: &str, email: &str) {
     sign_in_as(client, url, email, PASSWORD).await;
@@ -288,17 +320,7 @@ async fn an_alerts_notification_opens_the_window_on_the_alert_which_revokes_the_
     let _one = ONE_WINDOW.lock().await;
     let app = built_binary("setget-admin").unwrap();
     let ada = "ada@window.test";
-    let server = ServerProcess::start().unwrap();
-    server
-        .create_workspace(
-            "window",
-            &[
-                (OWNER, PASSWORD, Role::Owner),
-                (ada, PASSWORD, Role::Member),
-            ],
-        )
-        .await
-        .unwrap();
+    let server = server_with("window", &[ada]).await;
     // Ada's habits: Firefox in London, six times over nine days.
     server
         .sign_in_habitually(ada, PASSWORD, FIREFOX_WINDOWS, "81.2.69.142", 6, 36)
@@ -342,18 +364,10 @@ async fn an_alerts_notification_opens_the_window_on_the_alert_which_revokes_the_
     // Revoke session, confirmed in place: the server ends it and the alert is acknowledged.
     click(&client, "[data-testid=alert-revoke]").await;
     click(&client, "[data-testid=alert-revoke-confirm]").await;
-    let mut now = String::new();
-    for _ in 0..100 {
-        now = wait_for(&client, "[data-testid=alert-status]")
-            .await
-            .text()
-            .await
-            .unwrap();
-        if now == "acknowledged" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let now = text_when(&client, "[data-testid=alert-status]", |t| {
+        t == "acknowledged"
+    })
+    .await;
     assert_eq!(now, "acknowledged");
     let me = server
         .as_browser(
@@ -387,11 +401,7 @@ async fn choose(client: &Client, css: &str, value: &str) {
 async fn the_security_screen_sets_the_policy_and_revokes_every_session_with_the_password() {
     let _one = ONE_WINDOW.lock().await;
     let app = built_binary("setget-admin").unwrap();
-    let server = ServerProcess::start().unwrap();
-    server
-        .create_workspace("policy", &[(OWNER, PASSWORD, Role::Owner)])
-        .await
-        .unwrap();
+    let server = server_with("policy", &[]).await;
     // The owner is also signed in from a browser.
     let browser = server
         .browser_sign_in(OWNER, PASSWORD, FIREFOX_WINDOWS, "81.2.69.142")
@@ -469,17 +479,7 @@ async fn a_members_page_revokes_one_session_then_all_and_the_server_confirms() {
     let _one = ONE_WINDOW.lock().await;
     let app = built_binary("setget-admin").unwrap();
     let ada = "ada@members.test";
-    let server = ServerProcess::start().unwrap();
-    server
-        .create_workspace(
-            "members",
-            &[
-                (OWNER, PASSWORD, Role::Owner),
-                (ada, PASSWORD, Role::Member),
-            ],
-        )
-        .await
-        .unwrap();
+    let server = server_with("members", &[ada]).await;
     let [firefox, safari] = firefox_and_safari(&server, ada).await;
     let home = tempfile::tempdir().unwrap();
     let (_driver, client) = window_signed_in(&app, home.path(), &server).await;
@@ -500,18 +500,9 @@ async fn a_members_page_revokes_one_session_then_all_and_the_server_confirms() {
         .await
         .unwrap();
     wait_for(&client, "[data-testid=member-page]").await;
-    let mut listed = 0;
-    for _ in 0..100 {
-        listed = client
-            .find_all(Locator::Css("[data-testid=member-session-row]"))
-            .await
-            .unwrap()
-            .len();
-        if listed == 2 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let listed = rows_when(&client, "[data-testid=member-session-row]", 2)
+        .await
+        .len();
     assert_eq!(listed, 2);
     let table = wait_for(&client, "[data-testid=member-sessions]").await;
     let text = table.text().await.unwrap();
@@ -552,18 +543,10 @@ async fn a_members_page_revokes_one_session_then_all_and_the_server_confirms() {
     // Revoke All Sessions, confirmed: the Firefox one goes as well.
     click(&client, "[data-testid=revoke-member-all]").await;
     click(&client, "[data-testid=revoke-member-all-confirm]").await;
-    let mut said = String::new();
-    for _ in 0..100 {
-        said = wait_for(&client, "[data-testid=members-notice]")
-            .await
-            .text()
-            .await
-            .unwrap();
-        if said.contains("revoked.") && said.starts_with('1') {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let said = text_when(&client, "[data-testid=members-notice]", |t| {
+        t.contains("revoked.") && t.starts_with('1')
+    })
+    .await;
     assert_eq!(said, "1 session of ada revoked.");
     assert!(!firefox.works(&server).await);
     client.close().await.unwrap();
@@ -573,11 +556,7 @@ async fn a_members_page_revokes_one_session_then_all_and_the_server_confirms() {
 async fn my_sessions_revokes_one_then_all_others_then_the_apps_own() {
     let _one = ONE_WINDOW.lock().await;
     let app = built_binary("setget-admin").unwrap();
-    let server = ServerProcess::start().unwrap();
-    server
-        .create_workspace("mine", &[(OWNER, PASSWORD, Role::Owner)])
-        .await
-        .unwrap();
+    let server = server_with("mine", &[]).await;
     let [firefox, safari] = firefox_and_safari(&server, OWNER).await;
     let home = tempfile::tempdir().unwrap();
     let (_driver, client) = window_signed_in(&app, home.path(), &server).await;
@@ -608,18 +587,10 @@ async fn my_sessions_revokes_one_then_all_others_then_the_apps_own() {
     // All others: the Firefox one goes, this one stays.
     click(&client, "[data-testid=revoke-others]").await;
     click(&client, "[data-testid=revoke-others-confirm]").await;
-    let mut said = String::new();
-    for _ in 0..100 {
-        said = wait_for(&client, "[data-testid=sessions-notice]")
-            .await
-            .text()
-            .await
-            .unwrap();
-        if said.starts_with("1 other") {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let said = text_when(&client, "[data-testid=sessions-notice]", |t| {
+        t.starts_with("1 other")
+    })
+    .await;
     assert_eq!(said, "1 other session revoked; this one stays.");
     assert!(!firefox.works(&server).await);
     assert_eq!(rows().await.len(), 1);
@@ -711,17 +682,7 @@ async fn the_audit_log_filters_by_event_and_exports_what_it_shows() {
     let _one = ONE_WINDOW.lock().await;
     let app = built_binary("setget-admin").unwrap();
     let bob = "bob@audit.test";
-    let server = ServerProcess::start().unwrap();
-    server
-        .create_workspace(
-            "audit",
-            &[
-                (OWNER, PASSWORD, Role::Owner),
-                (bob, PASSWORD, Role::Member),
-            ],
-        )
-        .await
-        .unwrap();
+    let server = server_with("audit", &[bob]).await;
     server
         .browser_sign_in(bob, PASSWORD, FIREFOX_WINDOWS, "81.2.69.142")
         .await
@@ -745,17 +706,7 @@ async fn the_audit_log_filters_by_event_and_exports_what_it_shows() {
         .len();
     assert!(all >= 3, "{all} rows");
     choose(&client, "[data-testid=audit-event]", "auth.sign_in_failed").await;
-    let mut shown = Vec::new();
-    for _ in 0..100 {
-        shown = client
-            .find_all(Locator::Css("[data-testid=audit-row]"))
-            .await
-            .unwrap();
-        if shown.len() == 1 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let shown = rows_when(&client, "[data-testid=audit-row]", 1).await;
     assert_eq!(shown.len(), 1);
     let text = shown[0].text().await.unwrap();
     assert!(text.contains(bob) && text.contains("81.2.69.142"), "{text}");
@@ -868,11 +819,7 @@ async fn the_sessions_list_draws_only_what_is_in_view_of_thousands_and_filters()
 async fn settings_turn_notifications_off_and_sign_out_keeping_the_cache() {
     let _one = ONE_WINDOW.lock().await;
     let app = built_binary("setget-admin").unwrap();
-    let server = ServerProcess::start().unwrap();
-    server
-        .create_workspace("prefs", &[(OWNER, PASSWORD, Role::Owner)])
-        .await
-        .unwrap();
+    let server = server_with("prefs", &[]).await;
     let home = tempfile::tempdir().unwrap();
     let (_driver, client) = window_signed_in(&app, home.path(), &server).await;
     click(&client, "[data-testid=tab-settings]").await;

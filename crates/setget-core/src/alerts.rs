@@ -496,8 +496,9 @@ impl Watch {
 mod tests {
     use super::*;
     use crate::cache::CacheKey;
+    use crate::test_support::location;
     use chrono::{Duration, TimeZone as _};
-    use setget_protocol::{AuthMethod, EndReason, Location, Session, SessionStatus};
+    use setget_protocol::{AuthMethod, EndReason, Session, SessionStatus};
 
     const LONDON: (&str, &str, f64, f64, &str) = ("London", "GB", 51.5085, -0.1257, "81.2.69.160");
     const PARIS: (&str, &str, f64, f64, &str) = ("Paris", "FR", 48.8534, 2.3488, "203.0.113.7");
@@ -505,17 +506,6 @@ mod tests {
 
     fn day(d: i64) -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 3, 1, 9, 0, 0).single().unwrap() + Duration::days(d)
-    }
-
-    fn location(city: &str, cc: &str, lat: f64, lon: f64) -> Location {
-        Location {
-            city: Some(city.into()),
-            region: None,
-            country: None,
-            country_code: Some(cc.into()),
-            latitude: Some(lat),
-            longitude: Some(lon),
-        }
     }
 
     /// A sign-in of ada, creating session `s<seq>`.
@@ -577,6 +567,15 @@ mod tests {
 
     fn cache(dir: &std::path::Path) -> Cache {
         Cache::open(&dir.join("c.db"), &CacheKey::generate()).unwrap()
+    }
+
+    /// A cache holding ada's baseline, judged by the watch returned.
+    fn learnt(dir: &std::path::Path) -> (Cache, Watch) {
+        let mut cache = cache(dir);
+        store(&mut cache, &baseline(), SessionStatus::Active);
+        let watch = Watch::new();
+        watch.process(&mut cache, day(7), &[]).unwrap();
+        (cache, watch)
     }
 
     fn store(cache: &mut Cache, events: &[AuditEvent], status: SessionStatus) {
@@ -673,10 +672,7 @@ mod tests {
     #[test]
     fn marking_an_alert_familiar_teaches_the_member_baseline_even_after_a_restart() {
         let tmp = tempfile::tempdir().unwrap();
-        let mut cache = cache(tmp.path());
-        store(&mut cache, &baseline(), SessionStatus::Active);
-        let watch = Watch::new();
-        watch.process(&mut cache, day(7), &[]).unwrap();
+        let (mut cache, watch) = learnt(tmp.path());
         let paris = sign_in(7, day(8), PARIS);
         store_one(&mut cache, &paris, SessionStatus::Active);
         let alert = watch.process(&mut cache, day(8), &[]).unwrap().remove(0);
@@ -824,10 +820,7 @@ mod tests {
     #[test]
     fn fresh_events_are_judged_as_given_and_a_partial_batch_is_read_back() {
         let tmp = tempfile::tempdir().unwrap();
-        let mut cache = cache(tmp.path());
-        store(&mut cache, &baseline(), SessionStatus::Active);
-        let watch = Watch::new();
-        watch.process(&mut cache, day(7), &[]).unwrap();
+        let (mut cache, watch) = learnt(tmp.path());
         let paris = sign_in(7, day(8), PARIS);
         let tokyo = sign_in(8, day(9), TOKYO);
         store(
@@ -864,10 +857,7 @@ mod tests {
     #[test]
     fn alert_filters_pick_by_status_member_and_severity() {
         let tmp = tempfile::tempdir().unwrap();
-        let mut cache = cache(tmp.path());
-        store(&mut cache, &baseline(), SessionStatus::Active);
-        let watch = Watch::new();
-        watch.process(&mut cache, day(7), &[]).unwrap();
+        let (mut cache, watch) = learnt(tmp.path());
         store(
             &mut cache,
             &[sign_in(7, day(8), PARIS)],
@@ -947,10 +937,7 @@ mod tests {
     #[test]
     fn a_trusted_country_silences_new_country_after_the_watch_resets() {
         let tmp = tempfile::tempdir().unwrap();
-        let mut cache = cache(tmp.path());
-        store(&mut cache, &baseline(), SessionStatus::Active);
-        let watch = Watch::new();
-        watch.process(&mut cache, day(7), &[]).unwrap();
+        let (mut cache, watch) = learnt(tmp.path());
         cache
             .set_trusted(&Trusted {
                 networks: vec![],

@@ -1076,13 +1076,7 @@ fn event_row(r: &Row<'_>) -> rusqlite::Result<AuditEvent> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::TimeZone as _;
-
-    fn at(minute: u32) -> DateTime<Utc> {
-        Utc.with_ymd_and_hms(2026, 4, 8, 12, minute, 0)
-            .single()
-            .unwrap()
-    }
+    use crate::test_support::{at, audit_event as event};
 
     fn session(id: &str, change_seq: i64, status: SessionStatus) -> Session {
         Session {
@@ -1114,27 +1108,6 @@ mod tests {
             end_reason: (status != SessionStatus::Active).then_some(EndReason::RevokedAdmin),
             change_seq,
             current: None,
-        }
-    }
-
-    fn event(seq: i64) -> AuditEvent {
-        AuditEvent {
-            seq,
-            id: format!("ev{seq}"),
-            event: "session.signed_in".into(),
-            at: at(seq as u32 % 60),
-            member_id: Some("m1".into()),
-            member_email: Some("ada@acme.test".into()),
-            session_id: Some("s1".into()),
-            actor_id: None,
-            actor_email: None,
-            ip: Some("81.2.69.160".into()),
-            user_agent: Some("Mozilla/5.0".into()),
-            device: Some("Firefox on Windows".into()),
-            location: None,
-            auth_method: Some(AuthMethod::Password),
-            reason: None,
-            details: Some(serde_json::json!({"n": seq})),
         }
     }
 

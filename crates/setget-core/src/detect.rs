@@ -715,6 +715,7 @@ pub fn severity_of(reasons: &[Reason]) -> Option<Severity> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::location;
     use chrono::TimeZone as _;
     use setget_protocol::Location;
 
@@ -757,14 +758,7 @@ mod tests {
 
     /// The location of a place as the server reports it.
     fn at_place((city, cc, lat, lon): (&str, &str, f64, f64)) -> Option<Location> {
-        Some(Location {
-            city: Some(city.into()),
-            region: None,
-            country: None,
-            country_code: Some(cc.into()),
-            latitude: Some(lat),
-            longitude: Some(lon),
-        })
+        Some(location(city, cc, lat, lon))
     }
 
     impl Log {

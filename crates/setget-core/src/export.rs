@@ -176,27 +176,13 @@ fn write_events(
 mod tests {
     use super::*;
     use crate::cache::CacheKey;
-    use chrono::{Duration, TimeZone as _, Utc};
+    use crate::test_support::audit_event;
 
     fn event(seq: i64, name: &str) -> AuditEvent {
         AuditEvent {
-            seq,
-            id: format!("e{seq}"),
             event: name.into(),
-            at: Utc.with_ymd_and_hms(2026, 4, 8, 12, 0, 0).single().unwrap()
-                + Duration::minutes(seq),
-            member_id: Some("m1".into()),
-            member_email: Some("ada@acme.test".into()),
-            session_id: Some("s1".into()),
-            actor_id: None,
-            actor_email: None,
-            ip: Some("81.2.69.160".into()),
-            user_agent: Some("Mozilla/5.0 (X11; Linux x86_64)".into()),
-            device: Some("Firefox on Linux".into()),
-            location: None,
-            auth_method: None,
             reason: Some("quote \" and, comma".into()),
-            details: None,
+            ..audit_event(seq)
         }
     }
 

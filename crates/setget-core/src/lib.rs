@@ -17,6 +17,8 @@ pub mod export;
 pub mod notify;
 pub mod secret;
 pub mod sync;
+#[cfg(test)]
+mod test_support;
 
 pub use engine::{AccountView, Engine, StatusReport};
 pub use error::{CoreError, ErrorKind, Result};
