@@ -241,20 +241,41 @@ impl ServerProcess {
         user_agent: &str,
         ip: &str,
     ) -> anyhow::Result<String> {
-        let response = reqwest::Client::new()
-            .post(self.at("/auth/sign-in/"))
-            .header("user-agent", user_agent)
-            .header("x-forwarded-for", ip)
-            .json(&serde_json::json!({"email": email, "password": password, "medium": "email"}))
-            .send()
-            .await?;
-        if response.status() != 200 {
-            bail!("sign-in answered {}", response.status());
-        }
-        setget_core::client::token_from_set_cookie(response.headers())
-            .map(|t| t.expose().clone())
-            .context("no session cookie")
+        browser_sign_in(
+            &reqwest::Client::new(),
+            &self.url,
+            email,
+            password,
+            user_agent,
+            ip,
+        )
+        .await
     }
+}
+
+/// Signs in at the server `url` as a browser would, from `ip` (trusted in dev mode through
+/// X-Forwarded-For), over `client`; returns the token from `Set-Cookie`.
+pub async fn browser_sign_in(
+    client: &reqwest::Client,
+    url: &str,
+    email: &str,
+    password: &str,
+    user_agent: &str,
+    ip: &str,
+) -> anyhow::Result<String> {
+    let response = client
+        .post(format!("{url}/auth/sign-in/"))
+        .header("user-agent", user_agent)
+        .header("x-forwarded-for", ip)
+        .json(&serde_json::json!({"email": email, "password": password, "medium": "email"}))
+        .send()
+        .await?;
+    if response.status() != 200 {
+        bail!("signing {email} in answered {}", response.status());
+    }
+    setget_core::client::token_from_set_cookie(response.headers())
+        .map(|t| t.expose().clone())
+        .context("no session cookie")
 }
 
 impl Drop for ServerProcess {

@@ -14,7 +14,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context as _, bail};
-use setget_e2e::{NotifyMonitor, agents};
+use setget_e2e::{NotifyMonitor, agents, browser_sign_in};
 
 use crate::bench::{Latency, start_server_with, verdict};
 use crate::bench_sync::{admin, build_release_apps, current_exe, sign_in_admin, tempfile_dir};
@@ -55,7 +55,7 @@ fn email(i: usize) -> String {
     format!("m{i}@bench.test")
 }
 
-/// Signs `email` in as a browser from `ip`.
+/// Signs `email` in as a browser from `ip` (the connection kept by `client`).
 async fn sign_in(
     client: &reqwest::Client,
     url: &str,
@@ -63,17 +63,9 @@ async fn sign_in(
     agent: &str,
     ip: &str,
 ) -> anyhow::Result<()> {
-    let response = client
-        .post(format!("{url}/auth/sign-in/"))
-        .header("user-agent", agent)
-        .header("x-forwarded-for", ip)
-        .json(&serde_json::json!({"email": email, "password": PASSWORD, "medium": "email"}))
-        .send()
-        .await?;
-    if response.status() != 200 {
-        bail!("signing {email} in answered {}", response.status());
-    }
-    Ok(())
+    browser_sign_in(client, url, email, PASSWORD, agent, ip)
+        .await
+        .map(drop)
 }
 
 /// The inner step, inside the private session: `bench notify-inner URL SCRATCH RELEASE_DIR`.

@@ -411,9 +411,7 @@ impl Dispatcher {
             replaces: None,
             alert_id: None,
         };
-        if let Err(e) = self.notifier.show(&notice, self.actions.clone()) {
-            tracing::warn!(error = %e, "a notification could not be shown");
-        }
+        self.show(&notice);
     }
 
     /// The alerts the admin wants notified.
@@ -477,7 +475,7 @@ impl Dispatcher {
         match self.notifier.show(notice, self.actions.clone()) {
             Ok(id) => Some(id),
             Err(e) => {
-                tracing::warn!(error = %e, "an alert could not be notified");
+                tracing::warn!(error = %e, "a notification could not be shown");
                 None
             }
         }
