@@ -163,6 +163,17 @@ pub struct AlertFilter {
     pub limit: u32,
 }
 
+/// One of the places a member usually signs in from (shown beside an alert).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
+pub struct UsualPlace {
+    /// "London, GB"; "GB" when the city is unknown; "Unknown location" without one.
+    pub place: String,
+    #[ts(type = "number")]
+    pub sign_ins: u64,
+    #[ts(type = "string")]
+    pub last_at: DateTime<Utc>,
+}
+
 /// The workspace's trusted networks and countries: never "new", and no impossible travel
 /// from or to a trusted network (a VPN egress says nothing about where the member is).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
@@ -588,6 +599,23 @@ mod tests {
         store(cache, std::slice::from_ref(event), status);
     }
 
+    /// Ada's baseline, then sign-ins from Paris and Tokyo; the alerts they raised.
+    fn paris_then_tokyo(dir: &std::path::Path) -> (Cache, Vec<Alert>) {
+        let (mut cache, watch) = learnt(dir);
+        store_one(
+            &mut cache,
+            &sign_in(7, day(8), PARIS),
+            SessionStatus::Active,
+        );
+        store_one(
+            &mut cache,
+            &sign_in(8, day(9), TOKYO),
+            SessionStatus::Active,
+        );
+        let raised = watch.process(&mut cache, day(9), &[]).unwrap();
+        (cache, raised)
+    }
+
     fn says_new_country(raised: &[Alert]) -> bool {
         raised
             .iter()
@@ -855,20 +883,26 @@ mod tests {
     }
 
     #[test]
+    fn usual_places_are_the_members_sign_ins_before_the_alert_most_common_first() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (cache, raised) = paris_then_tokyo(tmp.path());
+        let tokyo = raised.iter().find(|a| a.event_id == "ev8").unwrap();
+        let usual = cache.usual_places("m1", tokyo.seq, 5).unwrap();
+        let shown: Vec<(&str, u64)> = usual
+            .iter()
+            .map(|u| (u.place.as_str(), u.sign_ins))
+            .collect();
+        // Six sign-ins from London, one from Paris; Tokyo itself is not usual.
+        assert_eq!(shown, [("London, GB", 6), ("Paris, FR", 1)]);
+        assert_eq!(usual[0].last_at, day(6));
+        assert_eq!(cache.usual_places("m1", tokyo.seq, 1).unwrap().len(), 1);
+        assert!(cache.usual_places("m2", tokyo.seq, 5).unwrap().is_empty());
+    }
+
+    #[test]
     fn alert_filters_pick_by_status_member_and_severity() {
         let tmp = tempfile::tempdir().unwrap();
-        let (mut cache, watch) = learnt(tmp.path());
-        store(
-            &mut cache,
-            &[sign_in(7, day(8), PARIS)],
-            SessionStatus::Active,
-        );
-        store(
-            &mut cache,
-            &[sign_in(8, day(9), TOKYO)],
-            SessionStatus::Active,
-        );
-        let raised = watch.process(&mut cache, day(9), &[]).unwrap();
+        let (mut cache, raised) = paris_then_tokyo(tmp.path());
         assert_eq!(raised.len(), 2);
         cache
             .set_alert_status(raised[0].id, AlertStatus::Dismissed, day(9))

@@ -24,6 +24,9 @@ use crate::error::{CoreError, ErrorKind, Result};
 use crate::secret::Sensitive;
 
 mod alerts;
+mod overview;
+
+pub use overview::{DayCount, MAX_PLACES, Overview, OverviewQuery, Place, TIMELINE_DAYS};
 
 static MIGRATIONS: LazyLock<Migrations<'static>> = LazyLock::new(|| {
     Migrations::new(vec![
@@ -1078,7 +1081,7 @@ mod tests {
     use super::*;
     use crate::test_support::{at, audit_event as event};
 
-    fn session(id: &str, change_seq: i64, status: SessionStatus) -> Session {
+    pub(super) fn session(id: &str, change_seq: i64, status: SessionStatus) -> Session {
         Session {
             id: id.into(),
             member_id: "m1".into(),
@@ -1111,7 +1114,7 @@ mod tests {
         }
     }
 
-    fn open(dir: &Path) -> (Cache, CacheKey) {
+    pub(super) fn open(dir: &Path) -> (Cache, CacheKey) {
         let key = CacheKey::generate();
         (Cache::open(&dir.join("c.db"), &key).unwrap(), key)
     }

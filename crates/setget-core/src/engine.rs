@@ -16,8 +16,8 @@ use setget_protocol::{Revoked, Session, SessionPolicy, SessionPolicyPatch};
 use tokio::sync::watch;
 
 use crate::account::{self, AccountConfig, AppDirs, AppSettings, SignedOutNote};
-use crate::alerts::{Alert, AlertFilter, AlertStatus, Trusted, Watch};
-use crate::cache::{self, AuditFilter, Cache, CacheKey, Counts, Cursors};
+use crate::alerts::{Alert, AlertFilter, AlertStatus, Trusted, UsualPlace, Watch};
+use crate::cache::{self, AuditFilter, Cache, CacheKey, Counts, Cursors, Overview, OverviewQuery};
 use crate::client::{ApiClient, parse_server_url};
 use crate::credential::Credential;
 use crate::error::{CoreError, ErrorKind, Result};
@@ -111,6 +111,7 @@ impl Engine {
             status: watch::Sender::new(SyncStatus {
                 state: SyncState::Idle,
                 last_sync: None,
+                alerts: 0,
             }),
             task: Mutex::new(None),
         }
@@ -202,7 +203,10 @@ impl Engine {
             },
             None => SyncState::Idle,
         };
-        self.status.send_replace(SyncStatus { state, last_sync });
+        self.status.send_modify(|s| {
+            s.state = state;
+            s.last_sync = last_sync;
+        });
         *lock(&self.account) = signed;
     }
 
@@ -299,9 +303,9 @@ impl Engine {
             Ok(c) => {
                 if !self.sync_running() {
                     let last_sync = lock(&signed.cache).last_sync().ok().flatten();
-                    self.status.send_replace(SyncStatus {
-                        state: SyncState::Idle,
-                        last_sync,
+                    self.status.send_modify(|s| {
+                        s.state = SyncState::Idle;
+                        s.last_sync = last_sync;
                     });
                 }
                 Ok(c)
@@ -439,6 +443,16 @@ impl Engine {
         Ok(alert)
     }
 
+    /// Where the member of an alert usually signs in from (before the alert's sign-in).
+    pub fn usual_places(&self, id: i64) -> Result<Vec<UsualPlace>> {
+        let signed = self.signed()?;
+        let alert = self.alert(&signed, id)?;
+        let Some(member) = alert.member_id else {
+            return Ok(Vec::new());
+        };
+        lock(&signed.cache).usual_places(&member, alert.seq, 5)
+    }
+
     /// Revokes the session an alert is about (through the server), marks the alert
     /// acknowledged, and confirms with a notification.
     pub async fn revoke_alert_session(&self, id: i64) -> Result<Alert> {
@@ -528,6 +542,23 @@ impl Engine {
         )?;
         self.dispatcher.set_settings(settings);
         Ok(())
+    }
+
+    /// Pauses notifications for `span` from now (alerts are still listed), or with `None`
+    /// resumes them; the pause outlives a restart.
+    pub fn pause_notifications(&self, span: Option<chrono::Duration>) -> Result<NotifySettings> {
+        let settings = NotifySettings {
+            paused_until: span.map(|span| self.now() + span),
+            ..self.notify_settings()
+        };
+        self.set_notify_settings(settings)?;
+        Ok(settings)
+    }
+
+    /// The workspace at a glance, from the cache.
+    pub fn overview(&self, query: &OverviewQuery) -> Result<Overview> {
+        let now = self.now();
+        self.with_cache(|c| c.overview(now, query))
     }
 
     /// After an action the server confirmed: pulls the sessions it changed into the cache.

@@ -198,6 +198,21 @@ pub struct NotifySettings {
     pub enabled: bool,
     /// Alerts below this severity are listed, not notified.
     pub min_severity: Severity,
+    /// Until this instant alerts are listed, not notified ("Pause notifications for 1 hour").
+    #[ts(type = "string | null")]
+    pub paused_until: Option<DateTime<Utc>>,
+}
+
+impl NotifySettings {
+    /// Whether an alert of `severity` raised at `now` becomes a notification.
+    pub fn notifies(&self, severity: Severity, now: DateTime<Utc>) -> bool {
+        self.enabled && severity >= self.min_severity && !self.paused_at(now)
+    }
+
+    /// Whether notifications are paused at `now`.
+    pub fn paused_at(&self, now: DateTime<Utc>) -> bool {
+        self.paused_until.is_some_and(|until| now < until)
+    }
 }
 
 impl Default for NotifySettings {
@@ -205,6 +220,7 @@ impl Default for NotifySettings {
         Self {
             enabled: true,
             min_severity: Severity::Medium,
+            paused_until: None,
         }
     }
 }
@@ -417,12 +433,10 @@ impl Dispatcher {
     /// The alerts the admin wants notified.
     fn due<'a>(&self, alerts: &'a [Alert]) -> Vec<&'a Alert> {
         let settings = self.settings();
-        if !settings.enabled {
-            return Vec::new();
-        }
+        let now = self.clock.now();
         alerts
             .iter()
-            .filter(|a| a.severity >= settings.min_severity)
+            .filter(|a| settings.notifies(a.severity, now))
             .collect()
     }
 
@@ -645,15 +659,37 @@ mod tests {
             ["Unfamiliar sign-in: b", "Unfamiliar sign-in: c"]
         );
         let all = NotifySettings {
-            enabled: true,
             min_severity: Severity::Low,
+            ..NotifySettings::default()
         };
         assert_eq!(titles(all).len(), 3);
         let off = NotifySettings {
             enabled: false,
-            min_severity: Severity::Low,
+            ..all
         };
         assert!(titles(off).is_empty());
+        // Paused until a second from now (the dispatcher's clock): nothing; paused until
+        // now: the pause is over.
+        let paused = NotifySettings {
+            paused_until: Some(t(0, 1)),
+            ..all
+        };
+        assert!(titles(paused).is_empty());
+        let over = NotifySettings {
+            paused_until: Some(t(0, 0)),
+            ..all
+        };
+        assert_eq!(titles(over).len(), 3);
+    }
+
+    #[test]
+    fn a_pause_silences_the_history_summary_too() {
+        let (d, notifier) = dispatcher(NotifySettings {
+            paused_until: Some(t(1, 0)),
+            ..NotifySettings::default()
+        });
+        assert_eq!(d.summarize_history(&[alert(1, "a", Severity::High)]), None);
+        assert!(notifier.shown.lock().unwrap().is_empty());
     }
 
     #[test]

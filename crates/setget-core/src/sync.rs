@@ -111,6 +111,10 @@ pub struct SyncStatus {
     pub state: SyncState,
     #[ts(type = "string | null")]
     pub last_sync: Option<DateTime<Utc>>,
+    /// Alerts this sync raised since the app started: the window and the tray count again
+    /// when it moves.
+    #[ts(type = "number")]
+    pub alerts: u64,
 }
 
 /// What one catch-up brought.
@@ -302,6 +306,7 @@ impl Syncer {
             let next = SyncStatus {
                 state: state.clone(),
                 last_sync,
+                alerts: s.alerts,
             };
             let changed = *s != next;
             *s = next;
@@ -354,7 +359,7 @@ impl Syncer {
             })
             .await?;
         self.notify(alerts).await;
-        self.raised.fetch_add(kept.len() as u64, Ordering::Relaxed);
+        self.count_raised(kept.len());
         if !kept.is_empty()
             && let Some(dispatcher) = &self.dispatcher
         {
@@ -364,10 +369,19 @@ impl Syncer {
         Ok(())
     }
 
+    /// Counts alerts raised, and tells the subscribers when there are any.
+    fn count_raised(&self, n: usize) {
+        if n == 0 {
+            return;
+        }
+        self.raised.fetch_add(n as u64, Ordering::Relaxed);
+        self.status.send_modify(|s| s.alerts += n as u64);
+    }
+
     /// Notifies the alerts just stored one by one (those from history wait for their summary).
     async fn notify(&self, alerts: Vec<Alert>) {
         let live: Vec<Alert> = alerts.into_iter().filter(|a| !a.from_history).collect();
-        self.raised.fetch_add(live.len() as u64, Ordering::Relaxed);
+        self.count_raised(live.len());
         if live.is_empty() {
             return;
         }

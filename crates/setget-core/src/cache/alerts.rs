@@ -5,7 +5,7 @@ use rusqlite::{OptionalExtension as _, Row, params};
 use setget_protocol::AuditEvent;
 
 use super::{Cache, EVENT_COLUMNS, event_row, from_ms, ms, storage};
-use crate::alerts::{Alert, AlertFilter, AlertStatus, NewAlert, Trusted};
+use crate::alerts::{Alert, AlertFilter, AlertStatus, NewAlert, Trusted, UsualPlace};
 use crate::error::Result;
 use crate::notify::Severity;
 
@@ -343,6 +343,39 @@ impl Cache {
         );
         self.rows(&sql, rusqlite::params_from_iter(&args), alert_row)
             .map_err(|e| storage("read the alerts", e))
+    }
+
+    /// Where `member_id` signed in from before the event `before_seq`, the most common
+    /// places first (at most `limit`).
+    pub fn usual_places(
+        &self,
+        member_id: &str,
+        before_seq: i64,
+        limit: u32,
+    ) -> Result<Vec<UsualPlace>> {
+        self.rows(
+            "SELECT json_extract(location, '$.city'), country_code, count(*) AS n, max(at)
+             FROM audit_events
+             WHERE member_id = ?1 AND seq < ?2 AND event = 'session.signed_in'
+             GROUP BY 1, 2 ORDER BY n DESC, max(at) DESC LIMIT ?3",
+            params![member_id, before_seq, limit],
+            |r| {
+                let city: Option<String> = r.get(0)?;
+                let country: Option<String> = r.get(1)?;
+                let place = match (city, country) {
+                    (Some(city), Some(cc)) => format!("{city}, {cc}"),
+                    (Some(city), None) => city,
+                    (None, Some(cc)) => cc,
+                    (None, None) => "Unknown location".to_owned(),
+                };
+                Ok(UsualPlace {
+                    place,
+                    sign_ins: u64::try_from(r.get::<_, i64>(2)?).unwrap_or(0),
+                    last_at: from_ms(r.get(3)?),
+                })
+            },
+        )
+        .map_err(|e| storage("read the member's usual places", e))
     }
 
     /// How many alerts are new.
