@@ -5,8 +5,8 @@
 #[cfg(test)]
 mod tests {
     use setget_core::account::SignedOutNote;
-    use setget_core::alerts::{Alert, AlertFilter, AlertStatus, Trusted};
-    use setget_core::cache::{Counts, Cursors};
+    use setget_core::alerts::{Alert, AlertFilter, AlertStatus, Trusted, UsualPlace};
+    use setget_core::cache::{Counts, Cursors, DayCount, Overview, OverviewQuery, Place};
     use setget_core::detect::Reason;
     use setget_core::export::{ExportFormat, Exported};
     use setget_core::notify::{NotifySettings, Severity};
@@ -56,6 +56,7 @@ mod tests {
             decl::<Reason>(&cfg),
             decl::<Severity>(&cfg),
             decl::<Trusted>(&cfg),
+            decl::<UsualPlace>(&cfg),
             decl::<NotifySettings>(&cfg),
             decl::<SessionPolicy>(&cfg),
             decl::<Revoked>(&cfg),
@@ -68,6 +69,10 @@ mod tests {
             decl::<SessionSort>(&cfg),
             decl::<SessionPage>(&cfg),
             decl::<SessionFacets>(&cfg),
+            decl::<OverviewQuery>(&cfg),
+            decl::<Overview>(&cfg),
+            decl::<Place>(&cfg),
+            decl::<DayCount>(&cfg),
         ] {
             out.push_str(&d);
         }

@@ -4,13 +4,16 @@
 use std::sync::Arc;
 
 use serde::Serialize;
-use setget_core::alerts::{Alert, AlertFilter, AlertStatus, Trusted};
-use setget_core::cache::{AuditFilter, SessionFilter, SessionSort};
+use setget_core::alerts::{Alert, AlertFilter, AlertStatus, Trusted, UsualPlace};
+use setget_core::cache::{AuditFilter, Overview, OverviewQuery, SessionFilter, SessionSort};
 use setget_core::export::{ExportFormat, Exported};
 use setget_core::notify::NotifySettings;
 use setget_core::secret::Sensitive;
 use setget_core::sync::SyncStatus;
-use setget_core::{AccountView, CoreError, Engine};
+use setget_core::{AccountView, CoreError, Engine, ErrorKind};
+use tauri_plugin_autostart::ManagerExt as _;
+
+use crate::desktop;
 use setget_protocol::{AuditEvent, Member, Revoked, Session, SessionPolicy, SessionPolicyPatch};
 
 /// What every command reaches.
@@ -93,20 +96,32 @@ pub fn alerts(
 /// Acknowledges, dismisses or marks an alert as familiar.
 #[tauri::command]
 pub fn set_alert_status(
+    app: tauri::AppHandle,
     shell: tauri::State<'_, Shell>,
     id: i64,
     status: AlertStatus,
 ) -> Result<Alert, CoreError> {
-    shell.engine.set_alert_status(id, status)
+    let alert = shell.engine.set_alert_status(id, status)?;
+    desktop::refresh(&app);
+    Ok(alert)
 }
 
 /// Revokes the session an alert is about.
 #[tauri::command]
 pub async fn revoke_alert_session(
+    app: tauri::AppHandle,
     shell: tauri::State<'_, Shell>,
     id: i64,
 ) -> Result<Alert, CoreError> {
-    shell.engine.revoke_alert_session(id).await
+    let alert = shell.engine.revoke_alert_session(id).await?;
+    desktop::refresh(&app);
+    Ok(alert)
+}
+
+/// Where the member of an alert usually signs in from.
+#[tauri::command]
+pub fn usual_places(shell: tauri::State<'_, Shell>, id: i64) -> Result<Vec<UsualPlace>, CoreError> {
+    shell.engine.usual_places(id)
 }
 
 /// The workspace's trusted networks and countries.
@@ -130,11 +145,62 @@ pub fn notify_settings(shell: tauri::State<'_, Shell>) -> NotifySettings {
 /// Changes the notification settings.
 #[tauri::command]
 pub fn set_notify_settings(
+    app: tauri::AppHandle,
     shell: tauri::State<'_, Shell>,
     settings: NotifySettings,
 ) -> Result<NotifySettings, CoreError> {
     shell.engine.set_notify_settings(settings)?;
+    desktop::refresh(&app);
     Ok(settings)
+}
+
+/// Pauses notifications for an hour (`pause`), or resumes them.
+#[tauri::command]
+pub fn pause_notifications(
+    app: tauri::AppHandle,
+    shell: tauri::State<'_, Shell>,
+    pause: bool,
+) -> Result<NotifySettings, CoreError> {
+    let settings = shell
+        .engine
+        .pause_notifications(pause.then_some(desktop::PAUSE))?;
+    desktop::refresh(&app);
+    Ok(settings)
+}
+
+/// Whether the app starts (in the tray) when the admin logs in.
+#[tauri::command]
+pub fn launch_at_login(app: tauri::AppHandle) -> Result<bool, CoreError> {
+    app.autolaunch().is_enabled().map_err(autostart_error)
+}
+
+/// Turns launching at login on or off; answers the state the system reports afterwards.
+#[tauri::command]
+pub fn set_launch_at_login(app: tauri::AppHandle, enabled: bool) -> Result<bool, CoreError> {
+    let launcher = app.autolaunch();
+    if enabled {
+        launcher.enable()
+    } else {
+        launcher.disable()
+    }
+    .map_err(autostart_error)?;
+    launcher.is_enabled().map_err(autostart_error)
+}
+
+fn autostart_error(e: tauri_plugin_autostart::Error) -> CoreError {
+    CoreError::new(
+        ErrorKind::Storage,
+        format!("launching at login could not be changed: {e}"),
+    )
+}
+
+/// The workspace at a glance: counts, the map's places, the sign-in timeline.
+#[tauri::command]
+pub fn overview(
+    shell: tauri::State<'_, Shell>,
+    query: OverviewQuery,
+) -> Result<Overview, CoreError> {
+    shell.engine.overview(&query)
 }
 
 /// The workspace's session policy, from the server.
@@ -256,7 +322,7 @@ fn instant(
                 .map(|t| t.with_timezone(&chrono::Utc))
                 .map_err(|_| {
                     CoreError::new(
-                        setget_core::ErrorKind::InvalidInput,
+                        ErrorKind::InvalidInput,
                         format!("the {field} time {v:?} is not a date and time"),
                     )
                 })

@@ -7,6 +7,7 @@ mod bindings;
 mod cli;
 mod commands;
 mod demo;
+mod desktop;
 
 use std::sync::Arc;
 
@@ -20,8 +21,8 @@ use tracing_subscriber::EnvFilter;
 
 /// The event that carries the sync's status to the window.
 const SYNC_STATUS_EVENT: &str = "sync-status";
-/// The event that asks the window to show an alert (its id; null for the list).
-const OPEN_ALERT_EVENT: &str = "open-alert";
+/// How often the tray looks again at the clock (a pause ends by itself).
+const TRAY_TICK: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// SetGet Session Admin.
 #[derive(Debug, Parser)]
@@ -33,6 +34,9 @@ struct Cli {
     /// Open the window on this alert.
     #[arg(long, value_name = "ID")]
     alert: Option<i64>,
+    /// Start in the tray without showing the window (as launched at login).
+    #[arg(long)]
+    minimized: bool,
     /// Without a command, the window opens.
     #[command(subcommand)]
     command: Option<cli::Command>,
@@ -71,8 +75,31 @@ fn main() -> anyhow::Result<std::process::ExitCode> {
     let mut status = engine.subscribe();
     let actions = engine.notice_actions();
     let served = Arc::clone(&engine);
+    let instance = desktop::instance_id((!cli.demo).then_some(engine.dirs().data.as_path()));
+    let minimized = cli.minimized && engine.account().is_some();
     tauri::Builder::default()
+        // First, so that a second launch hands over before anything else starts.
+        .plugin(
+            tauri_plugin_single_instance::Builder::new()
+                .dbus_id(instance)
+                .callback(|app, argv, _cwd| desktop::second_launch(app, &argv))
+                .build(),
+        )
+        .plugin(tauri_plugin_window_state::Builder::new().build())
+        .plugin(
+            tauri_plugin_autostart::Builder::new()
+                .args([desktop::MINIMIZED_ARG])
+                .build(),
+        )
+        .on_window_event(desktop::on_window_event)
         .setup(move |app| {
+            if let Err(e) = desktop::install(app.handle()) {
+                // Some desktops have no tray; the window and notifications still work.
+                tracing::warn!(error = %e, "no tray icon");
+            }
+            if minimized && let Some(window) = app.get_webview_window(desktop::MAIN_WINDOW) {
+                let _ = window.hide();
+            }
             // Answers to notifications: revoke through the engine, or bring the window up
             // on the alert.
             if let Some(mut actions) = actions {
@@ -84,22 +111,15 @@ fn main() -> anyhow::Result<std::process::ExitCode> {
                                 if let Err(e) = served.revoke_alert_session(id).await {
                                     tracing::warn!(alert = id, error = %e, "not revoked");
                                 }
+                                desktop::refresh(&handle);
                             }
-                            NoticeAction::Open(id) => {
-                                if let Some(window) = handle.get_webview_window("main") {
-                                    let _ = window.unminimize();
-                                    let _ = window.show();
-                                    let _ = window.set_focus();
-                                }
-                                if let Err(e) = handle.emit(OPEN_ALERT_EVENT, id) {
-                                    tracing::debug!(error = %e, "the window missed an alert");
-                                }
-                            }
+                            NoticeAction::Open(id) => desktop::open_alert(&handle, id),
                         }
                     }
                 });
             }
-            // The window learns every change of the sync's state as a `sync-status` event.
+            // The window learns every change of the sync's state as a `sync-status` event;
+            // the tray counts the new alerts it brought.
             let handle = app.handle().clone();
             tauri::async_runtime::spawn(async move {
                 while status.changed().await.is_ok() {
@@ -107,6 +127,15 @@ fn main() -> anyhow::Result<std::process::ExitCode> {
                     if let Err(e) = handle.emit(SYNC_STATUS_EVENT, now) {
                         tracing::debug!(error = %e, "the window missed a sync status");
                     }
+                    desktop::refresh(&handle);
+                }
+            });
+            let handle = app.handle().clone();
+            tauri::async_runtime::spawn(async move {
+                let mut tick = tokio::time::interval(TRAY_TICK);
+                loop {
+                    tick.tick().await;
+                    desktop::refresh(&handle);
                 }
             });
             Ok(())
@@ -142,6 +171,11 @@ fn main() -> anyhow::Result<std::process::ExitCode> {
             commands::export_audit,
             commands::sessions_page,
             commands::session_facets,
+            commands::overview,
+            commands::usual_places,
+            commands::pause_notifications,
+            commands::launch_at_login,
+            commands::set_launch_at_login,
         ])
         .run(tauri::generate_context!())?;
     drop(demo);

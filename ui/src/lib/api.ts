@@ -15,6 +15,8 @@ import type {
   ExportFormat,
   Member,
   NotifySettings,
+  Overview,
+  OverviewQuery,
   Revoked,
   Session,
   SessionFacets,
@@ -23,6 +25,7 @@ import type {
   SessionQuery,
   SyncStatus,
   Trusted,
+  UsualPlace,
 } from "./bindings";
 import { sentence } from "./format";
 
@@ -79,10 +82,16 @@ export const api = {
     }),
   setAlertStatus: (id: number, status: AlertStatus) => call<Alert>("set_alert_status", { id, status }),
   revokeAlertSession: (id: number) => call<Alert>("revoke_alert_session", { id }),
+  usualPlaces: (id: number) => call<UsualPlace[]>("usual_places", { id }),
   trusted: () => call<Trusted>("trusted"),
   setTrusted: (trusted: Trusted) => call<Trusted>("set_trusted", { trusted }),
   notifySettings: () => call<NotifySettings>("notify_settings"),
   setNotifySettings: (settings: NotifySettings) => call<NotifySettings>("set_notify_settings", { settings }),
+  /** Pauses notifications for an hour, or with false resumes them. */
+  pauseNotifications: (pause: boolean) => call<NotifySettings>("pause_notifications", { pause }),
+  launchAtLogin: () => call<boolean>("launch_at_login"),
+  setLaunchAtLogin: (enabled: boolean) => call<boolean>("set_launch_at_login", { enabled }),
+  overview: (query: OverviewQuery) => call<Overview>("overview", { query }),
   policy: () => call<SessionPolicy>("policy"),
   updatePolicy: (inactivityTimeout: string, absoluteTimeout: string, maxConcurrentSessions: number | null) =>
     call<SessionPolicy>("update_policy", { inactivityTimeout, absoluteTimeout, maxConcurrentSessions }),
@@ -103,6 +112,9 @@ export const api = {
   /** Calls `onOpen` when a notification asks to show an alert (null: the list). */
   onOpenAlert: (onOpen: (id: number | null) => void): Promise<UnlistenFn> =>
     listen<number | null>("open-alert", (e) => onOpen(e.payload)),
+  /** Calls `onChange` when the notification settings change outside the window (the tray). */
+  onNotifySettings: (onChange: (s: NotifySettings) => void): Promise<UnlistenFn> =>
+    listen<NotifySettings>("notify-settings", (e) => onChange(e.payload)),
   /** Calls `onStatus` with every change of the sync's state; returns the unsubscribe. */
   onSyncStatus: (onStatus: (s: SyncStatus) => void): Promise<UnlistenFn> =>
     listen<SyncStatus>("sync-status", (e) => onStatus(e.payload)),

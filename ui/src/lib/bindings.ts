@@ -24,7 +24,12 @@ code: ErrorCode | null,
  */
 reason: string, at: string, };
 export type SyncState = { "state": "idle" } | { "state": "syncing", done: number, total: number, } | { "state": "live" } | { "state": "polling" } | { "state": "offline", since: string, reason: string, } | { "state": "signed_out", code: ErrorCode | null, reason: string, };
-export type SyncStatus = { last_sync: string | null, } & ({ "state": "idle" } | { "state": "syncing", done: number, total: number, } | { "state": "live" } | { "state": "polling" } | { "state": "offline", since: string, reason: string, } | { "state": "signed_out", code: ErrorCode | null, reason: string, });
+export type SyncStatus = { last_sync: string | null, 
+/**
+ * Alerts this sync raised since the app started: the window and the tray count again
+ * when it moves.
+ */
+alerts: number, } & ({ "state": "idle" } | { "state": "syncing", done: number, total: number, } | { "state": "live" } | { "state": "polling" } | { "state": "offline", since: string, reason: string, } | { "state": "signed_out", code: ErrorCode | null, reason: string, });
 export type CatchUp = { 
 /**
  * Members fetched (0 when the list was not due).
@@ -136,11 +141,20 @@ networks: Array<string>,
  * ISO 3166-1 alpha-2 codes, upper case.
  */
 countries: Array<string>, };
+export type UsualPlace = { 
+/**
+ * "London, GB"; "GB" when the city is unknown; "Unknown location" without one.
+ */
+place: string, sign_ins: number, last_at: string, };
 export type NotifySettings = { enabled: boolean, 
 /**
  * Alerts below this severity are listed, not notified.
  */
-min_severity: Severity, };
+min_severity: Severity, 
+/**
+ * Until this instant alerts are listed, not notified ("Pause notifications for 1 hour").
+ */
+paused_until: string | null, };
 export type SessionPolicy = { 
 /**
  * One of `30m`, `1h`, `8h`, `24h`, `7d` (default), `30d`.
@@ -208,3 +222,37 @@ min_age_days: number | null, sort: SessionSort, };
 export type SessionSort = "last_active" | "created" | "member";
 export type SessionPage = { rows: Array<Session>, total: number, };
 export type SessionFacets = { countries: Array<string>, devices: Array<string>, };
+export type OverviewQuery = { 
+/**
+ * 7 or 30.
+ */
+days: number, 
+/**
+ * The admin's offset from UTC in minutes (east positive), so that "today" and the
+ * timeline's days are the admin's local days.
+ */
+utc_offset_minutes: number, };
+export type Overview = { active_sessions: number, members: number, 
+/**
+ * Sign-ins since the admin's local midnight.
+ */
+sign_ins_today: number, failed_sign_ins_today: number, new_alerts: number, 
+/**
+ * The places of the active sessions, the busiest first; the sessions without a known
+ * place are counted apart.
+ */
+places: Array<Place>, unplaced_sessions: number, 
+/**
+ * One entry per local day, oldest first, today last.
+ */
+timeline: Array<DayCount>, };
+export type Place = { latitude: number, longitude: number, 
+/**
+ * The place's most common city and country code.
+ */
+city: string | null, country_code: string | null, sessions: number, };
+export type DayCount = { 
+/**
+ * The day's local midnight, as an instant.
+ */
+day: string, sign_ins: number, failed: number, };

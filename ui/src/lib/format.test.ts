@@ -68,25 +68,25 @@ describe("sentence", () => {
 describe("syncLine", () => {
   const last = "2026-04-08T11:55:00Z";
   it("says live or idle with the last sync", () => {
-    expect(syncLine({ state: "live", last_sync: last }, now)).toBe("Live · last synced 5 minutes ago");
-    expect(syncLine({ state: "idle", last_sync: null }, now)).toBe("Idle · never synced");
+    expect(syncLine({ state: "live", last_sync: last, alerts: 0 }, now)).toBe("Live · last synced 5 minutes ago");
+    expect(syncLine({ state: "idle", last_sync: null, alerts: 0 }, now)).toBe("Idle · never synced");
   });
   it("counts the first sync's progress", () => {
-    expect(syncLine({ state: "syncing", done: 1234, total: 10000, last_sync: null }, now)).toBe(
+    expect(syncLine({ state: "syncing", done: 1234, total: 10000, last_sync: null, alerts: 0 }, now)).toBe(
       "Syncing 1,234 of 10,000 (12 %)",
     );
-    expect(syncLine({ state: "syncing", done: 0, total: 0, last_sync: null }, now)).toBe(
+    expect(syncLine({ state: "syncing", done: 0, total: 0, last_sync: null, alerts: 0 }, now)).toBe(
       "Syncing 0 of 0 (0 %)",
     );
   });
   it("says since when it is offline, and why it was signed out", () => {
     expect(
-      syncLine({ state: "offline", since: "2026-04-08T09:00:00Z", reason: "x", last_sync: last }, now),
+      syncLine({ state: "offline", since: "2026-04-08T09:00:00Z", reason: "x", last_sync: last, alerts: 0 }, now),
     ).toBe("Offline since 3 hours ago · last synced 5 minutes ago");
     expect(
-      syncLine({ state: "signed_out", code: "session_expired", reason: "your session expired", last_sync: last }, now),
+      syncLine({ state: "signed_out", code: "session_expired", reason: "your session expired", last_sync: last, alerts: 0 }, now),
     ).toBe("Signed out: Your session expired.");
-    expect(syncLine({ state: "polling", last_sync: last }, now)).toBe(
+    expect(syncLine({ state: "polling", last_sync: last, alerts: 0 }, now)).toBe(
       "Polling (live updates paused) · last synced 5 minutes ago",
     );
   });

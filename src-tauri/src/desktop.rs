@@ -1,0 +1,329 @@
+//! The desktop around the window: the tray (new alerts, Open, Pause notifications for 1 hour,
+//! Quit), closing to the tray, one instance per profile, launch at login and the window's
+//! remembered size and place.
+
+use std::hash::{Hash as _, Hasher as _};
+use std::path::Path;
+
+use chrono::{DateTime, Local, Utc};
+use setget_core::notify::NotifySettings;
+use tauri::menu::{Menu, MenuItem, PredefinedMenuItem};
+use tauri::tray::{MouseButton, MouseButtonState, TrayIcon, TrayIconBuilder, TrayIconEvent};
+use tauri::{AppHandle, Emitter as _, Manager as _, Runtime, WindowEvent};
+use tauri_plugin_window_state::{AppHandleExt as _, StateFlags};
+
+use crate::commands::Shell;
+
+/// The window's label in `tauri.conf.json`.
+pub const MAIN_WINDOW: &str = "main";
+/// The event that carries changed notification settings (a pause from the tray) to the window.
+pub const NOTIFY_SETTINGS_EVENT: &str = "notify-settings";
+/// The event that asks the window to show an alert (its id; null for the list).
+pub const OPEN_ALERT_EVENT: &str = "open-alert";
+/// The argument autostart launches with: the app starts in the tray.
+pub const MINIMIZED_ARG: &str = "--minimized";
+
+const MENU_ALERTS: &str = "alerts";
+const MENU_OPEN: &str = "open";
+const MENU_PAUSE: &str = "pause";
+const MENU_QUIT: &str = "quit";
+
+/// How long "Pause notifications" lasts.
+pub const PAUSE: chrono::Duration = chrono::Duration::hours(1);
+
+/// The tray and the menu items whose words change.
+pub struct Tray<R: Runtime> {
+    icon: TrayIcon<R>,
+    alerts: MenuItem<R>,
+    pause: MenuItem<R>,
+}
+
+/// What the tray says, from the new alerts and the notification settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrayText {
+    /// Beside the icon (Linux, macOS): the count of new alerts, none when there are none.
+    pub title: Option<String>,
+    pub tooltip: String,
+    pub alerts: String,
+    pub pause: String,
+}
+
+/// The tray's words. `new_alerts` is `None` when nobody is signed in.
+pub fn tray_text(
+    new_alerts: Option<u64>,
+    settings: &NotifySettings,
+    now: DateTime<Utc>,
+) -> TrayText {
+    let alerts = match new_alerts {
+        None => "Not signed in".to_owned(),
+        Some(0) => "No new alerts".to_owned(),
+        Some(1) => "1 new alert".to_owned(),
+        Some(n) => format!("{n} new alerts"),
+    };
+    let paused = settings
+        .paused_until
+        .filter(|_| settings.paused_at(now))
+        .map(|until| until.with_timezone(&Local).format("%H:%M").to_string());
+    let pause = match &paused {
+        Some(until) => format!("Resume notifications (paused until {until})"),
+        None => "Pause notifications for 1 hour".to_owned(),
+    };
+    let mut tooltip = format!("SetGet Session Admin: {}", alerts.to_lowercase());
+    if let Some(until) = &paused {
+        tooltip.push_str(&format!("; notifications paused until {until}"));
+    } else if !settings.enabled {
+        tooltip.push_str("; notifications off");
+    }
+    TrayText {
+        title: new_alerts.filter(|n| *n > 0).map(|n| n.to_string()),
+        tooltip,
+        alerts,
+        pause,
+    }
+}
+
+/// Builds the tray; its menu acts through the engine.
+pub fn install<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
+    let alerts = MenuItem::with_id(app, MENU_ALERTS, "No new alerts", true, None::<&str>)?;
+    let open = MenuItem::with_id(app, MENU_OPEN, "Open", true, None::<&str>)?;
+    let pause = MenuItem::with_id(
+        app,
+        MENU_PAUSE,
+        "Pause notifications for 1 hour",
+        true,
+        None::<&str>,
+    )?;
+    let quit = MenuItem::with_id(app, MENU_QUIT, "Quit", true, None::<&str>)?;
+    let separator = PredefinedMenuItem::separator(app)?;
+    let menu = Menu::with_items(app, &[&alerts, &open, &pause, &separator, &quit])?;
+    let mut builder = TrayIconBuilder::with_id("main")
+        .menu(&menu)
+        .tooltip("SetGet Session Admin")
+        .show_menu_on_left_click(false)
+        .on_menu_event(|app, event| match event.id.as_ref() {
+            MENU_OPEN => show_main(app),
+            MENU_ALERTS => {
+                show_main(app);
+                emit(app, OPEN_ALERT_EVENT, None::<i64>);
+            }
+            MENU_PAUSE => toggle_pause(app),
+            MENU_QUIT => app.exit(0),
+            _ => {}
+        })
+        .on_tray_icon_event(|tray, event| {
+            if let TrayIconEvent::Click {
+                button: MouseButton::Left,
+                button_state: MouseButtonState::Up,
+                ..
+            } = event
+            {
+                show_main(tray.app_handle());
+            }
+        });
+    if let Some(icon) = app.default_window_icon() {
+        builder = builder.icon(icon.clone());
+    }
+    let icon = builder.build(app)?;
+    app.manage(Tray {
+        icon,
+        alerts,
+        pause,
+    });
+    refresh(app);
+    Ok(())
+}
+
+/// Brings the tray's words up to date (after a sync, an alert's change, a pause).
+pub fn refresh<R: Runtime>(app: &AppHandle<R>) {
+    let Some(tray) = app.try_state::<Tray<R>>() else {
+        return;
+    };
+    let shell = app.state::<Shell>();
+    let engine = &shell.engine;
+    let new_alerts = engine
+        .account()
+        .and_then(|_| engine.with_cache(|c| c.new_alert_count()).ok());
+    let text = tray_text(new_alerts, &engine.notify_settings(), engine.now());
+    let results = [
+        tray.icon.set_title(text.title.as_deref()),
+        tray.icon.set_tooltip(Some(&text.tooltip)),
+        tray.alerts.set_text(&text.alerts),
+        tray.pause.set_text(&text.pause),
+    ];
+    for r in results {
+        if let Err(e) = r {
+            tracing::debug!(error = %e, "the tray was not updated");
+        }
+    }
+}
+
+/// Pauses notifications for an hour, or resumes them when paused; the window hears of it.
+fn toggle_pause<R: Runtime>(app: &AppHandle<R>) {
+    let shell = app.state::<Shell>();
+    let engine = &shell.engine;
+    let paused = engine.notify_settings().paused_at(engine.now());
+    match engine.pause_notifications((!paused).then_some(PAUSE)) {
+        Ok(settings) => emit(app, NOTIFY_SETTINGS_EVENT, settings),
+        Err(e) => tracing::warn!(error = %e, "notifications were not paused"),
+    }
+    refresh(app);
+}
+
+fn emit<R: Runtime, S: serde::Serialize + Clone>(app: &AppHandle<R>, event: &str, payload: S) {
+    if let Err(e) = app.emit(event, payload) {
+        tracing::debug!(error = %e, event, "the window missed an event");
+    }
+}
+
+/// Shows the window, restored and focused.
+pub fn show_main<R: Runtime>(app: &AppHandle<R>) {
+    if let Some(window) = app.get_webview_window(MAIN_WINDOW) {
+        let _ = window.unminimize();
+        let _ = window.show();
+        let _ = window.set_focus();
+    }
+}
+
+/// Opens the window on an alert (a notification's "Open", `--alert N` of a second launch).
+pub fn open_alert<R: Runtime>(app: &AppHandle<R>, id: Option<i64>) {
+    show_main(app);
+    emit(app, OPEN_ALERT_EVENT, id);
+}
+
+/// A second launch of the same profile: its arguments reach this one, which comes forward
+/// (on the alert it names, if any).
+pub fn second_launch<R: Runtime>(app: &AppHandle<R>, argv: &[String]) {
+    match alert_arg(argv) {
+        Some(id) => open_alert(app, Some(id)),
+        None => show_main(app),
+    }
+}
+
+/// The `--alert N` (or `--alert=N`) of a command line.
+pub fn alert_arg(argv: &[String]) -> Option<i64> {
+    let mut args = argv.iter();
+    while let Some(arg) = args.next() {
+        if arg == "--alert" {
+            return args.next()?.parse().ok();
+        }
+        if let Some(id) = arg.strip_prefix("--alert=") {
+            return id.parse().ok();
+        }
+    }
+    None
+}
+
+/// The D-Bus name that makes one instance per profile: two users' or two test runs' data
+/// folders are two apps, one folder is one. The demo is one instance of its own.
+pub fn instance_id(data_dir: Option<&Path>) -> String {
+    match data_dir {
+        None => "dev.setget.admin.demo".to_owned(),
+        Some(dir) => {
+            let mut h = std::hash::DefaultHasher::new();
+            dir.hash(&mut h);
+            format!("dev.setget.admin.p{:016x}", h.finish())
+        }
+    }
+}
+
+/// Closing the window: while an account is watched the app stays in the tray (its state
+/// saved now, so that a later kill keeps it); signed out, there is nothing to watch and it
+/// quits.
+pub fn on_window_event<R: Runtime>(window: &tauri::Window<R>, event: &WindowEvent) {
+    if window.label() != MAIN_WINDOW {
+        return;
+    }
+    if let WindowEvent::CloseRequested { api, .. } = event {
+        let app = window.app_handle();
+        if let Err(e) = app.save_window_state(StateFlags::all()) {
+            tracing::debug!(error = %e, "the window's place was not saved");
+        }
+        let watching = app.state::<Shell>().engine.account().is_some();
+        if watching {
+            api.prevent_close();
+            let _ = window.hide();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone as _;
+    use setget_core::notify::Severity;
+
+    use super::*;
+
+    fn t(min: i64) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 5, 4, 9, 0, 0).single().unwrap() + chrono::Duration::minutes(min)
+    }
+
+    #[test]
+    fn the_tray_counts_new_alerts_and_says_when_notifications_are_paused() {
+        let on = NotifySettings::default();
+        let text = tray_text(Some(3), &on, t(0));
+        assert_eq!(text.title.as_deref(), Some("3"));
+        assert_eq!(text.alerts, "3 new alerts");
+        assert_eq!(text.pause, "Pause notifications for 1 hour");
+        assert_eq!(text.tooltip, "SetGet Session Admin: 3 new alerts");
+        assert_eq!(tray_text(Some(1), &on, t(0)).alerts, "1 new alert");
+        let none = tray_text(Some(0), &on, t(0));
+        assert_eq!((none.title, none.alerts.as_str()), (None, "No new alerts"));
+        assert_eq!(tray_text(None, &on, t(0)).alerts, "Not signed in");
+
+        let until = t(60);
+        let paused = NotifySettings {
+            paused_until: Some(until),
+            ..on
+        };
+        let local = until.with_timezone(&Local).format("%H:%M").to_string();
+        let text = tray_text(Some(0), &paused, t(0));
+        assert_eq!(
+            text.pause,
+            format!("Resume notifications (paused until {local})")
+        );
+        assert!(text.tooltip.ends_with(&format!("paused until {local}")));
+        // The pause is over: the menu offers a new one.
+        assert_eq!(
+            tray_text(Some(0), &paused, t(60)).pause,
+            "Pause notifications for 1 hour"
+        );
+        let off = NotifySettings {
+            enabled: false,
+            min_severity: Severity::High,
+            paused_until: None,
+        };
+        assert!(
+            tray_text(Some(0), &off, t(0))
+                .tooltip
+                .ends_with("notifications off")
+        );
+    }
+
+    #[test]
+    fn a_second_launch_names_its_alert_either_way() {
+        let argv = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(alert_arg(&argv(&["setget-admin", "--alert", "7"])), Some(7));
+        assert_eq!(alert_arg(&argv(&["setget-admin", "--alert=12"])), Some(12));
+        assert_eq!(alert_arg(&argv(&["setget-admin", "--alert", "x"])), None);
+        assert_eq!(alert_arg(&argv(&["setget-admin", "--alert"])), None);
+        assert_eq!(alert_arg(&argv(&["setget-admin"])), None);
+    }
+
+    #[test]
+    fn one_instance_per_data_folder_and_one_for_the_demo() {
+        let a = instance_id(Some(Path::new("/home/ada/.local/share/dev.setget.admin")));
+        let b = instance_id(Some(Path::new("/home/bob/.local/share/dev.setget.admin")));
+        assert_ne!(a, b);
+        assert_eq!(
+            a,
+            instance_id(Some(Path::new("/home/ada/.local/share/dev.setget.admin")))
+        );
+        assert_eq!(instance_id(None), "dev.setget.admin.demo");
+        // A valid D-Bus name: elements of letters, digits and _ that do not start with a digit.
+        for id in [a, b] {
+            assert!(id.split('.').all(|e| !e.is_empty()
+                && !e.starts_with(|c: char| c.is_ascii_digit())
+                && e.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')));
+        }
+    }
+}
