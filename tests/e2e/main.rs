@@ -9,6 +9,7 @@
 
 mod cli;
 mod crash;
+mod desktop;
 mod engine;
 mod notify;
 mod sync;

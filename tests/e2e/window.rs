@@ -3,6 +3,7 @@
 //! Screenshots of each screen go to `target/e2e-artifacts/`.
 
 use std::net::TcpListener;
+use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -15,20 +16,24 @@ use setget_e2e::{
 };
 use setget_protocol::{Page, Role, Session, is_token_shaped};
 
-const OWNER: &str = "owner@window.test";
-const PASSWORD: &str = "window-test-password-42";
-const FIREFOX_WINDOWS: &str = agents::FIREFOX_WINDOWS;
+pub(crate) const OWNER: &str = "owner@window.test";
+pub(crate) const PASSWORD: &str = "window-test-password-42";
+pub(crate) const FIREFOX_WINDOWS: &str = agents::FIREFOX_WINDOWS;
 
 /// One window at a time: each test starts its own tauri-driver, WebKitWebDriver and app, and
 /// several WebKit sessions starting at once beside the rest of the suite sometimes fail to
 /// start at all on a two-core machine.
-static ONE_WINDOW: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+pub(crate) static ONE_WINDOW: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-/// A child process killed on drop.
-struct Guard(Child);
+/// tauri-driver in a process group of its own, killed on drop with everything it started
+/// (WebKitWebDriver and the app), so that a failed test leaves no window behind for the next.
+pub(crate) struct Guard(Child);
 
 impl Drop for Guard {
     fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.0.id())])
+            .status();
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
@@ -49,7 +54,7 @@ fn artifacts_dir() -> PathBuf {
     dir
 }
 
-async fn wait_for(client: &Client, css: &str) -> fantoccini::elements::Element {
+pub(crate) async fn wait_for(client: &Client, css: &str) -> fantoccini::elements::Element {
     client
         .wait()
         .at_most(Duration::from_secs(30))
@@ -58,13 +63,13 @@ async fn wait_for(client: &Client, css: &str) -> fantoccini::elements::Element {
         .unwrap_or_else(|e| panic!("{css} did not appear: {e}"))
 }
 
-async fn click(client: &Client, css: &str) {
+pub(crate) async fn click(client: &Client, css: &str) {
     wait_for(client, css).await.click().await.unwrap();
 }
 
 /// The text of `css` once `done` holds for it, or its last text after ten seconds (the
 /// caller's assertion then shows it).
-async fn text_when(client: &Client, css: &str, done: impl Fn(&str) -> bool) -> String {
+pub(crate) async fn text_when(client: &Client, css: &str, done: impl Fn(&str) -> bool) -> String {
     let mut text = String::new();
     for _ in 0..100 {
         text = wait_for(client, css).await.text().await.unwrap();
@@ -77,7 +82,11 @@ async fn text_when(client: &Client, css: &str, done: impl Fn(&str) -> bool) -> S
 }
 
 /// The elements of `css` once there are `n`, or those found last after ten seconds.
-async fn rows_when(client: &Client, css: &str, n: usize) -> Vec<fantoccini::elements::Element> {
+pub(crate) async fn rows_when(
+    client: &Client,
+    css: &str,
+    n: usize,
+) -> Vec<fantoccini::elements::Element> {
     let mut rows = Vec::new();
     for _ in 0..100 {
         rows = client.find_all(Locator::Css(css)).await.unwrap();
@@ -89,19 +98,30 @@ async fn rows_when(client: &Client, css: &str, n: usize) -> Vec<fantoccini::elem
     rows
 }
 
-async fn screenshot(client: &Client, name: &str) {
+pub(crate) async fn screenshot(client: &Client, name: &str) {
     let png = client.screenshot().await.unwrap();
     assert!(png.starts_with(b"\x89PNG"), "{name} is not a PNG");
     std::fs::write(artifacts_dir().join(name), png).unwrap();
 }
 
-async fn type_into(client: &Client, css: &str, text: &str) {
+pub(crate) async fn type_into(client: &Client, css: &str, text: &str) {
     let field = wait_for(client, css).await;
     field.clear().await.unwrap();
     field.send_keys(text).await.unwrap();
 }
 
-fn start_driver(app_home: &Path) -> (Guard, u16) {
+/// The environment of an app whose home, data, config and cache are under `home`.
+pub(crate) fn profile(home: &Path) -> [(&'static str, std::ffi::OsString); 5] {
+    [
+        ("HOME", home.into()),
+        ("XDG_DATA_HOME", home.join("data").into()),
+        ("XDG_CONFIG_HOME", home.join("config").into()),
+        ("XDG_CACHE_HOME", home.join("cache").into()),
+        ("RUST_LOG", "warn".into()),
+    ]
+}
+
+pub(crate) fn start_driver(app_home: &Path) -> (Guard, u16) {
     let driver = std::env::var_os("SETGET_TAURI_DRIVER").unwrap_or_else(|| "tauri-driver".into());
     let port = free_port();
     let native_port = free_port();
@@ -113,11 +133,8 @@ fn start_driver(app_home: &Path) -> (Guard, u16) {
             &native_port.to_string(),
         ])
         // The app inherits this environment: its data, config and cache go under app_home.
-        .env("HOME", app_home)
-        .env("XDG_DATA_HOME", app_home.join("data"))
-        .env("XDG_CONFIG_HOME", app_home.join("config"))
-        .env("XDG_CACHE_HOME", app_home.join("cache"))
-        .env("RUST_LOG", "warn")
+        .envs(profile(app_home))
+        .process_group(0)
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()
@@ -133,7 +150,7 @@ fn start_driver(app_home: &Path) -> (Guard, u16) {
     (Guard(child), port)
 }
 
-async fn connect(port: u16, app: &Path) -> Client {
+pub(crate) async fn connect(port: u16, app: &Path) -> Client {
     let mut caps = serde_json::Map::new();
     caps.insert("browserName".into(), "wry".into());
     caps.insert(
@@ -161,7 +178,7 @@ async fn connect(port: u16, app: &Path) -> Client {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sign_in_through_the_window_lists_sessions_and_keeps_the_token_in_the_keyring() {
+pub(crate) async fn sign_in_through_the_window_lists_sessions_and_keeps_the_token_in_the_keyring() {
     let _one = ONE_WINDOW.lock().await;
     assert!(
         std::env::var_os("DISPLAY").is_some(),
@@ -200,6 +217,8 @@ async fn sign_in_through_the_window_lists_sessions_and_keeps_the_token_in_the_ke
     // The right password signs in and shows the sessions.
     type_into(&client, "[data-testid=password]", PASSWORD).await;
     click(&client, "[data-testid=sign-in]").await;
+    // The window opens on the overview; My sessions is one tab away.
+    click(&client, "[data-testid=tab-sessions]").await;
     let badge = wait_for(&client, "[data-testid=current-badge]").await;
     assert_eq!(badge.text().await.unwrap(), "Current session");
     let rows = client
@@ -283,7 +302,7 @@ async fn sign_in_through_the_window_lists_sessions_and_keeps_the_token_in_the_ke
 }
 
 /// A server with the workspace `slug`: the owner and `members`, all with [`PASSWORD`].
-async fn server_with(slug: &str, members: &[&str]) -> ServerProcess {
+pub(crate) async fn server_with(slug: &str, members: &[&str]) -> ServerProcess {
     let server = ServerProcess::start().unwrap();
     let mut people = vec![(OWNER, PASSWORD, Role::Owner)];
     people.extend(members.iter().map(|m| (*m, PASSWORD, Role::Member)));
@@ -292,12 +311,12 @@ async fn server_with(slug: &str, members: &[&str]) -> ServerProcess {
 }
 
 /// Signs in through the window's form and waits until the sync is live.
-async fn sign_in_through_the_window(client: &Client, url: &str, email: &str) {
+pub(crate) async fn sign_in_through_the_window(client: &Client, url: &str, email: &str) {
     sign_in_as(client, url, email, PASSWORD).await;
 }
 
 /// The same with another password.
-async fn sign_in_as(client: &Client, url: &str, email: &str, password: &str) {
+pub(crate) async fn sign_in_as(client: &Client, url: &str, email: &str, password: &str) {
     type_into(client, "[data-testid=server-url]", url).await;
     type_into(client, "[data-testid=email]", email).await;
     type_into(client, "[data-testid=password]", password).await;
@@ -389,7 +408,7 @@ async fn an_alerts_notification_opens_the_window_on_the_alert_which_revokes_the_
 }
 
 /// Picks the option `value` of the select `css`.
-async fn choose(client: &Client, css: &str, value: &str) {
+pub(crate) async fn choose(client: &Client, css: &str, value: &str) {
     wait_for(client, &format!("{css} option[value='{value}']"))
         .await
         .click()
@@ -560,6 +579,7 @@ async fn my_sessions_revokes_one_then_all_others_then_the_apps_own() {
     let [firefox, safari] = firefox_and_safari(&server, OWNER).await;
     let home = tempfile::tempdir().unwrap();
     let (_driver, client) = window_signed_in(&app, home.path(), &server).await;
+    click(&client, "[data-testid=tab-sessions]").await;
     let rows = || async {
         client
             .find_all(Locator::Css("[data-testid=session-row]"))
@@ -616,15 +636,15 @@ async fn my_sessions_revokes_one_then_all_others_then_the_apps_own() {
 }
 
 /// A browser session at the server: its token, and the user agent and IP it is bound to.
-struct BrowserSession {
-    token: String,
-    agent: &'static str,
-    ip: &'static str,
+pub(crate) struct BrowserSession {
+    pub(crate) token: String,
+    pub(crate) agent: &'static str,
+    pub(crate) ip: &'static str,
 }
 
 impl BrowserSession {
     /// Whether the server still accepts it.
-    async fn works(&self, server: &ServerProcess) -> bool {
+    pub(crate) async fn works(&self, server: &ServerProcess) -> bool {
         server
             .as_browser(
                 reqwest::Method::GET,
@@ -640,7 +660,7 @@ impl BrowserSession {
 }
 
 /// `email` signed in twice from browsers: Firefox in London, Safari in Paris.
-async fn firefox_and_safari(server: &ServerProcess, email: &str) -> [BrowserSession; 2] {
+pub(crate) async fn firefox_and_safari(server: &ServerProcess, email: &str) -> [BrowserSession; 2] {
     let mut sessions = Vec::new();
     for (agent, ip) in [
         (FIREFOX_WINDOWS, "81.2.69.142"),
@@ -656,7 +676,11 @@ async fn firefox_and_safari(server: &ServerProcess, email: &str) -> [BrowserSess
 }
 
 /// The window, with its files under `home`, signed in as the owner and live.
-async fn window_signed_in(app: &Path, home: &Path, server: &ServerProcess) -> (Guard, Client) {
+pub(crate) async fn window_signed_in(
+    app: &Path,
+    home: &Path,
+    server: &ServerProcess,
+) -> (Guard, Client) {
     let (driver, port) = start_driver(home);
     let client = connect(port, app).await;
     wait_for(&client, "[data-testid=server-url]").await;
@@ -665,7 +689,11 @@ async fn window_signed_in(app: &Path, home: &Path, server: &ServerProcess) -> (G
 }
 
 /// The first element of `css` whose text contains `text`.
-async fn row_with(client: &Client, css: &str, text: &str) -> fantoccini::elements::Element {
+pub(crate) async fn row_with(
+    client: &Client,
+    css: &str,
+    text: &str,
+) -> fantoccini::elements::Element {
     for _ in 0..100 {
         for row in client.find_all(Locator::Css(css)).await.unwrap() {
             if row.text().await.unwrap_or_default().contains(text) {

@@ -9,10 +9,12 @@ use anyhow::{Context as _, bail};
 use setget_protocol::{DevMember, DevWorkspace, DevWorkspaceCreated, Role};
 
 mod dbus;
+mod desktop;
 mod proxy;
 mod snapshot;
 
 pub use dbus::{NotifyCall, NotifyMonitor, invoke_action};
+pub use desktop::{Display, TrayItem};
 pub use proxy::{Fault, FaultProxy};
 pub use snapshot::{Browser, ServerSnapshot, snapshot};
 

@@ -1,0 +1,431 @@
+//! The window on the desktop, against the real server: the overview, the tray as a panel
+//! sees it on D-Bus (its count of new alerts, Open, Pause notifications for 1 hour, Quit),
+//! closing to the tray while the watch goes on, a second launch that brings the first
+//! forward, the window's size and place remembered, launch at login, and the offline
+//! status when the server goes away and comes back.
+
+use std::path::Path;
+use std::process::{Child, Command};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use fantoccini::Locator;
+use setget_e2e::{
+    Browser, Display, FaultProxy, NotifyMonitor, ServerProcess, TrayItem, agents, built_binary,
+    snapshot,
+};
+use setget_protocol::SessionStatus;
+
+use crate::window::{
+    FIREFOX_WINDOWS, ONE_WINDOW, OWNER, PASSWORD, click, connect, profile, rows_when, screenshot,
+    server_with, sign_in_through_the_window, start_driver, text_when, wait_for, window_signed_in,
+};
+
+/// The window's title in `tauri.conf.json`.
+const TITLE: &str = "SetGet Session Admin";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_overview_counts_maps_and_charts_what_the_server_holds() {
+    let _one = ONE_WINDOW.lock().await;
+    let app = built_binary("setget-admin").unwrap();
+    let ada = "ada@overview.test";
+    let server = server_with("overview", &[ada]).await;
+    // Ada in London on Firefox and in Paris on Safari; a wrong password once; the owner's
+    // browser in London too.
+    crate::window::firefox_and_safari(&server, ada).await;
+    assert!(
+        server
+            .browser_sign_in(ada, "not-her-password", FIREFOX_WINDOWS, "81.2.69.142")
+            .await
+            .is_err()
+    );
+    let checker = Browser {
+        token: Mutex::new(
+            server
+                .browser_sign_in(OWNER, PASSWORD, agents::CHROME_MAC, "81.2.69.160")
+                .await
+                .unwrap(),
+        ),
+        user_agent: agents::CHROME_MAC.into(),
+        ip: "81.2.69.160".into(),
+    };
+    let home = tempfile::tempdir().unwrap();
+    let (_driver, client) = window_signed_in(&app, home.path(), &server).await;
+
+    // The counts are the server's.
+    let truth = snapshot(&server, "overview", &checker).await.unwrap();
+    let active = truth
+        .sessions
+        .iter()
+        .filter(|s| s.status == SessionStatus::Active)
+        .count();
+    let signed_in = truth
+        .audit
+        .iter()
+        .filter(|e| e.event == "session.signed_in")
+        .count();
+    assert_eq!((active, signed_in), (4, 4), "{:?}", truth.sessions);
+    let stat = |name: &'static str| {
+        let client = client.clone();
+        async move { text_when(&client, &format!("[data-testid=stat-{name}]"), |_| true).await }
+    };
+    let first_number =
+        |text: String| -> usize { text.split_whitespace().next().unwrap().parse().unwrap() };
+    assert_eq!(first_number(stat("active-sessions").await), active);
+    assert_eq!(first_number(stat("members").await), truth.members.len());
+    let today = stat("sign-ins-today").await;
+    assert_eq!(first_number(today.clone()), signed_in);
+    assert!(today.ends_with("· 1 failed"), "{today}");
+    // Ada in London and in Paris within seconds: impossible travel, the one new alert, which
+    // the latest alerts list.
+    assert_eq!(first_number(stat("new-alerts").await), 1);
+
+    // The map: London (two sessions) and Paris (one); the app's own session on loopback
+    // has no place.
+    let dots = rows_when(&client, "[data-testid=map-place]", 2).await;
+    assert_eq!(dots.len(), 2);
+    let mut places = Vec::new();
+    for li in rows_when(&client, "[data-testid=top-places] li", 2).await {
+        places.push(li.text().await.unwrap());
+    }
+    assert_eq!(places, ["London, GB · 2 sessions", "Paris, FR · 1 session"]);
+    let caption = text_when(&client, ".map figcaption", |_| true).await;
+    assert_eq!(caption, "2 places · 1 session without a known place");
+
+    // The timeline: seven days, then thirty; every sign-in today.
+    assert_eq!(
+        rows_when(&client, "[data-testid=timeline-day]", 7)
+            .await
+            .len(),
+        7
+    );
+    let total = text_when(&client, "[data-testid=timeline-total]", |_| true).await;
+    assert_eq!(
+        total,
+        format!("{signed_in} sign-ins and 1 failed in the last 7 days")
+    );
+    screenshot(&client, "13-overview.png").await;
+    click(&client, "[data-testid=timeline-30]").await;
+    assert_eq!(
+        rows_when(&client, "[data-testid=timeline-day]", 30)
+            .await
+            .len(),
+        30
+    );
+    let total = text_when(&client, "[data-testid=timeline-total]", |t| {
+        t.ends_with("30 days")
+    })
+    .await;
+    assert_eq!(
+        total,
+        format!("{signed_in} sign-ins and 1 failed in the last 30 days")
+    );
+    let latest = rows_when(&client, "[data-testid=latest-alert]", 1).await;
+    assert_eq!(latest.len(), 1);
+    let alert = latest[0].text().await.unwrap();
+    assert!(alert.contains(ada) && alert.contains("Paris"), "{alert}");
+    // It opens the alert.
+    latest[0].click().await.unwrap();
+    let detail = text_when(&client, "[data-testid=alert-detail]", |_| true).await;
+    assert!(detail.contains("Paris"), "{detail}");
+    client.close().await.unwrap();
+}
+
+/// The app binary run directly (not through WebDriver) in the profile under `home`.
+fn app_in(app: &Path, home: &Path, args: &[&str]) -> Child {
+    Command::new(app)
+        .args(args)
+        .envs(profile(home))
+        .spawn()
+        .unwrap()
+}
+
+/// How `child` exited, within `timeout`.
+fn exit_within(mut child: Child, timeout: Duration, what: &str) -> std::process::ExitStatus {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("{what}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// `who` signs in from Sydney on a Mac: an unfamiliar sign-in; waits for its notification.
+async fn sign_in_from_sydney(server: &ServerProcess, monitor: &NotifyMonitor, who: &str) {
+    server
+        .browser_sign_in(who, PASSWORD, agents::CHROME_MAC, "1.1.1.1")
+        .await
+        .unwrap();
+    monitor
+        .wait_for(Duration::from_secs(15), |c| {
+            c.title == format!("Unfamiliar sign-in: {who}")
+        })
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tray_counts_alerts_pauses_notifications_and_keeps_watching_with_the_window_closed() {
+    let _one = ONE_WINDOW.lock().await;
+    let app = built_binary("setget-admin").unwrap();
+    let [ada, bob, cyd] = ["ada@tray.test", "bob@tray.test", "cyd@tray.test"];
+    let server = server_with("tray", &[ada, bob, cyd]).await;
+    // Their habits: Firefox in London, every day and a half for nine days.
+    for _ in 0..6 {
+        for who in [ada, bob, cyd] {
+            server
+                .browser_sign_in(who, PASSWORD, FIREFOX_WINDOWS, "81.2.69.142")
+                .await
+                .unwrap();
+        }
+        server.advance_clock(36 * 3600).await.unwrap();
+    }
+    let home = tempfile::tempdir().unwrap();
+    let (_driver, client) = window_signed_in(&app, home.path(), &server).await;
+    let tray = TrayItem::find(Duration::from_secs(10)).unwrap();
+    let menu: Vec<String> = tray.menu().unwrap().into_iter().map(|(_, l)| l).collect();
+    assert_eq!(
+        menu,
+        [
+            "No new alerts",
+            "Open",
+            "Pause notifications for 1 hour",
+            "Quit"
+        ]
+    );
+
+    // Ada from Sydney: a notification, and the tray counts one new alert.
+    let monitor = NotifyMonitor::start().unwrap();
+    sign_in_from_sydney(&server, &monitor, ada).await;
+    tray.wait_for_item("1 new alert", Duration::from_secs(10), |_| true)
+        .unwrap();
+    assert_eq!(tray.label().unwrap(), "1");
+
+    // Pause from the tray: the window says so, and Bob's sign-in from Sydney is listed
+    // (two new alerts) without a notification.
+    tray.click("Pause notifications").unwrap();
+    let paused = text_when(&client, "[data-testid=notifications-paused]", |_| true).await;
+    assert!(
+        paused.starts_with("Notifications paused until "),
+        "{paused}"
+    );
+    tray.wait_for_item(
+        "Resume notifications (paused until",
+        Duration::from_secs(5),
+        |_| true,
+    )
+    .unwrap();
+    let settings: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(home.path().join("config/dev.setget.admin/settings.json")).unwrap(),
+    )
+    .unwrap();
+    assert!(
+        settings["notifications"]["paused_until"].is_string(),
+        "{settings}"
+    );
+    server
+        .browser_sign_in(bob, PASSWORD, agents::CHROME_MAC, "1.1.1.1")
+        .await
+        .unwrap();
+    tray.wait_for_item("2 new alerts", Duration::from_secs(15), |_| true)
+        .unwrap();
+    assert_eq!(tray.label().unwrap(), "2");
+    if let Ok(call) = monitor.wait_for(Duration::from_secs(3), |c| c.title.contains(bob)) {
+        panic!("a notification came through the pause: {call:?}");
+    }
+    click(&client, "[data-testid=tab-settings]").await;
+    wait_for(&client, "[data-testid=notifications-resume]").await;
+    screenshot(&client, "14-notifications-paused.png").await;
+    // Resume from the tray: the window's notice goes, the menu offers a pause again.
+    tray.click("Resume notifications").unwrap();
+    tray.wait_for_item(
+        "Pause notifications for 1 hour",
+        Duration::from_secs(5),
+        |_| true,
+    )
+    .unwrap();
+    wait_for(&client, "[data-testid=notifications-pause]").await;
+    assert!(
+        client
+            .find(Locator::Css("[data-testid=notifications-paused]"))
+            .await
+            .is_err()
+    );
+
+    // The window's size and place, then closing it: it leaves the screen, the app stays.
+    client.set_window_rect(60, 40, 960, 640).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let display = Display::open().unwrap();
+    let window = display
+        .wait_viewable(TITLE, true, Duration::from_secs(5))
+        .unwrap();
+    display.close(window).unwrap();
+    display
+        .wait_viewable(TITLE, false, Duration::from_secs(10))
+        .unwrap();
+
+    // It keeps watching: Cyd from Sydney is notified with the window closed, and counted.
+    sign_in_from_sydney(&server, &monitor, cyd).await;
+    tray.wait_for_item("3 new alerts", Duration::from_secs(10), |_| true)
+        .unwrap();
+
+    // The tray's Open brings it back; closed again, a second launch brings it back and exits.
+    tray.click("Open").unwrap();
+    display
+        .wait_viewable(TITLE, true, Duration::from_secs(10))
+        .unwrap();
+    display.close(window).unwrap();
+    display
+        .wait_viewable(TITLE, false, Duration::from_secs(10))
+        .unwrap();
+    let second = app_in(&app, home.path(), &[]);
+    let status = exit_within(
+        second,
+        Duration::from_secs(20),
+        "a second launch did not hand over and exit",
+    );
+    assert!(status.success(), "{status}");
+    display
+        .wait_viewable(TITLE, true, Duration::from_secs(10))
+        .unwrap();
+    assert_eq!(display.windows_titled(TITLE).unwrap().len(), 1);
+
+    // Quit from the tray ends the app: the window and the tray item go.
+    tray.click("Quit").unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !display.windows_titled(TITLE).unwrap().is_empty() {
+        assert!(Instant::now() < deadline, "the app did not quit");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(tray.menu().is_err(), "the tray item outlived the app");
+
+    // The next start opens the window where and as large as it was.
+    let (_driver2, port) = start_driver(home.path());
+    let client = connect(port, &app).await;
+    wait_for(&client, "[data-testid=tab-overview]").await;
+    let rect = client.get_window_rect().await.unwrap();
+    assert_eq!((rect.2, rect.3), (960, 640), "{rect:?}");
+    assert_eq!((rect.0, rect.1), (60, 40), "{rect:?}");
+    client.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn launch_at_login_writes_the_autostart_entry_which_starts_the_app_in_the_tray() {
+    let _one = ONE_WINDOW.lock().await;
+    let app = built_binary("setget-admin").unwrap();
+    let server = server_with("login", &[]).await;
+    let home = tempfile::tempdir().unwrap();
+    let (driver, client) = window_signed_in(&app, home.path(), &server).await;
+    // XDG autostart: `~/.config/autostart` (auto-launch writes there whatever XDG_CONFIG_HOME says).
+    let autostart = home.path().join(".config/autostart");
+    click(&client, "[data-testid=tab-settings]").await;
+    let toggle = wait_for(&client, "[data-testid=launch-at-login]").await;
+    assert_eq!(
+        toggle.prop("checked").await.unwrap().as_deref(),
+        Some("false")
+    );
+    toggle.click().await.unwrap();
+    let entry = wait_until(|| {
+        std::fs::read_dir(&autostart)
+            .ok()?
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| p.extension().is_some_and(|x| x == "desktop"))
+    })
+    .await
+    .expect("no autostart entry was written");
+    let text = std::fs::read_to_string(&entry).unwrap();
+    let exec = text
+        .lines()
+        .find_map(|l| l.strip_prefix("Exec="))
+        .unwrap_or_default();
+    assert!(
+        exec.contains(app.to_str().unwrap()) && exec.ends_with("--minimized"),
+        "{text}"
+    );
+    // Off again: the entry goes.
+    wait_for(&client, "[data-testid=launch-at-login]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    wait_until(|| (!entry.exists()).then_some(()))
+        .await
+        .expect("the autostart entry stayed");
+    client.close().await.unwrap();
+    drop(driver);
+
+    // Started as at login: in the tray, the window not shown until Open.
+    let display = Display::open().unwrap();
+    let child = app_in(&app, home.path(), &["--minimized"]);
+    let tray = TrayItem::find(Duration::from_secs(20)).unwrap();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let windows = display.windows_titled(TITLE).unwrap();
+    assert_eq!(windows.len(), 1);
+    assert!(!display.is_viewable(windows[0]).unwrap());
+    tray.click("Open").unwrap();
+    display
+        .wait_viewable(TITLE, true, Duration::from_secs(10))
+        .unwrap();
+    tray.click("Quit").unwrap();
+    let status = exit_within(child, Duration::from_secs(10), "Quit did not end the app");
+    assert!(status.success(), "{status}");
+}
+
+/// Polls `f` for up to ten seconds.
+async fn wait_until<T>(f: impl Fn() -> Option<T>) -> Option<T> {
+    for _ in 0..100 {
+        if let Some(v) = f() {
+            return Some(v);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    None
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_status_bar_says_offline_when_the_server_stops_and_live_when_it_returns() {
+    let _one = ONE_WINDOW.lock().await;
+    let app = built_binary("setget-admin").unwrap();
+    let mut server: ServerProcess = server_with("offline", &[]).await;
+    // The app reaches the server through a proxy, so that the server can come back on
+    // another port at the same address.
+    let proxy = FaultProxy::start(&server.url).unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let (_driver, port) = start_driver(home.path());
+    let client = connect(port, &app).await;
+    wait_for(&client, "[data-testid=server-url]").await;
+    sign_in_through_the_window(&client, &proxy.url, OWNER).await;
+
+    server.kill();
+    let status = text_when(&client, "[data-testid=sync-status]", |t| {
+        t.starts_with("Offline since")
+    })
+    .await;
+    assert!(
+        status.starts_with("Offline since") && status.contains("last synced"),
+        "{status}"
+    );
+    screenshot(&client, "15-offline.png").await;
+    // The screens still read the cache while offline.
+    click(&client, "[data-testid=tab-overview]").await;
+    let members = text_when(&client, "[data-testid=stat-members]", |_| true).await;
+    assert!(members.starts_with("1 "), "{members}");
+
+    server.restart().unwrap();
+    proxy.retarget(&server.url).unwrap();
+    let mut status = String::new();
+    for _ in 0..60 {
+        status = text_when(&client, "[data-testid=sync-status]", |_| true).await;
+        if status.starts_with("Live") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert!(status.starts_with("Live · last synced"), "{status}");
+    client.close().await.unwrap();
+}
