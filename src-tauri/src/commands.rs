@@ -66,6 +66,27 @@ pub async fn sign_in(
     Ok(account)
 }
 
+/// Starts the demo (`setget-admin --demo`: the embedded server and a window of its own),
+/// leaving this window as it is.
+#[tauri::command]
+pub fn open_demo() -> Result<(), CoreError> {
+    let failed = |e: std::io::Error| {
+        CoreError::new(
+            ErrorKind::Internal,
+            format!("the demo could not be started: {e}"),
+        )
+    };
+    let exe = std::env::current_exe().map_err(failed)?;
+    let mut child = std::process::Command::new(exe)
+        .arg("--demo")
+        .stdin(std::process::Stdio::null())
+        .spawn()
+        .map_err(failed)?;
+    // Reaped when it ends, so that no zombie stays behind.
+    std::thread::spawn(move || child.wait());
+    Ok(())
+}
+
 /// The signed-in admin's own active sessions.
 #[tauri::command]
 pub async fn my_sessions(shell: tauri::State<'_, Shell>) -> Result<Vec<Session>, CoreError> {

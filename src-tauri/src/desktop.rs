@@ -20,6 +20,8 @@ pub const MAIN_WINDOW: &str = "main";
 pub const NOTIFY_SETTINGS_EVENT: &str = "notify-settings";
 /// The event that asks the window to show an alert (its id; null for the list).
 pub const OPEN_ALERT_EVENT: &str = "open-alert";
+/// The demo's window title (it runs beside the admin's own app).
+pub const DEMO_TITLE: &str = "SetGet Session Admin · Demo";
 /// The argument autostart launches with: the app starts in the tray.
 pub const MINIMIZED_ARG: &str = "--minimized";
 
@@ -228,7 +230,7 @@ pub fn instance_id(data_dir: Option<&Path>) -> String {
 
 /// Closing the window: while an account is watched the app stays in the tray (its state
 /// saved now, so that a later kill keeps it); signed out, there is nothing to watch and it
-/// quits.
+/// quits. Closing the demo ends the demo.
 pub fn on_window_event<R: Runtime>(window: &tauri::Window<R>, event: &WindowEvent) {
     if window.label() != MAIN_WINDOW {
         return;
@@ -238,7 +240,8 @@ pub fn on_window_event<R: Runtime>(window: &tauri::Window<R>, event: &WindowEven
         if let Err(e) = app.save_window_state(StateFlags::all()) {
             tracing::debug!(error = %e, "the window's place was not saved");
         }
-        let watching = app.state::<Shell>().engine.account().is_some();
+        let shell = app.state::<Shell>();
+        let watching = shell.demo.is_none() && shell.engine.account().is_some();
         if watching {
             api.prevent_close();
             let _ = window.hide();

@@ -23,6 +23,8 @@ use crate::window::{
 
 /// The window's title in `tauri.conf.json`.
 const TITLE: &str = "SetGet Session Admin";
+/// The demo's window title.
+const DEMO_TITLE: &str = "SetGet Session Admin · Demo";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_overview_counts_maps_and_charts_what_the_server_holds() {
@@ -427,5 +429,31 @@ async fn the_status_bar_says_offline_when_the_server_stops_and_live_when_it_retu
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     assert!(status.starts_with("Live · last synced"), "{status}");
+    client.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn try_the_demo_opens_the_demo_workspace_in_a_window_of_its_own() {
+    let _one = ONE_WINDOW.lock().await;
+    let app = built_binary("setget-admin").unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let (_driver, port) = start_driver(home.path());
+    let client = connect(port, &app).await;
+    click(&client, "[data-testid=try-demo]").await;
+    wait_for(&client, "[data-testid=demo-started]").await;
+    // The demo's own window comes up, signed in to its workspace; this one stays on sign-in.
+    let display = Display::open().unwrap();
+    let demo = display
+        .wait_viewable(DEMO_TITLE, true, Duration::from_secs(60))
+        .unwrap();
+    wait_for(&client, "[data-testid=server-url]").await;
+    // Closing the demo ends it (no tray for the demo).
+    display.close(demo).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !display.windows_titled(DEMO_TITLE).unwrap().is_empty() {
+        assert!(Instant::now() < deadline, "the demo did not end");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(display.windows_titled(TITLE).unwrap().len(), 1);
     client.close().await.unwrap();
 }

@@ -503,8 +503,15 @@ async fn a_members_page_revokes_one_session_then_all_and_the_server_confirms() {
     let home = tempfile::tempdir().unwrap();
     let (_driver, client) = window_signed_in(&app, home.path(), &server).await;
 
-    // Search finds ada; her page lists both sessions.
+    // The list: the owner and ada. Search finds ada; her page lists both sessions.
     click(&client, "[data-testid=tab-members]").await;
+    assert_eq!(
+        rows_when(&client, "[data-testid=member-row]", 2)
+            .await
+            .len(),
+        2
+    );
+    screenshot(&client, "08-members.png").await;
     type_into(&client, "[data-testid=member-search]", "ADA@").await;
     let rows = client
         .find_all(Locator::Css("[data-testid=member-row]"))
@@ -530,7 +537,7 @@ async fn a_members_page_revokes_one_session_then_all_and_the_server_confirms() {
         "{text}"
     );
     assert!(text.contains("Safari on macOS"), "{text}");
-    screenshot(&client, "08-member.png").await;
+    screenshot(&client, "08-member-page.png").await;
 
     // Revoke the Safari session, confirmed in place.
     let row = row_with(
@@ -771,7 +778,42 @@ async fn the_sessions_list_draws_only_what_is_in_view_of_thousands_and_filters()
     let (_driver, port) = start_driver(home.path());
     let client = connect(port, &app).await;
     wait_for(&client, "[data-testid=server-url]").await;
+    // The status bar's progress bar, sampled in the page while the first sync runs.
+    client
+        .execute(
+            "window.progressSeen = [];
+             setInterval(() => {
+               const p = document.querySelector('[data-testid=sync-progress]');
+               if (p) window.progressSeen.push([p.value, p.max]);
+             }, 5);",
+            vec![],
+        )
+        .await
+        .unwrap();
     sign_in_as(&client, &server.url, "owner@bench.test", "setget-bench").await;
+    let seen: Vec<(f64, f64)> = serde_json::from_value(
+        client
+            .execute("return window.progressSeen;", vec![])
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(!seen.is_empty(), "no progress bar during the first sync");
+    assert!(
+        seen.iter().all(|(v, max)| *max > 0.0 && v <= max),
+        "{seen:?}"
+    );
+    assert!(
+        seen.windows(2).all(|w| w[0].0 <= w[1].0),
+        "the progress went back: {seen:?}"
+    );
+    // Live now: the bar is gone.
+    assert!(
+        client
+            .find(Locator::Css("[data-testid=sync-progress]"))
+            .await
+            .is_err()
+    );
     click(&client, "[data-testid=tab-all-sessions]").await;
 
     let total = || async {
@@ -888,5 +930,96 @@ async fn settings_turn_notifications_off_and_sign_out_keeping_the_cache() {
     let name = credential_name(&server.url, OWNER);
     assert_eq!(secret_tool_lookup(&name).unwrap(), None);
     assert_eq!(cache_files(), 1);
+    client.close().await.unwrap();
+}
+
+/// WebDriver's key codes.
+const TAB: &str = "\u{E004}";
+const ENTER: &str = "\u{E007}";
+
+/// Presses Tab until the focused element is `testid` (at most 40 times); the element.
+async fn tab_to(client: &Client, testid: &str) -> fantoccini::elements::Element {
+    for _ in 0..40 {
+        let active = client.active_element().await.unwrap();
+        if active.attr("data-testid").await.unwrap().as_deref() == Some(testid) {
+            return active;
+        }
+        active.send_keys(TAB).await.unwrap();
+    }
+    panic!("Tab never reached {testid}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_signs_in_and_revokes_a_members_session_by_keyboard_alone() {
+    let _one = ONE_WINDOW.lock().await;
+    let app = built_binary("setget-admin").unwrap();
+    let ada = "ada@keys.test";
+    let server = server_with("keys", &[ada]).await;
+    let [firefox, _] = firefox_and_safari(&server, ada).await;
+    let home = tempfile::tempdir().unwrap();
+    let (_driver, port) = start_driver(home.path());
+    let client = connect(port, &app).await;
+    wait_for(&client, "[data-testid=server-url]").await;
+
+    // The form: Tab from field to field, Enter signs in.
+    let url = tab_to(&client, "server-url").await;
+    url.clear().await.unwrap();
+    url.send_keys(&format!("{}{TAB}{OWNER}{TAB}{PASSWORD}{ENTER}", server.url))
+        .await
+        .unwrap();
+    text_when(&client, "[data-testid=sync-status]", |t| {
+        t.starts_with("Live")
+    })
+    .await;
+
+    // The Members tab, a member's row, the Revoke of her Firefox session and its confirmation:
+    // each reached with Tab and pressed with Enter.
+    tab_to(&client, "tab-members")
+        .await
+        .send_keys(ENTER)
+        .await
+        .unwrap();
+    wait_for(&client, "[data-testid=member-search]").await;
+    for _ in 0..40 {
+        let active = client.active_element().await.unwrap();
+        let is_ada = active.attr("data-testid").await.unwrap().as_deref() == Some("member-row")
+            && active.text().await.unwrap().contains(ada);
+        if is_ada {
+            active.send_keys(ENTER).await.unwrap();
+            break;
+        }
+        active.send_keys(TAB).await.unwrap();
+    }
+    wait_for(&client, "[data-testid=member-page]").await;
+    rows_when(&client, "[data-testid=member-session-row]", 2).await;
+    for _ in 0..40 {
+        let active = client.active_element().await.unwrap();
+        if active.attr("data-testid").await.unwrap().as_deref() == Some("revoke-session") {
+            let row = client
+                .execute(
+                    "return arguments[0].closest('tr').textContent;",
+                    vec![serde_json::to_value(&active).unwrap()],
+                )
+                .await
+                .unwrap();
+            if row.as_str().unwrap_or_default().contains("Firefox") {
+                active.send_keys(ENTER).await.unwrap();
+                break;
+            }
+        }
+        active.send_keys(TAB).await.unwrap();
+    }
+    // The confirmation takes the focus: Enter again confirms.
+    let focused = client.active_element().await.unwrap();
+    assert_eq!(
+        focused.attr("data-testid").await.unwrap().as_deref(),
+        Some("revoke-session-confirm")
+    );
+    focused.send_keys(ENTER).await.unwrap();
+    rows_when(&client, "[data-testid=member-session-row]", 1).await;
+    assert!(
+        !firefox.works(&server).await,
+        "the server still accepts the session"
+    );
     client.close().await.unwrap();
 }

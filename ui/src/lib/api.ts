@@ -73,6 +73,8 @@ export const api = {
   appInfo: () => call<AppInfo>("app_info"),
   signIn: (server: string, email: string, password: string) =>
     call<AccountView>("sign_in", { server, email, password }),
+  /** Starts the demo workspace in a window of its own. */
+  openDemo: () => call<null>("open_demo"),
   mySessions: () => call<Session[]>("my_sessions"),
   signOut: (deleteCache = true) => call<null>("sign_out", { deleteCache }),
   syncStatus: () => call<SyncStatus>("sync_status"),
