@@ -77,6 +77,7 @@ fn main() -> anyhow::Result<std::process::ExitCode> {
     let served = Arc::clone(&engine);
     let instance = desktop::instance_id((!cli.demo).then_some(engine.dirs().data.as_path()));
     let minimized = cli.minimized && engine.account().is_some();
+    let demo_window = cli.demo;
     tauri::Builder::default()
         // First, so that a second launch hands over before anything else starts.
         .plugin(
@@ -96,6 +97,9 @@ fn main() -> anyhow::Result<std::process::ExitCode> {
             if let Err(e) = desktop::install(app.handle()) {
                 // Some desktops have no tray; the window and notifications still work.
                 tracing::warn!(error = %e, "no tray icon");
+            }
+            if demo_window && let Some(window) = app.get_webview_window(desktop::MAIN_WINDOW) {
+                let _ = window.set_title(desktop::DEMO_TITLE);
             }
             if minimized && let Some(window) = app.get_webview_window(desktop::MAIN_WINDOW) {
                 let _ = window.hide();
@@ -147,6 +151,7 @@ fn main() -> anyhow::Result<std::process::ExitCode> {
         })
         .invoke_handler(tauri::generate_handler![
             commands::app_info,
+            commands::open_demo,
             commands::sign_in,
             commands::my_sessions,
             commands::sign_out,
@@ -194,5 +199,92 @@ mod tests {
         let linked = std::fs::canonicalize(here.join("tauri.conf.json")).unwrap();
         let top = std::fs::canonicalize(here.join("../tauri.conf.json")).unwrap();
         assert_eq!(linked, top);
+    }
+
+    fn config() -> serde_json::Value {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tauri.conf.json");
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    }
+
+    /// The page loads only the app's own files and talks only to the app: no inline or
+    /// evaluated script, no remote origin, no frames, no plugins.
+    #[test]
+    fn the_content_security_policy_is_strict() {
+        let conf = config();
+        let csp = conf["app"]["security"]["csp"].as_object().unwrap();
+        for (directive, value) in csp {
+            for source in value.as_str().unwrap().split_whitespace() {
+                let loose = source.contains("unsafe-")
+                    || source.contains('*')
+                    || ["http:", "https:", "blob:", "ws:", "wss:"].contains(&source)
+                    || (source == "data:" && directive != "img-src")
+                    || (source.contains("://") && source != "http://ipc.localhost");
+                assert!(!loose, "{directive} allows {source}");
+            }
+        }
+        for (directive, value) in [
+            ("default-src", "'self'"),
+            ("script-src", "'self'"),
+            ("style-src", "'self'"),
+            ("object-src", "'none'"),
+            ("base-uri", "'none'"),
+            ("frame-ancestors", "'none'"),
+            ("connect-src", "ipc: http://ipc.localhost"),
+        ] {
+            assert_eq!(csp[directive], value, "{directive}");
+        }
+        assert_eq!(conf["app"]["security"]["freezePrototype"], true);
+    }
+
+    /// One capability, for the main window, granting only the event listener the window
+    /// uses; the app's own commands need no grant, and the plugins' commands get none.
+    #[test]
+    fn the_window_is_granted_only_what_it_uses() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("capabilities");
+        let files: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        assert_eq!(files.len(), 1, "{files:?}");
+        let cap: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&files[0]).unwrap()).unwrap();
+        assert_eq!(cap["windows"], serde_json::json!(["main"]));
+        assert_eq!(
+            cap["permissions"],
+            serde_json::json!(["core:event:allow-listen", "core:event:allow-unlisten"])
+        );
+        assert!(
+            cap.get("remote").is_none(),
+            "no remote origin may call the app"
+        );
+    }
+
+    /// Every platform has its bundle settings and icons, although only the `.deb` is built
+    /// on Linux.
+    #[test]
+    fn bundles_are_configured_for_linux_macos_and_windows() {
+        let conf = config();
+        let bundle = &conf["bundle"];
+        let top = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let icons: Vec<&str> = bundle["icon"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i.as_str().unwrap())
+            .collect();
+        for icon in &icons {
+            let file = top.join(icon.trim_start_matches("../"));
+            assert!(file.is_file(), "{icon} is missing");
+        }
+        for ext in [".png", ".icns", ".ico"] {
+            assert!(icons.iter().any(|i| i.ends_with(ext)), "no {ext} icon");
+        }
+        assert_eq!(
+            bundle["linux"]["deb"]["depends"],
+            serde_json::json!(["libssl3"])
+        );
+        assert!(bundle["macOS"]["minimumSystemVersion"].is_string());
+        assert!(bundle["windows"]["wix"].is_object() && bundle["windows"]["nsis"].is_object());
+        assert_eq!(conf["identifier"], setget_core::account::APP_IDENTIFIER);
     }
 }
