@@ -31,6 +31,10 @@ pub const BENCHMARKS: &[(&str, &str)] = &[
         "detector on a generated log of 300 members over 120 days: Okta defaults vs tuned \
          rules (takeovers flagged, legitimate sign-ins alerted); throughput on 1,000,000 events",
     ),
+    (
+        "ui",
+        "the window on 100,000 sessions and 1,000,000 events: filter to rows, cold start, RSS",
+    ),
 ];
 
 /// Runs the benchmark `name`.
@@ -38,6 +42,7 @@ pub fn run_named(name: &str) -> anyhow::Result<()> {
     match name {
         "server" => server(),
         "sync" => crate::bench_sync::sync(),
+        "ui" => crate::bench_ui::ui(),
         "notify" => crate::bench_notify::notify(),
         "detect" => crate::bench_detect::detect(),
         other => bail!("no benchmark called {other:?}; `cargo xtask bench` lists them"),

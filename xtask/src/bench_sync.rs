@@ -30,6 +30,12 @@ pub fn sync() -> anyhow::Result<()> {
         "--example",
         "insert_rate",
     ]))?;
+    on_big_workspace("sync-inner", "setget-bench-sync-")
+}
+
+/// Seeds (once; the file is kept under the target dir) the big workspace, starts the release
+/// server on it, and runs `xtask bench INNER URL SCRATCH RELEASE_DIR` inside a private session.
+pub(crate) fn on_big_workspace(inner: &str, scratch_prefix: &str) -> anyhow::Result<()> {
     let release = target_dir().join("release");
     let db = seeded_db(
         &release.join("setget-server"),
@@ -38,9 +44,9 @@ pub fn sync() -> anyhow::Result<()> {
     )?;
     let server = start_server(&release.join("setget-server"), &db)?;
     let display = session::Display::start()?;
-    let scratch = tempfile_dir("setget-bench-sync-")?;
+    let scratch = tempfile_dir(scratch_prefix)?;
     let mut cmd = session::command(&display, &scratch.join("keyring"), &current_exe()?);
-    cmd.args(["bench", "sync-inner", &server.url])
+    cmd.args(["bench", inner, &server.url])
         .arg(&scratch)
         .arg(&release);
     let status = cmd.status().context("running the benchmark session")?;

@@ -13,6 +13,7 @@ mod bench;
 mod bench_detect;
 mod bench_notify;
 mod bench_sync;
+mod bench_ui;
 mod geodata;
 mod loggen;
 mod session;
@@ -31,6 +32,7 @@ fn main() -> ExitCode {
         "demo" => demo(),
         "test" => test::run(),
         "bench" if args.get(1).is_some_and(|a| a == "sync-inner") => bench_sync::inner(&args[2..]),
+        "bench" if args.get(1).is_some_and(|a| a == "ui-inner") => bench_ui::inner(&args[2..]),
         "bench" if args.get(1).is_some_and(|a| a == "notify-inner") => {
             bench_notify::inner(&args[2..])
         }

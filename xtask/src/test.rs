@@ -183,7 +183,7 @@ fn rust_tests(tally: &mut Tally) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn tauri_driver_path() -> std::path::PathBuf {
+pub(crate) fn tauri_driver_path() -> std::path::PathBuf {
     let home_bin = std::env::var_os("CARGO_HOME")
         .map(std::path::PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".cargo")))

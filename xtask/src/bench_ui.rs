@@ -1,0 +1,387 @@
+//! `cargo xtask bench ui`: the release window on a full cache (10,000 members, 100,000
+//! sessions, 1,000,000 audit events, synced from the release server by
+//! `setget-admin sync --once`), driven through WebDriver (tauri-driver + WebKitWebDriver)
+//! inside a private session on Xvfb, as the tests drive it.
+//!
+//! - Cold start to interactive: from asking WebDriver for a session (which launches the app)
+//!   to the Overview showing the cache's count of active sessions; the OS page cache is
+//!   dropped before each start when the machine allows it.
+//! - Filter to rows: on the Sessions screen, the search field gets a whole new text in one
+//!   input event; the time runs in the page, from that event to the next frame after the
+//!   list shows the first rows for that text (the list marks which text its rows are for).
+//! - Memory: the resident set of the app's process, and of the WebKit processes it started,
+//!   after the filters (and the app's peak).
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use fantoccini::{Client, ClientBuilder, Locator};
+
+use crate::bench::{Latency, verdict};
+use crate::bench_sync::{admin, build_release_apps, on_big_workspace, sign_in_admin};
+use crate::setup;
+
+/// Cold starts measured.
+const STARTS: usize = 3;
+/// The texts typed into the search field, each followed by clearing it (another query).
+const FILTERS: &[&str] = &[
+    "Chrome on mac",
+    "London",
+    "Safari",
+    "10.",
+    "m42",
+    "Firefox on Windows",
+    "Paris",
+    "m9999@",
+    "Edge",
+    "Tokyo",
+];
+const TARGET_FILTER_MS: f64 = 100.0;
+const TARGET_START_S: f64 = 2.0;
+const TARGET_RSS_MB: f64 = 200.0;
+
+/// The outer step: builds, seeds, starts the server, and runs [`inner`] in the session.
+pub fn ui() -> anyhow::Result<()> {
+    setup::build_ui()?;
+    build_release_apps()?;
+    setup::tauri_driver()?;
+    on_big_workspace("ui-inner", "setget-bench-ui-")
+}
+
+/// tauri-driver in a process group of its own; the group is killed on drop.
+struct Driver {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.child.id())])
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+fn start_driver(home: &Path) -> anyhow::Result<Driver> {
+    use std::os::unix::process::CommandExt as _;
+    let port = free_port()?;
+    let child = Command::new(crate::test::tauri_driver_path())
+        .args(["--port", &port.to_string()])
+        .args(["--native-port", &free_port()?.to_string()])
+        .env("HOME", home)
+        .env("XDG_DATA_HOME", home.join("data"))
+        .env("XDG_CONFIG_HOME", home.join("config"))
+        .env("XDG_CACHE_HOME", home.join("cache"))
+        .env("RUST_LOG", "warn")
+        .process_group(0)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .context("starting tauri-driver")?;
+    let driver = Driver { child, port };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if Instant::now() > deadline {
+            bail!("tauri-driver did not listen on {port}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Ok(driver)
+}
+
+async fn connect(port: u16, app: &Path) -> anyhow::Result<Client> {
+    let mut caps = serde_json::Map::new();
+    caps.insert("browserName".into(), "wry".into());
+    caps.insert(
+        "tauri:options".into(),
+        serde_json::json!({ "application": app }),
+    );
+    Ok(
+        ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(caps)
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await?,
+    )
+}
+
+/// Empties the OS page cache (root only); whether it did.
+fn drop_page_cache() -> bool {
+    let _ = Command::new("sync").status();
+    std::fs::write("/proc/sys/vm/drop_caches", "3\n").is_ok()
+}
+
+/// A `VmRSS:`-style field of a process, in KiB.
+fn status_kib(pid: u32, field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+/// (pid, parent pid, command name) of every process.
+fn processes() -> Vec<(u32, u32, String)> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.flatten()
+        .filter_map(|e| {
+            let pid: u32 = e.file_name().to_str()?.parse().ok()?;
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            // "pid (comm) state ppid ...": comm may hold spaces, so split after the ')'.
+            let (head, rest) = stat.rsplit_once(')')?;
+            let comm = head.split_once('(')?.1.to_owned();
+            let ppid = rest.split_whitespace().nth(1)?.parse().ok()?;
+            Some((pid, ppid, comm))
+        })
+        .collect()
+}
+
+/// The app's process and the processes it started (WebKit's web and network processes).
+fn app_processes(app: &Path) -> anyhow::Result<(u32, Vec<(u32, String)>)> {
+    let all = processes();
+    let app_pid = all
+        .iter()
+        .map(|(pid, _, _)| *pid)
+        .find(|pid| std::fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|exe| exe == app))
+        .context("the app's process is not running")?;
+    let children = all
+        .iter()
+        .filter(|(_, ppid, _)| *ppid == app_pid)
+        .map(|(pid, _, comm)| (*pid, comm.clone()))
+        .collect();
+    Ok((app_pid, children))
+}
+
+/// Waits for `css` to show text that `done` accepts; the text.
+async fn text_when(
+    client: &Client,
+    css: &str,
+    timeout: Duration,
+    done: impl Fn(&str) -> bool,
+) -> anyhow::Result<String> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Ok(e) = client.find(Locator::Css(css)).await {
+            let text = e.text().await.unwrap_or_default();
+            if done(&text) {
+                return Ok(text);
+            }
+        }
+        if Instant::now() > deadline {
+            bail!("{css} did not show what was awaited");
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// Sets the search field to `text` in one input event and resolves, in the page, with the
+/// milliseconds until the frame after the list shows the rows for it.
+const FILTER_SCRIPT: &str = r#"
+const [text, done] = arguments;
+const input = document.querySelector("[data-testid=all-sessions-search]");
+const list = document.querySelector("[data-testid=all-sessions]");
+const started = performance.now();
+input.value = text;
+input.dispatchEvent(new Event("input", { bubbles: true }));
+const check = () => {
+  if (list.dataset.shownText === text.trim()) {
+    requestAnimationFrame(() => done(performance.now() - started));
+  } else if (performance.now() - started > 10000) {
+    done(-1);
+  } else {
+    requestAnimationFrame(check);
+  }
+};
+requestAnimationFrame(check);
+"#;
+
+/// The inner step, inside the private session: `bench ui-inner URL SCRATCH RELEASE_DIR`.
+pub fn inner(args: &[String]) -> anyhow::Result<()> {
+    let [url, scratch, release] = args else {
+        bail!("usage: bench ui-inner URL SCRATCH RELEASE_DIR");
+    };
+    let (scratch, release) = (PathBuf::from(scratch), PathBuf::from(release));
+    let home = scratch.join("home");
+    let app = release.join("setget-admin");
+    sign_in_admin(&release, &home, url, "owner@bench.test", "setget-bench")?;
+    let started = Instant::now();
+    let synced = admin(&release, &home, &["sync", "--once"]).output()?;
+    if !synced.status.success() {
+        bail!("the first sync failed");
+    }
+    println!(
+        "cache filled by `setget-admin sync --once` in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    let status = admin(&release, &home, &["status", "--json"]).output()?;
+    let status: serde_json::Value = serde_json::from_slice(&status.stdout)?;
+    let active = status["counts"]["active_sessions"]
+        .as_u64()
+        .context("no count of active sessions")?;
+    println!(
+        "cache: {} sessions ({active} active), {} audit events, {:.0} MB",
+        status["counts"]["sessions"],
+        status["counts"]["audit_events"],
+        status["cache_bytes"].as_f64().unwrap_or(0.0) / 1e6
+    );
+    let shown_active = active.to_string();
+
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async {
+        // Cold starts: a new app process each time.
+        let mut starts = Vec::new();
+        let mut dropped = true;
+        for _ in 0..STARTS {
+            let driver = start_driver(&home)?;
+            dropped &= drop_page_cache();
+            let t = Instant::now();
+            let client = connect(driver.port, &app).await?;
+            let session_s = t.elapsed().as_secs_f64();
+            text_when(
+                &client,
+                "[data-testid=stat-active-sessions]",
+                Duration::from_secs(60),
+                |text| {
+                    text.split_whitespace()
+                        .next()
+                        .is_some_and(|n| n.replace(',', "") == shown_active)
+                },
+            )
+            .await?;
+            let interactive_s = t.elapsed().as_secs_f64();
+            println!(
+                "start: window up (WebDriver session) {session_s:.2} s, overview with the counts {interactive_s:.2} s"
+            );
+            starts.push(interactive_s);
+            let _ = client.close().await;
+            drop(driver);
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+
+        // Filters on the Sessions screen, in one app.
+        let driver = start_driver(&home)?;
+        let client = connect(driver.port, &app).await?;
+        client
+            .wait()
+            .at_most(Duration::from_secs(60))
+            .for_element(Locator::Css("[data-testid=tab-all-sessions]"))
+            .await?
+            .click()
+            .await?;
+        text_when(
+            &client,
+            "[data-testid=all-sessions-total]",
+            Duration::from_secs(60),
+            |t| t.starts_with(&format!("{} ", group_thousands(active))),
+        )
+        .await?;
+        let mut samples = Vec::new();
+        for text in FILTERS.iter().flat_map(|t| [*t, ""]) {
+            let ms = client
+                .execute_async(FILTER_SCRIPT, vec![serde_json::json!(text)])
+                .await?
+                .as_f64()
+                .context("the filter script answered no time")?;
+            if ms < 0.0 {
+                bail!("the rows for {text:?} never showed");
+            }
+            let total = client
+                .find(Locator::Css("[data-testid=all-sessions-total]"))
+                .await?
+                .text()
+                .await?;
+            if std::env::var_os("SETGET_BENCH_VERBOSE").is_some() {
+                println!("  {text:?}: {ms:.1} ms, {total}");
+            }
+            samples.push(ms);
+        }
+        let filter = Latency::of(samples.clone())?;
+        samples.sort_by(f64::total_cmp);
+        let p95 = samples[((samples.len() - 1) as f64 * 0.95) as usize];
+
+        let (app_pid, children) = app_processes(&app)?;
+        let app_rss = status_kib(app_pid, "VmRSS:").unwrap_or(0) as f64 / 1024.0;
+        let app_peak = status_kib(app_pid, "VmHWM:").unwrap_or(0) as f64 / 1024.0;
+        let mut webkit = 0.0;
+        let mut parts = Vec::new();
+        for (pid, comm) in &children {
+            let mb = status_kib(*pid, "VmRSS:").unwrap_or(0) as f64 / 1024.0;
+            webkit += mb;
+            parts.push(format!("{comm} {mb:.0} MB"));
+        }
+        let _ = client.close().await;
+        drop(driver);
+
+        starts.sort_by(f64::total_cmp);
+        let start_median = starts[starts.len() / 2];
+        println!();
+        println!(
+            "cold start to interactive ({STARTS} starts, page cache {}): median {start_median:.2} s, max {:.2} s",
+            if dropped { "dropped before each" } else { "NOT dropped (not root)" },
+            starts.last().copied().unwrap_or(0.0)
+        );
+        println!(
+            "filter to rows ({} queries on {active} active sessions): p50 {:.1} ms, p95 {p95:.1} ms, max {:.1} ms",
+            FILTERS.len() * 2,
+            filter.p50,
+            filter.max
+        );
+        println!(
+            "memory after the filters: app process {app_rss:.0} MB (peak {app_peak:.0} MB); \
+             WebKit processes {webkit:.0} MB ({}); together {:.0} MB",
+            parts.join(", "),
+            app_rss + webkit
+        );
+        println!();
+        println!(
+            "filter to rows p95 {p95:.1} ms (target <= {TARGET_FILTER_MS:.0} ms): {}",
+            verdict(p95 <= TARGET_FILTER_MS)
+        );
+        println!(
+            "cold start median {start_median:.2} s (target <= {TARGET_START_S:.0} s): {}",
+            verdict(start_median <= TARGET_START_S)
+        );
+        println!(
+            "app process RSS {app_rss:.0} MB (target <= {TARGET_RSS_MB:.0} MB): {}",
+            verdict(app_rss <= TARGET_RSS_MB)
+        );
+        anyhow::Ok(())
+    })
+}
+
+/// 100000 as "100,000" (the window's way of writing counts).
+fn group_thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::group_thousands;
+
+    #[test]
+    fn counts_are_grouped_by_thousands() {
+        assert_eq!(group_thousands(0), "0");
+        assert_eq!(group_thousands(999), "999");
+        assert_eq!(group_thousands(1000), "1,000");
+        assert_eq!(group_thousands(100_000), "100,000");
+        assert_eq!(group_thousands(1_234_567), "1,234,567");
+    }
+}
