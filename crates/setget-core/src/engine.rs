@@ -224,7 +224,10 @@ impl Engine {
                 key
             }
         };
-        Ok(Arc::new(Mutex::new(Cache::open_or_replace(&path, &key)?)))
+        let started = std::time::Instant::now();
+        let cache = Cache::open_or_replace(&path, &key)?;
+        tracing::debug!(ms = started.elapsed().as_millis(), "cache opened");
+        Ok(Arc::new(Mutex::new(cache)))
     }
 
     /// Signs in; the token goes to the secret store and the rest to `account.json`.
@@ -558,7 +561,13 @@ impl Engine {
     /// The workspace at a glance, from the cache.
     pub fn overview(&self, query: &OverviewQuery) -> Result<Overview> {
         let now = self.now();
-        self.with_cache(|c| c.overview(now, query))
+        let started = std::time::Instant::now();
+        let overview = self.with_cache(|c| {
+            tracing::debug!(waited_ms = started.elapsed().as_millis(), "overview");
+            c.overview(now, query)
+        });
+        tracing::debug!(ms = started.elapsed().as_millis(), "overview read");
+        overview
     }
 
     /// After an action the server confirmed: pulls the sessions it changed into the cache.

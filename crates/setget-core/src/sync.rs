@@ -322,6 +322,7 @@ impl Syncer {
     /// Brings the cache to the server's present over REST. `members` forces the member list
     /// (otherwise it is fetched when due).
     pub async fn catch_up(&self, members: bool) -> Result<CatchUp> {
+        let started = std::time::Instant::now();
         let progress = Arc::new(Progress::default());
         let members_due =
             members || self.members_dirty.load(Ordering::SeqCst) || self.members_due().await?;
@@ -339,6 +340,7 @@ impl Syncer {
         self.detect().await?;
         result.alerts = self.raised.load(Ordering::Relaxed) - raised_before;
         self.mark_synced().await?;
+        tracing::debug!(ms = started.elapsed().as_millis(), ?result, "caught up");
         Ok(result)
     }
 
