@@ -10,13 +10,37 @@ const UNITS: [Intl.RelativeTimeFormatUnit, number][] = [
   ["minute", 60],
 ];
 
+// Intl formatters are costly to build (a list of a hundred rows would build hundreds per
+// render); one per locale and option set is kept.
+const relativeFormats = new Map<string, Intl.RelativeTimeFormat>();
+const absoluteFormats = new Map<string, Intl.DateTimeFormat>();
+
+function relativeFormat(locale: string): Intl.RelativeTimeFormat {
+  let f = relativeFormats.get(locale);
+  if (!f) {
+    f = new Intl.RelativeTimeFormat(locale, { numeric: "auto" });
+    relativeFormats.set(locale, f);
+  }
+  return f;
+}
+
+function absoluteFormat(locale?: string, timeZone?: string): Intl.DateTimeFormat {
+  const key = `${locale ?? ""}|${timeZone ?? ""}`;
+  let f = absoluteFormats.get(key);
+  if (!f) {
+    f = new Intl.DateTimeFormat(locale, { dateStyle: "medium", timeStyle: "short", timeZone });
+    absoluteFormats.set(key, f);
+  }
+  return f;
+}
+
 /** "5 minutes ago", "in 3 days", "just now": relative to `now`. */
 export function relativeTime(iso: string, now: Date, locale = "en"): string {
   const at = Date.parse(iso);
   if (Number.isNaN(at)) return "—";
   const seconds = Math.round((at - now.getTime()) / 1000);
   if (Math.abs(seconds) < 45) return "just now";
-  const rtf = new Intl.RelativeTimeFormat(locale, { numeric: "auto" });
+  const rtf = relativeFormat(locale);
   for (const [unit, size] of UNITS) {
     if (Math.abs(seconds) >= size) {
       return rtf.format(Math.trunc(seconds / size), unit);
@@ -29,11 +53,7 @@ export function relativeTime(iso: string, now: Date, locale = "en"): string {
 export function absoluteTime(iso: string, locale?: string, timeZone?: string): string {
   const at = Date.parse(iso);
   if (Number.isNaN(at)) return "—";
-  return new Intl.DateTimeFormat(locale, {
-    dateStyle: "medium",
-    timeStyle: "short",
-    timeZone,
-  }).format(at);
+  return absoluteFormat(locale, timeZone).format(at);
 }
 
 /** "London, England, GB"; "Unknown location" when nothing is known. */
