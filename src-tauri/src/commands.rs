@@ -453,10 +453,13 @@ pub fn sessions_page(
         offset,
         limit: limit.clamp(1, 1000),
     };
-    shell
+    let started = std::time::Instant::now();
+    let page = shell
         .engine
         .with_cache(|c| c.sessions(&filter))
-        .map(|(rows, total)| SessionPage { rows, total })
+        .map(|(rows, total)| SessionPage { rows, total });
+    tracing::debug!(ms = started.elapsed().as_millis(), ?filter.text, "sessions page");
+    page
 }
 
 /// The filters' choices.

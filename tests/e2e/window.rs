@@ -773,7 +773,7 @@ async fn the_audit_log_filters_by_event_and_exports_what_it_shows() {
 async fn the_sessions_list_draws_only_what_is_in_view_of_thousands_and_filters() {
     let _one = ONE_WINDOW.lock().await;
     let app = built_binary("setget-admin").unwrap();
-    let server = ServerProcess::start_seeded(200, 6_000, 500).unwrap();
+    let server = ServerProcess::start_seeded(250, 6_000, 500).unwrap();
     let home = tempfile::tempdir().unwrap();
     let (_driver, port) = start_driver(home.path());
     let client = connect(port, &app).await;
@@ -882,6 +882,30 @@ async fn the_sessions_list_draws_only_what_is_in_view_of_thousands_and_filters()
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(some < all && some > 0, "{some} of {all}");
+
+    // The Members screen of a workspace this size draws a page of 200 at a time.
+    click(&client, "[data-testid=tab-members]").await;
+    assert_eq!(
+        rows_when(&client, "[data-testid=member-row]", 200)
+            .await
+            .len(),
+        200
+    );
+    let more = text_when(&client, "[data-testid=members-more]", |_| true).await;
+    assert!(more.starts_with("200 of 250 members shown"), "{more}");
+    click(&client, "[data-testid=members-show-more]").await;
+    assert_eq!(
+        rows_when(&client, "[data-testid=member-row]", 250)
+            .await
+            .len(),
+        250
+    );
+    assert!(
+        client
+            .find(Locator::Css("[data-testid=members-more]"))
+            .await
+            .is_err()
+    );
     client.close().await.unwrap();
 }
 
