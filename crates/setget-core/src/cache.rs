@@ -35,6 +35,7 @@ static MIGRATIONS: LazyLock<Migrations<'static>> = LazyLock::new(|| {
         M::up(include_str!("cache_migrations/0003_sync_report.sql")),
         M::up(include_str!("cache_migrations/0004_alerts.sql")),
         M::up(include_str!("cache_migrations/0005_detector_state.sql")),
+        M::up(include_str!("cache_migrations/0006_search_active_only.sql")),
     ])
 });
 
@@ -56,29 +57,40 @@ const INDEXES: &[(&str, &str)] = &[
     ("audit_by_event_time", "audit_events (event, at)"),
 ];
 
-/// The triggers that keep `sessions_search` in step with `sessions` (dropped with the
-/// sessions' indexes for a bulk load; when they come back, the search index is rebuilt).
+/// The triggers that keep `sessions_search` in step with the active rows of `sessions`: a
+/// session enters the index when it is stored active, leaves it when it ends, and is indexed
+/// again when a searched column changes (dropped with the sessions' indexes for a bulk load;
+/// when they come back, the index is refilled from the active rows).
 const SEARCH_TRIGGERS: &[(&str, &str)] = &[
     (
-        "sessions_search_insert",
-        "AFTER INSERT ON sessions BEGIN
+        "sessions_search_active_insert",
+        "AFTER INSERT ON sessions WHEN new.status = 'active' BEGIN
             INSERT INTO sessions_search (rowid, member_email, ip, device, city)
             VALUES (new.rowid, new.member_email, new.ip, new.device, new.city);
         END",
     ),
     (
-        "sessions_search_update",
-        "AFTER UPDATE OF member_email, ip, device, city ON sessions
-        WHEN old.member_email IS NOT new.member_email OR old.ip IS NOT new.ip
-          OR old.device IS NOT new.device OR old.city IS NOT new.city
+        "sessions_search_active_update",
+        "AFTER UPDATE OF member_email, ip, device, city, status ON sessions
+        WHEN (old.status = 'active') != (new.status = 'active')
+          OR (new.status = 'active' AND (old.member_email IS NOT new.member_email
+              OR old.ip IS NOT new.ip OR old.device IS NOT new.device
+              OR old.city IS NOT new.city))
         BEGIN
             INSERT INTO sessions_search (sessions_search, rowid, member_email, ip, device, city)
-            VALUES ('delete', old.rowid, old.member_email, old.ip, old.device, old.city);
+            SELECT 'delete', old.rowid, old.member_email, old.ip, old.device, old.city
+            WHERE old.status = 'active';
             INSERT INTO sessions_search (rowid, member_email, ip, device, city)
-            VALUES (new.rowid, new.member_email, new.ip, new.device, new.city);
+            SELECT new.rowid, new.member_email, new.ip, new.device, new.city
+            WHERE new.status = 'active';
         END",
     ),
 ];
+
+/// Refills the text search from the active rows.
+const REFILL_SEARCH: &str = "INSERT INTO sessions_search (sessions_search) VALUES ('delete-all');
+    INSERT INTO sessions_search (rowid, member_email, ip, device, city)
+    SELECT rowid, member_email, ip, device, city FROM sessions WHERE status = 'active';";
 
 /// Why a cache file did not open.
 #[derive(Debug)]
@@ -184,7 +196,8 @@ pub struct SessionFilter {
     pub device: Option<String>,
     /// Only active sessions (the default list) or every session.
     pub active_only: bool,
-    /// A text searched in the member's email, the IP, the device and the city.
+    /// A text searched in the member's email, the IP, the device and the city of the active
+    /// sessions (the list where a search is offered; a text implies `active_only`).
     pub text: Option<String>,
     /// Only sessions created at or before this instant (older than an age).
     pub created_before: Option<DateTime<Utc>>,
@@ -404,9 +417,8 @@ impl Cache {
             for (name, body) in SEARCH_TRIGGERS {
                 sql.push_str(&format!("CREATE TRIGGER IF NOT EXISTS {name} {body};"));
             }
-            sql.push_str(
-                "INSERT INTO sessions_search (sessions_search) VALUES ('rebuild'); COMMIT;",
-            );
+            sql.push_str(REFILL_SEARCH);
+            sql.push_str("COMMIT;");
             if let Err(e) = self.conn.execute_batch(&sql) {
                 let _ = self.conn.execute_batch("ROLLBACK");
                 return Err(storage("build the text search", e));
@@ -866,12 +878,16 @@ fn session_where(filter: &SessionFilter) -> (String, Vec<Box<dyn rusqlite::ToSql
     if filter.active_only {
         clauses.push("status = 'active'".to_owned());
     }
-    match filter
+    let text = filter
         .text
         .as_deref()
         .map(str::trim)
-        .filter(|t| !t.is_empty())
-    {
+        .filter(|t| !t.is_empty());
+    if text.is_some() && !filter.active_only {
+        // The text search covers the active sessions only.
+        clauses.push("status = 'active'".to_owned());
+    }
+    match text {
         // Three characters or more go through the trigram index; shorter ones (which no
         // trigram can match) through a scan of the rows the other filters leave.
         Some(t) if t.chars().count() >= 3 => {
@@ -1422,9 +1438,10 @@ mod tests {
             })
             .0
         };
-        assert_eq!(text("LONDON"), ["s3", "s1"]);
-        assert_eq!(text("2.69.16"), ["s3", "s2", "s1"]);
-        assert_eq!(text("fox on win"), ["s3", "s2", "s1"]);
+        // Among the active sessions only: the revoked s3 is never found.
+        assert_eq!(text("LONDON"), ["s1"]);
+        assert_eq!(text("2.69.16"), ["s2", "s1"]);
+        assert_eq!(text("fox on win"), ["s2", "s1"]);
         assert_eq!(text("bo"), ["s2"]);
         assert_eq!(text("\"quoted\""), Vec::<String>::new());
 
@@ -1447,6 +1464,59 @@ mod tests {
             })
             .unwrap();
         assert_eq!(older.iter().map(|e| e.seq).collect::<Vec<_>>(), [3, 2]);
+    }
+
+    #[test]
+    fn the_text_search_holds_the_active_sessions_and_follows_their_end() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut cache, _) = open(tmp.path());
+        let indexed = |cache: &Cache| -> i64 {
+            cache
+                .conn
+                .query_row(
+                    "SELECT count(*) FROM sessions_search WHERE sessions_search MATCH '\"london\"'",
+                    [],
+                    |r| r.get(0),
+                )
+                .unwrap()
+        };
+        cache
+            .apply_sessions(&[
+                session("s1", 1, SessionStatus::Active),
+                session("s2", 2, SessionStatus::Revoked),
+            ])
+            .unwrap();
+        assert_eq!(indexed(&cache), 1);
+        // s1 ends: it leaves the index; an ended row that changes stays out.
+        cache
+            .apply_sessions(&[session("s1", 3, SessionStatus::Expired)])
+            .unwrap();
+        assert_eq!(indexed(&cache), 0);
+        let mut moved = session("s2", 4, SessionStatus::Revoked);
+        moved.ip = "203.0.113.9".into();
+        cache.apply_sessions(&[moved]).unwrap();
+        assert_eq!(indexed(&cache), 0);
+        // A new active one enters; a refill (after a bulk load) holds exactly the active rows.
+        cache
+            .apply_sessions(&[session("s3", 5, SessionStatus::Active)])
+            .unwrap();
+        assert_eq!(indexed(&cache), 1);
+        cache.drop_indexes("sessions").unwrap();
+        cache
+            .apply_sessions(&[session("s4", 6, SessionStatus::Active)])
+            .unwrap();
+        cache.ensure_indexes().unwrap();
+        assert_eq!(indexed(&cache), 2);
+        let integrity: String = cache
+            .conn
+            .query_row(
+                "INSERT INTO sessions_search (sessions_search, rank) VALUES ('integrity-check', 0)
+                 RETURNING 'ok'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap_or_else(|e| e.to_string());
+        assert_eq!(integrity, "ok");
     }
 
     #[test]
