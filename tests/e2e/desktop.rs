@@ -18,7 +18,8 @@ use setget_protocol::SessionStatus;
 
 use crate::window::{
     FIREFOX_WINDOWS, ONE_WINDOW, OWNER, PASSWORD, click, connect, profile, rows_when, screenshot,
-    server_with, sign_in_through_the_window, start_driver, text_when, wait_for, window_signed_in,
+    server_with, sign_in_through_the_window, start_driver, start_driver_with, text_when, wait_for,
+    window_signed_in,
 };
 
 /// The window's title in `tauri.conf.json`.
@@ -456,4 +457,45 @@ async fn try_the_demo_opens_the_demo_workspace_in_a_window_of_its_own() {
     }
     assert_eq!(display.windows_titled(TITLE).unwrap().len(), 1);
     client.close().await.unwrap();
+}
+
+/// The page's background colour, as the browser computed it.
+async fn background(client: &fantoccini::Client) -> String {
+    client
+        .execute(
+            "return getComputedStyle(document.documentElement).backgroundColor;",
+            vec![],
+        )
+        .await
+        .unwrap()
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_theme_follows_the_systems_light_or_dark_setting() {
+    let _one = ONE_WINDOW.lock().await;
+    let app = built_binary("setget-admin").unwrap();
+    let server = server_with("theme", &[]).await;
+    for (theme, colour, shot) in [
+        ("Adwaita", "rgb(246, 247, 249)", None),
+        (
+            "Adwaita:dark",
+            "rgb(20, 23, 27)",
+            Some("16-overview-dark.png"),
+        ),
+    ] {
+        let home = tempfile::tempdir().unwrap();
+        let (_driver, port) = start_driver_with(home.path(), &[("GTK_THEME", theme)]);
+        let client = connect(port, &app).await;
+        wait_for(&client, "[data-testid=server-url]").await;
+        assert_eq!(background(&client).await, colour, "{theme}");
+        if let Some(shot) = shot {
+            sign_in_through_the_window(&client, &server.url, OWNER).await;
+            wait_for(&client, "[data-testid=stat-members]").await;
+            screenshot(&client, shot).await;
+        }
+        client.close().await.unwrap();
+    }
 }

@@ -122,6 +122,11 @@ pub(crate) fn profile(home: &Path) -> [(&'static str, std::ffi::OsString); 5] {
 }
 
 pub(crate) fn start_driver(app_home: &Path) -> (Guard, u16) {
+    start_driver_with(app_home, &[])
+}
+
+/// The same with more variables in the app's environment.
+pub(crate) fn start_driver_with(app_home: &Path, env: &[(&str, &str)]) -> (Guard, u16) {
     let driver = std::env::var_os("SETGET_TAURI_DRIVER").unwrap_or_else(|| "tauri-driver".into());
     let port = free_port();
     let native_port = free_port();
@@ -134,6 +139,7 @@ pub(crate) fn start_driver(app_home: &Path) -> (Guard, u16) {
         ])
         // The app inherits this environment: its data, config and cache go under app_home.
         .envs(profile(app_home))
+        .envs(env.iter().copied())
         .process_group(0)
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
