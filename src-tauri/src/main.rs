@@ -279,9 +279,11 @@ mod tests {
         for ext in [".png", ".icns", ".ico"] {
             assert!(icons.iter().any(|i| i.ends_with(ext)), "no {ext} icon");
         }
+        // SQLCipher links the system OpenSSL; the tray loads the appindicator library at run time,
+        // which the bundler does not find by itself.
         assert_eq!(
             bundle["linux"]["deb"]["depends"],
-            serde_json::json!(["libssl3"])
+            serde_json::json!(["libssl3", "libayatana-appindicator3-1"])
         );
         assert!(bundle["macOS"]["minimumSystemVersion"].is_string());
         assert!(bundle["windows"]["wix"].is_object() && bundle["windows"]["nsis"].is_object());
