@@ -11,7 +11,8 @@ use setget_core::notify::NotifySettings;
 use setget_core::secret::Sensitive;
 use setget_core::sync::SyncStatus;
 use setget_core::{AccountView, CoreError, Engine, ErrorKind};
-use tauri_plugin_autostart::ManagerExt as _;
+use tauri::Manager as _;
+use tauri_plugin_autostart::AutoLaunchManager;
 
 use crate::desktop;
 use setget_protocol::{AuditEvent, Member, Revoked, Session, SessionPolicy, SessionPolicyPatch};
@@ -189,16 +190,25 @@ pub fn pause_notifications(
     Ok(settings)
 }
 
-/// Whether the app starts (in the tray) when the admin logs in.
+/// Whether the app starts (in the tray) when the admin logs in; `None` in the demo, which
+/// never starts at login.
 #[tauri::command]
-pub fn launch_at_login(app: tauri::AppHandle) -> Result<bool, CoreError> {
-    app.autolaunch().is_enabled().map_err(autostart_error)
+pub fn launch_at_login(app: tauri::AppHandle) -> Result<Option<bool>, CoreError> {
+    let Some(launcher) = app.try_state::<AutoLaunchManager>() else {
+        return Ok(None);
+    };
+    launcher.is_enabled().map(Some).map_err(autostart_error)
 }
 
 /// Turns launching at login on or off; answers the state the system reports afterwards.
 #[tauri::command]
 pub fn set_launch_at_login(app: tauri::AppHandle, enabled: bool) -> Result<bool, CoreError> {
-    let launcher = app.autolaunch();
+    let Some(launcher) = app.try_state::<AutoLaunchManager>() else {
+        return Err(CoreError::new(
+            ErrorKind::InvalidInput,
+            "the demo does not start at login",
+        ));
+    };
     if enabled {
         launcher.enable()
     } else {

@@ -30,6 +30,10 @@ const MENU_OPEN: &str = "open";
 const MENU_PAUSE: &str = "pause";
 const MENU_QUIT: &str = "quit";
 
+/// What the window remembers: size, place, maximized, full screen; not whether it was
+/// shown (the app decides that: in the tray at login, on screen otherwise).
+pub const WINDOW_STATE: StateFlags = StateFlags::all().difference(StateFlags::VISIBLE);
+
 /// How long "Pause notifications" lasts.
 pub const PAUSE: chrono::Duration = chrono::Duration::hours(1);
 
@@ -142,9 +146,9 @@ pub fn refresh<R: Runtime>(app: &AppHandle<R>) {
     };
     let shell = app.state::<Shell>();
     let engine = &shell.engine;
-    let new_alerts = engine
-        .account()
-        .and_then(|_| engine.with_cache(|c| c.new_alert_count()).ok());
+    let new_alerts = signed_in(&shell)
+        .then(|| engine.with_cache(|c| c.new_alert_count()).ok())
+        .flatten();
     let text = tray_text(new_alerts, &engine.notify_settings(), engine.now());
     let results = [
         tray.icon.set_title(text.title.as_deref()),
@@ -193,8 +197,12 @@ pub fn open_alert<R: Runtime>(app: &AppHandle<R>, id: Option<i64>) {
 }
 
 /// A second launch of the same profile: its arguments reach this one, which comes forward
-/// (on the alert it names, if any).
+/// (on the alert it names, if any), unless it was a start at login.
 pub fn second_launch<R: Runtime>(app: &AppHandle<R>, argv: &[String]) {
+    if argv.iter().any(|a| a == MINIMIZED_ARG) {
+        // Launched at login while already running: nothing to bring forward.
+        return;
+    }
     match alert_arg(argv) {
         Some(id) => open_alert(app, Some(id)),
         None => show_main(app),
@@ -228,21 +236,36 @@ pub fn instance_id(data_dir: Option<&Path>) -> String {
     }
 }
 
-/// Closing the window: while an account is watched the app stays in the tray (its state
-/// saved now, so that a later kill keeps it); signed out, there is nothing to watch and it
-/// quits. Closing the demo ends the demo.
+/// Whether an account is signed in and not signed out by the server (then the sync runs).
+fn signed_in(shell: &Shell) -> bool {
+    shell
+        .engine
+        .account()
+        .is_some_and(|a| a.signed_out.is_none())
+}
+
+/// Whether the app watches from the tray: an account is signed in, this is not the demo, and
+/// the desktop has a tray to come back from.
+pub fn watching<R: Runtime>(app: &AppHandle<R>) -> bool {
+    let Some(shell) = app.try_state::<Shell>() else {
+        return false;
+    };
+    shell.demo.is_none() && signed_in(&shell) && app.try_state::<Tray<R>>().is_some()
+}
+
+/// Closing the window: while the app watches from the tray it stays there (its window's
+/// state saved now, so that a later kill keeps it); signed out, in the demo or without a
+/// tray, closing quits.
 pub fn on_window_event<R: Runtime>(window: &tauri::Window<R>, event: &WindowEvent) {
     if window.label() != MAIN_WINDOW {
         return;
     }
     if let WindowEvent::CloseRequested { api, .. } = event {
         let app = window.app_handle();
-        if let Err(e) = app.save_window_state(StateFlags::all()) {
-            tracing::debug!(error = %e, "the window's place was not saved");
-        }
-        let shell = app.state::<Shell>();
-        let watching = shell.demo.is_none() && shell.engine.account().is_some();
-        if watching {
+        if watching(app) {
+            if let Err(e) = app.save_window_state(WINDOW_STATE) {
+                tracing::debug!(error = %e, "the window's place was not saved");
+            }
             api.prevent_close();
             let _ = window.hide();
         }

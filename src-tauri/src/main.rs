@@ -21,6 +21,9 @@ use tracing_subscriber::EnvFilter;
 
 /// The event that carries the sync's status to the window.
 const SYNC_STATUS_EVENT: &str = "sync-status";
+/// The running demo, kept until the app exits (then its folder is removed).
+struct DemoFiles(std::sync::Mutex<Option<demo::Demo>>);
+
 /// How often the tray looks again at the clock (a pause ends by itself).
 const TRAY_TICK: std::time::Duration = std::time::Duration::from_secs(30);
 
@@ -51,58 +54,86 @@ fn main() -> anyhow::Result<std::process::ExitCode> {
     if let Some(command) = cli.command {
         return Ok(cli::run(command));
     }
-    let (engine, demo) = if cli.demo {
-        let demo = demo::start()?;
-        (Arc::clone(&demo.engine), Some(demo))
-    } else {
-        let engine = Engine::new(
-            AppDirs::from_os()?,
-            Arc::new(KeyringStore),
-            Arc::new(DesktopNotifier::default()),
-        );
-        match engine.restore() {
-            Ok(Some(account)) if account.signed_out.is_none() => {
-                // Inside the runtime, so that the sync task lives on it.
-                if let Err(e) = tauri::async_runtime::block_on(async { engine.start_sync() }) {
-                    tracing::warn!(error = %e, "the sync could not start");
-                }
-            }
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "the saved account could not be restored"),
-        }
-        (Arc::new(engine), None)
-    };
-    let mut status = engine.subscribe();
-    let actions = engine.notice_actions();
-    let served = Arc::clone(&engine);
-    let instance = desktop::instance_id((!cli.demo).then_some(engine.dirs().data.as_path()));
-    let minimized = cli.minimized && engine.account().is_some();
-    let demo_window = cli.demo;
-    tauri::Builder::default()
+    // Only the profile's folders are read before the single-instance plugin has looked for a
+    // running copy: a second launch hands over without opening the cache or starting a sync
+    // or a demo server.
+    let dirs = AppDirs::from_os()?;
+    let instance = desktop::instance_id((!cli.demo).then_some(dirs.data.as_path()));
+    let demo_mode = cli.demo;
+    let mut builder = tauri::Builder::default()
         // First, so that a second launch hands over before anything else starts.
         .plugin(
             tauri_plugin_single_instance::Builder::new()
                 .dbus_id(instance)
                 .callback(|app, argv, _cwd| desktop::second_launch(app, &argv))
                 .build(),
-        )
-        .plugin(tauri_plugin_window_state::Builder::new().build())
-        .plugin(
-            tauri_plugin_autostart::Builder::new()
-                .args([desktop::MINIMIZED_ARG])
-                .build(),
-        )
+        );
+    if !demo_mode {
+        // The demo neither remembers its window over the admin's nor starts at login.
+        builder = builder
+            .plugin(
+                tauri_plugin_window_state::Builder::new()
+                    .with_state_flags(desktop::WINDOW_STATE)
+                    .build(),
+            )
+            .plugin(
+                tauri_plugin_autostart::Builder::new()
+                    .args([desktop::MINIMIZED_ARG])
+                    .build(),
+            );
+    }
+    let app = builder
         .on_window_event(desktop::on_window_event)
         .setup(move |app| {
-            if let Err(e) = desktop::install(app.handle()) {
-                // Some desktops have no tray; the window and notifications still work.
+            let (engine, demo) = if demo_mode {
+                let demo = demo::start()?;
+                (Arc::clone(&demo.engine), Some(demo))
+            } else {
+                let engine = Engine::new(
+                    dirs,
+                    Arc::new(KeyringStore),
+                    Arc::new(DesktopNotifier::default()),
+                );
+                match engine.restore() {
+                    Ok(Some(account)) if account.signed_out.is_none() => {
+                        // Inside the runtime, so that the sync task lives on it.
+                        if let Err(e) =
+                            tauri::async_runtime::block_on(async { engine.start_sync() })
+                        {
+                            tracing::warn!(error = %e, "the sync could not start");
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::warn!(error = %e, "the saved account could not be restored")
+                    }
+                }
+                (Arc::new(engine), None)
+            };
+            let mut status = engine.subscribe();
+            let actions = engine.notice_actions();
+            let served = Arc::clone(&engine);
+            app.manage(commands::Shell {
+                engine,
+                demo: demo.as_ref().map(|d| d.server_url.clone()),
+                open_alert: cli.alert,
+            });
+            // Removed when the app exits (its folder holds the demo server's database).
+            app.manage(DemoFiles(std::sync::Mutex::new(demo)));
+            if demo_mode {
+                if let Some(window) = app.get_webview_window(desktop::MAIN_WINDOW) {
+                    let _ = window.set_title(desktop::DEMO_TITLE);
+                }
+            } else if let Err(e) = desktop::install(app.handle()) {
+                // Some desktops have no tray; the window and notifications still work, and
+                // closing the window quits.
                 tracing::warn!(error = %e, "no tray icon");
             }
-            if demo_window && let Some(window) = app.get_webview_window(desktop::MAIN_WINDOW) {
-                let _ = window.set_title(desktop::DEMO_TITLE);
-            }
-            if minimized && let Some(window) = app.get_webview_window(desktop::MAIN_WINDOW) {
-                let _ = window.hide();
+            // The window is created hidden; it shows unless the app starts in the tray.
+            if !(cli.minimized && desktop::watching(app.handle()))
+                && let Some(window) = app.get_webview_window(desktop::MAIN_WINDOW)
+            {
+                let _ = window.show();
             }
             // Answers to notifications: revoke through the engine, or bring the window up
             // on the alert.
@@ -144,11 +175,6 @@ fn main() -> anyhow::Result<std::process::ExitCode> {
             });
             Ok(())
         })
-        .manage(commands::Shell {
-            engine,
-            demo: demo.as_ref().map(|d| d.server_url.clone()),
-            open_alert: cli.alert,
-        })
         .invoke_handler(tauri::generate_handler![
             commands::app_info,
             commands::open_demo,
@@ -182,8 +208,14 @@ fn main() -> anyhow::Result<std::process::ExitCode> {
             commands::launch_at_login,
             commands::set_launch_at_login,
         ])
-        .run(tauri::generate_context!())?;
-    drop(demo);
+        .build(tauri::generate_context!())?;
+    app.run(|app, event| {
+        if let tauri::RunEvent::Exit = event
+            && let Some(files) = app.try_state::<DemoFiles>()
+        {
+            drop(files.0.lock().ok().and_then(|mut d| d.take()));
+        }
+    });
     Ok(std::process::ExitCode::SUCCESS)
 }
 

@@ -68,20 +68,29 @@ async fn the_overview_counts_maps_and_charts_what_the_server_holds() {
         .filter(|e| e.event == "session.signed_in")
         .count();
     assert_eq!((active, signed_in), (4, 4), "{:?}", truth.sessions);
-    let stat = |name: &'static str| {
-        let client = client.clone();
-        async move { text_when(&client, &format!("[data-testid=stat-{name}]"), |_| true).await }
-    };
+    // Each figure once it shows the server's (the Overview reloads as the sync brings news).
     let first_number =
-        |text: String| -> usize { text.split_whitespace().next().unwrap().parse().unwrap() };
-    assert_eq!(first_number(stat("active-sessions").await), active);
-    assert_eq!(first_number(stat("members").await), truth.members.len());
-    let today = stat("sign-ins-today").await;
-    assert_eq!(first_number(today.clone()), signed_in);
+        |text: &str| -> Option<usize> { text.split_whitespace().next()?.parse().ok() };
+    let stat = |name: &'static str, expected: usize| {
+        let client = client.clone();
+        async move {
+            text_when(&client, &format!("[data-testid=stat-{name}]"), |t| {
+                first_number(t) == Some(expected)
+            })
+            .await
+        }
+    };
+    let shown = stat("active-sessions", active).await;
+    assert_eq!(first_number(&shown), Some(active), "{shown}");
+    let shown = stat("members", truth.members.len()).await;
+    assert_eq!(first_number(&shown), Some(truth.members.len()), "{shown}");
+    let today = stat("sign-ins-today", signed_in).await;
+    assert_eq!(first_number(&today), Some(signed_in), "{today}");
     assert!(today.ends_with("· 1 failed"), "{today}");
     // Ada in London and in Paris within seconds: impossible travel, the one new alert, which
     // the latest alerts list.
-    assert_eq!(first_number(stat("new-alerts").await), 1);
+    let shown = stat("new-alerts", 1).await;
+    assert_eq!(first_number(&shown), Some(1), "{shown}");
 
     // The map: London (two sessions) and Paris (one); the app's own session on loopback
     // has no place.
@@ -134,26 +143,35 @@ async fn the_overview_counts_maps_and_charts_what_the_server_holds() {
     client.close().await.unwrap();
 }
 
-/// The app binary run directly (not through WebDriver) in the profile under `home`.
-fn app_in(app: &Path, home: &Path, args: &[&str]) -> Child {
-    Command::new(app)
-        .args(args)
-        .envs(profile(home))
-        .spawn()
-        .unwrap()
+/// The app binary run directly (not through WebDriver) in the profile under `home`; killed
+/// on drop, so that a failed test leaves no app (and no tray item) for the next.
+struct AppProcess(Child);
+
+impl Drop for AppProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn app_in(app: &Path, home: &Path, args: &[&str]) -> AppProcess {
+    AppProcess(
+        Command::new(app)
+            .args(args)
+            .envs(profile(home))
+            .spawn()
+            .unwrap(),
+    )
 }
 
 /// How `child` exited, within `timeout`.
-fn exit_within(mut child: Child, timeout: Duration, what: &str) -> std::process::ExitStatus {
+fn exit_within(mut child: AppProcess, timeout: Duration, what: &str) -> std::process::ExitStatus {
     let deadline = Instant::now() + timeout;
     loop {
-        if let Some(status) = child.try_wait().unwrap() {
+        if let Some(status) = child.0.try_wait().unwrap() {
             return status;
         }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("{what}");
-        }
+        assert!(Instant::now() < deadline, "{what}");
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -361,19 +379,52 @@ async fn launch_at_login_writes_the_autostart_entry_which_starts_the_app_in_the_
         .expect("the autostart entry stayed");
     client.close().await.unwrap();
     drop(driver);
+    // The window's app is gone (its tray item with it) before the next start.
+    let display = Display::open().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !display.windows_titled(TITLE).unwrap().is_empty() {
+        assert!(Instant::now() < deadline, "the first app did not end");
+        std::thread::sleep(Duration::from_millis(100));
+    }
 
     // Started as at login: in the tray, the window not shown until Open.
-    let display = Display::open().unwrap();
     let child = app_in(&app, home.path(), &["--minimized"]);
-    let tray = TrayItem::find(Duration::from_secs(20)).unwrap();
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    let windows = display.windows_titled(TITLE).unwrap();
-    assert_eq!(windows.len(), 1);
-    assert!(!display.is_viewable(windows[0]).unwrap());
+    // From the start until a second after its tray appears, the window is never on screen
+    // (not even for a moment before it hides).
+    let never_viewable = || {
+        for w in display.windows_titled(TITLE).unwrap() {
+            assert!(
+                !display.is_viewable(w).unwrap(),
+                "the window showed at login"
+            );
+        }
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let tray = loop {
+        never_viewable();
+        if let Ok(tray) = TrayItem::find(Duration::ZERO) {
+            break tray;
+        }
+        assert!(Instant::now() < deadline, "no tray item");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let quiet_until = Instant::now() + Duration::from_secs(1);
+    while Instant::now() < quiet_until {
+        never_viewable();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // (The window, created hidden, may not even exist on the display yet.)
+    assert!(display.windows_titled(TITLE).unwrap().len() <= 1);
     tray.click("Open").unwrap();
     display
         .wait_viewable(TITLE, true, Duration::from_secs(10))
         .unwrap();
+    // The window is this process's (it did not hand over to another and exit).
+    let mut child = child;
+    assert!(
+        child.0.try_wait().unwrap().is_none(),
+        "the --minimized start exited"
+    );
     tray.click("Quit").unwrap();
     let status = exit_within(child, Duration::from_secs(10), "Quit did not end the app");
     assert!(status.success(), "{status}");

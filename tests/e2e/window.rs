@@ -966,6 +966,8 @@ async fn settings_turn_notifications_off_and_sign_out_keeping_the_cache() {
 /// WebDriver's key codes.
 const TAB: &str = "\u{E004}";
 const ENTER: &str = "\u{E007}";
+/// Shift held for Tab, then released.
+const SHIFT_TAB: &str = "\u{E008}\u{E004}\u{E000}";
 
 /// Presses Tab until the focused element is `testid` (at most 40 times); the element.
 async fn tab_to(client: &Client, testid: &str) -> fantoccini::elements::Element {
@@ -1039,13 +1041,20 @@ async fn an_admin_signs_in_and_revokes_a_members_session_by_keyboard_alone() {
         }
         active.send_keys(TAB).await.unwrap();
     }
-    // The confirmation takes the focus: Enter again confirms.
+    // The confirmation focuses Cancel (a held Enter revokes nothing); Shift+Tab reaches the
+    // confirming button.
     let focused = client.active_element().await.unwrap();
     assert_eq!(
         focused.attr("data-testid").await.unwrap().as_deref(),
+        Some("confirm-cancel")
+    );
+    focused.send_keys(SHIFT_TAB).await.unwrap();
+    let confirm = client.active_element().await.unwrap();
+    assert_eq!(
+        confirm.attr("data-testid").await.unwrap().as_deref(),
         Some("revoke-session-confirm")
     );
-    focused.send_keys(ENTER).await.unwrap();
+    confirm.send_keys(ENTER).await.unwrap();
     rows_when(&client, "[data-testid=member-session-row]", 1).await;
     assert!(
         !firefox.works(&server).await,

@@ -91,7 +91,8 @@ export const api = {
   setNotifySettings: (settings: NotifySettings) => call<NotifySettings>("set_notify_settings", { settings }),
   /** Pauses notifications for an hour, or with false resumes them. */
   pauseNotifications: (pause: boolean) => call<NotifySettings>("pause_notifications", { pause }),
-  launchAtLogin: () => call<boolean>("launch_at_login"),
+  /** Whether the app starts at login; null in the demo. */
+  launchAtLogin: () => call<boolean | null>("launch_at_login"),
   setLaunchAtLogin: (enabled: boolean) => call<boolean>("set_launch_at_login", { enabled }),
   overview: (query: OverviewQuery) => call<Overview>("overview", { query }),
   policy: () => call<SessionPolicy>("policy"),
