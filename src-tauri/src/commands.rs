@@ -468,7 +468,12 @@ pub fn sessions_page(
         .engine
         .with_cache(|c| c.sessions(&filter))
         .map(|(rows, total)| SessionPage { rows, total });
-    tracing::debug!(ms = started.elapsed().as_millis(), ?filter.text, "sessions page");
+    // The search text may be an email: only whether there was one is logged.
+    tracing::debug!(
+        ms = started.elapsed().as_millis(),
+        searched = filter.text.is_some(),
+        "sessions page"
+    );
     page
 }
 

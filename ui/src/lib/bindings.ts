@@ -224,14 +224,9 @@ export type SessionPage = { rows: Array<Session>, total: number, };
 export type SessionFacets = { countries: Array<string>, devices: Array<string>, };
 export type OverviewQuery = { 
 /**
- * 7 or 30.
+ * 7 or 30 local midnights, oldest first; the last starts today.
  */
-days: number, 
-/**
- * The admin's offset from UTC in minutes (east positive), so that "today" and the
- * timeline's days are the admin's local days.
- */
-utc_offset_minutes: number, };
+day_starts: string[], };
 export type Overview = { active_sessions: number, members: number, 
 /**
  * Sign-ins since the admin's local midnight.
@@ -248,7 +243,7 @@ places: Array<Place>, unplaced_sessions: number,
 timeline: Array<DayCount>, };
 export type Place = { latitude: number, longitude: number, 
 /**
- * The place's most common city and country code.
+ * A city and the country code of the place (sessions this close share them, as a rule).
  */
 city: string | null, country_code: string | null, sessions: number, };
 export type DayCount = { 

@@ -13,14 +13,14 @@ pub const TIMELINE_DAYS: [u32; 2] = [7, 30];
 /// At most this many places on the map (the busiest).
 pub const MAX_PLACES: u32 = 2_000;
 
-/// What the overview asks for: the timeline's length and the admin's local day.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+/// What the overview asks for: the admin's local days of the timeline, as the instants of
+/// their midnights (the window knows the admin's time zone and its daylight-saving changes;
+/// a day is 23 to 25 hours long).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 pub struct OverviewQuery {
-    /// 7 or 30.
-    pub days: u32,
-    /// The admin's offset from UTC in minutes (east positive), so that "today" and the
-    /// timeline's days are the admin's local days.
-    pub utc_offset_minutes: i32,
+    /// 7 or 30 local midnights, oldest first; the last starts today.
+    #[ts(type = "string[]")]
+    pub day_starts: Vec<DateTime<Utc>>,
 }
 
 /// Active sessions at one place (sessions within about 10 km are one place).
@@ -28,7 +28,7 @@ pub struct OverviewQuery {
 pub struct Place {
     pub latitude: f64,
     pub longitude: f64,
-    /// The place's most common city and country code.
+    /// A city and the country code of the place (sessions this close share them, as a rule).
     pub city: Option<String>,
     pub country_code: Option<String>,
     #[ts(type = "number")]
@@ -70,47 +70,52 @@ pub struct Overview {
     pub timeline: Vec<DayCount>,
 }
 
-/// Sign-ins and failures per day from `?1` to `?3`, days of `?2` ms: read from the
+/// Sign-ins and failures per slot of `?2` ms from `?1` to `?3`: read from the
 /// `audit_by_event_time` index alone (a test checks the plan).
-const TIMELINE_SQL: &str = "SELECT (at - ?1) / ?2 AS day, event, count(*) FROM audit_events
+const TIMELINE_SQL: &str = "SELECT (at - ?1) / ?2 AS slot, event, count(*) FROM audit_events
      WHERE event IN ('session.signed_in', 'auth.sign_in_failed') AND at >= ?1 AND at <= ?3
-     GROUP BY day, event";
+     GROUP BY slot, event";
 
 impl OverviewQuery {
-    /// Checks the query: a timeline offered, an offset a clock can have.
-    pub fn validate(&self) -> Result<()> {
-        if !TIMELINE_DAYS.contains(&self.days) {
-            return Err(CoreError::new(
-                ErrorKind::InvalidInput,
-                format!("the timeline covers 7 or 30 days, not {}", self.days),
-            ));
+    /// Checks the query at `now`: a timeline offered, days of 23 to 25 hours in order, the last
+    /// one today.
+    pub fn validate(&self, now: DateTime<Utc>) -> Result<()> {
+        let invalid = |message: String| Err(CoreError::new(ErrorKind::InvalidInput, message));
+        let days = self.day_starts.len();
+        if !TIMELINE_DAYS.iter().any(|d| *d as usize == days) {
+            return invalid(format!("the timeline covers 7 or 30 days, not {days}"));
         }
-        if !(-14 * 60..=14 * 60).contains(&self.utc_offset_minutes) {
-            return Err(CoreError::new(
-                ErrorKind::InvalidInput,
-                "a UTC offset lies between -14 and +14 hours",
-            ));
+        let (shortest, longest) = (Duration::hours(23), Duration::hours(25));
+        if self
+            .day_starts
+            .windows(2)
+            .any(|w| w[1] - w[0] < shortest || w[1] - w[0] > longest)
+        {
+            return invalid("the timeline's days must follow each other".to_owned());
+        }
+        if self
+            .day_starts
+            .iter()
+            .any(|d| d.timestamp_millis() % SLOT_MS != 0)
+        {
+            return invalid("a day starts on a quarter of an hour".to_owned());
+        }
+        let today = self.day_starts[days - 1];
+        if today > now || now - today >= longest {
+            return invalid("the timeline's last day must be today".to_owned());
         }
         Ok(())
     }
-
-    /// The instant of the local midnight that starts the day `now` is in.
-    pub fn today(&self, now: DateTime<Utc>) -> DateTime<Utc> {
-        let offset = Duration::minutes(i64::from(self.utc_offset_minutes));
-        let local = now + offset;
-        let midnight = local
-            .date_naive()
-            .and_hms_opt(0, 0, 0)
-            .map(|t| t.and_utc())
-            .unwrap_or(local);
-        midnight - offset
-    }
 }
+
+/// The timeline counts in quarter-hour slots: every time zone's midnight falls on one, so each
+/// slot lies within one local day.
+const SLOT_MS: i64 = 15 * 60 * 1000;
 
 impl Cache {
     /// The overview at `now` (see [`OverviewQuery`]).
     pub fn overview(&self, now: DateTime<Utc>, query: &OverviewQuery) -> Result<Overview> {
-        query.validate()?;
+        query.validate(now)?;
         let count = |sql: &str, args: &[i64]| -> Result<u64> {
             self.conn
                 .prepare_cached(sql)
@@ -120,14 +125,15 @@ impl Cache {
                 .map(|n| u64::try_from(n).unwrap_or(0))
                 .map_err(|e| storage("sum up the workspace", e))
         };
-        let today = query.today(now);
-        let first_day = today - Duration::days(i64::from(query.days) - 1);
-        let day_ms = Duration::days(1).num_milliseconds();
+        let starts = &query.day_starts;
+        let first_day = starts[0];
 
-        // The timeline: sign-ins and failures per local day, from the time index.
-        let mut timeline: Vec<DayCount> = (0..query.days)
-            .map(|d| DayCount {
-                day: first_day + Duration::days(i64::from(d)),
+        // The timeline: sign-ins and failures per quarter hour from the index, then per
+        // local day.
+        let mut timeline: Vec<DayCount> = starts
+            .iter()
+            .map(|day| DayCount {
+                day: *day,
                 sign_ins: 0,
                 failed: 0,
             })
@@ -136,12 +142,17 @@ impl Cache {
         let rows: Vec<(i64, String, i64)> = self
             .rows(
                 TIMELINE_SQL,
-                rusqlite::params![start, day_ms, ms(now)],
+                rusqlite::params![start, SLOT_MS, ms(now)],
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
             .map_err(|e| storage("sum up the sign-ins", e))?;
-        for (day, event, n) in rows {
-            let Some(entry) = usize::try_from(day).ok().and_then(|d| timeline.get_mut(d)) else {
+        for (slot, event, n) in rows {
+            let at = first_day + Duration::milliseconds(slot * SLOT_MS);
+            // The last local midnight at or before the slot.
+            let Some(day) = starts.partition_point(|d| *d <= at).checked_sub(1) else {
+                continue;
+            };
+            let Some(entry) = timeline.get_mut(day) else {
                 continue;
             };
             let n = u64::try_from(n).unwrap_or(0);
@@ -216,6 +227,14 @@ mod tests {
         e
     }
 
+    /// `n` midnights a day apart (a zone without daylight saving), the last one `last`.
+    fn midnights(n: u32, last: DateTime<Utc>) -> Vec<DateTime<Utc>> {
+        (0..n)
+            .rev()
+            .map(|i| last - Duration::days(i64::from(i)))
+            .collect()
+    }
+
     fn member(id: &str) -> Member {
         Member {
             id: id.into(),
@@ -234,10 +253,8 @@ mod tests {
         // The admin is at UTC+2: their day began at 22:00 UTC the day before.
         let now = utc(8, 12, 30);
         let query = OverviewQuery {
-            days: 7,
-            utc_offset_minutes: 120,
+            day_starts: midnights(7, utc(7, 22, 0)),
         };
-        assert_eq!(query.today(now), utc(7, 22, 0));
         cache
             .apply_audit(&[
                 // 2 April 00:30 local: the timeline's first day; 23:00 local the day before: out.
@@ -302,7 +319,12 @@ mod tests {
             ]
         );
         let month = cache
-            .overview(now, &OverviewQuery { days: 30, ..query })
+            .overview(
+                now,
+                &OverviewQuery {
+                    day_starts: midnights(30, utc(7, 22, 0)),
+                },
+            )
             .unwrap();
         assert_eq!(month.timeline.len(), 30);
         assert_eq!(month.timeline.iter().map(|d| d.sign_ins).sum::<u64>(), 5);
@@ -327,32 +349,68 @@ mod tests {
     }
 
     #[test]
-    fn a_timeline_not_offered_or_an_impossible_offset_is_refused() {
+    fn a_day_of_23_hours_keeps_its_sign_ins() {
+        // London, spring 2026: Saturday 28 March and Sunday 29 March begin at 00:00 UTC
+        // (GMT); Monday 30 March at 23:00 UTC on the 29th (BST). Sunday has 23 hours.
         let tmp = tempfile::tempdir().unwrap();
-        let (cache, _) = open(tmp.path());
-        for query in [
-            OverviewQuery {
-                days: 14,
-                utc_offset_minutes: 0,
-            },
-            OverviewQuery {
-                days: 7,
-                utc_offset_minutes: 15 * 60,
-            },
-        ] {
-            let err = cache.overview(utc(8, 12, 0), &query).unwrap_err();
-            assert_eq!(err.kind, ErrorKind::InvalidInput, "{query:?}");
-        }
+        let (mut cache, _) = open(tmp.path());
+        let march =
+            |d: u32, h: u32, m: u32| Utc.with_ymd_and_hms(2026, 3, d, h, m, 0).single().unwrap();
+        let mut starts = midnights(5, march(29, 0, 0));
+        starts.push(march(29, 23, 0));
+        starts.push(march(30, 23, 0));
+        cache
+            .apply_audit(&[
+                // Sunday 22:59 UTC is Sunday 23:59 BST: Sunday.
+                event(1, "session.signed_in", march(29, 22, 59)),
+                // Sunday 23:00 UTC is Monday 00:00 BST: Monday (a fixed offset would say Sunday).
+                event(2, "session.signed_in", march(29, 23, 0)),
+                event(3, "auth.sign_in_failed", march(31, 9, 0)),
+            ])
+            .unwrap();
+        let o = cache
+            .overview(march(31, 10, 0), &OverviewQuery { day_starts: starts })
+            .unwrap();
+        let days: Vec<(u64, u64)> = o.timeline.iter().map(|d| (d.sign_ins, d.failed)).collect();
+        assert_eq!(
+            days,
+            [(0, 0), (0, 0), (0, 0), (0, 0), (1, 0), (1, 0), (0, 1)]
+        );
+        assert_eq!((o.sign_ins_today, o.failed_sign_ins_today), (0, 1));
     }
 
     #[test]
-    fn a_negative_offset_moves_the_day_back() {
-        // 01:00 UTC is 20:00 the day before at UTC-5.
-        let query = OverviewQuery {
-            days: 7,
-            utc_offset_minutes: -300,
-        };
-        assert_eq!(query.today(utc(8, 1, 0)), utc(7, 5, 0));
-        assert_eq!(query.today(utc(8, 5, 0)), utc(8, 5, 0));
+    fn a_timeline_not_offered_or_days_that_do_not_follow_are_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (cache, _) = open(tmp.path());
+        let now = utc(8, 12, 0);
+        let mut gap = midnights(7, utc(8, 0, 0));
+        gap[3] -= Duration::hours(3);
+        let mut odd_minute = midnights(7, utc(8, 0, 0));
+        odd_minute[0] += Duration::minutes(7);
+        for (why, day_starts) in [
+            ("14 days", midnights(14, utc(8, 0, 0))),
+            ("none", Vec::new()),
+            ("a day of 27 hours", gap),
+            ("not on a quarter hour", odd_minute),
+            ("ending yesterday", midnights(7, utc(7, 0, 0))),
+            ("ending tomorrow", midnights(7, utc(9, 0, 0))),
+        ] {
+            let err = cache
+                .overview(now, &OverviewQuery { day_starts })
+                .unwrap_err();
+            assert_eq!(err.kind, ErrorKind::InvalidInput, "{why}");
+        }
+        // Nothing was written meanwhile: the same query, right, answers.
+        assert!(
+            cache
+                .overview(
+                    now,
+                    &OverviewQuery {
+                        day_starts: midnights(7, utc(8, 0, 0))
+                    }
+                )
+                .is_ok()
+        );
     }
 }
