@@ -772,6 +772,24 @@ async fn the_audit_log_filters_by_event_and_exports_what_it_shows() {
         lines[1].contains("auth.sign_in_failed") && lines[1].contains(bob),
         "{csv}"
     );
+
+    // The member filter: part of bob's email typed, bob picked from the matches: his sign-in
+    // and his failure, nobody else's events.
+    choose(&client, "[data-testid=audit-event]", "").await;
+    assert_eq!(
+        rows_when(&client, "[data-testid=audit-row]", all)
+            .await
+            .len(),
+        all
+    );
+    type_into(&client, "[data-testid=audit-member]", "bob@").await;
+    click(&client, "[data-testid=audit-member-option]").await;
+    let rows = rows_when(&client, "[data-testid=audit-row]", 2).await;
+    assert_eq!(rows.len(), 2);
+    for row in rows {
+        let text = row.text().await.unwrap();
+        assert!(text.contains(bob), "{text}");
+    }
     client.close().await.unwrap();
 }
 
@@ -888,6 +906,38 @@ async fn the_sessions_list_draws_only_what_is_in_view_of_thousands_and_filters()
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(some < all && some > 0, "{some} of {all}");
+
+    // The member filter by keyboard: a whole email typed is that member; Enter on the first
+    // match picks it too.
+    // Emptied as a user does (select all, delete), so that the list hears the input.
+    wait_for(&client, "[data-testid=all-sessions-search]")
+        .await
+        .send_keys("\u{E009}a\u{E000}\u{E003}")
+        .await
+        .unwrap();
+    let mut back = 0;
+    for _ in 0..100 {
+        back = total().await;
+        if back == all {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(back, all, "the cleared search still filters");
+    let picker = wait_for(&client, "[data-testid=all-sessions-member]").await;
+    picker.send_keys(&format!("member7@{ENTER}")).await.unwrap();
+    let mut of_member = all;
+    for _ in 0..100 {
+        of_member = total().await;
+        if of_member < all {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        of_member, some,
+        "member7's sessions, as the search found them"
+    );
 
     // The Members screen of a workspace this size draws a page of 200 at a time.
     click(&client, "[data-testid=tab-members]").await;

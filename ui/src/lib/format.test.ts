@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { absoluteTime, eventName, listOf, localDayStarts, localToInstant, membersShown, placeOf, reasonText, relativeTime, sentence, syncLine } from "./format";
+import { absoluteTime, eventName, listOf, localDayStarts, localToInstant, memberByEmail, membersShown, placeOf, reasonText, relativeTime, sentence, syncLine } from "./format";
 
 const now = new Date("2026-04-08T12:00:00Z");
 
@@ -180,5 +180,15 @@ describe("localDayStarts", () => {
     // 01:30 on 9 April in India: today began at 18:30 UTC on the 8th.
     expect(starts[6]).toBe("2026-04-08T18:30:00.000Z");
     expect(starts[0]).toBe("2026-04-02T18:30:00.000Z");
+  });
+});
+
+describe("memberByEmail", () => {
+  const members = [{ email: "ada@acme.test" }, { email: "Bob@Acme.test" }];
+  it("finds a whole email in any case, and nothing for a part", () => {
+    expect(memberByEmail(members, " BOB@acme.test ")).toBe(members[1]);
+    expect(memberByEmail(members, "ada@acme.test")).toBe(members[0]);
+    expect(memberByEmail(members, "ada@")).toBeNull();
+    expect(memberByEmail(members, "")).toBeNull();
   });
 });

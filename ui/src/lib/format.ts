@@ -186,3 +186,10 @@ export function localDayStarts(days: number, now: Date = new Date()): string[] {
   }
   return starts;
 }
+
+/** The member whose email is `text` (any case, surrounding spaces ignored), if any. */
+export function memberByEmail<M extends { email: string }>(members: M[], text: string): M | null {
+  const wanted = text.trim().toLowerCase();
+  if (wanted === "") return null;
+  return members.find((m) => m.email.toLowerCase() === wanted) ?? null;
+}
