@@ -840,27 +840,7 @@ async fn the_sessions_list_draws_only_what_is_in_view_of_thousands_and_filters()
     );
     click(&client, "[data-testid=tab-all-sessions]").await;
 
-    let total = || async {
-        let text = wait_for(&client, "[data-testid=all-sessions-total]")
-            .await
-            .text()
-            .await
-            .unwrap();
-        text.split(' ')
-            .next()
-            .unwrap()
-            .replace(',', "")
-            .parse::<u64>()
-            .unwrap()
-    };
-    let mut all = 0;
-    for _ in 0..100 {
-        all = total().await;
-        if all > 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let all = sessions_total_when(&client, |n| n > 0).await;
     assert!(all > 500, "{all} active sessions");
     let drawn = client
         .find_all(Locator::Css("[data-testid=all-sessions-row]"))
@@ -897,43 +877,21 @@ async fn the_sessions_list_draws_only_what_is_in_view_of_thousands_and_filters()
         "member7@bench.test",
     )
     .await;
-    let mut some = all;
-    for _ in 0..100 {
-        some = total().await;
-        if some < all {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let some = sessions_total_when(&client, |n| n < all).await;
     assert!(some < all && some > 0, "{some} of {all}");
 
-    // The member filter by keyboard: a whole email typed is that member; Enter on the first
-    // match picks it too.
-    // Emptied as a user does (select all, delete), so that the list hears the input.
+    // The member filter by keyboard (a whole email typed, Enter on the first match). First the
+    // search is emptied as a user does (select all, delete), so that the list hears the input.
     wait_for(&client, "[data-testid=all-sessions-search]")
         .await
         .send_keys("\u{E009}a\u{E000}\u{E003}")
         .await
         .unwrap();
-    let mut back = 0;
-    for _ in 0..100 {
-        back = total().await;
-        if back == all {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let back = sessions_total_when(&client, |n| n == all).await;
     assert_eq!(back, all, "the cleared search still filters");
     let picker = wait_for(&client, "[data-testid=all-sessions-member]").await;
     picker.send_keys(&format!("member7@{ENTER}")).await.unwrap();
-    let mut of_member = all;
-    for _ in 0..100 {
-        of_member = total().await;
-        if of_member < all {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let of_member = sessions_total_when(&client, |n| n < all).await;
     assert_eq!(
         of_member, some,
         "member7's sessions, as the search found them"
@@ -1011,6 +969,25 @@ async fn settings_turn_notifications_off_and_sign_out_keeping_the_cache() {
     assert_eq!(secret_tool_lookup(&name).unwrap(), None);
     assert_eq!(cache_files(), 1);
     client.close().await.unwrap();
+}
+
+/// The count of the Sessions list ("15,259 active sessions").
+fn sessions_count(text: &str) -> u64 {
+    text.split(' ')
+        .next()
+        .unwrap_or_default()
+        .replace(',', "")
+        .parse()
+        .unwrap_or(0)
+}
+
+/// The Sessions list's count once `done` holds for it (or the last one after ten seconds).
+async fn sessions_total_when(client: &Client, done: impl Fn(u64) -> bool) -> u64 {
+    let text = text_when(client, "[data-testid=all-sessions-total]", |t| {
+        done(sessions_count(t))
+    })
+    .await;
+    sessions_count(&text)
 }
 
 /// WebDriver's key codes.
