@@ -117,7 +117,11 @@ pub(crate) fn profile(home: &Path) -> [(&'static str, std::ffi::OsString); 5] {
         ("XDG_DATA_HOME", home.join("data").into()),
         ("XDG_CONFIG_HOME", home.join("config").into()),
         ("XDG_CACHE_HOME", home.join("cache").into()),
-        ("RUST_LOG", "warn".into()),
+        // SETGET_E2E_LOG sets the apps' log filter when a failure needs their story.
+        (
+            "RUST_LOG",
+            std::env::var_os("SETGET_E2E_LOG").unwrap_or_else(|| "warn".into()),
+        ),
     ]
 }
 

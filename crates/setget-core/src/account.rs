@@ -190,15 +190,23 @@ pub fn save_settings(dirs: &AppDirs, settings: &AppSettings) -> Result<()> {
 }
 
 /// Writes `bytes` to `path` (in the config dir) through a synced temporary file renamed into
-/// place.
+/// place. Each write has a temporary file of its own: two writers at once (the sync hearing a
+/// 401 while an action ends the session) both succeed, the last rename winning, instead of one
+/// renaming the other's file away.
 fn write_atomically(dirs: &AppDirs, path: &Path, json: &[u8]) -> Result<()> {
     std::fs::create_dir_all(&dirs.config).map_err(|e| storage_error("create", &dirs.config, &e))?;
-    let tmp = path.with_extension("json.tmp");
+    let name = path
+        .file_name()
+        .map(|n| format!(".{}.", n.to_string_lossy()))
+        .unwrap_or_default();
     let write = || -> std::io::Result<()> {
-        let mut f = std::fs::File::create(&tmp)?;
+        let mut f = tempfile::Builder::new()
+            .prefix(&name)
+            .suffix(".tmp")
+            .tempfile_in(&dirs.config)?;
         f.write_all(json)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)?;
+        f.as_file().sync_all()?;
+        f.persist(path).map_err(|e| e.error)?;
         if let Ok(dir) = std::fs::File::open(&dirs.config) {
             let _ = dir.sync_all();
         }
@@ -246,10 +254,32 @@ mod tests {
         assert_eq!(load(&d).unwrap(), None);
         save(&d, &sample()).unwrap();
         assert_eq!(load(&d).unwrap(), Some(sample()));
-        assert!(!d.config.join("account.json.tmp").exists());
+        // No temporary file stays behind.
+        let names: Vec<String> = std::fs::read_dir(&d.config)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, ["account.json"]);
         remove(&d).unwrap();
         remove(&d).unwrap();
         assert_eq!(load(&d).unwrap(), None);
+    }
+
+    #[test]
+    fn writers_at_once_all_succeed_and_leave_one_whole_file() {
+        let tmp = tempfile::tempdir().unwrap();
+        let d = dirs(tmp.path());
+        std::thread::scope(|scope| {
+            for _ in 0..8 {
+                scope.spawn(|| {
+                    for _ in 0..50 {
+                        save(&d, &sample()).unwrap();
+                    }
+                });
+            }
+        });
+        assert_eq!(load(&d).unwrap(), Some(sample()));
+        assert_eq!(std::fs::read_dir(&d.config).unwrap().count(), 1);
     }
 
     #[test]

@@ -64,6 +64,10 @@ pub struct Credential {
     dirs: AppDirs,
     clock: Arc<dyn Clock>,
     signed_out: Mutex<Option<SignedOutNote>>,
+    /// Held while the session ends: the sync hearing a 401 and an action that ended the
+    /// session may end it at once, and the keyring refuses a second delete of an item it is
+    /// deleting.
+    ending: Mutex<()>,
     state: Arc<TokenState>,
 }
 
@@ -95,6 +99,7 @@ impl Credential {
             dirs,
             clock,
             signed_out,
+            ending: Mutex::new(()),
             state,
         }
     }
@@ -157,6 +162,7 @@ impl Credential {
 
     /// Records that the server ended the session: the token goes, the reason stays.
     pub(crate) fn end(&self, e: &CoreError) -> Result<()> {
+        let _one_at_a_time = self.ending.lock().unwrap_or_else(|e| e.into_inner());
         let note = SignedOutNote {
             code: e.server_code,
             reason: e.message.clone(),
