@@ -213,12 +213,16 @@ impl Display {
                 (net_name, utf8),
                 (AtomEnum::WM_NAME.into(), AtomEnum::STRING.into()),
             ] {
-                let name = self
+                // A window may go between the listing and this question (BadWindow): it is
+                // no longer there to be found.
+                let Ok(reply) = self
                     .conn
                     .get_property(false, w, prop, kind, 0, 1024)?
-                    .reply()?
-                    .value;
-                if name == title.as_bytes() {
+                    .reply()
+                else {
+                    break;
+                };
+                if reply.value == title.as_bytes() {
                     found.push(w);
                     break;
                 }
@@ -227,9 +231,13 @@ impl Display {
         Ok(found)
     }
 
-    /// Whether `window` is on the screen.
+    /// Whether `window` is on the screen (a window that is gone is not).
     pub fn is_viewable(&self, window: Window) -> anyhow::Result<bool> {
-        Ok(self.conn.get_window_attributes(window)?.reply()?.map_state == MapState::VIEWABLE)
+        Ok(self
+            .conn
+            .get_window_attributes(window)?
+            .reply()
+            .is_ok_and(|a| a.map_state == MapState::VIEWABLE))
     }
 
     /// Asks the window to close (`WM_DELETE_WINDOW`), as the close button of a window
