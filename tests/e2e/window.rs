@@ -2,14 +2,13 @@
 //! real server: sign-in, the sessions list, the keyring, a desktop notification, sign-out.
 //! Screenshots of each screen go to `target/e2e-artifacts/`.
 
-use std::net::TcpListener;
-use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Stdio;
+use std::time::Duration;
 
-use fantoccini::{Client, ClientBuilder, Locator};
+use fantoccini::{Client, Locator};
 use setget_core::account::credential_name;
+use setget_e2e::webdriver::{self, Driver};
 use setget_e2e::{
     NotifyMonitor, ServerProcess, agents, built_binary, files_containing, files_under,
     invoke_action, secret_tool_lookup, workspace_root,
@@ -24,27 +23,6 @@ pub(crate) const FIREFOX_WINDOWS: &str = agents::FIREFOX_WINDOWS;
 /// several WebKit sessions starting at once beside the rest of the suite sometimes fail to
 /// start at all on a two-core machine.
 pub(crate) static ONE_WINDOW: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-/// tauri-driver in a process group of its own, killed on drop with everything it started
-/// (WebKitWebDriver and the app), so that a failed test leaves no window behind for the next.
-pub(crate) struct Guard(Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-KILL", "--", &format!("-{}", self.0.id())])
-            .status();
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap()
-}
 
 fn artifacts_dir() -> PathBuf {
     let dir = std::env::var_os("SETGET_E2E_ARTIFACTS")
@@ -110,81 +88,31 @@ pub(crate) async fn type_into(client: &Client, css: &str, text: &str) {
     field.send_keys(text).await.unwrap();
 }
 
-/// The environment of an app whose home, data, config and cache are under `home`.
+/// The environment of an app whose home, data, config and cache are under `home`;
+/// SETGET_E2E_LOG sets the apps' log filter when a failure needs their story.
 pub(crate) fn profile(home: &Path) -> [(&'static str, std::ffi::OsString); 5] {
-    [
-        ("HOME", home.into()),
-        ("XDG_DATA_HOME", home.join("data").into()),
-        ("XDG_CONFIG_HOME", home.join("config").into()),
-        ("XDG_CACHE_HOME", home.join("cache").into()),
-        // SETGET_E2E_LOG sets the apps' log filter when a failure needs their story.
-        (
-            "RUST_LOG",
-            std::env::var_os("SETGET_E2E_LOG").unwrap_or_else(|| "warn".into()),
-        ),
-    ]
+    webdriver::profile(
+        home,
+        &std::env::var_os("SETGET_E2E_LOG").unwrap_or_else(|| "warn".into()),
+    )
 }
 
-pub(crate) fn start_driver(app_home: &Path) -> (Guard, u16) {
+pub(crate) fn start_driver(app_home: &Path) -> (Driver, u16) {
     start_driver_with(app_home, &[])
 }
 
 /// The same with more variables in the app's environment.
-pub(crate) fn start_driver_with(app_home: &Path, env: &[(&str, &str)]) -> (Guard, u16) {
-    let driver = std::env::var_os("SETGET_TAURI_DRIVER").unwrap_or_else(|| "tauri-driver".into());
-    let port = free_port();
-    let native_port = free_port();
-    let child = Command::new(driver)
-        .args([
-            "--port",
-            &port.to_string(),
-            "--native-port",
-            &native_port.to_string(),
-        ])
-        // The app inherits this environment: its data, config and cache go under app_home.
-        .envs(profile(app_home))
-        .envs(env.iter().copied())
-        .process_group(0)
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("tauri-driver must be installed (cargo xtask test installs it)");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "tauri-driver did not listen on {port}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    (Guard(child), port)
+pub(crate) fn start_driver_with(app_home: &Path, env: &[(&str, &str)]) -> (Driver, u16) {
+    let program = std::env::var_os("SETGET_TAURI_DRIVER").unwrap_or_else(|| "tauri-driver".into());
+    let mut all: Vec<(&str, std::ffi::OsString)> = profile(app_home).into();
+    all.extend(env.iter().map(|(k, v)| (*k, (*v).into())));
+    let driver = webdriver::start_driver(&program, &all, Stdio::inherit()).unwrap();
+    let port = driver.port;
+    (driver, port)
 }
 
 pub(crate) async fn connect(port: u16, app: &Path) -> Client {
-    let mut caps = serde_json::Map::new();
-    caps.insert("browserName".into(), "wry".into());
-    caps.insert(
-        "tauri:options".into(),
-        serde_json::json!({ "application": app }),
-    );
-    // A session that fails to start (the driver's connection to WebKit broke off) is tried
-    // again, twice, before the test fails.
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        match ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-            .capabilities(caps.clone())
-            .connect(&format!("http://127.0.0.1:{port}"))
-            .await
-        {
-            Ok(client) => return client,
-            Err(e) if attempt < 3 => {
-                eprintln!("a WebDriver session did not start ({e}); trying again");
-                tokio::time::sleep(Duration::from_secs(2)).await;
-            }
-            Err(e) => panic!("a WebDriver session with the app: {e}"),
-        }
-    }
+    webdriver::connect(port, app).await.unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -697,7 +625,7 @@ pub(crate) async fn window_signed_in(
     app: &Path,
     home: &Path,
     server: &ServerProcess,
-) -> (Guard, Client) {
+) -> (Driver, Client) {
     let (driver, port) = start_driver(home);
     let client = connect(port, app).await;
     wait_for(&client, "[data-testid=server-url]").await;

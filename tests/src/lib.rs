@@ -12,6 +12,7 @@ mod dbus;
 mod desktop;
 mod proxy;
 mod snapshot;
+pub mod webdriver;
 
 pub use dbus::{NotifyCall, NotifyMonitor, invoke_action};
 pub use desktop::{Display, TrayItem};

@@ -127,12 +127,13 @@ pub(crate) fn sign_in_admin(
     Ok(())
 }
 
-/// The peak resident set (VmHWM) of a running process, in KiB.
-fn peak_rss_kib(pid: u32) -> Option<u64> {
+/// A field of a process's `/proc/PID/status` in KiB (`"VmHWM:"`, the peak resident set;
+/// `"VmRSS:"`, the present one).
+pub(crate) fn status_kib(pid: u32, field: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .find_map(|l| l.strip_prefix(field))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
@@ -152,7 +153,7 @@ pub fn inner(args: &[String]) -> anyhow::Result<()> {
         .spawn()?;
     let mut peak = 0;
     while first.try_wait()?.is_none() {
-        peak = peak.max(peak_rss_kib(first.id()).unwrap_or(0));
+        peak = peak.max(status_kib(first.id(), "VmHWM:").unwrap_or(0));
         std::thread::sleep(Duration::from_millis(10));
     }
     let first_s = started.elapsed().as_secs_f64();

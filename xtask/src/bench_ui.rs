@@ -13,14 +13,15 @@
 //!   after the filters (and the app's peak).
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
-use fantoccini::{Client, ClientBuilder, Locator};
+use fantoccini::{Client, Locator};
+use setget_e2e::webdriver::{self, Driver, connect};
 
 use crate::bench::{Latency, verdict};
-use crate::bench_sync::{admin, build_release_apps, on_big_workspace, sign_in_admin};
+use crate::bench_sync::{admin, build_release_apps, on_big_workspace, sign_in_admin, status_kib};
 use crate::setup;
 
 /// Cold starts measured.
@@ -52,89 +53,23 @@ pub fn ui() -> anyhow::Result<()> {
     on_big_workspace("ui-inner", "setget-bench-ui-")
 }
 
-/// tauri-driver in a process group of its own; the group is killed on drop.
-struct Driver {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-KILL", "--", &format!("-{}", self.child.id())])
-            .status();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
-}
-
+/// tauri-driver for the app under `home`; its log (and the app's) shown when
+/// `SETGET_BENCH_LOG` sets a filter.
 fn start_driver(home: &Path) -> anyhow::Result<Driver> {
-    use std::os::unix::process::CommandExt as _;
-    let port = free_port()?;
-    let child = Command::new(crate::test::tauri_driver_path())
-        .args(["--port", &port.to_string()])
-        .args(["--native-port", &free_port()?.to_string()])
-        .env("HOME", home)
-        .env("XDG_DATA_HOME", home.join("data"))
-        .env("XDG_CONFIG_HOME", home.join("config"))
-        .env("XDG_CACHE_HOME", home.join("cache"))
-        .env(
-            "RUST_LOG",
-            std::env::var("SETGET_BENCH_LOG").unwrap_or_else(|_| "warn".into()),
-        )
-        .process_group(0)
-        .stdout(Stdio::null())
-        .stderr(if std::env::var_os("SETGET_BENCH_LOG").is_some() {
-            Stdio::inherit()
-        } else {
-            Stdio::null()
-        })
-        .spawn()
-        .context("starting tauri-driver")?;
-    let driver = Driver { child, port };
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        if Instant::now() > deadline {
-            bail!("tauri-driver did not listen on {port}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Ok(driver)
-}
-
-async fn connect(port: u16, app: &Path) -> anyhow::Result<Client> {
-    let mut caps = serde_json::Map::new();
-    caps.insert("browserName".into(), "wry".into());
-    caps.insert(
-        "tauri:options".into(),
-        serde_json::json!({ "application": app }),
-    );
-    Ok(
-        ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-            .capabilities(caps)
-            .connect(&format!("http://127.0.0.1:{port}"))
-            .await?,
-    )
+    let log = std::env::var_os("SETGET_BENCH_LOG");
+    let env = webdriver::profile(home, log.as_deref().unwrap_or("warn".as_ref()));
+    let stderr = if log.is_some() {
+        Stdio::inherit()
+    } else {
+        Stdio::null()
+    };
+    webdriver::start_driver(crate::test::tauri_driver_path().as_os_str(), &env, stderr)
 }
 
 /// Empties the OS page cache (root only); whether it did.
 fn drop_page_cache() -> bool {
     let _ = Command::new("sync").status();
     std::fs::write("/proc/sys/vm/drop_caches", "3\n").is_ok()
-}
-
-/// A `VmRSS:`-style field of a process, in KiB.
-fn status_kib(pid: u32, field: &str) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(field))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
 /// (pid, parent pid, command name) of every process.
