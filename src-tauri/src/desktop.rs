@@ -108,10 +108,7 @@ pub fn install<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
         .show_menu_on_left_click(false)
         .on_menu_event(|app, event| match event.id.as_ref() {
             MENU_OPEN => show_main(app),
-            MENU_ALERTS => {
-                show_main(app);
-                emit(app, OPEN_ALERT_EVENT, None::<i64>);
-            }
+            MENU_ALERTS => open_alert(app, None),
             MENU_PAUSE => toggle_pause(app),
             MENU_QUIT => app.exit(0),
             _ => {}

@@ -317,11 +317,9 @@ async fn the_tray_counts_alerts_pauses_notifications_and_keeps_watching_with_the
 
     // Quit from the tray ends the app: the window and the tray item go.
     tray.click("Quit").unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !display.windows_titled(TITLE).unwrap().is_empty() {
-        assert!(Instant::now() < deadline, "the app did not quit");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    display
+        .wait_gone(TITLE, Duration::from_secs(10))
+        .expect("the app did not quit");
     assert!(tray.menu().is_err(), "the tray item outlived the app");
 
     // The next start opens the window where and as large as it was.
@@ -381,11 +379,9 @@ async fn launch_at_login_writes_the_autostart_entry_which_starts_the_app_in_the_
     drop(driver);
     // The window's app is gone (its tray item with it) before the next start.
     let display = Display::open().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !display.windows_titled(TITLE).unwrap().is_empty() {
-        assert!(Instant::now() < deadline, "the first app did not end");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    display
+        .wait_gone(TITLE, Duration::from_secs(10))
+        .expect("the first app did not end");
 
     // Started as at login: in the tray, the window not shown until Open.
     let child = app_in(&app, home.path(), &["--minimized"]);
@@ -501,11 +497,9 @@ async fn try_the_demo_opens_the_demo_workspace_in_a_window_of_its_own() {
     wait_for(&client, "[data-testid=server-url]").await;
     // Closing the demo ends it (no tray for the demo).
     display.close(demo).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !display.windows_titled(DEMO_TITLE).unwrap().is_empty() {
-        assert!(Instant::now() < deadline, "the demo did not end");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    display
+        .wait_gone(DEMO_TITLE, Duration::from_secs(10))
+        .expect("the demo did not end");
     assert_eq!(display.windows_titled(TITLE).unwrap().len(), 1);
     client.close().await.unwrap();
 }

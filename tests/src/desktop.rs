@@ -253,6 +253,18 @@ impl Display {
         Ok(())
     }
 
+    /// Waits until no window is titled `title` (its app has ended).
+    pub fn wait_gone(&self, title: &str, timeout: Duration) -> anyhow::Result<()> {
+        let deadline = Instant::now() + timeout;
+        while !self.windows_titled(title)?.is_empty() {
+            if Instant::now() > deadline {
+                bail!("a window {title:?} is still there");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Ok(())
+    }
+
     /// Waits until the one window titled `title` is viewable (or not).
     pub fn wait_viewable(
         &self,

@@ -490,6 +490,15 @@ impl Cache {
             .map_err(|e| storage("read its sync state", e))
     }
 
+    /// The one number a `SELECT count(*) …` answers.
+    fn count(&self, sql: &str) -> Result<u64> {
+        self.conn
+            .prepare_cached(sql)
+            .and_then(|mut s| s.query_row([], |r| r.get::<_, i64>(0)))
+            .map(|n| u64::try_from(n).unwrap_or(0))
+            .map_err(|e| storage("count its rows", e))
+    }
+
     /// Records a finished sync.
     pub fn set_last_sync(&mut self, now: DateTime<Utc>) -> Result<()> {
         self.conn
@@ -530,12 +539,7 @@ impl Cache {
 
     /// Row counts.
     pub fn counts(&self) -> Result<Counts> {
-        let count = |sql: &str| -> Result<u64> {
-            self.conn
-                .query_row(sql, [], |r| r.get::<_, i64>(0))
-                .map(|n| u64::try_from(n).unwrap_or(0))
-                .map_err(|e| storage("count its rows", e))
-        };
+        let count = |sql| self.count(sql);
         Ok(Counts {
             members: count("SELECT count(*) FROM members")?,
             sessions: count("SELECT count(*) FROM sessions")?,

@@ -380,14 +380,7 @@ impl Cache {
 
     /// How many alerts are new.
     pub fn new_alert_count(&self) -> Result<u64> {
-        self.conn
-            .query_row(
-                "SELECT count(*) FROM alerts WHERE status = 'new'",
-                [],
-                |r| r.get::<_, i64>(0),
-            )
-            .map(|n| n.max(0) as u64)
-            .map_err(|e| storage("count the alerts", e))
+        self.count("SELECT count(*) FROM alerts WHERE status = 'new'")
     }
 
     /// Sets an alert's status; None when there is no such alert.

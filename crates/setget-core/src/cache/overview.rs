@@ -116,15 +116,6 @@ impl Cache {
     /// The overview at `now` (see [`OverviewQuery`]).
     pub fn overview(&self, now: DateTime<Utc>, query: &OverviewQuery) -> Result<Overview> {
         query.validate(now)?;
-        let count = |sql: &str, args: &[i64]| -> Result<u64> {
-            self.conn
-                .prepare_cached(sql)
-                .and_then(|mut s| {
-                    s.query_row(rusqlite::params_from_iter(args), |r| r.get::<_, i64>(0))
-                })
-                .map(|n| u64::try_from(n).unwrap_or(0))
-                .map_err(|e| storage("sum up the workspace", e))
-        };
         let starts = &query.day_starts;
         let first_day = starts[0];
 
@@ -188,15 +179,15 @@ impl Cache {
                 },
             )
             .map_err(|e| storage("place the sessions", e))?;
-        let active_sessions = count("SELECT count(*) FROM sessions WHERE status = 'active'", &[])?;
-        let unplaced_sessions = count(
+        let active_sessions =
+            self.count("SELECT count(*) FROM sessions WHERE status = 'active'")?;
+        let unplaced_sessions = self.count(
             "SELECT count(*) FROM sessions
              WHERE status = 'active' AND (latitude IS NULL OR longitude IS NULL)",
-            &[],
         )?;
         Ok(Overview {
             active_sessions,
-            members: count("SELECT count(*) FROM members", &[])?,
+            members: self.count("SELECT count(*) FROM members")?,
             sign_ins_today,
             failed_sign_ins_today,
             new_alerts: self.new_alert_count()?,
