@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { absoluteTime, eventName, listOf, localDayStarts, localToInstant, memberByEmail, membersShown, placeOf, reasonText, relativeTime, sentence, syncLine } from "./format";
+import { absoluteTime, eventName, listOf, localDayStarts, localToInstant, memberByEmail, membersShown, placeOf, reasonName, reasonText, relativeTime, sentence, syncLine } from "./format";
 
 const now = new Date("2026-04-08T12:00:00Z");
 
@@ -151,6 +151,15 @@ describe("audit words", () => {
     expect(eventName("session.expired")).toBe("Session expired");
     expect(eventName("something.new")).toBe("something.new");
   });
+
+  it("says an audit reason in words, and an unknown one as its spaced code", () => {
+    expect(reasonName("wrong_password")).toBe("Wrong password");
+    expect(reasonName("admin")).toBe("By an admin");
+    expect(reasonName("inactivity")).toBe("Inactivity timeout");
+    expect(reasonName("token_reuse")).toBe("Rotated token reused");
+    expect(reasonName("brand_new_reason")).toBe("brand new reason");
+  });
+
   it("turns a local date and time into an instant, or null", () => {
     expect(localToInstant("")).toBeNull();
     expect(localToInstant("not a date")).toBeNull();

@@ -162,6 +162,29 @@ export const AUDIT_EVENTS: [string, string][] = [
   ["settings.security.updated", "Session policy changed"],
 ];
 
+/** The audit log's reasons (why a session ended or a sign-in failed) in words. */
+const AUDIT_REASONS: Record<string, string> = {
+  self: "By the member",
+  revoked_self: "By the member",
+  admin: "By an admin",
+  revoked_admin: "By an admin",
+  workspace_revoke: "Every workspace session revoked",
+  concurrent_limit: "Over the concurrent-session limit",
+  inactivity: "Inactivity timeout",
+  absolute: "Absolute timeout",
+  ip_change: "IP address changed",
+  user_agent_change: "Browser changed",
+  token_reuse: "Rotated token reused",
+  sign_out: "Signed out",
+  wrong_password: "Wrong password",
+  locked: "Account locked",
+};
+
+/** An audit reason in words; an unknown one as its code, spaced. */
+export function reasonName(reason: string): string {
+  return AUDIT_REASONS[reason] ?? reason.replaceAll("_", " ");
+}
+
 /** The words for an event type (the type itself when unknown). */
 export function eventName(event: string): string {
   return AUDIT_EVENTS.find(([e]) => e === event)?.[1] ?? event;
