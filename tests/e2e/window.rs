@@ -434,23 +434,23 @@ async fn the_security_screen_sets_the_policy_and_revokes_every_session_with_the_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_members_page_revokes_one_session_then_all_and_the_server_confirms() {
     let _one = ONE_WINDOW.lock().await;
-    let app = built_binary("setget-admin").unwrap();
     let ada = "ada@members.test";
-    let server = server_with("members", &[ada]).await;
-    let [firefox, safari] = firefox_and_safari(&server, ada).await;
-    let home = tempfile::tempdir().unwrap();
-    let (_driver, client) = window_signed_in(&app, home.path(), &server).await;
+    let TwoBrowsers {
+        server,
+        firefox,
+        safari,
+        client,
+        ..
+    } = &two_browsers_and_the_window("members", ada).await;
 
     // The list: the owner and ada. Search finds ada; her page lists both sessions.
-    click(&client, "[data-testid=tab-members]").await;
+    click(client, "[data-testid=tab-members]").await;
     assert_eq!(
-        rows_when(&client, "[data-testid=member-row]", 2)
-            .await
-            .len(),
+        rows_when(client, "[data-testid=member-row]", 2).await.len(),
         2
     );
-    screenshot(&client, "08-members.png").await;
-    type_into(&client, "[data-testid=member-search]", "ADA@").await;
+    screenshot(client, "08-members.png").await;
+    type_into(client, "[data-testid=member-search]", "ADA@").await;
     let rows = client
         .find_all(Locator::Css("[data-testid=member-row]"))
         .await
@@ -463,79 +463,127 @@ async fn a_members_page_revokes_one_session_then_all_and_the_server_confirms() {
         .click()
         .await
         .unwrap();
-    wait_for(&client, "[data-testid=member-page]").await;
-    let listed = rows_when(&client, "[data-testid=member-session-row]", 2)
+    wait_for(client, "[data-testid=member-page]").await;
+    let listed = rows_when(client, "[data-testid=member-session-row]", 2)
         .await
         .len();
     assert_eq!(listed, 2);
-    let table = wait_for(&client, "[data-testid=member-sessions]").await;
+    let table = wait_for(client, "[data-testid=member-sessions]").await;
     let text = table.text().await.unwrap();
     assert!(
         text.contains("Firefox on Windows") && text.contains("81.2.69.142"),
         "{text}"
     );
     assert!(text.contains("Safari on macOS"), "{text}");
-    screenshot(&client, "08-member-page.png").await;
+    screenshot(client, "08-member-page.png").await;
 
     // Revoke the Safari session, confirmed in place.
     let row = row_with(
-        &client,
+        client,
         "[data-testid=member-session-row]",
         "Safari on macOS",
     )
     .await;
-    row.find(Locator::Css("[data-testid=revoke-session]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    row.find(Locator::Css("[data-testid=revoke-session-confirm]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    let notice = wait_for(&client, "[data-testid=members-notice]").await;
+    click_in(&row, "[data-testid=revoke-session]").await;
+    click_in(&row, "[data-testid=revoke-session-confirm]").await;
+    let notice = wait_for(client, "[data-testid=members-notice]").await;
     assert!(notice.text().await.unwrap().contains("is revoked"));
     assert!(
-        !safari.works(&server).await,
+        !safari.works(server).await,
         "the Safari session still works"
     );
-    assert!(firefox.works(&server).await, "the Firefox session went too");
+    assert!(firefox.works(server).await, "the Firefox session went too");
 
     // Revoke All Sessions, confirmed: the Firefox one goes as well.
-    click(&client, "[data-testid=revoke-member-all]").await;
-    click(&client, "[data-testid=revoke-member-all-confirm]").await;
-    let said = text_when(&client, "[data-testid=members-notice]", |t| {
+    click(client, "[data-testid=revoke-member-all]").await;
+    click(client, "[data-testid=revoke-member-all-confirm]").await;
+    let said = text_when(client, "[data-testid=members-notice]", |t| {
         t.contains("revoked.") && t.starts_with('1')
     })
     .await;
     assert_eq!(said, "1 session of ada revoked.");
-    assert!(!firefox.works(&server).await);
-    client.close().await.unwrap();
+    assert!(!firefox.works(server).await);
+    client.clone().close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sessions_screen_revokes_a_session_of_any_member_and_the_server_confirms() {
+    let _one = ONE_WINDOW.lock().await;
+    let ada = "ada@everywhere.test";
+    let TwoBrowsers {
+        server,
+        firefox,
+        safari,
+        client,
+        ..
+    } = &two_browsers_and_the_window("everywhere", ada).await;
+
+    // ada's two sessions and the app's own.
+    click(client, "[data-testid=tab-all-sessions]").await;
+    assert_eq!(sessions_total_when(client, |n| n == 3).await, 3);
+    let safari_row = "Safari on macOS";
+
+    // Cancel takes the focus as the confirmation appears, and cancels: nothing is revoked.
+    let row = row_with(client, "[data-testid=all-sessions-row]", safari_row).await;
+    click_in(&row, "[data-testid=all-sessions-revoke]").await;
+    let focused = client.active_element().await.unwrap();
+    assert_eq!(
+        focused.attr("data-testid").await.unwrap().as_deref(),
+        Some("confirm-cancel")
+    );
+    focused.click().await.unwrap();
+    assert!(safari.works(server).await, "cancel revoked the session");
+
+    // Revoke, confirmed: the server ends that session only, and the list drops its row.
+    let row = row_with(client, "[data-testid=all-sessions-row]", safari_row).await;
+    click_in(&row, "[data-testid=all-sessions-revoke]").await;
+    click_in(&row, "[data-testid=all-sessions-revoke-confirm]").await;
+    let said = text_when(client, "[data-testid=all-sessions-notice]", |t| {
+        !t.is_empty()
+    })
+    .await;
+    assert_eq!(
+        said,
+        format!("{ada}'s session on Safari on macOS from 1.178.90.7 is revoked.")
+    );
+    assert!(
+        !safari.works(server).await,
+        "the Safari session still works"
+    );
+    assert!(firefox.works(server).await, "the Firefox session went too");
+    assert_eq!(sessions_total_when(client, |n| n == 2).await, 2);
+    let text = wait_for(client, "[data-testid=all-sessions]")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(!text.contains(safari_row), "{text}");
+    assert!(text.contains("Firefox on Windows"), "{text}");
+    client.clone().close().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn my_sessions_revokes_one_then_all_others_then_the_apps_own() {
     let _one = ONE_WINDOW.lock().await;
-    let app = built_binary("setget-admin").unwrap();
-    let server = server_with("mine", &[]).await;
-    let [firefox, safari] = firefox_and_safari(&server, OWNER).await;
-    let home = tempfile::tempdir().unwrap();
-    let (_driver, client) = window_signed_in(&app, home.path(), &server).await;
-    click(&client, "[data-testid=tab-sessions]").await;
+    let TwoBrowsers {
+        server,
+        firefox,
+        safari,
+        client,
+        ..
+    } = &two_browsers_and_the_window("mine", OWNER).await;
+    click(client, "[data-testid=tab-sessions]").await;
     let rows = || async {
         client
             .find_all(Locator::Css("[data-testid=session-row]"))
             .await
             .unwrap()
     };
-    wait_for(&client, "[data-testid=current-badge]").await;
+    wait_for(client, "[data-testid=current-badge]").await;
     assert_eq!(rows().await.len(), 3);
 
     // The Safari session, confirmed in place.
-    let row = row_with(&client, "[data-testid=session-row]", "Safari on macOS").await;
+    let row = row_with(client, "[data-testid=session-row]", "Safari on macOS").await;
     for button in ["revoke-mine", "revoke-mine-confirm"] {
         row.find(Locator::Css(&format!("[data-testid={button}]")))
             .await
@@ -544,22 +592,22 @@ async fn my_sessions_revokes_one_then_all_others_then_the_apps_own() {
             .await
             .unwrap();
     }
-    wait_for(&client, "[data-testid=sessions-notice]").await;
-    assert!(!safari.works(&server).await);
-    assert!(firefox.works(&server).await);
+    wait_for(client, "[data-testid=sessions-notice]").await;
+    assert!(!safari.works(server).await);
+    assert!(firefox.works(server).await);
     assert_eq!(rows().await.len(), 2);
 
     // All others: the Firefox one goes, this one stays.
-    click(&client, "[data-testid=revoke-others]").await;
-    click(&client, "[data-testid=revoke-others-confirm]").await;
-    let said = text_when(&client, "[data-testid=sessions-notice]", |t| {
+    click(client, "[data-testid=revoke-others]").await;
+    click(client, "[data-testid=revoke-others-confirm]").await;
+    let said = text_when(client, "[data-testid=sessions-notice]", |t| {
         t.starts_with("1 other")
     })
     .await;
     assert_eq!(said, "1 other session revoked; this one stays.");
-    assert!(!firefox.works(&server).await);
+    assert!(!firefox.works(server).await);
     assert_eq!(rows().await.len(), 1);
-    screenshot(&client, "09-my-sessions.png").await;
+    screenshot(client, "09-my-sessions.png").await;
 
     // The app's own: it is signed out, and its token leaves the keyring.
     let current = client
@@ -567,17 +615,17 @@ async fn my_sessions_revokes_one_then_all_others_then_the_apps_own() {
         .await
         .unwrap();
     current.click().await.unwrap();
-    let warning = wait_for(&client, "tr.current").await.text().await.unwrap();
+    let warning = wait_for(client, "tr.current").await.text().await.unwrap();
     assert!(warning.contains("This signs the app out."), "{warning}");
-    click(&client, "tr.current [data-testid=revoke-mine-confirm]").await;
-    let notice = wait_for(&client, "[data-testid=signed-out-notice]").await;
+    click(client, "tr.current [data-testid=revoke-mine-confirm]").await;
+    let notice = wait_for(client, "[data-testid=signed-out-notice]").await;
     assert_eq!(
         notice.text().await.unwrap(),
         "You revoked this app's own session; sign in again."
     );
     let name = credential_name(&server.url, OWNER);
     assert_eq!(secret_tool_lookup(&name).unwrap(), None);
-    client.close().await.unwrap();
+    client.clone().close().await.unwrap();
 }
 
 /// A browser session at the server: its token, and the user agent and IP it is bound to.
@@ -618,6 +666,45 @@ pub(crate) async fn firefox_and_safari(server: &ServerProcess, email: &str) -> [
         sessions.push(BrowserSession { token, agent, ip });
     }
     sessions.try_into().unwrap_or_else(|_| unreachable!())
+}
+
+/// A workspace where `email` signed in from Firefox and Safari (`firefox_and_safari`), and the
+/// window signed in as its owner. Fields drop in order: the window, its driver, the server.
+pub(crate) struct TwoBrowsers {
+    pub(crate) client: Client,
+    _driver: Driver,
+    pub(crate) server: ServerProcess,
+    pub(crate) firefox: BrowserSession,
+    pub(crate) safari: BrowserSession,
+    _home: tempfile::TempDir,
+}
+
+pub(crate) async fn two_browsers_and_the_window(slug: &str, email: &str) -> TwoBrowsers {
+    let app = built_binary("setget-admin").unwrap();
+    let members: &[&str] = if email == OWNER { &[] } else { &[email] };
+    let server = server_with(slug, members).await;
+    let [firefox, safari] = firefox_and_safari(&server, email).await;
+    let home = tempfile::tempdir().unwrap();
+    let (_driver, client) = window_signed_in(&app, home.path(), &server).await;
+    TwoBrowsers {
+        client,
+        _driver,
+        server,
+        firefox,
+        safari,
+        _home: home,
+    }
+}
+
+/// Clicks the element of `css` inside `parent`.
+pub(crate) async fn click_in(parent: &fantoccini::elements::Element, css: &str) {
+    parent
+        .find(Locator::Css(css))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
 }
 
 /// The window, with its files under `home`, signed in as the owner and live.
@@ -683,6 +770,7 @@ async fn the_audit_log_filters_by_event_and_exports_what_it_shows() {
     assert_eq!(shown.len(), 1);
     let text = shown[0].text().await.unwrap();
     assert!(text.contains(bob) && text.contains("81.2.69.142"), "{text}");
+    assert!(text.contains("Wrong password"), "{text}");
     screenshot(&client, "10-audit.png").await;
 
     // The export holds what the filter shows.
@@ -701,7 +789,9 @@ async fn the_audit_log_filters_by_event_and_exports_what_it_shows() {
     assert_eq!(lines.len(), 2, "{csv}");
     assert!(lines[0].starts_with("seq,at,event,member_email"), "{csv}");
     assert!(
-        lines[1].contains("auth.sign_in_failed") && lines[1].contains(bob),
+        lines[1].contains("auth.sign_in_failed")
+            && lines[1].contains(bob)
+            && lines[1].contains("wrong_password"),
         "{csv}"
     );
 
