@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { visibleRange } from "./virtual";
+import { visibleRange, withPage } from "./virtual";
 
 describe("visibleRange", () => {
   it("draws the rows in view and a few around them", () => {
@@ -12,5 +12,25 @@ describe("visibleRange", () => {
   });
   it("draws nothing for an empty list", () => {
     expect(visibleRange(0, 400, 40, 0, 5)).toEqual({ first: 0, last: 0 });
+  });
+});
+
+describe("withPage", () => {
+  it("adds a page of the same query to those shown", () => {
+    const shown = new Map([[0, ["a", "b"]]]);
+    const next = withPage(shown, 3, 3, 1, ["c"]);
+    expect([...next.entries()]).toEqual([
+      [0, ["a", "b"]],
+      [1, ["c"]],
+    ]);
+    expect(shown.size).toBe(1);
+  });
+
+  it("replaces an older query's pages with the new query's first answer", () => {
+    const shown = new Map([
+      [0, ["old"]],
+      [4, ["older"]],
+    ]);
+    expect([...withPage(shown, 2, 3, 4, ["new"]).entries()]).toEqual([[4, ["new"]]]);
   });
 });

@@ -14,3 +14,18 @@ export function visibleRange(
   const last = Math.min(total, top + Math.ceil(height / rowHeight) + overscan);
   return { first, last: Math.max(first, last) };
 }
+
+/**
+ * The pages a list shows once page `index` of query `query` arrives, given the pages it shows
+ * now and the query they belong to: added to them when the query is the same, else replacing
+ * them all. An older query's rows so stay on screen until the new one's first answer.
+ */
+export function withPage<T>(
+  shown: Map<number, T[]>,
+  shownQuery: number,
+  query: number,
+  index: number,
+  rows: T[],
+): Map<number, T[]> {
+  return new Map(shownQuery === query ? shown : []).set(index, rows);
+}
