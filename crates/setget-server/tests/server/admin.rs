@@ -15,16 +15,22 @@ const FIREFOX: &str =
 
 /// The id of the session a token belongs to, from `/api/users/me/sessions/`.
 async fn session_id(h: &Harness, token: &str) -> String {
+    current_session(h, token).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// The session of `token`, as its member's list shows it.
+async fn current_session(h: &Harness, token: &str) -> Value {
     let (_, _, body) = h.send(get_with("/api/users/me/sessions/", token)).await;
     body["results"]
         .as_array()
         .unwrap()
         .iter()
         .find(|s| s["current"] == true)
-        .unwrap()["id"]
-        .as_str()
         .unwrap()
-        .to_owned()
+        .clone()
 }
 
 /// Every admin endpoint, as (method, path, body) with `{member}` and `{session}` placeholders.
@@ -311,12 +317,34 @@ async fn policy_changes_apply_to_new_sessions_only() {
         .send(get_with("/api/workspaces/acme/session-policy/", &owner))
         .await;
     assert_eq!(read, policy);
-    let after = h.token(MEMBER, MEMBER_PASSWORD).await;
+    let mut after = h.token(MEMBER, MEMBER_PASSWORD).await;
+    let mut before = before;
 
-    // Idle for 31 minutes: the new session is over, the old one keeps its 7 days.
+    // Each session keeps the timeouts in force when it was created.
+    let old = current_session(&h, &before).await;
+    assert_eq!(
+        (&old["inactivity_timeout"], &old["absolute_timeout"]),
+        (&json!("7d"), &json!("30d"))
+    );
+    let new = current_session(&h, &after).await;
+    assert_eq!(
+        (&new["inactivity_timeout"], &new["absolute_timeout"]),
+        (&json!("30m"), &json!("24h"))
+    );
+
+    // Both used after 2 minutes (each use slides its expiry by its own timeout), then idle for
+    // 31 minutes: the new session is over, the old one keeps its 7 days.
+    h.clock.advance(Duration::minutes(2));
+    assert_eq!(h.me_following(&mut before).await.0, StatusCode::OK);
+    assert_eq!(h.me_following(&mut after).await.0, StatusCode::OK);
     h.clock.advance(Duration::minutes(31));
-    assert_eq!(h.me_status(&after).await, StatusCode::UNAUTHORIZED);
-    assert_eq!(h.me_status(&before).await, StatusCode::OK);
+    assert_eq!(h.me_following(&mut after).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(h.me_following(&mut before).await.0, StatusCode::OK);
+    let old = current_session(&h, &before).await;
+    assert_eq!(
+        (&old["inactivity_timeout"], &old["absolute_timeout"]),
+        (&json!("7d"), &json!("30d"))
+    );
     let updated = h.events("settings.security.updated");
     assert_eq!(updated.len(), 1);
     let details: Value = serde_json::from_str(updated[0]["details"].as_str().unwrap()).unwrap();
@@ -463,6 +491,33 @@ async fn five_failed_sign_ins_lock_the_member_out_for_fifteen_minutes() {
             "locked"
         ]
     );
+}
+
+#[tokio::test]
+async fn the_lockout_counts_five_failures_strictly_within_fifteen_minutes() {
+    // Five failures spanning 14 min 56 s lock the member out; five spanning exactly 15 minutes
+    // (the first has left the window when the fifth comes) do not.
+    for (gap_seconds, locked) in [(224, true), (225, false)] {
+        let h = Harness::new(true).await;
+        for n in 0..5 {
+            if n > 0 {
+                h.clock.advance(Duration::seconds(gap_seconds));
+            }
+            let (status, _, _) = h.sign_in(MEMBER, "wrong").await;
+            assert_eq!(
+                status,
+                StatusCode::UNAUTHORIZED,
+                "failure {n}, {gap_seconds} s apart"
+            );
+        }
+        let (status, _, _) = h.sign_in(MEMBER, MEMBER_PASSWORD).await;
+        let expected = if locked {
+            StatusCode::TOO_MANY_REQUESTS
+        } else {
+            StatusCode::OK
+        };
+        assert_eq!(status, expected, "failures {gap_seconds} s apart");
+    }
 }
 
 #[tokio::test]
