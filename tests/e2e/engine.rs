@@ -264,6 +264,33 @@ async fn plain_http_to_another_host_is_refused_before_anything_is_sent() {
 }
 
 #[tokio::test]
+async fn signing_in_as_another_account_removes_the_first_accounts_token() {
+    let admin = "admin@switch.test";
+    let f = Fixture::with_members("switch", &[(admin, Role::Admin)]).await;
+    let owner = f.sign_in().await;
+    let owner_name = credential_name(&owner.server, &owner.email);
+    assert!(secret_tool_lookup(&owner_name).unwrap().is_some());
+
+    let switched = f
+        .engine
+        .sign_in(&f.server.url, admin, Sensitive::new(PASSWORD.into()))
+        .await
+        .unwrap();
+    assert_eq!(switched.email, admin);
+    let admin_name = credential_name(&switched.server, admin);
+    assert_ne!(admin_name, owner_name);
+    assert_eq!(secret_tool_lookup(&owner_name).unwrap(), None);
+    let token = secret_tool_lookup(&admin_name)
+        .unwrap()
+        .expect("the new account's token");
+    assert!(is_token_shaped(&token));
+    // The engine works as the new account.
+    let mine = f.engine.my_sessions().await.unwrap();
+    assert_eq!(mine.len(), 1);
+    assert_eq!(mine[0].member_email, admin);
+}
+
+#[tokio::test]
 async fn rotated_tokens_replace_the_old_one_in_the_keyring_before_the_next_request() {
     let f = Fixture::new("rotation").await;
     let account = f.sign_in().await;

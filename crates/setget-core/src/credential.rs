@@ -194,3 +194,99 @@ impl Credential {
         &self.client
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use setget_protocol::ErrorCode;
+    use setget_protocol::clock::ManualClock;
+
+    use super::*;
+    use crate::secret::MemoryStore;
+
+    fn credential(secrets: Arc<MemoryStore>, home: &std::path::Path) -> Credential {
+        let config = AccountConfig {
+            server: "https://setget.example/".into(),
+            email: "owner@acme.test".into(),
+            workspace_slug: "acme".into(),
+            workspace_name: "Acme".into(),
+            session_id: Some("s1".into()),
+            signed_out: None,
+        };
+        let base = crate::client::parse_server_url(&config.server).unwrap();
+        let clock = ManualClock::new("2026-04-08T12:00:00Z".parse().unwrap());
+        Credential::new(
+            config,
+            ApiClient::new(base).unwrap(),
+            secrets,
+            AppDirs {
+                data: home.join("data"),
+                config: home.join("config"),
+            },
+            Arc::new(clock),
+        )
+    }
+
+    fn stored(secrets: &MemoryStore, name: &str) -> Option<String> {
+        secrets.load(name).unwrap().map(|t| t.expose().clone())
+    }
+
+    #[test]
+    fn a_rotated_token_is_stored_until_the_credential_is_retired() {
+        let home = tempfile::tempdir().unwrap();
+        let secrets = Arc::new(MemoryStore::default());
+        let cred = credential(Arc::clone(&secrets), home.path());
+        let name = cred.config().credential_name();
+
+        cred.state
+            .keep_rotated(Sensitive::new("sgs_rotated".into()));
+        assert_eq!(stored(&secrets, &name).as_deref(), Some("sgs_rotated"));
+        assert_eq!(
+            cred.token().unwrap().map(|t| t.expose().clone()).as_deref(),
+            Some("sgs_rotated")
+        );
+
+        // Signed out: a call still in flight that brings a rotation writes nothing back.
+        cred.retire();
+        secrets.delete(&name).unwrap();
+        cred.state.keep_rotated(Sensitive::new("sgs_late".into()));
+        assert_eq!(stored(&secrets, &name), None);
+        assert!(cred.token().unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn a_session_ended_by_the_server_forgets_the_token_and_keeps_the_reason() {
+        let home = tempfile::tempdir().unwrap();
+        let secrets = Arc::new(MemoryStore::default());
+        let cred = credential(Arc::clone(&secrets), home.path());
+        let name = cred.config().credential_name();
+        secrets
+            .store(&name, &Sensitive::new("sgs_token".into()))
+            .unwrap();
+
+        let ended = CoreError {
+            kind: ErrorKind::SignedOut,
+            server_code: Some(ErrorCode::SessionExpired),
+            message: "the session expired".into(),
+        };
+        cred.end(&ended).unwrap();
+        assert_eq!(stored(&secrets, &name), None);
+        let note = cred.signed_out().expect("a note");
+        assert_eq!(note.code, Some(ErrorCode::SessionExpired));
+        let saved = account::load(&cred.dirs).unwrap().expect("account.json");
+        assert_eq!(saved.signed_out, Some(note));
+
+        // Later calls say why, without asking the keyring or the server.
+        let err = cred
+            .call(|_, _| async { Ok::<_, CoreError>(()) })
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind, ErrorKind::SignedOut);
+        assert!(
+            err.message.contains("the session expired"),
+            "{}",
+            err.message
+        );
+        cred.state.keep_rotated(Sensitive::new("sgs_late".into()));
+        assert_eq!(stored(&secrets, &name), None);
+    }
+}

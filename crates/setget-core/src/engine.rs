@@ -263,11 +263,14 @@ impl Engine {
             session_id: Some(signed_in.session.id),
             signed_out: None,
         };
-        // Forget a different earlier account's token first, so that it does not linger.
-        if let Ok(old) = self.signed()
-            && old.cred.config().credential_name() != config.credential_name()
-        {
-            self.secrets.delete(&old.cred.config().credential_name())?;
+        // The earlier credential stores nothing from now on (a call of its still in flight
+        // that brings a rotated token must not write it over the new one), and a different
+        // account's token goes, so that it does not linger.
+        if let Ok(old) = self.signed() {
+            old.cred.retire();
+            if old.cred.config().credential_name() != config.credential_name() {
+                self.secrets.delete(&old.cred.config().credential_name())?;
+            }
         }
         self.secrets.store(&config.credential_name(), &token)?;
         account::save(&self.dirs, &config)?;
