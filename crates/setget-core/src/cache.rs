@@ -1447,6 +1447,8 @@ mod tests {
         assert_eq!(text("2.69.16"), ["s2", "s1"]);
         assert_eq!(text("fox on win"), ["s2", "s1"]);
         assert_eq!(text("bo"), ["s2"]);
+        // A short text is a scan, not the index, and finds the active sessions only too.
+        assert_eq!(text("ad"), ["s1"]);
         assert_eq!(text("\"quoted\""), Vec::<String>::new());
 
         cache
@@ -1468,6 +1470,41 @@ mod tests {
             })
             .unwrap();
         assert_eq!(older.iter().map(|e| e.seq).collect::<Vec<_>>(), [3, 2]);
+
+        // `until` includes its own instant; `member_id` keeps that member's events only.
+        let bobs = AuditEvent {
+            member_id: Some("m2".into()),
+            member_email: Some("bob@acme.test".into()),
+            ..event(6)
+        };
+        cache.apply_audit(&[bobs]).unwrap();
+        let seqs = |f: AuditFilter| -> Vec<i64> {
+            let rows = cache.audit_events(&AuditFilter { limit: 50, ..f }).unwrap();
+            rows.iter().map(|e| e.seq).collect()
+        };
+        assert_eq!(
+            seqs(AuditFilter {
+                since: Some(at(2)),
+                until: Some(at(4)),
+                ..Default::default()
+            }),
+            [4, 3, 2]
+        );
+        assert_eq!(
+            seqs(AuditFilter {
+                member_id: Some("m2".into()),
+                ..Default::default()
+            }),
+            [6]
+        );
+        assert_eq!(
+            seqs(AuditFilter {
+                member_id: Some("m1".into()),
+                until: Some(at(5)),
+                ..Default::default()
+            }),
+            [5, 4, 3, 2, 1]
+        );
     }
 
     #[test]

@@ -591,6 +591,16 @@ mod tests {
         assert!(err.message.contains("https://setget.example"));
         let err = parse_server_url("http://10.0.0.5").unwrap_err();
         assert_eq!(err.kind, ErrorKind::InsecureUrl);
+        // Names that only start or end like a loopback one are remote hosts.
+        for remote in [
+            "http://localhost.evil.example",
+            "http://localhost-proxy.example:8080",
+            "http://evil-localhost",
+            "http://127.0.0.1.evil.example",
+        ] {
+            let err = parse_server_url(remote).unwrap_err();
+            assert_eq!(err.kind, ErrorKind::InsecureUrl, "{remote}");
+        }
     }
 
     #[test]

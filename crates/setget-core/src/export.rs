@@ -100,17 +100,12 @@ pub fn export_audit(
 ) -> Result<u64> {
     let partial: PathBuf = path.with_extension(format!("{}.partial", format.extension()));
     let file = std::fs::File::create(&partial).map_err(failed)?;
-    let written = write_events(cache, filter, format, std::io::BufWriter::new(file));
-    match written {
-        Ok(n) => {
-            std::fs::rename(&partial, path).map_err(failed)?;
-            Ok(n)
-        }
-        Err(e) => {
-            let _ = std::fs::remove_file(&partial);
-            Err(e)
-        }
+    let written = write_events(cache, filter, format, std::io::BufWriter::new(file))
+        .and_then(|n| std::fs::rename(&partial, path).map_err(failed).map(|()| n));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&partial);
     }
+    written
 }
 
 /// Where the rows go.
@@ -220,6 +215,63 @@ mod tests {
         assert_eq!(&rows[12_000][0], "1");
         assert_eq!(&rows[0][11], "quote \" and, comma");
         assert!(!tmp.path().join("audit.csv.partial").exists());
+    }
+
+    #[test]
+    fn csv_columns_hold_each_field_of_the_event() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut cache = Cache::open(&tmp.path().join("c.db"), &CacheKey::generate()).unwrap();
+        let revoked = AuditEvent {
+            event: "session.revoked".into(),
+            actor_email: Some("owner@acme.test".into()),
+            location: Some(setget_protocol::Location {
+                city: Some("London".into()),
+                region: Some("England".into()),
+                country: Some("United Kingdom".into()),
+                country_code: Some("GB".into()),
+                latitude: Some(51.5),
+                longitude: Some(-0.1),
+            }),
+            reason: Some("admin".into()),
+            ..audit_event(1)
+        };
+        cache.apply_audit(&[revoked.clone()]).unwrap();
+        let path = tmp.path().join("audit.csv");
+        export_audit(&cache, &AuditFilter::default(), ExportFormat::Csv, &path).unwrap();
+        let mut reader = csv::Reader::from_path(&path).unwrap();
+        let row = reader.records().next().unwrap().unwrap();
+        let expected = [
+            "1".to_owned(),
+            revoked.at.to_rfc3339(),
+            "session.revoked".into(),
+            "ada@acme.test".into(),
+            "m1".into(),
+            "s1".into(),
+            "owner@acme.test".into(),
+            "81.2.69.160".into(),
+            "Firefox on Windows".into(),
+            "London".into(),
+            "GB".into(),
+            "admin".into(),
+            "Mozilla/5.0".into(),
+            r#"{"n":1}"#.into(),
+        ];
+        assert_eq!(row.iter().collect::<Vec<_>>(), expected);
+    }
+
+    #[test]
+    fn an_export_that_cannot_be_put_in_place_leaves_no_partial_file() {
+        let tmp = tempfile::tempdir().unwrap();
+        let cache = cache_with(tmp.path(), 3);
+        // A folder where the file should go: the events are written, the rename fails.
+        let path = tmp.path().join("audit.csv");
+        std::fs::create_dir(&path).unwrap();
+        let err =
+            export_audit(&cache, &AuditFilter::default(), ExportFormat::Csv, &path).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Storage);
+        assert!(err.message.starts_with("the export could not be written"));
+        assert!(!tmp.path().join("audit.csv.partial").exists());
+        assert!(path.is_dir());
     }
 
     #[test]

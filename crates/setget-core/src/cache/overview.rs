@@ -271,9 +271,18 @@ mod tests {
         paris_revoked.location = paris.location.clone();
         let mut nowhere = session("s5", 5, SessionStatus::Active);
         nowhere.location = None;
+        let mut nowhere_expired = session("s6", 6, SessionStatus::Expired);
+        nowhere_expired.location = None;
         london.location = Some(location("London", "GB", 51.5, -0.12));
         cache
-            .apply_sessions(&[london, near_london, paris, paris_revoked, nowhere])
+            .apply_sessions(&[
+                london,
+                near_london,
+                paris,
+                paris_revoked,
+                nowhere,
+                nowhere_expired,
+            ])
             .unwrap();
         cache
             .replace_members(&[member("ada"), member("bob")], now)
@@ -284,6 +293,7 @@ mod tests {
         assert_eq!(o.members, 2);
         assert_eq!((o.sign_ins_today, o.failed_sign_ins_today), (2, 1));
         assert_eq!(o.new_alerts, 0);
+        // Of the active sessions only: the expired one without a place is not counted.
         assert_eq!(o.unplaced_sessions, 1);
         let places: Vec<(Option<&str>, u64)> = o
             .places
