@@ -415,6 +415,49 @@ async fn rotation_expiry_and_policy_changes_during_a_long_running_sync() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_admins_policy_change_reaches_the_cache_through_the_stream() {
+    let f = Fixture::new("policylive").await;
+    f.sign_in_at(&f.server.url).await;
+    f.engine.start_sync().unwrap();
+    wait_for(&f.engine, "live", |s| *s == SyncState::Live).await;
+    let before = f
+        .engine
+        .with_cache(|c| c.policy())
+        .unwrap()
+        .expect("a policy");
+    assert_eq!(before.absolute_timeout, "30d");
+
+    // The owner, in a browser, shortens the absolute timeout. The engine's members (and
+    // policy) refresh is 10 minutes away: only the streamed event can bring it sooner.
+    let token = f.checker.token.lock().unwrap().clone();
+    let response = reqwest::Client::new()
+        .patch(
+            f.server
+                .at(&format!("/api/workspaces/{}/session-policy/", f.slug)),
+        )
+        .header("user-agent", FIREFOX)
+        .header("x-forwarded-for", CHECKER_IP)
+        .header("cookie", format!("setget_session={token}"))
+        .json(&serde_json::json!({"absolute_timeout": "7d"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let mut cached = None;
+    for _ in 0..50 {
+        cached = f.engine.with_cache(|c| c.policy()).unwrap();
+        if cached.as_ref().is_some_and(|p| p.absolute_timeout == "7d") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let cached = cached.expect("a policy");
+    assert_eq!(cached.absolute_timeout, "7d");
+    assert_eq!(cached.inactivity_timeout, before.inactivity_timeout);
+    f.engine.stop_sync();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_action_reaches_the_server_and_the_cache_and_its_errors_are_clear() {
     let mut f = Fixture::new("actions").await;
     let ada1 = f.browser(&f.ada, FIREFOX, "81.2.69.160").await;
@@ -543,8 +586,17 @@ async fn every_action_reaches_the_server_and_the_cache_and_its_errors_are_clear(
     assert_eq!(me_as(&f, &checker, FIREFOX, CHECKER_IP).await, 401);
     assert_eq!(f.engine.my_sessions().await.unwrap().len(), 1);
 
-    // The whole workspace: a wrong password changes nothing; the right one ends every
-    // session, the app's own included.
+    // The whole workspace: an empty password is asked for before anything is sent; a wrong
+    // one changes nothing; the right one ends every session, the app's own included.
+    let err = f
+        .engine
+        .revoke_workspace_sessions(Sensitive::new(String::new()))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::InvalidInput);
+    assert_eq!(err.server_code, None);
+    assert_eq!(err.message, "enter your password to confirm");
+    assert_eq!(me_as(&f, &bob1, FIREFOX, "89.160.20.112").await, 200);
     let err = f
         .engine
         .revoke_workspace_sessions(Sensitive::new("wrong".into()))
