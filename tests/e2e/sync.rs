@@ -415,6 +415,43 @@ async fn rotation_expiry_and_policy_changes_during_a_long_running_sync() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_lost_from_the_stream_is_fetched_when_the_next_one_shows_the_gap() {
+    let mut f = Fixture::new("lostevent").await;
+    // A stream that is never given up for silence here: only the gap can bring the lost
+    // event back, not a reconnection's catch-up.
+    f.engine = engine_in(f.home.path()).with_sync_options(SyncOptions {
+        stall_timeout: Duration::from_secs(120),
+        ..fast()
+    });
+    let proxy = FaultProxy::start(&f.server.url).unwrap();
+    f.sign_in_at(&proxy.url).await;
+    f.engine.start_sync().unwrap();
+    wait_for(&f.engine, "live", |s| *s == SyncState::Live).await;
+    f.converge().await;
+
+    // ada's sign-in never reaches the app through the stream.
+    proxy.set(Fault::DropEvent);
+    f.browser(&f.ada, FIREFOX, "81.2.69.160").await;
+    for _ in 0..100 {
+        if proxy.current() == Fault::None {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(proxy.current(), Fault::None, "no event was dropped");
+    let cursor = f.engine.with_cache(|c| c.cursors()).unwrap().audit_seq;
+    // bob's comes next, one seq too far: the engine fetches what it missed.
+    f.browser(&f.bob, SAFARI, "2.125.160.216").await;
+    f.converge().await;
+    assert!(
+        f.engine.with_cache(|c| c.cursors()).unwrap().audit_seq >= cursor + 2,
+        "the cursor did not pass the lost event"
+    );
+    assert_eq!(f.engine.subscribe().borrow().state, SyncState::Live);
+    f.engine.stop_sync();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn another_admins_policy_change_reaches_the_cache_through_the_stream() {
     let f = Fixture::new("policylive").await;
     f.sign_in_at(&f.server.url).await;

@@ -25,6 +25,9 @@ pub enum Fault {
     Stall = 3,
     /// Forward a response's head but only half of the body bytes at hand, then close.
     Truncate = 4,
+    /// Forward everything but the next event of an event stream (one chunk of a chunked
+    /// body that holds a `data:` line), once; then the fault is back to `None`.
+    DropEvent = 5,
 }
 
 impl Fault {
@@ -34,6 +37,7 @@ impl Fault {
             2 => Self::Reset,
             3 => Self::Stall,
             4 => Self::Truncate,
+            5 => Self::DropEvent,
             _ => Self::None,
         }
     }
@@ -96,6 +100,11 @@ impl FaultProxy {
         self.shared.fault.store(fault as u8, Ordering::SeqCst);
     }
 
+    /// The fault in force (a `DropEvent` that has dropped its event is `None` again).
+    pub fn current(&self) -> Fault {
+        fault(&self.shared)
+    }
+
     /// Points the proxy at another server address (after a restart on a new port).
     pub fn retarget(&self, upstream: &str) -> anyhow::Result<()> {
         *self
@@ -130,6 +139,28 @@ fn fault_for(shared: &Shared, id: u64) -> Fault {
     }
 }
 
+/// `bytes` without the first chunk (of a chunked body) that holds an event's `data:` line, when
+/// `bytes` is a run of whole chunks that has one; `None` otherwise (forwarded unchanged).
+fn without_first_event(bytes: &[u8]) -> Option<Vec<u8>> {
+    let mut kept = Vec::with_capacity(bytes.len());
+    let mut rest = bytes;
+    let mut dropped = false;
+    while !rest.is_empty() {
+        let line_end = rest.windows(2).position(|w| w == b"\r\n")?;
+        let size = usize::from_str_radix(std::str::from_utf8(&rest[..line_end]).ok()?, 16).ok()?;
+        let frame_end = line_end + 2 + size + 2;
+        let frame = rest.get(..frame_end)?;
+        let payload = &frame[line_end + 2..line_end + 2 + size];
+        if !dropped && payload.windows(5).any(|w| w == b"data:") {
+            dropped = true;
+        } else {
+            kept.extend_from_slice(frame);
+        }
+        rest = &rest[frame_end..];
+    }
+    dropped.then_some(kept)
+}
+
 fn reset(stream: TcpStream) {
     // Zero linger: closing sends RST instead of FIN.
     let _ = stream.set_zero_linger();
@@ -149,7 +180,7 @@ async fn serve(mut client: TcpStream, shared: Arc<Shared>, id: u64) {
                 .await;
             return;
         }
-        Fault::None | Fault::Truncate | Fault::Stall => {}
+        Fault::None | Fault::Truncate | Fault::Stall | Fault::DropEvent => {}
     }
     let upstream = shared
         .upstream
@@ -188,6 +219,16 @@ async fn serve(mut client: TcpStream, shared: Arc<Shared>, id: u64) {
                             return false;
                         }
                     }
+                    Fault::DropEvent => {
+                        let kept = without_first_event(&buf[..n]);
+                        if kept.is_some() {
+                            shared.fault.store(Fault::None as u8, Ordering::SeqCst);
+                        }
+                        let out = kept.as_deref().unwrap_or(&buf[..n]);
+                        if client_write.write_all(out).await.is_err() {
+                            return false;
+                        }
+                    }
                     Fault::Truncate => {
                         // Keep a response head whole, so that what breaks is the body.
                         let chunk = &buf[..n];
@@ -217,5 +258,26 @@ async fn serve(mut client: TcpStream, shared: Arc<Shared>, id: u64) {
     };
     if must_reset {
         reset(client);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_first_event;
+
+    #[test]
+    fn the_first_chunk_with_an_event_goes_and_the_rest_stays() {
+        let heartbeat = b"d\r\n: heartbeat\n\n\r\n";
+        let first = b"17\r\nid: 7\nevent: e\ndata: 1\n\r\n";
+        let second = b"17\r\nid: 8\nevent: e\ndata: 2\n\r\n";
+        let run = [&heartbeat[..], first, second].concat();
+        assert_eq!(
+            without_first_event(&run),
+            Some([&heartbeat[..], second].concat())
+        );
+        // No event, a response head, or a chunk cut short: left as it is.
+        assert_eq!(without_first_event(heartbeat), None);
+        assert_eq!(without_first_event(b"HTTP/1.1 200 OK\r\n\r\n"), None);
+        assert_eq!(without_first_event(&first[..10]), None);
     }
 }
