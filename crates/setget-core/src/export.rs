@@ -235,7 +235,7 @@ mod tests {
             reason: Some("admin".into()),
             ..audit_event(1)
         };
-        cache.apply_audit(&[revoked.clone()]).unwrap();
+        cache.apply_audit(std::slice::from_ref(&revoked)).unwrap();
         let path = tmp.path().join("audit.csv");
         export_audit(&cache, &AuditFilter::default(), ExportFormat::Csv, &path).unwrap();
         let mut reader = csv::Reader::from_path(&path).unwrap();
