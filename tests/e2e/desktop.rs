@@ -428,13 +428,7 @@ async fn launch_at_login_writes_the_autostart_entry_which_starts_the_app_in_the_
 
 /// Polls `f` for up to ten seconds.
 async fn wait_until<T>(f: impl Fn() -> Option<T>) -> Option<T> {
-    for _ in 0..100 {
-        if let Some(v) = f() {
-            return Some(v);
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    None
+    setget_e2e::wait_within(Duration::from_secs(10), f).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

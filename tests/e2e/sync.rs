@@ -10,7 +10,9 @@ use setget_core::notify::RecordingNotifier;
 use setget_core::secret::{KeyringStore, Sensitive};
 use setget_core::sync::{SyncOptions, SyncState};
 use setget_core::{Engine, ErrorKind};
-use setget_e2e::{Browser, Fault, FaultProxy, ServerProcess, agents, secret_tool_lookup, snapshot};
+use setget_e2e::{
+    Browser, Fault, FaultProxy, ServerProcess, agents, secret_tool_lookup, snapshot, wait_within,
+};
 use setget_protocol::clock::{Clock as _, ManualClock, SystemClock};
 use setget_protocol::{ErrorCode, Role, SessionPolicyPatch, SessionStatus};
 
@@ -94,6 +96,12 @@ impl Fixture {
             .sign_in(url, &self.owner, Sensitive::new(PASSWORD.into()))
             .await
             .unwrap();
+    }
+
+    /// Starts the live sync and waits until it is live.
+    async fn go_live(&self) {
+        self.engine.start_sync().unwrap();
+        wait_for(&self.engine, "live", |s| *s == SyncState::Live).await;
     }
 
     /// Asserts that the cache holds exactly the server's sessions, audit log and members.
@@ -249,8 +257,7 @@ async fn first_and_live_sync_reproduce_the_server_exactly() {
     assert!(status.last_sync.is_some());
 
     // Live: changes on the server reach the cache by themselves.
-    f.engine.start_sync().unwrap();
-    wait_for(&f.engine, "live", |s| *s == SyncState::Live).await;
+    f.go_live().await;
     let bob2 = f.browser(&f.bob, SAFARI, "175.16.199.10").await;
     let member_sessions = |id: &str| {
         f.engine
@@ -309,8 +316,7 @@ async fn outages_500s_resets_stalls_and_truncated_bodies_end_equal_to_the_server
     let proxy = FaultProxy::start(&f.server.url).unwrap();
     f.sign_in_at(&proxy.url).await;
     let seen = record(&f.engine);
-    f.engine.start_sync().unwrap();
-    wait_for(&f.engine, "live", |s| *s == SyncState::Live).await;
+    f.go_live().await;
 
     let offline = |s: &SyncState| matches!(s, SyncState::Offline { .. });
     let mut ip = 10;
@@ -365,8 +371,7 @@ async fn rotation_expiry_and_policy_changes_during_a_long_running_sync() {
     f.sign_in_at(&f.server.url).await;
     let name = setget_core::account::credential_name(&format!("{}/", f.server.url), &f.owner);
     let first = secret_tool_lookup(&name).unwrap().expect("stored");
-    f.engine.start_sync().unwrap();
-    wait_for(&f.engine, "live", |s| *s == SyncState::Live).await;
+    f.go_live().await;
 
     // Past the rotation interval, the sync's next request rotates the token; the keyring
     // follows and the sync goes on, twice.
@@ -425,20 +430,17 @@ async fn an_event_lost_from_the_stream_is_fetched_when_the_next_one_shows_the_ga
     });
     let proxy = FaultProxy::start(&f.server.url).unwrap();
     f.sign_in_at(&proxy.url).await;
-    f.engine.start_sync().unwrap();
-    wait_for(&f.engine, "live", |s| *s == SyncState::Live).await;
+    f.go_live().await;
     f.converge().await;
 
     // ada's sign-in never reaches the app through the stream.
     proxy.set(Fault::DropEvent);
     f.browser(&f.ada, FIREFOX, "81.2.69.160").await;
-    for _ in 0..100 {
-        if proxy.current() == Fault::None {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert_eq!(proxy.current(), Fault::None, "no event was dropped");
+    let dropped = wait_within(Duration::from_secs(5), || {
+        (proxy.current() == Fault::None).then_some(())
+    })
+    .await;
+    assert!(dropped.is_some(), "no event was dropped");
     let cursor = f.engine.with_cache(|c| c.cursors()).unwrap().audit_seq;
     // bob's comes next, one seq too far: the engine fetches what it missed.
     f.browser(&f.bob, SAFARI, "2.125.160.216").await;
@@ -455,8 +457,7 @@ async fn an_event_lost_from_the_stream_is_fetched_when_the_next_one_shows_the_ga
 async fn another_admins_policy_change_reaches_the_cache_through_the_stream() {
     let f = Fixture::new("policylive").await;
     f.sign_in_at(&f.server.url).await;
-    f.engine.start_sync().unwrap();
-    wait_for(&f.engine, "live", |s| *s == SyncState::Live).await;
+    f.go_live().await;
     let before = f
         .engine
         .with_cache(|c| c.policy())
@@ -480,16 +481,14 @@ async fn another_admins_policy_change_reaches_the_cache_through_the_stream() {
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
-    let mut cached = None;
-    for _ in 0..50 {
-        cached = f.engine.with_cache(|c| c.policy()).unwrap();
-        if cached.as_ref().is_some_and(|p| p.absolute_timeout == "7d") {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let cached = cached.expect("a policy");
-    assert_eq!(cached.absolute_timeout, "7d");
+    let cached = wait_within(Duration::from_secs(5), || {
+        f.engine
+            .with_cache(|c| c.policy())
+            .unwrap()
+            .filter(|p| p.absolute_timeout == "7d")
+    })
+    .await
+    .expect("the policy of 7 days in the cache");
     assert_eq!(cached.inactivity_timeout, before.inactivity_timeout);
     f.engine.stop_sync();
 }
@@ -735,8 +734,7 @@ async fn the_cache_is_encrypted_its_key_and_the_token_live_only_in_the_keyring()
 async fn another_process_sees_the_running_syncs_state_until_it_goes_quiet() {
     let f = Fixture::new("report").await;
     f.sign_in_at(&f.server.url).await;
-    f.engine.start_sync().unwrap();
-    wait_for(&f.engine, "live", |s| *s == SyncState::Live).await;
+    f.go_live().await;
     // A second engine on the same files (as `setget-admin status` would be), with its own
     // clock: it reads the running sync's state from the cache...
     let clock = Arc::new(ManualClock::new(SystemClock::default().now()));

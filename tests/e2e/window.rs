@@ -456,13 +456,7 @@ async fn a_members_page_revokes_one_session_then_all_and_the_server_confirms() {
         .await
         .unwrap();
     assert_eq!(rows.len(), 1);
-    rows[0]
-        .find(Locator::Css("td"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click_in(&rows[0], "td").await;
     wait_for(client, "[data-testid=member-page]").await;
     let listed = rows_when(client, "[data-testid=member-session-row]", 2)
         .await
@@ -584,14 +578,8 @@ async fn my_sessions_revokes_one_then_all_others_then_the_apps_own() {
 
     // The Safari session, confirmed in place.
     let row = row_with(client, "[data-testid=session-row]", "Safari on macOS").await;
-    for button in ["revoke-mine", "revoke-mine-confirm"] {
-        row.find(Locator::Css(&format!("[data-testid={button}]")))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
-    }
+    click_in(&row, "[data-testid=revoke-mine]").await;
+    click_in(&row, "[data-testid=revoke-mine-confirm]").await;
     wait_for(client, "[data-testid=sessions-notice]").await;
     assert!(!safari.works(server).await);
     assert!(firefox.works(server).await);

@@ -345,3 +345,17 @@ pub fn secret_tool_lookup(name: &str) -> anyhow::Result<Option<String>> {
     let value = String::from_utf8_lossy(&out.stdout).trim().to_owned();
     Ok((out.status.success() && !value.is_empty()).then_some(value))
 }
+
+/// Polls `f` every 100 ms until it gives a value, for up to `limit`.
+pub async fn wait_within<T>(limit: std::time::Duration, f: impl Fn() -> Option<T>) -> Option<T> {
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        if let Some(v) = f() {
+            return Some(v);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return None;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}

@@ -220,10 +220,19 @@ async fn serve(mut client: TcpStream, shared: Arc<Shared>, id: u64) {
                         }
                     }
                     Fault::DropEvent => {
-                        let kept = without_first_event(&buf[..n]);
-                        if kept.is_some() {
-                            shared.fault.store(Fault::None as u8, Ordering::SeqCst);
-                        }
+                        // Once: of two connections with an event at the same moment, one
+                        // drops it.
+                        let kept = without_first_event(&buf[..n]).filter(|_| {
+                            shared
+                                .fault
+                                .compare_exchange(
+                                    Fault::DropEvent as u8,
+                                    Fault::None as u8,
+                                    Ordering::SeqCst,
+                                    Ordering::SeqCst,
+                                )
+                                .is_ok()
+                        });
                         let out = kept.as_deref().unwrap_or(&buf[..n]);
                         if client_write.write_all(out).await.is_err() {
                             return false;

@@ -220,7 +220,7 @@ mod tests {
     #[test]
     fn csv_columns_hold_each_field_of_the_event() {
         let tmp = tempfile::tempdir().unwrap();
-        let mut cache = Cache::open(&tmp.path().join("c.db"), &CacheKey::generate()).unwrap();
+        let mut cache = cache_with(tmp.path(), 0);
         let revoked = AuditEvent {
             event: "session.revoked".into(),
             actor_email: Some("owner@acme.test".into()),

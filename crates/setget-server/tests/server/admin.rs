@@ -21,6 +21,15 @@ async fn session_id(h: &Harness, token: &str) -> String {
         .to_owned()
 }
 
+/// The inactivity and absolute timeouts the session of `token` lives by.
+async fn timeouts(h: &Harness, token: &str) -> (Value, Value) {
+    let session = current_session(h, token).await;
+    (
+        session["inactivity_timeout"].clone(),
+        session["absolute_timeout"].clone(),
+    )
+}
+
 /// The session of `token`, as its member's list shows it.
 async fn current_session(h: &Harness, token: &str) -> Value {
     let (_, _, body) = h.send(get_with("/api/users/me/sessions/", token)).await;
@@ -321,16 +330,8 @@ async fn policy_changes_apply_to_new_sessions_only() {
     let mut before = before;
 
     // Each session keeps the timeouts in force when it was created.
-    let old = current_session(&h, &before).await;
-    assert_eq!(
-        (&old["inactivity_timeout"], &old["absolute_timeout"]),
-        (&json!("7d"), &json!("30d"))
-    );
-    let new = current_session(&h, &after).await;
-    assert_eq!(
-        (&new["inactivity_timeout"], &new["absolute_timeout"]),
-        (&json!("30m"), &json!("24h"))
-    );
+    assert_eq!(timeouts(&h, &before).await, (json!("7d"), json!("30d")));
+    assert_eq!(timeouts(&h, &after).await, (json!("30m"), json!("24h")));
 
     // Both used after 2 minutes (each use slides its expiry by its own timeout), then idle for
     // 31 minutes: the new session is over, the old one keeps its 7 days.
@@ -340,11 +341,7 @@ async fn policy_changes_apply_to_new_sessions_only() {
     h.clock.advance(Duration::minutes(31));
     assert_eq!(h.me_following(&mut after).await.0, StatusCode::UNAUTHORIZED);
     assert_eq!(h.me_following(&mut before).await.0, StatusCode::OK);
-    let old = current_session(&h, &before).await;
-    assert_eq!(
-        (&old["inactivity_timeout"], &old["absolute_timeout"]),
-        (&json!("7d"), &json!("30d"))
-    );
+    assert_eq!(timeouts(&h, &before).await, (json!("7d"), json!("30d")));
     let updated = h.events("settings.security.updated");
     assert_eq!(updated.len(), 1);
     let details: Value = serde_json::from_str(updated[0]["details"].as_str().unwrap()).unwrap();
