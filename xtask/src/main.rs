@@ -4,55 +4,34 @@
 //!   embedded demo server.
 //! - `test`: the same set-up, then every gate and test suite, the end-to-end suite inside a
 //!   private desktop session; ends with `N passed, N failed`.
-//! - `bench [NAME]`: benchmarks.
-//! - `gen-log`: writes a realistic generated audit log (JSON lines) for the detector.
+//! - `bench [NAME]`, `gen-log`, `geo-data`: set-up, then `setget-devtools`, which holds what
+//!   needs the engine, the server or the end-to-end harness.
 //! - `codegen`: regenerates the TypeScript bindings of the IPC.
 //! - `dist`: builds the installable package (`.deb` on Linux) with the Tauri bundler.
 
-mod bench;
-mod bench_detect;
-mod bench_notify;
-mod bench_sync;
-mod bench_ui;
-mod geodata;
-mod loggen;
-mod session;
-mod setup;
+mod flags;
 mod test;
 
-use std::path::{Path, PathBuf};
+use std::ffi::OsString;
 use std::process::{Command, ExitCode};
 
-use anyhow::{Context as _, bail};
+use anyhow::bail;
+use xtask::{cargo, node, run, setup, target_dir};
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let task = args.first().map(String::as_str).unwrap_or("help");
-    let result = match task {
-        "demo" => demo(),
-        "test" => test::run(),
-        "bench" if args.get(1).is_some_and(|a| a == "sync-inner") => bench_sync::inner(&args[2..]),
-        "bench" if args.get(1).is_some_and(|a| a == "ui-inner") => bench_ui::inner(&args[2..]),
-        "bench" if args.get(1).is_some_and(|a| a == "notify-inner") => {
-            bench_notify::inner(&args[2..])
-        }
-        "bench" => bench(args.get(1).map(String::as_str)),
-        "codegen" => codegen(),
-        "dist" => dist(),
-        "geo-data" => geodata::run_geo_data(),
-        "gen-log" => loggen::run(&args[1..]),
-        "help" | "--help" | "-h" => {
-            print!("{USAGE}");
-            Ok(())
-        }
-        other => {
-            eprint!("unknown task {other:?}\n\n{USAGE}");
-            return ExitCode::from(2);
-        }
+    let flags = flags::Xtask::from_env_or_exit();
+    let (task, result) = match flags.subcommand {
+        flags::XtaskCmd::Demo(_) => ("demo", demo()),
+        flags::XtaskCmd::Test(_) => ("test", test::run()),
+        flags::XtaskCmd::Bench(b) => ("bench", bench(b.name)),
+        flags::XtaskCmd::Codegen(_) => ("codegen", codegen()),
+        flags::XtaskCmd::GeoData(_) => ("geo-data", devtools(vec!["geo-data".into()])),
+        flags::XtaskCmd::GenLog(g) => ("gen-log", gen_log(g)),
+        flags::XtaskCmd::Dist(_) => ("dist", dist()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) if e.is::<Quiet>() => ExitCode::FAILURE,
+        Err(e) if e.is::<xtask::Quiet>() => ExitCode::FAILURE,
         Err(e) => {
             eprintln!("xtask {task}: {e:#}");
             ExitCode::FAILURE
@@ -60,103 +39,89 @@ fn main() -> ExitCode {
     }
 }
 
-const USAGE: &str = "\
-usage: cargo xtask <task>
-
-tasks:
-  demo       install what is missing, build, and open the app on an embedded demo server
-  test       install what is missing, then run every gate and test; ends with `N passed, N failed`
-  bench      list the benchmarks; `cargo xtask bench NAME` runs one
-  codegen    regenerate ui/src/lib/bindings.ts from the Rust definitions
-  geo-data   rebuild the server's bundled geolocation table from DB-IP Lite (npm)
-  gen-log    write a realistic generated audit log as JSON lines for `setget-admin detect
-             --replay`: gen-log [--members N] [--days D] [--seed S] --out FILE [--labels FILE]
-  dist       build the installable package (a .deb on Linux) into <target>/release/bundle/
-";
-
-/// A failure that has been reported already (the test summary is the last line printed).
-#[derive(Debug)]
-pub struct Quiet;
-
-impl std::fmt::Display for Quiet {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("failed")
-    }
+/// Whether this process has a desktop session to open a window in.
+fn has_display() -> bool {
+    ["DISPLAY", "WAYLAND_DISPLAY"]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some_and(|s| !s.is_empty()))
 }
 
-impl std::error::Error for Quiet {}
-
-/// The workspace root (the parent of this crate). `cargo run` sets `CARGO_MANIFEST_DIR` for
-/// the tree it was called in; the compile-time value is only a fallback, since a binary built
-/// from another checkout sharing the target dir would carry that checkout's path.
-pub fn root() -> PathBuf {
-    let manifest = std::env::var_os("CARGO_MANIFEST_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
-    manifest
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("."))
-}
-
-/// The cargo binary that runs this task.
-pub fn cargo() -> Command {
-    let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
-    cmd.current_dir(root());
-    cmd
-}
-
-/// Runs a command to completion, failing with its name when it fails.
-pub fn run(cmd: &mut Command) -> anyhow::Result<()> {
-    let status = cmd
-        .status()
-        .with_context(|| format!("could not start {cmd:?}"))?;
-    if !status.success() {
-        bail!("{cmd:?} failed ({status})");
-    }
-    Ok(())
-}
-
-/// The directory cargo builds into (honours `CARGO_TARGET_DIR`).
-pub fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .map(|p| if p.is_absolute() { p } else { root().join(p) })
-        .unwrap_or_else(|| root().join("target"))
+/// Whether this process has a D-Bus session bus (set in the environment, or the systemd
+/// user bus at its usual place).
+fn has_session_bus() -> bool {
+    std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some_and(|s| !s.is_empty())
+        || std::env::var_os("XDG_RUNTIME_DIR")
+            .is_some_and(|dir| std::path::Path::new(&dir).join("bus").exists())
 }
 
 fn demo() -> anyhow::Result<()> {
-    setup::system_packages(setup::BUILD_PACKAGES)?;
+    let display = has_display();
+    let mut packages = setup::BUILD_PACKAGES.to_vec();
+    if !display {
+        // So that the advice below works at once.
+        packages.extend_from_slice(setup::DISPLAY_PACKAGES);
+    }
+    if !has_session_bus() {
+        // `dbus-run-session`, for a private bus below.
+        packages.push("dbus-daemon");
+    }
+    setup::system_packages(&packages)?;
     setup::npm_dependencies()?;
     setup::build_ui()?;
     run(cargo().args(["build", "-p", "setget-admin"]))?;
-    if std::env::var_os("DISPLAY").is_none() && std::env::var_os("WAYLAND_DISPLAY").is_none() {
+    if !display {
         bail!(
-            "no display to open the window on: run this in a desktop session \
-             (or under Xvfb: `xvfb-run -a cargo xtask demo`)"
+            "the demo opens a window, so it needs a desktop session (DISPLAY or WAYLAND_DISPLAY \
+             is not set); on a machine without one, run it on a virtual display with \
+             `xvfb-run -a cargo xtask demo`"
         );
     }
     println!(
         "opening SetGet Session Admin in demo mode: an embedded server on 127.0.0.1 with the \
          workspace `acme`, signed in as owner@acme.test"
     );
-    run(Command::new(target_dir().join("debug/setget-admin")).arg("--demo"))
+    let app = target_dir().join("debug/setget-admin");
+    if !has_session_bus() && setup::on_path("dbus-run-session") {
+        // Notifications need a session bus; a private one serves the demo's lifetime.
+        println!("no D-Bus session bus: running the demo inside its own (dbus-run-session)");
+        return run(Command::new("dbus-run-session")
+            .arg("--")
+            .arg(app)
+            .arg("--demo"));
+    }
+    run(Command::new(app).arg("--demo"))
 }
 
-fn bench(name: Option<&str>) -> anyhow::Result<()> {
-    match name {
-        None => {
-            println!("benchmarks (cargo xtask bench NAME):");
-            for (name, what) in bench::BENCHMARKS {
-                println!("  {name:<10} {what}");
-            }
-            Ok(())
+/// Runs `setget-devtools ARGS` once the build packages are there.
+fn devtools(args: Vec<OsString>) -> anyhow::Result<()> {
+    setup::system_packages(setup::BUILD_PACKAGES)?;
+    run(cargo()
+        .args(["run", "--quiet", "-p", "setget-devtools", "--"])
+        .args(args))
+}
+
+fn bench(name: Option<String>) -> anyhow::Result<()> {
+    let mut args: Vec<OsString> = vec!["bench".into()];
+    args.extend(name.map(OsString::from));
+    devtools(args)
+}
+
+fn gen_log(g: flags::GenLog) -> anyhow::Result<()> {
+    let mut args: Vec<OsString> = vec!["gen-log".into()];
+    for (flag, value) in [("--members", g.members), ("--days", g.days), ("--seed", g.seed)] {
+        if let Some(v) = value {
+            args.extend([flag.into(), v.to_string().into()]);
         }
-        Some(name) => bench::run_named(name),
     }
+    args.extend(["--out".into(), g.out.into_os_string()]);
+    if let Some(labels) = g.labels {
+        args.extend(["--labels".into(), labels.into_os_string()]);
+    }
+    devtools(args)
 }
 
 fn codegen() -> anyhow::Result<()> {
+    setup::system_packages(setup::BUILD_PACKAGES)?;
     run(cargo()
         .args([
             "test",
@@ -184,7 +149,9 @@ fn dist() -> anyhow::Result<()> {
     } else {
         "msi"
     };
-    run(Command::new("npx")
+    let root = xtask::root();
+    run(node::get()?
+        .npx()
         .args([
             "--no-install",
             "tauri",
@@ -193,9 +160,9 @@ fn dist() -> anyhow::Result<()> {
             "--bundles",
             bundles,
         ])
-        .current_dir(root().join("ui"))
-        .env("TAURI_APP_PATH", root().join("src-tauri"))
-        .env("TAURI_FRONTEND_PATH", root().join("ui")))?;
+        .current_dir(root.join("ui"))
+        .env("TAURI_APP_PATH", root.join("src-tauri"))
+        .env("TAURI_FRONTEND_PATH", root.join("ui")))?;
     let out = target_dir().join("release/bundle");
     println!("packages are in {}", out.display());
     Ok(())

@@ -1,11 +1,15 @@
 //! Installs what the app and its tests need on a Debian or Ubuntu machine: system packages
-//! (through apt as root, otherwise the exact `sudo` line), npm dependencies, tauri-driver.
+//! (through apt as root, through sudo for a user who has it, otherwise the exact command to
+//! run), a Node.js new enough for the UI (`node`), the UI's npm dependencies, tauri-driver.
 
+use std::io::IsTerminal as _;
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Context as _, bail};
 
-use crate::{root, run};
+use crate::{node, root, run};
 
 /// What building and running the app needs.
 pub const BUILD_PACKAGES: &[&str] = &[
@@ -25,6 +29,9 @@ pub const BUILD_PACKAGES: &[&str] = &[
     "libsecret-1-dev",
 ];
 
+/// What a window needs on a machine without a desktop session: a virtual display.
+pub const DISPLAY_PACKAGES: &[&str] = &["xvfb", "xauth"];
+
 /// What the headless test session needs on top: a display, a private D-Bus, the Secret
 /// Service, a notification daemon, WebKit's WebDriver, and fonts.
 pub const TEST_PACKAGES: &[&str] = &[
@@ -39,7 +46,8 @@ pub const TEST_PACKAGES: &[&str] = &[
     "fonts-dejavu-core",
 ];
 
-fn installed(package: &str) -> bool {
+/// Whether a Debian package is installed.
+pub fn installed(package: &str) -> bool {
     Command::new("dpkg-query")
         .args(["-W", "-f=${Status}", package])
         .stderr(Stdio::null())
@@ -56,14 +64,63 @@ fn is_root() -> bool {
         .unwrap_or(false)
 }
 
-/// Installs the missing ones of `packages`; as a normal user, prints the command and stops.
-pub fn system_packages(packages: &[&str]) -> anyhow::Result<()> {
-    if Command::new("dpkg-query")
+/// Whether a program can be started from the PATH.
+pub fn on_path(program: &str) -> bool {
+    Command::new(program)
         .arg("--version")
+        .stdin(Stdio::null())
         .stdout(Stdio::null())
+        .stderr(Stdio::null())
         .status()
-        .is_err()
-    {
+        .is_ok()
+}
+
+/// How system packages can be installed by this process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Installer {
+    Root,
+    /// Through sudo: without a password, or asking for it on the terminal.
+    Sudo,
+    /// Neither: the user has to run the command.
+    Nobody,
+}
+
+fn installer() -> Installer {
+    if is_root() {
+        return Installer::Root;
+    }
+    if !on_path("sudo") {
+        return Installer::Nobody;
+    }
+    let without_password = Command::new("sudo")
+        .args(["-n", "true"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if without_password || std::io::stdin().is_terminal() {
+        Installer::Sudo
+    } else {
+        Installer::Nobody
+    }
+}
+
+/// The command a person runs to install `packages`.
+pub fn install_line(packages: &[&str]) -> String {
+    format!(
+        "sudo apt-get update && sudo apt-get install -y --no-install-recommends {}",
+        packages.join(" ")
+    )
+}
+
+/// Whether `apt-get update` has run in this process (once is enough).
+static UPDATED: AtomicBool = AtomicBool::new(false);
+
+/// Installs the missing ones of `packages`: as root through apt, as a user with sudo through
+/// sudo (which may ask for the password), otherwise prints the exact command and stops.
+pub fn system_packages(packages: &[&str]) -> anyhow::Result<()> {
+    if !on_path("dpkg-query") {
         bail!(
             "this set-up knows Debian and Ubuntu; elsewhere install the equivalents of: {}",
             packages.join(" ")
@@ -73,21 +130,47 @@ pub fn system_packages(packages: &[&str]) -> anyhow::Result<()> {
     if missing.is_empty() {
         return Ok(());
     }
-    let line = format!(
-        "apt-get install -y --no-install-recommends {}",
-        missing.join(" ")
-    );
-    if !is_root() {
+    let how = installer();
+    if how == Installer::Nobody {
         bail!(
-            "some system packages are missing; install them with:\n\n    sudo apt-get update && sudo {line}\n"
+            "some system packages are missing; install them with:\n\n    {}\n",
+            install_line(&missing)
         );
     }
-    println!("installing system packages: {}", missing.join(" "));
-    run(Command::new("apt-get").args(["update", "-qq"]))?;
-    run(Command::new("apt-get")
-        .args(["install", "-y", "-qq", "--no-install-recommends"])
-        .args(&missing)
-        .env("DEBIAN_FRONTEND", "noninteractive"))
+    let apt = |args: &[&str]| {
+        let mut cmd = if how == Installer::Sudo {
+            let mut c = Command::new("sudo");
+            c.args(["env", "DEBIAN_FRONTEND=noninteractive", "apt-get"]);
+            c
+        } else {
+            let mut c = Command::new("apt-get");
+            c.env("DEBIAN_FRONTEND", "noninteractive");
+            c
+        };
+        cmd.args(args);
+        cmd
+    };
+    println!(
+        "installing system packages{}: {}",
+        if how == Installer::Sudo {
+            " with sudo"
+        } else {
+            ""
+        },
+        missing.join(" ")
+    );
+    let installed = (|| {
+        if !UPDATED.swap(true, Ordering::SeqCst) {
+            run(&mut apt(&["update", "-qq"]))?;
+        }
+        run(apt(&["install", "-y", "-qq", "--no-install-recommends"]).args(&missing))
+    })();
+    installed.with_context(|| {
+        format!(
+            "installing system packages failed; install them with:\n\n    {}\n",
+            install_line(&missing)
+        )
+    })
 }
 
 /// `npm ci` in `ui/` when `node_modules` is missing or older than the lock file.
@@ -102,14 +185,16 @@ pub fn npm_dependencies() -> anyhow::Result<()> {
     if fresh {
         return Ok(());
     }
-    run(Command::new("npm")
+    run(node::get()?
+        .npm()
         .args(["ci", "--no-audit", "--no-fund"])
         .current_dir(&ui))
 }
 
 /// Builds the web front end into `ui/dist` (embedded into the app at compile time).
 pub fn build_ui() -> anyhow::Result<()> {
-    run(Command::new("npm")
+    run(node::get()?
+        .npm()
         .args(["run", "--silent", "build"])
         .current_dir(root().join("ui")))
 }
@@ -117,15 +202,15 @@ pub fn build_ui() -> anyhow::Result<()> {
 /// The pinned tauri-driver version.
 const TAURI_DRIVER_VERSION: &str = "2.1.0";
 
-/// Installs tauri-driver with cargo when it is not on the PATH.
+/// Installs tauri-driver with cargo when it is not installed.
 pub fn tauri_driver() -> anyhow::Result<()> {
-    let found = Command::new("tauri-driver")
+    if Command::new(tauri_driver_path())
         .arg("--help")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
-        .is_ok();
-    if found {
+        .is_ok()
+    {
         return Ok(());
     }
     run(crate::cargo().args([
@@ -135,4 +220,16 @@ pub fn tauri_driver() -> anyhow::Result<()> {
         "--version",
         TAURI_DRIVER_VERSION,
     ]))
+}
+
+/// Where `cargo install` puts tauri-driver (or the one on the PATH).
+pub fn tauri_driver_path() -> PathBuf {
+    let home_bin = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
+        .map(|c| c.join("bin/tauri-driver"));
+    match home_bin {
+        Some(p) if p.exists() => p,
+        _ => "tauri-driver".into(),
+    }
 }

@@ -6,7 +6,7 @@ use std::process::{Command, Stdio};
 
 use anyhow::{Context as _, bail};
 
-use crate::{cargo, root, session, setup, target_dir};
+use xtask::{cargo, closure, node, root, session, setup, target_dir};
 
 #[derive(Debug, Default)]
 struct Tally {
@@ -53,7 +53,7 @@ pub fn run() -> anyhow::Result<()> {
     }
     println!("{} passed, {} failed", tally.passed, tally.failed);
     if tally.failed > 0 {
-        return Err(crate::Quiet.into());
+        return Err(xtask::Quiet.into());
     }
     Ok(())
 }
@@ -68,13 +68,19 @@ fn run_all(tally: &mut Tally) -> anyhow::Result<()> {
     setup::build_ui()?;
 
     tally.gate(
+        "xtask builds where pkg-config finds nothing",
+        xtask_builds_alone(),
+    );
+
+    tally.gate(
         "cargo fmt --check",
         succeeds(cargo().args(["fmt", "--all", "--check"])),
     );
     tally.gate(
         "typescript type-check (svelte-check)",
         succeeds(
-            Command::new("npm")
+            node::get()?
+                .npm()
                 .args(["run", "--silent", "check"])
                 .current_dir(root().join("ui")),
         ),
@@ -94,8 +100,8 @@ fn run_all(tally: &mut Tally) -> anyhow::Result<()> {
     ui_unit_tests(tally)?;
 
     // Build everything the end-to-end tests start before entering the session.
-    crate::run(cargo().args(["build", "-p", "setget-admin", "-p", "setget-server"]))?;
-    crate::run(cargo().args(["test", "--workspace", "--no-run"]))?;
+    xtask::run(cargo().args(["build", "-p", "setget-admin", "-p", "setget-server"]))?;
+    xtask::run(cargo().args(["test", "--workspace", "--no-run"]))?;
     rust_tests(tally)
 }
 
@@ -103,7 +109,8 @@ fn ui_unit_tests(tally: &mut Tally) -> anyhow::Result<()> {
     let report = target_dir().join("vitest-report.json");
     let _ = std::fs::remove_file(&report);
     let ok = succeeds(
-        Command::new("npx")
+        node::get()?
+            .npx()
             .args(["vitest", "run", "--reporter=default", "--reporter=json"])
             .arg(format!("--outputFile.json={}", report.display()))
             .current_dir(root().join("ui")),
@@ -147,7 +154,7 @@ fn rust_tests(tally: &mut Tally) -> anyhow::Result<()> {
     cmd.args(["test", "--workspace", "--no-fail-fast"])
         .current_dir(root())
         .env("SETGET_E2E_ARTIFACTS", &artifacts)
-        .env("SETGET_TAURI_DRIVER", tauri_driver_path())
+        .env("SETGET_TAURI_DRIVER", setup::tauri_driver_path())
         .stdout(Stdio::piped());
     let mut child = cmd.spawn().context("starting the test session")?;
     let mut saw_result = false;
@@ -183,15 +190,40 @@ fn rust_tests(tally: &mut Tally) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub(crate) fn tauri_driver_path() -> std::path::PathBuf {
-    let home_bin = std::env::var_os("CARGO_HOME")
-        .map(std::path::PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".cargo")))
-        .map(|c| c.join("bin/tauri-driver"));
-    match home_bin {
-        Some(p) if p.exists() => p,
-        _ => "tauri-driver".into(),
+/// Builds `xtask` alone into a scratch target dir with pkg-config pointed at an empty folder,
+/// as on a machine with nothing but Rust: the set-up must build before it can install any
+/// system library. The scratch dir is kept, so the gate only compiles what changed; a new
+/// dependency is built there with the empty pkg-config like every other.
+fn xtask_builds_alone() -> bool {
+    let scratch = target_dir().join("xtask-alone");
+    let empty = scratch.join("empty-pkg-config");
+    if let Err(e) = std::fs::create_dir_all(&empty) {
+        eprintln!("creating {}: {e}", empty.display());
+        return false;
     }
+    let found = closure::metadata().and_then(|m| closure::findings(&m, "xtask"));
+    match found {
+        Ok(found) => {
+            for f in &found {
+                eprintln!("xtask's dependencies find a system library: {f}");
+            }
+            if !found.is_empty() {
+                return false;
+            }
+        }
+        Err(e) => {
+            eprintln!("reading xtask's dependencies: {e:#}");
+            return false;
+        }
+    }
+    succeeds(
+        cargo()
+            .args(["build", "--quiet", "-p", "xtask"])
+            .env("CARGO_TARGET_DIR", scratch.join("target"))
+            .env("PKG_CONFIG_LIBDIR", &empty)
+            .env("PKG_CONFIG_PATH", "")
+            .env_remove("PKG_CONFIG_SYSROOT_DIR"),
+    )
 }
 
 fn tempdir(prefix: &str) -> anyhow::Result<std::path::PathBuf> {

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 
-use crate::{cargo, run, target_dir};
+use crate::{cargo, run, setup, target_dir};
 
 /// The benchmarks, by name.
 pub const BENCHMARKS: &[(&str, &str)] = &[
@@ -121,7 +121,7 @@ const MAX_REQUESTS: u64 = 500_000;
 const RATE_PER_SECOND: u64 = 500;
 
 fn server() -> anyhow::Result<()> {
-    crate::setup::system_packages(&["wrk"])?;
+    setup::system_packages(&["wrk"])?;
     run(cargo().args(["build", "--release", "-p", "setget-server"]))?;
     let binary = target_dir().join("release/setget-server");
     let db = seeded_db(&binary, "server-1m-sessions", [10_000, 1_000_000, 100_000])?;

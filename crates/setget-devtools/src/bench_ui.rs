@@ -63,7 +63,7 @@ fn start_driver(home: &Path) -> anyhow::Result<Driver> {
     } else {
         Stdio::null()
     };
-    webdriver::start_driver(crate::test::tauri_driver_path().as_os_str(), &env, stderr)
+    webdriver::start_driver(setup::tauri_driver_path().as_os_str(), &env, stderr)
 }
 
 /// Empties the OS page cache (root only); whether it did.

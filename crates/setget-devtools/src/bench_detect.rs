@@ -168,7 +168,7 @@ pub fn detect() -> anyhow::Result<()> {
             "--release",
             "--quiet",
             "-p",
-            "xtask",
+            "setget-devtools",
             "--",
             "bench",
             "detect",
