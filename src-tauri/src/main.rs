@@ -60,14 +60,20 @@ fn main() -> anyhow::Result<std::process::ExitCode> {
     let dirs = AppDirs::from_os()?;
     let instance = desktop::instance_id((!cli.demo).then_some(dirs.data.as_path()));
     let demo_mode = cli.demo;
-    let mut builder = tauri::Builder::default()
+    let mut builder = tauri::Builder::default();
+    if setget_core::bus::session_bus_available() {
         // First, so that a second launch hands over before anything else starts.
-        .plugin(
+        builder = builder.plugin(
             tauri_plugin_single_instance::Builder::new()
                 .dbus_id(instance)
                 .callback(|app, argv, _cwd| desktop::second_launch(app, &argv))
                 .build(),
         );
+    } else {
+        // One instance per profile is kept through a bus name, too; say what is missing
+        // once, in the app's words.
+        eprintln!("setget-admin: {}", setget_core::bus::NO_SESSION_BUS);
+    }
     if !demo_mode {
         // The demo neither remembers its window over the admin's nor starts at login.
         builder = builder

@@ -13,11 +13,22 @@ const PASSWORD: &str = "cli-test-password-7";
 
 /// Runs `setget-admin ARGS` with its files under `home` and `stdin` as standard input.
 pub(crate) fn admin(home: &Path, args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(built_binary("setget-admin").unwrap())
-        .args(args)
+    output_with(&mut admin_command(home, args), stdin)
+}
+
+/// The command `setget-admin ARGS` with its files under `home`.
+fn admin_command(home: &Path, args: &[&str]) -> Command {
+    let mut cmd = Command::new(built_binary("setget-admin").unwrap());
+    cmd.args(args)
         .env("HOME", home)
         .env("XDG_DATA_HOME", home.join("data"))
-        .env("XDG_CONFIG_HOME", home.join("config"))
+        .env("XDG_CONFIG_HOME", home.join("config"));
+    cmd
+}
+
+/// Runs `cmd` with `stdin` as standard input, capturing its output.
+fn output_with(cmd: &mut Command, stdin: &str) -> Output {
+    let mut child = cmd
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -423,5 +434,42 @@ fn detect_replays_a_log_without_server_keyring_or_display() {
         text(&out.stderr).contains("cannot read"),
         "{}",
         text(&out.stderr)
+    );
+}
+
+/// Without a session bus the keyring cannot be reached: the sign-in fails with exit 1 and a
+/// sentence that says what is missing, not the library's connection error, and keeps nothing.
+#[tokio::test]
+async fn sign_in_without_a_session_bus_says_the_keyring_needs_one() {
+    let server = ServerProcess::start().unwrap();
+    server
+        .create_workspace("nobus", &[(OWNER, PASSWORD, Role::Owner)])
+        .await
+        .unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let runtime_dir = tempfile::tempdir().unwrap();
+    let out = output_with(
+        admin_command(
+            home.path(),
+            &["sign-in", "--server", &server.url, "--email", OWNER],
+        )
+        .arg("--password-stdin")
+        .env_remove("DBUS_SESSION_BUS_ADDRESS")
+        .env("XDG_RUNTIME_DIR", runtime_dir.path()),
+        &format!("{PASSWORD}\n"),
+    );
+    let said = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains("there is no D-Bus session bus, which desktop notifications and the keyring"),
+        "{said}"
+    );
+    assert!(!said.contains(PASSWORD), "{said}");
+    assert!(files_containing(home.path(), PASSWORD.as_bytes()).is_empty());
+    assert!(
+        !home
+            .path()
+            .join("config/dev.setget.admin/account.json")
+            .exists()
     );
 }

@@ -10,6 +10,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use fantoccini::Locator;
+use fantoccini::actions::{InputSource, MouseActions, PointerAction};
 use setget_e2e::{
     Browser, Display, FaultProxy, NotifyMonitor, ServerProcess, TrayItem, agents, built_binary,
     snapshot,
@@ -117,6 +118,33 @@ async fn the_overview_counts_maps_and_charts_what_the_server_holds() {
         format!("{signed_in} sign-ins and 1 failed in the last 7 days")
     );
     screenshot(&client, "13-overview.png").await;
+
+    // The chart's tooltip says the day under the pointer and goes when the pointer leaves the
+    // chart or the screen (it stayed behind as an empty box after a move to another tab).
+    let today = rows_when(&client, "[data-testid=timeline-day] .bar-hit", 7).await;
+    let title = wait_for(&client, "#overview-title").await;
+    point_at(&client, &today[6]).await;
+    let tip = text_when(&client, "[data-testid=chart-tip]", |t| !t.is_empty()).await;
+    assert!(
+        tip.ends_with(&format!(": {signed_in} sign-ins, 1 failed")),
+        "{tip:?}"
+    );
+    screenshot(&client, "13-overview-tooltip.png").await;
+    point_at(&client, &title).await;
+    assert!(
+        tip_gone(&client).await,
+        "the tooltip stayed as the pointer left"
+    );
+    point_at(&client, &today[6]).await;
+    text_when(&client, "[data-testid=chart-tip]", |t| !t.is_empty()).await;
+    click(&client, "[data-testid=tab-members]").await;
+    assert!(tip_gone(&client).await, "the tooltip stayed on another tab");
+    click(&client, "[data-testid=tab-overview]").await;
+    wait_for(&client, "[data-testid=timeline-total]").await;
+    assert!(
+        tip_gone(&client).await,
+        "the tooltip came back with the screen"
+    );
     click(&client, "[data-testid=timeline-30]").await;
     assert_eq!(
         rows_when(&client, "[data-testid=timeline-day]", 30)
@@ -260,6 +288,7 @@ async fn the_tray_counts_alerts_pauses_notifications_and_keeps_watching_with_the
     }
     click(&client, "[data-testid=tab-settings]").await;
     wait_for(&client, "[data-testid=notifications-resume]").await;
+    wait_for(&client, "[data-testid=launch-at-login]").await;
     screenshot(&client, "14-notifications-paused.png").await;
     // Resume from the tray: the window's notice goes, the menu offers a pause again.
     tray.click("Resume notifications").unwrap();
@@ -426,6 +455,36 @@ async fn launch_at_login_writes_the_autostart_entry_which_starts_the_app_in_the_
     assert!(status.success(), "{status}");
 }
 
+/// Moves the pointer to the middle of `element`.
+async fn point_at(client: &fantoccini::Client, element: &fantoccini::elements::Element) {
+    let to = PointerAction::MoveToElement {
+        element: element.clone(),
+        duration: None,
+        x: 0.0,
+        y: 0.0,
+    };
+    client
+        .perform_actions(MouseActions::new("mouse".into()).then(to))
+        .await
+        .unwrap();
+}
+
+/// Whether no chart tooltip is in the page (waiting up to ten seconds for it to go).
+async fn tip_gone(client: &fantoccini::Client) -> bool {
+    for _ in 0..100 {
+        if client
+            .find_all(Locator::Css("[data-testid=chart-tip]"))
+            .await
+            .unwrap()
+            .is_empty()
+        {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
+}
+
 /// Polls `f` for up to ten seconds.
 async fn wait_until<T>(f: impl Fn() -> Option<T>) -> Option<T> {
     setget_e2e::wait_within(Duration::from_secs(10), f).await
@@ -454,11 +513,11 @@ async fn the_status_bar_says_offline_when_the_server_stops_and_live_when_it_retu
         status.starts_with("Offline since") && status.contains("last synced"),
         "{status}"
     );
-    screenshot(&client, "15-offline.png").await;
     // The screens still read the cache while offline.
     click(&client, "[data-testid=tab-overview]").await;
     let members = text_when(&client, "[data-testid=stat-members]", |_| true).await;
     assert!(members.starts_with("1 "), "{members}");
+    screenshot(&client, "15-offline.png").await;
 
     server.restart().unwrap();
     proxy.retarget(&server.url).unwrap();
@@ -537,4 +596,43 @@ async fn the_theme_follows_the_systems_light_or_dark_setting() {
         }
         client.close().await.unwrap();
     }
+}
+
+/// Regression: without a session bus the app used to print only the single-instance
+/// plugin's connection warning, and notifications and the keyring then failed silently.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_session_bus_the_app_says_what_needs_one_and_still_opens() {
+    let _one = ONE_WINDOW.lock().await;
+    let app = built_binary("setget-admin").unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let runtime_dir = tempfile::tempdir().unwrap();
+    let stderr = home.path().join("stderr.log");
+    let _app = AppProcess(
+        Command::new(&app)
+            .arg("--demo")
+            .envs(profile(home.path()))
+            .env_remove("DBUS_SESSION_BUS_ADDRESS")
+            // No `bus` socket in this runtime folder either.
+            .env("XDG_RUNTIME_DIR", runtime_dir.path())
+            .stderr(std::fs::File::create(&stderr).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    let display = Display::open().unwrap();
+    let demo = display
+        .wait_viewable(DEMO_TITLE, true, Duration::from_secs(60))
+        .expect("the demo's window did not open without a session bus");
+    let said = std::fs::read_to_string(&stderr).unwrap();
+    assert!(
+        said.contains(
+            "setget-admin: there is no D-Bus session bus, which desktop notifications and the \
+             keyring (Secret Service) need"
+        ),
+        "{said}"
+    );
+    assert!(!said.contains("single-instance"), "{said}");
+    display.close(demo).unwrap();
+    display
+        .wait_gone(DEMO_TITLE, Duration::from_secs(10))
+        .expect("the demo did not end");
 }

@@ -7,6 +7,7 @@
 
 pub mod account;
 pub mod alerts;
+pub mod bus;
 pub mod cache;
 pub mod client;
 pub mod credential;

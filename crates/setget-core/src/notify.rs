@@ -124,9 +124,14 @@ fn shown_id(handle: &notify_rust::NotificationHandle) -> u32 {
 }
 
 fn not_shown(e: impl std::fmt::Display) -> CoreError {
+    let why = if crate::bus::session_bus_available() {
+        e.to_string()
+    } else {
+        crate::bus::NO_SESSION_BUS.to_owned()
+    };
     CoreError::new(
         ErrorKind::Notification,
-        format!("the desktop notification could not be shown: {e}"),
+        format!("the desktop notification could not be shown: {why}"),
     )
 }
 

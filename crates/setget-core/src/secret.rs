@@ -48,6 +48,16 @@ pub const KEYRING_SERVICE: &str = "setget-admin";
 pub struct KeyringStore;
 
 fn keyring_error(action: &str, e: &keyring::Error) -> CoreError {
+    // Without a session bus the library's own message is a connection failure; say why.
+    if !crate::bus::session_bus_available() {
+        return CoreError::new(
+            ErrorKind::Keyring,
+            format!(
+                "the system keyring could not {action}: {}",
+                crate::bus::NO_SESSION_BUS
+            ),
+        );
+    }
     // keyring's messages name the platform failure, never the secret.
     CoreError::new(
         ErrorKind::Keyring,
