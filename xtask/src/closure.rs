@@ -65,7 +65,9 @@ pub fn findings(metadata: &Value, root: &str) -> anyhow::Result<Vec<Finding>> {
                 .into_iter()
                 .flatten()
                 .any(|k| k["kind"].as_str() != Some("dev"));
-            let Some(dep_id) = dep["pkg"].as_str() else { continue };
+            let Some(dep_id) = dep["pkg"].as_str() else {
+                continue;
+            };
             if !not_dev_only {
                 continue;
             }
@@ -140,8 +142,16 @@ mod tests {
 
     #[test]
     fn a_finder_deep_in_the_closure_is_named_with_its_chain() {
-        let packages = ["xtask", "engine", "libdbus-sys", "pkg-config", "tool", "ring", "cc"]
-            .map(package);
+        let packages = [
+            "xtask",
+            "engine",
+            "libdbus-sys",
+            "pkg-config",
+            "tool",
+            "ring",
+            "cc",
+        ]
+        .map(package);
         let metadata = json!({
             "packages": packages,
             "resolve": { "nodes": [
@@ -188,6 +198,10 @@ mod tests {
     fn the_app_does_find_system_libraries() {
         // The guard reads the real graph: the app itself needs WebKitGTK and D-Bus.
         let found = findings(&metadata().unwrap(), "setget-admin").unwrap();
-        assert!(found.iter().any(|f| f.to_string().starts_with("libdbus-sys ")));
+        assert!(
+            found
+                .iter()
+                .any(|f| f.to_string().starts_with("libdbus-sys "))
+        );
     }
 }

@@ -2,6 +2,7 @@
 
 #![allow(unreachable_pub)]
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 
 xflags::xflags! {
@@ -34,5 +35,10 @@ xflags::xflags! {
         }
         /// Build the installable package (a .deb on Linux) into <target>/release/bundle/.
         cmd dist {}
+        /// Run the Node.js that the UI's toolchain uses (provided when the system's is missing
+        /// or older than it needs): `cargo xtask node -- --version`.
+        cmd node {
+            repeated args: OsString
+        }
     }
 }

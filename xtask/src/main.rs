@@ -28,6 +28,10 @@ fn main() -> ExitCode {
         flags::XtaskCmd::GeoData(_) => ("geo-data", devtools(vec!["geo-data".into()])),
         flags::XtaskCmd::GenLog(g) => ("gen-log", gen_log(g)),
         flags::XtaskCmd::Dist(_) => ("dist", dist()),
+        flags::XtaskCmd::Node(n) => (
+            "node",
+            node::get().and_then(|n2| run(n2.node().args(n.args))),
+        ),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -108,7 +112,11 @@ fn bench(name: Option<String>) -> anyhow::Result<()> {
 
 fn gen_log(g: flags::GenLog) -> anyhow::Result<()> {
     let mut args: Vec<OsString> = vec!["gen-log".into()];
-    for (flag, value) in [("--members", g.members), ("--days", g.days), ("--seed", g.seed)] {
+    for (flag, value) in [
+        ("--members", g.members),
+        ("--days", g.days),
+        ("--seed", g.seed),
+    ] {
         if let Some(v) = value {
             args.extend([flag.into(), v.to_string().into()]);
         }

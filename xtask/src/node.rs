@@ -34,6 +34,14 @@ pub enum Node {
 }
 
 impl Node {
+    /// A `node` command.
+    pub fn node(&self) -> Command {
+        match self {
+            Self::System => Command::new("node"),
+            Self::Provided { bin, .. } => Command::new(bin.join("node")),
+        }
+    }
+
     /// An `npm` command.
     pub fn npm(&self) -> Command {
         self.tool("npm", "npm-cli.js")
@@ -63,11 +71,16 @@ impl Node {
 
     /// What `node --version` says of this Node.js.
     pub fn version(&self) -> Option<String> {
-        let program = match self {
-            Self::System => PathBuf::from("node"),
-            Self::Provided { bin, .. } => bin.join("node"),
-        };
-        version_of(&program)
+        let out = self
+            .node()
+            .arg("--version")
+            .stdin(Stdio::null())
+            .stderr(Stdio::null())
+            .output()
+            .ok()?;
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
     }
 }
 
@@ -81,18 +94,6 @@ pub fn get() -> anyhow::Result<Node> {
     Ok(NODE.get_or_init(|| node).clone())
 }
 
-fn version_of(program: &Path) -> Option<String> {
-    let out = Command::new(program)
-        .arg("--version")
-        .stdin(Stdio::null())
-        .stderr(Stdio::null())
-        .output()
-        .ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
-}
-
 /// `(major, minor)` of a `node --version` answer such as `v20.19.2`.
 pub fn parse_version(text: &str) -> Option<(u32, u32)> {
     let mut parts = text.trim().strip_prefix('v')?.split('.');
@@ -103,11 +104,13 @@ pub fn parse_version(text: &str) -> Option<(u32, u32)> {
 
 /// Whether a `node --version` answer is new enough.
 pub fn new_enough(version: Option<&str>) -> bool {
-    version.and_then(parse_version).is_some_and(|v| v >= MINIMUM)
+    version
+        .and_then(parse_version)
+        .is_some_and(|v| v >= MINIMUM)
 }
 
 fn choose() -> anyhow::Result<Node> {
-    let system = version_of(Path::new("node"));
+    let system = Node::System.version();
     if new_enough(system.as_deref()) && setup::on_path("npm") {
         return Ok(Node::System);
     }
@@ -128,10 +131,9 @@ fn choose() -> anyhow::Result<Node> {
         // Debian's npm (with its Node.js 18) is only the means to fetch the newer one.
         setup::system_packages(&["nodejs", "npm"])?;
     }
-    let partial = dir.with_extension("partial");
+    let partial = dir.with_file_name(format!("node-{PROVIDED}.partial"));
     let _ = std::fs::remove_dir_all(&partial);
-    std::fs::create_dir_all(&partial)
-        .with_context(|| format!("creating {}", partial.display()))?;
+    std::fs::create_dir_all(&partial).with_context(|| format!("creating {}", partial.display()))?;
     run(Command::new("npm")
         .args(["install", "--no-save", "--no-package-lock", "--no-audit"])
         .args(["--no-fund", "--loglevel=error", "--prefix"])
@@ -189,10 +191,9 @@ mod tests {
 
     #[test]
     fn the_minimum_is_the_one_the_ui_declares() {
-        let package: serde_json::Value = serde_json::from_slice(
-            &std::fs::read(crate::root().join("ui/package.json")).unwrap(),
-        )
-        .unwrap();
+        let package: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(crate::root().join("ui/package.json")).unwrap())
+                .unwrap();
         let declared = package["engines"]["node"].as_str().unwrap();
         assert_eq!(declared, format!(">={}.{}", MINIMUM.0, MINIMUM.1));
         assert!(new_enough(Some(&format!("v{PROVIDED}"))));
