@@ -3,6 +3,10 @@
 //! simulator that keeps signing them in and out from home — and now and then from a country
 //! they have never been to.
 //!
+//! The history ends with what the app is for, in its last hour (see [`incidents`]): a
+//! sign-in from a new country, an impossible journey and a password spray that got in, each
+//! with its session still active, so that the app's first sync already has alerts to show.
+//!
 //! Places come from the bundled geolocation table, so every address the demo uses locates.
 //! Randomness is seeded: the same start gives the same history.
 
@@ -57,6 +61,13 @@ const MEMBERS: usize = 48;
 /// How far back the history goes.
 const HISTORY_DAYS: i64 = 90;
 
+/// The browser of the password spray: "Chrome on Windows", which no demo member uses.
+const SPRAY_AGENT: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 \
+    (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36";
+/// How many members the spray tries, one wrong password each: more than the 20 failures
+/// from one address within 10 minutes that the app's detector calls a password attack.
+const SPRAYED: usize = 24;
+
 /// A member of the demo and where they live.
 #[derive(Debug, Clone)]
 struct Resident {
@@ -64,6 +75,32 @@ struct Resident {
     home: ipnet::IpNet,
     agents: [&'static str; 2],
 }
+
+impl Resident {
+    /// The member's computer: the first of their browsers that is not on a phone (a phone's
+    /// city is its carrier's, which says little about where it is).
+    fn laptop(&self) -> &'static str {
+        self.agents
+            .into_iter()
+            .find(|a| !matches!(crate::ua::parse(a).os.as_str(), "iOS" | "Android"))
+            .unwrap_or(AGENTS[0])
+    }
+}
+
+/// One dated step of the seeded history, of one resident.
+#[derive(Debug, Clone, Copy)]
+enum Act {
+    /// Signs in from home with one of their browsers; signs out after `stay`, or leaves the
+    /// session to expire.
+    Visit { stay: Option<Duration> },
+    /// Signs in from `ip` with `agent`, and stays signed in.
+    SignIn { ip: IpAddr, agent: &'static str },
+    /// A wrong password from `ip` with `agent`.
+    WrongPassword { ip: IpAddr, agent: &'static str },
+}
+
+/// When, who (an index into the residents) and what.
+type Step = (DateTime<Utc>, usize, Act);
 
 fn address_in(net: &ipnet::IpNet, rng: &mut StdRng) -> IpAddr {
     match net {
@@ -153,22 +190,33 @@ pub fn seed(app: &App) -> anyhow::Result<()> {
         });
     }
     // Build the history as dated actions, then replay them in order so that change numbers,
-    // audit sequence and expiries line up with time.
-    let mut actions: Vec<(DateTime<Utc>, usize, Option<Duration>)> = Vec::new();
+    // audit sequence and expiries line up with time. The last hour's incidents draw from a
+    // generator of their own, so that changing them leaves the rest of the history as it is.
+    let (mut actions, involved) = incidents(&residents, now, &mut StdRng::seed_from_u64(0x1c1d))?;
     for (r, _) in residents.iter().enumerate() {
+        // The members of the last hour's incidents are quiet the day before: nothing else of
+        // theirs is as recent.
+        let quiet_from = if involved.contains(&r) {
+            now - Duration::days(1)
+        } else {
+            now
+        };
         let mut t = history_start + Duration::minutes(rng.random_range(0..24 * 60));
         while t < now {
             // Signs out after a while, or leaves the session to expire.
             let stay =
                 (rng.random_range(0..3) > 0).then(|| Duration::minutes(rng.random_range(20..600)));
-            actions.push((t, r, stay));
+            if t < quiet_from {
+                actions.push((t, r, Act::Visit { stay }));
+            }
             t += Duration::minutes(rng.random_range(12 * 60..5 * 24 * 60));
         }
     }
+    // A stable sort: steps of one member at one instant keep their order.
     actions.sort_by_key(|(t, r, _)| (*t, *r));
     let mut sign_outs: Vec<(DateTime<Utc>, String)> = Vec::new();
-    for (at, r, stay) in actions {
-        // Sign-outs due before this sign-in happen first.
+    for (at, r, act) in actions {
+        // Sign-outs due before this step happen first.
         sign_outs.sort_by_key(|(t, _)| std::cmp::Reverse(*t));
         while sign_outs.last().is_some_and(|(t, _)| *t <= at) {
             if let Some((t, id)) = sign_outs.pop() {
@@ -176,13 +224,30 @@ pub fn seed(app: &App) -> anyhow::Result<()> {
             }
         }
         let resident = &residents[r];
-        let agent = resident.agents[rng.random_range(0..2)];
-        let ip = address_in(&resident.home, &mut rng);
-        let id = sign_in(app, &mut conn, resident, agent, ip, at)?;
-        if let Some(stay) = stay
-            && at + stay < now
-        {
-            sign_outs.push((at + stay, id));
+        match act {
+            Act::Visit { stay } => {
+                let agent = resident.agents[rng.random_range(0..2)];
+                let ip = address_in(&resident.home, &mut rng);
+                let id = sign_in(app, &mut conn, resident, agent, ip, at)?;
+                if let Some(stay) = stay
+                    && at + stay < now
+                {
+                    sign_outs.push((at + stay, id));
+                }
+            }
+            Act::SignIn { ip, agent } => {
+                sign_in(app, &mut conn, resident, agent, ip, at)?;
+            }
+            Act::WrongPassword { ip, agent } => {
+                store::audit_failed_sign_in(
+                    &mut conn,
+                    &resident.member,
+                    at,
+                    &ip.to_string(),
+                    agent,
+                    "wrong_password",
+                )?;
+            }
         }
     }
     for (t, id) in sign_outs {
@@ -199,6 +264,92 @@ pub fn seed(app: &App) -> anyhow::Result<()> {
     }
     store::expire_due(&mut conn, &owner.member.workspace_id, now)?;
     Ok(())
+}
+
+/// The last hour of the history: what the demo opens on. Three members, each with a
+/// session still active that the app's detector flags (its default rules, high severity):
+///
+/// - **A new country.** The member who lives in Berlin signs in from Tokyo, 40 minutes ago,
+///   on their own computer: a country none of their last sign-ins came from. Their previous
+///   sign-in is over a day old, so the journey itself is possible.
+/// - **Impossible travel.** The member who lives in New York signs in at home 55 minutes ago,
+///   then from San Francisco 35 minutes later on the same computer: 4,100 km at about
+///   7,000 km/h, from a carrier network (/16) they never used (the tuned rules ask for one),
+///   in their own country, so it is not a new country as well.
+/// - **A password spray that got in.** One address in Singapore tries one wrong password on
+///   each of [`SPRAYED`] members within six minutes (from the 20th failure within 10 minutes
+///   the detector reports a password attack from that address), then signs in as the member
+///   who lives in Toronto: a new country, city, network and device for them. The attack's
+///   own alert is about failures, which have no session, so the app's first sync (which
+///   keeps the history's alerts on active sessions only) shows the sign-in it ended in. A
+///   brute force on one member would be no story here: the server locks a member out after
+///   five wrong passwords in 15 minutes.
+///
+/// Returns the steps, and the residents they involve.
+fn incidents(
+    residents: &[Resident],
+    now: DateTime<Utc>,
+    rng: &mut StdRng,
+) -> anyhow::Result<(Vec<Step>, Vec<usize>)> {
+    let cities = geo::bundled().networks();
+    let network = |city: &str| {
+        cities
+            .iter()
+            .find(|(_, l)| l.city.as_deref() == Some(city))
+            .map(|(n, _)| *n)
+            .with_context(|| format!("{city} is not in the bundled geolocation table"))
+    };
+    // The first member (not the owner or the admin) whose home is in `city`.
+    let living_in = |city: &str| -> anyhow::Result<usize> {
+        let home = network(city)?;
+        residents
+            .iter()
+            .position(|r| r.member.role == Role::Member && r.home == home)
+            .with_context(|| format!("no demo member lives in {city}"))
+    };
+    let (abroad, flyer, victim) = (
+        living_in("Berlin")?,
+        living_in("New York")?,
+        living_in("Toronto")?,
+    );
+    let mut steps = Vec::new();
+    let ago = |minutes: i64| now - Duration::minutes(minutes);
+
+    let agent = residents[abroad].laptop();
+    let ip = address_in(&network("Tokyo")?, rng);
+    steps.push((ago(40), abroad, Act::SignIn { ip, agent }));
+
+    let agent = residents[flyer].laptop();
+    let ip = address_in(&residents[flyer].home, rng);
+    steps.push((ago(55), flyer, Act::SignIn { ip, agent }));
+    let ip = address_in(&network("San Francisco")?, rng);
+    steps.push((ago(20), flyer, Act::SignIn { ip, agent }));
+
+    let ip = address_in(&network("Singapore")?, rng);
+    let sprayed = (0..residents.len())
+        .filter(|&r| residents[r].member.role == Role::Member && r != victim)
+        .take(SPRAYED);
+    let start = ago(34);
+    for (i, r) in sprayed.enumerate() {
+        let at = start + Duration::seconds(15 * i as i64);
+        steps.push((
+            at,
+            r,
+            Act::WrongPassword {
+                ip,
+                agent: SPRAY_AGENT,
+            },
+        ));
+    }
+    steps.push((
+        ago(27),
+        victim,
+        Act::SignIn {
+            ip,
+            agent: SPRAY_AGENT,
+        },
+    ));
+    Ok((steps, vec![abroad, flyer, victim]))
 }
 
 fn sign_in(

@@ -1,10 +1,11 @@
 //! The demo workspace and its traffic simulator.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::Duration;
 use rand::SeedableRng as _;
 use setget_protocol::clock::Clock as _;
+use setget_protocol::{AuditEvent, Location, SessionStatus};
 use setget_server::demo::{DEMO_OWNER_EMAIL, DEMO_OWNER_PASSWORD, seed, traffic_step};
 use setget_server::store::{self, AuditFilter};
 
@@ -103,4 +104,134 @@ async fn the_traffic_simulator_signs_members_in_and_out_and_sometimes_from_abroa
         }
     }
     assert!(moves >= 1, "no sign-in from abroad");
+}
+
+/// The great-circle distance between two located places, in km.
+fn km(a: &Location, b: &Location) -> f64 {
+    let rad = |l: &Location| {
+        (
+            l.latitude.unwrap().to_radians(),
+            l.longitude.unwrap().to_radians(),
+        )
+    };
+    let ((lat1, lon1), (lat2, lon2)) = (rad(a), rad(b));
+    let h = ((lat2 - lat1) / 2.0).sin().powi(2)
+        + lat1.cos() * lat2.cos() * ((lon2 - lon1) / 2.0).sin().powi(2);
+    2.0 * 6371.0 * h.sqrt().asin()
+}
+
+/// The demo must open on alerts, not on an empty list: the last hour of its history holds a
+/// sign-in from a new country, an impossible trip and a password spray that ended in a
+/// sign-in, on three members whose sessions are still active. (That the app's detector flags
+/// them is checked end to end, in `tests/e2e/demo.rs`.)
+#[tokio::test]
+async fn the_demo_history_ends_with_a_new_country_an_impossible_trip_and_a_spray_that_got_in() {
+    let h = Harness::new(false).await;
+    seed(&h.app).unwrap();
+    let hour_ago = h.clock.now() - Duration::hours(1);
+    let conn = h.app.store().conn();
+    let ws: String = conn
+        .query_row("SELECT id FROM workspaces WHERE slug = 'acme'", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    let (events, total) =
+        store::audit_events(&conn, &ws, &AuditFilter::default(), 1_000_000).unwrap();
+    assert_eq!(events.len() as u64, total);
+    let active = |e: &AuditEvent| {
+        let id = e.session_id.as_deref().unwrap();
+        store::session_by_id(&conn, id).unwrap().unwrap().0.status == SessionStatus::Active
+    };
+    let place = |e: &AuditEvent| e.location.clone().unwrap();
+    let country = |e: &AuditEvent| place(e).country_code.unwrap();
+    let sign_ins: Vec<&AuditEvent> = events
+        .iter()
+        .filter(|e| e.event == "session.signed_in")
+        .collect();
+    // A member's sign-ins before `e`, the latest last.
+    let before = |e: &AuditEvent| -> Vec<&AuditEvent> {
+        sign_ins
+            .iter()
+            .copied()
+            .filter(|p| p.member_id == e.member_id && p.seq < e.seq)
+            .collect()
+    };
+    // From a country none of the member's (many) earlier sign-ins came from.
+    let new_country = |e: &AuditEvent| {
+        let earlier = before(e);
+        earlier.len() >= 5 && earlier.iter().all(|p| country(p) != country(e))
+    };
+    // Faster than 1000 km/h from the member's previous sign-in.
+    let impossible = |e: &AuditEvent| {
+        let last = *before(e).last().unwrap();
+        let hours = (e.at - last.at).num_seconds() as f64 / 3600.0;
+        km(&place(last), &place(e)) / hours > 1000.0
+    };
+    let recent: Vec<&AuditEvent> = sign_ins
+        .iter()
+        .copied()
+        .filter(|e| e.at > hour_ago && e.ip.as_deref() != Some("127.0.0.1"))
+        .collect();
+
+    // The spray: one wrong password on each of at least 20 members from one address within
+    // 10 minutes (of the last hour)...
+    let failures: Vec<&AuditEvent> = events
+        .iter()
+        .filter(|e| e.event == "auth.sign_in_failed" && e.at > hour_ago)
+        .collect();
+    assert!(failures.len() >= 20, "{} failures", failures.len());
+    let spray_ip = failures[0].ip.clone().unwrap();
+    let spray: Vec<&AuditEvent> = failures
+        .iter()
+        .copied()
+        .filter(|e| e.ip.as_deref() == Some(spray_ip.as_str()))
+        .collect();
+    let targets: HashSet<_> = spray.iter().map(|e| e.member_id.clone()).collect();
+    let (first, last) = (spray[0], spray[spray.len() - 1]);
+    assert!(
+        spray.len() >= 20 && targets.len() == spray.len(),
+        "{spray:?}"
+    );
+    assert!(last.at - first.at <= Duration::minutes(10));
+    assert!(
+        spray
+            .iter()
+            .all(|e| e.reason.as_deref() == Some("wrong_password"))
+    );
+    // ...and then a sign-in from it, still active, from a country new to its member.
+    let got_in = recent
+        .iter()
+        .copied()
+        .find(|e| e.ip.as_deref() == Some(spray_ip.as_str()))
+        .expect("the spray never got in");
+    assert!(got_in.seq > last.seq && got_in.at - last.at < Duration::minutes(10));
+    assert!(!targets.contains(&got_in.member_id));
+    assert!(active(got_in) && new_country(got_in), "{got_in:?}");
+
+    // A sign-in from a new country, after a trip that was possible, still active.
+    let abroad = recent
+        .iter()
+        .copied()
+        .find(|e| e.seq != got_in.seq && new_country(e) && !impossible(e))
+        .expect("no sign-in from a new country");
+    assert!(active(abroad), "{abroad:?}");
+
+    // An impossible trip: two sign-ins of one member in their own country, over 1000 km
+    // apart and under an hour between them, both still active.
+    let trip = recent
+        .iter()
+        .copied()
+        .find(|e| impossible(e) && !new_country(e))
+        .expect("no impossible trip");
+    let from = *before(trip).last().unwrap();
+    assert!(from.at > hour_ago && km(&place(from), &place(trip)) > 1000.0);
+    assert_eq!(country(from), country(trip));
+    assert!(active(from) && active(trip), "{from:?} {trip:?}");
+
+    // Three members.
+    let who: HashSet<_> = [got_in, abroad, trip]
+        .iter()
+        .map(|e| e.member_id.clone())
+        .collect();
+    assert_eq!(who.len(), 3);
 }
