@@ -645,8 +645,14 @@ mod tests {
         assert_eq!(ids(&first), ["ev7", "ev8"]);
         assert!(first.iter().all(|a| a.from_history));
         assert_eq!(cache.history_until().unwrap(), Some(8));
+        // Pending, they are neither listed nor counted: else the window would show, for a
+        // moment, alerts about sessions long ended (most of a history's) as new.
+        assert!(cache.alerts(&AlertFilter::default()).unwrap().is_empty());
+        assert_eq!(cache.new_alert_count().unwrap(), 0);
         let kept = cache.settle_history_alerts().unwrap();
         assert_eq!(ids(&kept), ["ev8"]);
+        assert_eq!(ids(&cache.alerts(&AlertFilter::default()).unwrap()), ["ev8"]);
+        assert_eq!(cache.new_alert_count().unwrap(), 1);
         let alert = &kept[0];
         assert!(alert.from_history);
         assert_eq!(alert.status, AlertStatus::New);

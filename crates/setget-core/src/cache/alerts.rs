@@ -316,9 +316,10 @@ impl Cache {
             .map_err(|e| storage("read an alert", e))
     }
 
-    /// Alerts matching `filter`, newest first.
+    /// Alerts matching `filter`, newest first. Alerts from history still pending (the first
+    /// sync has not settled them yet) are left out: most of them go when it does.
     pub fn alerts(&self, filter: &AlertFilter) -> Result<Vec<Alert>> {
-        let mut clauses = vec!["id < ?1".to_owned()];
+        let mut clauses = vec!["id < ?1".to_owned(), "history_pending = 0".to_owned()];
         let mut args: Vec<Box<dyn rusqlite::ToSql>> =
             vec![Box::new(filter.before_id.unwrap_or(i64::MAX))];
         if let Some(status) = filter.status {
@@ -378,9 +379,9 @@ impl Cache {
         .map_err(|e| storage("read the member's usual places", e))
     }
 
-    /// How many alerts are new.
+    /// How many alerts are new (history's pending ones aside, as in [`Self::alerts`]).
     pub fn new_alert_count(&self) -> Result<u64> {
-        self.count("SELECT count(*) FROM alerts WHERE status = 'new'")
+        self.count("SELECT count(*) FROM alerts WHERE status = 'new' AND history_pending = 0")
     }
 
     /// Sets an alert's status; None when there is no such alert.
