@@ -556,6 +556,214 @@ async fn the_sessions_screen_revokes_a_session_of_any_member_and_the_server_conf
     client.clone().close().await.unwrap();
 }
 
+/// Where a Sessions row's place is long: Buenos Aires, Buenos Aires F.D., AR (the bundled
+/// geolocation table).
+const BUENOS_AIRES: (&str, &str) = ("1.178.48.1", "Buenos Aires, Buenos Aires F.D., AR");
+
+/// The window's minimum width in `tauri.conf.json`.
+fn min_window_width() -> u32 {
+    let conf: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(workspace_root().join("tauri.conf.json")).unwrap())
+            .unwrap();
+    let min = conf["app"]["windows"][0]["minWidth"].as_u64();
+    u32::try_from(min.expect("a minWidth in tauri.conf.json")).unwrap()
+}
+
+/// Resizes the window to `width` × `height` and waits until the page has that size.
+pub(crate) async fn resize(client: &Client, width: u32, height: u32) {
+    client.set_window_size(width, height).await.unwrap();
+    let mut inner = serde_json::Value::Null;
+    for _ in 0..100 {
+        inner = client
+            .execute("return [innerWidth, innerHeight];", vec![])
+            .await
+            .unwrap();
+        if inner == serde_json::json!([width, height]) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the window did not become {width} × {height}: the page is {inner}");
+}
+
+/// The left edge and width of each cell of the Sessions list's header and of its drawn rows.
+#[derive(serde::Deserialize, Debug)]
+struct Columns {
+    head: Vec<(f64, f64)>,
+    rows: Vec<Vec<(f64, f64)>>,
+}
+
+const COLUMNS: &str = "
+    const cells = (el) => [...el.children].map((c) => {
+      const r = c.getBoundingClientRect();
+      return [r.left, r.width];
+    });
+    return {
+      head: cells(document.querySelector('[data-testid=all-sessions-head]')),
+      rows: [...document.querySelectorAll('[data-testid=all-sessions-row]')].map(cells),
+    };";
+
+/// How the Sessions list draws the place cell that holds `text`, against its column's header.
+#[derive(serde::Deserialize, Debug)]
+struct PlaceCell {
+    title: String,
+    text: String,
+    width: f64,
+    head_width: f64,
+    clipped: bool,
+    overflow: String,
+    text_overflow: String,
+    white_space: String,
+}
+
+const PLACE_CELL: &str = "
+    const cell = [...document.querySelectorAll('[data-testid=all-sessions-location]')]
+      .find((c) => c.textContent === arguments[0]);
+    if (!cell) return null;
+    const column = [...cell.parentElement.children].indexOf(cell);
+    const head = document.querySelector('[data-testid=all-sessions-head]').children[column];
+    const style = getComputedStyle(cell);
+    return {
+      title: cell.title,
+      text: cell.textContent,
+      width: cell.getBoundingClientRect().width,
+      head_width: head.getBoundingClientRect().width,
+      clipped: cell.scrollWidth > cell.clientWidth,
+      overflow: style.overflowX,
+      text_overflow: style.textOverflow,
+      white_space: style.whiteSpace,
+    };";
+
+/// Where the status bar is after the screen's scrolling is set by `scroll` (JavaScript with
+/// `main`, the scrolling screen, in scope).
+#[derive(serde::Deserialize, Debug)]
+struct StatusBarInView {
+    top: f64,
+    bottom: f64,
+    viewport: f64,
+    screen_scroll: f64,
+    screen_scrolls: bool,
+    page_scroll: f64,
+}
+
+async fn status_bar_after(client: &Client, scroll: &str) -> StatusBarInView {
+    let js = format!(
+        "const main = document.querySelector('main');
+         {scroll};
+         window.scrollTo(0, document.documentElement.scrollHeight);
+         const bar = document.querySelector('.statusbar').getBoundingClientRect();
+         return {{
+           top: bar.top, bottom: bar.bottom, viewport: innerHeight,
+           screen_scroll: main.scrollTop, screen_scrolls: main.scrollHeight > main.clientHeight,
+           page_scroll: scrollY,
+         }};"
+    );
+    serde_json::from_value(client.execute(&js, vec![]).await.unwrap()).unwrap()
+}
+
+// The Sessions screen's header and rows did not line up in a 1100 px window (each row sized
+// its columns by its own content, beside a scroll bar the header did not have), and a long
+// place ran into the next column; and the status bar scrolled away with a long screen.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sessions_screen_lines_its_columns_up_at_every_width_and_the_status_bar_stays() {
+    let _one = ONE_WINDOW.lock().await;
+    let app = built_binary("setget-admin").unwrap();
+    let ada = "ada@columns.test";
+    let server = server_with("columns", &[ada]).await;
+    server
+        .browser_sign_in(ada, PASSWORD, FIREFOX_WINDOWS, "81.2.69.142")
+        .await
+        .unwrap();
+    let (ip, place) = BUENOS_AIRES;
+    server
+        .browser_sign_in(ada, PASSWORD, agents::CHROME_MAC, ip)
+        .await
+        .unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let (_driver, client) = window_signed_in(&app, home.path(), &server).await;
+    click(&client, "[data-testid=tab-all-sessions]").await;
+    assert_eq!(sessions_total_when(&client, |n| n == 3).await, 3);
+
+    let min = min_window_width();
+    for width in [1100, 900, min] {
+        resize(&client, width, 720).await;
+        // Every row drawn with its seven cells.
+        let mut columns = Columns {
+            head: Vec::new(),
+            rows: Vec::new(),
+        };
+        for _ in 0..100 {
+            columns =
+                serde_json::from_value(client.execute(COLUMNS, vec![]).await.unwrap()).unwrap();
+            if columns.rows.len() == 3 && columns.rows.iter().all(|r| r.len() == 7) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(columns.head.len(), 7, "{columns:?}");
+        assert_eq!(columns.rows.len(), 3, "{columns:?}");
+        for row in &columns.rows {
+            assert_eq!(row.len(), 7, "at {width} px: {columns:?}");
+            for (column, ((head_left, head_width), (left, cell_width))) in
+                columns.head.iter().zip(row).enumerate()
+            {
+                assert!(
+                    (head_left - left).abs() <= 1.0,
+                    "at {width} px, column {column} starts at {left} in a row, at {head_left} in the header: {columns:?}"
+                );
+                assert!(
+                    *cell_width <= head_width + 1.0,
+                    "at {width} px, column {column} is {cell_width} wide in a row, {head_width} in the header"
+                );
+            }
+        }
+        // The long place ends in an ellipsis within its column; the whole of it on hover.
+        let cell: PlaceCell = serde_json::from_value(
+            client
+                .execute(PLACE_CELL, vec![serde_json::json!(place)])
+                .await
+                .unwrap(),
+        )
+        .unwrap_or_else(|e| panic!("no place cell of {place:?}: {e}"));
+        assert_eq!((cell.title.as_str(), cell.text.as_str()), (place, place));
+        assert!(
+            cell.width <= cell.head_width + 1.0,
+            "at {width} px: {cell:?}"
+        );
+        assert!(cell.clipped, "at {width} px the place fits: {cell:?}");
+        assert_eq!(
+            (
+                cell.overflow.as_str(),
+                cell.text_overflow.as_str(),
+                cell.white_space.as_str()
+            ),
+            ("hidden", "ellipsis", "nowrap"),
+            "at {width} px"
+        );
+    }
+    screenshot(&client, "20-sessions-columns-narrow.png").await;
+
+    // On a screen longer than the window, the status bar stays at the bottom of the window
+    // with the screen scrolled to its end, and back to its top.
+    resize(&client, 1100, 520).await;
+    let end = status_bar_after(&client, "main.scrollTop = main.scrollHeight").await;
+    assert!(
+        end.screen_scrolls && end.screen_scroll > 0.0,
+        "the screen is not longer than the window: {end:?}"
+    );
+    let start = status_bar_after(&client, "main.scrollTop = 0").await;
+    for at in [&end, &start] {
+        assert!(
+            (at.bottom - at.viewport).abs() <= 1.0 && at.top >= 0.0 && at.top < at.viewport,
+            "the status bar is out of view: {at:?}"
+        );
+        assert_eq!(at.page_scroll, 0.0, "the page scrolled: {at:?}");
+    }
+    status_bar_after(&client, "main.scrollTop = main.scrollHeight").await;
+    screenshot(&client, "21-status-bar-scrolled.png").await;
+    client.close().await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn my_sessions_revokes_one_then_all_others_then_the_apps_own() {
     let _one = ONE_WINDOW.lock().await;
