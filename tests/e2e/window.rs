@@ -316,6 +316,11 @@ async fn an_alerts_notification_opens_the_window_on_the_alert_which_revokes_the_
     assert!(text.contains("new country (AU)"), "{text}");
     let status = wait_for(&client, "[data-testid=alert-status]").await;
     assert_eq!(status.text().await.unwrap(), "new");
+    // The tab counts the new alert.
+    let tab = text_when(&client, "[data-testid=tab-alerts]", |t| t == "Alerts 1").await;
+    assert_eq!(tab, "Alerts 1");
+    let count = wait_for(&client, "[data-testid=alerts-tab-count]").await;
+    assert_eq!(count.text().await.unwrap(), "1");
     screenshot(&client, "05-alert.png").await;
 
     // Revoke session, confirmed in place: the server ends it and the alert is acknowledged.
@@ -326,6 +331,16 @@ async fn an_alerts_notification_opens_the_window_on_the_alert_which_revokes_the_
     })
     .await;
     assert_eq!(now, "acknowledged");
+    // No new alert is left: the tab's count goes.
+    let tab = text_when(&client, "[data-testid=tab-alerts]", |t| t == "Alerts").await;
+    assert_eq!(tab, "Alerts");
+    assert!(
+        client
+            .find(Locator::Css("[data-testid=alerts-tab-count]"))
+            .await
+            .is_err(),
+        "a count is still shown at 0"
+    );
     let me = server
         .as_browser(
             reqwest::Method::GET,

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { absoluteTime, eventName, listOf, localDayStarts, localToInstant, memberByEmail, membersShown, placeOf, reasonName, reasonText, relativeTime, sentence, syncLine } from "./format";
+import { absoluteTime, eventName, listOf, localDayStarts, localToInstant, memberByEmail, membersShown, placeOf, reasonName, reasonText, relativeTime, sentence, syncLine, tabCount } from "./format";
 
 const now = new Date("2026-04-08T12:00:00Z");
 
@@ -199,5 +199,16 @@ describe("memberByEmail", () => {
     expect(memberByEmail(members, "ada@acme.test")).toBe(members[0]);
     expect(memberByEmail(members, "ada@")).toBeNull();
     expect(memberByEmail(members, "")).toBeNull();
+  });
+});
+
+describe("tabCount", () => {
+  it("shows nothing at 0, the count up to 99, then 99+", () => {
+    expect(tabCount(0)).toBeNull();
+    expect(tabCount(-1)).toBeNull();
+    expect(tabCount(Number.NaN)).toBeNull();
+    expect(tabCount(1)).toBe("1");
+    expect(tabCount(99)).toBe("99");
+    expect(tabCount(100)).toBe("99+");
   });
 });

@@ -216,3 +216,12 @@ export function memberByEmail<M extends { email: string }>(members: M[], text: s
   if (wanted === "") return null;
   return members.find((m) => m.email.toLowerCase() === wanted) ?? null;
 }
+
+/** The most new alerts a tab counts exactly; more read "99+". */
+export const TAB_COUNT_MAX = 99;
+
+/** The count a tab shows beside its name: nothing at 0, "99+" above the maximum. */
+export function tabCount(n: number): string | null {
+  if (!(n > 0)) return null;
+  return n > TAB_COUNT_MAX ? `${TAB_COUNT_MAX}+` : String(Math.trunc(n));
+}
