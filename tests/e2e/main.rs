@@ -9,6 +9,7 @@
 
 mod cli;
 mod crash;
+mod demo;
 mod desktop;
 mod engine;
 mod notify;

@@ -86,6 +86,21 @@ impl ServerProcess {
         })
     }
 
+    /// Starts `setget-server demo` with a fresh database: the seeded workspace `acme` (owner
+    /// `owner@acme.test`, password `setget-demo`), its simulated traffic a step an hour, so
+    /// that the seeded history stays as it is while a test reads it.
+    pub fn start_demo() -> anyhow::Result<Self> {
+        let dir = tempfile::tempdir()?;
+        let db = dir.path().join("server.db");
+        let (child, url) = spawn(&["demo", "--traffic-interval", "1h"], &db)?;
+        Ok(Self {
+            child,
+            url,
+            db,
+            _dir: dir,
+        })
+    }
+
     /// Starts the server on a database written by `setget-server seed-bench` (workspace
     /// `bench`, owner `owner@bench.test`, password `setget-bench`).
     pub fn start_seeded(members: u64, sessions: u64, events: u64) -> anyhow::Result<Self> {
@@ -289,8 +304,15 @@ impl Drop for ServerProcess {
 }
 
 fn spawn_server(db: &Path) -> anyhow::Result<(Child, String)> {
+    spawn(&["serve", "--dev"], db)
+}
+
+/// Runs `setget-server <args> --listen 127.0.0.1:0 --db <db>` and waits for the line that
+/// says where it listens (`demo` says how to sign in first).
+fn spawn(args: &[&str], db: &Path) -> anyhow::Result<(Child, String)> {
     let mut child = Command::new(built_binary("setget-server")?)
-        .args(["serve", "--dev", "--listen", "127.0.0.1:0", "--db"])
+        .args(args)
+        .args(["--listen", "127.0.0.1:0", "--db"])
         .arg(db)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
@@ -298,13 +320,17 @@ fn spawn_server(db: &Path) -> anyhow::Result<(Child, String)> {
         .spawn()
         .context("starting setget-server")?;
     let mut stdout = BufReader::new(child.stdout.take().context("no stdout")?);
-    let mut line = String::new();
-    stdout.read_line(&mut line)?;
-    let url = line
-        .trim()
-        .strip_prefix("listening on ")
-        .map(str::to_owned)
-        .with_context(|| format!("unexpected first line from setget-server: {line:?}"))?;
+    let mut seen = Vec::new();
+    let url = loop {
+        let mut line = String::new();
+        if stdout.read_line(&mut line)? == 0 || seen.len() > 5 {
+            bail!("setget-server did not say where it listens: {seen:?}");
+        }
+        if let Some(url) = line.trim().strip_prefix("listening on ") {
+            break url.to_owned();
+        }
+        seen.push(line);
+    };
     // Keep reading, so that anything it prints later never meets a closed pipe.
     std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
     Ok((child, url))

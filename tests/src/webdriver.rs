@@ -83,11 +83,16 @@ pub fn start_driver(
 /// A WebDriver session with the app at `app` (which the driver launches). A session that
 /// fails to start (the driver's connection to WebKit broke off) is tried again, twice.
 pub async fn connect(port: u16, app: &Path) -> anyhow::Result<Client> {
+    connect_with_args(port, app, &[]).await
+}
+
+/// The same, the app launched with `args` (`--demo`).
+pub async fn connect_with_args(port: u16, app: &Path, args: &[&str]) -> anyhow::Result<Client> {
     let mut caps = serde_json::Map::new();
     caps.insert("browserName".into(), "wry".into());
     caps.insert(
         "tauri:options".into(),
-        serde_json::json!({ "application": app }),
+        serde_json::json!({ "application": app, "args": args }),
     );
     let mut attempt = 0;
     loop {

@@ -1,0 +1,222 @@
+//! The demo's first minute: its seeded history ends with a sign-in from a new country, an
+//! impossible trip and a password spray that got in, which the app's own detector flags on
+//! three members with active sessions; `setget-admin --demo` opens on them (the Overview's
+//! count, the Alerts screen) with one notification summing them up.
+
+use std::time::{Duration, Instant};
+
+use setget_core::alerts::Trusted;
+use setget_core::detect::{Detection, Detector, Reason};
+use setget_core::notify::Severity;
+use setget_e2e::{
+    Browser, NotifyMonitor, ServerProcess, agents, built_binary, snapshot, webdriver,
+};
+use setget_protocol::{AuditEvent, SessionStatus};
+
+use crate::window::{ONE_WINDOW, click, rows_when, screenshot, start_driver, text_when, wait_for};
+
+/// The demo owner and password (the README's).
+const DEMO_OWNER: &str = "owner@acme.test";
+const DEMO_PASSWORD: &str = "setget-demo";
+
+/// The body of the one notification that sums up the alerts a first sync finds in history.
+const HISTORY_SUMMARY: &str = "found on sessions that are still active";
+
+fn has(d: &Detection, kind: fn(&Reason) -> bool) -> bool {
+    d.reasons.iter().any(kind)
+}
+
+fn new_country(r: &Reason) -> bool {
+    matches!(r, Reason::NewCountry { .. })
+}
+
+fn impossible_travel(r: &Reason) -> bool {
+    matches!(r, Reason::ImpossibleTravel { .. })
+}
+
+fn new_device(r: &Reason) -> bool {
+    matches!(r, Reason::NewDevice { .. })
+}
+
+#[tokio::test]
+async fn the_detector_flags_the_demo_history_on_three_members_with_active_sessions() {
+    let server = ServerProcess::start_demo().unwrap();
+    // The owner's browser at home in London, as the demo seeds it.
+    let ip = "81.2.69.160";
+    let token = server
+        .browser_sign_in(DEMO_OWNER, DEMO_PASSWORD, agents::CHROME_MAC, ip)
+        .await
+        .unwrap();
+    let browser = Browser {
+        token: std::sync::Mutex::new(token),
+        user_agent: agents::CHROME_MAC.into(),
+        ip: ip.into(),
+    };
+    let truth = snapshot(&server, "acme", &browser).await.unwrap();
+    // This test's own sign-in is the owner's last; the app never alerts on its own either.
+    let own = truth
+        .audit
+        .iter()
+        .rev()
+        .find(|e| e.event == "session.signed_in" && e.member_email.as_deref() == Some(DEMO_OWNER))
+        .map(|e| e.seq);
+
+    // The app's detector (its rules, nothing trusted yet) over the whole log, in seq order.
+    let mut detector = Detector::new(Trusted::default().config());
+    let detections: Vec<(Detection, &AuditEvent)> = truth
+        .audit
+        .iter()
+        .filter(|e| Some(e.seq) != own)
+        .filter_map(|e| detector.observe(e).map(|d| (d, e)))
+        .collect();
+    let active = |e: &AuditEvent| {
+        truth
+            .sessions
+            .iter()
+            .any(|s| Some(&s.id) == e.session_id.as_ref() && s.status == SessionStatus::Active)
+    };
+    // What a first sync keeps from history: the alerts on sessions still active.
+    let kept: Vec<&(Detection, &AuditEvent)> =
+        detections.iter().filter(|(_, e)| active(e)).collect();
+    let summary: Vec<String> = kept
+        .iter()
+        .map(|(d, e)| format!("{:?} {:?} {:?}", e.member_email, d.severity, d.reasons))
+        .collect();
+    assert_eq!(kept.len(), 3, "{summary:#?}");
+    assert!(
+        kept.iter().all(|(d, _)| d.severity == Severity::High),
+        "{summary:#?}"
+    );
+    let members: std::collections::HashSet<_> =
+        kept.iter().map(|(_, e)| e.member_id.clone()).collect();
+    assert_eq!(members.len(), 3, "{summary:#?}");
+
+    // The password spray: one attack alert, from one address, over 20 failures on as many
+    // members within 10 minutes (on a failure, so without a session)...
+    let attacks: Vec<(String, usize, usize)> = detections
+        .iter()
+        .filter_map(|(d, _)| {
+            d.reasons.iter().find_map(|r| match r {
+                Reason::PasswordAttackFromIp {
+                    ip,
+                    failures,
+                    members,
+                } => Some((ip.clone(), *failures, *members)),
+                _ => None,
+            })
+        })
+        .collect();
+    assert_eq!(attacks.len(), 1, "{attacks:?}");
+    let (spray_ip, failures, targets) = attacks[0].clone();
+    assert!(failures >= 20 && targets >= 20, "{attacks:?}");
+    // ...that got in: the sign-in from the same address, a new country and device for its
+    // member, is kept.
+    let (got_in, _) = kept
+        .iter()
+        .find(|(_, e)| e.ip.as_deref() == Some(spray_ip.as_str()))
+        .expect("the spray's sign-in is not flagged");
+    assert!(
+        has(got_in, new_country) && has(got_in, new_device),
+        "{got_in:?}"
+    );
+
+    // A sign-in from a new country (from elsewhere, and no impossible journey).
+    let abroad = kept.iter().find(|(d, e)| {
+        e.ip.as_deref() != Some(spray_ip.as_str())
+            && has(d, new_country)
+            && !has(d, impossible_travel)
+    });
+    assert!(abroad.is_some(), "{summary:#?}");
+
+    // An impossible trip, within the member's own country.
+    let trip = kept
+        .iter()
+        .find(|(d, _)| has(d, impossible_travel))
+        .map(|(d, _)| d);
+    let trip = trip.unwrap_or_else(|| panic!("no impossible travel: {summary:#?}"));
+    assert!(!has(trip, new_country), "{trip:?}");
+    let Some(Reason::ImpossibleTravel { km, kmh, .. }) =
+        trip.reasons.iter().find(|r| impossible_travel(r))
+    else {
+        unreachable!()
+    };
+    assert!(*km > 1000.0 && *kmh > 1000.0, "{trip:?}");
+}
+
+/// The number in front of a figure ("3 new alerts").
+fn first_number(text: &str) -> Option<usize> {
+    text.split_whitespace().next()?.parse().ok()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_opens_on_its_alerts_with_one_notification_summing_them_up() {
+    let _one = ONE_WINDOW.lock().await;
+    let app = built_binary("setget-admin").unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let monitor = NotifyMonitor::start().unwrap();
+    let started = Instant::now();
+    let minute = started + Duration::from_secs(60);
+    let (_driver, port) = start_driver(home.path());
+    let client = webdriver::connect_with_args(port, &app, &["--demo"])
+        .await
+        .unwrap();
+    wait_for(&client, "[data-testid=demo-badge]").await;
+
+    // The Overview counts the alerts of the first sync, within the minute.
+    let mut shown = String::new();
+    while Instant::now() < minute {
+        shown = text_when(&client, "[data-testid=stat-new-alerts]", |t| {
+            first_number(t).is_some_and(|n| n >= 2)
+        })
+        .await;
+        if first_number(&shown).is_some_and(|n| n >= 2) {
+            break;
+        }
+    }
+    let new_alerts = first_number(&shown).unwrap_or(0);
+    assert!(new_alerts >= 2, "{shown:?} after {:?}", started.elapsed());
+    screenshot(&client, "17-demo-overview.png").await;
+
+    // The Alerts screen lists them, new, from history.
+    click(&client, "[data-testid=tab-alerts]").await;
+    wait_for(&client, "[data-testid=alert-row]").await;
+    let rows = rows_when(&client, "[data-testid=alert-row].alert-new", new_alerts).await;
+    let mut from_history = 0;
+    for row in &rows {
+        if row.text().await.unwrap().contains("from history") {
+            from_history += 1;
+        }
+    }
+    assert!(from_history >= 2, "{from_history} of {} rows", rows.len());
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "{:?}",
+        started.elapsed()
+    );
+
+    // One notification sums them up, and only one within the minute (the simulated traffic
+    // may notify its own sign-ins meanwhile, each on its own).
+    let summary = monitor
+        .wait_for(minute.saturating_duration_since(Instant::now()), |c| {
+            c.body.contains(HISTORY_SUMMARY)
+        })
+        .unwrap();
+    assert_eq!(
+        summary.title,
+        format!("{from_history} unfamiliar sign-ins"),
+        "{summary:?}"
+    );
+    let mut others = Vec::new();
+    while let Some(call) = monitor.next(minute.saturating_duration_since(Instant::now())) {
+        assert!(
+            !call.body.contains(HISTORY_SUMMARY),
+            "a second summary: {call:?} after {summary:?}"
+        );
+        others.push(call.title);
+    }
+    eprintln!(
+        "the demo's first minute: {new_alerts} new alerts, the summary \"{}\", then {others:?}",
+        summary.title
+    );
+    client.close().await.unwrap();
+}
