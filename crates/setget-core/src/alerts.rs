@@ -651,7 +651,10 @@ mod tests {
         assert_eq!(cache.new_alert_count().unwrap(), 0);
         let kept = cache.settle_history_alerts().unwrap();
         assert_eq!(ids(&kept), ["ev8"]);
-        assert_eq!(ids(&cache.alerts(&AlertFilter::default()).unwrap()), ["ev8"]);
+        assert_eq!(
+            ids(&cache.alerts(&AlertFilter::default()).unwrap()),
+            ["ev8"]
+        );
         assert_eq!(cache.new_alert_count().unwrap(), 1);
         let alert = &kept[0];
         assert!(alert.from_history);
