@@ -1,8 +1,11 @@
 //! A TCP proxy between the app and the server that fails on command: answers 500, resets
-//! connections, stalls, or cuts responses short. It runs on its own thread and runtime, so
-//! that it keeps working whatever the test's runtime is doing.
+//! connections, stalls, or cuts responses short; it can also hold back the answers to one kind
+//! of request while everything else passes, and counts the answers it forwards by status. It
+//! runs on its own thread and runtime, so that it keeps working whatever the test's runtime is
+//! doing.
 
-use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -50,6 +53,12 @@ struct Shared {
     connections: AtomicU64,
     /// Connections numbered below this one stall while the fault is `Stall`.
     stall_before: AtomicU64,
+    /// Answers to requests whose request line starts with this are held back until released.
+    hold: Mutex<Option<String>>,
+    /// Answers being held back now.
+    holding: AtomicU64,
+    /// Answers forwarded, by HTTP status.
+    statuses: Mutex<HashMap<u16, u64>>,
 }
 
 /// The proxy; it stops with the test process.
@@ -68,6 +77,9 @@ impl FaultProxy {
             upstream: Mutex::new(host_port(upstream)?),
             connections: AtomicU64::new(0),
             stall_before: AtomicU64::new(0),
+            hold: Mutex::new(None),
+            holding: AtomicU64::new(0),
+            statuses: Mutex::new(HashMap::new()),
         });
         let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
         listener.set_nonblocking(true)?;
@@ -107,17 +119,61 @@ impl FaultProxy {
 
     /// Points the proxy at another server address (after a restart on a new port).
     pub fn retarget(&self, upstream: &str) -> anyhow::Result<()> {
-        *self
-            .shared
-            .upstream
-            .lock()
-            .unwrap_or_else(|e| e.into_inner()) = host_port(upstream)?;
+        *lock(&self.shared.upstream) = host_port(upstream)?;
         Ok(())
     }
 
     /// How many connections the proxy has accepted.
     pub fn connections(&self) -> u64 {
         self.shared.connections.load(Ordering::Relaxed)
+    }
+
+    /// From now on, the answers to requests whose request line starts with `request` (e.g.
+    /// `"DELETE /api/users/me/sessions/"`) reach the server's answer but not the client, until
+    /// [`Self::release`]; other requests pass.
+    pub fn hold(&self, request: &str) {
+        *lock(&self.shared.hold) = Some(request.to_owned());
+    }
+
+    /// Lets held answers through, and holds no more.
+    pub fn release(&self) {
+        *lock(&self.shared.hold) = None;
+    }
+
+    /// How many answers are held back now.
+    pub fn holding(&self) -> u64 {
+        self.shared.holding.load(Ordering::SeqCst)
+    }
+
+    /// How many answers with HTTP `status` the proxy has forwarded to the client.
+    pub fn answered(&self, status: u16) -> u64 {
+        lock(&self.shared.statuses)
+            .get(&status)
+            .copied()
+            .unwrap_or(0)
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Whether `chunk`, sent by the client, begins a request that is to be held.
+fn to_hold(shared: &Shared, chunk: &[u8]) -> bool {
+    lock(&shared.hold)
+        .as_deref()
+        .is_some_and(|request| chunk.starts_with(request.as_bytes()))
+}
+
+/// Counts the status of a response that `chunk` begins (`HTTP/1.1 401 ...`).
+fn count_status(shared: &Shared, chunk: &[u8]) {
+    let status = chunk
+        .strip_prefix(b"HTTP/1.1 ")
+        .and_then(|rest| rest.get(..3))
+        .and_then(|code| std::str::from_utf8(code).ok())
+        .and_then(|code| code.parse::<u16>().ok());
+    if let Some(status) = status {
+        *lock(&shared.statuses).entry(status).or_default() += 1;
     }
 }
 
@@ -182,19 +238,30 @@ async fn serve(mut client: TcpStream, shared: Arc<Shared>, id: u64) {
         }
         Fault::None | Fault::Truncate | Fault::Stall | Fault::DropEvent => {}
     }
-    let upstream = shared
-        .upstream
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .clone();
+    let upstream = lock(&shared.upstream).clone();
     let Ok(mut server) = TcpStream::connect(upstream).await else {
         return reset(client);
     };
+    // Set when the client sent a request whose answer is to be held (before the request goes
+    // on, so that its answer cannot pass first).
+    let held = AtomicBool::new(false);
     let must_reset = {
         let (mut client_read, mut client_write) = client.split();
         let (mut server_read, mut server_write) = server.split();
         let upload = async {
-            let _ = tokio::io::copy(&mut client_read, &mut server_write).await;
+            let mut buf = vec![0u8; 16 * 1024];
+            loop {
+                let n = match client_read.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => n,
+                };
+                if to_hold(&shared, &buf[..n]) {
+                    held.store(true, Ordering::SeqCst);
+                }
+                if server_write.write_all(&buf[..n]).await.is_err() {
+                    break;
+                }
+            }
             let _ = server_write.shutdown().await;
             std::future::pending::<()>().await;
         };
@@ -213,6 +280,14 @@ async fn serve(mut client: TcpStream, shared: Arc<Shared>, id: u64) {
                         continue;
                     }
                 };
+                if held.swap(false, Ordering::SeqCst) {
+                    shared.holding.fetch_add(1, Ordering::SeqCst);
+                    while lock(&shared.hold).is_some() {
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                    }
+                    shared.holding.fetch_sub(1, Ordering::SeqCst);
+                }
+                count_status(&shared, &buf[..n]);
                 match fault_for(&shared, id) {
                     Fault::None => {
                         if client_write.write_all(&buf[..n]).await.is_err() {
