@@ -8,6 +8,7 @@ mod tests {
     use setget_core::alerts::{Alert, AlertFilter, AlertStatus, Trusted, UsualPlace};
     use setget_core::cache::{Counts, Cursors, DayCount, Overview, OverviewQuery, Place};
     use setget_core::detect::Reason;
+    use setget_core::engine::WorkspaceRevoked;
     use setget_core::export::{ExportFormat, Exported};
     use setget_core::notify::{NotifySettings, Severity};
     use setget_core::sync::{CatchUp, SyncState, SyncStatus};
@@ -60,6 +61,7 @@ mod tests {
             decl::<NotifySettings>(&cfg),
             decl::<SessionPolicy>(&cfg),
             decl::<Revoked>(&cfg),
+            decl::<WorkspaceRevoked>(&cfg),
             decl::<Member>(&cfg),
             decl::<AuditEvent>(&cfg),
             decl::<AuditQuery>(&cfg),

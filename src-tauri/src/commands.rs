@@ -4,8 +4,10 @@
 use std::sync::Arc;
 
 use serde::Serialize;
+use setget_core::account::SignedOutNote;
 use setget_core::alerts::{Alert, AlertFilter, AlertStatus, Trusted, UsualPlace};
 use setget_core::cache::{AuditFilter, Overview, OverviewQuery, SessionFilter, SessionSort};
+use setget_core::engine::WorkspaceRevoked;
 use setget_core::export::{ExportFormat, Exported};
 use setget_core::notify::NotifySettings;
 use setget_core::secret::Sensitive;
@@ -258,12 +260,12 @@ pub async fn update_policy(
 }
 
 /// Revokes every session of the workspace, the app's own included (the app is then signed
-/// out); the password is wrapped as sensitive the moment it arrives.
+/// out, and the answer says why); the password is wrapped as sensitive the moment it arrives.
 #[tauri::command]
 pub async fn revoke_workspace_sessions(
     shell: tauri::State<'_, Shell>,
     password: String,
-) -> Result<Revoked, CoreError> {
+) -> Result<WorkspaceRevoked, CoreError> {
     shell
         .engine
         .revoke_workspace_sessions(Sensitive::new(password))
@@ -312,12 +314,13 @@ pub async fn revoke_member_sessions(
     shell.engine.revoke_member_sessions(&member_id).await
 }
 
-/// Revokes one of the admin's own sessions (this app's own signs the app out).
+/// Revokes one of the admin's own sessions; this app's own signs the app out, and then the
+/// answer is why (the same note as the account's and the sync's).
 #[tauri::command]
 pub async fn revoke_my_session(
     shell: tauri::State<'_, Shell>,
     session_id: String,
-) -> Result<(), CoreError> {
+) -> Result<Option<SignedOutNote>, CoreError> {
     shell.engine.revoke_my_session(&session_id).await
 }
 

@@ -678,6 +678,128 @@ async fn every_action_reaches_the_server_and_the_cache_and_its_errors_are_clear(
     let _ = f.home.path();
 }
 
+/// Lets the answer the proxy holds through once the sync has been answered 401 and has had
+/// time to act on it, so that the sync hears the session end before the action does. Returns
+/// the signed-out state the engine published meanwhile, if any.
+async fn release_after_the_syncs_401(
+    f: &Fixture,
+    proxy: &FaultProxy,
+    before: u64,
+) -> Option<SyncState> {
+    let answered = wait_within(Duration::from_secs(20), || {
+        (proxy.holding() == 1 && proxy.answered(401) > before).then_some(())
+    })
+    .await;
+    assert!(answered.is_some(), "the sync was not answered 401");
+    let mut status = f.engine.subscribe();
+    let signed_out = status.wait_for(|s| matches!(s.state, SyncState::SignedOut { .. }));
+    let first = tokio::time::timeout(Duration::from_secs(1), signed_out)
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .map(|s| s.state.clone());
+    proxy.release();
+    first
+}
+
+/// Regression: revoking the app's own session from the app sometimes said "your session is
+/// invalid". The server ends the event stream as it commits the revocation, so the sync's next
+/// call could be answered 401 before the action had the server's answer; the sync recorded the
+/// server's sentence and published it first. Here the proxy holds the action's answer back
+/// until the sync has been answered 401, so the sync always hears first: the reason must still
+/// be the admin's action, the same in the sync's status (before and after the action's answer),
+/// the action's answer and the account. The same for revoking every session of the workspace.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_apps_own_revocation_is_the_reason_even_when_the_sync_hears_the_401_first() {
+    let f = Fixture::new("ownfirst").await;
+    let proxy = FaultProxy::start(&f.server.url).unwrap();
+    f.sign_in_at(&proxy.url).await;
+    f.go_live().await;
+    let own = f
+        .engine
+        .my_sessions()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|s| s.current == Some(true))
+        .unwrap();
+    let signed_out = |reason: &str| SyncState::SignedOut {
+        code: None,
+        reason: reason.to_owned(),
+    };
+
+    proxy.hold("DELETE /api/users/me/sessions/");
+    let before = proxy.answered(401);
+    let (note, first) = tokio::join!(
+        f.engine.revoke_my_session(&own.id),
+        release_after_the_syncs_401(&f, &proxy, before)
+    );
+    let said = "you revoked this app's own session; sign in again";
+    if let Some(first) = first {
+        assert_eq!(first, signed_out(said));
+    }
+    let note = note.unwrap().expect("the app is signed out");
+    assert_eq!((note.code, note.reason.as_str()), (None, said));
+    assert_eq!(f.engine.subscribe().borrow().state, signed_out(said));
+    assert_eq!(f.engine.account().unwrap().signed_out, Some(note));
+    let name = setget_core::account::credential_name(&proxy.url, &f.owner);
+    assert_eq!(secret_tool_lookup(&name).unwrap(), None);
+
+    // All of the admin's sessions, from their own member page.
+    f.sign_in_at(&proxy.url).await;
+    f.go_live().await;
+    let me = f
+        .engine
+        .with_cache(|c| Ok(c.members()?.into_iter().find(|m| m.email == f.owner)))
+        .unwrap()
+        .unwrap();
+    proxy.hold(&format!(
+        "POST /api/workspaces/{}/members/{}/sessions/revoke-all/",
+        f.slug, me.id
+    ));
+    let before = proxy.answered(401);
+    let (revoked, first) = tokio::join!(
+        f.engine.revoke_member_sessions(&me.id),
+        release_after_the_syncs_401(&f, &proxy, before)
+    );
+    let said = format!(
+        "you revoked all {} of your sessions, this app's included; sign in again",
+        revoked.unwrap().revoked
+    );
+    if let Some(first) = first {
+        assert_eq!(first, signed_out(&said));
+    }
+    assert_eq!(f.engine.subscribe().borrow().state, signed_out(&said));
+
+    // Every session of the workspace (ada's and the app's): the reason counts them,
+    // whichever hears first.
+    f.browser(&f.ada, FIREFOX, "81.2.69.160").await;
+    f.sign_in_at(&proxy.url).await;
+    f.go_live().await;
+    proxy.hold(&format!(
+        "POST /api/workspaces/{}/sessions/revoke-all/",
+        f.slug
+    ));
+    let before = proxy.answered(401);
+    let (revoked, first) = tokio::join!(
+        f.engine
+            .revoke_workspace_sessions(Sensitive::new(PASSWORD.into())),
+        release_after_the_syncs_401(&f, &proxy, before)
+    );
+    let revoked = revoked.unwrap();
+    assert_eq!(revoked.revoked, 2);
+    let said = "2 sessions of the workspace were revoked, this app's included; sign in again";
+    if let Some(first) = first {
+        assert_eq!(first, signed_out(said));
+    }
+    assert_eq!(revoked.signed_out.reason, said);
+    assert_eq!(f.engine.subscribe().borrow().state, signed_out(said));
+    assert_eq!(
+        f.engine.account().unwrap().signed_out,
+        Some(revoked.signed_out)
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cache_is_encrypted_its_key_and_the_token_live_only_in_the_keyring() {
     let f = Fixture::new("secrets").await;

@@ -74,9 +74,10 @@ pub struct AccountConfig {
 /// Why and when the server ended the account's session.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 pub struct SignedOutNote {
-    /// The server's code: `session_invalid`, `session_expired` or `reauth_required`.
+    /// The server's code: `session_invalid`, `session_expired` or `reauth_required`; none
+    /// when the admin ended the app's own session from the app.
     pub code: Option<ErrorCode>,
-    /// The server's sentence.
+    /// The server's sentence, or the app's when the admin ended its session from it.
     pub reason: String,
     #[ts(type = "string")]
     pub at: DateTime<Utc>,

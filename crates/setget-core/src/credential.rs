@@ -5,12 +5,20 @@
 //! is over
 //! (`session_invalid`, `session_expired`, `reauth_required`), deletes the token and records
 //! why in `account.json`, so that the window can ask for a new sign-in with the reason.
+//!
+//! Why the session ended is decided once, here: the first note recorded stands, and every
+//! caller that hears the end (the sync, an action, the window's reads) is told that note. When
+//! the admin ends the app's own session from the app ([`Credential::end_own_session`]), the
+//! server ends the event stream as it commits, so the sync may hear its 401 before the action
+//! hears the server's answer; a session-ending answer heard while such an action is under way
+//! therefore waits for the action's outcome, which alone says why.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use setget_protocol::clock::Clock;
+use tokio::sync::watch;
 
 use crate::account::{self, AccountConfig, AppDirs, SignedOutNote};
 use crate::client::ApiClient;
@@ -68,7 +76,26 @@ pub struct Credential {
     /// session may end it at once, and the keyring refuses a second delete of an item it is
     /// deleting.
     ending: Mutex<()>,
+    /// How many actions ending the app's own session are under way.
+    own_ends: watch::Sender<usize>,
     state: Arc<TokenState>,
+}
+
+/// An action ending the app's own session, under way until dropped (also when its future is
+/// dropped mid-flight, so that nothing waits for it forever).
+struct OwnEndUnderWay<'a>(&'a watch::Sender<usize>);
+
+impl<'a> OwnEndUnderWay<'a> {
+    fn start(count: &'a watch::Sender<usize>) -> Self {
+        count.send_modify(|n| *n += 1);
+        Self(count)
+    }
+}
+
+impl Drop for OwnEndUnderWay<'_> {
+    fn drop(&mut self) {
+        self.0.send_modify(|n| *n = n.saturating_sub(1));
+    }
 }
 
 impl Credential {
@@ -100,6 +127,7 @@ impl Credential {
             clock,
             signed_out,
             ending: Mutex::new(()),
+            own_ends: watch::Sender::new(0),
             state,
         }
     }
@@ -126,30 +154,78 @@ impl Credential {
         }
     }
 
-    /// Runs an authenticated call with the stored token.
-    pub async fn call<T, F, Fut>(&self, f: F) -> Result<T>
-    where
-        F: FnOnce(ApiClient, Sensitive<String>) -> Fut,
-        Fut: Future<Output = Result<T>>,
-    {
+    /// The failure of a call that heard the session end: the recorded note's reason, which
+    /// is the server's own sentence unless an action of the admin's ended the session.
+    fn ended(note: SignedOutNote) -> CoreError {
+        CoreError {
+            kind: ErrorKind::SignedOut,
+            server_code: note.code,
+            message: note.reason,
+        }
+    }
+
+    /// The token for a call, unless the session is over.
+    fn token_for_call(&self) -> Result<Sensitive<String>> {
         if let Some(note) = self.signed_out() {
             return Err(Self::not_signed_in(&note));
         }
         if self.state.retired.load(Ordering::SeqCst) {
             return Err(CoreError::new(ErrorKind::NotSignedIn, "signed out"));
         }
-        let token = self.token()?.ok_or_else(|| {
+        self.token()?.ok_or_else(|| {
             CoreError::new(
                 ErrorKind::NotSignedIn,
                 "the saved credential is gone from the keyring; sign in again",
             )
-        })?;
+        })
+    }
+
+    /// Runs an authenticated call with the stored token.
+    pub async fn call<T, F, Fut>(&self, f: F) -> Result<T>
+    where
+        F: FnOnce(ApiClient, Sensitive<String>) -> Fut,
+        Fut: Future<Output = Result<T>>,
+    {
+        let token = self.token_for_call()?;
         match f(self.client.clone(), token).await {
             Ok(value) => Ok(value),
             Err(e) if e.kind == ErrorKind::SignedOut => {
-                self.end(&e)?;
-                Err(e)
+                // The admin may be ending this very session from the app, and the server
+                // ends it before it answers them: their action's outcome says why.
+                let mut own_ends = self.own_ends.subscribe();
+                let _ = own_ends.wait_for(|n| *n == 0).await;
+                Err(Self::ended(self.end(&e)?))
             }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Runs the admin's action that ends the app's own session (revoking it, alone or with
+    /// the others). From before it is sent until its answer is in, any other call that hears
+    /// the session end waits for it. The server confirming the action, the session ends with
+    /// `reason(answer)`, said by the app (no server code); answered that the session was over
+    /// already, the action did not happen and the server's reason stands.
+    pub(crate) async fn end_own_session<T, F, Fut>(
+        &self,
+        f: F,
+        reason: impl FnOnce(&T) -> String,
+    ) -> Result<(T, SignedOutNote)>
+    where
+        F: FnOnce(ApiClient, Sensitive<String>) -> Fut,
+        Fut: Future<Output = Result<T>>,
+    {
+        let token = self.token_for_call()?;
+        let _under_way = OwnEndUnderWay::start(&self.own_ends);
+        match f(self.client.clone(), token).await {
+            Ok(value) => {
+                let note = self.record(SignedOutNote {
+                    code: None,
+                    reason: reason(&value),
+                    at: self.clock.now(),
+                })?;
+                Ok((value, note))
+            }
+            Err(e) if e.kind == ErrorKind::SignedOut => Err(Self::ended(self.end(&e)?)),
             Err(e) => Err(e),
         }
     }
@@ -160,20 +236,32 @@ impl Credential {
         *self.state.token.lock().unwrap_or_else(|e| e.into_inner()) = None;
     }
 
-    /// Records that the server ended the session: the token goes, the reason stays.
-    pub(crate) fn end(&self, e: &CoreError) -> Result<()> {
-        let _one_at_a_time = self.ending.lock().unwrap_or_else(|e| e.into_inner());
-        let note = SignedOutNote {
+    /// Records that the server ended the session with the error `e`: the token goes, the
+    /// reason stays. A note recorded earlier stands; the one in force is returned.
+    pub(crate) fn end(&self, e: &CoreError) -> Result<SignedOutNote> {
+        self.record(SignedOutNote {
             code: e.server_code,
             reason: e.message.clone(),
             at: self.clock.now(),
-        };
-        *self.signed_out.lock().unwrap_or_else(|e| e.into_inner()) = Some(note.clone());
+        })
+    }
+
+    /// Records `note` as why the session ended, unless a note is recorded already (the first
+    /// one stands), and forgets the token; returns the note in force.
+    fn record(&self, note: SignedOutNote) -> Result<SignedOutNote> {
+        let _one_at_a_time = self.ending.lock().unwrap_or_else(|e| e.into_inner());
+        let note = self
+            .signed_out
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get_or_insert(note)
+            .clone();
         self.retire();
         self.state.secrets.delete(&self.state.name)?;
         let mut config = self.config.clone();
-        config.signed_out = Some(note);
-        account::save(&self.dirs, &config)
+        config.signed_out = Some(note.clone());
+        account::save(&self.dirs, &config)?;
+        Ok(note)
     }
 
     /// The token: from memory if read from the keyring less than [`TOKEN_REREAD`] ago.
@@ -288,5 +376,100 @@ mod tests {
         );
         cred.state.keep_rotated(Sensitive::new("sgs_late".into()));
         assert_eq!(stored(&secrets, &name), None);
+    }
+
+    fn session_ended(code: ErrorCode, message: &str) -> CoreError {
+        CoreError {
+            kind: ErrorKind::SignedOut,
+            server_code: Some(code),
+            message: message.into(),
+        }
+    }
+
+    const REVOKED_HERE: &str = "you revoked this app's own session; sign in again";
+
+    /// Regression: the server ends the event stream the moment it commits the revocation of
+    /// the app's own session, so the sync heard its 401 before the action heard its answer,
+    /// recorded the server's "your session is invalid", and the window said that instead of
+    /// "you revoked this app's own session".
+    #[tokio::test]
+    async fn a_401_heard_while_the_admin_ends_the_apps_own_session_is_told_the_actions_reason() {
+        let home = tempfile::tempdir().unwrap();
+        let secrets = Arc::new(MemoryStore::default());
+        let cred = credential(Arc::clone(&secrets), home.path());
+        let name = cred.config().credential_name();
+        secrets
+            .store(&name, &Sensitive::new("sgs_token".into()))
+            .unwrap();
+
+        let (sent, sent_rx) = tokio::sync::oneshot::channel::<()>();
+        let (heard, heard_rx) = tokio::sync::oneshot::channel::<()>();
+        // The admin's revocation: the server has done it, but its answer comes after the
+        // sync has heard the 401.
+        let action = cred.end_own_session(
+            |_, _| async move {
+                sent.send(()).unwrap();
+                heard_rx.await.unwrap();
+                Ok(())
+            },
+            |()| REVOKED_HERE.to_owned(),
+        );
+        let sync = async {
+            sent_rx.await.unwrap();
+            cred.call(|_, _| async move {
+                heard.send(()).unwrap();
+                Err::<(), _>(session_ended(
+                    ErrorCode::SessionInvalid,
+                    "your session is invalid; sign in again",
+                ))
+            })
+            .await
+        };
+        let (action, sync) = tokio::join!(action, sync);
+
+        let ((), note) = action.unwrap();
+        assert_eq!((note.code, note.reason.as_str()), (None, REVOKED_HERE));
+        let told = sync.unwrap_err();
+        assert_eq!(told.kind, ErrorKind::SignedOut);
+        assert_eq!(
+            (told.server_code, told.message.as_str()),
+            (None, REVOKED_HERE)
+        );
+        assert_eq!(cred.signed_out(), Some(note.clone()));
+        let saved = account::load(&cred.dirs).unwrap().expect("account.json");
+        assert_eq!(saved.signed_out, Some(note));
+        assert_eq!(stored(&secrets, &name), None);
+    }
+
+    #[tokio::test]
+    async fn an_action_told_the_session_was_over_already_keeps_the_servers_reason() {
+        let home = tempfile::tempdir().unwrap();
+        let secrets = Arc::new(MemoryStore::default());
+        let cred = credential(Arc::clone(&secrets), home.path());
+        let name = cred.config().credential_name();
+        secrets
+            .store(&name, &Sensitive::new("sgs_token".into()))
+            .unwrap();
+
+        // The session expired before the revocation reached the server: it did not happen.
+        let err = cred
+            .end_own_session(
+                |_, _| async {
+                    Err::<(), _>(session_ended(
+                        ErrorCode::SessionExpired,
+                        "your session expired; sign in again",
+                    ))
+                },
+                |()| REVOKED_HERE.to_owned(),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(err.server_code, Some(ErrorCode::SessionExpired));
+        let note = cred.signed_out().expect("a note");
+        assert_eq!(note.reason, "your session expired; sign in again");
+        assert_eq!(stored(&secrets, &name), None);
+
+        // Nothing waits for an action that is over: a later end is told at once.
+        assert_eq!(*cred.own_ends.borrow(), 0);
     }
 }

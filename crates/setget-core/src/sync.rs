@@ -742,11 +742,12 @@ impl Syncer {
     }
 
     fn stop(&self, e: CoreError) -> CoreError {
-        let note = self.cred.signed_out();
-        self.publish(SyncState::SignedOut {
-            code: note.as_ref().and_then(|n| n.code).or(e.server_code),
-            reason: note.map_or_else(|| e.message.clone(), |n| n.reason),
-        });
+        // The credential's note, when it has one, is why the session ended (decided once).
+        let (code, reason) = match self.cred.signed_out() {
+            Some(note) => (note.code, note.reason),
+            None => (e.server_code, e.message.clone()),
+        };
+        self.publish(SyncState::SignedOut { code, reason });
         e
     }
 

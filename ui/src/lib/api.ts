@@ -23,9 +23,11 @@ import type {
   SessionPage,
   SessionPolicy,
   SessionQuery,
+  SignedOutNote,
   SyncStatus,
   Trusted,
   UsualPlace,
+  WorkspaceRevoked,
 } from "./bindings";
 import { sentence } from "./format";
 
@@ -98,13 +100,15 @@ export const api = {
   policy: () => call<SessionPolicy>("policy"),
   updatePolicy: (inactivityTimeout: string, absoluteTimeout: string, maxConcurrentSessions: number | null) =>
     call<SessionPolicy>("update_policy", { inactivityTimeout, absoluteTimeout, maxConcurrentSessions }),
-  revokeWorkspaceSessions: (password: string) => call<Revoked>("revoke_workspace_sessions", { password }),
+  /** Ends the app's own session too: the answer says why the app is signed out. */
+  revokeWorkspaceSessions: (password: string) => call<WorkspaceRevoked>("revoke_workspace_sessions", { password }),
   members: () => call<Member[]>("members"),
   memberSessions: (memberId: string) => call<Session[]>("member_sessions", { memberId }),
   revokeMemberSession: (memberId: string, sessionId: string) =>
     call<null>("revoke_member_session", { memberId, sessionId }),
   revokeMemberSessions: (memberId: string) => call<Revoked>("revoke_member_sessions", { memberId }),
-  revokeMySession: (sessionId: string) => call<null>("revoke_my_session", { sessionId }),
+  /** Null, or why the app is signed out when the session was its own. */
+  revokeMySession: (sessionId: string) => call<SignedOutNote | null>("revoke_my_session", { sessionId }),
   revokeMyOtherSessions: () => call<Revoked>("revoke_my_other_sessions"),
   auditEvents: (query: AuditQuery, beforeSeq: number | null, limit: number) =>
     call<AuditEvent[]>("audit_events", { query, beforeSeq, limit }),

@@ -16,11 +16,12 @@ export type AccountView = { server: string, email: string, workspace_slug: strin
 signed_out: SignedOutNote | null, };
 export type SignedOutNote = { 
 /**
- * The server's code: `session_invalid`, `session_expired` or `reauth_required`.
+ * The server's code: `session_invalid`, `session_expired` or `reauth_required`; none
+ * when the admin ended the app's own session from the app.
  */
 code: ErrorCode | null, 
 /**
- * The server's sentence.
+ * The server's sentence, or the app's when the admin ended its session from it.
  */
 reason: string, at: string, };
 export type SyncState = { "state": "idle" } | { "state": "syncing", done: number, total: number, } | { "state": "live" } | { "state": "polling" } | { "state": "offline", since: string, reason: string, } | { "state": "signed_out", code: ErrorCode | null, reason: string, };
@@ -173,6 +174,7 @@ max_concurrent_sessions: number | null, updated_at: string | null,
  */
 updated_by: string | null, };
 export type Revoked = { revoked: number, };
+export type WorkspaceRevoked = { revoked: number, signed_out: SignedOutNote, };
 export type Member = { id: string, email: string, display_name: string, role: Role, active_sessions: number, last_active_at: string | null, };
 export type AuditEvent = { 
 /**
