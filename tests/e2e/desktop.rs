@@ -18,9 +18,9 @@ use setget_e2e::{
 use setget_protocol::SessionStatus;
 
 use crate::window::{
-    FIREFOX_WINDOWS, ONE_WINDOW, OWNER, PASSWORD, click, connect, profile, rows_when, screenshot,
-    server_with, sign_in_through_the_window, start_driver, start_driver_with, text_when, wait_for,
-    window_signed_in,
+    FIREFOX_WINDOWS, ONE_WINDOW, OWNER, PASSWORD, click, connect, press, profile, rows_when,
+    screenshot, server_with, sign_in_through_the_window, start_driver, start_driver_with,
+    text_when, wait_for, window_signed_in,
 };
 
 /// The window's title in `tauri.conf.json`.
@@ -165,7 +165,7 @@ async fn the_overview_counts_maps_and_charts_what_the_server_holds() {
     let alert = latest[0].text().await.unwrap();
     assert!(alert.contains(ada) && alert.contains("Paris"), "{alert}");
     // It opens the alert.
-    latest[0].click().await.unwrap();
+    press(&latest[0]).await;
     let detail = text_when(&client, "[data-testid=alert-detail]", |_| true).await;
     assert!(detail.contains("Paris"), "{detail}");
     client.close().await.unwrap();
@@ -376,7 +376,7 @@ async fn launch_at_login_writes_the_autostart_entry_which_starts_the_app_in_the_
         toggle.prop("checked").await.unwrap().as_deref(),
         Some("false")
     );
-    toggle.click().await.unwrap();
+    press(&toggle).await;
     let entry = wait_until(|| {
         std::fs::read_dir(&autostart)
             .ok()?
@@ -396,11 +396,7 @@ async fn launch_at_login_writes_the_autostart_entry_which_starts_the_app_in_the_
         "{text}"
     );
     // Off again: the entry goes.
-    wait_for(&client, "[data-testid=launch-at-login]")
-        .await
-        .click()
-        .await
-        .unwrap();
+    press(&wait_for(&client, "[data-testid=launch-at-login]").await).await;
     wait_until(|| (!entry.exists()).then_some(()))
         .await
         .expect("the autostart entry stayed");
@@ -455,8 +451,16 @@ async fn launch_at_login_writes_the_autostart_entry_which_starts_the_app_in_the_
     assert!(status.success(), "{status}");
 }
 
-/// Moves the pointer to the middle of `element`.
+/// Moves the pointer to the middle of `element`, scrolled into view first (the pointer
+/// reaches only what is in the window).
 async fn point_at(client: &fantoccini::Client, element: &fantoccini::elements::Element) {
+    client
+        .execute(
+            "arguments[0].scrollIntoView({ block: 'center' }); return null;",
+            vec![serde_json::to_value(element).unwrap()],
+        )
+        .await
+        .unwrap();
     let to = PointerAction::MoveToElement {
         element: element.clone(),
         duration: None,

@@ -41,8 +41,38 @@ pub(crate) async fn wait_for(client: &Client, css: &str) -> fantoccini::elements
         .unwrap_or_else(|e| panic!("{css} did not appear: {e}"))
 }
 
+/// The element of `css` once it is displayed (present, laid out and visible).
+pub(crate) async fn shown(client: &Client, css: &str) -> fantoccini::elements::Element {
+    let element = wait_for(client, css).await;
+    for _ in 0..100 {
+        if element.is_displayed().await.unwrap_or(false) {
+            return element;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{css} is in the page but not displayed");
+}
+
 pub(crate) async fn click(client: &Client, css: &str) {
-    wait_for(client, css).await.click().await.unwrap();
+    press(&wait_for(client, css).await).await;
+}
+
+/// Clicks `element`, first scrolled to the middle of the screen. WebKit's WebDriver scrolls
+/// only the page into view, not the screen that scrolls inside it: an element showing a few
+/// pixels above the status bar would be clicked in its middle, on the status bar.
+pub(crate) async fn press(element: &fantoccini::elements::Element) {
+    element
+        .clone()
+        .client()
+        .execute(
+            "const el = arguments[0];
+             (el.closest('select') ?? el).scrollIntoView({ block: 'center' });
+             return null;",
+            vec![serde_json::to_value(element).unwrap()],
+        )
+        .await
+        .unwrap();
+    element.click().await.unwrap();
 }
 
 /// The text of `css` once `done` holds for it, or its last text after ten seconds (the
@@ -76,10 +106,93 @@ pub(crate) async fn rows_when(
     rows
 }
 
+/// Saves the window as `name` in the artifacts folder, as evidence of the state the caller
+/// waited for. Fails when the page still shows a loading placeholder (the state is not there
+/// yet) or when the image is blank (one colour: nothing drawn), naming the screenshot; the image
+/// is saved either way, to look at.
 pub(crate) async fn screenshot(client: &Client, name: &str) {
+    // What is in the page is on screen: frames drawn since (or a second gone by).
+    client.execute_async(NEXT_FRAME, vec![]).await.unwrap();
+    let loading = client.execute(LOADING_SHOWN, vec![]).await.unwrap();
     let png = client.screenshot().await.unwrap();
     assert!(png.starts_with(b"\x89PNG"), "{name} is not a PNG");
-    std::fs::write(artifacts_dir().join(name), png).unwrap();
+    let path = artifacts_dir().join(name);
+    std::fs::write(&path, &png).unwrap();
+    if let Some(text) = loading.as_str() {
+        panic!(
+            "{name} shows a loading placeholder, {text:?}: {}",
+            path.display()
+        );
+    }
+    assert!(
+        !is_blank(&png),
+        "{name} is blank, one colour from corner to corner: {}",
+        path.display()
+    );
+}
+
+/// The text of a loading placeholder in view ("Loading…", "Loading the policy…", or an
+/// element of the class `loading`), else null.
+const LOADING_SHOWN: &str = r"
+    const inView = (el) => {
+      const r = el.getBoundingClientRect();
+      const s = getComputedStyle(el);
+      return r.width > 0 && r.height > 0 && s.visibility !== 'hidden' && s.display !== 'none'
+        && r.bottom > 0 && r.right > 0 && r.top < innerHeight && r.left < innerWidth;
+    };
+    for (const el of document.body.querySelectorAll('*')) {
+      const own = [...el.childNodes].filter((n) => n.nodeType === Node.TEXT_NODE)
+        .map((n) => n.textContent).join('').trim();
+      if ((el.classList.contains('loading') || /^Loading\b.*…$/.test(own)) && inView(el)) {
+        return own || el.outerHTML;
+      }
+    }
+    return null;";
+
+/// Calls back once the page has drawn two more frames (or after a second, should frames not
+/// come).
+const NEXT_FRAME: &str = "
+    const done = arguments[arguments.length - 1];
+    const late = setTimeout(() => done(null), 1000);
+    requestAnimationFrame(() => requestAnimationFrame(() => { clearTimeout(late); done(null); }));";
+
+/// Whether a PNG image is one colour from corner to corner.
+fn is_blank(png: &[u8]) -> bool {
+    let mut decoder = png::Decoder::new(std::io::Cursor::new(png));
+    // Every pixel as 8-bit samples, whatever the image's palette or depth.
+    decoder.set_transformations(png::Transformations::EXPAND | png::Transformations::STRIP_16);
+    let mut reader = decoder.read_info().expect("a readable PNG");
+    let mut pixels = vec![0; reader.output_buffer_size().expect("a PNG of a sane size")];
+    let frame = reader.next_frame(&mut pixels).expect("a decodable PNG");
+    let size = frame.color_type.samples();
+    let row = frame.width as usize * size;
+    let first = pixels[..size].to_vec();
+    pixels[..frame.buffer_size()]
+        .chunks(frame.line_size)
+        .all(|line| {
+            line[..row]
+                .chunks(size)
+                .all(|pixel| pixel == first.as_slice())
+        })
+}
+
+#[test]
+fn a_screenshot_of_one_colour_is_blank_and_one_with_anything_drawn_is_not() {
+    let image = |pixels: &[u8]| {
+        let mut out = Vec::new();
+        let mut encoder = png::Encoder::new(&mut out, 3, 2);
+        encoder.set_color(png::ColorType::Rgba);
+        encoder.set_depth(png::BitDepth::Eight);
+        let mut writer = encoder.write_header().unwrap();
+        writer.write_image_data(pixels).unwrap();
+        writer.finish().unwrap();
+        out
+    };
+    let white = [255u8; 3 * 2 * 4];
+    assert!(is_blank(&image(&white)));
+    let mut one_dot = white;
+    one_dot[5 * 4] = 0;
+    assert!(!is_blank(&image(&one_dot)));
 }
 
 pub(crate) async fn type_into(client: &Client, css: &str, text: &str) {
@@ -134,8 +247,9 @@ pub(crate) async fn sign_in_through_the_window_lists_sessions_and_keeps_the_toke
     let (_driver, port) = start_driver(home.path());
     let client = connect(port, &app).await;
 
-    // The sign-in screen.
-    wait_for(&client, "[data-testid=server-url]").await;
+    // The sign-in screen, drawn.
+    shown(&client, "[data-testid=server-url]").await;
+    shown(&client, "[data-testid=sign-in]").await;
     screenshot(&client, "01-sign-in.png").await;
 
     // A wrong password is refused with the server's sentence, and nothing is stored.
@@ -230,7 +344,7 @@ pub(crate) async fn sign_in_through_the_window_lists_sessions_and_keeps_the_toke
 
     // Signing out returns to the sign-in screen, ends the session and empties the keyring.
     click(&client, "[data-testid=sign-out]").await;
-    wait_for(&client, "[data-testid=server-url]").await;
+    shown(&client, "[data-testid=server-url]").await;
     screenshot(&client, "04-signed-out.png").await;
     assert_eq!(secret_tool_lookup(&name).unwrap(), None);
     let status = server.status_with_token("/api/users/me/", &token).await;
@@ -360,13 +474,40 @@ async fn an_alerts_notification_opens_the_window_on_the_alert_which_revokes_the_
     client.close().await.unwrap();
 }
 
-/// Picks the option `value` of the select `css`.
-pub(crate) async fn choose(client: &Client, css: &str, value: &str) {
-    wait_for(client, &format!("{css} option[value='{value}']"))
-        .await
-        .click()
+/// The groups of fields on `screen` are drawn as boxes like the screen's card (its border's
+/// style and width, its radius), not with the browser's grooved fieldset border, as the trusted
+/// places of the Security screen once were.
+async fn assert_boxes_like_cards(client: &Client, screen: &str) {
+    let boxes = client
+        .execute(
+            "const look = (el) => {
+               const s = getComputedStyle(el);
+               return [s.borderTopStyle, s.borderTopWidth, s.borderTopLeftRadius].join(' ');
+             };
+             return {
+               card: look(document.querySelector('main .card')),
+               boxes: [...document.querySelectorAll('main fieldset')].map((f) =>
+                 [f.querySelector('legend')?.textContent ?? '', look(f)]),
+             };",
+            vec![],
+        )
         .await
         .unwrap();
+    let card = boxes["card"].as_str().unwrap();
+    assert_eq!(card, "solid 1px 8px", "{screen}: {boxes}");
+    let boxes: Vec<(String, String)> = serde_json::from_value(boxes["boxes"].clone()).unwrap();
+    assert!(!boxes.is_empty(), "{screen} has no group of fields");
+    for (legend, look) in boxes {
+        assert_eq!(
+            look, card,
+            "{screen}: the box {legend:?} is drawn unlike the card"
+        );
+    }
+}
+
+/// Picks the option `value` of the select `css`.
+pub(crate) async fn choose(client: &Client, css: &str, value: &str) {
+    press(&wait_for(client, &format!("{css} option[value='{value}']")).await).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -410,7 +551,19 @@ async fn the_security_screen_sets_the_policy_and_revokes_every_session_with_the_
     type_into(&client, "[data-testid=max-sessions-custom]", "25").await;
     click(&client, "[data-testid=policy-save]").await;
     wait_for(&client, "[data-testid=policy-saved]").await;
+    // The trusted places, the screen's last part to load, are there too.
+    let trusted = wait_for(&client, "[data-testid=trusted-form]").await;
     screenshot(&client, "06-security.png").await;
+    // The boxes below the policy: the trusted places and the workspace-wide revocation.
+    client
+        .execute(
+            "arguments[0].scrollIntoView({ block: 'start' }); return null;",
+            vec![serde_json::to_value(&trusted).unwrap()],
+        )
+        .await
+        .unwrap();
+    screenshot(&client, "06-security-boxes.png").await;
+    assert_boxes_like_cards(&client, "Security").await;
     // The server has it.
     let policy: serde_json::Value = policy_as_browser().await.json().await.unwrap();
     assert_eq!(policy["inactivity_timeout"], "1h");
@@ -540,7 +693,7 @@ async fn the_sessions_screen_revokes_a_session_of_any_member_and_the_server_conf
         focused.attr("data-testid").await.unwrap().as_deref(),
         Some("confirm-cancel")
     );
-    focused.click().await.unwrap();
+    press(&focused).await;
     assert!(safari.works(server).await, "cancel revoked the session");
 
     // Revoke, confirmed: the server ends that session only, and the list drops its row.
@@ -649,31 +802,37 @@ const PLACE_CELL: &str = "
       white_space: style.whiteSpace,
     };";
 
-/// Where the status bar is after the screen's scrolling is set by `scroll` (JavaScript with
-/// `main`, the scrolling screen, in scope).
+/// Where the status bar is in the window, and how far the screen is scrolled.
 #[derive(serde::Deserialize, Debug)]
 struct StatusBarInView {
     top: f64,
     bottom: f64,
     viewport: f64,
-    screen_scroll: f64,
-    screen_scrolls: bool,
-    page_scroll: f64,
+    /// How far the screen (or the page) is scrolled down.
+    scrolled: f64,
+    /// Whether the screen is longer than the window.
+    long: bool,
 }
 
-async fn status_bar_after(client: &Client, scroll: &str) -> StatusBarInView {
-    let js = format!(
-        "const main = document.querySelector('main');
-         {scroll};
-         window.scrollTo(0, document.documentElement.scrollHeight);
-         const bar = document.querySelector('.statusbar').getBoundingClientRect();
-         return {{
-           top: bar.top, bottom: bar.bottom, viewport: innerHeight,
-           screen_scroll: main.scrollTop, screen_scrolls: main.scrollHeight > main.clientHeight,
-           page_scroll: scrollY,
-         }};"
-    );
-    serde_json::from_value(client.execute(&js, vec![]).await.unwrap()).unwrap()
+/// The status bar once the screen — whichever of the screen's area or the page scrolls — is
+/// scrolled to its end (`to_end`) or to its top.
+async fn status_bar_scrolled(client: &Client, to_end: bool) -> StatusBarInView {
+    let js = "
+        const main = document.querySelector('main');
+        const page = document.scrollingElement;
+        main.scrollTop = arguments[0] ? main.scrollHeight : 0;
+        page.scrollTop = arguments[0] ? page.scrollHeight : 0;
+        const bar = document.querySelector('.statusbar').getBoundingClientRect();
+        return {
+          top: bar.top, bottom: bar.bottom, viewport: innerHeight,
+          scrolled: main.scrollTop + page.scrollTop,
+          long: main.scrollHeight > main.clientHeight || page.scrollHeight > innerHeight,
+        };";
+    let at = client
+        .execute(js, vec![serde_json::json!(to_end)])
+        .await
+        .unwrap();
+    serde_json::from_value(at).unwrap()
 }
 
 // The Sessions screen's header and rows did not line up in a 1100 px window (each row sized
@@ -761,20 +920,19 @@ async fn the_sessions_screen_lines_its_columns_up_at_every_width_and_the_status_
     // On a screen longer than the window, the status bar stays at the bottom of the window
     // with the screen scrolled to its end, and back to its top.
     resize(&client, 1100, 520).await;
-    let end = status_bar_after(&client, "main.scrollTop = main.scrollHeight").await;
+    let end = status_bar_scrolled(&client, true).await;
     assert!(
-        end.screen_scrolls && end.screen_scroll > 0.0,
+        end.long && end.scrolled > 0.0,
         "the screen is not longer than the window: {end:?}"
     );
-    let start = status_bar_after(&client, "main.scrollTop = 0").await;
+    let start = status_bar_scrolled(&client, false).await;
     for at in [&end, &start] {
         assert!(
             (at.bottom - at.viewport).abs() <= 1.0 && at.top >= 0.0 && at.top < at.viewport,
             "the status bar is out of view: {at:?}"
         );
-        assert_eq!(at.page_scroll, 0.0, "the page scrolled: {at:?}");
     }
-    status_bar_after(&client, "main.scrollTop = main.scrollHeight").await;
+    status_bar_scrolled(&client, true).await;
     screenshot(&client, "21-status-bar-scrolled.png").await;
     client.close().await.unwrap();
 }
@@ -825,7 +983,7 @@ async fn my_sessions_revokes_one_then_all_others_then_the_apps_own() {
         .find(Locator::Css("tr.current [data-testid=revoke-mine]"))
         .await
         .unwrap();
-    current.click().await.unwrap();
+    press(&current).await;
     let warning = wait_for(client, "tr.current").await.text().await.unwrap();
     assert!(warning.contains("This signs the app out."), "{warning}");
     click(client, "tr.current [data-testid=revoke-mine-confirm]").await;
@@ -909,13 +1067,7 @@ pub(crate) async fn two_browsers_and_the_window(slug: &str, email: &str) -> TwoB
 
 /// Clicks the element of `css` inside `parent`.
 pub(crate) async fn click_in(parent: &fantoccini::elements::Element, css: &str) {
-    parent
-        .find(Locator::Css(css))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    press(&parent.find(Locator::Css(css)).await.unwrap()).await;
 }
 
 /// The window, with its files under `home`, signed in as the owner and live.
@@ -1101,6 +1253,14 @@ async fn the_sessions_list_draws_only_what_is_in_view_of_thousands_and_filters()
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(text.contains("@bench.test"), "{text:?}");
+    // The last row in the window too (the list's box may reach below it).
+    client
+        .execute(
+            "arguments[0].scrollIntoView({ block: 'nearest' }); return null;",
+            vec![serde_json::to_value(&row).unwrap()],
+        )
+        .await
+        .unwrap();
     screenshot(&client, "11-sessions.png").await;
 
     // A search narrows the list.
@@ -1181,7 +1341,10 @@ async fn settings_turn_notifications_off_and_sign_out_keeping_the_cache() {
     }
     assert_eq!(saved["notifications"]["enabled"], false, "{saved}");
     assert_eq!(saved["notifications"]["min_severity"], "high", "{saved}");
+    // The launch-at-login box, the screen's last part to load, is there too.
+    wait_for(&client, "[data-testid=launch-at-login]").await;
     screenshot(&client, "12-settings.png").await;
+    assert_boxes_like_cards(&client, "Settings").await;
 
     // Sign out keeping the cache: the keyring's session goes, the encrypted file stays.
     let caches = home.path().join("data/dev.setget.admin/caches");
