@@ -99,11 +99,26 @@ fn installer() -> Installer {
         .stderr(Stdio::null())
         .status()
         .is_ok_and(|s| s.success());
-    if without_password || std::io::stdin().is_terminal() {
+    if without_password || (std::io::stdin().is_terminal() && in_a_sudo_group()) {
         Installer::Sudo
     } else {
         Installer::Nobody
     }
+}
+
+/// Whether the user is in a group that Debian's and Ubuntu's sudoers let run anything (`sudo`,
+/// or `admin` and `wheel` elsewhere): only then is it worth asking for a password, since sudo
+/// asks everyone before it says no.
+fn in_a_sudo_group() -> bool {
+    Command::new("id")
+        .arg("-Gn")
+        .output()
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .split_whitespace()
+                .any(|g| matches!(g, "sudo" | "admin" | "wheel"))
+        })
+        .unwrap_or(false)
 }
 
 /// The command a person runs to install `packages`.
