@@ -137,25 +137,19 @@ impl Credential {
         &self.config
     }
 
-    /// Why the server ended the session, once it has.
+    /// Why the session ended, once it has. While the session is being ended this waits until
+    /// that is done (the token deleted, `account.json` written), so that nobody says the app is
+    /// signed out while its token is still in the keyring.
     pub fn signed_out(&self) -> Option<SignedOutNote> {
+        let _settled = self.ending.lock().unwrap_or_else(|e| e.into_inner());
         self.signed_out
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
     }
 
-    fn not_signed_in(note: &SignedOutNote) -> CoreError {
-        let reason = note.reason.trim_end_matches("; sign in again");
-        CoreError {
-            kind: ErrorKind::SignedOut,
-            server_code: note.code,
-            message: format!("signed out by the server: {reason}; sign in again"),
-        }
-    }
-
-    /// The failure of a call that heard the session end: the recorded note's reason, which
-    /// is the server's own sentence unless an action of the admin's ended the session.
+    /// The failure of a call after the session ended: the recorded note's reason, which is the
+    /// server's own sentence unless an action of the admin's ended the session.
     fn ended(note: SignedOutNote) -> CoreError {
         CoreError {
             kind: ErrorKind::SignedOut,
@@ -166,13 +160,16 @@ impl Credential {
 
     /// The token for a call, unless the session is over.
     fn token_for_call(&self) -> Result<Sensitive<String>> {
+        let retired = self.state.retired.load(Ordering::SeqCst);
+        let token = if retired { None } else { self.token()? };
+        // Read after the token: a session that ended meanwhile, or is being ended, says why.
         if let Some(note) = self.signed_out() {
-            return Err(Self::not_signed_in(&note));
+            return Err(Self::ended(note));
         }
-        if self.state.retired.load(Ordering::SeqCst) {
+        if retired {
             return Err(CoreError::new(ErrorKind::NotSignedIn, "signed out"));
         }
-        self.token()?.ok_or_else(|| {
+        token.ok_or_else(|| {
             CoreError::new(
                 ErrorKind::NotSignedIn,
                 "the saved credential is gone from the keyring; sign in again",
@@ -291,7 +288,7 @@ mod tests {
     use super::*;
     use crate::secret::MemoryStore;
 
-    fn credential(secrets: Arc<MemoryStore>, home: &std::path::Path) -> Credential {
+    fn credential(secrets: Arc<impl SecretStore + 'static>, home: &std::path::Path) -> Credential {
         let config = AccountConfig {
             server: "https://setget.example/".into(),
             email: "owner@acme.test".into(),
@@ -439,6 +436,74 @@ mod tests {
         let saved = account::load(&cred.dirs).unwrap().expect("account.json");
         assert_eq!(saved.signed_out, Some(note));
         assert_eq!(stored(&secrets, &name), None);
+    }
+
+    /// A store whose deletes wait until `release` says so.
+    #[derive(Debug, Default)]
+    struct SlowDeletes {
+        inner: MemoryStore,
+        deleting: Mutex<Option<std::sync::mpsc::Sender<()>>>,
+        release: Mutex<Option<std::sync::mpsc::Receiver<()>>>,
+    }
+
+    impl SecretStore for SlowDeletes {
+        fn store(&self, name: &str, secret: &Sensitive<String>) -> Result<()> {
+            self.inner.store(name, secret)
+        }
+        fn load(&self, name: &str) -> Result<Option<Sensitive<String>>> {
+            self.inner.load(name)
+        }
+        fn delete(&self, name: &str) -> Result<()> {
+            if let Some(deleting) = self.deleting.lock().unwrap().take() {
+                deleting.send(()).unwrap();
+                self.release.lock().unwrap().take().unwrap().recv().unwrap();
+            }
+            self.inner.delete(name)
+        }
+    }
+
+    /// Regression: the sync published "signed out" from the note while the action that
+    /// recorded it was still deleting the token (a D-Bus call), so the window said so while the
+    /// token was in the keyring.
+    #[test]
+    fn nobody_is_told_the_session_ended_before_its_token_is_gone() {
+        let home = tempfile::tempdir().unwrap();
+        let (deleting, deleting_rx) = std::sync::mpsc::channel();
+        let (release, release_rx) = std::sync::mpsc::channel();
+        let secrets = Arc::new(SlowDeletes {
+            deleting: Mutex::new(Some(deleting)),
+            release: Mutex::new(Some(release_rx)),
+            ..SlowDeletes::default()
+        });
+        let cred = Arc::new(credential(secrets.clone(), home.path()));
+        let name = cred.config().credential_name();
+        secrets
+            .store(&name, &Sensitive::new("sgs_token".into()))
+            .unwrap();
+
+        let ending = std::thread::spawn({
+            let cred = Arc::clone(&cred);
+            move || {
+                cred.end(&session_ended(ErrorCode::SessionInvalid, "revoked"))
+                    .unwrap()
+            }
+        });
+        deleting_rx.recv().unwrap();
+        let told = std::thread::spawn({
+            let (cred, secrets, name) = (Arc::clone(&cred), secrets.clone(), name.clone());
+            move || loop {
+                if cred.signed_out().is_some() {
+                    return secrets.load(&name).unwrap().is_some();
+                }
+            }
+        });
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        release.send(()).unwrap();
+        ending.join().unwrap();
+        assert!(
+            !told.join().unwrap(),
+            "told while the token was still stored"
+        );
     }
 
     #[tokio::test]
