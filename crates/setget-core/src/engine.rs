@@ -344,10 +344,11 @@ impl Engine {
     pub fn start_sync(&self) -> Result<()> {
         let signed = self.signed()?;
         if let Some(note) = signed.cred.signed_out() {
+            // The note's sentence as every other caller is told it (it says to sign in again).
             return Err(CoreError {
                 kind: ErrorKind::SignedOut,
                 server_code: note.code,
-                message: format!("signed out by the server: {}; sign in again", note.reason),
+                message: note.reason,
             });
         }
         self.stop_sync();
