@@ -27,13 +27,16 @@ pub const BUILD_PACKAGES: &[&str] = &[
     "libxdo-dev",
     "libdbus-1-dev",
     "libsecret-1-dev",
+    // The window's text: with fontconfig's other choice (Bitstream Vera) WebKit drew the tab
+    // badge and the status bar clipped and overlapping.
+    "fonts-dejavu-core",
 ];
 
 /// What a window needs on a machine without a desktop session: a virtual display.
 pub const DISPLAY_PACKAGES: &[&str] = &["xvfb", "xauth"];
 
 /// What the headless test session needs on top: a display, a private D-Bus, the Secret
-/// Service, a notification daemon, WebKit's WebDriver, and fonts.
+/// Service, a notification daemon and WebKit's WebDriver.
 pub const TEST_PACKAGES: &[&str] = &[
     "xvfb",
     "xauth",
@@ -43,7 +46,6 @@ pub const TEST_PACKAGES: &[&str] = &[
     "libsecret-tools",
     "dunst",
     "webkit2gtk-driver",
-    "fonts-dejavu-core",
 ];
 
 /// Whether a Debian package is installed.
