@@ -288,6 +288,19 @@ mod tests {
     use super::*;
     use crate::secret::MemoryStore;
 
+    /// A credential whose token `sgs_token` is in an in-memory keyring, with its folder and
+    /// the token's name there.
+    fn signed_in() -> (tempfile::TempDir, Arc<MemoryStore>, Credential, String) {
+        let home = tempfile::tempdir().unwrap();
+        let secrets = Arc::new(MemoryStore::default());
+        let cred = credential(Arc::clone(&secrets), home.path());
+        let name = cred.config().credential_name();
+        secrets
+            .store(&name, &Sensitive::new("sgs_token".into()))
+            .unwrap();
+        (home, secrets, cred, name)
+    }
+
     fn credential(secrets: Arc<impl SecretStore + 'static>, home: &std::path::Path) -> Credential {
         let config = AccountConfig {
             server: "https://setget.example/".into(),
@@ -340,13 +353,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_session_ended_by_the_server_forgets_the_token_and_keeps_the_reason() {
-        let home = tempfile::tempdir().unwrap();
-        let secrets = Arc::new(MemoryStore::default());
-        let cred = credential(Arc::clone(&secrets), home.path());
-        let name = cred.config().credential_name();
-        secrets
-            .store(&name, &Sensitive::new("sgs_token".into()))
-            .unwrap();
+        let (_home, secrets, cred, name) = signed_in();
 
         let ended = CoreError {
             kind: ErrorKind::SignedOut,
@@ -391,13 +398,7 @@ mod tests {
     /// "you revoked this app's own session".
     #[tokio::test]
     async fn a_401_heard_while_the_admin_ends_the_apps_own_session_is_told_the_actions_reason() {
-        let home = tempfile::tempdir().unwrap();
-        let secrets = Arc::new(MemoryStore::default());
-        let cred = credential(Arc::clone(&secrets), home.path());
-        let name = cred.config().credential_name();
-        secrets
-            .store(&name, &Sensitive::new("sgs_token".into()))
-            .unwrap();
+        let (_home, secrets, cred, name) = signed_in();
 
         let (sent, sent_rx) = tokio::sync::oneshot::channel::<()>();
         let (heard, heard_rx) = tokio::sync::oneshot::channel::<()>();
@@ -508,13 +509,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_action_told_the_session_was_over_already_keeps_the_servers_reason() {
-        let home = tempfile::tempdir().unwrap();
-        let secrets = Arc::new(MemoryStore::default());
-        let cred = credential(Arc::clone(&secrets), home.path());
-        let name = cred.config().credential_name();
-        secrets
-            .store(&name, &Sensitive::new("sgs_token".into()))
-            .unwrap();
+        let (_home, secrets, cred, name) = signed_in();
 
         // The session expired before the revocation reached the server: it did not happen.
         let err = cred
