@@ -708,6 +708,9 @@ async fn sign_in(
     let ip = ip.to_string();
     let token = token::generate();
     let digest = token::digest(&token);
+    // Checking the lockout, the password and recording a failure are one step per email:
+    // parallel guesses wait their turn, and the sixth finds the member locked out.
+    let _turn = app.attempts().turn(&email).await;
     let (member, session, workspace) = app
         .blocking(move |store| {
             let member = store::member_by_email(&store.conn(), &email)?;

@@ -6,6 +6,7 @@
 
 mod admin;
 mod api;
+mod attempts;
 pub mod demo;
 mod error;
 mod events;
@@ -77,6 +78,8 @@ struct AppInner {
     config: ServerConfig,
     /// Recent authentications by token digest (see `api::CachedAuth`).
     auth_cache: AuthCache,
+    /// One password attempt at a time per email.
+    attempts: attempts::Attempts,
 }
 
 type AuthCache = std::sync::RwLock<std::collections::HashMap<Vec<u8>, Arc<api::CachedAuth>>>;
@@ -95,6 +98,7 @@ impl App {
                 geo: Arc::new(geo::bundled()),
                 config,
                 auth_cache: AuthCache::default(),
+                attempts: attempts::Attempts::default(),
             }),
         }
     }
@@ -109,6 +113,7 @@ impl App {
                 geo: Arc::new(geo::bundled()),
                 config,
                 auth_cache: AuthCache::default(),
+                attempts: attempts::Attempts::default(),
             }),
         }
     }
@@ -124,6 +129,7 @@ impl App {
                 geo,
                 config: inner.config.clone(),
                 auth_cache: AuthCache::default(),
+                attempts: attempts::Attempts::default(),
             }),
         }
     }
@@ -155,6 +161,11 @@ impl App {
 
     pub(crate) fn dev_clock(&self) -> Option<&SystemClock> {
         self.inner.dev_clock.as_deref()
+    }
+
+    /// The queues of password attempts (see [`attempts`]).
+    pub(crate) fn attempts(&self) -> &attempts::Attempts {
+        &self.inner.attempts
     }
 
     /// Runs `f` with the store on a blocking thread.

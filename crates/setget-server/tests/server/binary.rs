@@ -6,9 +6,9 @@ use std::process::{Child, Command, Stdio};
 
 use serde_json::json;
 
-struct Server {
+pub(crate) struct Server {
     child: Child,
-    url: String,
+    pub(crate) url: String,
 }
 
 /// Reads the child's stdout up to its `listening on` line, returns the URL, and keeps draining
@@ -31,7 +31,7 @@ fn listening_url(child: &mut Child) -> String {
 }
 
 impl Server {
-    fn start(db: &Path, dev: bool) -> Self {
+    pub(crate) fn start(db: &Path, dev: bool) -> Self {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_setget-server"));
         cmd.args(["serve", "--listen", "127.0.0.1:0", "--db"])
             .arg(db)
@@ -113,7 +113,7 @@ async fn an_acknowledged_sign_in_survives_kill_9() {
     assert_eq!(body["workspace"]["slug"], "durable");
 }
 
-fn cookie_token(headers: &reqwest::header::HeaderMap) -> String {
+pub(crate) fn cookie_token(headers: &reqwest::header::HeaderMap) -> String {
     headers["set-cookie"]
         .to_str()
         .unwrap()

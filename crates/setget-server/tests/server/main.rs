@@ -8,6 +8,7 @@ mod admin;
 mod binary;
 mod demo;
 mod events;
+mod hardening;
 mod openapi;
 mod router;
 mod rules;
