@@ -692,7 +692,7 @@ pub fn confirm_token(conn: &Connection, session_id: &str) -> rusqlite::Result<()
 /// Gives the session a new token: the old digest is retired with a grace period until
 /// `grace_until`, in the same transaction. When the old token was never used (a rotation
 /// started over from an older token), the tokens it had replaced now lead to the new one, so
-/// that a second lost answer does not strand them either.
+/// that a second lost answer does not strand them either, and the old token itself is dead.
 pub fn rotate_token(
     conn: &mut Connection,
     session_id: &str,
@@ -716,10 +716,19 @@ pub fn rotate_token(
             params![session_id, old_digest, new_digest],
         )?;
     }
+    // A token never used when it is replaced is abandoned (the rotation starts over from an
+    // older one because the client never got it): it gets no grace and leads nowhere, so
+    // whoever presents it later has it from elsewhere, a reuse, and one session never has two
+    // live tokens.
+    let (valid_until, successor) = if old_unconfirmed {
+        (now - chrono::Duration::seconds(1), None)
+    } else {
+        (grace_until, Some(new_digest))
+    };
     tx.execute(
         "INSERT OR REPLACE INTO retired_tokens (digest, session_id, valid_until, successor)
          VALUES (?1, ?2, ?3, ?4)",
-        params![old_digest, session_id, ts(grace_until), new_digest],
+        params![old_digest, session_id, ts(valid_until), successor],
     )?;
     tx.execute(
         "UPDATE sessions SET token_digest = ?2, token_issued_at = ?3, token_confirmed = 0

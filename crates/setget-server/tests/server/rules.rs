@@ -157,6 +157,35 @@ async fn an_old_token_whose_successor_was_never_used_rotates_again_instead_of_en
     );
 }
 
+/// Regression: a revival rotated again from the old token but left the successor it
+/// abandoned alive, within its grace period and, past it, as a token that could revive the
+/// session once more: one session had two live tokens. The abandoned successor never reached
+/// the client, so whoever presents it has it from elsewhere: a reuse that ends the session.
+#[tokio::test]
+async fn after_a_revival_the_abandoned_successor_is_dead_and_its_use_is_a_reuse() {
+    for wait_minutes in [0, 6] {
+        let h = Harness::new(true).await;
+        let a = h.token(MEMBER, MEMBER_PASSWORD).await;
+        h.clock.advance(Duration::minutes(16));
+        let (status, headers, _) = h.send(get_with("/api/users/me/", &a)).await;
+        assert_eq!(status, StatusCode::OK);
+        let abandoned = cookie_token(&headers).expect("rotated");
+        // The answer was lost; the client comes back with `a` after the grace period.
+        h.clock.advance(Duration::minutes(5));
+        let (status, headers, _) = h.send(get_with("/api/users/me/", &a)).await;
+        assert_eq!(status, StatusCode::OK);
+        let revived = cookie_token(&headers).expect("rotated again");
+        h.clock.advance(Duration::minutes(wait_minutes));
+        let (status, _, _) = h.send(get_with("/api/users/me/", &abandoned)).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "after {wait_minutes} min");
+        assert_eq!(h.me_status(&revived).await, StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            h.events("session.reauth_required")[0]["reason"],
+            "token_reuse"
+        );
+    }
+}
+
 /// The restart of a rotation is for the client that lost the answer, on the network it was
 /// using: an old token from elsewhere after its grace period is a reuse, as before, and a
 /// burst of requests in flight with the old token rotates once, not once each.
