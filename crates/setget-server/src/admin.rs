@@ -18,11 +18,11 @@ use setget_protocol::{
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::App;
 use crate::api::{ApiJson, ApiQuery, Authed, CLEAR_COOKIE, check_per_page, default_per_page};
 use crate::error::{ApiError, ApiResult};
 use crate::policy::Timeout;
 use crate::store::{self, AuditFilter, Ending, NewEvent, Scope};
-use crate::{App, password};
 
 /// The admin routes, documented.
 pub fn routes() -> OpenApiRouter<App> {
@@ -226,14 +226,18 @@ async fn revoke_workspace_sessions(
 ) -> ApiResult<Response> {
     require_admin(&authed, &slug)?;
     let now = app.clock().now();
+    let password_ok = app
+        .hashing()
+        .verify(body.password, Some(authed.member.password_hash.clone()))
+        .await?;
+    if !password_ok {
+        return Err(ApiError::new(
+            ErrorCode::PasswordConfirmationFailed,
+            "the password is not correct; no session was revoked",
+        ));
+    }
     let revoked = app
         .blocking(move |store| {
-            if !password::verify(&body.password, &authed.member.password_hash) {
-                return Err(ApiError::new(
-                    ErrorCode::PasswordConfirmationFailed,
-                    "the password is not correct; no session was revoked",
-                ));
-            }
             let mut conn = store.conn();
             let sessions =
                 store::all_active_sessions(&conn, Scope::Workspace(&authed.workspace.id))?;

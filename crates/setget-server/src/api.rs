@@ -711,17 +711,23 @@ async fn sign_in(
     // Checking the lockout, the password and recording a failure are one step per email:
     // parallel guesses wait their turn, and the sixth finds the member locked out.
     let _turn = app.attempts().turn(&email).await;
-    let (member, session, workspace) = app
-        .blocking(move |store| {
+    let member = {
+        let (ip, user_agent) = (ip.clone(), user_agent.clone());
+        app.blocking(move |store| {
             let member = store::member_by_email(&store.conn(), &email)?;
             if let Some(m) = &member {
                 check_lockout(store, m, now, &ip, &user_agent)?;
             }
-            // Verify against a decoy hash for unknown emails: both paths cost one Argon2 run.
-            let phc = member
-                .as_ref()
-                .map_or(password::decoy_hash(), |m| m.password_hash.as_str());
-            let password_ok = password::verify(&req.password, phc);
+            Ok(member)
+        })
+        .await?
+    };
+    // Verify against a decoy hash for unknown emails: both paths cost one Argon2 run, on the
+    // password-check threads (a bounded few at once).
+    let phc = member.as_ref().map(|m| m.password_hash.clone());
+    let password_ok = app.hashing().verify(req.password, phc).await?;
+    let (member, session, workspace) = app
+        .blocking(move |store| {
             let member = match member {
                 Some(m) if password_ok => m,
                 Some(m) => {

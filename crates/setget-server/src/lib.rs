@@ -11,6 +11,7 @@ pub mod demo;
 mod error;
 mod events;
 pub mod geo;
+mod hashing;
 mod password;
 pub mod policy;
 pub mod seed;
@@ -80,6 +81,8 @@ struct AppInner {
     auth_cache: AuthCache,
     /// One password attempt at a time per email.
     attempts: attempts::Attempts,
+    /// The password checks' threads.
+    hashing: hashing::Hashing,
 }
 
 type AuthCache = std::sync::RwLock<std::collections::HashMap<Vec<u8>, Arc<api::CachedAuth>>>;
@@ -99,6 +102,7 @@ impl App {
                 config,
                 auth_cache: AuthCache::default(),
                 attempts: attempts::Attempts::default(),
+                hashing: hashing::Hashing::per_core(),
             }),
         }
     }
@@ -114,6 +118,7 @@ impl App {
                 config,
                 auth_cache: AuthCache::default(),
                 attempts: attempts::Attempts::default(),
+                hashing: hashing::Hashing::per_core(),
             }),
         }
     }
@@ -130,6 +135,7 @@ impl App {
                 config: inner.config.clone(),
                 auth_cache: AuthCache::default(),
                 attempts: attempts::Attempts::default(),
+                hashing: hashing::Hashing::per_core(),
             }),
         }
     }
@@ -166,6 +172,11 @@ impl App {
     /// The queues of password attempts (see [`attempts`]).
     pub(crate) fn attempts(&self) -> &attempts::Attempts {
         &self.inner.attempts
+    }
+
+    /// The password checks' threads (see [`hashing`]).
+    pub(crate) fn hashing(&self) -> &hashing::Hashing {
+        &self.inner.hashing
     }
 
     /// Runs `f` with the store on a blocking thread.

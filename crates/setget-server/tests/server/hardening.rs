@@ -1,5 +1,5 @@
 //! The session service under attack, against the real binary on loopback: parallel password
-//! guessing. Every test is bounded in requests and time.
+//! guessing, a flood of password checks. Every test is bounded in requests and time.
 
 use serde_json::{Value, json};
 
@@ -108,4 +108,83 @@ async fn fifty_parallel_guesses_get_five_evaluations_and_the_right_password_then
     let reasons = failed_sign_in_reasons(&client, &server.url).await;
     let wrong = reasons.iter().filter(|r| *r == "wrong_password").count();
     assert_eq!(wrong, evaluated, "{reasons:?}");
+}
+
+/// The most resident memory the server may reach under the floods below: its own (about 16
+/// MiB in a debug build), the few Argon2 blocks that workspace creation and the decoy hash
+/// leave with the allocator, and one block (19 MiB) for each password check that may run at
+/// once (one per core), with room to spare. Measured on 2 cores: 96 MiB.
+fn flood_rss_bound_mib() -> u64 {
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get() as u64);
+    64 + 24 * cores
+}
+
+/// 200 sign-ins with unknown emails at once; the answers' statuses and whether each had
+/// `Retry-After`.
+async fn flood(client: &reqwest::Client, url: &str, round: usize) -> Vec<(u16, bool)> {
+    let attempts: Vec<_> = (0..200)
+        .map(|i| {
+            let (client, url) = (client.clone(), url.to_owned());
+            tokio::spawn(async move {
+                let answer = client
+                    .post(format!("{url}/auth/sign-in/"))
+                    .json(&json!({
+                        "email": format!("nobody{round}-{i}@guard.test"),
+                        "password": "whatever",
+                        "medium": "email"
+                    }))
+                    .send()
+                    .await
+                    .unwrap();
+                let retry_after = answer.headers().get("retry-after").is_some();
+                (answer.status().as_u16(), retry_after)
+            })
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for a in attempts {
+        answers.push(a.await.unwrap());
+    }
+    answers
+}
+
+/// Regression: each password check holds 19 MiB and nothing bounded how many ran at once:
+/// 40 parallel sign-ins with unknown emails took the server from 21 MiB to 1.5 GiB, which
+/// stayed. Now as many run at once as the hashing pool has threads, each in one working
+/// memory of its own, a short queue waits, and beyond it the answer is 429 with `Retry-After`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_hundred_parallel_sign_ins_keep_the_server_small_and_the_excess_is_told_to_retry() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = guarded_server(dir.path()).await;
+    let before = server.peak_rss_mib();
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(256)
+        .build()
+        .unwrap();
+    let answers = flood(&client, &server.url, 1).await;
+    let peak = server.peak_rss_mib();
+    assert!(
+        peak <= flood_rss_bound_mib(),
+        "the server grew from {before} MiB to {peak} MiB"
+    );
+    for (status, retry_after) in &answers {
+        match status {
+            401 => {}
+            429 => assert!(retry_after, "a 429 without Retry-After"),
+            other => panic!("a sign-in answered {other}"),
+        }
+    }
+    assert!(answers.iter().any(|(s, _)| *s == 401), "{answers:?}");
+    // A second flood finds the memory the first left: the server does not grow per check.
+    flood(&client, &server.url, 2).await;
+    let again = server.peak_rss_mib();
+    assert!(
+        again <= peak + 8,
+        "a second flood took it from {peak} MiB to {again} MiB"
+    );
+    // The server is still there for the member once the flood is over.
+    assert_eq!(
+        sign_in(&client, &server.url, MEMBER, MEMBER_PASSWORD).await,
+        200
+    );
 }
