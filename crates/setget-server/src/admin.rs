@@ -19,7 +19,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::App;
-use crate::api::{ApiJson, ApiQuery, Authed, CLEAR_COOKIE, check_per_page, default_per_page};
+use crate::api::{
+    ApiJson, ApiQuery, Authed, CLEAR_COOKIE, ClientIp, UserAgent, check_per_page, default_per_page,
+};
 use crate::error::{ApiError, ApiResult};
 use crate::policy::Timeout;
 use crate::store::{self, AuditFilter, Ending, NewEvent, Scope};
@@ -217,20 +219,46 @@ async fn revoke_member_sessions(
     ))
 }
 
-#[utoipa::path(post, path = "/api/workspaces/{slug}/sessions/revoke-all/", tag = "admin", params(("slug" = String, Path, description = "the workspace's slug")), request_body = ConfirmPassword, security(("session" = [])), responses((status = 200, description = "every active session of the workspace revoked, the caller's included", body = Revoked), (status = 400, description = "malformed input: invalid_json, invalid_request or invalid_policy", body = ErrorBody), (status = 401, description = "no live session (session_invalid, session_expired, reauth_required) or invalid_credentials", body = ErrorBody), (status = 404, description = "not_found, also for another workspace's ids", body = ErrorBody), (status = 403, description = "not an admin, or `password_confirmation_failed`", body = ErrorBody)))]
+#[utoipa::path(post, path = "/api/workspaces/{slug}/sessions/revoke-all/", tag = "admin", params(("slug" = String, Path, description = "the workspace's slug")), request_body = ConfirmPassword, security(("session" = [])), responses((status = 200, description = "every active session of the workspace revoked, the caller's included", body = Revoked), (status = 400, description = "malformed input: invalid_json, invalid_request or invalid_policy", body = ErrorBody), (status = 401, description = "no live session (session_invalid, session_expired, reauth_required) or invalid_credentials", body = ErrorBody), (status = 404, description = "not_found, also for another workspace's ids", body = ErrorBody), (status = 403, description = "not an admin, or `password_confirmation_failed`", body = ErrorBody), (status = 429, description = "too_many_attempts: wrong passwords here count toward the member's sign-in lockout; see Retry-After", body = ErrorBody)))]
 async fn revoke_workspace_sessions(
     State(app): State<App>,
     authed: Authed,
+    ClientIp(ip): ClientIp,
+    UserAgent(user_agent): UserAgent,
     Path(slug): Path<String>,
     ApiJson(body): ApiJson<ConfirmPassword>,
 ) -> ApiResult<Response> {
     require_admin(&authed, &slug)?;
     let now = app.clock().now();
+    // The password is checked as a sign-in's is: one attempt at a time per member, refused
+    // while the member is locked out, and a wrong one counts toward the lockout and is
+    // audited — otherwise a stolen session could guess the password here without limit.
+    let email = authed.member.email.trim().to_lowercase();
+    let _turn = app.attempts().turn(&email).await;
+    let (ip, user_agent) = (ip.to_string(), user_agent);
+    {
+        let (member, ip, user_agent) = (authed.member.clone(), ip.clone(), user_agent.clone());
+        app.blocking(move |store| crate::api::check_lockout(store, &member, now, &ip, &user_agent))
+            .await?;
+    }
     let password_ok = app
         .hashing()
         .verify(body.password, Some(authed.member.password_hash.clone()))
         .await?;
     if !password_ok {
+        let member = authed.member.clone();
+        app.blocking(move |store| {
+            store::audit_failed_sign_in(
+                &mut store.conn(),
+                &member,
+                now,
+                &ip,
+                &user_agent,
+                store::PASSWORD_CONFIRMATION_FAILED,
+            )?;
+            Ok(())
+        })
+        .await?;
         return Err(ApiError::new(
             ErrorCode::PasswordConfirmationFailed,
             "the password is not correct; no session was revoked",

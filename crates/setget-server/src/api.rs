@@ -852,7 +852,7 @@ const LOCKOUT_FAILURES: usize = 5;
 /// Refuses a sign-in while the member is locked out, even with the right password: five
 /// failures within 15 minutes lock sign-in for 15 minutes from the fifth. The refusal is
 /// audited with reason `locked` and does not count as a failure, so it never extends the lock.
-fn check_lockout(
+pub(crate) fn check_lockout(
     store: &store::Store,
     member: &MemberRow,
     now: DateTime<Utc>,

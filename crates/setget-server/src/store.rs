@@ -1072,7 +1072,12 @@ pub fn audit_events(
     Ok((rows, u64::try_from(total).unwrap_or_default()))
 }
 
-/// When the member's failed sign-ins (wrong password) after `since` happened, newest first.
+/// The reason of a failed sign-in event when the password confirming an action (revoking
+/// every session of the workspace) was wrong; it counts toward the lockout like a sign-in's.
+pub const PASSWORD_CONFIRMATION_FAILED: &str = "password_confirmation_failed";
+
+/// When the member's failed password checks (a wrong password at sign-in or to confirm an
+/// action) after `since` happened, newest first.
 pub fn recent_failures(
     conn: &Connection,
     member_id: &str,
@@ -1080,7 +1085,8 @@ pub fn recent_failures(
 ) -> rusqlite::Result<Vec<DateTime<Utc>>> {
     let mut stmt = conn.prepare_cached(
         "SELECT at FROM audit_events
-         WHERE member_id = ?1 AND event = 'auth.sign_in_failed' AND reason = 'wrong_password'
+         WHERE member_id = ?1 AND event = 'auth.sign_in_failed'
+           AND reason IN ('wrong_password', 'password_confirmation_failed')
            AND at > ?2
          ORDER BY at DESC, seq DESC",
     )?;

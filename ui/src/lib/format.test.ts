@@ -154,6 +154,9 @@ describe("audit words", () => {
 
   it("says an audit reason in words, and an unknown one as its spaced code", () => {
     expect(reasonName("wrong_password")).toBe("Wrong password");
+    expect(reasonName("password_confirmation_failed")).toBe(
+      "Wrong password to confirm revoking every session",
+    );
     expect(reasonName("admin")).toBe("By an admin");
     expect(reasonName("inactivity")).toBe("Inactivity timeout");
     expect(reasonName("token_reuse")).toBe("Rotated token reused");

@@ -177,6 +177,7 @@ const AUDIT_REASONS: Record<string, string> = {
   token_reuse: "Rotated token reused",
   sign_out: "Signed out",
   wrong_password: "Wrong password",
+  password_confirmation_failed: "Wrong password to confirm revoking every session",
   locked: "Account locked",
 };
 

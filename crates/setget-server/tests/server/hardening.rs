@@ -46,12 +46,21 @@ async fn failed_sign_in_reasons(client: &reqwest::Client, url: &str) -> Vec<Stri
         .await
         .unwrap();
     assert_eq!(signed.status(), 200);
-    let token = cookie_token(signed.headers());
+    let cookie = format!("setget_session={}", cookie_token(signed.headers()));
+    failed_sign_in_reasons_as(client, url, &cookie).await
+}
+
+/// The same with the owner's session cookie.
+async fn failed_sign_in_reasons_as(
+    client: &reqwest::Client,
+    url: &str,
+    cookie: &str,
+) -> Vec<String> {
     let log: Value = client
         .get(format!(
             "{url}/api/workspaces/guard/audit-logs/?event=auth.sign_in_failed&per_page=1000"
         ))
-        .header("cookie", format!("setget_session={token}"))
+        .header("cookie", cookie)
         .send()
         .await
         .unwrap()
@@ -186,5 +195,53 @@ async fn two_hundred_parallel_sign_ins_keep_the_server_small_and_the_excess_is_t
     assert_eq!(
         sign_in(&client, &server.url, MEMBER, MEMBER_PASSWORD).await,
         200
+    );
+}
+
+/// Regression: the password that confirms Revoke All Workspace Sessions was an oracle without
+/// a limit: 20 wrong passwords got 20 × 403, no audit event and no lockout. Its failures now
+/// count toward the member's lockout, and each is audited.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_passwords_to_revoke_everything_count_toward_the_lockout_and_are_audited() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = guarded_server(dir.path()).await;
+    let client = reqwest::Client::new();
+    let signed = client
+        .post(format!("{}/auth/sign-in/", server.url))
+        .json(&json!({"email": OWNER, "password": OWNER_PASSWORD, "medium": "email"}))
+        .send()
+        .await
+        .unwrap();
+    let cookie = format!("setget_session={}", cookie_token(signed.headers()));
+    let mut statuses = Vec::new();
+    for i in 0..20 {
+        let answer = client
+            .post(format!(
+                "{}/api/workspaces/guard/sessions/revoke-all/",
+                server.url
+            ))
+            .header("cookie", &cookie)
+            .header("origin", &server.url)
+            .json(&json!({"password": format!("guess-{i}")}))
+            .send()
+            .await
+            .unwrap();
+        statuses.push(answer.status().as_u16());
+    }
+    assert_eq!(statuses[..5], [403; 5], "{statuses:?}");
+    assert!(statuses[5..].iter().all(|s| *s == 429), "{statuses:?}");
+    // The owner is locked out of signing in too, and the right password changes nothing now.
+    assert_eq!(
+        sign_in(&client, &server.url, OWNER, OWNER_PASSWORD).await,
+        429
+    );
+    let reasons = failed_sign_in_reasons_as(&client, &server.url, &cookie).await;
+    assert_eq!(
+        reasons
+            .iter()
+            .filter(|r| *r == "password_confirmation_failed")
+            .count(),
+        5,
+        "{reasons:?}"
     );
 }
