@@ -6,7 +6,7 @@
 //! workspace are 404s too.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
@@ -20,7 +20,8 @@ use utoipa_axum::routes;
 
 use crate::App;
 use crate::api::{
-    ApiJson, ApiQuery, Authed, CLEAR_COOKIE, ClientIp, UserAgent, check_per_page, default_per_page,
+    ApiJson, ApiPath, ApiQuery, Authed, CLEAR_COOKIE, ClientIp, UserAgent, check_per_page,
+    default_per_page,
 };
 use crate::error::{ApiError, ApiResult};
 use crate::policy::Timeout;
@@ -54,6 +55,10 @@ pub(crate) fn require_admin(authed: &Authed, slug: &str) -> ApiResult<()> {
     Ok(())
 }
 
+/// The longest member search: an email or a name is far shorter, and SQLite refuses a LIKE
+/// pattern past 50,000 bytes.
+const MAX_SEARCH_CHARS: usize = 200;
+
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
@@ -62,6 +67,8 @@ struct MembersQuery {
     offset: u64,
     #[serde(default = "default_per_page")]
     per_page: u32,
+    /// Part of an email or a name, at most 200 characters.
+    #[param(max_length = 200)]
     search: Option<String>,
 }
 
@@ -69,11 +76,19 @@ struct MembersQuery {
 async fn members(
     State(app): State<App>,
     authed: Authed,
-    Path(slug): Path<String>,
+    ApiPath(slug): ApiPath<String>,
     ApiQuery(q): ApiQuery<MembersQuery>,
 ) -> ApiResult<Json<Page<Member>>> {
     require_admin(&authed, &slug)?;
     check_per_page(q.per_page)?;
+    if q.search
+        .as_ref()
+        .is_some_and(|s| s.chars().count() > MAX_SEARCH_CHARS)
+    {
+        return Err(ApiError::invalid_request(format!(
+            "search is at most {MAX_SEARCH_CHARS} characters"
+        )));
+    }
     let now = app.clock().now();
     app.blocking(move |store| {
         let mut conn = store.conn();
@@ -119,7 +134,7 @@ fn member_in(
 async fn member_sessions(
     State(app): State<App>,
     authed: Authed,
-    Path((slug, member_id)): Path<(String, String)>,
+    ApiPath((slug, member_id)): ApiPath<(String, String)>,
     ApiQuery(q): ApiQuery<PageQuery>,
 ) -> ApiResult<Json<Page<Session>>> {
     require_admin(&authed, &slug)?;
@@ -150,7 +165,7 @@ fn clearing_cookie_if(ended_own: bool, mut response: Response) -> Response {
 async fn revoke_member_session(
     State(app): State<App>,
     authed: Authed,
-    Path((slug, member_id, session_id)): Path<(String, String, String)>,
+    ApiPath((slug, member_id, session_id)): ApiPath<(String, String, String)>,
 ) -> ApiResult<Response> {
     require_admin(&authed, &slug)?;
     let now = app.clock().now();
@@ -185,7 +200,7 @@ async fn revoke_member_session(
 async fn revoke_member_sessions(
     State(app): State<App>,
     authed: Authed,
-    Path((slug, member_id)): Path<(String, String)>,
+    ApiPath((slug, member_id)): ApiPath<(String, String)>,
 ) -> ApiResult<Response> {
     require_admin(&authed, &slug)?;
     let now = app.clock().now();
@@ -225,7 +240,7 @@ async fn revoke_workspace_sessions(
     authed: Authed,
     ClientIp(ip): ClientIp,
     UserAgent(user_agent): UserAgent,
-    Path(slug): Path<String>,
+    ApiPath(slug): ApiPath<String>,
     ApiJson(body): ApiJson<ConfirmPassword>,
 ) -> ApiResult<Response> {
     require_admin(&authed, &slug)?;
@@ -313,7 +328,7 @@ struct SessionsQuery {
 async fn sessions(
     State(app): State<App>,
     authed: Authed,
-    Path(slug): Path<String>,
+    ApiPath(slug): ApiPath<String>,
     ApiQuery(q): ApiQuery<SessionsQuery>,
 ) -> ApiResult<Json<Page<Session>>> {
     require_admin(&authed, &slug)?;
@@ -351,7 +366,7 @@ async fn sessions(
 }
 
 #[utoipa::path(get, path = "/api/workspaces/{slug}/session-policy/", tag = "admin", params(("slug" = String, Path, description = "the workspace's slug")), security(("session" = [])), responses((status = 200, description = "OK", body = SessionPolicy), (status = 401, description = "no live session (session_invalid, session_expired, reauth_required) or invalid_credentials", body = ErrorBody), (status = 403, description = "forbidden, csrf_rejected or password_confirmation_failed", body = ErrorBody), (status = 404, description = "not_found, also for another workspace's ids", body = ErrorBody)))]
-async fn policy(authed: Authed, Path(slug): Path<String>) -> ApiResult<Json<SessionPolicy>> {
+async fn policy(authed: Authed, ApiPath(slug): ApiPath<String>) -> ApiResult<Json<SessionPolicy>> {
     require_admin(&authed, &slug)?;
     Ok(Json(authed.workspace.policy()))
 }
@@ -381,7 +396,7 @@ fn timeout_field(
 async fn update_policy(
     State(app): State<App>,
     authed: Authed,
-    Path(slug): Path<String>,
+    ApiPath(slug): ApiPath<String>,
     ApiJson(body): ApiJson<serde_json::Map<String, serde_json::Value>>,
 ) -> ApiResult<Json<SessionPolicy>> {
     require_admin(&authed, &slug)?;
@@ -472,7 +487,7 @@ struct AuditQuery {
 async fn audit_logs(
     State(app): State<App>,
     authed: Authed,
-    Path(slug): Path<String>,
+    ApiPath(slug): ApiPath<String>,
     ApiQuery(q): ApiQuery<AuditQuery>,
 ) -> ApiResult<Json<Page<AuditEvent>>> {
     require_admin(&authed, &slug)?;

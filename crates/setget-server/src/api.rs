@@ -8,9 +8,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 
 use axum::extract::rejection::{JsonRejection, QueryRejection};
-use axum::extract::{
-    ConnectInfo, DefaultBodyLimit, FromRequest, FromRequestParts, Path, Request, State,
-};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequest, FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
@@ -171,6 +169,25 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
                 ApiError::invalid_request(format!("invalid query string: {}", e.body_text())),
             ),
             Err(e) => Err(ApiError::invalid_request(e.body_text())),
+        }
+    }
+}
+
+/// Path parameters whose rejections (a segment that is not UTF-8, say) map to
+/// `invalid_request`, answered as `{error, code}` like every other client mistake.
+#[derive(Debug)]
+pub struct ApiPath<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(v)) => Ok(Self(v)),
+            Err(e) => Err(ApiError::invalid_request(format!(
+                "invalid path: {}",
+                e.body_text()
+            ))),
         }
     }
 }
@@ -895,7 +912,7 @@ fn locked_until(failures: &[DateTime<Utc>], window: Duration) -> Option<DateTime
 async fn revoke_my_session(
     State(app): State<App>,
     authed: Authed,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Response> {
     let now = app.clock().now();
     let current = id == authed.session.id;

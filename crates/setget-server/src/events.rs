@@ -10,7 +10,7 @@ use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::time::Duration as StdDuration;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::Stream;
@@ -18,7 +18,7 @@ use setget_protocol::{AuditEvent, SessionStatus};
 
 use crate::App;
 use crate::admin::require_admin;
-use crate::api::Authed;
+use crate::api::{ApiPath, Authed};
 use crate::error::{ApiError, ApiResult};
 use crate::store::{self, AuditFilter};
 use setget_protocol::ErrorBody;
@@ -98,7 +98,7 @@ impl Follower {
 pub async fn stream(
     State(app): State<App>,
     authed: Authed,
-    Path(slug): Path<String>,
+    ApiPath(slug): ApiPath<String>,
     headers: HeaderMap,
 ) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
     require_admin(&authed, &slug)?;

@@ -245,3 +245,56 @@ async fn wrong_passwords_to_revoke_everything_count_toward_the_lockout_and_are_a
         "{reasons:?}"
     );
 }
+
+/// Regression: client input that still gave a 5xx or a body that is not `{error, code}`: a
+/// member search of 50,001 characters was a 500 ("LIKE or GLOB pattern too complex"), and a
+/// path parameter that is not UTF-8 a plain-text 400.
+#[tokio::test]
+async fn an_overlong_search_and_a_bad_path_parameter_are_json_client_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = guarded_server(dir.path()).await;
+    let client = reqwest::Client::new();
+    let signed = client
+        .post(format!("{}/auth/sign-in/", server.url))
+        .json(&json!({"email": OWNER, "password": OWNER_PASSWORD, "medium": "email"}))
+        .send()
+        .await
+        .unwrap();
+    let cookie = format!("setget_session={}", cookie_token(signed.headers()));
+    let long = "a".repeat(50_001);
+    for (method, path) in [
+        (
+            reqwest::Method::GET,
+            format!("/api/workspaces/guard/members/?search={long}"),
+        ),
+        (
+            reqwest::Method::DELETE,
+            "/api/users/me/sessions/%FF/".to_owned(),
+        ),
+        (
+            reqwest::Method::GET,
+            "/api/workspaces/%FF/members/".to_owned(),
+        ),
+        (
+            reqwest::Method::GET,
+            "/api/workspaces/%FF/events/".to_owned(),
+        ),
+    ] {
+        let answer = client
+            .request(method.clone(), format!("{}{path}", server.url))
+            .header("cookie", &cookie)
+            .header("origin", &server.url)
+            .send()
+            .await
+            .unwrap();
+        let status = answer.status().as_u16();
+        let body: Value = answer.json().await.unwrap_or_default();
+        let short: String = path.chars().take(60).collect();
+        assert_eq!(status, 400, "{method} {short}: {body}");
+        assert_eq!(body["code"], "invalid_request", "{method} {short}: {body}");
+        assert!(
+            body["error"].as_str().is_some_and(|e| !e.is_empty()),
+            "{body}"
+        );
+    }
+}
