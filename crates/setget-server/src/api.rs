@@ -224,8 +224,10 @@ pub(crate) fn check_per_page(per_page: u32) -> ApiResult<()> {
     }
 }
 
-/// The caller's IP: the socket peer, or the left-most `X-Forwarded-For` entry when the peer is
-/// a trusted proxy (`--trusted-proxy`, or loopback in dev mode).
+/// The caller's IP, canonical (an IPv4 client of a dual-stack socket is its IPv4 address, not
+/// `::ffff:a.b.c.d`): the socket peer, or — when the peer is a trusted proxy (`--trusted-proxy`,
+/// or loopback in dev mode) — the right-most `X-Forwarded-For` entry that is not a trusted
+/// proxy itself. Entries left of it are whatever the client wrote, since proxies append.
 #[derive(Debug, Clone, Copy)]
 pub struct ClientIp(pub IpAddr);
 
@@ -236,23 +238,37 @@ impl FromRequestParts<App> for ClientIp {
         let peer = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip())
+            .map(|c| c.0.ip().to_canonical())
             .unwrap_or(IpAddr::from([127, 0, 0, 1]));
         let config = app.config();
-        let trusted = (config.dev && peer.is_loopback())
-            || config.trusted_proxies.iter().any(|net| net.contains(&peer));
-        if trusted && let Some(xff) = parts.headers.get("x-forwarded-for") {
-            let first = xff
-                .to_str()
-                .ok()
-                .and_then(|v| v.split(',').next())
-                .map(str::trim)
-                .unwrap_or_default();
-            return first.parse().map(ClientIp).map_err(|_| {
-                ApiError::invalid_request("X-Forwarded-For does not start with an IP address")
-            });
+        let trusted = |ip: IpAddr| {
+            (config.dev && ip.is_loopback())
+                || config.trusted_proxies.iter().any(|net| net.contains(&ip))
+        };
+        if !trusted(peer) {
+            return Ok(ClientIp(peer));
         }
-        Ok(ClientIp(peer))
+        let mut chain = Vec::new();
+        for header in parts.headers.get_all("x-forwarded-for") {
+            for entry in header.to_str().unwrap_or_default().split(',') {
+                let ip = entry.trim().parse::<IpAddr>().map_err(|_| {
+                    ApiError::invalid_request(
+                        "X-Forwarded-For holds something other than IP addresses",
+                    )
+                })?;
+                chain.push(ip.to_canonical());
+            }
+        }
+        // From the right, past the proxies we trust; a chain of trusted proxies alone ends
+        // at its left-most entry.
+        let client = chain
+            .iter()
+            .rev()
+            .find(|ip| !trusted(**ip))
+            .or_else(|| chain.first())
+            .copied()
+            .unwrap_or(peer);
+        Ok(ClientIp(client))
     }
 }
 

@@ -203,7 +203,9 @@ impl Geo for Layered {
 
 /// The network an address belongs to for IP binding: its /24 (IPv4) or /48 (IPv6).
 pub fn same_network(a: IpAddr, b: IpAddr) -> bool {
-    match (a, b) {
+    // An IPv4-mapped IPv6 address (as stored before addresses were made canonical) is its
+    // IPv4 address, not a member of `::/48`.
+    match (a.to_canonical(), b.to_canonical()) {
         (IpAddr::V4(a), IpAddr::V4(b)) => a.octets()[..3] == b.octets()[..3],
         (IpAddr::V6(a), IpAddr::V6(b)) => a.segments()[..3] == b.segments()[..3],
         _ => false,

@@ -32,8 +32,13 @@ fn listening_url(child: &mut Child) -> String {
 
 impl Server {
     pub(crate) fn start(db: &Path, dev: bool) -> Self {
+        Self::start_on(db, dev, "127.0.0.1:0")
+    }
+
+    /// The same on another listening address (`[::]:0` for a dual-stack socket).
+    pub(crate) fn start_on(db: &Path, dev: bool, listen: &str) -> Self {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_setget-server"));
-        cmd.args(["serve", "--listen", "127.0.0.1:0", "--db"])
+        cmd.args(["serve", "--listen", listen, "--db"])
             .arg(db)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped());

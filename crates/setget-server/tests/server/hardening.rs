@@ -298,3 +298,98 @@ async fn an_overlong_search_and_a_bad_path_parameter_are_json_client_errors() {
         );
     }
 }
+
+/// A dev server on `listen` with the workspace `guard`.
+async fn guarded_server_on(dir: &std::path::Path, listen: &str) -> (Server, String) {
+    let server = Server::start_on(&dir.join("s.db"), true, listen);
+    // A dual-stack listener prints `[::]:PORT`; reach it over IPv4 loopback.
+    let url = server.url.replace("[::]", "127.0.0.1");
+    let created = reqwest::Client::new()
+        .post(format!("{url}/api/_dev/workspaces/"))
+        .json(&json!({"slug": "guard", "name": "Guard", "members": [
+            {"email": OWNER, "password": OWNER_PASSWORD, "role": "owner", "display_name": "O"},
+        ]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    (server, url)
+}
+
+/// The IP address of the caller's own session, as the server recorded it.
+async fn own_session_ip(client: &reqwest::Client, url: &str, cookie: &str) -> String {
+    let mine: Value = client
+        .get(format!("{url}/api/users/me/sessions/"))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    mine["results"][0]["ip"].as_str().unwrap().to_owned()
+}
+
+/// Regression: on a dual-stack listener IPv4 clients arrive as `::ffff:a.b.c.d`, and the
+/// server compared networks on the first three IPv6 groups (`0:0:0`): every IPv4 client was
+/// "the same network", so IP binding was off. Addresses are canonical before they are stored
+/// or compared.
+#[tokio::test]
+async fn ipv4_clients_of_a_dual_stack_listener_are_recorded_as_ipv4() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, url) = guarded_server_on(dir.path(), "[::]:0").await;
+    let client = reqwest::Client::new();
+    let signed = client
+        .post(format!("{url}/auth/sign-in/"))
+        .json(&json!({"email": OWNER, "password": OWNER_PASSWORD, "medium": "email"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed.status(), 200);
+    let cookie = format!("setget_session={}", cookie_token(signed.headers()));
+    assert_eq!(own_session_ip(&client, &url, &cookie).await, "127.0.0.1");
+}
+
+/// Regression: with a trusted proxy the left-most `X-Forwarded-For` entry was taken, which
+/// the client writes itself when the proxy appends: `6.6.6.6, 203.0.113.9` made the session's
+/// address 6.6.6.6. The right-most entry that is not a trusted proxy is the client.
+#[tokio::test]
+async fn the_client_is_the_right_most_forwarded_address_that_is_no_trusted_proxy() {
+    let dir = tempfile::tempdir().unwrap();
+    // In dev mode the loopback peer is a trusted proxy.
+    let (_server, url) = guarded_server_on(dir.path(), "127.0.0.1:0").await;
+    let client = reqwest::Client::new();
+    for (forwarded, client_ip) in [
+        ("6.6.6.6, 203.0.113.9", "203.0.113.9"),
+        ("6.6.6.6, 203.0.113.9, 127.0.0.1", "203.0.113.9"),
+        ("81.2.69.142", "81.2.69.142"),
+    ] {
+        let signed = client
+            .post(format!("{url}/auth/sign-in/"))
+            .header("x-forwarded-for", forwarded)
+            .json(&json!({"email": OWNER, "password": OWNER_PASSWORD, "medium": "email"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(signed.status(), 200, "{forwarded}");
+        let cookie = format!("setget_session={}", cookie_token(signed.headers()));
+        let mine: Value = client
+            .get(format!("{url}/api/users/me/sessions/"))
+            .header("cookie", &cookie)
+            .header("x-forwarded-for", forwarded)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let current = mine["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["current"] == true)
+            .unwrap()
+            .clone();
+        assert_eq!(current["ip"], client_ip, "{forwarded}: {current}");
+    }
+}

@@ -349,15 +349,22 @@ async fn forwarded_addresses_are_believed_only_from_trusted_proxies() {
         ip_of(plain.oneshot(request()).await.unwrap()).await,
         "127.0.0.1"
     );
-    // A trusted proxy's left-most entry is the client.
-    let proxied = router(h.app_with(ServerConfig {
-        trusted_proxies: vec!["127.0.0.0/8".parse().unwrap()],
-        ..ServerConfig::default()
-    }));
-    assert_eq!(
-        ip_of(proxied.oneshot(request()).await.unwrap()).await,
-        "203.0.113.9"
-    );
+    // Behind trusted proxies the client is the right-most entry that is not one of them:
+    // 10.0.0.1 when only the loopback proxy is trusted (what it was told further left could
+    // be anything), 203.0.113.9 when 10.0.0.1 is a trusted proxy too.
+    for (trusted, client) in [
+        (vec!["127.0.0.0/8"], "10.0.0.1"),
+        (vec!["127.0.0.0/8", "10.0.0.0/8"], "203.0.113.9"),
+    ] {
+        let proxied = router(h.app_with(ServerConfig {
+            trusted_proxies: trusted.iter().map(|n| n.parse().unwrap()).collect(),
+            ..ServerConfig::default()
+        }));
+        assert_eq!(
+            ip_of(proxied.oneshot(request()).await.unwrap()).await,
+            client
+        );
+    }
     // A trusted proxy that sends garbage gets a clear 400.
     let bad = Request::post("/auth/sign-in/")
         .header(header::CONTENT_TYPE, "application/json")
