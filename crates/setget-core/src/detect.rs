@@ -395,8 +395,10 @@ pub fn network_of(ip: &str) -> Option<String> {
     Some(network_with(ip, (24, 48))?.to_string())
 }
 
-/// The network of these prefix lengths (IPv4, IPv6) an address belongs to.
+/// The network of these prefix lengths (IPv4, IPv6) an address belongs to; an IPv4-mapped
+/// IPv6 address is taken as the IPv4 address it is.
 fn network_with(ip: IpAddr, (v4, v6): (u8, u8)) -> Option<IpNet> {
+    let ip = ip.to_canonical();
     let prefix = if ip.is_ipv4() { v4 } else { v6 };
     Some(IpNet::new(ip, prefix).ok()?.trunc())
 }
@@ -481,6 +483,7 @@ impl Detector {
 
     fn trusted_ip(&self, ip: Option<&str>) -> bool {
         ip.and_then(|ip| ip.parse::<IpAddr>().ok())
+            .map(|ip| ip.to_canonical())
             .is_some_and(|ip| self.config.trusted_networks.iter().any(|n| n.contains(&ip)))
     }
 
@@ -1387,6 +1390,12 @@ mod tests {
             Some("2001:db8:abcd::/48")
         );
         assert_eq!(network_of("not an ip"), None);
+        // Regression: an IPv4 client of a dual-stack server arrives as `::ffff:a.b.c.d`,
+        // which put every IPv4 sign-in in one `::/48`.
+        assert_eq!(
+            network_of("::ffff:81.2.69.142").as_deref(),
+            Some("81.2.69.0/24")
+        );
         let km = distance_km((LONDON.2, LONDON.3), (PARIS.2, PARIS.3));
         assert!((340.0..346.0).contains(&km), "{km}");
     }
