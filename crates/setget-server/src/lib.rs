@@ -38,7 +38,8 @@ pub struct ServerConfig {
     pub rotation_interval: chrono::Duration,
     /// How long a replaced token keeps working; using it later ends the session.
     pub rotation_grace: chrono::Duration,
-    /// Peers whose left-most `X-Forwarded-For` entry is the client's address.
+    /// Proxies whose `X-Forwarded-For` is believed: the client is its right-most entry that
+    /// is not one of them.
     pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 

@@ -40,7 +40,8 @@ enum Command {
         /// How long a replaced token keeps working; using it later ends the session.
         #[arg(long, default_value = "60s", value_parser = parse_duration)]
         rotation_grace: chrono::Duration,
-        /// A proxy (CIDR) whose left-most `X-Forwarded-For` entry is the client; repeatable.
+        /// A proxy (CIDR) whose `X-Forwarded-For` is believed (the client is its right-most
+        /// entry that is not a trusted proxy); repeatable.
         #[arg(long = "trusted-proxy", value_name = "CIDR")]
         trusted_proxies: Vec<ipnet::IpNet>,
         /// A MaxMind DB city database (GeoIP2/GeoLite2-City or the flat
