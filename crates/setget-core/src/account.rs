@@ -105,23 +105,26 @@ impl AccountConfig {
             .trim_end_matches('/')
             .split_once("://")
             .map_or(self.server.as_str(), |(_, rest)| rest);
-        let safe = |s: &str| -> String {
-            s.chars()
-                .map(|c| {
-                    if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
-                        c
-                    } else {
-                        '_'
-                    }
-                })
-                .collect()
-        };
         dirs.data.join("caches").join(format!(
             "{}-{}.db",
             safe(server),
             safe(&self.workspace_slug)
         ))
     }
+}
+
+/// `s` fit to stand in a file name: ASCII letters, digits, `.` and `-` stay, anything else
+/// (a `/` above all) becomes `_`. Names from the server (a workspace's slug) go through it.
+pub fn safe(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 /// The keyring entry name of the session token of `email` on `server`.

@@ -511,11 +511,10 @@ impl Engine {
             .flatten()
             .find(|d| d.is_dir())
             .unwrap_or_else(|| self.dirs.data.clone());
-        let name = format!(
-            "setget-audit-{}-{}.{}",
-            signed.cred.config().workspace_slug,
-            self.clock.now().format("%Y%m%d-%H%M%S"),
-            format.extension()
+        let name = export::file_name(
+            &signed.cred.config().workspace_slug,
+            self.clock.now(),
+            format,
         );
         let path = dir.join(name);
         let cache = lock(&signed.cache);

@@ -30,6 +30,21 @@ impl ExportFormat {
     }
 }
 
+/// The name of an export of `workspace_slug`'s audit log made at `at`. The slug comes from
+/// the server, so it is made safe for a file name as the cache's is.
+pub fn file_name(
+    workspace_slug: &str,
+    at: chrono::DateTime<chrono::Utc>,
+    format: ExportFormat,
+) -> String {
+    format!(
+        "setget-audit-{}-{}.{}",
+        crate::account::safe(workspace_slug),
+        at.format("%Y%m%d-%H%M%S"),
+        format.extension()
+    )
+}
+
 /// A finished export: where it is and how many events it holds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct Exported {
@@ -172,6 +187,24 @@ mod tests {
     use super::*;
     use crate::cache::CacheKey;
     use crate::test_support::audit_event;
+
+    /// Regression: the export's name took the workspace slug from the server as it came, so
+    /// a slug with `/` or `..` in it named a file in another folder.
+    #[test]
+    fn the_file_name_keeps_a_hostile_slug_inside_the_folder() {
+        let at = "2026-12-06T10:11:12Z".parse().unwrap();
+        assert_eq!(
+            file_name("acme", at, ExportFormat::Csv),
+            "setget-audit-acme-20261206-101112.csv"
+        );
+        let name = file_name("../../.config/autostart/x", at, ExportFormat::Json);
+        assert!(!name.contains('/'), "{name}");
+        assert_eq!(Path::new(&name).components().count(), 1, "{name}");
+        assert_eq!(
+            name,
+            "setget-audit-.._.._.config_autostart_x-20261206-101112.json"
+        );
+    }
 
     fn event(seq: i64, name: &str) -> AuditEvent {
         AuditEvent {
