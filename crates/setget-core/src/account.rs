@@ -198,7 +198,7 @@ pub fn save_settings(dirs: &AppDirs, settings: &AppSettings) -> Result<()> {
 /// 401 while an action ends the session) both succeed, the last rename winning, instead of one
 /// renaming the other's file away.
 fn write_atomically(dirs: &AppDirs, path: &Path, json: &[u8]) -> Result<()> {
-    std::fs::create_dir_all(&dirs.config).map_err(|e| storage_error("create", &dirs.config, &e))?;
+    crate::private::dir(&dirs.config).map_err(|e| storage_error("create", &dirs.config, &e))?;
     let name = path
         .file_name()
         .map(|n| format!(".{}.", n.to_string_lossy()))
@@ -238,6 +238,17 @@ mod tests {
             data: tmp.join("data"),
             config: tmp.join("config"),
         }
+    }
+
+    /// The account's folder and file are the owner's alone.
+    #[cfg(unix)]
+    #[test]
+    fn the_account_file_and_its_folder_are_the_owners_alone() {
+        let tmp = tempfile::tempdir().unwrap();
+        let d = dirs(tmp.path());
+        save(&d, &sample()).unwrap();
+        assert_eq!(crate::cache::tests::mode(&d.config), 0o700);
+        assert_eq!(crate::cache::tests::mode(&d.account_file()), 0o600);
     }
 
     fn sample() -> AccountConfig {

@@ -295,8 +295,14 @@ impl Cache {
 
     fn open_with(path: &Path, key: Option<&CacheKey>) -> std::result::Result<Self, OpenFailure> {
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| storage("create its folder", e))?;
+            crate::private::dir(dir).map_err(|e| storage("create its folder", e))?;
         }
+        // SQLite would create the file 0644; its WAL and shared-memory files take the
+        // database file's mode, so all three are the owner's alone.
+        if !path.exists() {
+            crate::private::create(path).map_err(|e| storage("be created", e))?;
+        }
+        crate::private::close_to_others(path).map_err(|e| storage("be closed to others", e))?;
         let mut conn = Connection::open(path).map_err(|e| storage("be opened", e))?;
         if let Some(key) = key {
             // A raw key (x'..') skips SQLCipher's password KDF: the key is already random.
@@ -1100,9 +1106,38 @@ fn event_row(r: &Row<'_>) -> rusqlite::Result<AuditEvent> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::test_support::{at, audit_event as event};
+
+    /// The permission bits of a file or folder.
+    #[cfg(unix)]
+    pub(crate) fn mode(path: &Path) -> u32 {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    /// Regression: the cache (a copy of every member's sessions and sign-ins, encrypted) was
+    /// created 0644 in folders of 0755; now only its owner can read it, its WAL included.
+    #[cfg(unix)]
+    #[test]
+    fn the_cache_and_its_folder_are_the_owners_alone() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let tmp = tempfile::tempdir().unwrap();
+        let folder = tmp.path().join("caches");
+        let key = CacheKey::generate();
+        let mut cache = Cache::open(&folder.join("c.db"), &key).unwrap();
+        cache.apply_audit(&[event(1)]).unwrap();
+        assert_eq!(mode(&folder), 0o700);
+        assert_eq!(mode(&folder.join("c.db")), 0o600);
+        assert_eq!(mode(&folder.join("c.db-wal")), 0o600);
+        drop(cache);
+        // A cache made before, readable by others, is closed to them when next opened.
+        std::fs::set_permissions(folder.join("c.db"), std::fs::Permissions::from_mode(0o644))
+            .unwrap();
+        Cache::open(&folder.join("c.db"), &key).unwrap();
+        assert_eq!(mode(&folder.join("c.db")), 0o600);
+    }
 
     pub(super) fn session(id: &str, change_seq: i64, status: SessionStatus) -> Session {
         Session {

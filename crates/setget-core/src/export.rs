@@ -114,7 +114,7 @@ pub fn export_audit(
     path: &Path,
 ) -> Result<u64> {
     let partial: PathBuf = path.with_extension(format!("{}.partial", format.extension()));
-    let file = std::fs::File::create(&partial).map_err(failed)?;
+    let file = crate::private::create(&partial).map_err(failed)?;
     let written = write_events(cache, filter, format, std::io::BufWriter::new(file))
         .and_then(|n| std::fs::rename(&partial, path).map_err(failed).map(|()| n));
     if written.is_err() {
@@ -204,6 +204,17 @@ mod tests {
             name,
             "setget-audit-.._.._.config_autostart_x-20261206-101112.json"
         );
+    }
+
+    /// Regression: an export (emails, addresses and places in plain text) was created 0644.
+    #[cfg(unix)]
+    #[test]
+    fn an_export_is_the_owners_alone() {
+        let tmp = tempfile::tempdir().unwrap();
+        let cache = cache_with(tmp.path(), 3);
+        let path = tmp.path().join("audit.csv");
+        export_audit(&cache, &AuditFilter::default(), ExportFormat::Csv, &path).unwrap();
+        assert_eq!(crate::cache::tests::mode(&path), 0o600);
     }
 
     fn event(seq: i64, name: &str) -> AuditEvent {

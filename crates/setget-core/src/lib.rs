@@ -16,6 +16,7 @@ pub mod engine;
 mod error;
 pub mod export;
 pub mod notify;
+pub mod private;
 pub mod secret;
 pub mod sync;
 #[cfg(test)]
