@@ -318,6 +318,31 @@ async fn outages_500s_resets_stalls_and_truncated_bodies_end_equal_to_the_server
     let seen = record(&f.engine);
     f.go_live().await;
 
+    // A stream that goes silent is noticed (no heartbeat) and reopened; the change made
+    // while it was silent arrives. First, while the stream is the one `go_live` opened:
+    // after a fault below, the reconnected stream could still be settling when the stall
+    // began (a stream cut under `Truncate` has answered its head, so the app was live, and
+    // is reopened a backoff later), and a stream opened after the stall is not silenced.
+    seen.lock().unwrap().clear();
+    proxy.set(Fault::Stall);
+    f.browser(&f.ada, SAFARI, "2.125.160.217").await;
+    f.converge().await;
+    // The silence was noticed: the app polled — or, when its first REST call went out on a
+    // kept-alive connection that the stall silences too, it was offline until the stream
+    // reopened. The states are recorded by a task of their own: give it the time to hear them.
+    let noticed = wait_within(Duration::from_secs(5), || {
+        seen.lock()
+            .unwrap()
+            .iter()
+            .any(|s| matches!(s, SyncState::Polling | SyncState::Offline { .. }))
+            .then_some(())
+    })
+    .await;
+    proxy.set(Fault::None);
+    let states = seen.lock().unwrap().clone();
+    assert!(noticed.is_some(), "{states:?}");
+    wait_for(&f.engine, "live after the stall", |s| *s == SyncState::Live).await;
+
     let offline = |s: &SyncState| matches!(s, SyncState::Offline { .. });
     let mut ip = 10;
     for fault in [Fault::Error500, Fault::Reset, Fault::Truncate] {
@@ -331,16 +356,6 @@ async fn outages_500s_resets_stalls_and_truncated_bodies_end_equal_to_the_server
         wait_for(&f.engine, "live again", |s| *s == SyncState::Live).await;
         f.converge().await;
     }
-
-    // A stream that goes silent is noticed (no heartbeat) and reopened; the change made
-    // while it was silent arrives.
-    seen.lock().unwrap().clear();
-    proxy.set(Fault::Stall);
-    f.browser(&f.ada, SAFARI, "2.125.160.217").await;
-    f.converge().await;
-    proxy.set(Fault::None);
-    let states = seen.lock().unwrap().clone();
-    assert!(states.contains(&SyncState::Polling), "{states:?}");
 
     // The server dies and comes back (on a new port behind the same proxy address).
     f.server.kill();
