@@ -164,6 +164,17 @@ fn engine_in(home: &std::path::Path) -> Engine {
 }
 
 /// Records every state the engine publishes.
+/// The engine's own session, as the server lists it.
+async fn current_session(engine: &Engine) -> setget_protocol::Session {
+    engine
+        .my_sessions()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|s| s.current == Some(true))
+        .unwrap()
+}
+
 fn record(engine: &Engine) -> Arc<Mutex<Vec<SyncState>>> {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let mut rx = engine.subscribe();
@@ -681,13 +692,7 @@ async fn every_action_reaches_the_server_and_the_cache_and_its_errors_are_clear(
         .sign_in(&f.server.url, &f.bob, Sensitive::new(PASSWORD.into()))
         .await
         .unwrap();
-    let current = bob_engine
-        .my_sessions()
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|s| s.current == Some(true))
-        .unwrap();
+    let current = current_session(&bob_engine).await;
     bob_engine.revoke_my_session(&current.id).await.unwrap();
     assert!(bob_engine.account().unwrap().signed_out.is_some());
     let _ = f.home.path();
@@ -730,14 +735,7 @@ async fn the_apps_own_revocation_is_the_reason_even_when_the_sync_hears_the_401_
     let proxy = FaultProxy::start(&f.server.url).unwrap();
     f.sign_in_at(&proxy.url).await;
     f.go_live().await;
-    let own = f
-        .engine
-        .my_sessions()
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|s| s.current == Some(true))
-        .unwrap();
+    let own = current_session(&f.engine).await;
     let signed_out = |reason: &str| SyncState::SignedOut {
         code: None,
         reason: reason.to_owned(),

@@ -12,9 +12,16 @@ const MEMBER_PASSWORD: &str = "guard-member-pw";
 
 /// A dev server with the workspace `guard`: an owner and a member.
 async fn guarded_server(dir: &std::path::Path) -> Server {
-    let server = Server::start(&dir.join("s.db"), true);
+    guarded_server_on(dir, "127.0.0.1:0").await.0
+}
+
+/// The same on `listen`, and the URL to reach it at: a dual-stack listener prints
+/// `[::]:PORT`, reached here over IPv4 loopback.
+async fn guarded_server_on(dir: &std::path::Path, listen: &str) -> (Server, String) {
+    let server = Server::start_on(&dir.join("s.db"), true, listen);
+    let url = server.url.replace("[::]", "127.0.0.1");
     let created = reqwest::Client::new()
-        .post(format!("{}/api/_dev/workspaces/", server.url))
+        .post(format!("{url}/api/_dev/workspaces/"))
         .json(&json!({"slug": "guard", "name": "Guard", "members": [
             {"email": OWNER, "password": OWNER_PASSWORD, "role": "owner", "display_name": "O"},
             {"email": MEMBER, "password": MEMBER_PASSWORD, "role": "member", "display_name": "Ada"}
@@ -23,7 +30,20 @@ async fn guarded_server(dir: &std::path::Path) -> Server {
         .await
         .unwrap();
     assert_eq!(created.status(), 201);
-    server
+    (server, url)
+}
+
+/// The owner's session cookie, from a sign-in through `forwarded` when given.
+async fn owner_cookie(client: &reqwest::Client, url: &str, forwarded: Option<&str>) -> String {
+    let mut request = client
+        .post(format!("{url}/auth/sign-in/"))
+        .json(&json!({"email": OWNER, "password": OWNER_PASSWORD, "medium": "email"}));
+    if let Some(f) = forwarded {
+        request = request.header("x-forwarded-for", f);
+    }
+    let signed = request.send().await.unwrap();
+    assert_eq!(signed.status(), 200, "{forwarded:?}");
+    format!("setget_session={}", cookie_token(signed.headers()))
 }
 
 async fn sign_in(client: &reqwest::Client, url: &str, email: &str, password: &str) -> u16 {
@@ -39,14 +59,7 @@ async fn sign_in(client: &reqwest::Client, url: &str, email: &str, password: &st
 
 /// The reasons of the workspace's failed sign-ins, as the owner reads the audit log.
 async fn failed_sign_in_reasons(client: &reqwest::Client, url: &str) -> Vec<String> {
-    let signed = client
-        .post(format!("{url}/auth/sign-in/"))
-        .json(&json!({"email": OWNER, "password": OWNER_PASSWORD, "medium": "email"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(signed.status(), 200);
-    let cookie = format!("setget_session={}", cookie_token(signed.headers()));
+    let cookie = owner_cookie(client, url, None).await;
     failed_sign_in_reasons_as(client, url, &cookie).await
 }
 
@@ -206,13 +219,7 @@ async fn wrong_passwords_to_revoke_everything_count_toward_the_lockout_and_are_a
     let dir = tempfile::tempdir().unwrap();
     let server = guarded_server(dir.path()).await;
     let client = reqwest::Client::new();
-    let signed = client
-        .post(format!("{}/auth/sign-in/", server.url))
-        .json(&json!({"email": OWNER, "password": OWNER_PASSWORD, "medium": "email"}))
-        .send()
-        .await
-        .unwrap();
-    let cookie = format!("setget_session={}", cookie_token(signed.headers()));
+    let cookie = owner_cookie(&client, &server.url, None).await;
     let mut statuses = Vec::new();
     for i in 0..20 {
         let answer = client
@@ -254,13 +261,7 @@ async fn an_overlong_search_and_a_bad_path_parameter_are_json_client_errors() {
     let dir = tempfile::tempdir().unwrap();
     let server = guarded_server(dir.path()).await;
     let client = reqwest::Client::new();
-    let signed = client
-        .post(format!("{}/auth/sign-in/", server.url))
-        .json(&json!({"email": OWNER, "password": OWNER_PASSWORD, "medium": "email"}))
-        .send()
-        .await
-        .unwrap();
-    let cookie = format!("setget_session={}", cookie_token(signed.headers()));
+    let cookie = owner_cookie(&client, &server.url, None).await;
     let long = "a".repeat(50_001);
     for (method, path) in [
         (
@@ -299,35 +300,27 @@ async fn an_overlong_search_and_a_bad_path_parameter_are_json_client_errors() {
     }
 }
 
-/// A dev server on `listen` with the workspace `guard`.
-async fn guarded_server_on(dir: &std::path::Path, listen: &str) -> (Server, String) {
-    let server = Server::start_on(&dir.join("s.db"), true, listen);
-    // A dual-stack listener prints `[::]:PORT`; reach it over IPv4 loopback.
-    let url = server.url.replace("[::]", "127.0.0.1");
-    let created = reqwest::Client::new()
-        .post(format!("{url}/api/_dev/workspaces/"))
-        .json(&json!({"slug": "guard", "name": "Guard", "members": [
-            {"email": OWNER, "password": OWNER_PASSWORD, "role": "owner", "display_name": "O"},
-        ]}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(created.status(), 201);
-    (server, url)
-}
-
-/// The IP address of the caller's own session, as the server recorded it.
-async fn own_session_ip(client: &reqwest::Client, url: &str, cookie: &str) -> String {
-    let mine: Value = client
+/// The address the caller's own session was created from, as the server recorded it.
+async fn current_session_ip(
+    client: &reqwest::Client,
+    url: &str,
+    cookie: &str,
+    forwarded: Option<&str>,
+) -> String {
+    let mut request = client
         .get(format!("{url}/api/users/me/sessions/"))
-        .header("cookie", cookie)
-        .send()
-        .await
+        .header("cookie", cookie);
+    if let Some(f) = forwarded {
+        request = request.header("x-forwarded-for", f);
+    }
+    let mine: Value = request.send().await.unwrap().json().await.unwrap();
+    let current = mine["results"]
+        .as_array()
         .unwrap()
-        .json()
-        .await
+        .iter()
+        .find(|s| s["current"] == true)
         .unwrap();
-    mine["results"][0]["ip"].as_str().unwrap().to_owned()
+    current["ip"].as_str().unwrap().to_owned()
 }
 
 /// Regression: on a dual-stack listener IPv4 clients arrive as `::ffff:a.b.c.d`, and the
@@ -339,15 +332,11 @@ async fn ipv4_clients_of_a_dual_stack_listener_are_recorded_as_ipv4() {
     let dir = tempfile::tempdir().unwrap();
     let (_server, url) = guarded_server_on(dir.path(), "[::]:0").await;
     let client = reqwest::Client::new();
-    let signed = client
-        .post(format!("{url}/auth/sign-in/"))
-        .json(&json!({"email": OWNER, "password": OWNER_PASSWORD, "medium": "email"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(signed.status(), 200);
-    let cookie = format!("setget_session={}", cookie_token(signed.headers()));
-    assert_eq!(own_session_ip(&client, &url, &cookie).await, "127.0.0.1");
+    let cookie = owner_cookie(&client, &url, None).await;
+    assert_eq!(
+        current_session_ip(&client, &url, &cookie, None).await,
+        "127.0.0.1"
+    );
 }
 
 /// Regression: with a trusted proxy the left-most `X-Forwarded-For` entry was taken, which
@@ -364,32 +353,11 @@ async fn the_client_is_the_right_most_forwarded_address_that_is_no_trusted_proxy
         ("6.6.6.6, 203.0.113.9, 127.0.0.1", "203.0.113.9"),
         ("81.2.69.142", "81.2.69.142"),
     ] {
-        let signed = client
-            .post(format!("{url}/auth/sign-in/"))
-            .header("x-forwarded-for", forwarded)
-            .json(&json!({"email": OWNER, "password": OWNER_PASSWORD, "medium": "email"}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(signed.status(), 200, "{forwarded}");
-        let cookie = format!("setget_session={}", cookie_token(signed.headers()));
-        let mine: Value = client
-            .get(format!("{url}/api/users/me/sessions/"))
-            .header("cookie", &cookie)
-            .header("x-forwarded-for", forwarded)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let current = mine["results"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|s| s["current"] == true)
-            .unwrap()
-            .clone();
-        assert_eq!(current["ip"], client_ip, "{forwarded}: {current}");
+        let cookie = owner_cookie(&client, &url, Some(forwarded)).await;
+        assert_eq!(
+            current_session_ip(&client, &url, &cookie, Some(forwarded)).await,
+            client_ip,
+            "{forwarded}"
+        );
     }
 }
