@@ -4,9 +4,8 @@
 //! installs. Crates that build their own C (`ring`, `aws-lc-sys`) are fine.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::process::Command;
 
-use anyhow::{Context as _, bail};
+use anyhow::Context as _;
 use serde_json::Value;
 
 /// The crates through which a build script looks for system libraries.
@@ -94,39 +93,41 @@ pub fn findings(metadata: &Value, root: &str) -> anyhow::Result<Vec<Finding>> {
     Ok(found)
 }
 
-/// The host's target triple, from `rustc -vV`.
-fn host() -> anyhow::Result<String> {
-    let out = Command::new(std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into()))
-        .arg("-vV")
-        .output()
-        .context("running rustc -vV")?;
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .find_map(|l| l.strip_prefix("host: "))
-        .map(str::to_owned)
-        .context("rustc -vV names no host")
-}
-
-/// `cargo metadata` of the workspace, resolved for this platform.
-pub fn metadata() -> anyhow::Result<Value> {
-    let out = crate::cargo()
-        .args(["metadata", "--format-version", "1", "--filter-platform"])
-        .arg(host()?)
-        .output()
-        .context("running cargo metadata")?;
-    if !out.status.success() {
-        bail!(
-            "cargo metadata failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    serde_json::from_slice(&out.stdout).context("reading cargo metadata")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use anyhow::bail;
     use serde_json::json;
+    use std::process::Command;
+
+    /// The host's target triple, from `rustc -vV`.
+    fn host() -> anyhow::Result<String> {
+        let out = Command::new(std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into()))
+            .arg("-vV")
+            .output()
+            .context("running rustc -vV")?;
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .find_map(|l| l.strip_prefix("host: "))
+            .map(str::to_owned)
+            .context("rustc -vV names no host")
+    }
+
+    /// `cargo metadata` of the workspace, resolved for this platform.
+    fn metadata() -> anyhow::Result<Value> {
+        let out = crate::cargo()
+            .args(["metadata", "--format-version", "1", "--filter-platform"])
+            .arg(host()?)
+            .output()
+            .context("running cargo metadata")?;
+        if !out.status.success() {
+            bail!(
+                "cargo metadata failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        serde_json::from_slice(&out.stdout).context("reading cargo metadata")
+    }
 
     fn package(name: &str) -> Value {
         json!({ "id": format!("id-{name}"), "name": name })
