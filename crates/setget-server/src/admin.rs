@@ -248,8 +248,7 @@ async fn revoke_workspace_sessions(
     // The password is checked as a sign-in's is: one attempt at a time per member, refused
     // while the member is locked out, and a wrong one counts toward the lockout and is
     // audited — otherwise a stolen session could guess the password here without limit.
-    let email = authed.member.email.trim().to_lowercase();
-    let _turn = app.attempts().turn(&email).await;
+    let _turn = app.attempts().turn(&authed.member.email).await;
     let (ip, user_agent) = (ip.to_string(), user_agent);
     {
         let (member, ip, user_agent) = (authed.member.clone(), ip.clone(), user_agent.clone());

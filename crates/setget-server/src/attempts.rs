@@ -26,16 +26,18 @@ pub(crate) struct Turn<'a> {
 }
 
 impl Attempts {
-    /// Waits for the turn of an attempt to sign in as `email` (normalised).
+    /// Waits for the turn of an attempt to sign in as `email` (trimmed and in lower case here,
+    /// as sign-in reads it, so that every spelling of one address shares its queue).
     pub(crate) async fn turn(&self, email: &str) -> Turn<'_> {
+        let email = email.trim().to_lowercase();
         let queue = {
             let mut queues = self.queues.lock().unwrap_or_else(|e| e.into_inner());
-            Arc::clone(queues.entry(email.to_owned()).or_default())
+            Arc::clone(queues.entry(email.clone()).or_default())
         };
         let guard = queue.lock_owned().await;
         Turn {
             attempts: self,
-            email: email.to_owned(),
+            email,
             guard: Some(guard),
         }
     }
@@ -73,8 +75,13 @@ mod tests {
     async fn one_turn_per_email_in_arrival_order_and_nothing_kept_after() {
         let attempts = Arc::new(Attempts::default());
         let first = attempts.turn("ada@x.test").await;
-        // Another email is not held up.
+        // Another email is not held up; another spelling of the same one is.
         drop(attempts.turn("bob@x.test").await);
+        assert!(
+            tokio::time::timeout(Duration::from_millis(50), attempts.turn(" ADA@x.test"))
+                .await
+                .is_err()
+        );
         let order = Arc::new(Mutex::new(Vec::new()));
         let mut waiting = Vec::new();
         for i in 0..3 {
