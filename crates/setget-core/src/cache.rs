@@ -299,10 +299,11 @@ impl Cache {
         }
         // SQLite would create the file 0644; its WAL and shared-memory files take the
         // database file's mode, so all three are the owner's alone.
-        if !path.exists() {
+        if path.exists() {
+            crate::private::close_to_others(path).map_err(|e| storage("be closed to others", e))?;
+        } else {
             crate::private::create(path).map_err(|e| storage("be created", e))?;
         }
-        crate::private::close_to_others(path).map_err(|e| storage("be closed to others", e))?;
         let mut conn = Connection::open(path).map_err(|e| storage("be opened", e))?;
         if let Some(key) = key {
             // A raw key (x'..') skips SQLCipher's password KDF: the key is already random.
