@@ -33,6 +33,8 @@ pub enum ErrorCode {
     PayloadTooLarge,
     UnsupportedMediaType,
     TooManyAttempts,
+    /// The request named a host this server does not answer to (`Host` outside its names).
+    MisdirectedRequest,
     Internal,
     /// Any code this client does not know yet; keeps old clients working against new servers.
     #[serde(other)]
@@ -54,6 +56,7 @@ impl ErrorCode {
             Self::Conflict => 409,
             Self::PayloadTooLarge => 413,
             Self::UnsupportedMediaType => 415,
+            Self::MisdirectedRequest => 421,
             Self::TooManyAttempts => 429,
             Self::Internal | Self::Unknown => 500,
         }
@@ -78,6 +81,7 @@ impl ErrorCode {
             Self::PayloadTooLarge => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::TooManyAttempts => "too_many_attempts",
+            Self::MisdirectedRequest => "misdirected_request",
             Self::Internal => "internal",
             Self::Unknown => "unknown",
         }
@@ -101,6 +105,7 @@ mod tests {
             ErrorCode::SessionExpired,
             ErrorCode::PasswordConfirmationFailed,
             ErrorCode::TooManyAttempts,
+            ErrorCode::MisdirectedRequest,
         ] {
             let json = serde_json::to_string(&code).unwrap_or_default();
             assert_eq!(json, format!("\"{}\"", code.as_str()));
@@ -123,6 +128,7 @@ mod tests {
             ErrorCode::PayloadTooLarge,
             ErrorCode::NotFound,
             ErrorCode::MethodNotAllowed,
+            ErrorCode::MisdirectedRequest,
         ] {
             assert!((400..500).contains(&code.status()), "{code}");
         }

@@ -4,13 +4,13 @@
 //! 400 with a stable code, never a 5xx), authenticate through [`Authed`], and run database
 //! work on a blocking thread through [`App::blocking`].
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
 use axum::extract::rejection::{JsonRejection, QueryRejection};
-use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequest, FromRequestParts, Request, State};
+use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Request, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
@@ -30,7 +30,7 @@ use utoipa_axum::routes;
 use crate::error::{ApiError, ApiResult};
 use crate::policy::Timeout;
 use crate::store::{self, Ending, MemberRow, NewEvent, NewMember, NewSession, Scope, WorkspaceRow};
-use crate::{App, password, token};
+use crate::{App, origin, password, token};
 
 /// Request bodies above this size are refused with 413.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -93,8 +93,15 @@ pub fn router(app: App) -> Router {
     api.fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn(set_rotated_cookie))
-        .layer(middleware::from_fn(reject_cross_origin))
+        .layer(middleware::from_fn_with_state(
+            app.clone(),
+            origin::reject_cross_origin,
+        ))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::from_fn_with_state(
+            app.clone(),
+            origin::require_known_host,
+        ))
         .layer(SetResponseHeaderLayer::overriding(
             header::CACHE_CONTROL,
             HeaderValue::from_static("no-store"),
@@ -235,16 +242,8 @@ impl FromRequestParts<App> for ClientIp {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Self::Rejection> {
-        let peer = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip().to_canonical())
-            .unwrap_or(IpAddr::from([127, 0, 0, 1]));
-        let config = app.config();
-        let trusted = |ip: IpAddr| {
-            (config.dev && ip.is_loopback())
-                || config.trusted_proxies.iter().any(|net| net.contains(&ip))
-        };
+        let peer = origin::peer(&parts.extensions);
+        let trusted = |ip: IpAddr| origin::trusted_proxy(app, ip);
         if !trusted(peer) {
             return Ok(ClientIp(peer));
         }
@@ -662,32 +661,6 @@ async fn set_rotated_cookie(mut req: Request, next: Next) -> Response {
         response.headers_mut().insert(header::SET_COOKIE, cookie);
     }
     response
-}
-
-/// State-changing requests whose `Origin` is another origin than this server's are refused.
-async fn reject_cross_origin(req: Request, next: Next) -> Response {
-    let changes_state = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
-    if changes_state && let Some(origin) = req.headers().get(header::ORIGIN) {
-        let host = req
-            .headers()
-            .get(header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .unwrap_or_default();
-        let origin_host = origin
-            .to_str()
-            .ok()
-            .and_then(|o| o.split_once("://"))
-            .map(|(_, rest)| rest.trim_end_matches('/'))
-            .unwrap_or_default();
-        if origin_host.is_empty() || !origin_host.eq_ignore_ascii_case(host) {
-            return ApiError::new(
-                ErrorCode::CsrfRejected,
-                "cross-origin requests that change state are refused",
-            )
-            .into_response();
-        }
-    }
-    next.run(req).await
 }
 
 async fn not_found() -> ApiError {

@@ -12,6 +12,7 @@ mod error;
 mod events;
 pub mod geo;
 mod hashing;
+pub mod origin;
 mod password;
 pub mod policy;
 pub mod seed;
@@ -41,6 +42,8 @@ pub struct ServerConfig {
     /// Proxies whose `X-Forwarded-For` is believed: the client is its right-most entry that
     /// is not one of them.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// The names the server answers to besides loopback names (`--public-host`).
+    pub public_hosts: Vec<origin::PublicHost>,
 }
 
 impl Default for ServerConfig {
@@ -50,6 +53,7 @@ impl Default for ServerConfig {
             rotation_interval: chrono::Duration::minutes(15),
             rotation_grace: chrono::Duration::seconds(60),
             trusted_proxies: Vec::new(),
+            public_hosts: Vec::new(),
         }
     }
 }

@@ -44,6 +44,10 @@ enum Command {
         /// entry that is not a trusted proxy); repeatable.
         #[arg(long = "trusted-proxy", value_name = "CIDR")]
         trusted_proxies: Vec<ipnet::IpNet>,
+        /// A host name the server answers to (`NAME` or `NAME:PORT`), besides loopback names;
+        /// requests for any other `Host` get 421. Repeatable.
+        #[arg(long = "public-host", value_name = "NAME[:PORT]")]
+        public_hosts: Vec<setget_server::origin::PublicHost>,
         /// A MaxMind DB city database (GeoIP2/GeoLite2-City or the flat
         /// `@ip-location-db/*-city-mmdb` layout); repeatable, asked in order before the
         /// bundled table.
@@ -118,6 +122,7 @@ async fn run() -> anyhow::Result<()> {
             rotation_interval,
             rotation_grace,
             trusted_proxies,
+            public_hosts,
             geoip,
         } => {
             let mut sources: Vec<Arc<dyn Geo>> = Vec::new();
@@ -131,6 +136,7 @@ async fn run() -> anyhow::Result<()> {
                 rotation_interval,
                 rotation_grace,
                 trusted_proxies,
+                public_hosts,
             };
             let app = App::new(store, config).with_geo(Arc::new(Layered(sources)));
             let listener = tokio::net::TcpListener::bind(listen)

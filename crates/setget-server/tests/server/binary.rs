@@ -37,9 +37,15 @@ impl Server {
 
     /// The same on another listening address (`[::]:0` for a dual-stack socket).
     pub(crate) fn start_on(db: &Path, dev: bool, listen: &str) -> Self {
+        Self::start_with(db, dev, listen, &[])
+    }
+
+    /// The same with more arguments to `serve`.
+    pub(crate) fn start_with(db: &Path, dev: bool, listen: &str, args: &[&str]) -> Self {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_setget-server"));
         cmd.args(["serve", "--listen", listen, "--db"])
             .arg(db)
+            .args(args)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped());
         if dev {

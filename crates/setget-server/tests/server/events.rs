@@ -34,6 +34,7 @@ impl Reader {
         last_event_id: Option<&str>,
     ) -> Result<Self, (StatusCode, Value)> {
         let mut req = Request::get("/api/workspaces/acme/events/")
+            .header(header::HOST, "localhost")
             .header(header::COOKIE, format!("setget_session={token}"));
         if let Some(id) = last_event_id {
             req = req.header("last-event-id", id);

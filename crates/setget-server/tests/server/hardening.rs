@@ -361,3 +361,182 @@ async fn the_client_is_the_right_most_forwarded_address_that_is_no_trusted_proxy
         );
     }
 }
+
+/// Sends `POST /api/_dev/clock/` moving the clock a day, with `host` and `origin`; the
+/// status and the answer's `code`.
+async fn move_clock_as(
+    client: &reqwest::Client,
+    url: &str,
+    host: &str,
+    origin: &str,
+) -> (u16, Value) {
+    let answer = client
+        .post(format!("{url}/api/_dev/clock/"))
+        .header("host", host)
+        .header("origin", origin)
+        .json(&json!({"advance_seconds": 86_400}))
+        .send()
+        .await
+        .unwrap();
+    let status = answer.status().as_u16();
+    (status, answer.json().await.unwrap_or(Value::Null))
+}
+
+async fn dev_now(client: &reqwest::Client, url: &str) -> String {
+    let now: Value = client
+        .get(format!("{url}/api/_dev/clock/"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    now["now"].as_str().unwrap().to_owned()
+}
+
+/// Regression: `Host` was never checked, so a web page whose name was rebound to 127.0.0.1
+/// could move a dev server's clock (`Host` and `Origin` both its own name). Only loopback
+/// names and the `--public-host` names are served; others get 421 and change nothing.
+#[tokio::test]
+async fn a_rebound_host_name_is_misdirected_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("s.db"), true);
+    let url = &server.url;
+    let port = url.rsplit(':').next().unwrap();
+    let client = reqwest::Client::new();
+    let before = dev_now(&client, url).await;
+    let rebound = format!("rebind.evil.example:{port}");
+    let (status, body) = move_clock_as(&client, url, &rebound, &format!("http://{rebound}")).await;
+    assert_eq!(status, 421, "{body}");
+    assert_eq!(body["code"], "misdirected_request");
+    // Reading is refused too: a rebound page must not read a dev server's answers.
+    let read = client
+        .get(format!("{url}/healthz"))
+        .header("host", &rebound)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read.status(), 421);
+    let now = dev_now(&client, url).await;
+    let moved = now.parse::<chrono::DateTime<chrono::Utc>>().unwrap()
+        - before.parse::<chrono::DateTime<chrono::Utc>>().unwrap();
+    assert!(
+        moved < chrono::Duration::hours(1),
+        "the clock moved: {before} → {now}"
+    );
+    // Loopback names are this machine's own.
+    for host in [
+        format!("localhost:{port}"),
+        format!("127.0.0.1:{port}"),
+        format!("[::1]:{port}"),
+    ] {
+        let (status, body) = move_clock_as(&client, url, &host, &format!("http://{host}")).await;
+        assert_eq!(status, 200, "{host}: {body}");
+    }
+    // No Host at all is a malformed request (HTTP/1.1 requires it).
+    let mut raw = tokio::net::TcpStream::connect(url.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    raw.write_all(b"GET /healthz HTTP/1.1\r\nconnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = String::new();
+    raw.read_to_string(&mut answer).await.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(answer.contains("\"code\":\"invalid_request\""), "{answer}");
+}
+
+/// A production server answers the names given with `--public-host` and loopback names,
+/// nothing else.
+#[tokio::test]
+async fn a_server_answers_its_public_host_names_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_with(
+        &dir.path().join("s.db"),
+        false,
+        "127.0.0.1:0",
+        &[
+            "--public-host",
+            "admin.example.test",
+            "--public-host",
+            "sessions.example.test:8443",
+        ],
+    );
+    let client = reqwest::Client::new();
+    let status = |host: &'static str| {
+        let client = client.clone();
+        let url = server.url.clone();
+        async move {
+            client
+                .get(format!("{url}/healthz"))
+                .header("host", host)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(status("admin.example.test").await, 200);
+    assert_eq!(status("ADMIN.example.test:443").await, 200);
+    assert_eq!(status("sessions.example.test:8443").await, 200);
+    assert_eq!(status("sessions.example.test:443").await, 421);
+    assert_eq!(status("example.test").await, 421);
+    assert_eq!(status("admin.example.test.evil.example").await, 421);
+    assert_eq!(status("localhost").await, 200);
+}
+
+/// Regression: the `Origin` check compared host names only, so `https://127.0.0.1:PORT` was
+/// taken for an http server's own origin. Scheme, host and port must all match (the scheme
+/// is `http`, or a trusted proxy's `X-Forwarded-Proto`).
+#[tokio::test]
+async fn a_state_change_from_another_scheme_or_port_is_cross_origin() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = guarded_server(dir.path()).await;
+    let url = &server.url;
+    let authority = url.trim_start_matches("http://");
+    let client = reqwest::Client::new();
+    let sign_in_from = |origin: String, proto: Option<&'static str>| {
+        let client = client.clone();
+        let url = url.clone();
+        async move {
+            let mut request = client
+                .post(format!("{url}/auth/sign-in/"))
+                .header("origin", &origin)
+                .json(&json!({"email": MEMBER, "password": "not it", "medium": "email"}));
+            if let Some(proto) = proto {
+                request = request.header("x-forwarded-proto", proto);
+            }
+            let answer = request.send().await.unwrap();
+            let status = answer.status().as_u16();
+            let body: Value = answer.json().await.unwrap();
+            (
+                status,
+                body["code"].as_str().unwrap_or_default().to_owned(),
+                origin,
+            )
+        }
+    };
+    for origin in [
+        format!("https://{authority}"),
+        format!(
+            "http://{}",
+            authority.replace("127.0.0.1", "127.0.0.1.evil.example")
+        ),
+        "http://127.0.0.1:1".to_owned(),
+        format!("ftp://{authority}"),
+        "null".to_owned(),
+    ] {
+        let (status, code, origin) = sign_in_from(origin, None).await;
+        assert_eq!((status, code.as_str()), (403, "csrf_rejected"), "{origin}");
+    }
+    // Same origin: the request goes through to the password check.
+    let (status, code, _) = sign_in_from(format!("http://{authority}"), None).await;
+    assert_eq!((status, code.as_str()), (401, "invalid_credentials"));
+    // Behind a trusted proxy (loopback in dev mode) that terminates TLS.
+    let (status, code, _) = sign_in_from(format!("https://{authority}"), Some("https")).await;
+    assert_eq!((status, code.as_str()), (401, "invalid_credentials"));
+    let (status, code, _) = sign_in_from(format!("http://{authority}"), Some("https")).await;
+    assert_eq!((status, code.as_str()), (403, "csrf_rejected"));
+}

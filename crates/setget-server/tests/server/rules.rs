@@ -327,6 +327,7 @@ async fn forwarded_addresses_are_believed_only_from_trusted_proxies() {
     let h = Harness::new(true).await;
     let request = || {
         Request::post("/auth/sign-in/")
+            .header(header::HOST, "localhost")
             .header(header::CONTENT_TYPE, "application/json")
             .header("x-forwarded-for", "203.0.113.9, 10.0.0.1")
             .body(Body::from(
