@@ -264,7 +264,7 @@ impl NewAlert {
 
 /// The format of the saved detector state; a state saved in another format is ignored and
 /// rebuilt from the log.
-const STATE_VERSION: i64 = 1;
+const STATE_VERSION: i64 = 2;
 /// The state is saved once this many events were judged since the last save...
 const SAVE_AFTER_EVENTS: i64 = 20_000;
 /// ...or this long after the last save, when anything was judged since.

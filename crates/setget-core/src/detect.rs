@@ -310,8 +310,18 @@ struct History {
     familiar: HashSet<String>,
 }
 
-/// A failed sign-in from an IP: when, and which member's account it tried (if any).
-type Failure = (DateTime<Utc>, Option<String>);
+/// Failed sign-ins from an IP: when, which member's account they tried (if any), and how
+/// many the event stands for (see [`weight`]).
+type Failure = (DateTime<Utc>, Option<String>, usize);
+
+/// How many failed sign-ins an event stands for: the server writes the attempts refused
+/// while an account is locked as one event a minute, `details.count` of them.
+fn weight(e: &AuditEvent) -> usize {
+    let counted = (e.reason.as_deref() == Some("locked"))
+        .then(|| e.details.as_ref()?.get("count")?.as_u64())
+        .flatten();
+    counted.map_or(1, |n| usize::try_from(n).unwrap_or(usize::MAX).max(1))
+}
 
 /// The detector: its configuration and what it learnt.
 #[derive(Debug, Default)]
@@ -326,7 +336,8 @@ pub struct Detector {
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct DetectorState {
     members: HashMap<String, History>,
-    member_failures: HashMap<String, VecDeque<DateTime<Utc>>>,
+    /// Per member, when failed sign-ins came and how many each event stood for.
+    member_failures: HashMap<String, VecDeque<(DateTime<Utc>, usize)>>,
     ip_failures: HashMap<String, VecDeque<Failure>>,
     /// Until when a member or an IP is already reported as under attack.
     attack_reported: HashMap<String, DateTime<Utc>>,
@@ -647,17 +658,18 @@ impl Detector {
     fn failure(&mut self, e: &AuditEvent) -> Option<Detection> {
         let window = self.config.failure_window;
         let mut reasons = Vec::new();
+        let weight = weight(e);
         if let Some(member) = &e.member_id {
             let times = self
                 .state
                 .member_failures
                 .entry(member.clone())
                 .or_default();
-            times.push_back(e.at);
-            while times.front().is_some_and(|t| e.at - *t > window) {
+            times.push_back((e.at, weight));
+            while times.front().is_some_and(|(t, _)| e.at - *t > window) {
                 times.pop_front();
             }
-            let failures = times.len();
+            let failures = times.iter().map(|(_, n)| n).sum::<usize>();
             if failures >= self.config.member_failures
                 && self.report_attack(format!("member:{member}"), e.at)
             {
@@ -666,14 +678,14 @@ impl Detector {
         }
         if let Some(ip) = &e.ip {
             let tries = self.state.ip_failures.entry(ip.clone()).or_default();
-            tries.push_back((e.at, e.member_id.clone()));
-            while tries.front().is_some_and(|(t, _)| e.at - *t > window) {
+            tries.push_back((e.at, e.member_id.clone(), weight));
+            while tries.front().is_some_and(|(t, ..)| e.at - *t > window) {
                 tries.pop_front();
             }
-            let failures = tries.len();
+            let failures = tries.iter().map(|(.., n)| n).sum::<usize>();
             let members = tries
                 .iter()
-                .filter_map(|(_, m)| m.as_ref())
+                .filter_map(|(_, m, _)| m.as_ref())
                 .collect::<HashSet<_>>()
                 .len();
             if failures >= self.config.ip_failures && self.report_attack(format!("ip:{ip}"), e.at) {
@@ -1299,6 +1311,43 @@ mod tests {
                 members: 7
             }]
         );
+    }
+
+    /// The server writes the attempts refused while an account is locked as one event a
+    /// minute with their count: a flood on a locked account is still an attack.
+    #[test]
+    fn a_locked_accounts_refusals_count_as_many_failures_as_they_were() {
+        let mut log = Log::new(DetectorConfig::default());
+        let start = day(0, 9);
+        for i in 0..5 {
+            let at = start + Duration::seconds(i);
+            assert_eq!(log.failed(Some("ada"), at, "203.0.113.9"), None);
+        }
+        let mut refused = log.event(
+            "auth.sign_in_failed",
+            Some("ada"),
+            start + Duration::minutes(1),
+            "203.0.113.9",
+        );
+        refused.reason = Some("locked".into());
+        refused.details = Some(serde_json::json!({"count": 120}));
+        let alert = log.detector.observe(&refused).unwrap();
+        assert_eq!(
+            alert.reasons,
+            [
+                Reason::PasswordAttackOnMember { failures: 125 },
+                Reason::PasswordAttackFromIp {
+                    ip: "203.0.113.9".into(),
+                    failures: 125,
+                    members: 1
+                }
+            ]
+        );
+        // A count that is no number is one failure.
+        let mut odd = log.event("auth.sign_in_failed", Some("bob"), start, "198.51.100.1");
+        odd.reason = Some("locked".into());
+        odd.details = Some(serde_json::json!({"count": "many"}));
+        assert_eq!(weight(&odd), 1);
     }
 
     #[test]

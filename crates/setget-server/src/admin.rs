@@ -25,6 +25,7 @@ use crate::api::{
 };
 use crate::error::{ApiError, ApiResult};
 use crate::policy::Timeout;
+use crate::store::attempts::Attempt;
 use crate::store::{self, AuditFilter, Ending, NewEvent, Scope};
 
 /// The admin routes, documented.
@@ -250,24 +251,31 @@ async fn revoke_workspace_sessions(
     // audited — otherwise a stolen session could guess the password here without limit.
     let _turn = app.attempts().turn(&authed.member.email).await;
     let (ip, user_agent) = (ip.to_string(), user_agent);
-    {
+    // Runs `step` with this attempt (the caller's email, from here, now).
+    let with_attempt = |step: fn(&store::Store, &Attempt<'_>) -> ApiResult<()>| {
         let (member, ip, user_agent) = (authed.member.clone(), ip.clone(), user_agent.clone());
-        app.blocking(move |store| crate::api::check_lockout(store, &member, now, &ip, &user_agent))
-            .await?;
-    }
+        app.blocking(move |store| {
+            let email = member.email.to_lowercase();
+            let attempt = Attempt {
+                email: &email,
+                member: Some(&member),
+                at: now,
+                ip: &ip,
+                user_agent: &user_agent,
+            };
+            step(store, &attempt)
+        })
+    };
+    with_attempt(crate::lockout::check).await?;
     let password_ok = app
         .hashing()
         .verify(body.password, Some(authed.member.password_hash.clone()))
         .await?;
     if !password_ok {
-        let member = authed.member.clone();
-        app.blocking(move |store| {
-            store::audit_failed_sign_in(
+        with_attempt(|store, attempt| {
+            store::attempts::record_failure(
                 &mut store.conn(),
-                &member,
-                now,
-                &ip,
-                &user_agent,
+                attempt,
                 store::PASSWORD_CONFIRMATION_FAILED,
             )?;
             Ok(())

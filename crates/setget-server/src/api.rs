@@ -29,8 +29,9 @@ use utoipa_axum::routes;
 
 use crate::error::{ApiError, ApiResult};
 use crate::policy::Timeout;
+use crate::store::attempts::Attempt;
 use crate::store::{self, Ending, MemberRow, NewEvent, NewMember, NewSession, Scope, WorkspaceRow};
-use crate::{App, origin, password, token};
+use crate::{App, lockout, origin, password, token};
 
 /// Request bodies above this size are refused with 413.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -710,20 +711,28 @@ async fn sign_in(
     }
     let email = req.email.trim().to_lowercase();
     let now = app.clock().now();
+    // One address's attempts a minute are counted before anything else is done for it.
+    app.per_address().admit(ip, now)?;
     let location = app.geo().locate(ip);
     let ip = ip.to_string();
     let token = token::generate();
     let digest = token::digest(&token);
     // Checking the lockout, the password and recording a failure are one step per email:
-    // parallel guesses wait their turn, and the sixth finds the member locked out.
+    // parallel guesses wait their turn, and the sixth finds the email locked out.
     let _turn = app.attempts().turn(&email).await;
     let member = {
-        let (ip, user_agent) = (ip.clone(), user_agent.clone());
+        let (email, ip, user_agent) = (email.clone(), ip.clone(), user_agent.clone());
         app.blocking(move |store| {
             let member = store::member_by_email(&store.conn(), &email)?;
-            if let Some(m) = &member {
-                check_lockout(store, m, now, &ip, &user_agent)?;
-            }
+            // Known or not, an email is locked the same way (see `lockout`).
+            let attempt = Attempt {
+                email: &email,
+                member: member.as_ref(),
+                at: now,
+                ip: &ip,
+                user_agent: &user_agent,
+            };
+            lockout::check(store, &attempt)?;
             Ok(member)
         })
         .await?
@@ -736,18 +745,17 @@ async fn sign_in(
         .blocking(move |store| {
             let member = match member {
                 Some(m) if password_ok => m,
-                Some(m) => {
-                    store::audit_failed_sign_in(
-                        &mut store.conn(),
-                        &m,
-                        now,
-                        &ip,
-                        &user_agent,
-                        "wrong_password",
-                    )?;
+                member => {
+                    let attempt = Attempt {
+                        email: &email,
+                        member: member.as_ref(),
+                        at: now,
+                        ip: &ip,
+                        user_agent: &user_agent,
+                    };
+                    store::attempts::record_failure(&mut store.conn(), &attempt, "wrong_password")?;
                     return Err(ApiError::invalid_credentials());
                 }
-                None => return Err(ApiError::invalid_credentials()),
             };
             let mut conn = store.conn();
             let id = store::create_session(
@@ -848,53 +856,6 @@ async fn my_sessions(
         Ok(Json(Page { results, total }))
     })
     .await
-}
-
-/// Failed sign-ins (wrong password) within this window lock a member out...
-const LOCKOUT_WINDOW_MINUTES: i64 = 15;
-/// ...once there are this many.
-const LOCKOUT_FAILURES: usize = 5;
-
-/// Refuses a sign-in while the member is locked out, even with the right password: five
-/// failures within 15 minutes lock sign-in for 15 minutes from the fifth. The refusal is
-/// audited with reason `locked` and does not count as a failure, so it never extends the lock.
-pub(crate) fn check_lockout(
-    store: &store::Store,
-    member: &MemberRow,
-    now: DateTime<Utc>,
-    ip: &str,
-    user_agent: &str,
-) -> ApiResult<()> {
-    let window = Duration::minutes(LOCKOUT_WINDOW_MINUTES);
-    // A lock that is still in force began within the last 15 minutes, from failures that
-    // began at most 15 minutes before that.
-    let failures = store::recent_failures(&store.conn(), &member.id, now - window - window)?;
-    let locked_until = locked_until(&failures, window);
-    let Some(until) = locked_until.filter(|until| now < *until) else {
-        return Ok(());
-    };
-    let retry_after = (until - now).num_seconds().max(1);
-    store::audit_failed_sign_in(&mut store.conn(), member, now, ip, user_agent, "locked")?;
-    Err(ApiError::Client {
-        code: ErrorCode::TooManyAttempts,
-        message: format!(
-            "too many failed sign-ins; try again in {} minutes",
-            (retry_after + 59) / 60
-        ),
-        retry_after: u64::try_from(retry_after).ok(),
-    })
-}
-
-/// When the latest lock ends: the most recent failure that was the fifth within `window`,
-/// plus `window`. `failures` are newest first.
-fn locked_until(failures: &[DateTime<Utc>], window: Duration) -> Option<DateTime<Utc>> {
-    failures.iter().enumerate().find_map(|(i, at)| {
-        let within = failures[i..]
-            .iter()
-            .take_while(|f| *at - **f < window)
-            .count();
-        (within >= LOCKOUT_FAILURES).then(|| *at + window)
-    })
 }
 
 #[utoipa::path(delete, path = "/api/users/me/sessions/{id}/", tag = "me", params(("id" = String, Path, description = "one of the caller's sessions")), security(("session" = [])), responses((status = 204, description = "revoked; revoking the current session signs out"), (status = 401, description = "no live session (session_invalid, session_expired, reauth_required) or invalid_credentials", body = ErrorBody), (status = 403, description = "forbidden, csrf_rejected or password_confirmation_failed", body = ErrorBody), (status = 404, description = "not_found, also for another workspace's ids", body = ErrorBody)))]

@@ -12,6 +12,7 @@ mod error;
 mod events;
 pub mod geo;
 mod hashing;
+mod lockout;
 pub mod origin;
 mod password;
 pub mod policy;
@@ -29,6 +30,9 @@ use setget_protocol::clock::{Clock, SystemClock};
 pub use api::{openapi, router};
 pub use error::{ApiError, ApiResult};
 
+/// Sign-in attempts per client address and minute unless configured otherwise.
+pub const DEFAULT_SIGN_INS_PER_MINUTE: u32 = 30;
+
 /// How the server behaves.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -44,6 +48,8 @@ pub struct ServerConfig {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// The names the server answers to besides loopback names (`--public-host`).
     pub public_hosts: Vec<origin::PublicHost>,
+    /// Sign-in attempts one client address (an IPv6 client's /64) gets per minute.
+    pub sign_ins_per_minute: u32,
 }
 
 impl Default for ServerConfig {
@@ -54,6 +60,7 @@ impl Default for ServerConfig {
             rotation_grace: chrono::Duration::seconds(60),
             trusted_proxies: Vec::new(),
             public_hosts: Vec::new(),
+            sign_ins_per_minute: DEFAULT_SIGN_INS_PER_MINUTE,
         }
     }
 }
@@ -88,6 +95,33 @@ struct AppInner {
     attempts: attempts::Attempts,
     /// The password checks' threads.
     hashing: hashing::Hashing,
+    /// Sign-in attempts per address and minute.
+    per_address: lockout::PerAddress,
+}
+
+impl AppInner {
+    /// The app over these parts, with empty caches and queues.
+    fn app(
+        store: store::Store,
+        clock: Arc<dyn Clock>,
+        dev_clock: Option<Arc<SystemClock>>,
+        geo: Arc<dyn geo::Geo>,
+        config: ServerConfig,
+    ) -> App {
+        App {
+            inner: Arc::new(Self {
+                store,
+                clock,
+                dev_clock,
+                geo,
+                auth_cache: AuthCache::default(),
+                attempts: attempts::Attempts::default(),
+                hashing: hashing::Hashing::per_core(),
+                per_address: lockout::PerAddress::new(config.sign_ins_per_minute),
+                config,
+            }),
+        }
+    }
 }
 
 type AuthCache = std::sync::RwLock<std::collections::HashMap<Vec<u8>, Arc<api::CachedAuth>>>;
@@ -98,51 +132,24 @@ impl App {
     pub fn new(store: store::Store, config: ServerConfig) -> Self {
         let clock = Arc::new(SystemClock::default());
         let dev_clock = config.dev.then(|| Arc::clone(&clock));
-        Self {
-            inner: Arc::new(AppInner {
-                store,
-                clock,
-                dev_clock,
-                geo: Arc::new(geo::bundled()),
-                config,
-                auth_cache: AuthCache::default(),
-                attempts: attempts::Attempts::default(),
-                hashing: hashing::Hashing::per_core(),
-            }),
-        }
+        AppInner::app(store, clock, dev_clock, Arc::new(geo::bundled()), config)
     }
 
     /// An app with a given clock (for tests).
     pub fn with_clock(store: store::Store, config: ServerConfig, clock: Arc<dyn Clock>) -> Self {
-        Self {
-            inner: Arc::new(AppInner {
-                store,
-                clock,
-                dev_clock: None,
-                geo: Arc::new(geo::bundled()),
-                config,
-                auth_cache: AuthCache::default(),
-                attempts: attempts::Attempts::default(),
-                hashing: hashing::Hashing::per_core(),
-            }),
-        }
+        AppInner::app(store, clock, None, Arc::new(geo::bundled()), config)
     }
 
     /// The same app with another geolocation source.
     pub fn with_geo(self, geo: Arc<dyn geo::Geo>) -> Self {
         let inner = &self.inner;
-        Self {
-            inner: Arc::new(AppInner {
-                store: inner.store.clone(),
-                clock: Arc::clone(&inner.clock),
-                dev_clock: inner.dev_clock.clone(),
-                geo,
-                config: inner.config.clone(),
-                auth_cache: AuthCache::default(),
-                attempts: attempts::Attempts::default(),
-                hashing: hashing::Hashing::per_core(),
-            }),
-        }
+        AppInner::app(
+            inner.store.clone(),
+            Arc::clone(&inner.clock),
+            inner.dev_clock.clone(),
+            geo,
+            inner.config.clone(),
+        )
     }
 
     /// The cache of recent authentications.
@@ -177,6 +184,11 @@ impl App {
     /// The queues of password attempts (see [`attempts`]).
     pub(crate) fn attempts(&self) -> &attempts::Attempts {
         &self.inner.attempts
+    }
+
+    /// Sign-in attempts per address and minute (see [`lockout`]).
+    pub(crate) fn per_address(&self) -> &lockout::PerAddress {
+        &self.inner.per_address
     }
 
     /// The password checks' threads (see [`hashing`]).

@@ -48,6 +48,11 @@ enum Command {
         /// requests for any other `Host` get 421. Repeatable.
         #[arg(long = "public-host", value_name = "NAME[:PORT]")]
         public_hosts: Vec<setget_server::origin::PublicHost>,
+        /// Sign-in attempts one client address (an IPv6 client's /64) gets per minute; the
+        /// rest are answered 429 with `Retry-After`.
+        #[arg(long, default_value_t = setget_server::DEFAULT_SIGN_INS_PER_MINUTE,
+              value_parser = clap::value_parser!(u32).range(1..))]
+        sign_ins_per_minute: u32,
         /// A MaxMind DB city database (GeoIP2/GeoLite2-City or the flat
         /// `@ip-location-db/*-city-mmdb` layout); repeatable, asked in order before the
         /// bundled table.
@@ -123,6 +128,7 @@ async fn run() -> anyhow::Result<()> {
             rotation_grace,
             trusted_proxies,
             public_hosts,
+            sign_ins_per_minute,
             geoip,
         } => {
             let mut sources: Vec<Arc<dyn Geo>> = Vec::new();
@@ -137,6 +143,7 @@ async fn run() -> anyhow::Result<()> {
                 rotation_grace,
                 trusted_proxies,
                 public_hosts,
+                sign_ins_per_minute,
             };
             let app = App::new(store, config).with_geo(Arc::new(Layered(sources)));
             let listener = tokio::net::TcpListener::bind(listen)

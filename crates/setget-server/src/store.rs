@@ -19,11 +19,14 @@ use setget_protocol::{
 
 use crate::policy::Timeout;
 
+pub mod attempts;
+
 const MIGRATIONS: &[M<'static>] = &[
     M::up(include_str!("migrations/0001_initial.sql")),
     M::up(include_str!("migrations/0002_expiry_and_lookups.sql")),
     M::up(include_str!("migrations/0003_token_rotation.sql")),
     M::up(include_str!("migrations/0004_rotation_confirmation.sql")),
+    M::up(include_str!("migrations/0005_attempts_by_email.sql")),
 ];
 
 /// The database, shared by all request handlers.
@@ -494,7 +497,8 @@ pub fn end_sessions(
 }
 
 /// Expires every active session of the workspace whose expiry is at or before `now`, each at
-/// its exact instant with its reason, oldest first.
+/// its exact instant with its reason, oldest first; and writes the events of the minutes of
+/// refused sign-ins that are over (see [`attempts::record_refusal`]).
 pub fn expire_due(
     conn: &mut Connection,
     workspace_id: &str,
@@ -511,6 +515,8 @@ fn expire_due_in(
     workspace_id: &str,
     now: DateTime<Utc>,
 ) -> rusqlite::Result<usize> {
+    // Minutes of refused attempts on locked members that are over become their events.
+    attempts::flush_refusals(tx, workspace_id, now)?;
     let due = select_sessions(
         tx,
         "s.workspace_id = ?1 AND s.status = 'active' AND s.expires_at <= ?2
@@ -1075,26 +1081,6 @@ pub fn audit_events(
 /// The reason of a failed sign-in event when the password confirming an action (revoking
 /// every session of the workspace) was wrong; it counts toward the lockout like a sign-in's.
 pub const PASSWORD_CONFIRMATION_FAILED: &str = "password_confirmation_failed";
-
-/// When the member's failed password checks (a wrong password at sign-in or to confirm an
-/// action) after `since` happened, newest first.
-pub fn recent_failures(
-    conn: &Connection,
-    member_id: &str,
-    since: DateTime<Utc>,
-) -> rusqlite::Result<Vec<DateTime<Utc>>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT at FROM audit_events
-         WHERE member_id = ?1 AND event = 'auth.sign_in_failed'
-           AND reason IN ('wrong_password', 'password_confirmation_failed')
-           AND at > ?2
-         ORDER BY at DESC, seq DESC",
-    )?;
-    stmt.query_map(params![member_id, ts(since)], |r| {
-        r.get::<_, i64>(0).map(from_ts)
-    })?
-    .collect()
-}
 
 /// Records a failed sign-in of a known member.
 pub fn audit_failed_sign_in(

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { absoluteTime, eventName, listOf, localDayStarts, localToInstant, memberByEmail, membersShown, placeOf, reasonName, reasonText, relativeTime, sentence, syncLine, tabCount } from "./format";
+import { absoluteTime, eventName, eventReason, listOf, localDayStarts, localToInstant, memberByEmail, membersShown, placeOf, reasonName, reasonText, relativeTime, sentence, syncLine, tabCount } from "./format";
 
 const now = new Date("2026-04-08T12:00:00Z");
 
@@ -161,6 +161,20 @@ describe("audit words", () => {
     expect(reasonName("inactivity")).toBe("Inactivity timeout");
     expect(reasonName("token_reuse")).toBe("Rotated token reused");
     expect(reasonName("brand_new_reason")).toBe("brand new reason");
+  });
+
+  it("counts the refusals a locked account's event stands for", () => {
+    expect(eventReason({ reason: "locked", details: { count: 120 } })).toBe(
+      "Account locked — 120 attempts refused",
+    );
+    expect(eventReason({ reason: "locked", details: { count: 1 } })).toBe(
+      "Account locked — 1 attempt refused",
+    );
+    // Events from before the refusals were counted, and odd details, read as the reason alone.
+    expect(eventReason({ reason: "locked", details: null })).toBe("Account locked");
+    expect(eventReason({ reason: "locked", details: { count: "many" } })).toBe("Account locked");
+    expect(eventReason({ reason: "wrong_password", details: { count: 3 } })).toBe("Wrong password");
+    expect(eventReason({ reason: null, details: null })).toBe("");
   });
 
   it("turns a local date and time into an instant, or null", () => {

@@ -186,6 +186,20 @@ export function reasonName(reason: string): string {
   return AUDIT_REASONS[reason] ?? reason.replaceAll("_", " ");
 }
 
+/**
+ * An audit event's reason in words, with what its details count: the refusals of a locked
+ * account arrive as one event a minute whose `details.count` says how many there were.
+ */
+export function eventReason(e: { reason: string | null; details: unknown }): string {
+  if (e.reason === null) return "";
+  const words = reasonName(e.reason);
+  const count = (e.details as { count?: unknown } | null)?.count;
+  if (e.reason === "locked" && typeof count === "number" && Number.isInteger(count) && count > 0) {
+    return `${words} — ${count} ${count === 1 ? "attempt" : "attempts"} refused`;
+  }
+  return words;
+}
+
 /** The words for an event type (the type itself when unknown). */
 export function eventName(event: string): string {
   return AUDIT_EVENTS.find(([e]) => e === event)?.[1] ?? event;

@@ -47,14 +47,37 @@ async fn owner_cookie(client: &reqwest::Client, url: &str, forwarded: Option<&st
 }
 
 async fn sign_in(client: &reqwest::Client, url: &str, email: &str, password: &str) -> u16 {
-    client
+    sign_in_from(client, url, email, password, "127.0.0.1")
+        .await
+        .0
+}
+
+/// A sign-in from `ip` (the dev server believes loopback's `X-Forwarded-For`): the status,
+/// the body and `Retry-After`.
+async fn sign_in_from(
+    client: &reqwest::Client,
+    url: &str,
+    email: &str,
+    password: &str,
+    ip: &str,
+) -> (u16, Value, Option<String>) {
+    let answer = client
         .post(format!("{url}/auth/sign-in/"))
+        .header("x-forwarded-for", ip)
         .json(&json!({"email": email, "password": password, "medium": "email"}))
         .send()
         .await
-        .unwrap()
-        .status()
-        .as_u16()
+        .unwrap();
+    let status = answer.status().as_u16();
+    let retry_after = answer
+        .headers()
+        .get("retry-after")
+        .map(|v| v.to_str().unwrap().to_owned());
+    (
+        status,
+        answer.json().await.unwrap_or(Value::Null),
+        retry_after,
+    )
 }
 
 /// The reasons of the workspace's failed sign-ins, as the owner reads the audit log.
@@ -102,7 +125,13 @@ async fn fifty_parallel_guesses_get_five_evaluations_and_the_right_password_then
     let guesses: Vec<_> = (0..50)
         .map(|i| {
             let (client, url) = (client.clone(), server.url.clone());
-            tokio::spawn(async move { sign_in(&client, &url, MEMBER, &format!("guess-{i}")).await })
+            // From as many addresses: a spread-out attacker, whom no per-address limit stops.
+            tokio::spawn(async move {
+                let ip = format!("198.18.0.{i}");
+                sign_in_from(&client, &url, MEMBER, &format!("guess-{i}"), &ip)
+                    .await
+                    .0
+            })
         })
         .collect();
     // The right password, sent while the guesses are in flight, after the first is answered.
@@ -141,7 +170,7 @@ fn flood_rss_bound_mib() -> u64 {
     64 + 24 * cores
 }
 
-/// 200 sign-ins with unknown emails at once; the answers' statuses and whether each had
+/// 200 sign-ins with unknown emails at once, each from an address of its own; the answers' statuses and whether each had
 /// `Retry-After`.
 async fn flood(client: &reqwest::Client, url: &str, round: usize) -> Vec<(u16, bool)> {
     let attempts: Vec<_> = (0..200)
@@ -150,6 +179,7 @@ async fn flood(client: &reqwest::Client, url: &str, round: usize) -> Vec<(u16, b
             tokio::spawn(async move {
                 let answer = client
                     .post(format!("{url}/auth/sign-in/"))
+                    .header("x-forwarded-for", format!("198.18.{round}.{i}"))
                     .json(&json!({
                         "email": format!("nobody{round}-{i}@guard.test"),
                         "password": "whatever",
@@ -539,4 +569,157 @@ async fn a_state_change_from_another_scheme_or_port_is_cross_origin() {
     assert_eq!((status, code.as_str()), (401, "invalid_credentials"));
     let (status, code, _) = sign_in_from(format!("http://{authority}"), Some("https")).await;
     assert_eq!((status, code.as_str()), (403, "csrf_rejected"));
+}
+
+/// The owner's view of the workspace's failed sign-ins, oldest first (the dev clock may have
+/// moved, so the owner signs in afresh).
+async fn failed_sign_ins(client: &reqwest::Client, url: &str) -> Vec<Value> {
+    let cookie = owner_cookie(client, url, Some("192.0.2.200")).await;
+    let log: Value = client
+        .get(format!(
+            "{url}/api/workspaces/guard/audit-logs/?event=auth.sign_in_failed&per_page=1000"
+        ))
+        .header("cookie", &cookie)
+        .header("x-forwarded-for", "192.0.2.200")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut events = log["results"].as_array().unwrap().clone();
+    events.sort_by_key(|e| e["seq"].as_i64());
+    events
+}
+
+async fn advance_dev_clock(client: &reqwest::Client, url: &str, seconds: i64) {
+    let moved = client
+        .post(format!("{url}/api/_dev/clock/"))
+        .json(&json!({"advance_seconds": seconds}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(moved.status(), 200);
+}
+
+/// Regression: every refused attempt on a locked account wrote an audit event (with an
+/// fsync), streamed to every admin: 300 requests without a login added 300 events. Refusals
+/// are now counted, one event per member per minute with the count.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn refusals_of_a_locked_account_are_one_event_a_minute_with_their_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = guarded_server(dir.path()).await;
+    let url = &server.url;
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(64)
+        .build()
+        .unwrap();
+    for i in 0..5 {
+        let (status, ..) =
+            sign_in_from(&client, url, MEMBER, "wrong", &format!("203.0.113.{i}")).await;
+        assert_eq!(status, 401);
+    }
+    let refusals: Vec<_> = (0..120)
+        .map(|i| {
+            let (client, url) = (client.clone(), url.clone());
+            tokio::spawn(async move {
+                let ip = format!("198.18.1.{i}");
+                sign_in_from(&client, &url, MEMBER, MEMBER_PASSWORD, &ip)
+                    .await
+                    .0
+            })
+        })
+        .collect();
+    for r in refusals {
+        assert_eq!(r.await.unwrap(), 429);
+    }
+    // The minute is over: one event counts the 120.
+    advance_dev_clock(&client, url, 61).await;
+    let (status, ..) = sign_in_from(&client, url, MEMBER, MEMBER_PASSWORD, "198.18.2.1").await;
+    assert_eq!(status, 429);
+    let events = failed_sign_ins(&client, url).await;
+    let reasons: Vec<_> = events
+        .iter()
+        .map(|e| e["reason"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        reasons,
+        ["wrong_password"; 5]
+            .iter()
+            .chain(&["locked"])
+            .copied()
+            .collect::<Vec<_>>()
+    );
+    let locked = &events[5];
+    assert_eq!(locked["details"]["count"], 120, "{locked}");
+    assert_eq!(locked["member_email"], MEMBER);
+    // The next minute's single refusal is its own event once that minute is over too.
+    advance_dev_clock(&client, url, 61).await;
+    let events = failed_sign_ins(&client, url).await;
+    assert_eq!(events.len(), 7, "{events:?}");
+    assert_eq!(events[6]["details"]["count"], 1);
+    assert_eq!(events[6]["ip"], "198.18.2.1");
+}
+
+/// One address gets 30 sign-in attempts a minute (an IPv6 client its /64), whatever the
+/// emails; the rest are told to retry, without a password check or an audit event.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_address_gets_thirty_sign_in_attempts_a_minute() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = guarded_server(dir.path()).await;
+    let url = &server.url;
+    let client = reqwest::Client::new();
+    for (first, other) in [
+        ("198.51.100.7", "198.51.100.7"),
+        ("2001:db8:1:2::1", "2001:db8:1:2:ffff::9"),
+    ] {
+        for i in 0..30 {
+            let ip = if i % 2 == 0 { first } else { other };
+            let (status, body, _) =
+                sign_in_from(&client, url, &format!("nobody-{i}@guard.test"), "x", ip).await;
+            assert_eq!(status, 401, "attempt {i} from {ip}: {body}");
+        }
+        // The 31st, even with the right password.
+        let (status, body, retry_after) =
+            sign_in_from(&client, url, MEMBER, MEMBER_PASSWORD, other).await;
+        assert_eq!(status, 429, "{body}");
+        assert_eq!(body["code"], "too_many_attempts");
+        let retry_after: u64 = retry_after.unwrap().parse().unwrap();
+        assert!((1..=60).contains(&retry_after), "{retry_after}");
+    }
+    // Another address is not held up, and nothing refused was audited.
+    let (status, ..) = sign_in_from(&client, url, MEMBER, MEMBER_PASSWORD, "198.51.100.8").await;
+    assert_eq!(status, 200);
+    assert!(failed_sign_ins(&client, url).await.is_empty());
+    // A minute later the address has its attempts again.
+    advance_dev_clock(&client, url, 60).await;
+    let (status, ..) = sign_in_from(&client, url, MEMBER, MEMBER_PASSWORD, "198.51.100.7").await;
+    assert_eq!(status, 200);
+}
+
+/// Regression: a locked account answered 429 at once while an unknown email got 401 after a
+/// password check, so the lockout told which emails have accounts. Failures are counted per
+/// normalised email, existing or not, and five lock either the same way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_email_is_locked_like_an_account_after_five_failures() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = guarded_server(dir.path()).await;
+    let url = &server.url;
+    let client = reqwest::Client::new();
+    for email in [MEMBER, "ghost@guard.test"] {
+        for i in 0..5 {
+            let (status, ..) =
+                sign_in_from(&client, url, email, "wrong", &format!("203.0.113.{i}")).await;
+            assert_eq!(status, 401, "{email}");
+        }
+    }
+    let known = sign_in_from(&client, url, MEMBER, "wrong", "203.0.113.9").await;
+    let unknown = sign_in_from(&client, url, " Ghost@Guard.test ", "wrong", "203.0.113.9").await;
+    assert_eq!(known.0, 429, "{known:?}");
+    assert_eq!((known.0, &known.1), (unknown.0, &unknown.1));
+    // Both locked for 15 minutes from their fifth failure (a second may have passed between).
+    for (_, _, retry_after) in [&known, &unknown] {
+        let secs: u64 = retry_after.as_deref().unwrap().parse().unwrap();
+        assert!((895..=900).contains(&secs), "{known:?} {unknown:?}");
+    }
 }

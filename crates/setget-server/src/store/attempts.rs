@@ -1,0 +1,213 @@
+//! What the lockout remembers: failed password checks per normalised email (a member's or
+//! not), and the attempts refused while an email is locked, counted per minute.
+
+use chrono::{DateTime, Duration, Utc};
+use rusqlite::{Connection, OptionalExtension as _, Transaction, params};
+
+use super::{MemberRow, NewEvent, append_event, from_ts, ts};
+
+/// How long a failure is remembered: a lock still in force began within the last 15 minutes,
+/// from failures that began at most 15 minutes before that.
+pub const FAILURE_MEMORY: Duration = Duration::minutes(30);
+
+/// The refused attempts on one locked email within this long become one audit event.
+pub const REFUSAL_WINDOW: Duration = Duration::minutes(1);
+
+/// When the failed password checks for `email` (normalised) after `since` happened, newest
+/// first.
+pub fn failures_since(
+    conn: &Connection,
+    email: &str,
+    since: DateTime<Utc>,
+) -> rusqlite::Result<Vec<DateTime<Utc>>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT at FROM sign_in_failures WHERE email = ?1 AND at > ?2
+         ORDER BY at DESC, rowid DESC",
+    )?;
+    stmt.query_map(params![email, ts(since)], |r| {
+        r.get::<_, i64>(0).map(from_ts)
+    })?
+    .collect()
+}
+
+/// Who tried, from where, and when.
+#[derive(Debug, Clone, Copy)]
+pub struct Attempt<'a> {
+    /// The normalised email.
+    pub email: &'a str,
+    /// Its member, when it has one.
+    pub member: Option<&'a MemberRow>,
+    pub at: DateTime<Utc>,
+    pub ip: &'a str,
+    pub user_agent: &'a str,
+}
+
+/// Records a failed password check: it counts toward the email's lockout and, for a member,
+/// is audited with `reason`. Failures older than [`FAILURE_MEMORY`] are forgotten.
+pub fn record_failure(
+    conn: &mut Connection,
+    attempt: &Attempt<'_>,
+    reason: &str,
+) -> rusqlite::Result<()> {
+    let tx = conn.transaction()?;
+    tx.execute(
+        "DELETE FROM sign_in_failures WHERE at <= ?1",
+        [ts(attempt.at - FAILURE_MEMORY)],
+    )?;
+    tx.execute(
+        "INSERT INTO sign_in_failures (email, at) VALUES (?1, ?2)",
+        params![attempt.email, ts(attempt.at)],
+    )?;
+    if let Some(member) = attempt.member {
+        let device = crate::ua::parse(attempt.user_agent);
+        append_event(
+            &tx,
+            &member.workspace_id,
+            attempt.at,
+            &NewEvent {
+                event: "auth.sign_in_failed",
+                member_id: Some(&member.id),
+                member_email: Some(&member.email),
+                ip: Some(attempt.ip),
+                user_agent: Some(attempt.user_agent),
+                device: Some(&device.label),
+                reason: Some(reason),
+                ..NewEvent::default()
+            },
+        )?;
+    }
+    tx.commit()
+}
+
+/// Counts an attempt refused because its email is locked. The first refusal opens a minute;
+/// the refusals within it are one audit event (reason `locked`, `details.count`) for a
+/// member, written once the minute is over: by the next refusal or by the workspace's next
+/// read (see [`flush_refusals`]). An unknown email's count is kept the same way and dropped.
+pub fn record_refusal(conn: &mut Connection, attempt: &Attempt<'_>) -> rusqlite::Result<()> {
+    let tx = conn.transaction()?;
+    let now = ts(attempt.at);
+    let ended = ts(attempt.at - REFUSAL_WINDOW);
+    let open: Option<i64> = tx
+        .query_row(
+            "SELECT window_start FROM lock_refusals WHERE email = ?1",
+            [attempt.email],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if open.is_some_and(|start| start <= ended) {
+        flush(&tx, "email = ?1", &[&attempt.email])?;
+    }
+    // Unknown emails' ended minutes are nobody's events.
+    tx.execute(
+        "DELETE FROM lock_refusals WHERE member_id IS NULL AND window_start <= ?1",
+        [ended],
+    )?;
+    tx.execute(
+        "INSERT INTO lock_refusals
+            (email, member_id, window_start, first_at, last_at, count, ip, user_agent)
+         VALUES (?1, ?2, ?3, ?3, ?3, 1, ?4, ?5)
+         ON CONFLICT (email) DO UPDATE SET
+            last_at = excluded.last_at, count = count + 1,
+            ip = excluded.ip, user_agent = excluded.user_agent",
+        params![
+            attempt.email,
+            attempt.member.map(|m| &m.id),
+            now,
+            attempt.ip,
+            attempt.user_agent
+        ],
+    )?;
+    tx.commit()
+}
+
+/// Writes the event of every ended minute of refusals of the workspace's members.
+pub(super) fn flush_refusals(
+    tx: &Transaction<'_>,
+    workspace_id: &str,
+    now: DateTime<Utc>,
+) -> rusqlite::Result<()> {
+    flush(
+        tx,
+        "window_start <= ?1 AND member_id IN (SELECT id FROM members WHERE workspace_id = ?2)",
+        &[&ts(now - REFUSAL_WINDOW), &workspace_id],
+    )
+}
+
+/// One minute's count of refused attempts on a locked email.
+struct Refusals {
+    email: String,
+    member_id: Option<String>,
+    first_at: i64,
+    last_at: i64,
+    count: i64,
+    ip: String,
+    user_agent: String,
+}
+
+/// Turns the refusal counts matching `filter` into audit events and forgets them.
+fn flush(
+    tx: &Transaction<'_>,
+    filter: &str,
+    args: &[&dyn rusqlite::ToSql],
+) -> rusqlite::Result<()> {
+    let due: Vec<Refusals> = {
+        let mut stmt = tx.prepare_cached(&format!(
+            "SELECT email, member_id, first_at, last_at, count, ip, user_agent
+             FROM lock_refusals WHERE {filter} ORDER BY last_at, email"
+        ))?;
+        stmt.query_map(args, |r| {
+            Ok(Refusals {
+                email: r.get(0)?,
+                member_id: r.get(1)?,
+                first_at: r.get(2)?,
+                last_at: r.get(3)?,
+                count: r.get(4)?,
+                ip: r.get(5)?,
+                user_agent: r.get(6)?,
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?
+    };
+    for Refusals {
+        email,
+        member_id,
+        first_at,
+        last_at,
+        count,
+        ip,
+        user_agent,
+    } in due
+    {
+        tx.execute("DELETE FROM lock_refusals WHERE email = ?1", [&email])?;
+        let Some(member) = member_id
+            .map(|id| super::member_by_id(tx, &id))
+            .transpose()?
+            .flatten()
+        else {
+            continue;
+        };
+        let device = crate::ua::parse(&user_agent);
+        let details = serde_json::json!({
+            "count": count,
+            "first_at": from_ts(first_at),
+            "last_at": from_ts(last_at),
+        });
+        append_event(
+            tx,
+            &member.workspace_id,
+            from_ts(last_at),
+            &NewEvent {
+                event: "auth.sign_in_failed",
+                member_id: Some(&member.id),
+                member_email: Some(&member.email),
+                ip: Some(&ip),
+                user_agent: Some(&user_agent),
+                device: Some(&device.label),
+                reason: Some("locked"),
+                details: Some(details.to_string()),
+                ..NewEvent::default()
+            },
+        )?;
+    }
+    Ok(())
+}
