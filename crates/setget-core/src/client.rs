@@ -167,6 +167,9 @@ impl ApiClient {
             reqwest::Client::builder()
                 .user_agent(user_agent())
                 .connect_timeout(Duration::from_secs(10))
+                // Below the server's idle limit (30 s by default), so that the client lets an
+                // idle connection go before the server closes it under a request.
+                .pool_idle_timeout(Duration::from_secs(20))
                 .redirect(reqwest::redirect::Policy::none())
         };
         let no_client =

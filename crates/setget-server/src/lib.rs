@@ -7,6 +7,7 @@
 mod admin;
 mod api;
 mod attempts;
+mod connections;
 pub mod demo;
 mod error;
 mod events;
@@ -21,17 +22,23 @@ pub mod store;
 mod token;
 pub mod ua;
 
-use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use setget_protocol::clock::{Clock, SystemClock};
 
 pub use api::{openapi, router};
+pub use connections::serve;
 pub use error::{ApiError, ApiResult};
 
 /// Sign-in attempts per client address and minute unless configured otherwise.
 pub const DEFAULT_SIGN_INS_PER_MINUTE: u32 = 30;
+
+/// How long a client may take over a request's headers or body, or stay idle, by default.
+pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Connections served at once by default.
+pub const DEFAULT_MAX_CONNECTIONS: u32 = 1024;
 
 /// How the server behaves.
 #[derive(Debug, Clone)]
@@ -50,6 +57,11 @@ pub struct ServerConfig {
     pub public_hosts: Vec<origin::PublicHost>,
     /// Sign-in attempts one client address (an IPv6 client's /64) gets per minute.
     pub sign_ins_per_minute: u32,
+    /// How long a client may take to send a request's headers or its body, and how long a
+    /// kept-alive connection may stay idle (see [`serve`]).
+    pub header_timeout: Duration,
+    /// Connections served at once; more wait until one ends.
+    pub max_connections: u32,
 }
 
 impl Default for ServerConfig {
@@ -61,6 +73,8 @@ impl Default for ServerConfig {
             trusted_proxies: Vec::new(),
             public_hosts: Vec::new(),
             sign_ins_per_minute: DEFAULT_SIGN_INS_PER_MINUTE,
+            header_timeout: DEFAULT_HEADER_TIMEOUT,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
         }
     }
 }
@@ -207,18 +221,4 @@ impl App {
             .await
             .map_err(|e| ApiError::Internal(anyhow::anyhow!("a database task failed: {e}")))?
     }
-}
-
-/// Serves the API on `listener` until `shutdown` completes.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    app: App,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    axum::serve(
-        listener,
-        router(app).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
 }

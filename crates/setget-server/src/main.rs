@@ -53,6 +53,14 @@ enum Command {
         #[arg(long, default_value_t = setget_server::DEFAULT_SIGN_INS_PER_MINUTE,
               value_parser = clap::value_parser!(u32).range(1..))]
         sign_ins_per_minute: u32,
+        /// How long a client may take to send a request's headers or body, and how long an
+        /// idle connection is kept (e.g. `30s`).
+        #[arg(long, default_value = "30s", value_parser = parse_positive_duration)]
+        header_timeout: std::time::Duration,
+        /// Connections served at once; more wait until one ends.
+        #[arg(long, default_value_t = setget_server::DEFAULT_MAX_CONNECTIONS,
+              value_parser = clap::value_parser!(u32).range(1..))]
+        max_connections: u32,
         /// A MaxMind DB city database (GeoIP2/GeoLite2-City or the flat
         /// `@ip-location-db/*-city-mmdb` layout); repeatable, asked in order before the
         /// bundled table.
@@ -102,6 +110,15 @@ fn parse_duration(s: &str) -> Result<chrono::Duration, String> {
     }
 }
 
+/// A duration above zero, as [`parse_duration`] reads it.
+fn parse_positive_duration(s: &str) -> Result<std::time::Duration, String> {
+    parse_duration(s)?
+        .to_std()
+        .ok()
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| format!("{s:?} must be longer than zero"))
+}
+
 /// Threads for blocking work. The store is one SQLite connection that the requests take turns
 /// on, so more threads would only wait for it — and each would keep memory of its own.
 const BLOCKING_THREADS: usize = 16;
@@ -129,6 +146,8 @@ async fn run() -> anyhow::Result<()> {
             trusted_proxies,
             public_hosts,
             sign_ins_per_minute,
+            header_timeout,
+            max_connections,
             geoip,
         } => {
             let mut sources: Vec<Arc<dyn Geo>> = Vec::new();
@@ -144,6 +163,8 @@ async fn run() -> anyhow::Result<()> {
                 trusted_proxies,
                 public_hosts,
                 sign_ins_per_minute,
+                header_timeout,
+                max_connections,
             };
             let app = App::new(store, config).with_geo(Arc::new(Layered(sources)));
             let listener = tokio::net::TcpListener::bind(listen)

@@ -723,3 +723,171 @@ async fn an_unknown_email_is_locked_like_an_account_after_five_failures() {
         assert!((895..=900).contains(&secs), "{known:?} {unknown:?}");
     }
 }
+
+/// Reads from `stream` until the server closes it; how long that took, or `None` when it
+/// stayed open for `limit`. What was read is returned too.
+async fn closed_within(
+    stream: &mut tokio::net::TcpStream,
+    limit: std::time::Duration,
+) -> (Option<std::time::Duration>, String) {
+    use tokio::io::AsyncReadExt as _;
+    let started = std::time::Instant::now();
+    let mut read = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match tokio::time::timeout_at(
+            tokio::time::Instant::from_std(started + limit),
+            stream.read(&mut buf),
+        )
+        .await
+        {
+            Err(_) => return (None, String::from_utf8_lossy(&read).into_owned()),
+            Ok(Ok(0) | Err(_)) => {
+                return (
+                    Some(started.elapsed()),
+                    String::from_utf8_lossy(&read).into_owned(),
+                );
+            }
+            Ok(Ok(n)) => read.extend_from_slice(&buf[..n]),
+        }
+    }
+}
+
+/// Regression: no header timeout applied, so a connection with unfinished headers was still
+/// open after 45 s. Headers, a body and idleness between requests now each have a limit.
+#[tokio::test]
+async fn slow_and_idle_clients_are_closed_after_the_header_timeout() {
+    use tokio::io::AsyncWriteExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_with(
+        &dir.path().join("s.db"),
+        true,
+        "127.0.0.1:0",
+        &["--header-timeout", "2s"],
+    );
+    let addr = server.url.trim_start_matches("http://").to_owned();
+    let limit = std::time::Duration::from_secs(8);
+    // Unfinished headers.
+    let mut slow = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        .await
+        .unwrap();
+    let (closed, _) = closed_within(&mut slow, limit).await;
+    let closed = closed.expect("a connection with unfinished headers stayed open");
+    assert!(
+        closed >= std::time::Duration::from_millis(1500),
+        "{closed:?}"
+    );
+    // Nothing sent at all.
+    let mut silent = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    assert!(
+        closed_within(&mut silent, limit).await.0.is_some(),
+        "a silent connection stayed open"
+    );
+    // Idle after an answer, on a kept-alive connection.
+    let mut idle = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        .await
+        .unwrap();
+    let (closed, answer) = closed_within(&mut idle, limit).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(
+        closed.is_some(),
+        "an idle kept-alive connection stayed open"
+    );
+    // A body that stops coming is answered, and the connection ends.
+    let mut trickle = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    trickle
+        .write_all(b"POST /auth/sign-in/ HTTP/1.1\r\nHost: 127.0.0.1\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{\"email\":")
+        .await
+        .unwrap();
+    let (closed, answer) = closed_within(&mut trickle, limit).await;
+    assert!(
+        closed.is_some(),
+        "a stalled body kept its connection open: {answer}"
+    );
+    assert!(answer.starts_with("HTTP/1.1 4"), "{answer}");
+}
+
+/// At most `--max-connections` are served at once; another waits, and is served as soon as
+/// one of them ends.
+#[tokio::test]
+async fn connections_beyond_the_limit_wait_for_a_free_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_with(
+        &dir.path().join("s.db"),
+        true,
+        "127.0.0.1:0",
+        &["--max-connections", "4"],
+    );
+    let addr = server.url.trim_start_matches("http://").to_owned();
+    let mut held = Vec::new();
+    for _ in 0..4 {
+        held.push(tokio::net::TcpStream::connect(&addr).await.unwrap());
+    }
+    let client = reqwest::Client::new();
+    let health = format!("{}/healthz", server.url);
+    let waiting = tokio::spawn({
+        let client = client.clone();
+        async move { client.get(health).send().await.map(|r| r.status().as_u16()) }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+    assert!(
+        !waiting.is_finished(),
+        "a fifth connection was served while four were open"
+    );
+    held.pop();
+    let status = tokio::time::timeout(std::time::Duration::from_secs(5), waiting)
+        .await
+        .expect("the waiting connection was not served once one ended")
+        .unwrap()
+        .unwrap();
+    assert_eq!(status, 200);
+}
+
+/// The event stream is an answer in progress, not an idle connection: it outlives the header
+/// timeout and keeps delivering.
+#[tokio::test]
+async fn the_event_stream_outlives_the_header_timeout() {
+    use futures_util::StreamExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_with(
+        &dir.path().join("s.db"),
+        true,
+        "127.0.0.1:0",
+        &["--header-timeout", "1s"],
+    );
+    let url = &server.url;
+    let client = reqwest::Client::new();
+    let created = client
+        .post(format!("{url}/api/_dev/workspaces/"))
+        .json(&json!({"slug": "guard", "name": "Guard", "members": [
+            {"email": OWNER, "password": OWNER_PASSWORD, "role": "owner", "display_name": "O"},
+            {"email": MEMBER, "password": MEMBER_PASSWORD, "role": "member", "display_name": "Ada"}
+        ]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let cookie = owner_cookie(&client, url, None).await;
+    let stream = client
+        .get(format!("{url}/api/workspaces/guard/events/"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), 200);
+    let mut body = stream.bytes_stream();
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    assert_eq!(sign_in(&client, url, MEMBER, MEMBER_PASSWORD).await, 200);
+    let mut seen = String::new();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !seen.contains(MEMBER) {
+        let chunk = tokio::time::timeout_at(deadline, body.next())
+            .await
+            .expect("the member's sign-in did not reach the stream")
+            .expect("the stream ended")
+            .unwrap();
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+}
