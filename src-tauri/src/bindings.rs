@@ -12,7 +12,7 @@ mod tests {
     use setget_core::export::{ExportFormat, Exported};
     use setget_core::notify::{NotifySettings, Severity};
     use setget_core::sync::{CatchUp, SyncState, SyncStatus};
-    use setget_core::{AccountView, CoreError, ErrorKind, StatusReport};
+    use setget_core::{AccountView, AtServer, CoreError, ErrorKind, SignOut, StatusReport};
     use setget_protocol::{
         AuditEvent, AuthMethod, EndReason, ErrorCode, Location, Member, Revoked, Role, Session,
         SessionPolicy, SessionStatus,
@@ -36,6 +36,8 @@ mod tests {
             decl::<AppInfo>(&cfg),
             decl::<AccountView>(&cfg),
             decl::<SignedOutNote>(&cfg),
+            decl::<SignOut>(&cfg),
+            decl::<AtServer>(&cfg),
             decl::<SyncState>(&cfg),
             decl::<SyncStatus>(&cfg),
             decl::<CatchUp>(&cfg),

@@ -375,13 +375,16 @@ pub fn run(command: Command) -> ExitCode {
                     return Ok(());
                 }
                 let cache = engine.status().map(|s| s.cache_path).ok();
-                engine.sign_out(!keep_cache).await?;
+                let outcome = engine.sign_out(!keep_cache).await?;
                 match (keep_cache, cache) {
                     (true, Some(path)) => println!(
                         "signed out; the token is gone from the keyring; the cache stays at {}",
                         path.display()
                     ),
                     _ => println!("signed out; the token, the cache and its key are gone"),
+                }
+                if outcome.at_server == setget_core::AtServer::StillLive {
+                    eprintln!("{}", outcome.message);
                 }
                 Ok(())
             }

@@ -98,7 +98,10 @@ pub async fn my_sessions(shell: tauri::State<'_, Shell>) -> Result<Vec<Session>,
 
 /// Signs out and forgets the credential; with `delete_cache`, the cache and its key go too.
 #[tauri::command]
-pub async fn sign_out(shell: tauri::State<'_, Shell>, delete_cache: bool) -> Result<(), CoreError> {
+pub async fn sign_out(
+    shell: tauri::State<'_, Shell>,
+    delete_cache: bool,
+) -> Result<setget_core::SignOut, CoreError> {
     shell.engine.sign_out(delete_cache).await
 }
 

@@ -8,7 +8,7 @@ use setget_core::alerts::AlertFilter;
 use setget_core::notify::RecordingNotifier;
 use setget_core::secret::{KeyringStore, SecretStore as _, Sensitive};
 use setget_core::sync::SyncState;
-use setget_core::{AccountView, Engine, ErrorKind};
+use setget_core::{AccountView, AtServer, Engine, ErrorKind};
 use setget_e2e::{ServerProcess, agents, files_containing, secret_tool_lookup};
 use setget_protocol::{ErrorCode, Role, is_token_shaped};
 
@@ -127,7 +127,8 @@ async fn sign_in_keeps_the_token_in_the_keyring_only_and_survives_a_restart() {
     );
 
     // Signing out ends the session at the server and removes the keyring entry.
-    restarted.sign_out(true).await.unwrap();
+    let outcome = restarted.sign_out(true).await.unwrap();
+    assert_eq!(outcome.at_server, AtServer::Ended);
     assert_eq!(secret_tool_lookup(&name).unwrap(), None);
     assert!(!f.account_file().exists());
     let status = f.server.status_with_token("/api/users/me/", &token).await;
@@ -317,4 +318,44 @@ async fn rotated_tokens_replace_the_old_one_in_the_keyring_before_the_next_reque
     let err = f.engine.my_sessions().await.unwrap_err();
     assert_eq!(err.kind, ErrorKind::SignedOut);
     assert_eq!(secret_tool_lookup(&name).unwrap(), None);
+}
+
+/// Regression: signing out while the server was unreachable deleted the local token and
+/// reported success, though the session stayed live at the server. The local credential
+/// still goes, and the answer says the session is live there; the next sign-in's My sessions
+/// shows it, and it can be revoked from there.
+#[tokio::test]
+async fn signing_out_while_the_server_is_unreachable_says_the_session_is_still_live() {
+    let mut f = Fixture::new("away").await;
+    let account = f.sign_in().await;
+    let name = credential_name(&account.server, &account.email);
+    f.server.kill();
+    let outcome = f.engine.sign_out(true).await.unwrap();
+    assert_eq!(outcome.at_server, AtServer::StillLive);
+    assert!(
+        outcome.message.contains("still live"),
+        "{}",
+        outcome.message
+    );
+    let left_behind = outcome.session_id.expect("the session signed out of");
+    // Nothing of the credential is left on this computer.
+    assert_eq!(secret_tool_lookup(&name).unwrap(), None);
+    assert!(!f.account_file().exists());
+    // The server, back, still has the session; the next sign-in sees and revokes it.
+    f.server.restart().unwrap();
+    f.sign_in().await;
+    let sessions = f.engine.my_sessions().await.unwrap();
+    let old = sessions
+        .iter()
+        .find(|s| s.id == left_behind)
+        .expect("the session left behind is listed");
+    assert_eq!(old.current, Some(false));
+    f.engine.revoke_my_session(&left_behind).await.unwrap();
+    let sessions = f.engine.my_sessions().await.unwrap();
+    assert!(sessions.iter().all(|s| s.id != left_behind));
+    // A sign-out the server confirms says so.
+    assert_eq!(
+        f.engine.sign_out(true).await.unwrap().at_server,
+        AtServer::Ended
+    );
 }

@@ -1367,6 +1367,27 @@ async fn settings_turn_notifications_off_and_sign_out_keeping_the_cache() {
     client.close().await.unwrap();
 }
 
+/// Signing out while the server is down still removes the credential, and the sign-in screen
+/// says that the session is live at the server and where to revoke it.
+#[tokio::test(flavor = "multi_thread")]
+async fn signing_out_while_the_server_is_down_says_the_session_is_still_live() {
+    let _one = ONE_WINDOW.lock().await;
+    let app = built_binary("setget-admin").unwrap();
+    let mut server = server_with("away", &[]).await;
+    let home = tempfile::tempdir().unwrap();
+    let (_driver, client) = window_signed_in(&app, home.path(), &server).await;
+    let name = credential_name(&server.url, OWNER);
+    server.kill();
+    click(&client, "[data-testid=tab-sessions]").await;
+    click(&client, "[data-testid=sign-out]").await;
+    let notice = text_when(&client, "[data-testid=signed-out-notice]", |t| !t.is_empty()).await;
+    assert!(notice.contains("still live"), "{notice}");
+    assert!(notice.contains("My sessions"), "{notice}");
+    shown(&client, "[data-testid=server-url]").await;
+    assert_eq!(secret_tool_lookup(&name).unwrap(), None);
+    client.close().await.unwrap();
+}
+
 /// The count of the Sessions list ("15,259 active sessions").
 fn sessions_count(text: &str) -> u64 {
     text.split(' ')

@@ -768,23 +768,33 @@ impl Engine {
         Ok(policy)
     }
 
-    /// Signs out at the server (best effort) and removes the token and the account; with
-    /// `delete_cache`, the cache file and its key go too.
-    pub async fn sign_out(&self, delete_cache: bool) -> Result<()> {
+    /// Signs out at the server and removes the token and the account, whether or not the
+    /// server could be reached; with `delete_cache`, the cache file and its key go too. What
+    /// became of the session at the server is in the answer: when the server did not confirm
+    /// the sign-out, the session stays live there until it expires or is revoked.
+    pub async fn sign_out(&self, delete_cache: bool) -> Result<SignOut> {
         let Ok(signed) = self.signed() else {
-            return Ok(());
+            return Ok(SignOut::new(AtServer::AlreadyEnded, None));
         };
         self.stop_sync();
         let config = signed.cred.config().clone();
         let token = signed.cred.token()?;
         signed.cred.retire();
-        if signed.cred.signed_out().is_none()
-            && let Some(token) = token
-            && let Err(e) = signed.cred.client().sign_out(&token).await
-        {
-            // The local credential goes anyway; an unreachable server must not keep it.
-            tracing::info!(error = %e, "the server did not confirm the sign-out");
-        }
+        let at_server = match token {
+            Some(token) if signed.cred.signed_out().is_none() => {
+                match signed.cred.client().sign_out(&token).await {
+                    Ok(()) => AtServer::Ended,
+                    Err(e) if e.kind == ErrorKind::SignedOut => AtServer::AlreadyEnded,
+                    Err(e) => {
+                        // The local credential goes anyway: an unreachable server must not
+                        // keep it. The answer says what this leaves behind.
+                        tracing::info!(error = %e, "the server did not confirm the sign-out");
+                        AtServer::StillLive
+                    }
+                }
+            }
+            _ => AtServer::AlreadyEnded,
+        };
         self.secrets.delete(&config.credential_name())?;
         if delete_cache {
             drop(signed);
@@ -794,7 +804,52 @@ impl Engine {
         } else {
             self.set_account(None);
         }
-        account::remove(&self.dirs)
+        account::remove(&self.dirs)?;
+        Ok(SignOut::new(at_server, config.session_id))
+    }
+}
+
+/// What became of the app's session at the server when the app signed out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ts_rs::TS)]
+#[serde(rename_all = "snake_case")]
+pub enum AtServer {
+    /// The server ended it.
+    Ended,
+    /// It had ended before (revoked, expired, or the app had no token).
+    AlreadyEnded,
+    /// The server did not confirm (unreachable, or it failed): the session is live there
+    /// until it expires or is revoked from another session.
+    StillLive,
+}
+
+/// The outcome of a sign-out: the token and the account are gone from this computer; the
+/// session at the server is as [`AtServer`] says.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
+pub struct SignOut {
+    pub at_server: AtServer,
+    /// The session the app signed out of, to find it under My sessions later.
+    pub session_id: Option<String>,
+    /// What happened, in a sentence for the admin.
+    pub message: String,
+}
+
+impl SignOut {
+    fn new(at_server: AtServer, session_id: Option<String>) -> Self {
+        let message = match at_server {
+            AtServer::Ended => "Signed out.".to_owned(),
+            AtServer::AlreadyEnded => {
+                "Signed out; the server had already ended this session.".to_owned()
+            }
+            AtServer::StillLive => "Signed out on this computer, but the server could not be \
+                 reached: this app's session is still live there until it expires. Sign in \
+                 again and revoke it under My sessions (it is the one not marked as this app's)."
+                .to_owned(),
+        };
+        Self {
+            at_server,
+            session_id,
+            message,
+        }
     }
 }
 

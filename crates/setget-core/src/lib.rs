@@ -22,5 +22,5 @@ pub mod sync;
 #[cfg(test)]
 mod test_support;
 
-pub use engine::{AccountView, Engine, StatusReport};
+pub use engine::{AccountView, AtServer, Engine, SignOut, StatusReport};
 pub use error::{CoreError, ErrorKind, Result};

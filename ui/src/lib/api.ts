@@ -24,6 +24,7 @@ import type {
   SessionPolicy,
   SessionQuery,
   SignedOutNote,
+  SignOut,
   SyncStatus,
   Trusted,
   UsualPlace,
@@ -78,7 +79,7 @@ export const api = {
   /** Starts the demo workspace in a window of its own. */
   openDemo: () => call<null>("open_demo"),
   mySessions: () => call<Session[]>("my_sessions"),
-  signOut: (deleteCache = true) => call<null>("sign_out", { deleteCache }),
+  signOut: (deleteCache = true) => call<SignOut>("sign_out", { deleteCache }),
   syncStatus: () => call<SyncStatus>("sync_status"),
   alerts: (filter: Partial<AlertFilter> = {}) =>
     call<Alert[]>("alerts", {

@@ -24,6 +24,16 @@ code: ErrorCode | null,
  * The server's sentence, or the app's when the admin ended its session from it.
  */
 reason: string, at: string, };
+export type SignOut = { at_server: AtServer, 
+/**
+ * The session the app signed out of, to find it under My sessions later.
+ */
+session_id: string | null, 
+/**
+ * What happened, in a sentence for the admin.
+ */
+message: string, };
+export type AtServer = "ended" | "already_ended" | "still_live";
 export type SyncState = { "state": "idle" } | { "state": "syncing", done: number, total: number, } | { "state": "live" } | { "state": "polling" } | { "state": "offline", since: string, reason: string, } | { "state": "signed_out", code: ErrorCode | null, reason: string, };
 export type SyncStatus = { last_sync: string | null, 
 /**

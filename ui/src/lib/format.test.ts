@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { absoluteTime, eventName, eventReason, listOf, localDayStarts, localToInstant, memberByEmail, membersShown, placeOf, reasonName, reasonText, relativeTime, sentence, syncLine, tabCount } from "./format";
+import { absoluteTime, eventName, eventReason, signOutNotice, listOf, localDayStarts, localToInstant, memberByEmail, membersShown, placeOf, reasonName, reasonText, relativeTime, sentence, syncLine, tabCount } from "./format";
 
 const now = new Date("2026-04-08T12:00:00Z");
 
@@ -161,6 +161,12 @@ describe("audit words", () => {
     expect(reasonName("inactivity")).toBe("Inactivity timeout");
     expect(reasonName("token_reuse")).toBe("Rotated token reused");
     expect(reasonName("brand_new_reason")).toBe("brand new reason");
+  });
+
+  it("tells after a sign-out only that the session is still live at the server", () => {
+    expect(signOutNotice({ at_server: "ended", message: "Signed out." })).toBe(null);
+    expect(signOutNotice({ at_server: "already_ended", message: "Signed out; …" })).toBe(null);
+    expect(signOutNotice({ at_server: "still_live", message: "still live there" })).toBe("still live there");
   });
 
   it("counts the refusals a locked account's event stands for", () => {

@@ -200,6 +200,14 @@ export function eventReason(e: { reason: string | null; details: unknown }): str
   return words;
 }
 
+/**
+ * What the sign-in screen says after a sign-out: nothing when the server ended the session,
+ * and that it is still live there when the server could not be reached.
+ */
+export function signOutNotice(outcome: { at_server: string; message: string }): string | null {
+  return outcome.at_server === "still_live" ? outcome.message : null;
+}
+
 /** The words for an event type (the type itself when unknown). */
 export function eventName(event: string): string {
   return AUDIT_EVENTS.find(([e]) => e === event)?.[1] ?? event;
