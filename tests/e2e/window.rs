@@ -1380,7 +1380,10 @@ async fn signing_out_while_the_server_is_down_says_the_session_is_still_live() {
     server.kill();
     click(&client, "[data-testid=tab-sessions]").await;
     click(&client, "[data-testid=sign-out]").await;
-    let notice = text_when(&client, "[data-testid=signed-out-notice]", |t| !t.is_empty()).await;
+    let notice = text_when(&client, "[data-testid=signed-out-notice]", |t| {
+        !t.is_empty()
+    })
+    .await;
     assert!(notice.contains("still live"), "{notice}");
     assert!(notice.contains("My sessions"), "{notice}");
     shown(&client, "[data-testid=server-url]").await;

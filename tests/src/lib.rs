@@ -40,9 +40,14 @@ pub fn workspace_root() -> PathBuf {
         .unwrap_or_default()
 }
 
-/// A binary built next to the running test (`<target>/debug/<name>`).
+/// A binary built next to the running test (`<target>/debug/<name>`), or next to the running
+/// program when that is a binary of the workspace itself (`setget-devtools`).
 pub fn built_binary(name: &str) -> anyhow::Result<PathBuf> {
     let exe = std::env::current_exe()?;
+    let beside = exe.with_file_name(name);
+    if beside.exists() {
+        return Ok(beside);
+    }
     // <target>/debug/deps/e2e-<hash> → <target>/debug/<name>
     let dir = exe
         .parent()

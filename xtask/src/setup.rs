@@ -46,6 +46,9 @@ pub const TEST_PACKAGES: &[&str] = &[
     "libsecret-tools",
     "dunst",
     "webkit2gtk-driver",
+    // schemathesis, the adversarial suite, in a virtual environment of its own.
+    "python3",
+    "python3-venv",
 ];
 
 /// Whether a Debian package is installed.
@@ -237,6 +240,43 @@ pub fn tauri_driver() -> anyhow::Result<()> {
         "--version",
         TAURI_DRIVER_VERSION,
     ]))
+}
+
+/// The schemathesis release the adversarial suite runs.
+pub const SCHEMATHESIS_VERSION: &str = "4.32.5";
+
+/// Installs schemathesis from PyPI into a virtual environment of its own under the user's
+/// cache (once per version) and gives the path of its `st`. Debian's Python comes first,
+/// whose `venv` the test packages install.
+pub fn schemathesis() -> anyhow::Result<PathBuf> {
+    let venv = crate::user_cache()?.join(format!("schemathesis-{SCHEMATHESIS_VERSION}"));
+    let st = venv.join("bin/st");
+    let installed = Command::new(&st).arg("--version").output().is_ok_and(|o| {
+        o.status.success() && String::from_utf8_lossy(&o.stdout).contains(SCHEMATHESIS_VERSION)
+    });
+    if installed {
+        return Ok(st);
+    }
+    let python = ["/usr/bin/python3", "python3"]
+        .into_iter()
+        .find(|p| {
+            Command::new(p)
+                .args(["-c", "import venv, ensurepip"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        })
+        .context("no Python 3 with venv; `cargo xtask test` installs python3-venv")?;
+    let _ = std::fs::remove_dir_all(&venv);
+    run(Command::new(python).args(["-m", "venv"]).arg(&venv))?;
+    run(Command::new(venv.join("bin/pip")).args([
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        &format!("schemathesis=={SCHEMATHESIS_VERSION}"),
+    ]))?;
+    Ok(st)
 }
 
 /// Where `cargo install` puts tauri-driver (or the one on the PATH).

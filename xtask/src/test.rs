@@ -64,6 +64,7 @@ fn run_all(tally: &mut Tally) -> anyhow::Result<()> {
     setup::system_packages(&packages)?;
     setup::npm_dependencies()?;
     setup::tauri_driver()?;
+    let st = setup::schemathesis()?;
     // The app embeds the built UI at compile time, so it comes first.
     setup::build_ui()?;
 
@@ -102,7 +103,39 @@ fn run_all(tally: &mut Tally) -> anyhow::Result<()> {
     // Build everything the end-to-end tests start before entering the session.
     xtask::run(cargo().args(["build", "-p", "setget-admin", "-p", "setget-server"]))?;
     xtask::run(cargo().args(["test", "--workspace", "--no-run"]))?;
-    rust_tests(tally)
+    rust_tests(tally)?;
+    adversarial(tally, &st)
+}
+
+/// The adversarial suite: schemathesis against a dev server as an owner, an admin, a member
+/// and with no session (see `setget-devtools adversarial`), one check per role.
+fn adversarial(tally: &mut Tally, st: &std::path::Path) -> anyhow::Result<()> {
+    xtask::run(cargo().args(["build", "--quiet", "-p", "setget-devtools"]))?;
+    let mut child = Command::new(target_dir().join("debug/setget-devtools"))
+        .args(["adversarial", "--st"])
+        .arg(st)
+        .current_dir(root())
+        .stdout(Stdio::piped())
+        .spawn()
+        .context("starting the adversarial suite")?;
+    let mut roles = 0;
+    if let Some(out) = child.stdout.take() {
+        for line in BufReader::new(out).lines() {
+            let line = line?;
+            println!("{line}");
+            if let Some(rest) = line.strip_prefix("adversarial ")
+                && let Some((role, verdict)) = rest.split_once(": ")
+            {
+                roles += 1;
+                tally.gate(&format!("schemathesis as {role}"), verdict == "ok");
+            }
+        }
+    }
+    let status = child.wait()?;
+    if roles == 0 || (!status.success() && tally.failures.is_empty()) {
+        tally.gate("the adversarial suite ran", false);
+    }
+    Ok(())
 }
 
 fn ui_unit_tests(tally: &mut Tally) -> anyhow::Result<()> {

@@ -6,7 +6,9 @@
 //!   inside a private desktop session.
 //! - `gen-log`: a realistic generated audit log (JSON lines) for the detector.
 //! - `geo-data`: the server's bundled geolocation table from DB-IP Lite.
+//! - `adversarial --st PATH`: schemathesis against a dev server as every role.
 
+mod adversarial;
 mod bench;
 mod bench_detect;
 mod bench_notify;
@@ -39,8 +41,11 @@ fn main() -> ExitCode {
         ("bench", Some(name)) => bench::run_named(name),
         ("geo-data", _) => geodata::run_geo_data(),
         ("gen-log", _) => loggen::run(&args[1..]),
+        ("adversarial", _) => adversarial::run(&args[1..]),
         _ => {
-            eprintln!("usage: setget-devtools bench [NAME] | gen-log … | geo-data");
+            eprintln!(
+                "usage: setget-devtools bench [NAME] | gen-log … | geo-data | adversarial --st PATH"
+            );
             return ExitCode::from(2);
         }
     };

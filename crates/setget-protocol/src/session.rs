@@ -11,6 +11,7 @@ pub struct SignInRequest {
     pub email: String,
     pub password: String,
     /// Always `"email"`: the only sign-in medium with a password.
+    #[cfg_attr(feature = "openapi", schema(pattern = "^email$"))]
     pub medium: String,
 }
 
@@ -344,11 +345,23 @@ pub struct SessionPolicy {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SessionPolicyPatch {
+    /// `30m`, `1h`, `8h`, `24h`, `7d` or `30d`; no longer than the absolute timeout.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(nullable = false, pattern = "^(30m|1h|8h|24h|7d|30d)$")
+    )]
     pub inactivity_timeout: Option<String>,
+    /// `24h`, `7d`, `30d` or `90d`.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(nullable = false, pattern = "^(24h|7d|30d|90d)$")
+    )]
     pub absolute_timeout: Option<String>,
+    /// 1 to 1000, or `null` for no limit.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 1000))]
     pub max_concurrent_sessions: Option<Option<u32>>,
 }
 

@@ -65,8 +65,10 @@ const MAX_SEARCH_CHARS: usize = 200;
 #[serde(deny_unknown_fields)]
 struct MembersQuery {
     #[serde(default)]
-    offset: u64,
+    #[param(format = Int64, minimum = 0, maximum = 4_294_967_295_i64)]
+    offset: u32,
     #[serde(default = "default_per_page")]
+    #[param(minimum = 1, maximum = 1000)]
     per_page: u32,
     /// Part of an email or a name, at most 200 characters.
     #[param(max_length = 200)]
@@ -98,7 +100,7 @@ async fn members(
             &conn,
             &authed.workspace.id,
             q.search.as_deref().map(str::trim).filter(|s| !s.is_empty()),
-            q.offset,
+            u64::from(q.offset),
             q.per_page,
         )?;
         let results = rows
@@ -115,8 +117,10 @@ async fn members(
 #[serde(deny_unknown_fields)]
 struct PageQuery {
     #[serde(default)]
-    offset: u64,
+    #[param(format = Int64, minimum = 0, maximum = 4_294_967_295_i64)]
+    offset: u32,
     #[serde(default = "default_per_page")]
+    #[param(minimum = 1, maximum = 1000)]
     per_page: u32,
 }
 
@@ -145,8 +149,12 @@ async fn member_sessions(
         let mut conn = store.conn();
         let member = member_in(&conn, &authed, &member_id)?;
         store::expire_due(&mut conn, &authed.workspace.id, now)?;
-        let (results, total) =
-            store::active_sessions(&conn, Scope::Member(&member.id), q.offset, q.per_page)?;
+        let (results, total) = store::active_sessions(
+            &conn,
+            Scope::Member(&member.id),
+            u64::from(q.offset),
+            q.per_page,
+        )?;
         Ok(Json(Page { results, total }))
     })
     .await
@@ -324,10 +332,14 @@ async fn revoke_workspace_sessions(
 #[serde(deny_unknown_fields)]
 struct SessionsQuery {
     changed_after: Option<i64>,
+    /// Only `active`.
+    #[param(pattern = "^active$")]
     status: Option<String>,
     #[serde(default)]
-    offset: u64,
+    #[param(format = Int64, minimum = 0, maximum = 4_294_967_295_i64)]
+    offset: u32,
     #[serde(default = "default_per_page")]
+    #[param(minimum = 1, maximum = 1000)]
     per_page: u32,
 }
 
@@ -363,7 +375,7 @@ async fn sessions(
             None => store::active_sessions(
                 &conn,
                 Scope::Workspace(&authed.workspace.id),
-                q.offset,
+                u64::from(q.offset),
                 q.per_page,
             )?,
         };
@@ -483,6 +495,7 @@ struct AuditQuery {
     #[serde(default)]
     after: i64,
     #[serde(default = "default_per_page")]
+    #[param(minimum = 1, maximum = 1000)]
     per_page: u32,
     event: Option<String>,
     member_id: Option<String>,

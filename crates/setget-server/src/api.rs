@@ -59,7 +59,60 @@ fn documented(dev: bool) -> OpenApiRouter<App> {
 
 /// The OpenAPI 3 document of the API (with the `/api/_dev/` routes when `dev`).
 pub fn openapi(dev: bool) -> utoipa::openapi::OpenApi {
-    documented(dev).split_for_parts().1
+    let mut doc = documented(dev).split_for_parts().1;
+    describe_event_stream(&mut doc);
+    doc
+}
+
+/// Says what each event of the audit stream is: `id` (the seq), `event` (its name) and `data`,
+/// an [`AuditEvent`](setget_protocol::AuditEvent) as JSON (`contentMediaType` and
+/// `contentSchema`, as JSON Schema 2020-12 has them), so that clients and checkers can
+/// validate events, not just the stream's media type.
+fn describe_event_stream(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::extensions::Extensions;
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    use utoipa::openapi::{RefOr, Schema};
+    let Some(response) = doc
+        .paths
+        .paths
+        .get_mut("/api/workspaces/{slug}/events/")
+        .and_then(|item| item.get.as_mut())
+        .and_then(|op| op.responses.responses.get_mut("200"))
+    else {
+        return;
+    };
+    let RefOr::T(response) = response else {
+        return;
+    };
+    let Some(RefOr::T(content)) = response.content.get_mut("text/event-stream") else {
+        return;
+    };
+    let mut json = Extensions::default();
+    json.insert("contentMediaType".into(), "application/json".into());
+    json.insert(
+        "contentSchema".into(),
+        serde_json::json!({"$ref": "#/components/schemas/AuditEvent"}),
+    );
+    let text = |description: &str| {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .description(Some(description))
+    };
+    let event = ObjectBuilder::new()
+        .description(Some(
+            "One event of the stream (heartbeats are comments, not events).",
+        ))
+        .property("id", text("the event's seq"))
+        .property("event", text("the event's name, as in `data`"))
+        .property(
+            "data",
+            text("the event, an AuditEvent as JSON").extensions(Some(json)),
+        )
+        .required("id")
+        .required("event")
+        .required("data")
+        .build();
+    content.schema = Some(RefOr::T(Schema::Object(event)));
 }
 
 #[derive(utoipa::OpenApi)]
@@ -206,8 +259,10 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath
 #[serde(deny_unknown_fields)]
 pub struct Paging {
     #[serde(default)]
-    pub offset: u64,
+    #[param(format = Int64, minimum = 0, maximum = 4_294_967_295_i64)]
+    pub offset: u32,
     #[serde(default = "default_per_page")]
+    #[param(minimum = 1, maximum = 1000)]
     pub per_page: u32,
 }
 
@@ -847,7 +902,7 @@ async fn my_sessions(
         let (mut results, total) = store::active_sessions(
             &store.conn(),
             Scope::Member(&authed.member.id),
-            paging.offset,
+            u64::from(paging.offset),
             paging.per_page,
         )?;
         for s in &mut results {
@@ -1039,6 +1094,8 @@ struct ClockNow {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct AdvanceClock {
+    /// From now on, up to ten years.
+    #[schema(minimum = 0, maximum = 315_360_000)]
     advance_seconds: i64,
 }
 

@@ -90,6 +90,21 @@ fn the_document_names_exactly_the_contracts_routes() {
             }
         }
     }
+    // Each event of the audit stream is described, its `data` an AuditEvent in JSON.
+    let event = &plain["paths"]["/api/workspaces/{slug}/events/"]["get"]["responses"]["200"]["content"]
+        ["text/event-stream"]["schema"];
+    assert_eq!(
+        event["required"],
+        serde_json::json!(["id", "event", "data"])
+    );
+    assert_eq!(
+        event["properties"]["data"]["contentMediaType"],
+        "application/json"
+    );
+    assert_eq!(
+        event["properties"]["data"]["contentSchema"]["$ref"],
+        "#/components/schemas/AuditEvent"
+    );
     // Every wire type is a schema, and the cookie is the security scheme.
     let schemas = plain["components"]["schemas"].as_object().unwrap();
     for name in [
