@@ -16,7 +16,8 @@ use crate::{cargo, run, setup, target_dir};
 pub const BENCHMARKS: &[(&str, &str)] = &[
     (
         "server",
-        "GET /api/users/me/ vs GET /healthz with 1,000,000 sessions stored; event stream latency",
+        "GET /api/users/me/ vs GET /healthz with 1,000,000 sessions stored; event stream latency; \
+         sign-in under attack (memory, throughput at the hashing bound, lockout timing)",
     ),
     (
         "notify",
@@ -53,6 +54,20 @@ pub fn run_named(name: &str) -> anyhow::Result<()> {
 pub struct Server {
     child: Child,
     pub url: String,
+}
+
+impl Server {
+    /// A memory figure of the server process from `/proc` (`VmRSS` now, `VmHWM` its peak),
+    /// in MiB.
+    pub fn rss_mib(&self, field: &str) -> anyhow::Result<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .map(|kib| kib / 1024)
+            .with_context(|| format!("no {field} in /proc"))
+    }
 }
 
 impl Drop for Server {
@@ -131,7 +146,9 @@ fn server() -> anyhow::Result<()> {
         .worker_threads(1)
         .enable_all()
         .build()?;
-    runtime.block_on(measure(&server.url, &db, db_size))
+    runtime.block_on(measure(&server.url, &db, db_size))?;
+    drop(server);
+    runtime.block_on(crate::bench_signin::measure(&binary))
 }
 
 async fn measure(url: &str, db: &Path, db_size: u64) -> anyhow::Result<()> {

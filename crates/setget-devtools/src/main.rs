@@ -12,6 +12,7 @@ mod adversarial;
 mod bench;
 mod bench_detect;
 mod bench_notify;
+mod bench_signin;
 mod bench_sync;
 mod bench_ui;
 mod geodata;

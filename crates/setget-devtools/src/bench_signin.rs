@@ -1,0 +1,200 @@
+//! The sign-in path under attack, part of `bench server`, on a fresh dev server (release
+//! build) whose loopback `X-Forwarded-For` gives each request an address of its own:
+//!
+//! - **Memory:** the server's resident memory before and at its peak under 200 simultaneous
+//!   sign-ins with unknown emails, against the bound the hashing pool promises.
+//! - **Throughput at the hashing bound:** one sign-in at a time gives the time of one
+//!   password check; then as many clients as the pool has threads, twice over, sign in for
+//!   a few seconds. Their rate over (threads / one check's time) is how much of the bound the
+//!   server reaches.
+//! - **Lockout timing:** a locked account's answer and a locked unknown email's, timed alike;
+//!   their ratio shows whether the lockout tells which emails have accounts.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+
+use crate::bench::{Latency, start_server_with, verdict};
+
+const MEMBERS: usize = 8;
+const PASSWORD: &str = "bench-sign-in-pw";
+const FLOOD: usize = 200;
+const SINGLE_SAMPLES: usize = 20;
+const PHASE: Duration = Duration::from_secs(5);
+const LOCKED_SAMPLES: usize = 50;
+
+pub async fn measure(binary: &Path) -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let server = start_server_with(binary, &dir.path().join("s.db"), &["--dev"])?;
+    let url = server.url.clone();
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(FLOOD)
+        .user_agent("setget-bench/1.0")
+        .build()?;
+    let members: Vec<String> = (0..MEMBERS).map(|i| format!("m{i}@signin.test")).collect();
+    let mut listed = vec![serde_json::json!({
+        "email": "owner@signin.test", "password": PASSWORD, "role": "owner", "display_name": "O"
+    })];
+    listed.extend(members.iter().map(|m| {
+        serde_json::json!({"email": m, "password": PASSWORD, "role": "member", "display_name": m})
+    }));
+    let created = client
+        .post(format!("{url}/api/_dev/workspaces/"))
+        .json(&serde_json::json!({"slug": "signin", "name": "Sign-in", "members": listed}))
+        .send()
+        .await?;
+    if created.status() != 201 {
+        bail!("creating the workspace answered {}", created.status());
+    }
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let addresses = Arc::new(AtomicU64::new(0));
+
+    // Memory under a flood of password checks.
+    let before = server.rss_mib("VmRSS")?;
+    let mut flood = Vec::new();
+    for i in 0..FLOOD {
+        let (client, url, addresses) = (client.clone(), url.clone(), Arc::clone(&addresses));
+        flood.push(tokio::spawn(async move {
+            sign_in(
+                &client,
+                &url,
+                &format!("nobody{i}@signin.test"),
+                "x",
+                &addresses,
+            )
+            .await
+        }));
+    }
+    let (mut refused, mut retry) = (0, 0);
+    for f in flood {
+        match f.await?? {
+            401 => refused += 1,
+            429 => retry += 1,
+            other => bail!("a flooding sign-in answered {other}"),
+        }
+    }
+    let peak = server.rss_mib("VmHWM")?;
+    let bound = 64 + 24 * cores as u64;
+    println!("sign-in under attack ({cores} cores, one password check per core at once):");
+    println!(
+        "  {FLOOD} simultaneous sign-ins, unknown emails: {refused} checked (401), {retry} told to \
+         retry (429)"
+    );
+    println!(
+        "  resident memory {before} MiB before, {peak} MiB at the peak   (bound <= {bound} MiB: {})",
+        verdict(peak <= bound)
+    );
+
+    // One check's time, then the rate with the pool kept busy.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let mut single = Vec::new();
+    for i in 0..SINGLE_SAMPLES {
+        let t = Instant::now();
+        let status = sign_in(&client, &url, &members[i % MEMBERS], PASSWORD, &addresses).await?;
+        if status != 200 {
+            bail!("a sign-in answered {status}");
+        }
+        single.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    let one = Latency::of(single)?;
+    let done = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let mut clients = Vec::new();
+    for c in 0..cores * 2 {
+        let (client, url, addresses, done) = (
+            client.clone(),
+            url.clone(),
+            Arc::clone(&addresses),
+            Arc::clone(&done),
+        );
+        let email = members[c % MEMBERS].clone();
+        clients.push(tokio::spawn(async move {
+            while started.elapsed() < PHASE {
+                let status = sign_in(&client, &url, &email, PASSWORD, &addresses).await?;
+                if status != 200 {
+                    bail!("a sign-in answered {status}");
+                }
+                done.fetch_add(1, Ordering::Relaxed);
+            }
+            anyhow::Ok(())
+        }));
+    }
+    for c in clients {
+        c.await??;
+    }
+    let rate = done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64();
+    let bound_rate = cores as f64 * 1000.0 / one.p50;
+    println!(
+        "  one sign-in at a time: p50 {:.1} ms (one password check and a session written)",
+        one.p50
+    );
+    println!(
+        "  {} clients for {} s: {rate:.1} sign-ins/s; bound {cores} / {:.1} ms = {bound_rate:.1}/s; \
+         ratio {:.2}   (target >= 0.80: {})",
+        cores * 2,
+        PHASE.as_secs(),
+        one.p50,
+        rate / bound_rate,
+        verdict(rate / bound_rate >= 0.8)
+    );
+
+    // A locked account and a locked unknown email, timed alike.
+    for email in [&members[0], &"ghost@signin.test".to_owned()] {
+        for _ in 0..5 {
+            let status = sign_in(&client, &url, email, "wrong", &addresses).await?;
+            if status != 401 {
+                bail!("a wrong password answered {status}");
+            }
+        }
+    }
+    let mut known = Vec::new();
+    let mut unknown = Vec::new();
+    for _ in 0..LOCKED_SAMPLES {
+        for (email, samples) in [
+            (&members[0], &mut known),
+            (&"ghost@signin.test".to_owned(), &mut unknown),
+        ] {
+            let t = Instant::now();
+            let status = sign_in(&client, &url, email, PASSWORD, &addresses).await?;
+            if status != 429 {
+                bail!("a locked email answered {status}");
+            }
+            samples.push(t.elapsed().as_secs_f64() * 1000.0);
+        }
+    }
+    let (known, unknown) = (Latency::of(known)?, Latency::of(unknown)?);
+    let ratio = unknown.p50 / known.p50;
+    println!(
+        "  locked account p50 {:.2} ms, locked unknown email p50 {:.2} ms: ratio {ratio:.2}   \
+         (target 0.8-1.25: {})",
+        known.p50,
+        unknown.p50,
+        verdict((0.8..=1.25).contains(&ratio))
+    );
+    Ok(())
+}
+
+/// One sign-in from an address of its own; the status.
+async fn sign_in(
+    client: &reqwest::Client,
+    url: &str,
+    email: &str,
+    password: &str,
+    addresses: &AtomicU64,
+) -> anyhow::Result<u16> {
+    let n = addresses.fetch_add(1, Ordering::Relaxed);
+    let ip = format!("10.{}.{}.{}", (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff);
+    let answer = client
+        .post(format!("{url}/auth/sign-in/"))
+        .header("x-forwarded-for", ip)
+        .json(&serde_json::json!({"email": email, "password": password, "medium": "email"}))
+        .send()
+        .await
+        .context("a sign-in request failed")?;
+    let status = answer.status().as_u16();
+    answer.bytes().await?;
+    Ok(status)
+}
