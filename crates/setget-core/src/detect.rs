@@ -316,11 +316,17 @@ type Failure = (DateTime<Utc>, Option<String>, usize);
 
 /// How many failed sign-ins an event stands for: the server writes the attempts refused
 /// while an account is locked as one event a minute, `details.count` of them.
+/// The count is capped (it is data from the wire), and sums of weights saturate.
 fn weight(e: &AuditEvent) -> usize {
+    const MOST: u64 = 1_000_000;
     let counted = (e.reason.as_deref() == Some("locked"))
         .then(|| e.details.as_ref()?.get("count")?.as_u64())
         .flatten();
-    counted.map_or(1, |n| usize::try_from(n).unwrap_or(usize::MAX).max(1))
+    counted.map_or(1, |n| usize::try_from(n.clamp(1, MOST)).unwrap_or(1))
+}
+
+fn total(weights: impl Iterator<Item = usize>) -> usize {
+    weights.fold(0, usize::saturating_add)
 }
 
 /// The detector: its configuration and what it learnt.
@@ -669,7 +675,7 @@ impl Detector {
             while times.front().is_some_and(|(t, _)| e.at - *t > window) {
                 times.pop_front();
             }
-            let failures = times.iter().map(|(_, n)| n).sum::<usize>();
+            let failures = total(times.iter().map(|(_, n)| *n));
             if failures >= self.config.member_failures
                 && self.report_attack(format!("member:{member}"), e.at)
             {
@@ -678,11 +684,17 @@ impl Detector {
         }
         if let Some(ip) = &e.ip {
             let tries = self.state.ip_failures.entry(ip.clone()).or_default();
-            tries.push_back((e.at, e.member_id.clone(), weight));
+            // A counted event's attempts may have come from many addresses, of which it names
+            // the last: it weighs one for that address.
+            tries.push_back((
+                e.at,
+                e.member_id.clone(),
+                if e.details.is_some() { 1 } else { weight },
+            ));
             while tries.front().is_some_and(|(t, ..)| e.at - *t > window) {
                 tries.pop_front();
             }
-            let failures = tries.iter().map(|(.., n)| n).sum::<usize>();
+            let failures = total(tries.iter().map(|(.., n)| *n));
             let members = tries
                 .iter()
                 .filter_map(|(_, m, _)| m.as_ref())
@@ -1332,22 +1344,20 @@ mod tests {
         refused.reason = Some("locked".into());
         refused.details = Some(serde_json::json!({"count": 120}));
         let alert = log.detector.observe(&refused).unwrap();
+        // All 125 for the member; for the address the event names (the last of the minute's,
+        // perhaps of many), one more.
         assert_eq!(
             alert.reasons,
-            [
-                Reason::PasswordAttackOnMember { failures: 125 },
-                Reason::PasswordAttackFromIp {
-                    ip: "203.0.113.9".into(),
-                    failures: 125,
-                    members: 1
-                }
-            ]
+            [Reason::PasswordAttackOnMember { failures: 125 }]
         );
         // A count that is no number is one failure.
         let mut odd = log.event("auth.sign_in_failed", Some("bob"), start, "198.51.100.1");
         odd.reason = Some("locked".into());
         odd.details = Some(serde_json::json!({"count": "many"}));
         assert_eq!(weight(&odd), 1);
+        odd.details = Some(serde_json::json!({"count": u64::MAX}));
+        assert_eq!(weight(&odd), 1_000_000);
+        assert_eq!(total([usize::MAX, 2].into_iter()), usize::MAX);
     }
 
     #[test]

@@ -35,6 +35,8 @@ pub enum ErrorCode {
     TooManyAttempts,
     /// The request named a host this server does not answer to (`Host` outside its names).
     MisdirectedRequest,
+    /// The request's body did not arrive in time.
+    RequestTimeout,
     Internal,
     /// Any code this client does not know yet; keeps old clients working against new servers.
     #[serde(other)]
@@ -57,6 +59,7 @@ impl ErrorCode {
             Self::PayloadTooLarge => 413,
             Self::UnsupportedMediaType => 415,
             Self::MisdirectedRequest => 421,
+            Self::RequestTimeout => 408,
             Self::TooManyAttempts => 429,
             Self::Internal | Self::Unknown => 500,
         }
@@ -82,6 +85,7 @@ impl ErrorCode {
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::TooManyAttempts => "too_many_attempts",
             Self::MisdirectedRequest => "misdirected_request",
+            Self::RequestTimeout => "request_timeout",
             Self::Internal => "internal",
             Self::Unknown => "unknown",
         }
@@ -106,6 +110,7 @@ mod tests {
             ErrorCode::PasswordConfirmationFailed,
             ErrorCode::TooManyAttempts,
             ErrorCode::MisdirectedRequest,
+            ErrorCode::RequestTimeout,
         ] {
             let json = serde_json::to_string(&code).unwrap_or_default();
             assert_eq!(json, format!("\"{}\"", code.as_str()));

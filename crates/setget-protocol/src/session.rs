@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SignInRequest {
+    /// At most 254 bytes once trimmed.
+    #[cfg_attr(feature = "openapi", schema(max_length = 254))]
     pub email: String,
     pub password: String,
     /// Always `"email"`: the only sign-in medium with a password.

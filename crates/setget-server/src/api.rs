@@ -33,6 +33,10 @@ use crate::store::attempts::Attempt;
 use crate::store::{self, Ending, MemberRow, NewEvent, NewMember, NewSession, Scope, WorkspaceRow};
 use crate::{App, lockout, origin, password, token};
 
+/// The longest email address there is (RFC 5321's path limit); longer ones are refused
+/// before anything is done for them, so failures never store more than this.
+pub const MAX_EMAIL_BYTES: usize = 254;
+
 /// Request bodies above this size are refused with 413.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
@@ -120,7 +124,10 @@ fn describe_event_stream(doc: &mut utoipa::openapi::OpenApi) {
     info(
         title = "SetGet session API",
         description = "Sessions, their rules and their audit log, in SetGet's API style. \
-                       Errors are `{\"error\": \"...\", \"code\": \"...\"}`."
+                       Errors are `{\"error\": \"...\", \"code\": \"...\"}`. Every route \
+                       answers 421 `misdirected_request` to a `Host` that is not one of the \
+                       server's names, 400 to a request without one, and 408 \
+                       `request_timeout` to a body that does not arrive in time."
     ),
     components(schemas(ErrorBody, ErrorCode)),
     modifiers(&SessionCookie)
@@ -176,17 +183,30 @@ async fn openapi_json(State(app): State<App>) -> Response {
 // Extractors
 // ---------------------------------------------------------------------------------------------
 
-/// A JSON body whose rejections map to the contract's codes.
+/// A JSON body whose rejections map to the contract's codes, read whole within the
+/// request's [`BodyTimeout`] (408 otherwise), however slowly it trickles.
 #[derive(Debug)]
 pub struct ApiJson<T>(pub T);
+
+/// How long a request body may take to arrive whole; `serve` puts it on every request.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyTimeout(pub std::time::Duration);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match Json::<T>::from_request(req, state).await {
-            Ok(Json(v)) => Ok(Self(v)),
-            Err(rejection) => Err(json_rejection(rejection)),
+        let limit = req
+            .extensions()
+            .get::<BodyTimeout>()
+            .map_or(crate::DEFAULT_HEADER_TIMEOUT, |t| t.0);
+        match tokio::time::timeout(limit, Json::<T>::from_request(req, state)).await {
+            Err(_) => Err(ApiError::new(
+                ErrorCode::RequestTimeout,
+                "the request body did not arrive in time",
+            )),
+            Ok(Ok(Json(v))) => Ok(Self(v)),
+            Ok(Err(rejection)) => Err(json_rejection(rejection)),
         }
     }
 }
@@ -752,7 +772,7 @@ fn session_cookie(token: &str, max_age: Duration) -> ApiResult<HeaderValue> {
     .map_err(|e| ApiError::Internal(e.into()))
 }
 
-#[utoipa::path(post, path = "/auth/sign-in/", tag = "auth", request_body = SignInRequest, responses((status = 200, description = "signed in; the token is in `Set-Cookie: setget_session=…; HttpOnly; Secure; SameSite=Lax; Path=/`", body = SignInResponse), (status = 400, description = "malformed input: invalid_json, invalid_request or invalid_policy", body = ErrorBody), (status = 401, description = "no live session (session_invalid, session_expired, reauth_required) or invalid_credentials", body = ErrorBody), (status = 403, description = "forbidden, csrf_rejected or password_confirmation_failed", body = ErrorBody), (status = 413, description = "payload_too_large: bodies over 64 KiB", body = ErrorBody), (status = 429, description = "too many failed sign-ins; see Retry-After", body = ErrorBody)))]
+#[utoipa::path(post, path = "/auth/sign-in/", tag = "auth", request_body = SignInRequest, responses((status = 200, description = "signed in; the token is in `Set-Cookie: setget_session=…; HttpOnly; Secure; SameSite=Lax; Path=/`", body = SignInResponse), (status = 400, description = "malformed input: invalid_json, invalid_request or invalid_policy", body = ErrorBody), (status = 401, description = "no live session (session_invalid, session_expired, reauth_required) or invalid_credentials", body = ErrorBody), (status = 403, description = "forbidden, csrf_rejected or password_confirmation_failed", body = ErrorBody), (status = 413, description = "payload_too_large: bodies over 64 KiB", body = ErrorBody), (status = 429, description = "too_many_attempts: the email is locked after five failed sign-ins, this address has made its sign-ins of the minute, or the password checks are all busy; see Retry-After", body = ErrorBody)))]
 async fn sign_in(
     State(app): State<App>,
     ClientIp(ip): ClientIp,
@@ -765,6 +785,11 @@ async fn sign_in(
         ));
     }
     let email = req.email.trim().to_lowercase();
+    if email.len() > MAX_EMAIL_BYTES {
+        return Err(ApiError::invalid_request(format!(
+            "email must be at most {MAX_EMAIL_BYTES} bytes"
+        )));
+    }
     let now = app.clock().now();
     // One address's attempts a minute are counted before anything else is done for it.
     app.per_address().admit(ip, now)?;

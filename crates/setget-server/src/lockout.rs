@@ -62,14 +62,23 @@ fn locked_until(failures: &[DateTime<Utc>], window: Duration) -> Option<DateTime
 const MINUTE: Duration = Duration::minutes(1);
 
 /// How many addresses the per-address limit follows at once. Beyond that (a flood from more
-/// addresses than this within a minute) an address it does not follow yet is told to retry.
+/// addresses than this within a minute) an address it does not follow yet is let through
+/// uncounted rather than refused — refusing would let such a flood lock everyone out — and the
+/// lockout and the password pool still bound what it costs.
 const MAX_ADDRESSES: usize = 100_000;
 
 /// Sign-in attempts per client address and minute (fixed windows on the injected clock).
 #[derive(Debug)]
 pub(crate) struct PerAddress {
     per_minute: u32,
-    windows: Mutex<HashMap<IpAddr, (DateTime<Utc>, u32)>>,
+    windows: Mutex<Windows>,
+}
+
+#[derive(Debug, Default)]
+struct Windows {
+    by_address: HashMap<IpAddr, (DateTime<Utc>, u32)>,
+    /// When the ended windows were last dropped: at most once a minute.
+    swept: Option<DateTime<Utc>>,
 }
 
 impl PerAddress {
@@ -83,15 +92,19 @@ impl PerAddress {
     /// Admits one more attempt from `ip` at `now`, or says in how many seconds to retry.
     pub(crate) fn admit(&self, ip: IpAddr, now: DateTime<Utc>) -> ApiResult<()> {
         let key = address_key(ip);
-        let mut windows = self.windows.lock().unwrap_or_else(|e| e.into_inner());
+        let mut guard = self.windows.lock().unwrap_or_else(|e| e.into_inner());
+        let windows = &mut *guard;
         let current = |start: &DateTime<Utc>| *start <= now && now - *start < MINUTE;
-        if windows.len() >= MAX_ADDRESSES && !windows.contains_key(&key) {
-            windows.retain(|_, (start, _)| current(start));
-            if windows.len() >= MAX_ADDRESSES {
-                return Err(too_many_from_here(MINUTE.num_seconds()));
+        if windows.by_address.len() >= MAX_ADDRESSES && !windows.by_address.contains_key(&key) {
+            if windows.swept.is_none_or(|at| !current(&at)) {
+                windows.by_address.retain(|_, (start, _)| current(start));
+                windows.swept = Some(now);
+            }
+            if windows.by_address.len() >= MAX_ADDRESSES {
+                return Ok(());
             }
         }
-        let (start, count) = windows.entry(key).or_insert((now, 0));
+        let (start, count) = windows.by_address.entry(key).or_insert((now, 0));
         if !current(start) {
             (*start, *count) = (now, 0);
         }
@@ -159,6 +172,24 @@ mod tests {
         }
         assert!(limit.admit(v6("2001:db8:1:2::77"), at(1)).is_err());
         limit.admit(v6("2001:db8:1:3::1"), at(1)).unwrap();
+    }
+
+    /// A flood from more addresses than the limit follows cannot lock everyone else out: a new
+    /// address is let through uncounted until the ended windows can be dropped.
+    #[test]
+    fn more_addresses_than_it_follows_are_let_through_not_refused() {
+        let limit = PerAddress::new(1);
+        for n in 0..MAX_ADDRESSES {
+            let ip = IpAddr::from(std::net::Ipv4Addr::from(0x0a00_0000 + n as u32));
+            limit.admit(ip, at(0)).unwrap();
+        }
+        let newcomer: IpAddr = "198.51.100.7".parse().unwrap();
+        for _ in 0..3 {
+            limit.admit(newcomer, at(1)).unwrap();
+        }
+        // A minute on, the flood's windows are over and dropped: the newcomer is counted.
+        limit.admit(newcomer, at(61)).unwrap();
+        assert!(limit.admit(newcomer, at(62)).is_err());
     }
 
     #[test]

@@ -40,7 +40,7 @@ impl std::str::FromStr for PublicHost {
             ));
         }
         Ok(Self {
-            name: authority.host().to_ascii_lowercase(),
+            name: host_name(&authority),
             port: authority.port_u16(),
         })
     }
@@ -75,8 +75,24 @@ pub(crate) fn peer(req_extensions: &axum::http::Extensions) -> IpAddr {
         .unwrap_or(IpAddr::from([127, 0, 0, 1]))
 }
 
-/// The authority the request was sent to: `Host`, or the URI's for HTTP/2.
+/// The authority the request was sent to: `Host` (one, and the same as the target's when
+/// that is in absolute form), or the target's when there is no `Host`.
 fn requested_authority(req: &Request) -> Result<Authority, ApiError> {
+    let mut hosts = req.headers().get_all(header::HOST).iter();
+    if let (Some(_), Some(_)) = (hosts.next(), hosts.next()) {
+        return Err(ApiError::invalid_request(
+            "the request names more than one Host",
+        ));
+    }
+    if let (Some(host), Some(target)) = (req.headers().get(header::HOST), req.uri().authority())
+        && !host
+            .as_bytes()
+            .eq_ignore_ascii_case(target.as_str().as_bytes())
+    {
+        return Err(ApiError::invalid_request(
+            "the request's Host and its target name different hosts",
+        ));
+    }
     let raw = match req.headers().get(header::HOST) {
         Some(host) => host
             .to_str()
@@ -90,6 +106,15 @@ fn requested_authority(req: &Request) -> Result<Authority, ApiError> {
         .ok()
         .filter(|a| !a.host().is_empty() && !a.as_str().contains('@'))
         .ok_or_else(|| ApiError::invalid_request("the Host header is not a host name"))
+}
+
+/// A host's name as compared: lower case, without the trailing dot of a fully qualified name.
+fn host_name(authority: &Authority) -> String {
+    let host = authority.host().to_ascii_lowercase();
+    match host.strip_suffix('.') {
+        Some(bare) if !bare.is_empty() => bare.to_owned(),
+        _ => host,
+    }
 }
 
 fn is_loopback_name(name: &str) -> bool {
@@ -112,7 +137,7 @@ pub(crate) async fn require_known_host(
         Ok(a) => a,
         Err(e) => return e.into_response(),
     };
-    let name = authority.host().to_ascii_lowercase();
+    let name = host_name(&authority);
     let port = authority.port_u16();
     let known = is_loopback_name(&name)
         || app
@@ -157,7 +182,7 @@ impl Origin {
         }
         let port = authority.port_u16().or_else(|| default_port(&scheme))?;
         Some(Self {
-            host: authority.host().to_ascii_lowercase(),
+            host: host_name(&authority),
             scheme,
             port,
         })
@@ -196,7 +221,7 @@ pub(crate) async fn reject_cross_origin(
         let scheme = scheme(&app, &req);
         let own = requested_authority(&req).ok().and_then(|a| {
             Some(Origin {
-                host: a.host().to_ascii_lowercase(),
+                host: host_name(&a),
                 port: a.port_u16().or_else(|| default_port(&scheme))?,
                 scheme: scheme.clone(),
             })

@@ -1,5 +1,6 @@
 //! What the lockout remembers: failed password checks per normalised email (a member's or
-//! not), and the attempts refused while an email is locked, counted per minute.
+//! not), and the attempts refused while an email is locked, counted per minute. Emails are
+//! kept as their SHA-256 only: what the lockout keeps is no list of the emails tried.
 
 use chrono::{DateTime, Duration, Utc};
 use rusqlite::{Connection, OptionalExtension as _, Transaction, params};
@@ -13,6 +14,12 @@ pub const FAILURE_MEMORY: Duration = Duration::minutes(30);
 /// The refused attempts on one locked email within this long become one audit event.
 pub const REFUSAL_WINDOW: Duration = Duration::minutes(1);
 
+/// The key an email is kept under: the SHA-256 of the normalised email.
+fn key(email: &str) -> Vec<u8> {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(email.as_bytes()).to_vec()
+}
+
 /// When the failed password checks for `email` (normalised) after `since` happened, newest
 /// first.
 pub fn failures_since(
@@ -24,7 +31,7 @@ pub fn failures_since(
         "SELECT at FROM sign_in_failures WHERE email = ?1 AND at > ?2
          ORDER BY at DESC, rowid DESC",
     )?;
-    stmt.query_map(params![email, ts(since)], |r| {
+    stmt.query_map(params![key(email), ts(since)], |r| {
         r.get::<_, i64>(0).map(from_ts)
     })?
     .collect()
@@ -56,7 +63,7 @@ pub fn record_failure(
     )?;
     tx.execute(
         "INSERT INTO sign_in_failures (email, at) VALUES (?1, ?2)",
-        params![attempt.email, ts(attempt.at)],
+        params![key(attempt.email), ts(attempt.at)],
     )?;
     if let Some(member) = attempt.member {
         let device = crate::ua::parse(attempt.user_agent);
@@ -87,15 +94,16 @@ pub fn record_refusal(conn: &mut Connection, attempt: &Attempt<'_>) -> rusqlite:
     let tx = conn.transaction()?;
     let now = ts(attempt.at);
     let ended = ts(attempt.at - REFUSAL_WINDOW);
+    let email = key(attempt.email);
     let open: Option<i64> = tx
         .query_row(
             "SELECT window_start FROM lock_refusals WHERE email = ?1",
-            [attempt.email],
+            [&email],
             |r| r.get(0),
         )
         .optional()?;
     if open.is_some_and(|start| start <= ended) {
-        flush(&tx, "email = ?1", &[&attempt.email])?;
+        flush(&tx, "email = ?1", &[&email])?;
     }
     // Unknown emails' ended minutes are nobody's events.
     tx.execute(
@@ -107,10 +115,11 @@ pub fn record_refusal(conn: &mut Connection, attempt: &Attempt<'_>) -> rusqlite:
             (email, member_id, window_start, first_at, last_at, count, ip, user_agent)
          VALUES (?1, ?2, ?3, ?3, ?3, 1, ?4, ?5)
          ON CONFLICT (email) DO UPDATE SET
+            member_id = coalesce(member_id, excluded.member_id),
             last_at = excluded.last_at, count = count + 1,
             ip = excluded.ip, user_agent = excluded.user_agent",
         params![
-            attempt.email,
+            email,
             attempt.member.map(|m| &m.id),
             now,
             attempt.ip,
@@ -135,7 +144,7 @@ pub(super) fn flush_refusals(
 
 /// One minute's count of refused attempts on a locked email.
 struct Refusals {
-    email: String,
+    email: Vec<u8>,
     member_id: Option<String>,
     first_at: i64,
     last_at: i64,

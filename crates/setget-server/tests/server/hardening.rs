@@ -515,6 +515,24 @@ async fn a_server_answers_its_public_host_names_only() {
     assert_eq!(status("example.test").await, 421);
     assert_eq!(status("admin.example.test.evil.example").await, 421);
     assert_eq!(status("localhost").await, 200);
+    // A fully qualified name's trailing dot is the same name.
+    assert_eq!(status("admin.example.test.").await, 200);
+    // Two Host headers, or a target naming another host than Host, are malformed.
+    let addr = server.url.trim_start_matches("http://");
+    for request in [
+        "GET /healthz HTTP/1.1\r\nHost: localhost\r\nHost: evil.example\r\nconnection: close\r\n\r\n"
+            .to_owned(),
+        format!(
+            "GET http://evil.example/healthz HTTP/1.1\r\nHost: {addr}\r\nconnection: close\r\n\r\n"
+        ),
+    ] {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let mut raw = tokio::net::TcpStream::connect(addr).await.unwrap();
+        raw.write_all(request.as_bytes()).await.unwrap();
+        let mut answer = String::new();
+        raw.read_to_string(&mut answer).await.unwrap();
+        assert!(answer.starts_with("HTTP/1.1 400"), "{request}: {answer}");
+    }
 }
 
 /// Regression: the `Origin` check compared host names only, so `https://127.0.0.1:PORT` was
@@ -713,6 +731,14 @@ async fn an_unknown_email_is_locked_like_an_account_after_five_failures() {
             assert_eq!(status, 401, "{email}");
         }
     }
+    // An email longer than any address is refused before anything is kept for it.
+    let long = format!("{}@guard.test", "a".repeat(300));
+    let (status, body, _) = sign_in_from(&client, url, &long, "wrong", "203.0.113.8").await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (400, Some("invalid_request")),
+        "{body}"
+    );
     let known = sign_in_from(&client, url, MEMBER, "wrong", "203.0.113.9").await;
     let unknown = sign_in_from(&client, url, " Ghost@Guard.test ", "wrong", "203.0.113.9").await;
     assert_eq!(known.0, 429, "{known:?}");
@@ -795,18 +821,97 @@ async fn slow_and_idle_clients_are_closed_after_the_header_timeout() {
         closed.is_some(),
         "an idle kept-alive connection stayed open"
     );
-    // A body that stops coming is answered, and the connection ends.
-    let mut trickle = tokio::net::TcpStream::connect(&addr).await.unwrap();
-    trickle
-        .write_all(b"POST /auth/sign-in/ HTTP/1.1\r\nHost: 127.0.0.1\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{\"email\":")
+    // A body that stops coming, and one that trickles a byte every half second: each is
+    // answered 408 once the timeout has passed since its headers, and its connection ends.
+    for trickle in [false, true] {
+        let mut body = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        body.write_all(
+            b"POST /auth/sign-in/ HTTP/1.1\r\nHost: 127.0.0.1\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{\"email\":",
+        )
         .await
         .unwrap();
-    let (closed, answer) = closed_within(&mut trickle, limit).await;
+        let started = std::time::Instant::now();
+        if trickle {
+            // 16 bytes over 8 s: never whole, never silent for long.
+            for _ in 0..16 {
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                if body.write_all(b" ").await.is_err() {
+                    break;
+                }
+            }
+        }
+        let (closed, answer) = closed_within(&mut body, limit).await;
+        assert!(
+            closed.is_some(),
+            "a slow body kept its connection open: {answer}"
+        );
+        assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+        assert!(answer.contains("request_timeout"), "{answer}");
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(7),
+            "{trickle}"
+        );
+    }
+    // A client that sends requests but reads nothing: once its answers stop moving for the
+    // timeout, its connection ends instead of holding them.
+    let document = reqwest::get(format!("{}/api/openapi.json", server.url))
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap()
+        .len();
+    let mut deaf = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let requests = 32 * 1024 * 1024 / document + 1;
+    let request = b"GET /api/openapi.json HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".repeat(requests);
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(2), deaf.write_all(&request)).await;
+    tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+    let (closed, answer) = closed_within(&mut deaf, limit).await;
     assert!(
         closed.is_some(),
-        "a stalled body kept its connection open: {answer}"
+        "a client that reads nothing held its connection"
     );
-    assert!(answer.starts_with("HTTP/1.1 4"), "{answer}");
+    assert!(
+        answer.len() < requests * document,
+        "all {requests} answers were written to a client that read nothing"
+    );
+}
+
+/// One client address gets a share of the connections (a sixteenth, at least 4), so that it
+/// cannot take them all; its further connections are closed at once.
+#[tokio::test]
+async fn one_address_gets_its_share_of_the_connections() {
+    use tokio::io::AsyncWriteExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    // Not in dev mode: loopback is then an ordinary client, not a trusted proxy.
+    let server = Server::start_with(
+        &dir.path().join("s.db"),
+        false,
+        "127.0.0.1:0",
+        &["--max-connections", "16"],
+    );
+    let addr = server.url.trim_start_matches("http://").to_owned();
+    let mut held = Vec::new();
+    for _ in 0..4 {
+        held.push(tokio::net::TcpStream::connect(&addr).await.unwrap());
+    }
+    // Give the server time to take the four in.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let mut fifth = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let _ = fifth
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        .await;
+    let (closed, answer) = closed_within(&mut fifth, std::time::Duration::from_secs(5)).await;
+    assert!(
+        closed.is_some() && answer.is_empty(),
+        "a fifth connection was served: {answer}"
+    );
+    held.pop();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let health = reqwest::get(format!("{}/healthz", server.url))
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
 }
 
 /// At most `--max-connections` are served at once; another waits, and is served as soon as
