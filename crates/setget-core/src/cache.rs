@@ -36,6 +36,7 @@ static MIGRATIONS: LazyLock<Migrations<'static>> = LazyLock::new(|| {
         M::up(include_str!("cache_migrations/0004_alerts.sql")),
         M::up(include_str!("cache_migrations/0005_detector_state.sql")),
         M::up(include_str!("cache_migrations/0006_search_active_only.sql")),
+        M::up(include_str!("cache_migrations/0007_event_weight.sql")),
     ])
 });
 
@@ -52,9 +53,9 @@ const INDEXES: &[(&str, &str)] = &[
     ("audit_by_event", "audit_events (event, seq)"),
     ("audit_by_member", "audit_events (member_id, seq)"),
     ("audit_by_time", "audit_events (at)"),
-    // The Overview's sign-ins per day: a range of time within each event type, read from the
-    // index alone.
-    ("audit_by_event_time", "audit_events (event, at)"),
+    // The Overview's sign-ins and failures per day: a range of time within each event type,
+    // summed from the index alone.
+    ("audit_by_event_time", "audit_events (event, at, weight)"),
 ];
 
 /// The triggers that keep `sessions_search` in step with the active rows of `sessions`: a
@@ -1051,8 +1052,8 @@ const EVENT_COLUMNS: &str = "seq, id, event, at, member_id, member_email, sessio
 
 const INSERT_EVENT: &str = "INSERT OR IGNORE INTO audit_events (seq, id, event, at, member_id,
     member_email, session_id, actor_id, actor_email, ip, user_agent, device, location,
-    country_code, auth_method, reason, details)
-    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)";
+    country_code, auth_method, reason, details, weight)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)";
 
 fn insert_event(stmt: &mut rusqlite::CachedStatement<'_>, e: &AuditEvent) -> rusqlite::Result<()> {
     let location = e
@@ -1078,6 +1079,7 @@ fn insert_event(stmt: &mut rusqlite::CachedStatement<'_>, e: &AuditEvent) -> rus
         e.auth_method.map(auth_method_str),
         e.reason,
         details,
+        i64::try_from(crate::detect::weight(e)).unwrap_or(1),
     ])
     .map(|_| ())
 }
@@ -1176,6 +1178,42 @@ pub(crate) mod tests {
     pub(super) fn open(dir: &Path) -> (Cache, CacheKey) {
         let key = CacheKey::generate();
         (Cache::open(&dir.join("c.db"), &key).unwrap(), key)
+    }
+
+    /// A cache written before events had a weight gets it from the events' details on the
+    /// upgrade, and its Overview index back with the weight in it.
+    #[test]
+    fn an_older_cache_weighs_its_counted_refusals_after_the_upgrade() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("old.db");
+        {
+            let mut conn = Connection::open(&path).unwrap();
+            MIGRATIONS.to_version(&mut conn, 6).unwrap();
+            for (seq, reason, details) in [
+                (1, "locked", Some(r#"{"count":40,"first_at":"x"}"#)),
+                (2, "wrong_password", None),
+                (3, "locked", Some(r#"{"count":"many"}"#)),
+                (4, "locked", None),
+            ] {
+                conn.execute(
+                    "INSERT INTO audit_events (seq, id, event, at, reason, details)
+                     VALUES (?1, ?2, 'auth.sign_in_failed', ?3, ?4, ?5)",
+                    params![seq, format!("e{seq}"), ms(at(seq)), reason, details],
+                )
+                .unwrap();
+            }
+        }
+        let cache = Cache::open_unencrypted_for_benchmark(&path).unwrap();
+        let weights: Vec<i64> = cache
+            .conn
+            .prepare("SELECT weight FROM audit_events ORDER BY seq")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(weights, [40, 1, 1, 1]);
+        assert_eq!(cache.indexes_missing().unwrap(), 0);
     }
 
     #[test]

@@ -317,7 +317,7 @@ type Failure = (DateTime<Utc>, Option<String>, usize);
 /// How many failed sign-ins an event stands for: the server writes the attempts refused
 /// while an account is locked as one event a minute, `details.count` of them.
 /// The count is capped (it is data from the wire), and sums of weights saturate.
-fn weight(e: &AuditEvent) -> usize {
+pub(crate) fn weight(e: &AuditEvent) -> usize {
     const MOST: u64 = 1_000_000;
     let counted = (e.reason.as_deref() == Some("locked"))
         .then(|| e.details.as_ref()?.get("count")?.as_u64())

@@ -70,9 +70,10 @@ pub struct Overview {
     pub timeline: Vec<DayCount>,
 }
 
-/// Sign-ins and failures per slot of `?2` ms from `?1` to `?3`: read from the
-/// `audit_by_event_time` index alone (a test checks the plan).
-const TIMELINE_SQL: &str = "SELECT (at - ?1) / ?2 AS slot, event, count(*) FROM audit_events
+/// Sign-ins and failures per slot of `?2` ms from `?1` to `?3` (a counted event of refusals
+/// as the attempts it stands for): read from the `audit_by_event_time` index alone (a test
+/// checks the plan).
+const TIMELINE_SQL: &str = "SELECT (at - ?1) / ?2 AS slot, event, sum(weight) FROM audit_events
      WHERE event IN ('session.signed_in', 'auth.sign_in_failed') AND at >= ?1 AND at <= ?3
      GROUP BY slot, event";
 
@@ -260,6 +261,13 @@ mod tests {
                 event(7, "session.signed_in", utc(8, 12, 29)),
                 // After now (a clock ahead of the admin's): not counted.
                 event(8, "session.signed_in", utc(8, 13, 0)),
+                // Today, written late: a minute of 40 attempts refused while locked.
+                {
+                    let mut refused = event(9, "auth.sign_in_failed", utc(8, 12, 2));
+                    refused.reason = Some("locked".into());
+                    refused.details = Some(serde_json::json!({"count": 40}));
+                    refused
+                },
             ])
             .unwrap();
         let mut london = session("s1", 1, SessionStatus::Active);
@@ -291,7 +299,7 @@ mod tests {
         let o = cache.overview(now, &query).unwrap();
         assert_eq!(o.active_sessions, 4);
         assert_eq!(o.members, 2);
-        assert_eq!((o.sign_ins_today, o.failed_sign_ins_today), (2, 1));
+        assert_eq!((o.sign_ins_today, o.failed_sign_ins_today), (2, 41));
         assert_eq!(o.new_alerts, 0);
         // Of the active sessions only: the expired one without a place is not counted.
         assert_eq!(o.unplaced_sessions, 1);
@@ -316,7 +324,7 @@ mod tests {
                 (utc(4, 22, 0), 0, 0),
                 (utc(5, 22, 0), 0, 0),
                 (utc(6, 22, 0), 1, 0),
-                (utc(7, 22, 0), 2, 1),
+                (utc(7, 22, 0), 2, 41),
             ]
         );
         let month = cache
