@@ -877,6 +877,26 @@ async fn slow_and_idle_clients_are_closed_after_the_header_timeout() {
     );
 }
 
+/// A server with `--max-connections max`, its address, and four idle connections to it.
+async fn server_holding(
+    dir: &std::path::Path,
+    dev: bool,
+    max: &str,
+) -> (Server, String, Vec<tokio::net::TcpStream>) {
+    let server = Server::start_with(
+        &dir.join("s.db"),
+        dev,
+        "127.0.0.1:0",
+        &["--max-connections", max],
+    );
+    let addr = server.url.trim_start_matches("http://").to_owned();
+    let mut held = Vec::new();
+    for _ in 0..4 {
+        held.push(tokio::net::TcpStream::connect(&addr).await.unwrap());
+    }
+    (server, addr, held)
+}
+
 /// One client address gets a share of the connections (a sixteenth, at least 4), so that it
 /// cannot take them all; its further connections are closed at once.
 #[tokio::test]
@@ -884,17 +904,7 @@ async fn one_address_gets_its_share_of_the_connections() {
     use tokio::io::AsyncWriteExt as _;
     let dir = tempfile::tempdir().unwrap();
     // Not in dev mode: loopback is then an ordinary client, not a trusted proxy.
-    let server = Server::start_with(
-        &dir.path().join("s.db"),
-        false,
-        "127.0.0.1:0",
-        &["--max-connections", "16"],
-    );
-    let addr = server.url.trim_start_matches("http://").to_owned();
-    let mut held = Vec::new();
-    for _ in 0..4 {
-        held.push(tokio::net::TcpStream::connect(&addr).await.unwrap());
-    }
+    let (server, addr, mut held) = server_holding(dir.path(), false, "16").await;
     // Give the server time to take the four in.
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     let mut fifth = tokio::net::TcpStream::connect(&addr).await.unwrap();
@@ -919,17 +929,7 @@ async fn one_address_gets_its_share_of_the_connections() {
 #[tokio::test]
 async fn connections_beyond_the_limit_wait_for_a_free_one() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start_with(
-        &dir.path().join("s.db"),
-        true,
-        "127.0.0.1:0",
-        &["--max-connections", "4"],
-    );
-    let addr = server.url.trim_start_matches("http://").to_owned();
-    let mut held = Vec::new();
-    for _ in 0..4 {
-        held.push(tokio::net::TcpStream::connect(&addr).await.unwrap());
-    }
+    let (server, _, mut held) = server_holding(dir.path(), true, "4").await;
     let client = reqwest::Client::new();
     let health = format!("{}/healthz", server.url);
     let waiting = tokio::spawn({
