@@ -154,15 +154,8 @@ pub fn router(app: App) -> Router {
     api.fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn(set_rotated_cookie))
-        .layer(middleware::from_fn_with_state(
-            app.clone(),
-            origin::reject_cross_origin,
-        ))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(middleware::from_fn_with_state(
-            app.clone(),
-            origin::require_known_host,
-        ))
+        .layer(middleware::from_fn_with_state(app.clone(), origin::guard))
         .layer(SetResponseHeaderLayer::overriding(
             header::CACHE_CONTROL,
             HeaderValue::from_static("no-store"),

@@ -11,7 +11,6 @@
 use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::uri::Authority;
 use axum::http::{HeaderMap, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -31,31 +30,73 @@ impl std::str::FromStr for PublicHost {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let authority: Authority = s
-            .parse()
-            .map_err(|_| format!("{s:?} is not a host name like sessions.example.com[:443]"))?;
-        if authority.as_str().contains('@') || authority.host().is_empty() {
-            return Err(format!(
-                "{s:?} is not a host name like sessions.example.com[:443]"
-            ));
-        }
+        let host = Host::split(s)
+            .ok_or_else(|| format!("{s:?} is not a host name like sessions.example.com[:443]"))?;
         Ok(Self {
-            name: host_name(&authority),
-            port: authority.port_u16(),
+            name: host.name.to_ascii_lowercase(),
+            port: host.port,
         })
     }
 }
 
 impl PublicHost {
-    /// Whether a request for `name` (lower case) and `port` (as written in `Host`) is for
-    /// this name. A `Host` without a port is for a default port, 80 or 443.
-    fn matches(&self, name: &str, port: Option<u16>) -> bool {
-        self.name == name
-            && match (self.port, port) {
+    /// Whether a request for `host` is for this name. A `Host` without a port is for a
+    /// default port, 80 or 443.
+    fn matches(&self, host: &Host<'_>) -> bool {
+        self.name.eq_ignore_ascii_case(host.name)
+            && match (self.port, host.port) {
                 (None, _) => true,
                 (Some(own), Some(asked)) => own == asked,
                 (Some(own), None) => own == 80 || own == 443,
             }
+    }
+}
+
+/// A host as a request names it, borrowed from the request (every request is checked, so
+/// this allocates nothing): the name as written, without the trailing dot of a fully
+/// qualified name (an IPv6 literal keeps its brackets), and the port if written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Host<'a> {
+    name: &'a str,
+    port: Option<u16>,
+}
+
+impl<'a> Host<'a> {
+    /// `name`, `name:port`, `[v6]` or `[v6]:port`; anything else (user info, a path, spaces,
+    /// an empty name, a port that is no number) is `None`.
+    fn split(raw: &'a str) -> Option<Self> {
+        if raw.is_empty() || raw.contains(['@', '/', '?', '#', ' ', '\\']) {
+            return None;
+        }
+        let (name, port) = if raw.starts_with('[') {
+            let close = raw.find(']')?;
+            let port = match &raw[close + 1..] {
+                "" => None,
+                after => Some(after.strip_prefix(':')?.parse().ok()?),
+            };
+            (&raw[..=close], port)
+        } else {
+            match raw.split_once(':') {
+                Some((name, port)) => (name, Some(port.parse().ok()?)),
+                None => (raw, None),
+            }
+        };
+        let name = match name.strip_suffix('.') {
+            Some(bare) if !bare.is_empty() => bare,
+            _ => name,
+        };
+        (!name.is_empty()).then_some(Self { name, port })
+    }
+
+    /// Whether the name is this machine's own: `localhost` or a loopback address.
+    fn is_loopback(&self) -> bool {
+        if self.name.eq_ignore_ascii_case("localhost") {
+            return true;
+        }
+        let literal = self.name.trim_start_matches('[').trim_end_matches(']');
+        literal
+            .parse::<IpAddr>()
+            .is_ok_and(|ip| ip.to_canonical().is_loopback())
     }
 }
 
@@ -75,76 +116,45 @@ pub(crate) fn peer(req_extensions: &axum::http::Extensions) -> IpAddr {
         .unwrap_or(IpAddr::from([127, 0, 0, 1]))
 }
 
-/// The authority the request was sent to: `Host` (one, and the same as the target's when
-/// that is in absolute form), or the target's when there is no `Host`.
-fn requested_authority(req: &Request) -> Result<Authority, ApiError> {
+/// The host the request was sent to: `Host` (one, and the same as the target's when that is
+/// in absolute form), or the target's when there is no `Host`.
+fn requested_host(req: &Request) -> Result<Host<'_>, ApiError> {
     let mut hosts = req.headers().get_all(header::HOST).iter();
-    if let (Some(_), Some(_)) = (hosts.next(), hosts.next()) {
+    let host = hosts.next();
+    if hosts.next().is_some() {
         return Err(ApiError::invalid_request(
             "the request names more than one Host",
         ));
     }
-    if let (Some(host), Some(target)) = (req.headers().get(header::HOST), req.uri().authority())
-        && !host
-            .as_bytes()
-            .eq_ignore_ascii_case(target.as_str().as_bytes())
-    {
-        return Err(ApiError::invalid_request(
-            "the request's Host and its target name different hosts",
-        ));
-    }
-    let raw = match req.headers().get(header::HOST) {
-        Some(host) => host
+    let target = req.uri().authority();
+    let raw = match (host, target) {
+        (Some(host), Some(target))
+            if !host
+                .as_bytes()
+                .eq_ignore_ascii_case(target.as_str().as_bytes()) =>
+        {
+            return Err(ApiError::invalid_request(
+                "the request's Host and its target name different hosts",
+            ));
+        }
+        (Some(host), _) => host
             .to_str()
             .map_err(|_| ApiError::invalid_request("the Host header is not a host name"))?,
-        None => match req.uri().authority() {
-            Some(a) => a.as_str(),
-            None => return Err(ApiError::invalid_request("the request names no Host")),
-        },
+        (None, Some(target)) => target.as_str(),
+        (None, None) => return Err(ApiError::invalid_request("the request names no Host")),
     };
-    raw.parse::<Authority>()
-        .ok()
-        .filter(|a| !a.host().is_empty() && !a.as_str().contains('@'))
-        .ok_or_else(|| ApiError::invalid_request("the Host header is not a host name"))
+    Host::split(raw).ok_or_else(|| ApiError::invalid_request("the Host header is not a host name"))
 }
 
-/// A host's name as compared: lower case, without the trailing dot of a fully qualified name.
-fn host_name(authority: &Authority) -> String {
-    let host = authority.host().to_ascii_lowercase();
-    match host.strip_suffix('.') {
-        Some(bare) if !bare.is_empty() => bare.to_owned(),
-        _ => host,
-    }
-}
-
-fn is_loopback_name(name: &str) -> bool {
-    if name == "localhost" {
-        return true;
-    }
-    let literal = name.trim_start_matches('[').trim_end_matches(']');
-    literal
-        .parse::<IpAddr>()
-        .is_ok_and(|ip| ip.to_canonical().is_loopback())
-}
-
-/// Refuses requests for a host this server does not answer to: 421, or 400 without `Host`.
-pub(crate) async fn require_known_host(
-    State(app): State<App>,
-    req: Request,
-    next: Next,
-) -> Response {
-    let authority = match requested_authority(&req) {
-        Ok(a) => a,
+/// Every request: refused unless it names this server (421, or 400 without a usable `Host`);
+/// a state change with an `Origin` refused unless it comes from the server's own origin.
+/// One middleware for both, since it runs on every request.
+pub(crate) async fn guard(State(app): State<App>, req: Request, next: Next) -> Response {
+    let host = match requested_host(&req) {
+        Ok(host) => host,
         Err(e) => return e.into_response(),
     };
-    let name = host_name(&authority);
-    let port = authority.port_u16();
-    let known = is_loopback_name(&name)
-        || app
-            .config()
-            .public_hosts
-            .iter()
-            .any(|h| h.matches(&name, port));
+    let known = host.is_loopback() || app.config().public_hosts.iter().any(|h| h.matches(&host));
     if !known {
         return ApiError::new(
             ErrorCode::MisdirectedRequest,
@@ -152,7 +162,30 @@ pub(crate) async fn require_known_host(
         )
         .into_response();
     }
+    let changes_state = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    if changes_state
+        && let Some(origin) = req.headers().get(header::ORIGIN)
+        && !same_origin(&app, &req, host, origin.to_str().ok())
+    {
+        return ApiError::new(
+            ErrorCode::CsrfRejected,
+            "cross-origin requests that change state are refused",
+        )
+        .into_response();
+    }
     next.run(req).await
+}
+
+/// Whether `origin` is the server's own origin as this request reached it.
+fn same_origin(app: &App, req: &Request, host: Host<'_>, origin: Option<&str>) -> bool {
+    let scheme = scheme(app, req);
+    let own = default_port(&scheme).map(|default| Origin {
+        host: host.name.to_ascii_lowercase(),
+        port: host.port.unwrap_or(default),
+        scheme,
+    });
+    let theirs = origin.and_then(Origin::parse);
+    own.is_some() && theirs == own
 }
 
 /// An origin: scheme, host (lower case) and port (the scheme's default when not written).
@@ -176,13 +209,10 @@ impl Origin {
     fn parse(value: &str) -> Option<Self> {
         let (scheme, rest) = value.split_once("://")?;
         let scheme = scheme.to_ascii_lowercase();
-        let authority: Authority = rest.parse().ok()?;
-        if authority.as_str().contains('@') {
-            return None;
-        }
-        let port = authority.port_u16().or_else(|| default_port(&scheme))?;
+        let host = Host::split(rest)?;
+        let port = host.port.or_else(|| default_port(&scheme))?;
         Some(Self {
-            host: host_name(&authority),
+            host: host.name.to_ascii_lowercase(),
             scheme,
             port,
         })
@@ -210,50 +240,23 @@ fn forwarded_proto(headers: &HeaderMap) -> Option<String> {
     default_port(&proto).map(|_| proto)
 }
 
-/// State-changing requests whose `Origin` is not this server's own origin are refused.
-pub(crate) async fn reject_cross_origin(
-    State(app): State<App>,
-    req: Request,
-    next: Next,
-) -> Response {
-    let changes_state = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
-    if changes_state && let Some(origin) = req.headers().get(header::ORIGIN) {
-        let scheme = scheme(&app, &req);
-        let own = requested_authority(&req).ok().and_then(|a| {
-            Some(Origin {
-                host: host_name(&a),
-                port: a.port_u16().or_else(|| default_port(&scheme))?,
-                scheme: scheme.clone(),
-            })
-        });
-        let theirs = origin.to_str().ok().and_then(Origin::parse);
-        if own.is_none() || theirs != own {
-            return ApiError::new(
-                ErrorCode::CsrfRejected,
-                "cross-origin requests that change state are refused",
-            )
-            .into_response();
-        }
-    }
-    next.run(req).await
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn public_hosts_match_their_name_and_their_port_when_given() {
+        let host = |name, port| Host { name, port };
         let any: PublicHost = "Admin.Example.test".parse().unwrap();
-        assert!(any.matches("admin.example.test", None));
-        assert!(any.matches("admin.example.test", Some(8443)));
-        assert!(!any.matches("example.test", None));
+        assert!(any.matches(&host("admin.example.test", None)));
+        assert!(any.matches(&host("ADMIN.example.test", Some(8443))));
+        assert!(!any.matches(&host("example.test", None)));
         let fixed: PublicHost = "admin.example.test:8443".parse().unwrap();
-        assert!(fixed.matches("admin.example.test", Some(8443)));
-        assert!(!fixed.matches("admin.example.test", Some(443)));
-        assert!(!fixed.matches("admin.example.test", None));
+        assert!(fixed.matches(&host("admin.example.test", Some(8443))));
+        assert!(!fixed.matches(&host("admin.example.test", Some(443))));
+        assert!(!fixed.matches(&host("admin.example.test", None)));
         let https: PublicHost = "admin.example.test:443".parse().unwrap();
-        assert!(https.matches("admin.example.test", None));
+        assert!(https.matches(&host("admin.example.test", None)));
         for bad in ["", "user@host", "http://x", "a b"] {
             assert!(bad.parse::<PublicHost>().is_err(), "{bad}");
         }
@@ -261,22 +264,47 @@ mod tests {
 
     #[test]
     fn loopback_names_are_the_machines_own() {
-        for name in [
+        for raw in [
             "localhost",
+            "LocalHost:8080",
+            "localhost.",
             "127.0.0.1",
-            "127.1.2.3",
+            "127.1.2.3:1",
             "[::1]",
+            "[::1]:8080",
             "[::ffff:127.0.0.1]",
         ] {
-            assert!(is_loopback_name(name), "{name}");
+            assert!(Host::split(raw).unwrap().is_loopback(), "{raw}");
         }
-        for name in [
+        for raw in [
             "localhost.evil.example",
             "10.0.0.1",
             "[::2]",
             "evil.example",
         ] {
-            assert!(!is_loopback_name(name), "{name}");
+            assert!(!Host::split(raw).unwrap().is_loopback(), "{raw}");
+        }
+    }
+
+    #[test]
+    fn hosts_split_into_name_and_port_or_are_refused() {
+        let split = |raw| Host::split(raw).map(|h| (h.name, h.port));
+        assert_eq!(split("a.test"), Some(("a.test", None)));
+        assert_eq!(split("a.test.:80"), Some(("a.test", Some(80))));
+        assert_eq!(split("[::1]:8080"), Some(("[::1]", Some(8080))));
+        for bad in [
+            "",
+            ":80",
+            "a.test:x",
+            "a.test:99999",
+            "u@a.test",
+            "a.test/x",
+            "a b",
+            "[::1",
+            "[::1]x",
+            "a:1:2",
+        ] {
+            assert_eq!(split(bad), None, "{bad}");
         }
     }
 
