@@ -1079,7 +1079,7 @@ fn insert_event(stmt: &mut rusqlite::CachedStatement<'_>, e: &AuditEvent) -> rus
         e.auth_method.map(auth_method_str),
         e.reason,
         details,
-        i64::try_from(crate::detect::weight(e)).unwrap_or(1),
+        i64::try_from(e.attempts()).unwrap_or(1),
     ])
     .map(|_| ())
 }

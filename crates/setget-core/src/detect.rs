@@ -314,17 +314,12 @@ struct History {
 /// many the event stands for (see [`weight`]).
 type Failure = (DateTime<Utc>, Option<String>, usize);
 
-/// How many failed sign-ins an event stands for: the server writes the attempts refused
-/// while an account is locked as one event a minute, `details.count` of them.
-/// The count is capped (it is data from the wire), and sums of weights saturate.
-pub(crate) fn weight(e: &AuditEvent) -> usize {
-    const MOST: u64 = 1_000_000;
-    let counted = (e.reason.as_deref() == Some("locked"))
-        .then(|| e.details.as_ref()?.get("count")?.as_u64())
-        .flatten();
-    counted.map_or(1, |n| usize::try_from(n.clamp(1, MOST)).unwrap_or(1))
+/// How many failed sign-ins an event stands for ([`AuditEvent::attempts`]).
+fn weight(e: &AuditEvent) -> usize {
+    usize::try_from(e.attempts()).unwrap_or(usize::MAX)
 }
 
+/// Weights add up without overflowing.
 fn total(weights: impl Iterator<Item = usize>) -> usize {
     weights.fold(0, usize::saturating_add)
 }

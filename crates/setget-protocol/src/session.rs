@@ -325,6 +325,21 @@ pub struct AuditEvent {
     pub details: Option<serde_json::Value>,
 }
 
+impl AuditEvent {
+    /// The most attempts one event is taken to stand for (its count is data from the wire).
+    pub const MOST_ATTEMPTS: u64 = 1_000_000;
+
+    /// How many sign-in attempts the event stands for: the server writes the attempts
+    /// refused while an account is locked as one event a minute (reason `locked`) whose
+    /// `details.count` says how many there were; every other event stands for one.
+    pub fn attempts(&self) -> u64 {
+        let counted = (self.reason.as_deref() == Some("locked"))
+            .then(|| self.details.as_ref()?.get("count")?.as_u64())
+            .flatten();
+        counted.map_or(1, |n| n.clamp(1, Self::MOST_ATTEMPTS))
+    }
+}
+
 /// A workspace's session policy.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
