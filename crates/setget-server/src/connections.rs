@@ -35,7 +35,7 @@ use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tower::ServiceExt as _;
 
-use crate::api::BodyTimeout;
+use crate::extract::BodyTimeout;
 use crate::{App, origin, router};
 
 /// How long answers in progress may take to finish once shutdown begins.

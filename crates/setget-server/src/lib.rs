@@ -4,19 +4,20 @@
 //! clock and the configuration); [`serve`] runs it on a listener. The desktop app embeds the
 //! same library for its demo mode, and tests drive the router directly or the binary over HTTP.
 
-mod admin;
 mod api;
 mod attempts;
+mod auth;
 mod connections;
 pub mod demo;
 mod error;
-mod events;
+mod extract;
 pub mod geo;
 mod hashing;
 mod lockout;
 pub mod origin;
 mod password;
 pub mod policy;
+mod routes;
 pub mod seed;
 pub mod store;
 mod token;
@@ -138,7 +139,7 @@ impl AppInner {
     }
 }
 
-type AuthCache = std::sync::RwLock<std::collections::HashMap<Vec<u8>, Arc<api::CachedAuth>>>;
+type AuthCache = std::sync::RwLock<std::collections::HashMap<Vec<u8>, Arc<auth::CachedAuth>>>;
 
 impl App {
     /// An app over `store` using the real clock (movable in dev mode) and the bundled

@@ -17,9 +17,9 @@ use futures_util::Stream;
 use setget_protocol::{AuditEvent, SessionStatus};
 
 use crate::App;
-use crate::admin::require_admin;
-use crate::api::{ApiPath, Authed};
+use crate::auth::{Authed, require_admin};
 use crate::error::{ApiError, ApiResult};
+use crate::extract::ApiPath;
 use crate::store::{self, AuditFilter};
 use setget_protocol::ErrorBody;
 
@@ -123,4 +123,9 @@ pub async fn stream(
     };
     let events = futures_util::stream::unfold(follower, Follower::next);
     Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(HEARTBEAT).text("heartbeat")))
+}
+
+/// The event stream's route, documented.
+pub(crate) fn routes() -> utoipa_axum::router::OpenApiRouter<App> {
+    utoipa_axum::router::OpenApiRouter::new().routes(utoipa_axum::routes!(stream))
 }

@@ -19,11 +19,11 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::App;
-use crate::api::{
-    ApiJson, ApiPath, ApiQuery, Authed, CLEAR_COOKIE, ClientIp, UserAgent, check_per_page,
-    default_per_page,
-};
+use crate::auth::{Authed, CLEAR_COOKIE, require_admin};
 use crate::error::{ApiError, ApiResult};
+use crate::extract::{
+    ApiJson, ApiPath, ApiQuery, ClientIp, UserAgent, check_per_page, default_per_page,
+};
 use crate::policy::Timeout;
 use crate::store::attempts::Attempt;
 use crate::store::{self, AuditFilter, Ending, NewEvent, Scope};
@@ -39,21 +39,6 @@ pub fn routes() -> OpenApiRouter<App> {
         .routes(routes!(sessions))
         .routes(routes!(policy, update_policy))
         .routes(routes!(audit_logs))
-        .routes(routes!(crate::events::stream))
-}
-
-/// The caller must be an owner or admin of the workspace `slug`.
-pub(crate) fn require_admin(authed: &Authed, slug: &str) -> ApiResult<()> {
-    if authed.workspace.slug != slug {
-        return Err(ApiError::not_found());
-    }
-    if !authed.member.role.is_admin() {
-        return Err(ApiError::new(
-            ErrorCode::Forbidden,
-            "only the workspace's owners and admins may do this",
-        ));
-    }
-    Ok(())
 }
 
 /// The longest member search: an email or a name is far shorter, and SQLite refuses a LIKE

@@ -1,0 +1,140 @@
+//! `POST /auth/sign-in/` and `POST /auth/sign-out/`.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use setget_protocol::{EndReason, ErrorBody, SessionStatus, SignInRequest, SignInResponse};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::auth::{Authed, session_cookie, signed_out_response};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{ApiJson, ClientIp, UserAgent};
+use crate::store::attempts::Attempt;
+use crate::store::{self, Ending, NewSession};
+use crate::{App, lockout, token};
+
+/// The longest email address there is (RFC 5321's path limit); longer ones are refused
+/// before anything is done for them, so failures never store more than this.
+pub const MAX_EMAIL_BYTES: usize = 254;
+
+#[utoipa::path(post, path = "/auth/sign-in/", tag = "auth", request_body = SignInRequest, responses((status = 200, description = "signed in; the token is in `Set-Cookie: setget_session=…; HttpOnly; Secure; SameSite=Lax; Path=/`", body = SignInResponse), (status = 400, description = "malformed input: invalid_json, invalid_request or invalid_policy", body = ErrorBody), (status = 401, description = "no live session (session_invalid, session_expired, reauth_required) or invalid_credentials", body = ErrorBody), (status = 403, description = "forbidden, csrf_rejected or password_confirmation_failed", body = ErrorBody), (status = 413, description = "payload_too_large: bodies over 64 KiB", body = ErrorBody), (status = 429, description = "too_many_attempts: the email is locked after five failed sign-ins, this address has made its sign-ins of the minute, or the password checks are all busy; see Retry-After", body = ErrorBody)))]
+async fn sign_in(
+    State(app): State<App>,
+    ClientIp(ip): ClientIp,
+    UserAgent(user_agent): UserAgent,
+    ApiJson(req): ApiJson<SignInRequest>,
+) -> ApiResult<Response> {
+    if req.medium != "email" {
+        return Err(ApiError::invalid_request(
+            "medium must be \"email\" for a password sign-in",
+        ));
+    }
+    let email = req.email.trim().to_lowercase();
+    if email.len() > MAX_EMAIL_BYTES {
+        return Err(ApiError::invalid_request(format!(
+            "email must be at most {MAX_EMAIL_BYTES} bytes"
+        )));
+    }
+    let now = app.clock().now();
+    // One address's attempts a minute are counted before anything else is done for it.
+    app.per_address().admit(ip, now)?;
+    let location = app.geo().locate(ip);
+    let ip = ip.to_string();
+    let token = token::generate();
+    let digest = token::digest(&token);
+    // Checking the lockout, the password and recording a failure are one step per email:
+    // parallel guesses wait their turn, and the sixth finds the email locked out.
+    let _turn = app.attempts().turn(&email).await;
+    let member = {
+        let (email, ip, user_agent) = (email.clone(), ip.clone(), user_agent.clone());
+        app.blocking(move |store| {
+            let member = store::member_by_email(&store.conn(), &email)?;
+            // Known or not, an email is locked the same way (see `lockout`).
+            let attempt = Attempt {
+                email: &email,
+                member: member.as_ref(),
+                at: now,
+                ip: &ip,
+                user_agent: &user_agent,
+            };
+            lockout::check(store, &attempt)?;
+            Ok(member)
+        })
+        .await?
+    };
+    // Verify against a decoy hash for unknown emails: both paths cost one Argon2 run, on the
+    // password-check threads (a bounded few at once).
+    let phc = member.as_ref().map(|m| m.password_hash.clone());
+    let password_ok = app.hashing().verify(req.password, phc).await?;
+    let (member, session, workspace) = app
+        .blocking(move |store| {
+            let member = match member {
+                Some(m) if password_ok => m,
+                member => {
+                    let attempt = Attempt {
+                        email: &email,
+                        member: member.as_ref(),
+                        at: now,
+                        ip: &ip,
+                        user_agent: &user_agent,
+                    };
+                    store::attempts::record_failure(&mut store.conn(), &attempt, "wrong_password")?;
+                    return Err(ApiError::invalid_credentials());
+                }
+            };
+            let mut conn = store.conn();
+            let id = store::create_session(
+                &mut conn,
+                &member,
+                &NewSession {
+                    token_digest: &digest,
+                    user_agent: &user_agent,
+                    ip: &ip,
+                    location: location.as_ref(),
+                    now,
+                },
+            )?;
+            let (session, _) = store::session_by_id(&conn, &id)?
+                .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("new session vanished")))?;
+            let view = store::member_view(&conn, &member)?;
+            let workspace = store::workspace(&conn, &member.workspace_id)?;
+            Ok((view, session, workspace))
+        })
+        .await?;
+    let cookie = session_cookie(&token, workspace.absolute_timeout.duration())?;
+    let mut response = Json(SignInResponse { member, session }).into_response();
+    response.headers_mut().insert(header::SET_COOKIE, cookie);
+    Ok(response)
+}
+
+#[utoipa::path(post, path = "/auth/sign-out/", tag = "auth", security(("session" = [])), responses((status = 204, description = "signed out; the cookie is cleared"), (status = 401, description = "no live session (session_invalid, session_expired, reauth_required) or invalid_credentials", body = ErrorBody), (status = 403, description = "forbidden, csrf_rejected or password_confirmation_failed", body = ErrorBody)))]
+async fn sign_out(State(app): State<App>, authed: Authed) -> ApiResult<Response> {
+    let now = app.clock().now();
+    app.blocking(move |store| {
+        store::end_session(
+            &mut store.conn(),
+            &authed.session,
+            &authed.workspace.id,
+            &Ending {
+                status: SessionStatus::SignedOut,
+                reason: EndReason::SignOut,
+                at: now,
+                event: "session.signed_out",
+                event_reason: None,
+                actor: None,
+            },
+        )?;
+        Ok(())
+    })
+    .await?;
+    Ok(signed_out_response())
+}
+
+/// The sign-in routes, documented.
+pub(crate) fn routes() -> OpenApiRouter<App> {
+    OpenApiRouter::new()
+        .routes(routes!(sign_in))
+        .routes(routes!(sign_out))
+}
