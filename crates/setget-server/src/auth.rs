@@ -128,13 +128,24 @@ impl FromRequestParts<App> for Authed {
             user_agent,
         };
         let for_rules = app.clone();
-        let ((authed, rotated, cacheable), digest) = app
+        let (
+            Authentication {
+                authed,
+                rotated,
+                cacheable,
+            },
+            digest,
+        ) = app
             .blocking(move |store| {
                 let outcome = authenticate(store, &request, for_rules.config(), for_rules.geo())?;
                 Ok((outcome, request.digest))
             })
             .await?;
-        if let Some((generation, issued_at)) = cacheable {
+        if let Some(Cacheable {
+            generation,
+            issued_at,
+        }) = cacheable
+        {
             app.cache_auth(
                 digest,
                 CachedAuth {
@@ -151,6 +162,24 @@ impl FromRequestParts<App> for Authed {
         }
         Ok(authed)
     }
+}
+
+/// What authenticating a request found.
+#[derive(Debug)]
+struct Authentication {
+    authed: Authed,
+    /// The new token when this request rotated it.
+    rotated: Option<Rotated>,
+    /// Whether the answer may be cached, and under what.
+    cacheable: Option<Cacheable>,
+}
+
+/// What a cached authentication is valid under: the store generation read under the lock
+/// before anything else, and when the token was issued.
+#[derive(Debug, Clone, Copy)]
+struct Cacheable {
+    generation: u64,
+    issued_at: DateTime<Utc>,
 }
 
 /// What a request presents to be authenticated.
@@ -211,13 +240,12 @@ fn require_reauth(
 /// Also says whether the answer may be cached: the store generation read under the lock
 /// before anything else, and when the token was issued (not for a replaced token, nor when
 /// this request rotated it).
-#[allow(clippy::type_complexity)]
 fn authenticate(
     store: &store::Store,
     request: &Presented,
     config: &crate::ServerConfig,
     geo: &dyn crate::geo::Geo,
-) -> ApiResult<(Authed, Option<Rotated>, Option<(u64, DateTime<Utc>)>)> {
+) -> ApiResult<Authentication> {
     let now = request.now;
     let mut conn = store.conn();
     let generation = store.generation();
@@ -342,11 +370,14 @@ fn authenticate(
     let workspace = store::workspace(&conn, &workspace_id)?;
     let member_view = store::member_view(&conn, &member)?;
     let cacheable = match (issued_at, &rotated) {
-        (Some(issued), None) => Some((generation, issued)),
+        (Some(issued_at), None) => Some(Cacheable {
+            generation,
+            issued_at,
+        }),
         _ => None,
     };
-    Ok((
-        Authed(Arc::new(Caller {
+    Ok(Authentication {
+        authed: Authed(Arc::new(Caller {
             session,
             member,
             workspace,
@@ -355,7 +386,7 @@ fn authenticate(
         })),
         rotated,
         cacheable,
-    ))
+    })
 }
 
 /// IP binding: the same /24 or /48 as the session's origin is always fine; elsewhere the
