@@ -1,8 +1,6 @@
 //! The commands the window may invoke: each takes the [`Shell`] state, calls the engine, and
 //! hands back its answer or its `{kind, server_code, message}` error.
 
-use std::sync::Arc;
-
 use serde::Serialize;
 use setget_core::account::SignedOutNote;
 use setget_core::alerts::{Alert, AlertFilter, AlertStatus, Trusted, UsualPlace};
@@ -12,22 +10,13 @@ use setget_core::export::{ExportFormat, Exported};
 use setget_core::notify::NotifySettings;
 use setget_core::secret::Sensitive;
 use setget_core::sync::SyncStatus;
-use setget_core::{AccountView, CoreError, Engine, ErrorKind};
+use setget_core::{AccountView, CoreError, ErrorKind};
 use tauri::Manager as _;
 use tauri_plugin_autostart::AutoLaunchManager;
 
 use crate::desktop;
+use crate::shell::Shell;
 use setget_protocol::{AuditEvent, Member, Revoked, Session, SessionPolicy, SessionPolicyPatch};
-
-/// What every command reaches.
-#[derive(Debug)]
-pub struct Shell {
-    pub engine: Arc<Engine>,
-    /// The embedded server's address in demo mode.
-    pub demo: Option<String>,
-    /// The alert to show first (`setget-admin --alert N`).
-    pub open_alert: Option<i64>,
-}
 
 /// What the window needs to know at start.
 #[derive(Debug, Clone, Serialize, ts_rs::TS)]

@@ -12,7 +12,7 @@ use tauri::tray::{MouseButton, MouseButtonState, TrayIcon, TrayIconBuilder, Tray
 use tauri::{AppHandle, Emitter as _, Manager as _, Runtime, WindowEvent};
 use tauri_plugin_window_state::{AppHandleExt as _, StateFlags};
 
-use crate::commands::Shell;
+use crate::shell::Shell;
 
 /// The window's label in `tauri.conf.json`.
 pub const MAIN_WINDOW: &str = "main";

@@ -8,6 +8,7 @@ mod cli;
 mod commands;
 mod demo;
 mod desktop;
+mod shell;
 
 use std::sync::Arc;
 
@@ -119,7 +120,7 @@ fn main() -> anyhow::Result<std::process::ExitCode> {
             let mut status = engine.subscribe();
             let actions = engine.notice_actions();
             let served = Arc::clone(&engine);
-            app.manage(commands::Shell {
+            app.manage(shell::Shell {
                 engine,
                 demo: demo.as_ref().map(|d| d.server_url.clone()),
                 open_alert: cli.alert,

@@ -70,8 +70,8 @@ fn demo() -> anyhow::Result<()> {
         packages.push("dbus-daemon");
     }
     setup::system_packages(&packages)?;
-    setup::npm_dependencies()?;
-    setup::build_ui()?;
+    node::npm_dependencies()?;
+    node::build_ui()?;
     run(cargo().args(["build", "-p", "setget-admin"]))?;
     if !display {
         bail!(
@@ -148,8 +148,8 @@ fn codegen() -> anyhow::Result<()> {
 /// link to the workspace's one config file, exactly as cargo does.
 fn dist() -> anyhow::Result<()> {
     setup::system_packages(setup::BUILD_PACKAGES)?;
-    setup::npm_dependencies()?;
-    setup::build_ui()?;
+    node::npm_dependencies()?;
+    node::build_ui()?;
     let bundles = if cfg!(target_os = "linux") {
         "deb"
     } else if cfg!(target_os = "macos") {

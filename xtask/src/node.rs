@@ -14,7 +14,7 @@ use std::sync::OnceLock;
 
 use anyhow::{Context as _, bail};
 
-use crate::{run, setup, user_cache};
+use crate::{root, run, setup, user_cache};
 
 /// The oldest Node.js the UI's toolchain runs on; `ui/package.json` says the same in
 /// `engines.node` (checked by a test).
@@ -171,6 +171,32 @@ fn provided_in(dir: &Path) -> anyhow::Result<Node> {
         bin: modules.join(binary_package()?).join("bin"),
         npm_cli: modules.join("npm/bin/npm-cli.js"),
     })
+}
+
+/// `npm ci` in `ui/` when `node_modules` is missing or older than the lock file.
+pub fn npm_dependencies() -> anyhow::Result<()> {
+    let ui = root().join("ui");
+    let lock = std::fs::metadata(ui.join("package-lock.json"))
+        .and_then(|m| m.modified())
+        .context("ui/package-lock.json is missing")?;
+    let fresh = std::fs::metadata(ui.join("node_modules/.package-lock.json"))
+        .and_then(|m| m.modified())
+        .is_ok_and(|installed| installed >= lock);
+    if fresh {
+        return Ok(());
+    }
+    run(get()?
+        .npm()
+        .args(["ci", "--no-audit", "--no-fund"])
+        .current_dir(&ui))
+}
+
+/// Builds the web front end into `ui/dist` (embedded into the app at compile time).
+pub fn build_ui() -> anyhow::Result<()> {
+    run(get()?
+        .npm()
+        .args(["run", "--silent", "build"])
+        .current_dir(root().join("ui")))
 }
 
 #[cfg(test)]

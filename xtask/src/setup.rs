@@ -1,6 +1,7 @@
 //! Installs what the app and its tests need on a Debian or Ubuntu machine: system packages
 //! (through apt as root, through sudo for a user who has it, otherwise the exact command to
-//! run), a Node.js new enough for the UI (`node`), the UI's npm dependencies, tauri-driver.
+//! run), tauri-driver and schemathesis. The UI's Node.js toolchain and its npm dependencies
+//! are `node`'s.
 
 use std::io::IsTerminal as _;
 use std::path::PathBuf;
@@ -9,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Context as _, bail};
 
-use crate::{node, root, run};
+use crate::run;
 
 /// What building and running the app needs.
 pub const BUILD_PACKAGES: &[&str] = &[
@@ -191,32 +192,6 @@ pub fn system_packages(packages: &[&str]) -> anyhow::Result<()> {
             install_line(&missing)
         )
     })
-}
-
-/// `npm ci` in `ui/` when `node_modules` is missing or older than the lock file.
-pub fn npm_dependencies() -> anyhow::Result<()> {
-    let ui = root().join("ui");
-    let lock = std::fs::metadata(ui.join("package-lock.json"))
-        .and_then(|m| m.modified())
-        .context("ui/package-lock.json is missing")?;
-    let fresh = std::fs::metadata(ui.join("node_modules/.package-lock.json"))
-        .and_then(|m| m.modified())
-        .is_ok_and(|installed| installed >= lock);
-    if fresh {
-        return Ok(());
-    }
-    run(node::get()?
-        .npm()
-        .args(["ci", "--no-audit", "--no-fund"])
-        .current_dir(&ui))
-}
-
-/// Builds the web front end into `ui/dist` (embedded into the app at compile time).
-pub fn build_ui() -> anyhow::Result<()> {
-    run(node::get()?
-        .npm()
-        .args(["run", "--silent", "build"])
-        .current_dir(root().join("ui")))
 }
 
 /// The pinned tauri-driver version.

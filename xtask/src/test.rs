@@ -62,11 +62,11 @@ fn run_all(tally: &mut Tally) -> anyhow::Result<()> {
     let mut packages = setup::BUILD_PACKAGES.to_vec();
     packages.extend_from_slice(setup::TEST_PACKAGES);
     setup::system_packages(&packages)?;
-    setup::npm_dependencies()?;
+    node::npm_dependencies()?;
     setup::tauri_driver()?;
     let st = setup::schemathesis()?;
     // The app embeds the built UI at compile time, so it comes first.
-    setup::build_ui()?;
+    node::build_ui()?;
 
     tally.gate(
         "xtask builds where pkg-config finds nothing",

@@ -47,7 +47,7 @@ const TARGET_RSS_MB: f64 = 200.0;
 
 /// The outer step: builds, seeds, starts the server, and runs [`inner`] in the session.
 pub fn ui() -> anyhow::Result<()> {
-    setup::build_ui()?;
+    xtask::node::build_ui()?;
     build_release_apps()?;
     setup::tauri_driver()?;
     on_big_workspace("ui-inner", "setget-bench-ui-")
