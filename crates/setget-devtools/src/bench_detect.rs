@@ -14,7 +14,7 @@ use std::time::Instant;
 use setget_core::detect::{Detector, DetectorConfig, Reason};
 use setget_core::notify::Severity;
 
-use crate::bench::verdict;
+use crate::harness::verdict;
 use crate::loggen::{self, Generated, Label, LogConfig};
 use crate::{cargo, run};
 

@@ -16,8 +16,8 @@ use std::time::{Duration, Instant, SystemTime};
 use anyhow::{Context as _, bail};
 use setget_e2e::{NotifyMonitor, agents, browser_sign_in};
 
-use crate::bench::{Latency, start_server_with, verdict};
 use crate::bench_sync::{admin, build_release_apps, current_exe, sign_in_admin, tempfile_dir};
+use crate::harness::{Latency, start_server_with, verdict};
 use crate::{session, target_dir};
 
 const MEMBERS: usize = 100;

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 
-use crate::bench::{Latency, start_server_with, verdict};
+use crate::harness::{Latency, start_server_with, verdict};
 
 const MEMBERS: usize = 8;
 const PASSWORD: &str = "bench-sign-in-pw";

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 
-use crate::bench::{seeded_db, start_server, verdict};
+use crate::harness::{seeded_db, start_server, verdict};
 use crate::{cargo, run, session, target_dir};
 
 const MEMBERS: u64 = 10_000;

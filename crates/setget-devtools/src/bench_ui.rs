@@ -20,8 +20,8 @@ use anyhow::{Context as _, bail};
 use fantoccini::{Client, Locator};
 use setget_e2e::webdriver::{self, Driver, connect};
 
-use crate::bench::{Latency, verdict};
 use crate::bench_sync::{admin, build_release_apps, on_big_workspace, sign_in_admin, status_kib};
+use crate::harness::{Latency, verdict};
 use crate::setup;
 
 /// Cold starts measured.

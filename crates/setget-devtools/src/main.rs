@@ -16,6 +16,7 @@ mod bench_signin;
 mod bench_sync;
 mod bench_ui;
 mod geodata;
+mod harness;
 mod loggen;
 
 use std::process::ExitCode;
