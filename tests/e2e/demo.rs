@@ -6,8 +6,8 @@
 use std::time::{Duration, Instant};
 
 use setget_core::alerts::Trusted;
+use setget_core::detect::Severity;
 use setget_core::detect::{Detection, Detector, Reason};
-use setget_core::notify::Severity;
 use setget_e2e::{
     Browser, NotifyMonitor, ServerProcess, agents, built_binary, snapshot, webdriver,
 };

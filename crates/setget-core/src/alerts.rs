@@ -21,9 +21,8 @@ use serde::{Deserialize, Serialize};
 use setget_protocol::AuditEvent;
 
 use crate::cache::Cache;
-use crate::detect::{Detection, Detector, DetectorConfig, DetectorState, Reason};
+use crate::detect::{Detection, Detector, DetectorConfig, DetectorState, Reason, Severity};
 use crate::error::{CoreError, ErrorKind, Result};
-use crate::notify::Severity;
 
 /// What the admin made of an alert.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ts_rs::TS)]
@@ -52,25 +51,6 @@ impl AlertStatus {
             "acknowledged" => Self::Acknowledged,
             "dismissed" => Self::Dismissed,
             "familiar" => Self::Familiar,
-            _ => return None,
-        })
-    }
-}
-
-impl Severity {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Low => "low",
-            Self::Medium => "medium",
-            Self::High => "high",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "low" => Self::Low,
-            "medium" => Self::Medium,
-            "high" => Self::High,
             _ => return None,
         })
     }

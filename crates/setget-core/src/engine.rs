@@ -20,9 +20,10 @@ use crate::alerts::{Alert, AlertFilter, AlertStatus, Trusted, UsualPlace, Watch}
 use crate::cache::{self, AuditFilter, Cache, CacheKey, Counts, Cursors, Overview, OverviewQuery};
 use crate::client::{ApiClient, parse_server_url};
 use crate::credential::Credential;
+use crate::detect::Severity;
 use crate::error::{CoreError, ErrorKind, Result};
 use crate::export::{self, ExportFormat, Exported};
-use crate::notify::{Dispatcher, NoticeAction, Notifier, NotifySettings, Severity};
+use crate::notify::{Dispatcher, NoticeAction, Notifier, NotifySettings};
 use crate::secret::{SecretStore, Sensitive};
 use crate::sync::{CatchUp, REPORT_FRESH, SyncOptions, SyncState, SyncStatus, Syncer};
 

@@ -16,18 +16,8 @@ use setget_protocol::clock::Clock;
 use tokio::sync::mpsc;
 
 use crate::alerts::Alert;
+use crate::detect::Severity;
 use crate::error::{CoreError, ErrorKind, Result};
-
-/// How urgent an alert is.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ts_rs::TS,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum Severity {
-    Low,
-    Medium,
-    High,
-}
 
 /// The app name notifications carry.
 pub const NOTIFICATION_APP_NAME: &str = "SetGet Admin";

@@ -11,8 +11,8 @@
 use std::collections::{BTreeMap, HashSet};
 use std::time::Instant;
 
+use setget_core::detect::Severity;
 use setget_core::detect::{Detector, DetectorConfig, Reason};
-use setget_core::notify::Severity;
 
 use crate::harness::verdict;
 use crate::loggen::{self, Generated, Label, LogConfig};

@@ -6,8 +6,8 @@ use setget_protocol::AuditEvent;
 
 use super::{Cache, EVENT_COLUMNS, event_row, from_ms, ms, storage};
 use crate::alerts::{Alert, AlertFilter, AlertStatus, NewAlert, Trusted, UsualPlace};
+use crate::detect::Severity;
 use crate::error::Result;
-use crate::notify::Severity;
 
 /// When and at which seq the detector's state was saved, and in which format.
 #[derive(Debug)]
