@@ -271,6 +271,7 @@ impl Cache {
         Ok(Self::open_with(path, Some(key))?)
     }
 
+    #[cfg(any(test, feature = "test-support"))]
     /// Opens a cache file without encryption. Only for measuring what encryption costs
     /// (`cargo xtask bench sync`); the app never stores data this way.
     #[doc(hidden)]
@@ -779,6 +780,7 @@ impl Cache {
         Ok((distinct("country_code")?, distinct("device")?))
     }
 
+    #[cfg(any(test, feature = "test-support"))]
     /// Every session, by id (for comparisons with the server).
     pub fn all_sessions(&self) -> Result<Vec<Session>> {
         let mut stmt = self
@@ -851,6 +853,7 @@ impl Cache {
             .map_err(|e| storage("read the audit log", e))
     }
 
+    #[cfg(any(test, feature = "test-support"))]
     /// Checks the file's integrity (`PRAGMA integrity_check`).
     pub fn integrity_ok(&self) -> Result<bool> {
         let v: String = self

@@ -29,6 +29,8 @@ pub fn sync() -> anyhow::Result<()> {
         "setget-core",
         "--example",
         "insert_rate",
+        "--features",
+        "test-support",
     ]))?;
     on_big_workspace("sync-inner", "setget-bench-sync-")
 }
