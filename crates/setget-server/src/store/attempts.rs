@@ -5,7 +5,9 @@
 use chrono::{DateTime, Duration, Utc};
 use rusqlite::{Connection, OptionalExtension as _, Transaction, params};
 
-use super::{MemberRow, NewEvent, append_event, from_ts, ts};
+use super::audit::append_event;
+use super::members::member_by_id;
+use super::rows::{MemberRow, NewEvent, from_ts, ts};
 
 /// How long a failure is remembered: a lock still in force began within the last 15 minutes,
 /// from failures that began at most 15 minutes before that.
@@ -189,7 +191,7 @@ fn flush(
     {
         tx.execute("DELETE FROM lock_refusals WHERE email = ?1", [&email])?;
         let Some(member) = member_id
-            .map(|id| super::member_by_id(tx, &id))
+            .map(|id| member_by_id(tx, &id))
             .transpose()?
             .flatten()
         else {

@@ -1,0 +1,479 @@
+//! Sessions: creating (with the concurrent limit), ending, expiring when due, reading.
+
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OptionalExtension as _, Row, Transaction, params};
+use setget_protocol::{AuthMethod, EndReason, Session, SessionStatus};
+
+use super::attempts;
+use super::audit::append_event;
+use super::rows::{MemberRow, NewEvent, NewSession, count, from_ts, next_change_seq, to_i64, ts};
+use super::workspaces::workspace;
+use crate::policy::Timeout;
+
+/// How sessions end: their new status, the reason on the session, the audit event and its
+/// reason, and who did it (for admins).
+#[derive(Debug, Clone, Copy)]
+pub struct Ending<'a> {
+    pub status: SessionStatus,
+    pub reason: EndReason,
+    pub at: DateTime<Utc>,
+    /// `session.signed_out`, `session.revoked` or `session.expired`.
+    pub event: &'static str,
+    /// The audit event's reason: `self`, `admin`, `concurrent_limit`, `inactivity`, ...
+    pub event_reason: Option<&'a str>,
+    /// `(id, email)` of the admin who revoked it.
+    pub actor: Option<(&'a str, &'a str)>,
+}
+
+impl Ending<'_> {
+    /// A revocation for `reason`, audited as `session.revoked` with `event_reason`.
+    pub fn revoked<'a>(
+        reason: EndReason,
+        event_reason: &'a str,
+        at: DateTime<Utc>,
+        actor: Option<(&'a str, &'a str)>,
+    ) -> Ending<'a> {
+        Ending {
+            status: SessionStatus::Revoked,
+            reason,
+            at,
+            event: "session.revoked",
+            event_reason: Some(event_reason),
+            actor,
+        }
+    }
+}
+
+/// Creates a session for `member` under the workspace's current policy, audits the sign-in,
+/// revokes the member's oldest sessions beyond the concurrent-session limit, and returns the
+/// new session's id.
+pub fn create_session(
+    conn: &mut Connection,
+    member: &MemberRow,
+    new: &NewSession<'_>,
+) -> rusqlite::Result<String> {
+    let tx = conn.transaction()?;
+    expire_due_in(&tx, &member.workspace_id, new.now)?;
+    let ws = workspace(&tx, &member.workspace_id)?;
+    if let Some(max) = ws.max_concurrent_sessions {
+        let active = all_active_sessions(&tx, Scope::Member(&member.id))?;
+        let excess = (active.len() + 1).saturating_sub(max as usize);
+        let ending = Ending::revoked(
+            EndReason::ConcurrentLimit,
+            "concurrent_limit",
+            new.now,
+            None,
+        );
+        for s in active.iter().take(excess) {
+            end_in(&tx, s, &ws.id, &ending)?;
+        }
+    }
+    let device = crate::ua::parse(new.user_agent);
+    let id = uuid::Uuid::new_v4().to_string();
+    let seq = next_change_seq(&tx, &ws.id)?;
+    let location = new
+        .location
+        .map(serde_json::to_string)
+        .transpose()
+        .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+    let expires = expires_at(new.now, new.now, ws.inactivity_timeout, ws.absolute_timeout);
+    tx.execute(
+        "INSERT INTO sessions
+            (id, workspace_id, member_id, token_digest, user_agent, browser, os, device,
+             ip, last_ip, location, auth_method, created_at, last_active_at,
+             inactivity_timeout, absolute_timeout, status, change_seq, expires_at,
+             token_issued_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10, 'password', ?11, ?11,
+                 ?12, ?13, 'active', ?14, ?15, ?11)",
+        params![
+            id,
+            ws.id,
+            member.id,
+            new.token_digest,
+            new.user_agent,
+            device.browser,
+            device.os,
+            device.label,
+            new.ip,
+            location,
+            ts(new.now),
+            ws.inactivity_timeout.as_str(),
+            ws.absolute_timeout.as_str(),
+            seq,
+            ts(expires),
+        ],
+    )?;
+    append_event(
+        &tx,
+        &ws.id,
+        new.now,
+        &NewEvent {
+            event: "session.signed_in",
+            member_id: Some(&member.id),
+            member_email: Some(&member.email),
+            session_id: Some(&id),
+            ip: Some(new.ip),
+            user_agent: Some(new.user_agent),
+            device: Some(&device.label),
+            auth_method: Some("password"),
+            location: location.as_deref(),
+            ..NewEvent::default()
+        },
+    )?;
+    tx.commit()?;
+    Ok(id)
+}
+
+/// Ends `session` inside `tx` if it is still active, auditing it; returns whether it ended.
+pub(crate) fn end_in(
+    tx: &Transaction<'_>,
+    session: &Session,
+    workspace_id: &str,
+    ending: &Ending<'_>,
+) -> rusqlite::Result<bool> {
+    let seq = next_change_seq(tx, workspace_id)?;
+    let changed = tx.execute(
+        "UPDATE sessions SET status = ?2, end_reason = ?3, ended_at = ?4, change_seq = ?5
+         WHERE id = ?1 AND status = 'active'",
+        params![
+            session.id,
+            ending.status.as_str(),
+            ending.reason.as_str(),
+            ts(ending.at),
+            seq
+        ],
+    )?;
+    if changed == 0 {
+        return Ok(false);
+    }
+    append_event(
+        tx,
+        workspace_id,
+        ending.at,
+        &NewEvent {
+            event: ending.event,
+            member_id: Some(&session.member_id),
+            member_email: Some(&session.member_email),
+            session_id: Some(&session.id),
+            ip: Some(&session.last_ip),
+            user_agent: Some(&session.user_agent),
+            device: Some(&session.device),
+            reason: ending.event_reason,
+            actor_id: ending.actor.map(|a| a.0),
+            actor_email: ending.actor.map(|a| a.1),
+            ..NewEvent::default()
+        },
+    )?;
+    Ok(true)
+}
+
+/// Ends one session (in its own transaction); returns false when it was not active.
+pub fn end_session(
+    conn: &mut Connection,
+    session: &Session,
+    workspace_id: &str,
+    ending: &Ending<'_>,
+) -> rusqlite::Result<bool> {
+    let tx = conn.transaction()?;
+    let ended = end_in(&tx, session, workspace_id, ending)?;
+    tx.commit()?;
+    Ok(ended)
+}
+
+/// Ends every session in `sessions` that is still active and, when any ended, appends the
+/// `summary` event with `{"revoked": N}` in its details; all in one transaction.
+pub fn end_sessions(
+    conn: &mut Connection,
+    sessions: &[Session],
+    workspace_id: &str,
+    ending: &Ending<'_>,
+    summary: Option<NewEvent<'_>>,
+) -> rusqlite::Result<u64> {
+    let tx = conn.transaction()?;
+    let mut ended = 0u64;
+    for s in sessions {
+        if end_in(&tx, s, workspace_id, ending)? {
+            ended += 1;
+        }
+    }
+    if let Some(mut summary) = summary {
+        summary.details = Some(serde_json::json!({ "revoked": ended }).to_string());
+        append_event(&tx, workspace_id, ending.at, &summary)?;
+    }
+    tx.commit()?;
+    Ok(ended)
+}
+
+/// Expires every active session of the workspace whose expiry is at or before `now`, each at
+/// its exact instant with its reason, oldest first; and writes the events of the minutes of
+/// refused sign-ins that are over (see [`attempts::record_refusal`]).
+pub fn expire_due(
+    conn: &mut Connection,
+    workspace_id: &str,
+    now: DateTime<Utc>,
+) -> rusqlite::Result<usize> {
+    let tx = conn.transaction()?;
+    let n = expire_due_in(&tx, workspace_id, now)?;
+    tx.commit()?;
+    Ok(n)
+}
+
+pub(crate) fn expire_due_in(
+    tx: &Transaction<'_>,
+    workspace_id: &str,
+    now: DateTime<Utc>,
+) -> rusqlite::Result<usize> {
+    // Minutes of refused attempts on locked members that are over become their events.
+    attempts::flush_refusals(tx, workspace_id, now)?;
+    let due = select_sessions(
+        tx,
+        "s.workspace_id = ?1 AND s.status = 'active' AND s.expires_at <= ?2
+         ORDER BY s.expires_at, s.id",
+        &[&workspace_id, &ts(now)],
+    )?;
+    for s in &due {
+        let reason = expiry_reason(s);
+        end_in(
+            tx,
+            s,
+            workspace_id,
+            &Ending {
+                status: SessionStatus::Expired,
+                reason,
+                at: s.expires_at,
+                event: "session.expired",
+                event_reason: Some(reason.as_str()),
+                actor: None,
+            },
+        )?;
+    }
+    Ok(due.len())
+}
+
+/// Whether a session that has reached `expires_at` ran out of its absolute or its inactivity
+/// time (absolute wins a tie).
+pub fn expiry_reason(s: &Session) -> EndReason {
+    let absolute = Timeout::parse(&s.absolute_timeout).unwrap_or(Timeout::D30);
+    if s.created_at + absolute.duration() <= s.expires_at {
+        EndReason::Absolute
+    } else {
+        EndReason::Inactivity
+    }
+}
+
+/// The columns [`session_row`] reads, in order.
+pub(crate) const SESSION_COLUMNS: &str = "s.id, s.member_id, m.email, s.device, s.browser, s.os,
+    s.user_agent, s.ip, s.last_ip, s.location, s.created_at, s.last_active_at,
+    s.inactivity_timeout, s.absolute_timeout, s.status, s.ended_at, s.end_reason, s.change_seq,
+    s.workspace_id, s.expires_at, s.token_issued_at, s.token_confirmed, s.token_digest";
+
+pub(crate) fn session_row(r: &Row<'_>) -> rusqlite::Result<(Session, String)> {
+    let location: Option<String> = r.get(9)?;
+    let status: String = r.get(14)?;
+    let ended_at: Option<i64> = r.get(15)?;
+    let end_reason: Option<String> = r.get(16)?;
+    Ok((
+        Session {
+            id: r.get(0)?,
+            member_id: r.get(1)?,
+            member_email: r.get(2)?,
+            device: r.get(3)?,
+            browser: r.get(4)?,
+            os: r.get(5)?,
+            user_agent: r.get(6)?,
+            ip: r.get(7)?,
+            last_ip: r.get(8)?,
+            location: location.and_then(|l| serde_json::from_str(&l).ok()),
+            auth_method: AuthMethod::Password,
+            created_at: from_ts(r.get(10)?),
+            last_active_at: from_ts(r.get(11)?),
+            expires_at: from_ts(r.get(19)?),
+            inactivity_timeout: r.get(12)?,
+            absolute_timeout: r.get(13)?,
+            status: SessionStatus::parse(&status).unwrap_or(SessionStatus::Revoked),
+            ended_at: ended_at.map(from_ts),
+            end_reason: end_reason.as_deref().and_then(EndReason::parse),
+            change_seq: r.get(17)?,
+            current: None,
+        },
+        r.get(18)?,
+    ))
+}
+
+/// Sessions matching a `WHERE` clause (a fixed SQL fragment over `s` and `m`, never input).
+pub(crate) fn select_sessions(
+    conn: &Connection,
+    where_sql: &str,
+    args: &[&dyn rusqlite::ToSql],
+) -> rusqlite::Result<Vec<Session>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {SESSION_COLUMNS} FROM sessions s JOIN members m ON m.id = s.member_id
+         WHERE {where_sql}"
+    ))?;
+    stmt.query_map(args, session_row)?
+        .map(|r| r.map(|(s, _)| s))
+        .collect()
+}
+
+/// `min(last_active_at + inactivity, created_at + absolute)`.
+pub fn expires_at(
+    created_at: DateTime<Utc>,
+    last_active_at: DateTime<Utc>,
+    inactivity: Timeout,
+    absolute: Timeout,
+) -> DateTime<Utc> {
+    (last_active_at + inactivity.duration()).min(created_at + absolute.duration())
+}
+
+/// A session by id, whatever its status, with its workspace id.
+pub fn session_by_id(conn: &Connection, id: &str) -> rusqlite::Result<Option<(Session, String)>> {
+    Ok(one_session(conn, "s.id = ?1", &id)?.map(|f| (f.session, f.workspace_id)))
+}
+
+/// A session with what authentication needs to know about its current token.
+pub(crate) struct FoundSession {
+    pub(crate) session: Session,
+    pub(crate) workspace_id: String,
+    pub(crate) issued_at: DateTime<Utc>,
+    pub(crate) confirmed: bool,
+    pub(crate) digest: Vec<u8>,
+}
+
+/// The session matching a fixed `WHERE` clause on `s` (never input).
+pub(crate) fn one_session(
+    conn: &Connection,
+    where_sql: &str,
+    arg: &dyn rusqlite::ToSql,
+) -> rusqlite::Result<Option<FoundSession>> {
+    conn.prepare_cached(&format!(
+        "SELECT {SESSION_COLUMNS} FROM sessions s JOIN members m ON m.id = s.member_id
+         WHERE {where_sql}"
+    ))?
+    .query_row([arg], |r| {
+        let (session, workspace_id) = session_row(r)?;
+        Ok(FoundSession {
+            session,
+            workspace_id,
+            issued_at: from_ts(r.get(20)?),
+            confirmed: r.get(21)?,
+            digest: r.get(22)?,
+        })
+    })
+    .optional()
+}
+
+/// A session of the workspace by id, whatever its status.
+pub fn session_in(
+    conn: &Connection,
+    workspace_id: &str,
+    session_id: &str,
+) -> rusqlite::Result<Option<Session>> {
+    Ok(select_sessions(
+        conn,
+        "s.workspace_id = ?1 AND s.id = ?2",
+        &[&workspace_id, &session_id],
+    )?
+    .into_iter()
+    .next())
+}
+
+/// Whose sessions a query is about.
+#[derive(Debug, Clone, Copy)]
+pub enum Scope<'a> {
+    Member(&'a str),
+    Workspace(&'a str),
+}
+
+impl Scope<'_> {
+    /// The filter column (a fixed name) and its value.
+    fn column(&self) -> (&'static str, &str) {
+        match self {
+            Self::Member(id) => ("member_id", id),
+            Self::Workspace(id) => ("workspace_id", id),
+        }
+    }
+}
+
+/// A page of the scope's active sessions, newest first, with the total count.
+pub fn active_sessions(
+    conn: &Connection,
+    scope: Scope<'_>,
+    offset: u64,
+    limit: u32,
+) -> rusqlite::Result<(Vec<Session>, u64)> {
+    let (column, value) = scope.column();
+    let total = count(
+        conn,
+        &format!("SELECT count(*) FROM sessions WHERE {column} = ?1 AND status = 'active'"),
+        &[&value],
+    )?;
+    let rows = select_sessions(
+        conn,
+        &format!(
+            "s.{column} = ?1 AND s.status = 'active'
+             ORDER BY s.created_at DESC, s.id LIMIT ?2 OFFSET ?3"
+        ),
+        &[&value, &limit, &to_i64(offset)],
+    )?;
+    Ok((rows, total))
+}
+
+/// Every active session of the scope, oldest first (for bulk revocation).
+pub fn all_active_sessions(conn: &Connection, scope: Scope<'_>) -> rusqlite::Result<Vec<Session>> {
+    let (column, value) = scope.column();
+    select_sessions(
+        conn,
+        &format!("s.{column} = ?1 AND s.status = 'active' ORDER BY s.created_at, s.id"),
+        &[&value],
+    )
+}
+
+/// Sessions of any status whose `change_seq` is above `after`, ascending, and how many such
+/// changes there are in all.
+pub fn sessions_changed_after(
+    conn: &Connection,
+    workspace_id: &str,
+    after: i64,
+    limit: u32,
+) -> rusqlite::Result<(Vec<Session>, u64)> {
+    let total = count(
+        conn,
+        "SELECT count(*) FROM sessions WHERE workspace_id = ?1 AND change_seq > ?2",
+        &[&workspace_id, &after],
+    )?;
+    let rows = select_sessions(
+        conn,
+        "s.workspace_id = ?1 AND s.change_seq > ?2 ORDER BY s.change_seq LIMIT ?3",
+        &[&workspace_id, &after, &limit],
+    )?;
+    Ok((rows, total))
+}
+
+/// Records activity: `last_active_at` (written at most once a minute), the latest IP, and the
+/// expiry that follows from them. The write takes a new `change_seq`, so that a client
+/// following `changed_after` sees last-active times move.
+pub fn touch_session(
+    conn: &mut Connection,
+    session: &Session,
+    workspace_id: &str,
+    now: DateTime<Utc>,
+    ip: &str,
+) -> rusqlite::Result<()> {
+    if now - session.last_active_at < chrono::Duration::minutes(1) && session.last_ip == ip {
+        return Ok(());
+    }
+    let expires = expires_at(
+        session.created_at,
+        now,
+        Timeout::parse(&session.inactivity_timeout).unwrap_or(Timeout::D7),
+        Timeout::parse(&session.absolute_timeout).unwrap_or(Timeout::D30),
+    );
+    let tx = conn.transaction()?;
+    let seq = next_change_seq(&tx, workspace_id)?;
+    tx.execute(
+        "UPDATE sessions SET last_active_at = ?2, last_ip = ?3, expires_at = ?4, change_seq = ?5
+         WHERE id = ?1 AND status = 'active'",
+        params![session.id, ts(now), ip, ts(expires), seq],
+    )?;
+    tx.commit()
+}

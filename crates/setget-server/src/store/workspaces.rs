@@ -1,0 +1,155 @@
+//! Workspaces: their policy, its changes, and creating one with its members.
+
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, params};
+use setget_protocol::{Role, SessionPolicy};
+
+use super::audit::append_event;
+use super::members::member_by_email;
+use super::rows::{NewEvent, WorkspaceRow, from_ts, ts};
+use crate::policy::Timeout;
+
+/// A workspace and its policy.
+pub fn workspace(conn: &Connection, id: &str) -> rusqlite::Result<WorkspaceRow> {
+    conn.query_row(
+        "SELECT id, slug, name, inactivity_timeout, absolute_timeout, max_concurrent_sessions,
+                policy_updated_at, policy_updated_by
+         FROM workspaces WHERE id = ?1",
+        [id],
+        |r| {
+            let inactivity: String = r.get(3)?;
+            let absolute: String = r.get(4)?;
+            Ok(WorkspaceRow {
+                id: r.get(0)?,
+                slug: r.get(1)?,
+                name: r.get(2)?,
+                inactivity_timeout: Timeout::parse(&inactivity).unwrap_or(Timeout::D7),
+                absolute_timeout: Timeout::parse(&absolute).unwrap_or(Timeout::D30),
+                max_concurrent_sessions: r.get(5)?,
+                policy_updated_at: r.get::<_, Option<i64>>(6)?.map(from_ts),
+                policy_updated_by: r.get(7)?,
+            })
+        },
+    )
+}
+
+/// Replaces the workspace's policy and audits the change with the old and the new policy.
+pub fn update_policy(
+    conn: &mut Connection,
+    workspace_id: &str,
+    new: (Timeout, Timeout, Option<u32>),
+    actor: (&str, &str),
+    now: DateTime<Utc>,
+) -> rusqlite::Result<WorkspaceRow> {
+    let tx = conn.transaction()?;
+    let old = workspace(&tx, workspace_id)?.policy();
+    tx.execute(
+        "UPDATE workspaces SET inactivity_timeout = ?2, absolute_timeout = ?3,
+                max_concurrent_sessions = ?4, policy_updated_at = ?5, policy_updated_by = ?6
+         WHERE id = ?1",
+        params![
+            workspace_id,
+            new.0.as_str(),
+            new.1.as_str(),
+            new.2,
+            ts(now),
+            actor.1
+        ],
+    )?;
+    let updated = workspace(&tx, workspace_id)?;
+    let policy_json = |p: &SessionPolicy| {
+        serde_json::json!({
+            "inactivity_timeout": p.inactivity_timeout,
+            "absolute_timeout": p.absolute_timeout,
+            "max_concurrent_sessions": p.max_concurrent_sessions,
+        })
+    };
+    append_event(
+        &tx,
+        workspace_id,
+        now,
+        &NewEvent {
+            event: "settings.security.updated",
+            actor_id: Some(actor.0),
+            actor_email: Some(actor.1),
+            details: Some(
+                serde_json::json!({"old": policy_json(&old), "new": policy_json(&updated.policy())})
+                    .to_string(),
+            ),
+            ..NewEvent::default()
+        },
+    )?;
+    tx.commit()?;
+    Ok(updated)
+}
+
+/// Whether a workspace slug or any of these emails is taken already.
+pub fn slug_or_email_taken(
+    conn: &Connection,
+    slug: &str,
+    emails: &[&str],
+) -> rusqlite::Result<Option<String>> {
+    let slug_taken: bool = conn.query_row(
+        "SELECT EXISTS(SELECT 1 FROM workspaces WHERE slug = ?1)",
+        [slug],
+        |r| r.get(0),
+    )?;
+    if slug_taken {
+        return Ok(Some(format!("the workspace slug {slug:?} is taken")));
+    }
+    for email in emails {
+        if member_by_email(conn, email)?.is_some() {
+            return Ok(Some(format!(
+                "the email {email:?} belongs to another member"
+            )));
+        }
+    }
+    Ok(None)
+}
+
+/// A member to create along with a workspace: email, display name, role, password hash.
+#[derive(Debug, Clone)]
+pub struct NewMember {
+    pub email: String,
+    pub display_name: String,
+    pub role: Role,
+    pub password_hash: String,
+}
+
+/// Creates a workspace with its members in one transaction; returns the workspace id and the
+/// member ids in order.
+pub fn create_workspace(
+    conn: &mut Connection,
+    slug: &str,
+    name: &str,
+    members: &[NewMember],
+    now: DateTime<Utc>,
+) -> rusqlite::Result<(String, Vec<String>)> {
+    let tx = conn.transaction()?;
+    let ws_id = uuid::Uuid::new_v4().to_string();
+    tx.execute(
+        "INSERT INTO workspaces (id, slug, name, created_at) VALUES (?1, ?2, ?3, ?4)",
+        params![ws_id, slug, name, ts(now)],
+    )?;
+    let mut ids = Vec::with_capacity(members.len());
+    for m in members {
+        let id = uuid::Uuid::new_v4().to_string();
+        tx.execute(
+            "INSERT INTO members (id, workspace_id, email, display_name, role, password_hash,
+                                  created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                id,
+                ws_id,
+                m.email,
+                m.display_name,
+                m.role.as_str(),
+                m.password_hash,
+                ts(now)
+            ],
+        )?;
+        ids.push(id);
+    }
+    tx.commit()?;
+    Ok((ws_id, ids))
+}
