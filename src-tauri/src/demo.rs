@@ -12,9 +12,7 @@ use setget_core::Engine;
 use setget_core::account::AppDirs;
 use setget_core::notify::DesktopNotifier;
 use setget_core::secret::{MemoryStore, Sensitive};
-use setget_server::demo::{DEMO_OWNER_EMAIL, DEMO_OWNER_PASSWORD, seed};
-use setget_server::store::Store;
-use setget_server::{App, ServerConfig, serve};
+use setget_server::demo::{DEMO_OWNER_EMAIL, DEMO_OWNER_PASSWORD};
 
 /// A running demo; dropping it removes its files.
 #[derive(Debug)]
@@ -30,25 +28,11 @@ pub fn start() -> anyhow::Result<Demo> {
         .prefix("setget-admin-demo-")
         .tempdir()
         .context("creating the demo folder")?;
-    let store = Store::open(&dir.path().join("server.db"))?;
-    let app = App::new(store, ServerConfig::with_dev(true));
-    seed(&app)?;
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").context("binding the demo server")?;
-    listener.set_nonblocking(true)?;
-    let server_url = format!("http://{}", listener.local_addr()?);
-    tauri::async_runtime::spawn(setget_server::demo::simulate_traffic(
-        app.clone(),
+    let server_url = tauri::async_runtime::block_on(setget_server::demo::start(
+        &dir.path().join("server.db"),
         std::time::Duration::from_secs(20),
-    ));
-    tauri::async_runtime::spawn(async move {
-        let result = match tokio_listener(listener) {
-            Ok(l) => serve(l, app, std::future::pending()).await,
-            Err(e) => Err(e),
-        };
-        if let Err(e) = result {
-            tracing::error!(error = %e, "the demo server stopped");
-        }
-    });
+    ))
+    .context("starting the demo server")?;
     let engine = Arc::new(Engine::new(
         AppDirs {
             data: dir.path().join("data"),
@@ -71,8 +55,4 @@ pub fn start() -> anyhow::Result<Demo> {
         server_url,
         _dir: dir,
     })
-}
-
-fn tokio_listener(l: std::net::TcpListener) -> std::io::Result<tokio::net::TcpListener> {
-    tokio::net::TcpListener::from_std(l)
 }

@@ -489,3 +489,26 @@ pub async fn simulate_traffic(app: App, interval: std::time::Duration) {
         }
     }
 }
+
+/// Starts a demo server in this process: a new database at `db` with the `acme` workspace,
+/// served in dev mode on a free loopback port, with a traffic step every `traffic_interval`.
+/// Runs until the process ends; gives the server's URL. Call it within a Tokio runtime.
+pub async fn start(
+    db: &std::path::Path,
+    traffic_interval: std::time::Duration,
+) -> anyhow::Result<String> {
+    let store = store::Store::open(db)?;
+    let app = App::new(store, crate::ServerConfig::with_dev(true));
+    seed(&app)?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .context("binding the demo server")?;
+    let url = format!("http://{}", listener.local_addr()?);
+    tokio::spawn(simulate_traffic(app.clone(), traffic_interval));
+    tokio::spawn(async move {
+        if let Err(e) = crate::serve(listener, app, std::future::pending()).await {
+            tracing::error!(error = %e, "the demo server stopped");
+        }
+    });
+    Ok(url)
+}
