@@ -4,7 +4,8 @@ use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension as _, Row, params};
 use setget_protocol::AuditEvent;
 
-use super::{Cache, EVENT_COLUMNS, event_row, from_ms, ms, storage};
+use super::query::{EVENT_COLUMNS, event_row};
+use super::{Cache, from_ms, ms, storage};
 use crate::alerts::{Alert, AlertFilter, AlertStatus, NewAlert, Trusted, UsualPlace};
 use crate::detect::Severity;
 use crate::error::Result;

@@ -1,0 +1,314 @@
+//! Opening a cache: the key, the schema's migrations, the secondary indexes and the text
+//! search's triggers, and what the file is.
+
+use std::path::{Path, PathBuf};
+use std::sync::LazyLock;
+
+use rusqlite::{Connection, OptionalExtension as _};
+use rusqlite_migration::{M, Migrations};
+
+use super::*;
+use crate::error::{CoreError, ErrorKind, Result};
+
+pub(super) static MIGRATIONS: LazyLock<Migrations<'static>> = LazyLock::new(|| {
+    Migrations::new(vec![
+        M::up(include_str!("../cache_migrations/0001_initial.sql")),
+        M::up(include_str!("../cache_migrations/0002_session_search.sql")),
+        M::up(include_str!("../cache_migrations/0003_sync_report.sql")),
+        M::up(include_str!("../cache_migrations/0004_alerts.sql")),
+        M::up(include_str!("../cache_migrations/0005_detector_state.sql")),
+        M::up(include_str!(
+            "../cache_migrations/0006_search_active_only.sql"
+        )),
+        M::up(include_str!("../cache_migrations/0007_event_weight.sql")),
+    ])
+});
+
+/// The secondary indexes, for the window's queries: active sessions by last activity, by
+/// member, country and device; the audit log by event type, by member (also the detector's
+/// history) and by time. Kept out of the migrations so that a big first sync can load
+/// without them and build them once at the end ([`Cache::drop_indexes`],
+/// [`Cache::ensure_indexes`]).
+pub(super) const INDEXES: &[(&str, &str)] = &[
+    ("sessions_by_status", "sessions (status, last_active_at)"),
+    ("sessions_by_member", "sessions (member_id, status)"),
+    ("sessions_by_country", "sessions (country_code, status)"),
+    ("sessions_by_device", "sessions (device, status)"),
+    ("audit_by_event", "audit_events (event, seq)"),
+    ("audit_by_member", "audit_events (member_id, seq)"),
+    ("audit_by_time", "audit_events (at)"),
+    // The Overview's sign-ins and failures per day: a range of time within each event type,
+    // summed from the index alone.
+    ("audit_by_event_time", "audit_events (event, at, weight)"),
+];
+
+/// The triggers that keep `sessions_search` in step with the active rows of `sessions`: a
+/// session enters the index when it is stored active, leaves it when it ends, and is indexed
+/// again when a searched column changes (dropped with the sessions' indexes for a bulk load;
+/// when they come back, the index is refilled from the active rows).
+pub(super) const SEARCH_TRIGGERS: &[(&str, &str)] = &[
+    (
+        "sessions_search_active_insert",
+        "AFTER INSERT ON sessions WHEN new.status = 'active' BEGIN
+            INSERT INTO sessions_search (rowid, member_email, ip, device, city)
+            VALUES (new.rowid, new.member_email, new.ip, new.device, new.city);
+        END",
+    ),
+    (
+        "sessions_search_active_update",
+        "AFTER UPDATE OF member_email, ip, device, city, status ON sessions
+        WHEN (old.status = 'active') != (new.status = 'active')
+          OR (new.status = 'active' AND (old.member_email IS NOT new.member_email
+              OR old.ip IS NOT new.ip OR old.device IS NOT new.device
+              OR old.city IS NOT new.city))
+        BEGIN
+            INSERT INTO sessions_search (sessions_search, rowid, member_email, ip, device, city)
+            SELECT 'delete', old.rowid, old.member_email, old.ip, old.device, old.city
+            WHERE old.status = 'active';
+            INSERT INTO sessions_search (rowid, member_email, ip, device, city)
+            SELECT new.rowid, new.member_email, new.ip, new.device, new.city
+            WHERE new.status = 'active';
+        END",
+    ),
+];
+
+/// Refills the text search from the active rows.
+pub(super) const REFILL_SEARCH: &str =
+    "INSERT INTO sessions_search (sessions_search) VALUES ('delete-all');
+    INSERT INTO sessions_search (rowid, member_email, ip, device, city)
+    SELECT rowid, member_email, ip, device, city FROM sessions WHERE status = 'active';";
+
+/// Why a cache file did not open.
+#[derive(Debug)]
+pub(super) enum OpenFailure {
+    /// The key cannot read it (another key, or not a cache at all).
+    Unreadable(CoreError),
+    /// Anything else: the file stays as it is.
+    Other(CoreError),
+}
+
+impl From<CoreError> for OpenFailure {
+    fn from(e: CoreError) -> Self {
+        Self::Other(e)
+    }
+}
+
+impl From<OpenFailure> for CoreError {
+    fn from(f: OpenFailure) -> Self {
+        match f {
+            OpenFailure::Unreadable(e) | OpenFailure::Other(e) => e,
+        }
+    }
+}
+
+/// How long a write waits for another process of the app (the window and `setget-admin
+/// sync` may share a cache) before failing.
+pub(super) const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+impl Cache {
+    /// Opens (or creates) the encrypted cache at `path` with `key`. A file made with another
+    /// key, or not a cache at all, is a clear error and is left untouched.
+    pub fn open(path: &Path, key: &CacheKey) -> Result<Self> {
+        Ok(Self::open_with(path, Some(key))?)
+    }
+
+    #[cfg(any(test, feature = "test-support"))]
+    /// Opens a cache file without encryption. Only for measuring what encryption costs
+    /// (`cargo xtask bench sync`); the app never stores data this way.
+    #[doc(hidden)]
+    pub fn open_unencrypted_for_benchmark(path: &Path) -> Result<Self> {
+        Ok(Self::open_with(path, None)?)
+    }
+
+    /// Opens the cache at `path`, or, when the file cannot be read with `key` (the key was
+    /// lost with a reset keyring, or the file is not a cache), deletes it and starts an empty
+    /// one: the server holds the truth, the next sync refills it. Any other failure (a busy
+    /// or unwritable file) is an error and the file stays.
+    pub fn open_or_replace(path: &Path, key: &CacheKey) -> Result<Self> {
+        match Self::open_with(path, Some(key)) {
+            Ok(cache) => Ok(cache),
+            Err(OpenFailure::Unreadable(_)) => {
+                tracing::warn!(path = %path.display(), "replacing an unreadable cache");
+                delete_files(path)?;
+                Self::open(path, key)
+            }
+            Err(OpenFailure::Other(e)) => Err(e),
+        }
+    }
+
+    pub(super) fn open_with(
+        path: &Path,
+        key: Option<&CacheKey>,
+    ) -> std::result::Result<Self, OpenFailure> {
+        if let Some(dir) = path.parent() {
+            crate::private::dir(dir).map_err(|e| storage("create its folder", e))?;
+        }
+        // SQLite would create the file 0644; its WAL and shared-memory files take the
+        // database file's mode, so all three are the owner's alone.
+        if path.exists() {
+            crate::private::close_to_others(path).map_err(|e| storage("be closed to others", e))?;
+        } else {
+            crate::private::create(path).map_err(|e| storage("be created", e))?;
+        }
+        let mut conn = Connection::open(path).map_err(|e| storage("be opened", e))?;
+        if let Some(key) = key {
+            // A raw key (x'..') skips SQLCipher's password KDF: the key is already random.
+            conn.pragma_update(None, "key", format!("x'{}'", key.secret().expose()))
+                .map_err(|_| storage("be unlocked", "the key was refused"))?;
+        }
+        conn.busy_timeout(BUSY_TIMEOUT)
+            .map_err(|e| storage("be configured", e))?;
+        let readable = conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+            r.get::<_, i64>(0)
+        });
+        if let Err(e) = &readable
+            && e.sqlite_error_code() != Some(rusqlite::ErrorCode::NotADatabase)
+        {
+            return Err(storage("be read", e).into());
+        }
+        if readable.is_err() {
+            return Err(OpenFailure::Unreadable(CoreError::new(
+                ErrorKind::Storage,
+                format!(
+                    "{} cannot be read with the key in the keyring (another key, or not a \
+                     cache); delete it to start a fresh cache",
+                    path.display()
+                ),
+            )));
+        }
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(|e| storage("switch to WAL", e))?;
+        // WAL with synchronous=NORMAL survives a killed process; after a power cut the last
+        // transactions may be gone, and the cursors go with them, so the next sync refetches.
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(|e| storage("be configured", e))?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(|e| storage("be configured", e))?;
+        // A bigger page cache than SQLite's 2 MB default: every page read from disk must be
+        // decrypted, so re-reading hot index pages is what encryption makes expensive.
+        conn.pragma_update(None, "cache_size", -8_192)
+            .map_err(|e| storage("be configured", e))?;
+        MIGRATIONS
+            .to_latest(&mut conn)
+            .map_err(|e| storage("be migrated", e))?;
+        let cache = Self {
+            conn,
+            path: path.to_owned(),
+        };
+        if cache.indexes_missing()? == 0 {
+            return Ok(cache);
+        }
+        // A fresh file, or a bulk load that was interrupted: an empty table indexes for free,
+        // a loaded one is better queried with indexes than without.
+        cache.ensure_indexes()?;
+        Ok(cache)
+    }
+
+    pub(super) fn schema_has(&self, kind: &str, name: &str) -> Result<bool> {
+        self.conn
+            .query_row(
+                "SELECT 1 FROM sqlite_master WHERE type = ?1 AND name = ?2",
+                [kind, name],
+                |_| Ok(()),
+            )
+            .optional()
+            .map(|found| found.is_some())
+            .map_err(|e| storage("read its schema", e))
+    }
+
+    pub(super) fn indexes_missing(&self) -> Result<usize> {
+        let mut missing = 0;
+        for (name, _) in INDEXES {
+            missing += usize::from(!self.schema_has("index", name)?);
+        }
+        for (name, _) in SEARCH_TRIGGERS {
+            missing += usize::from(!self.schema_has("trigger", name)?);
+        }
+        Ok(missing)
+    }
+
+    /// Drops the secondary indexes of `table` (`sessions` or `audit_events`) before loading
+    /// many rows at once (a first sync); the loader calls [`Self::ensure_indexes`] when done.
+    /// Until then the window's queries are slower, and the text filter does not see the rows
+    /// being loaded.
+    pub fn drop_indexes(&mut self, table: &str) -> Result<()> {
+        let of_table = INDEXES
+            .iter()
+            .filter(|(_, on)| on.split(' ').next() == Some(table));
+        for (name, _) in of_table {
+            self.conn
+                .execute_batch(&format!("DROP INDEX IF EXISTS {name}"))
+                .map_err(|e| storage("drop an index", e))?;
+        }
+        if table == "sessions" {
+            for (name, _) in SEARCH_TRIGGERS {
+                self.conn
+                    .execute_batch(&format!("DROP TRIGGER IF EXISTS {name}"))
+                    .map_err(|e| storage("drop a trigger", e))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Creates the secondary indexes that are missing, and rebuilds the text search when its
+    /// triggers were gone.
+    pub fn ensure_indexes(&self) -> Result<()> {
+        for (name, on) in INDEXES {
+            self.conn
+                .execute_batch(&format!("CREATE INDEX IF NOT EXISTS {name} ON {on}"))
+                .map_err(|e| storage("build an index", e))?;
+        }
+        let mut missing = false;
+        for (name, _) in SEARCH_TRIGGERS {
+            missing |= !self.schema_has("trigger", name)?;
+        }
+        if missing {
+            // Triggers and rebuild in one transaction: a crash in between must not leave
+            // triggers over an index that lacks the rows loaded without them, and a second
+            // process doing the same meanwhile waits, then finds nothing to do.
+            let mut sql = String::from("BEGIN IMMEDIATE;");
+            for (name, body) in SEARCH_TRIGGERS {
+                sql.push_str(&format!("CREATE TRIGGER IF NOT EXISTS {name} {body};"));
+            }
+            sql.push_str(REFILL_SEARCH);
+            sql.push_str("COMMIT;");
+            if let Err(e) = self.conn.execute_batch(&sql) {
+                let _ = self.conn.execute_batch("ROLLBACK");
+                return Err(storage("build the text search", e));
+            }
+        }
+        Ok(())
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The size on disk of the database and its WAL.
+    pub fn bytes(&self) -> u64 {
+        let size = |p: PathBuf| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+        let mut wal = self.path.clone().into_os_string();
+        wal.push("-wal");
+        size(self.path.clone()) + size(PathBuf::from(wal))
+    }
+
+    /// The SQLCipher version, or `None` when the library is plain SQLite.
+    pub fn cipher_version(&self) -> Option<String> {
+        self.conn
+            .query_row("PRAGMA cipher_version", [], |r| r.get(0))
+            .optional()
+            .ok()
+            .flatten()
+    }
+
+    #[cfg(any(test, feature = "test-support"))]
+    /// Checks the file's integrity (`PRAGMA integrity_check`).
+    pub fn integrity_ok(&self) -> Result<bool> {
+        let v: String = self
+            .conn
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .map_err(|e| storage("check its integrity", e))?;
+        Ok(v == "ok")
+    }
+}

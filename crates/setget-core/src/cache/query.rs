@@ -1,0 +1,405 @@
+//! What the window and the command line read: cursors, counts, members, sessions by filter,
+//! the audit log.
+
+use chrono::{DateTime, Utc};
+use rusqlite::{OptionalExtension as _, Row};
+use setget_protocol::{
+    AuditEvent, AuthMethod, EndReason, Location, Member, Role, Session, SessionPolicy,
+    SessionStatus,
+};
+
+use super::*;
+use crate::error::Result;
+
+/// The `WHERE` clause of a session query and its values: only the filters that are set
+/// (each value bound, never spliced), so that SQLite can pick the index that fits; an
+/// `(? IS NULL OR col = ?)` pattern would force a scan of every row.
+pub(super) fn session_where(filter: &SessionFilter) -> (String, Vec<Box<dyn rusqlite::ToSql>>) {
+    let mut clauses: Vec<String> = Vec::new();
+    let mut args: Vec<Box<dyn rusqlite::ToSql>> = Vec::new();
+    // Binds a value and names its placeholder.
+    let mut bind = |value: Box<dyn rusqlite::ToSql>| {
+        args.push(value);
+        format!("?{}", args.len())
+    };
+    if let Some(member) = &filter.member_id {
+        clauses.push(format!("member_id = {}", bind(Box::new(member.clone()))));
+    }
+    if let Some(country) = &filter.country_code {
+        clauses.push(format!(
+            "country_code = {}",
+            bind(Box::new(country.clone()))
+        ));
+    }
+    if let Some(device) = &filter.device {
+        clauses.push(format!("device = {}", bind(Box::new(device.clone()))));
+    }
+    if let Some(before) = filter.created_before {
+        clauses.push(format!("created_at <= {}", bind(Box::new(ms(before)))));
+    }
+    if filter.active_only {
+        clauses.push("status = 'active'".to_owned());
+    }
+    let text = filter
+        .text
+        .as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty());
+    if text.is_some() && !filter.active_only {
+        // The text search covers the active sessions only.
+        clauses.push("status = 'active'".to_owned());
+    }
+    match text {
+        // Three characters or more go through the trigram index; shorter ones (which no
+        // trigram can match) through a scan of the rows the other filters leave.
+        Some(t) if t.chars().count() >= 3 => {
+            let phrase = bind(Box::new(format!("\"{}\"", t.replace('"', "\"\""))));
+            clauses.push(format!(
+                "rowid IN (SELECT rowid FROM sessions_search WHERE sessions_search MATCH {phrase})"
+            ));
+        }
+        Some(t) => {
+            let like = bind(Box::new(format!(
+                "%{}%",
+                t.replace('\\', "\\\\")
+                    .replace('%', "\\%")
+                    .replace('_', "\\_")
+            )));
+            clauses.push(format!(
+                "(member_email LIKE {like} ESCAPE '\\' OR ip LIKE {like} ESCAPE '\\'
+                  OR device LIKE {like} ESCAPE '\\' OR city LIKE {like} ESCAPE '\\')"
+            ));
+        }
+        None => {}
+    }
+    let where_sql = if clauses.is_empty() {
+        "1".to_owned()
+    } else {
+        clauses.join(" AND ")
+    };
+    (where_sql, args)
+}
+
+pub(super) const SESSION_COLUMNS: &str =
+    "id, member_id, member_email, device, browser, os, user_agent, ip,
+    last_ip, city, region, country, country_code, latitude, longitude, auth_method, created_at,
+    last_active_at, expires_at, inactivity_timeout, absolute_timeout, status, ended_at,
+    end_reason, change_seq, has_location";
+
+pub(super) fn session_row(r: &Row<'_>) -> rusqlite::Result<Session> {
+    let has_location: bool = r.get(25)?;
+    let location = has_location.then(|| -> rusqlite::Result<Location> {
+        Ok(Location {
+            city: r.get(9)?,
+            region: r.get(10)?,
+            country: r.get(11)?,
+            country_code: r.get(12)?,
+            latitude: r.get(13)?,
+            longitude: r.get(14)?,
+        })
+    });
+    Ok(Session {
+        id: r.get(0)?,
+        member_id: r.get(1)?,
+        member_email: r.get(2)?,
+        device: r.get(3)?,
+        browser: r.get(4)?,
+        os: r.get(5)?,
+        user_agent: r.get(6)?,
+        ip: r.get(7)?,
+        last_ip: r.get(8)?,
+        location: location.transpose()?,
+        auth_method: AuthMethod::Password,
+        created_at: from_ms(r.get(16)?),
+        last_active_at: from_ms(r.get(17)?),
+        expires_at: from_ms(r.get(18)?),
+        inactivity_timeout: r.get(19)?,
+        absolute_timeout: r.get(20)?,
+        status: SessionStatus::parse(&r.get::<_, String>(21)?).unwrap_or(SessionStatus::Active),
+        ended_at: r.get::<_, Option<i64>>(22)?.map(from_ms),
+        end_reason: r
+            .get::<_, Option<String>>(23)?
+            .and_then(|s| EndReason::parse(&s)),
+        change_seq: r.get(24)?,
+        current: None,
+    })
+}
+
+pub(super) const EVENT_COLUMNS: &str =
+    "seq, id, event, at, member_id, member_email, session_id, actor_id,
+    actor_email, ip, user_agent, device, location, auth_method, reason, details";
+
+pub(super) fn event_row(r: &Row<'_>) -> rusqlite::Result<AuditEvent> {
+    let location: Option<String> = r.get(12)?;
+    let details: Option<String> = r.get(15)?;
+    let auth_method: Option<String> = r.get(13)?;
+    Ok(AuditEvent {
+        seq: r.get(0)?,
+        id: r.get(1)?,
+        event: r.get(2)?,
+        at: from_ms(r.get(3)?),
+        member_id: r.get(4)?,
+        member_email: r.get(5)?,
+        session_id: r.get(6)?,
+        actor_id: r.get(7)?,
+        actor_email: r.get(8)?,
+        ip: r.get(9)?,
+        user_agent: r.get(10)?,
+        device: r.get(11)?,
+        location: location.and_then(|l| serde_json::from_str(&l).ok()),
+        auth_method: auth_method.map(|_| AuthMethod::Password),
+        reason: r.get(14)?,
+        details: details.and_then(|d| serde_json::from_str(&d).ok()),
+    })
+}
+
+impl Cache {
+    /// The current cursors.
+    pub fn cursors(&self) -> Result<Cursors> {
+        self.conn
+            .query_row(
+                "SELECT audit_seq, sessions_change_seq FROM sync_state WHERE id = 1",
+                [],
+                |r| {
+                    Ok(Cursors {
+                        audit_seq: r.get(0)?,
+                        sessions_change_seq: r.get(1)?,
+                    })
+                },
+            )
+            .map_err(|e| storage("read its cursors", e))
+    }
+
+    /// When the cache last finished a sync with the server.
+    pub fn last_sync(&self) -> Result<Option<DateTime<Utc>>> {
+        self.state_time("last_sync")
+    }
+
+    /// When the member list was last fetched in full.
+    pub fn members_synced_at(&self) -> Result<Option<DateTime<Utc>>> {
+        self.state_time("members_synced_at")
+    }
+
+    pub(super) fn state_time(&self, column: &str) -> Result<Option<DateTime<Utc>>> {
+        Ok(self.state_value(column)?.map(from_ms))
+    }
+
+    /// A nullable integer column of `sync_state`.
+    pub(super) fn state_value(&self, column: &str) -> Result<Option<i64>> {
+        self.conn
+            .query_row(
+                &format!("SELECT {column} FROM sync_state WHERE id = 1"),
+                [],
+                |r| r.get(0),
+            )
+            .map_err(|e| storage("read its sync state", e))
+    }
+
+    /// The one number a `SELECT count(*) …` answers.
+    pub(super) fn count(&self, sql: &str) -> Result<u64> {
+        self.conn
+            .prepare_cached(sql)
+            .and_then(|mut s| s.query_row([], |r| r.get::<_, i64>(0)))
+            .map(|n| u64::try_from(n).unwrap_or(0))
+            .map_err(|e| storage("count its rows", e))
+    }
+
+    /// What a sync last reported, and when.
+    pub fn sync_report(&self) -> Result<Option<(String, DateTime<Utc>)>> {
+        let row: (Option<String>, Option<i64>) = self
+            .conn
+            .query_row(
+                "SELECT report, report_at FROM sync_state WHERE id = 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .map_err(|e| storage("read the sync state", e))?;
+        Ok(match row {
+            (Some(report), Some(at)) => Some((report, from_ms(at))),
+            _ => None,
+        })
+    }
+
+    /// Row counts.
+    pub fn counts(&self) -> Result<Counts> {
+        let count = |sql| self.count(sql);
+        Ok(Counts {
+            members: count("SELECT count(*) FROM members")?,
+            sessions: count("SELECT count(*) FROM sessions")?,
+            active_sessions: count("SELECT count(*) FROM sessions WHERE status = 'active'")?,
+            audit_events: count("SELECT count(*) FROM audit_events")?,
+        })
+    }
+
+    /// Whether the member is known.
+    pub fn has_member(&self, member_id: &str) -> Result<bool> {
+        self.conn
+            .query_row("SELECT 1 FROM members WHERE id = ?1", [member_id], |_| {
+                Ok(())
+            })
+            .optional()
+            .map(|r| r.is_some())
+            .map_err(|e| storage("look up a member", e))
+    }
+
+    /// The last known session policy.
+    pub fn policy(&self) -> Result<Option<SessionPolicy>> {
+        let json: Option<String> = self
+            .conn
+            .query_row("SELECT policy FROM sync_state WHERE id = 1", [], |r| {
+                r.get(0)
+            })
+            .map_err(|e| storage("read the session policy", e))?;
+        Ok(json.and_then(|j| serde_json::from_str(&j).ok()))
+    }
+
+    /// Members by display name, with their active-session count and last activity from the
+    /// cached sessions.
+    pub fn members(&self) -> Result<Vec<Member>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT m.id, m.email, m.display_name, m.role,
+                        (SELECT count(*) FROM sessions s
+                          WHERE s.member_id = m.id AND s.status = 'active'),
+                        (SELECT max(last_active_at) FROM sessions s WHERE s.member_id = m.id)
+                 FROM members m ORDER BY m.display_name COLLATE NOCASE, m.id",
+            )
+            .map_err(|e| storage("list members", e))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(Member {
+                    id: r.get(0)?,
+                    email: r.get(1)?,
+                    display_name: r.get(2)?,
+                    role: Role::parse(&r.get::<_, String>(3)?).unwrap_or(Role::Member),
+                    active_sessions: r.get(4)?,
+                    last_active_at: r.get::<_, Option<i64>>(5)?.map(from_ms),
+                })
+            })
+            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+            .map_err(|e| storage("list members", e))?;
+        Ok(rows)
+    }
+
+    /// Sessions matching `filter`, most recently active first, and how many match.
+    pub fn sessions(&self, filter: &SessionFilter) -> Result<(Vec<Session>, u64)> {
+        let (where_sql, args) = session_where(filter);
+        let n = args.len();
+        let mut params: Vec<&dyn rusqlite::ToSql> = args.iter().map(|a| a.as_ref()).collect();
+        let total: i64 = self
+            .conn
+            .prepare_cached(&format!("SELECT count(*) FROM sessions WHERE {where_sql}"))
+            .and_then(|mut s| s.query_row(params.as_slice(), |r| r.get(0)))
+            .map_err(|e| storage("list sessions", e))?;
+        let limit = i64::from(filter.limit);
+        let offset = i64::try_from(filter.offset).unwrap_or(i64::MAX);
+        params.push(&limit);
+        params.push(&offset);
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {SESSION_COLUMNS} FROM sessions WHERE {where_sql}
+                 ORDER BY {} LIMIT ?{} OFFSET ?{}",
+                filter.sort.order_by(),
+                n + 1,
+                n + 2
+            ))
+            .map_err(|e| storage("list sessions", e))?;
+        let rows = stmt
+            .query_map(params.as_slice(), session_row)
+            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+            .map_err(|e| storage("list sessions", e))?;
+        Ok((rows, u64::try_from(total).unwrap_or(0)))
+    }
+
+    /// The countries and devices of the active sessions, for the filters of the list.
+    pub fn session_facets(&self) -> Result<(Vec<String>, Vec<String>)> {
+        let distinct = |column: &str| -> Result<Vec<String>> {
+            let mut stmt = self
+                .conn
+                .prepare_cached(&format!(
+                    "SELECT DISTINCT {column} FROM sessions
+                     WHERE status = 'active' AND {column} IS NOT NULL ORDER BY {column}"
+                ))
+                .map_err(|e| storage("list sessions", e))?;
+            stmt.query_map([], |r| r.get(0))
+                .and_then(|rows| rows.collect::<rusqlite::Result<Vec<String>>>())
+                .map_err(|e| storage("list sessions", e))
+        };
+        Ok((distinct("country_code")?, distinct("device")?))
+    }
+
+    #[cfg(any(test, feature = "test-support"))]
+    /// Every session, by id (for comparisons with the server).
+    pub fn all_sessions(&self) -> Result<Vec<Session>> {
+        let mut stmt = self
+            .conn
+            .prepare(&format!(
+                "SELECT {SESSION_COLUMNS} FROM sessions ORDER BY id"
+            ))
+            .map_err(|e| storage("list sessions", e))?;
+        stmt.query_map([], session_row)
+            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+            .map_err(|e| storage("list sessions", e))
+    }
+
+    /// Audit events matching `filter`, newest first. As for sessions, only the filters set
+    /// reach the `WHERE` clause, so that the event, member or time index serves the query.
+    pub fn audit_events(&self, filter: &AuditFilter) -> Result<Vec<AuditEvent>> {
+        let mut clauses = vec!["seq < ?1".to_owned()];
+        let mut args: Vec<Box<dyn rusqlite::ToSql>> =
+            vec![Box::new(filter.before_seq.unwrap_or(i64::MAX))];
+        let mut add = |column: &str, op: &str, value: Box<dyn rusqlite::ToSql>| {
+            args.push(value);
+            clauses.push(format!("{column} {op} ?{}", args.len()));
+        };
+        if let Some(event) = &filter.event {
+            add("event", "=", Box::new(event.clone()));
+        }
+        if let Some(member) = &filter.member_id {
+            add("member_id", "=", Box::new(member.clone()));
+        }
+        if let Some(since) = filter.since {
+            add("at", ">=", Box::new(ms(since)));
+        }
+        if let Some(until) = filter.until {
+            add("at", "<=", Box::new(ms(until)));
+        }
+        args.push(Box::new(i64::from(filter.limit)));
+        let sql = format!(
+            "SELECT {EVENT_COLUMNS} FROM audit_events WHERE {} ORDER BY seq DESC LIMIT ?{}",
+            clauses.join(" AND "),
+            args.len()
+        );
+        self.rows(&sql, rusqlite::params_from_iter(&args), event_row)
+            .map_err(|e| storage("read the audit log", e))
+    }
+
+    /// The rows of a query, each made by `row` (for the filtered lists, bind their values
+    /// with `rusqlite::params_from_iter`).
+    pub(super) fn rows<T>(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+        row: fn(&Row<'_>) -> rusqlite::Result<T>,
+    ) -> rusqlite::Result<Vec<T>> {
+        self.conn
+            .prepare_cached(sql)?
+            .query_map(params, row)?
+            .collect()
+    }
+
+    /// The audit events with `seq` in `from..=to`, ascending (for comparisons and replays).
+    pub fn audit_range(&self, from: i64, to: i64) -> Result<Vec<AuditEvent>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {EVENT_COLUMNS} FROM audit_events WHERE seq BETWEEN ?1 AND ?2 ORDER BY seq"
+            ))
+            .map_err(|e| storage("read the audit log", e))?;
+        stmt.query_map([from, to], event_row)
+            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+            .map_err(|e| storage("read the audit log", e))
+    }
+}
