@@ -1,6 +1,8 @@
 //! The commands the window may invoke: each takes the [`Shell`] state, calls the engine, and
 //! hands back its answer or its `{kind, server_code, message}` error.
 
+use std::sync::Arc;
+
 use serde::Serialize;
 use setget_core::account::SignedOutNote;
 use setget_core::alerts::{Alert, AlertFilter, AlertStatus, Trusted, UsualPlace};
@@ -10,7 +12,7 @@ use setget_core::export::{ExportFormat, Exported};
 use setget_core::notify::NotifySettings;
 use setget_core::secret::Sensitive;
 use setget_core::sync::SyncStatus;
-use setget_core::{AccountView, CoreError, ErrorKind};
+use setget_core::{AccountView, CoreError, Engine, ErrorKind};
 use tauri::Manager as _;
 use tauri_plugin_autostart::AutoLaunchManager;
 
@@ -28,6 +30,30 @@ pub struct AppInfo {
     /// The alert to show first, if the window was opened on one.
     #[ts(type = "number | null")]
     pub open_alert: Option<i64>,
+}
+
+/// Runs `work` on a blocking thread with the engine: the cache, the keyring and files are never
+/// touched on the window's main thread, where a plain (not `async`) command would run.
+async fn off_main<T: Send + 'static>(
+    shell: &Shell,
+    work: impl FnOnce(&Engine) -> Result<T, CoreError> + Send + 'static,
+) -> Result<T, CoreError> {
+    let engine = Arc::clone(&shell.engine);
+    blocking(move || work(&engine)).await
+}
+
+/// Runs `work` on a blocking thread.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, CoreError> + Send + 'static,
+) -> Result<T, CoreError> {
+    tauri::async_runtime::spawn_blocking(work)
+        .await
+        .map_err(|e| {
+            CoreError::new(
+                ErrorKind::Internal,
+                format!("a background task failed: {e}"),
+            )
+        })?
 }
 
 /// The app's version, the signed-in account and whether this is the demo.
@@ -102,22 +128,22 @@ pub fn sync_status(shell: tauri::State<'_, Shell>) -> SyncStatus {
 
 /// The detector's alerts, newest first.
 #[tauri::command]
-pub fn alerts(
+pub async fn alerts(
     shell: tauri::State<'_, Shell>,
     filter: AlertFilter,
 ) -> Result<Vec<Alert>, CoreError> {
-    shell.engine.alerts(&filter)
+    off_main(&shell, move |engine| engine.alerts(&filter)).await
 }
 
 /// Acknowledges, dismisses or marks an alert as familiar.
 #[tauri::command]
-pub fn set_alert_status(
+pub async fn set_alert_status(
     app: tauri::AppHandle,
     shell: tauri::State<'_, Shell>,
     id: i64,
     status: AlertStatus,
 ) -> Result<Alert, CoreError> {
-    let alert = shell.engine.set_alert_status(id, status)?;
+    let alert = off_main(&shell, move |engine| engine.set_alert_status(id, status)).await?;
     desktop::refresh(&app);
     Ok(alert)
 }
@@ -136,20 +162,26 @@ pub async fn revoke_alert_session(
 
 /// Where the member of an alert usually signs in from.
 #[tauri::command]
-pub fn usual_places(shell: tauri::State<'_, Shell>, id: i64) -> Result<Vec<UsualPlace>, CoreError> {
-    shell.engine.usual_places(id)
+pub async fn usual_places(
+    shell: tauri::State<'_, Shell>,
+    id: i64,
+) -> Result<Vec<UsualPlace>, CoreError> {
+    off_main(&shell, move |engine| engine.usual_places(id)).await
 }
 
 /// The workspace's trusted networks and countries.
 #[tauri::command]
-pub fn trusted(shell: tauri::State<'_, Shell>) -> Result<Trusted, CoreError> {
-    shell.engine.trusted()
+pub async fn trusted(shell: tauri::State<'_, Shell>) -> Result<Trusted, CoreError> {
+    off_main(&shell, |engine| engine.trusted()).await
 }
 
 /// Replaces the trusted networks and countries (a bad entry changes nothing).
 #[tauri::command]
-pub fn set_trusted(shell: tauri::State<'_, Shell>, trusted: Trusted) -> Result<Trusted, CoreError> {
-    shell.engine.set_trusted(trusted)
+pub async fn set_trusted(
+    shell: tauri::State<'_, Shell>,
+    trusted: Trusted,
+) -> Result<Trusted, CoreError> {
+    off_main(&shell, move |engine| engine.set_trusted(trusted)).await
 }
 
 /// The notification settings.
@@ -160,26 +192,27 @@ pub fn notify_settings(shell: tauri::State<'_, Shell>) -> NotifySettings {
 
 /// Changes the notification settings.
 #[tauri::command]
-pub fn set_notify_settings(
+pub async fn set_notify_settings(
     app: tauri::AppHandle,
     shell: tauri::State<'_, Shell>,
     settings: NotifySettings,
 ) -> Result<NotifySettings, CoreError> {
-    shell.engine.set_notify_settings(settings)?;
+    off_main(&shell, move |engine| engine.set_notify_settings(settings)).await?;
     desktop::refresh(&app);
     Ok(settings)
 }
 
 /// Pauses notifications for an hour (`pause`), or resumes them.
 #[tauri::command]
-pub fn pause_notifications(
+pub async fn pause_notifications(
     app: tauri::AppHandle,
     shell: tauri::State<'_, Shell>,
     pause: bool,
 ) -> Result<NotifySettings, CoreError> {
-    let settings = shell
-        .engine
-        .pause_notifications(pause.then_some(desktop::PAUSE))?;
+    let settings = off_main(&shell, move |engine| {
+        engine.pause_notifications(pause.then_some(desktop::PAUSE))
+    })
+    .await?;
     desktop::refresh(&app);
     Ok(settings)
 }
@@ -187,29 +220,35 @@ pub fn pause_notifications(
 /// Whether the app starts (in the tray) when the admin logs in; `None` in the demo, which
 /// never starts at login.
 #[tauri::command]
-pub fn launch_at_login(app: tauri::AppHandle) -> Result<Option<bool>, CoreError> {
-    let Some(launcher) = app.try_state::<AutoLaunchManager>() else {
-        return Ok(None);
-    };
-    launcher.is_enabled().map(Some).map_err(autostart_error)
+pub async fn launch_at_login(app: tauri::AppHandle) -> Result<Option<bool>, CoreError> {
+    blocking(move || {
+        let Some(launcher) = app.try_state::<AutoLaunchManager>() else {
+            return Ok(None);
+        };
+        launcher.is_enabled().map(Some).map_err(autostart_error)
+    })
+    .await
 }
 
 /// Turns launching at login on or off; answers the state the system reports afterwards.
 #[tauri::command]
-pub fn set_launch_at_login(app: tauri::AppHandle, enabled: bool) -> Result<bool, CoreError> {
-    let Some(launcher) = app.try_state::<AutoLaunchManager>() else {
-        return Err(CoreError::new(
-            ErrorKind::InvalidInput,
-            "the demo does not start at login",
-        ));
-    };
-    if enabled {
-        launcher.enable()
-    } else {
-        launcher.disable()
-    }
-    .map_err(autostart_error)?;
-    launcher.is_enabled().map_err(autostart_error)
+pub async fn set_launch_at_login(app: tauri::AppHandle, enabled: bool) -> Result<bool, CoreError> {
+    blocking(move || {
+        let Some(launcher) = app.try_state::<AutoLaunchManager>() else {
+            return Err(CoreError::new(
+                ErrorKind::InvalidInput,
+                "the demo does not start at login",
+            ));
+        };
+        if enabled {
+            launcher.enable()
+        } else {
+            launcher.disable()
+        }
+        .map_err(autostart_error)?;
+        launcher.is_enabled().map_err(autostart_error)
+    })
+    .await
 }
 
 fn autostart_error(e: tauri_plugin_autostart::Error) -> CoreError {
@@ -221,11 +260,11 @@ fn autostart_error(e: tauri_plugin_autostart::Error) -> CoreError {
 
 /// The workspace at a glance: counts, the map's places, the sign-in timeline.
 #[tauri::command]
-pub fn overview(
+pub async fn overview(
     shell: tauri::State<'_, Shell>,
     query: OverviewQuery,
 ) -> Result<Overview, CoreError> {
-    shell.engine.overview(&query)
+    off_main(&shell, move |engine| engine.overview(&query)).await
 }
 
 /// The workspace's session policy, from the server.
@@ -266,13 +305,13 @@ pub async fn revoke_workspace_sessions(
 
 /// The workspace's members with their active sessions and last activity, from the cache.
 #[tauri::command]
-pub fn members(shell: tauri::State<'_, Shell>) -> Result<Vec<Member>, CoreError> {
-    shell.engine.with_cache(|c| c.members())
+pub async fn members(shell: tauri::State<'_, Shell>) -> Result<Vec<Member>, CoreError> {
+    off_main(&shell, |engine| engine.with_cache(|c| c.members())).await
 }
 
 /// A member's active sessions, most recently active first, from the cache.
 #[tauri::command]
-pub fn member_sessions(
+pub async fn member_sessions(
     shell: tauri::State<'_, Shell>,
     member_id: String,
 ) -> Result<Vec<Session>, CoreError> {
@@ -282,9 +321,10 @@ pub fn member_sessions(
         limit: 1000,
         ..SessionFilter::default()
     };
-    shell
-        .engine
-        .with_cache(|c| c.sessions(&filter).map(|(rows, _)| rows))
+    off_main(&shell, move |engine| {
+        engine.with_cache(|c| c.sessions(&filter).map(|(rows, _)| rows))
+    })
+    .await
 }
 
 /// Revokes one session of a member.
@@ -383,25 +423,28 @@ impl AuditQuery {
 /// A page of the cached audit log, newest first: events below `before_seq` (None: from the
 /// newest), at most `limit` (1 to 1000).
 #[tauri::command]
-pub fn audit_events(
+pub async fn audit_events(
     shell: tauri::State<'_, Shell>,
     query: AuditQuery,
     before_seq: Option<i64>,
     limit: u32,
 ) -> Result<Vec<AuditEvent>, CoreError> {
     let filter = query.filter(before_seq, limit.clamp(1, 1000))?;
-    shell.engine.with_cache(|c| c.audit_events(&filter))
+    off_main(&shell, move |engine| {
+        engine.with_cache(|c| c.audit_events(&filter))
+    })
+    .await
 }
 
 /// Exports every cached audit event matching `query` to a CSV or JSON file.
 #[tauri::command]
-pub fn export_audit(
+pub async fn export_audit(
     shell: tauri::State<'_, Shell>,
     query: AuditQuery,
     format: ExportFormat,
 ) -> Result<Exported, CoreError> {
     let filter = query.filter(None, 0)?;
-    shell.engine.export_audit(&filter, format)
+    off_main(&shell, move |engine| engine.export_audit(&filter, format)).await
 }
 
 /// Which active sessions the window lists.
@@ -436,7 +479,7 @@ pub struct SessionFacets {
 /// Rows `offset..offset + limit` (limit 1 to 1000) of the workspace's active sessions matching
 /// `query`, from the cache.
 #[tauri::command]
-pub fn sessions_page(
+pub async fn sessions_page(
     shell: tauri::State<'_, Shell>,
     query: SessionQuery,
     offset: u64,
@@ -459,14 +502,16 @@ pub fn sessions_page(
         limit: limit.clamp(1, 1000),
     };
     let started = std::time::Instant::now();
-    let page = shell
-        .engine
-        .with_cache(|c| c.sessions(&filter))
-        .map(|(rows, total)| SessionPage { rows, total });
+    let searched = filter.text.is_some();
+    let page = off_main(&shell, move |engine| {
+        engine.with_cache(|c| c.sessions(&filter))
+    })
+    .await
+    .map(|(rows, total)| SessionPage { rows, total });
     // The search text may be an email: only whether there was one is logged.
     tracing::debug!(
         ms = started.elapsed().as_millis(),
-        searched = filter.text.is_some(),
+        searched,
         "sessions page"
     );
     page
@@ -474,7 +519,8 @@ pub fn sessions_page(
 
 /// The filters' choices.
 #[tauri::command]
-pub fn session_facets(shell: tauri::State<'_, Shell>) -> Result<SessionFacets, CoreError> {
-    let (countries, devices) = shell.engine.with_cache(|c| c.session_facets())?;
+pub async fn session_facets(shell: tauri::State<'_, Shell>) -> Result<SessionFacets, CoreError> {
+    let (countries, devices) =
+        off_main(&shell, |engine| engine.with_cache(|c| c.session_facets())).await?;
     Ok(SessionFacets { countries, devices })
 }
