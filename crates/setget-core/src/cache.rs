@@ -262,6 +262,39 @@ pub(crate) mod tests {
         (Cache::open(&dir.join("c.db"), &key).unwrap(), key)
     }
 
+    /// A reader is a second connection: it sees what the writer committed, also after it was
+    /// opened, writes nothing, and the writer commits while a read on it is open.
+    #[test]
+    fn a_reader_reads_beside_the_writer_and_cannot_write() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut writer, key) = open(tmp.path());
+        writer.apply_audit(&[event(1)]).unwrap();
+        let reader = Cache::open_reader(&tmp.path().join("c.db"), &key).unwrap();
+        let seqs = |c: &Cache| {
+            c.audit_events(&AuditFilter {
+                limit: 100,
+                ..AuditFilter::default()
+            })
+            .unwrap()
+            .iter()
+            .map(|e| e.seq)
+            .collect::<Vec<_>>()
+        };
+        assert_eq!(seqs(&reader), [1]);
+        // A read held open on the reader does not stop the writer.
+        reader
+            .conn
+            .execute_batch("BEGIN; SELECT count(*) FROM audit_events;")
+            .unwrap();
+        writer.apply_audit(&[event(2)]).unwrap();
+        reader.conn.execute_batch("COMMIT").unwrap();
+        assert_eq!(seqs(&reader), [2, 1]);
+        assert!(reader.conn.execute("DELETE FROM audit_events", []).is_err());
+        assert_eq!(seqs(&writer), [2, 1]);
+        // Another key reads nothing.
+        assert!(Cache::open_reader(&tmp.path().join("c.db"), &CacheKey::generate()).is_err());
+    }
+
     /// A cache written before events had a weight gets it from the events' details on the
     /// upgrade, and its Overview index back with the weight in it.
     #[test]

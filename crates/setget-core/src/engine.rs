@@ -518,8 +518,21 @@ impl Engine {
             format,
         );
         let path = dir.join(name);
-        let cache = lock(&signed.cache);
-        let events = export::export_audit(&cache, filter, format, &path)?;
+        // On a reading connection of its own: the sync keeps writing while the file is made.
+        let config = signed.cred.config();
+        let key = self
+            .secrets
+            .load(&config.cache_key_name())?
+            .map(CacheKey::from_stored)
+            .transpose()?
+            .ok_or_else(|| {
+                CoreError::new(
+                    ErrorKind::Storage,
+                    "the cache's key is gone from the keyring",
+                )
+            })?;
+        let reader = Cache::open_reader(&config.cache_path(&self.dirs), &key)?;
+        let events = export::export_audit(&reader, filter, format, &path)?;
         Ok(Exported { path, events })
     }
 

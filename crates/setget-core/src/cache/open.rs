@@ -136,6 +136,32 @@ impl Cache {
         }
     }
 
+    /// A reading connection to a cache that is open already (its writer migrated and indexed
+    /// it): `query_only`, so nothing can be written through it. A long read — an export —
+    /// runs on it beside the writer, which WAL lets go on committing meanwhile.
+    pub fn open_reader(path: &Path, key: &CacheKey) -> Result<Self> {
+        if !path.exists() {
+            return Err(storage("be read", "there is no cache file yet"));
+        }
+        let conn = Connection::open(path).map_err(|e| storage("be opened", e))?;
+        conn.pragma_update(None, "key", format!("x'{}'", key.secret().expose()))
+            .map_err(|_| storage("be unlocked", "the key was refused"))?;
+        conn.busy_timeout(BUSY_TIMEOUT)
+            .map_err(|e| storage("be configured", e))?;
+        conn.pragma_update(None, "query_only", "ON")
+            .map_err(|e| storage("be configured", e))?;
+        conn.pragma_update(None, "cache_size", -8_192)
+            .map_err(|e| storage("be configured", e))?;
+        conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+            r.get::<_, i64>(0)
+        })
+        .map_err(|e| storage("be read", e))?;
+        Ok(Self {
+            conn,
+            path: path.to_owned(),
+        })
+    }
+
     pub(super) fn open_with(
         path: &Path,
         key: Option<&CacheKey>,
