@@ -58,7 +58,9 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     for (role, email, ip) in ROLES {
         let user_agent = format!("setget-adversarial/{role}");
         let token = match email {
-            Some(email) => Some(runtime.block_on(sign_in(&server, email, &user_agent, ip))?),
+            Some(email) => {
+                Some(runtime.block_on(server.browser_sign_in(email, PASSWORD, &user_agent, ip))?)
+            }
             None => None,
         };
         tokens.push((role, ip, user_agent, token));
@@ -87,34 +89,6 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
         );
     }
     Ok(())
-}
-
-/// Signs in as `email` from `ip` with `user_agent`; the session token.
-async fn sign_in(
-    server: &ServerProcess,
-    email: &str,
-    user_agent: &str,
-    ip: &str,
-) -> anyhow::Result<String> {
-    let answer = reqwest::Client::new()
-        .post(server.at("/auth/sign-in/"))
-        .header("user-agent", user_agent)
-        .header("x-forwarded-for", ip)
-        .json(&serde_json::json!({"email": email, "password": PASSWORD, "medium": "email"}))
-        .send()
-        .await?;
-    if answer.status() != 200 {
-        bail!("signing in as {email} answered {}", answer.status());
-    }
-    answer
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(|c| c.strip_prefix("setget_session="))
-        .and_then(|c| c.split(';').next())
-        .map(str::to_owned)
-        .context("no session cookie")
 }
 
 /// The schemathesis configuration of one role: every request with the user agent and the

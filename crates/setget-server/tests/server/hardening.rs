@@ -18,7 +18,11 @@ async fn guarded_server(dir: &std::path::Path) -> Server {
 /// The same on `listen`, and the URL to reach it at: a dual-stack listener prints
 /// `[::]:PORT`, reached here over IPv4 loopback.
 async fn guarded_server_on(dir: &std::path::Path, listen: &str) -> (Server, String) {
-    let server = Server::start_on(&dir.join("s.db"), true, listen);
+    guarded(Server::start_on(&dir.join("s.db"), true, listen)).await
+}
+
+/// `server` (in dev mode) with the workspace `guard`, and the URL to reach it at.
+async fn guarded(server: Server) -> (Server, String) {
     let url = server.url.replace("[::]", "127.0.0.1");
     let created = reqwest::Client::new()
         .post(format!("{url}/api/_dev/workspaces/"))
@@ -92,23 +96,33 @@ async fn failed_sign_in_reasons_as(
     url: &str,
     cookie: &str,
 ) -> Vec<String> {
-    let log: Value = client
-        .get(format!(
-            "{url}/api/workspaces/guard/audit-logs/?event=auth.sign_in_failed&per_page=1000"
-        ))
-        .header("cookie", cookie)
-        .send()
+    failed_sign_in_events(client, url, cookie, None)
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    log["results"]
-        .as_array()
-        .unwrap()
         .iter()
         .map(|e| e["reason"].as_str().unwrap_or_default().to_owned())
         .collect()
+}
+
+/// The workspace's failed sign-ins, oldest first, read with the owner's session `cookie`
+/// (from `forwarded`, the address it was signed in from, when given).
+async fn failed_sign_in_events(
+    client: &reqwest::Client,
+    url: &str,
+    cookie: &str,
+    forwarded: Option<&str>,
+) -> Vec<Value> {
+    let mut request = client
+        .get(format!(
+            "{url}/api/workspaces/guard/audit-logs/?event=auth.sign_in_failed&per_page=1000"
+        ))
+        .header("cookie", cookie);
+    if let Some(f) = forwarded {
+        request = request.header("x-forwarded-for", f);
+    }
+    let log: Value = request.send().await.unwrap().json().await.unwrap();
+    let mut events = log["results"].as_array().unwrap().clone();
+    events.sort_by_key(|e| e["seq"].as_i64());
+    events
 }
 
 /// Regression: the lockout was checked before the password and a failure recorded after it,
@@ -592,22 +606,9 @@ async fn a_state_change_from_another_scheme_or_port_is_cross_origin() {
 /// The owner's view of the workspace's failed sign-ins, oldest first (the dev clock may have
 /// moved, so the owner signs in afresh).
 async fn failed_sign_ins(client: &reqwest::Client, url: &str) -> Vec<Value> {
-    let cookie = owner_cookie(client, url, Some("192.0.2.200")).await;
-    let log: Value = client
-        .get(format!(
-            "{url}/api/workspaces/guard/audit-logs/?event=auth.sign_in_failed&per_page=1000"
-        ))
-        .header("cookie", &cookie)
-        .header("x-forwarded-for", "192.0.2.200")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let mut events = log["results"].as_array().unwrap().clone();
-    events.sort_by_key(|e| e["seq"].as_i64());
-    events
+    let from = Some("192.0.2.200");
+    let cookie = owner_cookie(client, url, from).await;
+    failed_sign_in_events(client, url, &cookie, from).await
 }
 
 async fn advance_dev_clock(client: &reqwest::Client, url: &str, seconds: i64) {
@@ -956,24 +957,15 @@ async fn connections_beyond_the_limit_wait_for_a_free_one() {
 async fn the_event_stream_outlives_the_header_timeout() {
     use futures_util::StreamExt as _;
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start_with(
+    let (_server, url) = guarded(Server::start_with(
         &dir.path().join("s.db"),
         true,
         "127.0.0.1:0",
         &["--header-timeout", "1s"],
-    );
-    let url = &server.url;
+    ))
+    .await;
+    let url = &url;
     let client = reqwest::Client::new();
-    let created = client
-        .post(format!("{url}/api/_dev/workspaces/"))
-        .json(&json!({"slug": "guard", "name": "Guard", "members": [
-            {"email": OWNER, "password": OWNER_PASSWORD, "role": "owner", "display_name": "O"},
-            {"email": MEMBER, "password": MEMBER_PASSWORD, "role": "member", "display_name": "Ada"}
-        ]}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(created.status(), 201);
     let cookie = owner_cookie(&client, url, None).await;
     let stream = client
         .get(format!("{url}/api/workspaces/guard/events/"))
