@@ -16,19 +16,9 @@ pub fn hash(password: &str) -> anyhow::Result<String> {
         .map_err(|e| anyhow::anyhow!("encoding a password salt failed: {e}"))?;
     let params = Params::default();
     let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
+    let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
     MEMORY
-        .with_borrow_mut(|memory| {
-            if memory.len() < params.block_count() {
-                memory.resize(params.block_count(), Block::default());
-            }
-            Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone())
-                .hash_password_into_with_memory(
-                    password.as_bytes(),
-                    &bytes,
-                    &mut out,
-                    &mut memory[..],
-                )
-        })
+        .with_borrow_mut(|memory| hash_into(&argon2, password, &bytes, &mut out, memory))
         .map_err(|e| anyhow::anyhow!("hashing a password failed: {e}"))?;
     let output = Output::new(&out).map_err(|e| anyhow::anyhow!("encoding a hash failed: {e}"))?;
     let phc = PasswordHash {
@@ -70,18 +60,32 @@ pub fn verify_in(password: &str, phc: &str, memory: &mut Vec<Block>) -> bool {
     let Ok(salt) = salt.decode_b64(&mut salt_bytes) else {
         return false;
     };
-    if memory.len() < params.block_count() {
-        memory.resize(params.block_count(), Block::default());
-    }
     let mut out = vec![0u8; expected.len()];
-    let hashed = Argon2::new(algorithm, version, params).hash_password_into_with_memory(
-        password.as_bytes(),
+    let hashed = hash_into(
+        &Argon2::new(algorithm, version, params),
+        password,
         salt,
         &mut out,
-        &mut memory[..],
+        memory,
     );
     // `Output`'s equality is constant-time.
     hashed.is_ok() && Output::new(&out).is_ok_and(|out| out == expected)
+}
+
+/// Hashes `password` with `salt` into `out`, in `memory` grown to what `argon2`'s parameters
+/// need (and kept by the caller, so that it is allocated once).
+fn hash_into(
+    argon2: &Argon2<'_>,
+    password: &str,
+    salt: &[u8],
+    out: &mut [u8],
+    memory: &mut Vec<Block>,
+) -> Result<(), argon2::Error> {
+    let blocks = argon2.params().block_count();
+    if memory.len() < blocks {
+        memory.resize(blocks, Block::default());
+    }
+    argon2.hash_password_into_with_memory(password.as_bytes(), salt, out, &mut memory[..])
 }
 
 /// A hash of a password nobody knows, verified against when the email is unknown so that
