@@ -21,9 +21,11 @@ mod alerts;
 mod open;
 mod overview;
 mod query;
+mod readers;
 mod write;
 
 pub use overview::{DayCount, MAX_PLACES, Overview, OverviewQuery, Place, TIMELINE_DAYS};
+pub use readers::Readers;
 
 /// The key of one cache file: 32 random bytes, kept as 64 hex digits in the keyring.
 #[derive(Debug, Clone)]
@@ -293,6 +295,47 @@ pub(crate) mod tests {
         assert_eq!(seqs(&writer), [2, 1]);
         // Another key reads nothing.
         assert!(Cache::open_reader(&tmp.path().join("c.db"), &CacheKey::generate()).is_err());
+    }
+
+    /// The window's reads go through [`Readers`]: a read finishes while the writer is in the
+    /// middle of a transaction (and sees only what was committed), two reads at once each get
+    /// a connection, and idle connections are kept for the next read.
+    #[test]
+    fn readers_read_while_the_writer_is_mid_transaction() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut writer, key) = open(tmp.path());
+        writer.apply_audit(&[event(1)]).unwrap();
+        let readers = Readers::new(&tmp.path().join("c.db"), key);
+        writer
+            .conn
+            .execute_batch("BEGIN IMMEDIATE; DELETE FROM audit_events;")
+            .unwrap();
+        let count = |c: &Cache| -> Result<i64> {
+            c.conn
+                .query_row("SELECT count(*) FROM audit_events", [], |r| r.get(0))
+                .map_err(|e| storage("be read", e))
+        };
+        assert_eq!(readers.read(count).unwrap(), 1);
+        let nested = readers
+            .read(|outer| {
+                let inner = readers.read(count)?;
+                Ok((count(outer)?, inner))
+            })
+            .unwrap();
+        assert_eq!(nested, (1, 1));
+        assert_eq!(readers.idle(), 2);
+        writer.conn.execute_batch("COMMIT").unwrap();
+        assert_eq!(readers.read(count).unwrap(), 0);
+        assert_eq!(readers.idle(), 2);
+        // A reader cannot write.
+        assert!(
+            readers
+                .read(|c| c
+                    .conn
+                    .execute("DELETE FROM members", [])
+                    .map_err(|e| storage("be written", e)))
+                .is_err()
+        );
     }
 
     /// A cache written before events had a weight gets it from the events' details on the

@@ -17,7 +17,9 @@ use tokio::sync::watch;
 
 use crate::account::{self, AccountConfig, AppDirs, AppSettings, SignedOutNote};
 use crate::alerts::{Alert, AlertFilter, AlertStatus, Trusted, UsualPlace, Watch};
-use crate::cache::{self, AuditFilter, Cache, CacheKey, Counts, Cursors, Overview, OverviewQuery};
+use crate::cache::{
+    self, AuditFilter, Cache, CacheKey, Counts, Cursors, Overview, OverviewQuery, Readers,
+};
 use crate::client::{ApiClient, parse_server_url};
 use crate::credential::Credential;
 use crate::detect::Severity;
@@ -79,7 +81,10 @@ pub struct WorkspaceRevoked {
 #[derive(Debug, Clone)]
 struct Signed {
     cred: Arc<Credential>,
+    /// The cache's writer: the sync's, and the actions' that change the cache.
     cache: Arc<Mutex<Cache>>,
+    /// Read-only connections for the window's and the command line's reads.
+    readers: Arc<Readers>,
     /// The detector over this account's cache.
     watch: Arc<Watch>,
 }
@@ -183,7 +188,7 @@ impl Engine {
 
     /// Makes `config` the engine's account: opens its cache and builds its credential.
     fn adopt(&self, config: AccountConfig, client: ApiClient) -> Result<AccountView> {
-        let cache = self.open_cache(&config)?;
+        let (cache, readers) = self.open_cache(&config)?;
         let view = AccountView::from(&config);
         let watch = Arc::new(Watch::new().ignoring_session(config.session_id.clone()));
         let cred = Credential::new(
@@ -196,6 +201,7 @@ impl Engine {
         self.set_account(Some(Signed {
             cred: Arc::new(cred),
             cache,
+            readers,
             watch,
         }));
         Ok(view)
@@ -222,7 +228,7 @@ impl Engine {
 
     /// Opens the account's cache, making its key on first use. A file the key cannot open (a
     /// key lost with a reinstalled keyring, a damaged file) is only a cache: it is replaced.
-    fn open_cache(&self, config: &AccountConfig) -> Result<Arc<Mutex<Cache>>> {
+    fn open_cache(&self, config: &AccountConfig) -> Result<(Arc<Mutex<Cache>>, Arc<Readers>)> {
         let name = config.cache_key_name();
         let path = config.cache_path(&self.dirs);
         let key = match self.secrets.load(&name)? {
@@ -237,7 +243,8 @@ impl Engine {
         let started = std::time::Instant::now();
         let cache = Cache::open_or_replace(&path, &key)?;
         tracing::debug!(ms = started.elapsed().as_millis(), "cache opened");
-        Ok(Arc::new(Mutex::new(cache)))
+        let readers = Readers::new(&path, key);
+        Ok((Arc::new(Mutex::new(cache)), Arc::new(readers)))
     }
 
     /// Signs in; the token goes to the secret store and the rest to `account.json`.
@@ -387,7 +394,17 @@ impl Engine {
     pub fn status(&self) -> Result<StatusReport> {
         let signed = self.signed()?;
         let config = signed.cred.config();
-        let cache = lock(&signed.cache);
+        signed
+            .readers
+            .read(|cache| self.report(&signed, config, cache))
+    }
+
+    fn report(
+        &self,
+        signed: &Signed,
+        config: &AccountConfig,
+        cache: &Cache,
+    ) -> Result<StatusReport> {
         let mut state = self.status.borrow().state.clone();
         if state == SyncState::Idle
             && let Some((report, at)) = cache.sync_report()?
@@ -419,11 +436,10 @@ impl Engine {
         })
     }
 
-    /// Runs `f` on the account's cache (reads for the window and the command line).
+    /// Runs `f` on a read-only connection to the account's cache (the window's and the
+    /// command line's reads): it neither waits for the sync's writes nor holds them up.
     pub fn with_cache<R>(&self, f: impl FnOnce(&Cache) -> Result<R>) -> Result<R> {
-        let signed = self.signed()?;
-        let cache = lock(&signed.cache);
-        f(&cache)
+        self.signed()?.readers.read(f)
     }
 
     /// The signed-in member's active sessions, newest first, with the current one marked.
@@ -442,7 +458,10 @@ impl Engine {
     }
 
     fn alert(&self, signed: &Signed, id: i64) -> Result<Alert> {
-        lock(&signed.cache).alert(id)?.ok_or_else(|| no_alert(id))
+        signed
+            .readers
+            .read(|c| c.alert(id))?
+            .ok_or_else(|| no_alert(id))
     }
 
     /// Sets what the admin made of an alert. "Familiar" also teaches the detector the
@@ -467,7 +486,9 @@ impl Engine {
         let Some(member) = alert.member_id else {
             return Ok(Vec::new());
         };
-        lock(&signed.cache).usual_places(&member, alert.seq, 5)
+        signed
+            .readers
+            .read(|c| c.usual_places(&member, alert.seq, 5))
     }
 
     /// Revokes the session an alert is about (through the server), marks the alert
@@ -519,20 +540,9 @@ impl Engine {
         );
         let path = dir.join(name);
         // On a reading connection of its own: the sync keeps writing while the file is made.
-        let config = signed.cred.config();
-        let key = self
-            .secrets
-            .load(&config.cache_key_name())?
-            .map(CacheKey::from_stored)
-            .transpose()?
-            .ok_or_else(|| {
-                CoreError::new(
-                    ErrorKind::Storage,
-                    "the cache's key is gone from the keyring",
-                )
-            })?;
-        let reader = Cache::open_reader(&config.cache_path(&self.dirs), &key)?;
-        let events = export::export_audit(&reader, filter, format, &path)?;
+        let events = signed
+            .readers
+            .read(|reader| export::export_audit(reader, filter, format, &path))?;
         Ok(Exported { path, events })
     }
 
@@ -663,8 +673,9 @@ impl Engine {
                 .revoke_member_sessions(&token, &slug, member_id)
                 .await
         };
-        let mine = lock(&signed.cache)
-            .members()?
+        let mine = signed
+            .readers
+            .read(|c| c.members())?
             .iter()
             .any(|m| m.id == member_id && m.email == email);
         if mine {
