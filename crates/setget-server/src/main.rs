@@ -92,6 +92,15 @@ enum Command {
         #[arg(long, default_value_t = 1_000_000)]
         events: u64,
     },
+    /// Append a burst of sign-ins to the bench workspace of a database, which a server may be
+    /// serving, in one transaction (for benchmarks of the live sync).
+    AppendBenchEvents {
+        /// A database written by `seed-bench`.
+        #[arg(long)]
+        db: PathBuf,
+        #[arg(long, default_value_t = 10_000)]
+        events: u64,
+    },
 }
 
 /// `90s`, `15m`, `1h`, `2d`: a whole number and a unit.
@@ -219,6 +228,18 @@ async fn run() -> anyhow::Result<()> {
             ));
             say(&format!("listening on http://{addr}"));
             serve(listener, app, shutdown_signal()).await?;
+            Ok(())
+        }
+        Command::AppendBenchEvents { db, events } => {
+            use setget_protocol::clock::Clock as _;
+            let started = std::time::Instant::now();
+            let now = setget_protocol::clock::SystemClock::default().now();
+            setget_server::seed::append_events(&db, events, now)?;
+            say(&format!(
+                "appended {events} events to {} in {:.2} s",
+                db.display(),
+                started.elapsed().as_secs_f64()
+            ));
             Ok(())
         }
         Command::SeedBench {

@@ -13,7 +13,7 @@ use rusqlite::params;
 
 use crate::password;
 use crate::policy::Timeout;
-use crate::store::{Store, expires_at};
+use crate::store::{NewEvent, Store, append_event, expires_at};
 
 /// The bench workspace's owner and password.
 pub const BENCH_OWNER: &str = "owner@bench.test";
@@ -186,5 +186,61 @@ pub fn seed(path: &Path, counts: SeedCounts, now: DateTime<Utc>) -> anyhow::Resu
     tx.commit()?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE); ANALYZE;")?;
+    Ok(())
+}
+
+/// Appends `events` sign-ins at `now` to the bench workspace of the database at `path` (which a
+/// server may be serving: its event stream finds them within a second), in one transaction: a
+/// burst for the live sync. Members and addresses vary as in [`seed`].
+pub fn append_events(path: &Path, events: u64, now: DateTime<Utc>) -> anyhow::Result<()> {
+    let store = Store::open(path)?;
+    let mut conn = store.conn();
+    let members: i64 = conn.query_row(
+        "SELECT count(*) FROM members WHERE workspace_id = 'bench'",
+        [],
+        |r| r.get(0),
+    )?;
+    if members == 0 {
+        bail!("{} holds no bench workspace", path.display());
+    }
+    let devices: Vec<_> = AGENTS
+        .iter()
+        .map(|ua| (*ua, crate::ua::parse(ua)))
+        .collect();
+    let mut rng = StdRng::seed_from_u64(now.timestamp().unsigned_abs());
+    let tx = conn.transaction()?;
+    for _ in 0..events {
+        let member = rng.random_range(0..members);
+        let (id, email) = (format!("m{member}"), format!("member{member}@bench.test"));
+        let (ua, device) = &devices[rng.random_range(0..devices.len())];
+        let ip = format!(
+            "{}.{}.{}.{}",
+            rng.random_range(1..224),
+            rng.random_range(0..256),
+            rng.random_range(0..256),
+            rng.random_range(1..255)
+        );
+        append_event(
+            &tx,
+            "bench",
+            now,
+            &NewEvent {
+                event: "session.signed_in",
+                member_id: Some(&id),
+                member_email: Some(&email),
+                session_id: None,
+                ip: Some(&ip),
+                user_agent: Some(ua),
+                device: Some(&device.label),
+                reason: None,
+                actor_id: None,
+                actor_email: None,
+                auth_method: Some("password"),
+                location: None,
+                details: None,
+            },
+        )?;
+    }
+    tx.commit()?;
     Ok(())
 }
