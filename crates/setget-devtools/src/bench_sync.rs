@@ -32,26 +32,49 @@ pub fn sync() -> anyhow::Result<()> {
         "--features",
         "test-support",
     ]))?;
-    on_big_workspace("sync-inner", "setget-bench-sync-")
+    on_big_workspace("sync-inner", "setget-bench-sync-", false)
 }
 
 /// Seeds (once; the file is kept under the target dir) the big workspace, starts the release
 /// server on it, and runs `xtask bench INNER URL SCRATCH RELEASE_DIR` inside a private session.
-pub(crate) fn on_big_workspace(inner: &str, scratch_prefix: &str) -> anyhow::Result<()> {
+/// With `own_copy` the server serves a copy of the seeded file in the scratch folder, whose
+/// path the inner step gets as a fifth argument (to add to it without changing the kept one).
+pub(crate) fn on_big_workspace(
+    inner: &str,
+    scratch_prefix: &str,
+    own_copy: bool,
+) -> anyhow::Result<()> {
     let release = target_dir().join("release");
-    let db = seeded_db(
+    let seeded = seeded_db(
         &release.join("setget-server"),
         "sync-10k-100k-1m",
         [MEMBERS, SESSIONS, EVENTS],
     )?;
+    let scratch = tempfile_dir(scratch_prefix)?;
+    let db = if own_copy {
+        let copy = scratch.join("server.db");
+        for suffix in ["", "-wal"] {
+            let from = PathBuf::from(format!("{}{suffix}", seeded.display()));
+            if from.exists() {
+                std::fs::copy(&from, format!("{}{suffix}", copy.display()))
+                    .context("copying the seeded database")?;
+            }
+        }
+        copy
+    } else {
+        seeded
+    };
     let server = start_server(&release.join("setget-server"), &db)?;
     let display = session::Display::start()?;
-    let scratch = tempfile_dir(scratch_prefix)?;
     let mut cmd = session::command(&display, &scratch.join("keyring"), &current_exe()?);
     cmd.args(["bench", inner, &server.url])
         .arg(&scratch)
         .arg(&release);
+    if own_copy {
+        cmd.arg(&db);
+    }
     let status = cmd.status().context("running the benchmark session")?;
+    drop(server);
     let _ = std::fs::remove_dir_all(&scratch);
     if !status.success() {
         bail!("the benchmark failed ({status})");

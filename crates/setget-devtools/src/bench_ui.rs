@@ -11,6 +11,11 @@
 //!   list shows the first rows for that text (the list marks which text its rows are for).
 //! - Memory: the resident set of the app's process, and of the WebKit processes it started,
 //!   after the filters (and the app's peak).
+//! - Under load ([`crate::bench_ui_load`]): keystrokes to rows and the longest frame gap while
+//!   an export of the whole log runs and the sync applies a burst of 10,000 events.
+//!
+//! `SETGET_BENCH_APP_DIR` names another build's folder holding `setget-admin` (an earlier
+//! commit's release build) to measure instead, against the same server and data.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -21,6 +26,7 @@ use fantoccini::{Client, Locator};
 use setget_e2e::webdriver::{self, Driver, connect};
 
 use crate::bench_sync::{admin, build_release_apps, on_big_workspace, sign_in_admin, status_kib};
+use crate::bench_ui_load;
 use crate::harness::{Latency, verdict};
 use crate::setup;
 
@@ -50,7 +56,7 @@ pub fn ui() -> anyhow::Result<()> {
     xtask::node::build_ui()?;
     build_release_apps()?;
     setup::tauri_driver()?;
-    on_big_workspace("ui-inner", "setget-bench-ui-")
+    on_big_workspace("ui-inner", "setget-bench-ui-", true)
 }
 
 /// tauri-driver for the app under `home`; its log (and the app's) shown when
@@ -151,12 +157,16 @@ requestAnimationFrame(check);
 
 /// The inner step, inside the private session: `bench ui-inner URL SCRATCH RELEASE_DIR`.
 pub fn inner(args: &[String]) -> anyhow::Result<()> {
-    let [url, scratch, release] = args else {
-        bail!("usage: bench ui-inner URL SCRATCH RELEASE_DIR");
+    let [url, scratch, release, db] = args else {
+        bail!("usage: bench ui-inner URL SCRATCH RELEASE_DIR DB");
     };
-    let (scratch, release) = (PathBuf::from(scratch), PathBuf::from(release));
+    let (scratch, server_dir) = (PathBuf::from(scratch), PathBuf::from(release));
+    let release = std::env::var_os("SETGET_BENCH_APP_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| server_dir.clone());
     let home = scratch.join("home");
     let app = release.join("setget-admin");
+    println!("app: {}", app.display());
     sign_in_admin(&release, &home, url, "owner@bench.test", "setget-bench")?;
     let started = Instant::now();
     let synced = admin(&release, &home, &["sync", "--once"]).output()?;
@@ -179,6 +189,9 @@ pub fn inner(args: &[String]) -> anyhow::Result<()> {
         status["cache_bytes"].as_f64().unwrap_or(0.0) / 1e6
     );
     let shown_active = active.to_string();
+    let events = status["counts"]["audit_events"]
+        .as_u64()
+        .context("no count of audit events")?;
 
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
@@ -263,6 +276,15 @@ pub fn inner(args: &[String]) -> anyhow::Result<()> {
             webkit += mb;
             parts.push(format!("{comm} {mb:.0} MB"));
         }
+        let load = bench_ui_load::run(
+            &client,
+            FILTER_SCRIPT,
+            &release,
+            &home,
+            (&server_dir.join("setget-server"), Path::new(db)),
+            events,
+        )
+        .await?;
         let _ = client.close().await;
         drop(driver);
 
@@ -286,6 +308,24 @@ pub fn inner(args: &[String]) -> anyhow::Result<()> {
             parts.join(", "),
             app_rss + webkit
         );
+        let typed = Latency::of(load.keystrokes.clone())?;
+        println!(
+            "under load ({:.1} s: export of {} events in {:.1} s, burst of 10,000 events in the \
+             cache after {}): {} keystrokes to rows p50 {:.1} ms, p95 {:.1} ms, max {:.1} ms; \
+             {} frames, longest gap {:.0} ms, {} gaps over 100 ms",
+            load.seconds,
+            load.exported,
+            load.export_s,
+            load.burst_s
+                .map_or("NOT within the load".into(), |s| format!("{s:.1} s")),
+            load.keystrokes.len(),
+            typed.p50,
+            load.p95(),
+            typed.max,
+            load.frames,
+            load.max_gap_ms,
+            load.gaps_over_100
+        );
         println!();
         println!(
             "filter to rows p95 {p95:.1} ms (target <= {TARGET_FILTER_MS:.0} ms): {}",
@@ -298,6 +338,18 @@ pub fn inner(args: &[String]) -> anyhow::Result<()> {
         println!(
             "app process RSS {app_rss:.0} MB (target <= {TARGET_RSS_MB:.0} MB): {}",
             verdict(app_rss <= TARGET_RSS_MB)
+        );
+        println!(
+            "under load: keystroke to rows p95 {:.1} ms (target <= {:.0} ms): {}",
+            load.p95(),
+            bench_ui_load::TARGET_KEYSTROKE_MS,
+            verdict(load.p95() <= bench_ui_load::TARGET_KEYSTROKE_MS)
+        );
+        println!(
+            "under load: longest frame gap {:.0} ms (target <= {:.0} ms): {}",
+            load.max_gap_ms,
+            bench_ui_load::TARGET_FRAME_GAP_MS,
+            verdict(load.max_gap_ms <= bench_ui_load::TARGET_FRAME_GAP_MS)
         );
         anyhow::Ok(())
     })

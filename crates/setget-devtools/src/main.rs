@@ -15,6 +15,7 @@ mod bench_notify;
 mod bench_signin;
 mod bench_sync;
 mod bench_ui;
+mod bench_ui_load;
 mod geodata;
 mod harness;
 mod loggen;
