@@ -15,8 +15,8 @@ mod tests {
     use setget_core::sync::{CatchUp, SyncState, SyncStatus};
     use setget_core::{AccountView, AtServer, CoreError, ErrorKind, SignOut, StatusReport};
     use setget_protocol::{
-        AuditEvent, AuthMethod, EndReason, ErrorCode, Location, Member, Revoked, Role, Session,
-        SessionPolicy, SessionStatus,
+        AuditEvent, AuthMethod, CONCURRENT_SESSIONS, EndReason, ErrorCode, EventKind, EventReason,
+        Location, Member, Revoked, Role, Session, SessionPolicy, SessionStatus, Timeout,
     };
     use ts_rs::{Config, TS};
 
@@ -63,6 +63,7 @@ mod tests {
             decl::<UsualPlace>(&cfg),
             decl::<NotifySettings>(&cfg),
             decl::<SessionPolicy>(&cfg),
+            decl::<Timeout>(&cfg),
             decl::<Revoked>(&cfg),
             decl::<WorkspaceRevoked>(&cfg),
             decl::<Member>(&cfg),
@@ -81,6 +82,58 @@ mod tests {
         ] {
             out.push_str(&d);
         }
+        out.push_str(&vocabulary());
+        out
+    }
+
+    /// A list of wire names as a TypeScript array literal.
+    fn names<'a>(names: impl IntoIterator<Item = &'a str>) -> String {
+        let quoted: Vec<String> = names.into_iter().map(|n| format!("{n:?}")).collect();
+        format!("[{}]", quoted.join(", "))
+    }
+
+    /// The open vocabularies (a newer server may send names this version does not know, kept
+    /// as strings) and the policy's choices, as constant lists and the types they make.
+    fn vocabulary() -> String {
+        let open = |name: &str, doc: &str, known: String| {
+            let upper = name
+                .chars()
+                .flat_map(|c| {
+                    let sep = c.is_uppercase().then_some('_');
+                    sep.into_iter()
+                        .chain(std::iter::once(c.to_ascii_uppercase()))
+                })
+                .collect::<String>();
+            let upper = upper.trim_start_matches('_');
+            format!(
+                "/**\n * {doc}\n */\nexport const {upper}S = {known} as const;\n\
+                 export type Known{name} = (typeof {upper}S)[number];\n\
+                 /** A known name, or one a newer server sent. */\n\
+                 export type {name} = Known{name} | (string & {{}});\n"
+            )
+        };
+        let mut out = open(
+            "EventKind",
+            "What an audit event records, in the order the window lists them.",
+            names(EventKind::KNOWN.iter().map(EventKind::as_str)),
+        );
+        out.push_str(&open(
+            "EventReason",
+            "Why an audit event happened.",
+            names(EventReason::KNOWN.iter().map(EventReason::as_str)),
+        ));
+        out.push_str(&format!(
+            "/** The inactivity timeouts a policy may choose. */\n\
+             export const INACTIVITY_TIMEOUTS = {} as const satisfies readonly Timeout[];\n\
+             /** The absolute timeouts a policy may choose. */\n\
+             export const ABSOLUTE_TIMEOUTS = {} as const satisfies readonly Timeout[];\n\
+             /** The concurrent-session limits a policy may set (null: no limit). */\n\
+             export const CONCURRENT_SESSIONS = {{ min: {}, max: {} }} as const;\n",
+            names(Timeout::INACTIVITY.iter().map(|t| t.as_str())),
+            names(Timeout::ABSOLUTE.iter().map(|t| t.as_str())),
+            CONCURRENT_SESSIONS.start(),
+            CONCURRENT_SESSIONS.end()
+        ));
         out
     }
 

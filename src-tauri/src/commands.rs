@@ -18,7 +18,9 @@ use tauri_plugin_autostart::AutoLaunchManager;
 
 use crate::desktop;
 use crate::shell::Shell;
-use setget_protocol::{AuditEvent, Member, Revoked, Session, SessionPolicy, SessionPolicyPatch};
+use setget_protocol::{
+    AuditEvent, Member, Revoked, Session, SessionPolicy, SessionPolicyPatch, Timeout,
+};
 
 /// What the window needs to know at start.
 #[derive(Debug, Clone, Serialize, ts_rs::TS)]
@@ -278,8 +280,8 @@ pub async fn policy(shell: tauri::State<'_, Shell>) -> Result<SessionPolicy, Cor
 #[tauri::command]
 pub async fn update_policy(
     shell: tauri::State<'_, Shell>,
-    inactivity_timeout: String,
-    absolute_timeout: String,
+    inactivity_timeout: Timeout,
+    absolute_timeout: Timeout,
     max_concurrent_sessions: Option<u32>,
 ) -> Result<SessionPolicy, CoreError> {
     let patch = SessionPolicyPatch {

@@ -58,7 +58,9 @@ async fn the_detector_flags_the_demo_history_on_three_members_with_active_sessio
         .audit
         .iter()
         .rev()
-        .find(|e| e.event == "session.signed_in" && e.member_email.as_deref() == Some(DEMO_OWNER))
+        .find(|e| {
+            e.event.as_str() == "session.signed_in" && e.member_email.as_deref() == Some(DEMO_OWNER)
+        })
         .map(|e| e.seq);
 
     // The app's detector (its rules, nothing trusted yet) over the whole log, in seq order.

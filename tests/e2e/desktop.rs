@@ -66,7 +66,7 @@ async fn the_overview_counts_maps_and_charts_what_the_server_holds() {
     let signed_in = truth
         .audit
         .iter()
-        .filter(|e| e.event == "session.signed_in")
+        .filter(|e| e.event.as_str() == "session.signed_in")
         .count();
     assert_eq!((active, signed_in), (4, 4), "{:?}", truth.sessions);
     // Each figure once it shows the server's (the Overview reloads as the sync brings news).

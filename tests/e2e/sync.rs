@@ -14,7 +14,7 @@ use setget_e2e::{
     Browser, Fault, FaultProxy, ServerProcess, agents, secret_tool_lookup, snapshot, wait_within,
 };
 use setget_protocol::clock::{Clock as _, ManualClock, SystemClock};
-use setget_protocol::{ErrorCode, Role, SessionPolicyPatch, SessionStatus};
+use setget_protocol::{ErrorCode, Role, SessionPolicyPatch, SessionStatus, Timeout};
 
 const PASSWORD: &str = "sync-test-password-9";
 const CHECKER_IP: &str = "81.2.69.142";
@@ -419,11 +419,11 @@ async fn rotation_expiry_and_policy_changes_during_a_long_running_sync() {
 
     // A policy change goes through the engine; the cache keeps the server's answer.
     let patch = SessionPolicyPatch {
-        inactivity_timeout: Some("30m".into()),
+        inactivity_timeout: Some(Timeout::M30),
         ..Default::default()
     };
     let policy = f.engine.update_policy(&patch).await.unwrap();
-    assert_eq!(policy.inactivity_timeout, "30m");
+    assert_eq!(policy.inactivity_timeout, Timeout::M30);
     assert_eq!(f.engine.with_cache(|c| c.policy()).unwrap(), Some(policy));
     // A session made under it expires after 30 idle minutes; the expiry reaches the cache.
     f.browser(&f.ada, FIREFOX, "81.2.69.170").await;
@@ -440,7 +440,7 @@ async fn rotation_expiry_and_policy_changes_during_a_long_running_sync() {
         .unwrap()
         .unwrap();
     assert_eq!(ada.status, SessionStatus::Expired);
-    assert_eq!(ada.inactivity_timeout, "30m");
+    assert_eq!(ada.inactivity_timeout, Timeout::M30);
     assert_eq!(f.engine.subscribe().borrow().state, SyncState::Live);
     f.engine.stop_sync();
 }
@@ -489,7 +489,7 @@ async fn another_admins_policy_change_reaches_the_cache_through_the_stream() {
         .with_cache(|c| c.policy())
         .unwrap()
         .expect("a policy");
-    assert_eq!(before.absolute_timeout, "30d");
+    assert_eq!(before.absolute_timeout, Timeout::D30);
 
     // The owner, in a browser, shortens the absolute timeout. The engine's members (and
     // policy) refresh is 10 minutes away: only the streamed event can bring it sooner.
@@ -511,7 +511,7 @@ async fn another_admins_policy_change_reaches_the_cache_through_the_stream() {
         f.engine
             .with_cache(|c| c.policy())
             .unwrap()
-            .filter(|p| p.absolute_timeout == "7d")
+            .filter(|p| p.absolute_timeout == Timeout::D7)
     })
     .await
     .expect("the policy of 7 days in the cache");
@@ -616,12 +616,13 @@ async fn every_action_reaches_the_server_and_the_cache_and_its_errors_are_clear(
         0
     );
 
-    // Policy: refused values change nothing; accepted ones come back from the server.
+    // Policy: refused values (90 days is an absolute timeout only) change nothing; accepted
+    // ones come back from the server.
     let before = f.engine.policy().await.unwrap();
     let err = f
         .engine
         .update_policy(&SessionPolicyPatch {
-            inactivity_timeout: Some("2h".into()),
+            inactivity_timeout: Some(Timeout::D90),
             ..Default::default()
         })
         .await
@@ -632,7 +633,7 @@ async fn every_action_reaches_the_server_and_the_cache_and_its_errors_are_clear(
         .engine
         .update_policy(&SessionPolicyPatch {
             max_concurrent_sessions: Some(Some(5)),
-            absolute_timeout: Some("7d".into()),
+            absolute_timeout: Some(Timeout::D7),
             ..Default::default()
         })
         .await

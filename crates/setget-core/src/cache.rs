@@ -249,8 +249,8 @@ pub(crate) mod tests {
             created_at: at(0),
             last_active_at: at(change_seq as u32),
             expires_at: at(59),
-            inactivity_timeout: "7d".into(),
-            absolute_timeout: "30d".into(),
+            inactivity_timeout: setget_protocol::Timeout::D7,
+            absolute_timeout: setget_protocol::Timeout::D30,
             status,
             ended_at: (status != SessionStatus::Active).then(|| at(30)),
             end_reason: (status != SessionStatus::Active).then_some(EndReason::RevokedAdmin),
@@ -295,6 +295,59 @@ pub(crate) mod tests {
         assert_eq!(seqs(&writer), [2, 1]);
         // Another key reads nothing.
         assert!(Cache::open_reader(&tmp.path().join("c.db"), &CacheKey::generate()).is_err());
+    }
+
+    /// A stored value the protocol does not know is an error, never quietly another value: an
+    /// auth method other than a password, a timeout or status outside the contract, a location
+    /// that is not JSON. The server's store reads its rows the same way.
+    #[test]
+    fn rows_with_values_outside_the_contract_are_errors() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut cache, _) = open(tmp.path());
+        cache
+            .apply_sessions(&[session("s1", 1, SessionStatus::Active)])
+            .unwrap();
+        cache.apply_audit(&[event(1)]).unwrap();
+        let sessions = |c: &Cache| c.all_sessions();
+        let audit = |c: &Cache| c.audit_range(1, 10);
+        assert_eq!(sessions(&cache).unwrap().len(), 1);
+        assert_eq!(audit(&cache).unwrap().len(), 1);
+        for (sql, what) in [
+            ("UPDATE sessions SET auth_method = 'sso'", "auth method"),
+            (
+                "UPDATE sessions SET inactivity_timeout = '2h'",
+                "inactivity timeout",
+            ),
+            ("UPDATE sessions SET status = 'paused'", "session status"),
+        ] {
+            cache.conn.execute_batch("SAVEPOINT bad").unwrap();
+            cache.conn.execute(sql, []).unwrap();
+            let err = sessions(&cache).unwrap_err();
+            assert!(err.message.contains(what), "{sql}: {}", err.message);
+            cache
+                .conn
+                .execute_batch("ROLLBACK TO bad; RELEASE bad")
+                .unwrap();
+        }
+        for (sql, what) in [
+            ("UPDATE audit_events SET auth_method = 'sso'", "auth method"),
+            ("UPDATE audit_events SET location = '{\"city\": '", "EOF"),
+        ] {
+            cache.conn.execute_batch("SAVEPOINT bad").unwrap();
+            cache.conn.execute(sql, []).unwrap();
+            let err = audit(&cache).unwrap_err();
+            assert!(err.message.contains(what), "{sql}: {}", err.message);
+            cache
+                .conn
+                .execute_batch("ROLLBACK TO bad; RELEASE bad")
+                .unwrap();
+        }
+        // A newer server's event kind and reason are kept as they were sent.
+        let mut newer = event(2);
+        newer.event = "session.mfa_verified".into();
+        newer.reason = Some("hardware_key".into());
+        cache.apply_audit(&[newer.clone()]).unwrap();
+        assert_eq!(audit(&cache).unwrap()[1], newer);
     }
 
     /// The window's reads go through [`Readers`]: a read finishes while the writer is in the

@@ -77,7 +77,7 @@ fn csv_row(e: &AuditEvent) -> [String; 14] {
     [
         e.seq.to_string(),
         e.at.to_rfc3339(),
-        e.event.clone(),
+        e.event.to_string(),
         text(&e.member_email),
         text(&e.member_id),
         text(&e.session_id),
@@ -86,7 +86,10 @@ fn csv_row(e: &AuditEvent) -> [String; 14] {
         text(&e.device),
         loc.and_then(|l| l.city.clone()).unwrap_or_default(),
         loc.and_then(|l| l.country_code.clone()).unwrap_or_default(),
-        text(&e.reason),
+        e.reason
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default(),
         text(&e.user_agent),
         e.details
             .as_ref()

@@ -26,7 +26,7 @@ use futures_util::StreamExt as _;
 use rand::Rng as _;
 use serde::{Deserialize, Serialize};
 use setget_protocol::clock::Clock;
-use setget_protocol::{AuditEvent, ErrorCode, Member, Page, Session};
+use setget_protocol::{AuditEvent, ErrorCode, EventKind, Member, Page, Session};
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
@@ -170,8 +170,6 @@ impl Backoff {
 const BULK_ROWS: u64 = 20_000;
 
 /// The audit event that says the session policy changed.
-const POLICY_CHANGED: &str = "settings.security.updated";
-
 /// What a pull of the audit log found besides the events.
 #[derive(Debug, Default)]
 struct Implied {
@@ -220,11 +218,6 @@ pub const REPORT_FRESH: Duration = Duration::from_secs(180);
 
 fn is_signed_out(e: &CoreError) -> bool {
     matches!(e.kind, ErrorKind::SignedOut | ErrorKind::NotSignedIn)
-}
-
-/// Events after which the sessions feed has news.
-fn implies_session_change(event: &str) -> bool {
-    event.starts_with("session.") || event.ends_with(".sessions_terminated")
 }
 
 impl Syncer {
@@ -644,7 +637,10 @@ impl Syncer {
                 self.db(move |c| c.start_history(until)).await?;
             }
             let n = page.results.len() as u64;
-            implied.policy |= page.results.iter().any(|e| e.event == POLICY_CHANGED);
+            implied.policy |= page
+                .results
+                .iter()
+                .any(|e| e.event == EventKind::PolicyUpdated);
             let unseen: Vec<String> = page
                 .results
                 .iter()
@@ -856,10 +852,10 @@ impl Syncer {
                         self.members_dirty.store(true, Ordering::SeqCst);
                         self.pull_members(&progress).await?;
                     }
-                    if name == POLICY_CHANGED {
+                    if name == EventKind::PolicyUpdated {
                         self.pull_policy().await?;
                     }
-                    if implies_session_change(&name) && sessions_due.is_none() {
+                    if name.changes_sessions() && sessions_due.is_none() {
                         sessions_due = Some(Instant::now() + self.opts.sessions_debounce);
                     }
                     self.mark_synced().await?;
@@ -925,21 +921,5 @@ mod tests {
         }
         b.reset();
         assert!(b.next_wait() <= Duration::from_secs(1));
-    }
-
-    #[test]
-    fn session_events_imply_a_sessions_pull_and_others_do_not() {
-        for e in [
-            "session.signed_in",
-            "session.revoked",
-            "session.expired",
-            "user.sessions_terminated",
-            "workspace.sessions_terminated",
-        ] {
-            assert!(implies_session_change(e), "{e}");
-        }
-        for e in ["auth.sign_in_failed", "settings.security.updated"] {
-            assert!(!implies_session_change(e), "{e}");
-        }
     }
 }

@@ -8,6 +8,7 @@
 //! in turn (what it buys), and the detector's throughput over a generated log of 1,000,000
 //! events.
 
+use setget_protocol::EventKind;
 use std::collections::{BTreeMap, HashSet};
 use std::time::Instant;
 
@@ -91,7 +92,7 @@ pub fn evaluate(log: &Generated, config: DetectorConfig) -> Figures {
         let alert = detector.observe(e);
         let kind = KINDS.iter().position(|(l, _)| *l == tag.label);
         debug_assert_eq!(kind.is_some(), tag.label.is_ato());
-        if e.event == "session.signed_in" {
+        if e.event == EventKind::SignedIn {
             f.sign_ins += 1;
             f.legit_sign_ins += usize::from(tag.label == Label::Legit);
         }
@@ -222,7 +223,7 @@ fn mix(log: &Generated) -> String {
     let mut sources: BTreeMap<&str, usize> = BTreeMap::new();
     let (mut total, mut phones, mut v6) = (0, 0, 0);
     for (e, t) in log.events.iter().zip(&log.tags) {
-        if e.event != "session.signed_in" || t.label != Label::Legit {
+        if e.event != EventKind::SignedIn || t.label != Label::Legit {
             continue;
         }
         total += 1;
@@ -601,7 +602,7 @@ mod tests {
         let sign_ins = log
             .events
             .iter()
-            .filter(|e| e.event == "session.signed_in")
+            .filter(|e| e.event == EventKind::SignedIn)
             .count();
         assert_eq!(f.sign_ins, sign_ins);
         let legit = log.tags.iter().filter(|t| t.label == Label::Legit).count();

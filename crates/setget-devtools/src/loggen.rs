@@ -123,7 +123,7 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom as _;
 use rand::{Rng, SeedableRng as _};
 use setget_core::detect::distance_km;
-use setget_protocol::{AuditEvent, AuthMethod, Location};
+use setget_protocol::{AuditEvent, AuthMethod, EventKind, EventReason, Location};
 
 /// What an event is, beside the event itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -1684,7 +1684,7 @@ impl Gen {
             events.push(AuditEvent {
                 seq: i as i64 + 1,
                 id: uuid(rng),
-                event: d.event.to_owned(),
+                event: EventKind::parse(d.event),
                 at: d.at,
                 member_id: Some(member.id.clone()),
                 member_email: Some(member.email.clone()),
@@ -1703,7 +1703,7 @@ impl Gen {
                     longitude: Some(city.lon),
                 }),
                 auth_method: (d.event == "session.signed_in").then_some(AuthMethod::Password),
-                reason: d.reason.map(str::to_owned),
+                reason: d.reason.map(EventReason::parse),
                 details: None,
             });
             tags.push(d.tag);
@@ -1862,7 +1862,7 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     let sign_ins = log
         .events
         .iter()
-        .filter(|e| e.event == "session.signed_in")
+        .filter(|e| e.event == EventKind::SignedIn)
         .count();
     println!(
         "wrote {} events ({sign_ins} sign-ins, {} account takeovers, {} password sprays; VPN \
@@ -1916,7 +1916,7 @@ mod tests {
     #[test]
     fn sign_ins_carry_what_the_server_records() {
         let log = small();
-        for e in log.events.iter().filter(|e| e.event == "session.signed_in") {
+        for e in log.events.iter().filter(|e| e.event == EventKind::SignedIn) {
             let location = e.location.as_ref().expect("a location");
             assert!(
                 location.city.is_some() && location.country_code.is_some(),
@@ -1933,10 +1933,10 @@ mod tests {
         for e in log
             .events
             .iter()
-            .filter(|e| e.event == "auth.sign_in_failed")
+            .filter(|e| e.event == EventKind::SignInFailed)
         {
             assert!(e.location.is_none() && e.session_id.is_none());
-            assert_eq!(e.reason.as_deref(), Some("wrong_password"));
+            assert_eq!(e.reason, Some(EventReason::WrongPassword));
         }
     }
 
@@ -1983,7 +1983,7 @@ mod tests {
         let sign_ins = log
             .events
             .iter()
-            .filter(|e| e.event == "session.signed_in")
+            .filter(|e| e.event == EventKind::SignedIn)
             .count();
         let attacks = log.tags.iter().filter(|t| t.label.is_ato()).count();
         assert_eq!(legit + attacks, sign_ins);
@@ -2013,7 +2013,7 @@ mod tests {
                 .iter()
                 .zip(&log.tags)
                 .filter(|(e, t)| {
-                    e.event == "session.signed_in"
+                    e.event == EventKind::SignedIn
                         && e.member_id.as_deref() == victim
                         && t.label == Label::Legit
                 })
@@ -2051,7 +2051,7 @@ mod tests {
             .events
             .iter()
             .zip(&log.tags)
-            .filter(|(e, t)| e.event == "session.signed_in" && t.label == Label::Legit)
+            .filter(|(e, t)| e.event == EventKind::SignedIn && t.label == Label::Legit)
             .collect();
         // A few sign-ins a week per member.
         let per_week = sign_ins.len() as f64 / 300.0 / (120.0 / 7.0);

@@ -7,6 +7,9 @@
 pub mod clock;
 mod error;
 mod session;
+#[cfg(feature = "sqlite")]
+pub mod sqlite;
+mod vocab;
 
 pub use error::{ErrorBody, ErrorCode};
 pub use session::{
@@ -14,6 +17,7 @@ pub use session::{
     DevWorkspaceCreated, EndReason, Location, MeResponse, Member, Page, Revoked, Role, Session,
     SessionPolicy, SessionPolicyPatch, SessionStatus, SignInRequest, SignInResponse, WorkspaceRef,
 };
+pub use vocab::{CONCURRENT_SESSIONS, EventKind, EventReason, Timeout};
 
 /// Name of the cookie that carries a session token.
 pub const SESSION_COOKIE: &str = "setget_session";

@@ -3,6 +3,8 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::vocab::{EventKind, EventReason, Timeout};
+
 /// `POST /auth/sign-in/`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -116,6 +118,20 @@ pub enum AuthMethod {
     Password,
 }
 
+impl AuthMethod {
+    /// The method as it appears on the wire and in the databases.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Password => "password",
+        }
+    }
+
+    /// Parses the wire name; there is no other method.
+    pub fn parse(s: &str) -> Option<Self> {
+        (s == "password").then_some(Self::Password)
+    }
+}
+
 /// A session's state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -167,6 +183,9 @@ pub enum EndReason {
     IpChange,
     UserAgentChange,
     TokenReuse,
+    /// A reason this version does not know (a newer server's).
+    #[serde(other)]
+    Unknown,
 }
 
 impl EndReason {
@@ -183,6 +202,7 @@ impl EndReason {
             Self::IpChange => "ip_change",
             Self::UserAgentChange => "user_agent_change",
             Self::TokenReuse => "token_reuse",
+            Self::Unknown => "unknown",
         }
     }
 
@@ -199,6 +219,7 @@ impl EndReason {
             Self::IpChange,
             Self::UserAgentChange,
             Self::TokenReuse,
+            Self::Unknown,
         ]
         .into_iter()
         .find(|r| r.as_str() == s)
@@ -232,9 +253,9 @@ pub struct Session {
     #[cfg_attr(feature = "ts", ts(type = "string"))]
     pub expires_at: DateTime<Utc>,
     /// The inactivity timeout in force when the session was created, e.g. `"7d"`.
-    pub inactivity_timeout: String,
+    pub inactivity_timeout: Timeout,
     /// The absolute timeout in force when the session was created, e.g. `"30d"`.
-    pub absolute_timeout: String,
+    pub absolute_timeout: Timeout,
     pub status: SessionStatus,
     #[cfg_attr(feature = "ts", ts(type = "string | null"))]
     pub ended_at: Option<DateTime<Utc>>,
@@ -303,7 +324,9 @@ pub struct AuditEvent {
     pub seq: i64,
     pub id: String,
     /// `session.signed_in`, `session.revoked`, `auth.sign_in_failed`, ...
-    pub event: String,
+    #[cfg_attr(feature = "ts", ts(type = "EventKind"))]
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub event: EventKind,
     /// When it happened; for `session.expired`, the instant the session expired.
     #[cfg_attr(feature = "ts", ts(type = "string"))]
     pub at: DateTime<Utc>,
@@ -319,7 +342,9 @@ pub struct AuditEvent {
     pub location: Option<Location>,
     pub auth_method: Option<AuthMethod>,
     /// `self`, `admin`, `inactivity`, `wrong_password`, ...
-    pub reason: Option<String>,
+    #[cfg_attr(feature = "ts", ts(type = "EventReason | null"))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub reason: Option<EventReason>,
     #[cfg_attr(feature = "ts", ts(type = "unknown"))]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub details: Option<serde_json::Value>,
@@ -333,7 +358,7 @@ impl AuditEvent {
     /// refused while an account is locked as one event a minute (reason `locked`) whose
     /// `details.count` says how many there were; every other event stands for one.
     pub fn attempts(&self) -> u64 {
-        let counted = (self.reason.as_deref() == Some("locked"))
+        let counted = (self.reason == Some(EventReason::Locked))
             .then(|| self.details.as_ref()?.get("count")?.as_u64())
             .flatten();
         counted.map_or(1, |n| n.clamp(1, Self::MOST_ATTEMPTS))
@@ -346,9 +371,9 @@ impl AuditEvent {
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct SessionPolicy {
     /// One of `30m`, `1h`, `8h`, `24h`, `7d` (default), `30d`.
-    pub inactivity_timeout: String,
+    pub inactivity_timeout: Timeout,
     /// One of `24h`, `7d`, `30d` (default), `90d`.
-    pub absolute_timeout: String,
+    pub absolute_timeout: Timeout,
     /// `null` for unlimited, else 1 to 1000.
     pub max_concurrent_sessions: Option<u32>,
     #[cfg_attr(feature = "ts", ts(type = "string | null"))]
@@ -366,16 +391,16 @@ pub struct SessionPolicyPatch {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[cfg_attr(
         feature = "openapi",
-        schema(nullable = false, pattern = "^(30m|1h|8h|24h|7d|30d)$")
+        schema(value_type = String, nullable = false, pattern = "^(30m|1h|8h|24h|7d|30d)$")
     )]
-    pub inactivity_timeout: Option<String>,
+    pub inactivity_timeout: Option<Timeout>,
     /// `24h`, `7d`, `30d` or `90d`.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[cfg_attr(
         feature = "openapi",
-        schema(nullable = false, pattern = "^(24h|7d|30d|90d)$")
+        schema(value_type = String, nullable = false, pattern = "^(24h|7d|30d|90d)$")
     )]
-    pub absolute_timeout: Option<String>,
+    pub absolute_timeout: Option<Timeout>,
     /// 1 to 1000, or `null` for no limit.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 1000))]

@@ -12,12 +12,11 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Duration, Utc};
 use setget_protocol::{
-    EndReason, ErrorCode, Location, Member, SESSION_COOKIE, Session, SessionStatus,
+    EndReason, ErrorCode, EventKind, Location, Member, SESSION_COOKIE, Session, SessionStatus,
 };
 
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ClientIp, UserAgent};
-use crate::policy::Timeout;
 use crate::store::{self, Ending, MemberRow, WorkspaceRow};
 use crate::{App, token};
 
@@ -225,8 +224,8 @@ fn require_reauth(
             status: SessionStatus::Revoked,
             reason,
             at: now,
-            event: "session.reauth_required",
-            event_reason: Some(reason.as_str()),
+            event: EventKind::ReauthRequired,
+            event_reason: Some(reason.into()),
             actor: None,
         },
     )?;
@@ -359,10 +358,9 @@ fn authenticate(
                 now,
                 now + config.rotation_grace,
             )?;
-            let absolute = Timeout::parse(&session.absolute_timeout).unwrap_or(Timeout::D30);
             Some(Rotated {
                 token,
-                max_age: session.created_at + absolute.duration() - now,
+                max_age: session.created_at + session.absolute_timeout.duration() - now,
             })
         }
         None => None,

@@ -16,7 +16,7 @@ use anyhow::Context as _;
 use chrono::{DateTime, Duration, Utc};
 use rand::rngs::StdRng;
 use rand::{Rng as _, SeedableRng as _};
-use setget_protocol::{EndReason, Role, SessionStatus};
+use setget_protocol::{EndReason, EventKind, EventReason, Role, SessionStatus};
 
 use crate::store::{self, Ending, MemberRow, NewMember, NewSession, Scope};
 use crate::{App, geo, password, token};
@@ -245,7 +245,7 @@ pub fn seed(app: &App) -> anyhow::Result<()> {
                     at,
                     &ip.to_string(),
                     agent,
-                    "wrong_password",
+                    EventReason::WrongPassword,
                 )?;
             }
         }
@@ -391,7 +391,7 @@ fn sign_out(
                 status: SessionStatus::SignedOut,
                 reason: EndReason::SignOut,
                 at,
-                event: "session.signed_out",
+                event: EventKind::SignedOut,
                 event_reason: None,
                 actor: None,
             },

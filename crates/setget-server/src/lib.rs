@@ -16,7 +16,6 @@ mod hashing;
 mod lockout;
 pub mod origin;
 mod password;
-pub mod policy;
 mod routes;
 pub mod seed;
 pub mod store;

@@ -12,8 +12,8 @@ use rand::{Rng as _, RngCore as _, SeedableRng as _};
 use rusqlite::params;
 
 use crate::password;
-use crate::policy::Timeout;
 use crate::store::{NewEvent, Store, append_event, expires_at};
+use setget_protocol::{AuthMethod, EventKind, EventReason, Timeout};
 
 /// The bench workspace's owner and password.
 pub const BENCH_OWNER: &str = "owner@bench.test";
@@ -155,23 +155,23 @@ pub fn seed(path: &Path, counts: SeedCounts, now: DateTime<Utc>) -> anyhow::Resu
         for e in 0..counts.events {
             let member = rng.random_range(0..counts.members);
             let (name, reason) = match rng.random_range(0..10) {
-                0..=4 => ("session.signed_in", None),
-                5..=6 => ("session.signed_out", None),
-                7 => ("session.expired", Some("inactivity")),
-                8 => ("session.revoked", Some("self")),
-                _ => ("auth.sign_in_failed", Some("wrong_password")),
+                0..=4 => (EventKind::SignedIn, None),
+                5..=6 => (EventKind::SignedOut, None),
+                7 => (EventKind::Expired, Some(EventReason::Inactivity)),
+                8 => (EventKind::Revoked, Some(EventReason::ByMember)),
+                _ => (EventKind::SignInFailed, Some(EventReason::WrongPassword)),
             };
             let seq = i64::try_from(e + 1).unwrap_or(i64::MAX);
             event.execute(params![
                 seq,
                 format!("e{e}"),
-                name,
+                name.as_str(),
                 ts(start) + (e as f64 * step) as i64,
                 format!("m{member}"),
                 format!("member{member}@bench.test"),
                 format!("s{}", rng.random_range(0..counts.sessions.max(1))),
                 format!("198.51.100.{}", rng.random_range(1..255)),
-                reason,
+                reason.as_ref().map(EventReason::as_str),
             ])?;
         }
     }
@@ -225,7 +225,7 @@ pub fn append_events(path: &Path, events: u64, now: DateTime<Utc>) -> anyhow::Re
             "bench",
             now,
             &NewEvent {
-                event: "session.signed_in",
+                event: EventKind::SignedIn,
                 member_id: Some(&id),
                 member_email: Some(&email),
                 session_id: None,
@@ -235,7 +235,7 @@ pub fn append_events(path: &Path, events: u64, now: DateTime<Utc>) -> anyhow::Re
                 reason: None,
                 actor_id: None,
                 actor_email: None,
-                auth_method: Some("password"),
+                auth_method: Some(AuthMethod::Password),
                 location: None,
                 details: None,
             },

@@ -100,8 +100,8 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::policy::Timeout;
     use chrono::Duration;
+    use setget_protocol::Timeout;
 
     #[test]
     fn expiry_is_the_earlier_of_inactivity_and_absolute() {
@@ -135,6 +135,51 @@ mod tests {
         )
         .unwrap();
         assert_eq!(store.generation(), start + 1);
+    }
+
+    /// A stored value outside the contract is an error, never quietly another value: an auth
+    /// method other than a password, a timeout or end reason it does not know, a location that is
+    /// not JSON. The desktop cache reads its rows the same way.
+    #[test]
+    fn rows_with_values_outside_the_contract_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        let counts = crate::seed::SeedCounts {
+            members: 2,
+            sessions: 2,
+            events: 3,
+        };
+        crate::seed::seed(&path, counts, from_ts(1_775_649_600)).unwrap();
+        let store = Store::open(&path).unwrap();
+        let conn = store.conn();
+        let sessions = |c: &Connection| session_by_id(c, "s1");
+        let audit = |c: &Connection| audit_events(c, "bench", &AuditFilter::default(), 10);
+        assert!(sessions(&conn).unwrap().is_some());
+        assert_eq!(audit(&conn).unwrap().0.len(), 3);
+        for (sql, what) in [
+            (
+                "UPDATE sessions SET inactivity_timeout = '2h'",
+                "inactivity timeout",
+            ),
+            ("UPDATE sessions SET end_reason = 'bored'", "end reason"),
+            ("UPDATE sessions SET location = '{\"city\": '", "EOF"),
+        ] {
+            conn.execute_batch("SAVEPOINT bad").unwrap();
+            conn.execute(sql, []).unwrap();
+            let err = sessions(&conn).unwrap_err().to_string();
+            assert!(err.contains(what), "{sql}: {err}");
+            conn.execute_batch("ROLLBACK TO bad; RELEASE bad").unwrap();
+        }
+        for (sql, what) in [
+            ("UPDATE audit_events SET auth_method = 'sso'", "auth method"),
+            ("UPDATE audit_events SET location = '{\"city\": '", "EOF"),
+        ] {
+            conn.execute_batch("SAVEPOINT bad").unwrap();
+            conn.execute(sql, []).unwrap();
+            let err = audit(&conn).unwrap_err().to_string();
+            assert!(err.contains(what), "{sql}: {err}");
+            conn.execute_batch("ROLLBACK TO bad; RELEASE bad").unwrap();
+        }
     }
 
     #[test]

@@ -27,6 +27,7 @@ import type {
   SignOut,
   SyncStatus,
   Trusted,
+  Timeout,
   UsualPlace,
   WorkspaceRevoked,
 } from "./bindings";
@@ -99,7 +100,7 @@ export const api = {
   setLaunchAtLogin: (enabled: boolean) => call<boolean>("set_launch_at_login", { enabled }),
   overview: (query: OverviewQuery) => call<Overview>("overview", { query }),
   policy: () => call<SessionPolicy>("policy"),
-  updatePolicy: (inactivityTimeout: string, absoluteTimeout: string, maxConcurrentSessions: number | null) =>
+  updatePolicy: (inactivityTimeout: Timeout, absoluteTimeout: Timeout, maxConcurrentSessions: number | null) =>
     call<SessionPolicy>("update_policy", { inactivityTimeout, absoluteTimeout, maxConcurrentSessions }),
   /** Ends the app's own session too: the answer says why the app is signed out. */
   revokeWorkspaceSessions: (password: string) => call<WorkspaceRevoked>("revoke_workspace_sessions", { password }),

@@ -88,11 +88,11 @@ expires_at: string,
 /**
  * The inactivity timeout in force when the session was created, e.g. `"7d"`.
  */
-inactivity_timeout: string, 
+inactivity_timeout: Timeout, 
 /**
  * The absolute timeout in force when the session was created, e.g. `"30d"`.
  */
-absolute_timeout: string, status: SessionStatus, ended_at: string | null, end_reason: EndReason | null, change_seq: number, 
+absolute_timeout: Timeout, status: SessionStatus, ended_at: string | null, end_reason: EndReason | null, change_seq: number, 
 /**
  * Present only on the `/api/users/me/` endpoints: whether this is the caller's session.
  */
@@ -100,7 +100,7 @@ current?: boolean, };
 export type Location = { city: string | null, region: string | null, country: string | null, country_code: string | null, latitude: number | null, longitude: number | null, };
 export type AuthMethod = "password";
 export type SessionStatus = "active" | "revoked" | "expired" | "signed_out";
-export type EndReason = "sign_out" | "revoked_self" | "revoked_admin" | "concurrent_limit" | "workspace_revoke" | "inactivity" | "absolute" | "ip_change" | "user_agent_change" | "token_reuse";
+export type EndReason = "sign_out" | "revoked_self" | "revoked_admin" | "concurrent_limit" | "workspace_revoke" | "inactivity" | "absolute" | "ip_change" | "user_agent_change" | "token_reuse" | "unknown";
 export type Role = "owner" | "admin" | "member";
 export type Alert = { id: number, 
 /**
@@ -170,11 +170,11 @@ export type SessionPolicy = {
 /**
  * One of `30m`, `1h`, `8h`, `24h`, `7d` (default), `30d`.
  */
-inactivity_timeout: string, 
+inactivity_timeout: Timeout, 
 /**
  * One of `24h`, `7d`, `30d` (default), `90d`.
  */
-absolute_timeout: string, 
+absolute_timeout: Timeout, 
 /**
  * `null` for unlimited, else 1 to 1000.
  */
@@ -183,6 +183,7 @@ max_concurrent_sessions: number | null, updated_at: string | null,
  * The email of who changed it last.
  */
 updated_by: string | null, };
+export type Timeout = "30m" | "1h" | "8h" | "24h" | "7d" | "30d" | "90d";
 export type Revoked = { revoked: number, };
 export type WorkspaceRevoked = { revoked: number, signed_out: SignedOutNote, };
 export type Member = { id: string, email: string, display_name: string, role: Role, active_sessions: number, last_active_at: string | null, };
@@ -194,7 +195,7 @@ seq: number, id: string,
 /**
  * `session.signed_in`, `session.revoked`, `auth.sign_in_failed`, ...
  */
-event: string, 
+event: EventKind, 
 /**
  * When it happened; for `session.expired`, the instant the session expired.
  */
@@ -206,7 +207,7 @@ actor_id: string | null, actor_email: string | null, ip: string | null, user_age
 /**
  * `self`, `admin`, `inactivity`, `wrong_password`, ...
  */
-reason: string | null, details: unknown, };
+reason: EventReason | null, details: unknown, };
 export type AuditQuery = { 
 /**
  * An event type, e.g. `session.signed_in`.
@@ -263,3 +264,23 @@ export type DayCount = {
  * The day's local midnight, as an instant.
  */
 day: string, sign_ins: number, failed: number, };
+/**
+ * What an audit event records, in the order the window lists them.
+ */
+export const EVENT_KINDS = ["session.signed_in", "session.signed_out", "session.revoked", "session.expired", "session.reauth_required", "auth.sign_in_failed", "user.sessions_terminated", "workspace.sessions_terminated", "settings.security.updated"] as const;
+export type KnownEventKind = (typeof EVENT_KINDS)[number];
+/** A known name, or one a newer server sent. */
+export type EventKind = KnownEventKind | (string & {});
+/**
+ * Why an audit event happened.
+ */
+export const EVENT_REASONS = ["self", "admin", "workspace_revoke", "concurrent_limit", "inactivity", "absolute", "ip_change", "user_agent_change", "token_reuse", "wrong_password", "password_confirmation_failed", "locked"] as const;
+export type KnownEventReason = (typeof EVENT_REASONS)[number];
+/** A known name, or one a newer server sent. */
+export type EventReason = KnownEventReason | (string & {});
+/** The inactivity timeouts a policy may choose. */
+export const INACTIVITY_TIMEOUTS = ["30m", "1h", "8h", "24h", "7d", "30d"] as const satisfies readonly Timeout[];
+/** The absolute timeouts a policy may choose. */
+export const ABSOLUTE_TIMEOUTS = ["24h", "7d", "30d", "90d"] as const satisfies readonly Timeout[];
+/** The concurrent-session limits a policy may set (null: no limit). */
+export const CONCURRENT_SESSIONS = { min: 1, max: 1000 } as const;

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { absoluteTime, eventName, eventReason, signOutNotice, listOf, localDayStarts, localToInstant, memberByEmail, membersShown, placeOf, reasonName, reasonText, relativeTime, sentence, syncLine, tabCount } from "./format";
+import { absoluteTime, signOutNotice, listOf, localDayStarts, localToInstant, memberByEmail, membersShown, placeOf, reasonText, relativeTime, sentence, syncLine, tabCount } from "./format";
 
 const now = new Date("2026-04-08T12:00:00Z");
 
@@ -145,42 +145,11 @@ describe("membersShown", () => {
   });
 });
 
-describe("audit words", () => {
-  it("names known events and leaves others as they are", () => {
-    expect(eventName("auth.sign_in_failed")).toBe("Failed sign-in");
-    expect(eventName("session.expired")).toBe("Session expired");
-    expect(eventName("something.new")).toBe("something.new");
-  });
-
-  it("says an audit reason in words, and an unknown one as its spaced code", () => {
-    expect(reasonName("wrong_password")).toBe("Wrong password");
-    expect(reasonName("password_confirmation_failed")).toBe(
-      "Wrong password to confirm revoking every session",
-    );
-    expect(reasonName("admin")).toBe("By an admin");
-    expect(reasonName("inactivity")).toBe("Inactivity timeout");
-    expect(reasonName("token_reuse")).toBe("Rotated token reused");
-    expect(reasonName("brand_new_reason")).toBe("brand new reason");
-  });
-
+describe("sign-out and local times", () => {
   it("tells after a sign-out only that the session is still live at the server", () => {
     expect(signOutNotice({ at_server: "ended", message: "Signed out." })).toBe(null);
     expect(signOutNotice({ at_server: "already_ended", message: "Signed out; …" })).toBe(null);
     expect(signOutNotice({ at_server: "still_live", message: "still live there" })).toBe("still live there");
-  });
-
-  it("counts the refusals a locked account's event stands for", () => {
-    expect(eventReason({ reason: "locked", details: { count: 120 } })).toBe(
-      "Account locked — 120 attempts refused",
-    );
-    expect(eventReason({ reason: "locked", details: { count: 1 } })).toBe(
-      "Account locked — 1 attempt refused",
-    );
-    // Events from before the refusals were counted, and odd details, read as the reason alone.
-    expect(eventReason({ reason: "locked", details: null })).toBe("Account locked");
-    expect(eventReason({ reason: "locked", details: { count: "many" } })).toBe("Account locked");
-    expect(eventReason({ reason: "wrong_password", details: { count: 3 } })).toBe("Wrong password");
-    expect(eventReason({ reason: null, details: null })).toBe("");
   });
 
   it("turns a local date and time into an instant, or null", () => {

@@ -150,67 +150,12 @@ export function membersShown<M extends { display_name: string; email: string; ac
     .sort(order[sort]);
 }
 
-/** The audit log's event types, with the words the window shows for them. */
-export const AUDIT_EVENTS: [string, string][] = [
-  ["session.signed_in", "Signed in"],
-  ["session.signed_out", "Signed out"],
-  ["session.revoked", "Session revoked"],
-  ["session.expired", "Session expired"],
-  ["session.reauth_required", "Re-authentication required"],
-  ["auth.sign_in_failed", "Failed sign-in"],
-  ["workspace.sessions_terminated", "All workspace sessions revoked"],
-  ["settings.security.updated", "Session policy changed"],
-];
-
-/** The audit log's reasons (why a session ended or a sign-in failed) in words. */
-const AUDIT_REASONS: Record<string, string> = {
-  self: "By the member",
-  revoked_self: "By the member",
-  admin: "By an admin",
-  revoked_admin: "By an admin",
-  workspace_revoke: "Every workspace session revoked",
-  concurrent_limit: "Over the concurrent-session limit",
-  inactivity: "Inactivity timeout",
-  absolute: "Absolute timeout",
-  ip_change: "IP address changed",
-  user_agent_change: "Browser changed",
-  token_reuse: "Rotated token reused",
-  sign_out: "Signed out",
-  wrong_password: "Wrong password",
-  password_confirmation_failed: "Wrong password to confirm revoking every session",
-  locked: "Account locked",
-};
-
-/** An audit reason in words; an unknown one as its code, spaced. */
-export function reasonName(reason: string): string {
-  return AUDIT_REASONS[reason] ?? reason.replaceAll("_", " ");
-}
-
-/**
- * An audit event's reason in words, with what its details count: the refusals of a locked
- * account arrive as one event a minute whose `details.count` says how many there were.
- */
-export function eventReason(e: { reason: string | null; details: unknown }): string {
-  if (e.reason === null) return "";
-  const words = reasonName(e.reason);
-  const count = (e.details as { count?: unknown } | null)?.count;
-  if (e.reason === "locked" && typeof count === "number" && Number.isInteger(count) && count > 0) {
-    return `${words} — ${count} ${count === 1 ? "attempt" : "attempts"} refused`;
-  }
-  return words;
-}
-
 /**
  * What the sign-in screen says after a sign-out: nothing when the server ended the session,
  * and that it is still live there when the server could not be reached.
  */
 export function signOutNotice(outcome: { at_server: string; message: string }): string | null {
   return outcome.at_server === "still_live" ? outcome.message : null;
-}
-
-/** The words for an event type (the type itself when unknown). */
-export function eventName(event: string): string {
-  return AUDIT_EVENTS.find(([e]) => e === event)?.[1] ?? event;
 }
 
 /** A `datetime-local` input's value (local time) as an RFC 3339 instant, or null when empty or invalid. */

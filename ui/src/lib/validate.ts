@@ -7,6 +7,8 @@ export interface SignInForm {
   password: string;
 }
 
+import { CONCURRENT_SESSIONS } from "./bindings";
+
 export type FieldErrors = Partial<Record<keyof SignInForm, string>>;
 
 const LOOPBACK = /^(localhost|127(?:\.\d{1,3}){3}|\[::1\])$/i;
@@ -43,17 +45,12 @@ export function validateSignIn(form: SignInForm): FieldErrors {
   return errors;
 }
 
-/** The inactivity timeouts SetGet offers, in order; `7d` is the default. */
-export const INACTIVITY_TIMEOUTS = ["30m", "1h", "8h", "24h", "7d", "30d"] as const;
-/** The absolute timeouts SetGet offers, in order; `30d` is the default. */
-export const ABSOLUTE_TIMEOUTS = ["24h", "7d", "30d", "90d"] as const;
-
 /** How the admin chose the maximum of concurrent sessions. */
 export type MaxSessionsChoice = "5" | "10" | "unlimited" | "custom";
 
 /**
  * The maximum of concurrent sessions the form says: a number, null for unlimited, or the
- * problem with a custom number (a whole number from 1 to 1000).
+ * problem with a custom number (a whole number within the policy's limits, 1 to 1000).
  */
 export function maxSessions(
   choice: MaxSessionsChoice,
@@ -67,10 +64,11 @@ export function maxSessions(
     case "unlimited":
       return { value: null };
     case "custom": {
+      const { min, max } = CONCURRENT_SESSIONS;
       const text = custom.trim();
-      if (!/^\d+$/.test(text)) return { error: "Enter a whole number of sessions, from 1 to 1000." };
+      if (!/^\d+$/.test(text)) return { error: `Enter a whole number of sessions, from ${min} to ${max}.` };
       const n = Number(text);
-      if (n < 1 || n > 1000) return { error: "Enter a number of sessions from 1 to 1000." };
+      if (n < min || n > max) return { error: `Enter a number of sessions from ${min} to ${max}.` };
       return { value: n };
     }
   }

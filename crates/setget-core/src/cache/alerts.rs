@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension as _, Row, params};
-use setget_protocol::AuditEvent;
+use setget_protocol::{AuditEvent, EventKind};
 
 use super::query::{EVENT_COLUMNS, event_row};
 use super::{Cache, from_ms, ms, storage};
@@ -75,11 +75,19 @@ impl Cache {
         let sql = format!(
             "SELECT {EVENT_COLUMNS} FROM audit_events
              WHERE seq > ?1 AND seq <= ?2
-               AND event IN ('session.signed_in', 'auth.sign_in_failed')
+               AND event IN (?4, ?5)
              ORDER BY seq LIMIT ?3"
         );
-        self.rows(&sql, params![after, upto, limit], event_row)
-            .map_err(|e| storage("read the audit log", e))
+        let judged = [
+            EventKind::SignedIn.as_str(),
+            EventKind::SignInFailed.as_str(),
+        ];
+        self.rows(
+            &sql,
+            params![after, upto, limit, judged[0], judged[1]],
+            event_row,
+        )
+        .map_err(|e| storage("read the audit log", e))
     }
 
     /// Whether the session is active in the cache.
@@ -135,7 +143,7 @@ impl Cache {
                     .execute(params![
                         e.id,
                         e.seq,
-                        e.event,
+                        e.event.as_str(),
                         e.member_id,
                         e.member_email,
                         e.session_id,
@@ -358,9 +366,9 @@ impl Cache {
         self.rows(
             "SELECT json_extract(location, '$.city'), country_code, count(*) AS n, max(at)
              FROM audit_events
-             WHERE member_id = ?1 AND seq < ?2 AND event = 'session.signed_in'
+             WHERE member_id = ?1 AND seq < ?2 AND event = ?4
              GROUP BY 1, 2 ORDER BY n DESC, max(at) DESC LIMIT ?3",
-            params![member_id, before_seq, limit],
+            params![member_id, before_seq, limit, EventKind::SignedIn.as_str()],
             |r| {
                 let city: Option<String> = r.get(0)?;
                 let country: Option<String> = r.get(1)?;

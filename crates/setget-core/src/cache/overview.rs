@@ -4,6 +4,8 @@
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
+use setget_protocol::EventKind;
+
 use super::{Cache, ms, storage};
 use crate::error::{CoreError, ErrorKind, Result};
 
@@ -74,8 +76,11 @@ pub struct Overview {
 /// as the attempts it stands for): read from the `audit_by_event_time` index alone (a test
 /// checks the plan).
 const TIMELINE_SQL: &str = "SELECT (at - ?1) / ?2 AS slot, event, sum(weight) FROM audit_events
-     WHERE event IN ('session.signed_in', 'auth.sign_in_failed') AND at >= ?1 AND at <= ?3
+     WHERE event IN (?4, ?5) AND at >= ?1 AND at <= ?3
      GROUP BY slot, event";
+
+const SIGNED_IN: &str = EventKind::SignedIn.as_str();
+const FAILED: &str = EventKind::SignInFailed.as_str();
 
 impl OverviewQuery {
     /// Checks the query at `now`: a timeline offered, days of 23 to 25 hours in order, the last
@@ -134,7 +139,7 @@ impl Cache {
         let rows: Vec<(i64, String, i64)> = self
             .rows(
                 TIMELINE_SQL,
-                rusqlite::params![start, SLOT_MS, ms(now)],
+                rusqlite::params![start, SLOT_MS, ms(now), SIGNED_IN, FAILED],
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
             .map_err(|e| storage("sum up the sign-ins", e))?;
@@ -148,7 +153,7 @@ impl Cache {
                 continue;
             };
             let n = u64::try_from(n).unwrap_or(0);
-            if event == "auth.sign_in_failed" {
+            if event == FAILED {
                 entry.failed += n;
             } else {
                 entry.sign_ins += n;
@@ -346,7 +351,7 @@ mod tests {
         let plan: Vec<String> = cache
             .rows(
                 &format!("EXPLAIN QUERY PLAN {TIMELINE_SQL}"),
-                rusqlite::params![0, 1, 2],
+                rusqlite::params![0, 1, 2, SIGNED_IN, FAILED],
                 |r| r.get(3),
             )
             .unwrap();

@@ -4,9 +4,11 @@
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension as _, Row};
 use setget_protocol::{
-    AuditEvent, AuthMethod, EndReason, Location, Member, Role, Session, SessionPolicy,
-    SessionStatus,
+    AuditEvent, AuthMethod, EndReason, EventKind, EventReason, Location, Member, Role, Session,
+    SessionPolicy, SessionStatus, Timeout,
 };
+
+use setget_protocol::sqlite::{json, parsed, parsed_opt};
 
 use super::*;
 use crate::error::Result;
@@ -109,17 +111,15 @@ pub(super) fn session_row(r: &Row<'_>) -> rusqlite::Result<Session> {
         ip: r.get(7)?,
         last_ip: r.get(8)?,
         location: location.transpose()?,
-        auth_method: AuthMethod::Password,
+        auth_method: parsed(r, 15, "auth method", AuthMethod::parse)?,
         created_at: from_ms(r.get(16)?),
         last_active_at: from_ms(r.get(17)?),
         expires_at: from_ms(r.get(18)?),
-        inactivity_timeout: r.get(19)?,
-        absolute_timeout: r.get(20)?,
-        status: SessionStatus::parse(&r.get::<_, String>(21)?).unwrap_or(SessionStatus::Active),
+        inactivity_timeout: parsed(r, 19, "inactivity timeout", Timeout::parse)?,
+        absolute_timeout: parsed(r, 20, "absolute timeout", Timeout::parse)?,
+        status: parsed(r, 21, "session status", SessionStatus::parse)?,
         ended_at: r.get::<_, Option<i64>>(22)?.map(from_ms),
-        end_reason: r
-            .get::<_, Option<String>>(23)?
-            .and_then(|s| EndReason::parse(&s)),
+        end_reason: parsed_opt(r, 23, "end reason", EndReason::parse)?,
         change_seq: r.get(24)?,
         current: None,
     })
@@ -130,13 +130,10 @@ pub(super) const EVENT_COLUMNS: &str =
     actor_email, ip, user_agent, device, location, auth_method, reason, details";
 
 pub(super) fn event_row(r: &Row<'_>) -> rusqlite::Result<AuditEvent> {
-    let location: Option<String> = r.get(12)?;
-    let details: Option<String> = r.get(15)?;
-    let auth_method: Option<String> = r.get(13)?;
     Ok(AuditEvent {
         seq: r.get(0)?,
         id: r.get(1)?,
-        event: r.get(2)?,
+        event: EventKind::parse(&r.get::<_, String>(2)?),
         at: from_ms(r.get(3)?),
         member_id: r.get(4)?,
         member_email: r.get(5)?,
@@ -146,10 +143,12 @@ pub(super) fn event_row(r: &Row<'_>) -> rusqlite::Result<AuditEvent> {
         ip: r.get(9)?,
         user_agent: r.get(10)?,
         device: r.get(11)?,
-        location: location.and_then(|l| serde_json::from_str(&l).ok()),
-        auth_method: auth_method.map(|_| AuthMethod::Password),
-        reason: r.get(14)?,
-        details: details.and_then(|d| serde_json::from_str(&d).ok()),
+        location: json(r, 12)?,
+        auth_method: parsed_opt(r, 13, "auth method", AuthMethod::parse)?,
+        reason: r
+            .get::<_, Option<String>>(14)?
+            .map(|s| EventReason::parse(&s)),
+        details: json(r, 15)?,
     })
 }
 

@@ -2,7 +2,9 @@
 
 use chrono::{DateTime, Utc};
 use rusqlite::params;
-use setget_protocol::{AuditEvent, AuthMethod, EndReason, Member, Session, SessionPolicy};
+use setget_protocol::{
+    AuditEvent, AuthMethod, EndReason, EventReason, Member, Session, SessionPolicy,
+};
 
 use super::*;
 use crate::error::Result;
@@ -49,12 +51,12 @@ pub(super) fn upsert_session(
         loc.and_then(|l| l.country_code.as_deref()),
         loc.and_then(|l| l.latitude),
         loc.and_then(|l| l.longitude),
-        auth_method_str(s.auth_method),
+        s.auth_method.as_str(),
         ms(s.created_at),
         ms(s.last_active_at),
         ms(s.expires_at),
-        s.inactivity_timeout,
-        s.absolute_timeout,
+        s.inactivity_timeout.as_str(),
+        s.absolute_timeout.as_str(),
         s.status.as_str(),
         s.ended_at.map(ms),
         s.end_reason.map(EndReason::as_str),
@@ -62,12 +64,6 @@ pub(super) fn upsert_session(
         loc.is_some(),
     ])
     .map(|_| ())
-}
-
-pub(super) fn auth_method_str(m: AuthMethod) -> &'static str {
-    match m {
-        AuthMethod::Password => "password",
-    }
 }
 
 pub(super) const INSERT_EVENT: &str =
@@ -88,7 +84,7 @@ pub(super) fn insert_event(
     stmt.execute(params![
         e.seq,
         e.id,
-        e.event,
+        e.event.as_str(),
         ms(e.at),
         e.member_id,
         e.member_email,
@@ -100,8 +96,8 @@ pub(super) fn insert_event(
         e.device,
         location,
         e.location.as_ref().and_then(|l| l.country_code.as_deref()),
-        e.auth_method.map(auth_method_str),
-        e.reason,
+        e.auth_method.map(AuthMethod::as_str),
+        e.reason.as_ref().map(EventReason::as_str),
         details,
         i64::try_from(e.attempts()).unwrap_or(1),
     ])

@@ -12,8 +12,8 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use setget_protocol::{
-    AuditEvent, ConfirmPassword, EndReason, ErrorBody, ErrorCode, Member, Page, Revoked, Session,
-    SessionPolicy, SessionPolicyPatch, SessionStatus,
+    AuditEvent, ConfirmPassword, EndReason, ErrorBody, ErrorCode, EventKind, EventReason, Member,
+    Page, Revoked, Session, SessionPolicy, SessionPolicyPatch, SessionStatus,
 };
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -24,9 +24,9 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::{
     ApiJson, ApiPath, ApiQuery, ClientIp, UserAgent, check_per_page, default_per_page,
 };
-use crate::policy::Timeout;
 use crate::store::attempts::Attempt;
 use crate::store::{self, AuditFilter, Ending, NewEvent, Scope};
+use setget_protocol::Timeout;
 
 /// The admin routes, documented.
 pub fn routes() -> OpenApiRouter<App> {
@@ -176,7 +176,7 @@ async fn revoke_member_session(
             &authed.workspace.id,
             &Ending::revoked(
                 EndReason::RevokedAdmin,
-                "admin",
+                EventReason::ByAdmin,
                 now,
                 Some((&authed.member.id, &authed.member.email)),
             ),
@@ -209,15 +209,19 @@ async fn revoke_member_sessions(
                 &mut conn,
                 &sessions,
                 &authed.workspace.id,
-                &Ending::revoked(EndReason::RevokedAdmin, "admin", now, Some(actor)),
+                &Ending::revoked(
+                    EndReason::RevokedAdmin,
+                    EventReason::ByAdmin,
+                    now,
+                    Some(actor),
+                ),
                 Some(NewEvent {
-                    event: "user.sessions_terminated",
                     member_id: Some(&member.id),
                     member_email: Some(&member.email),
                     actor_id: Some(actor.0),
                     actor_email: Some(actor.1),
-                    reason: Some("admin"),
-                    ..NewEvent::default()
+                    reason: Some(EventReason::ByAdmin),
+                    ..NewEvent::of(EventKind::MemberSessionsTerminated)
                 }),
             )?)
         })
@@ -269,7 +273,7 @@ async fn revoke_workspace_sessions(
             store::attempts::record_failure(
                 &mut store.conn(),
                 attempt,
-                store::PASSWORD_CONFIRMATION_FAILED,
+                EventReason::PasswordConfirmationFailed,
             )?;
             Ok(())
         })
@@ -291,16 +295,15 @@ async fn revoke_workspace_sessions(
                 &authed.workspace.id,
                 &Ending::revoked(
                     EndReason::WorkspaceRevoke,
-                    "workspace_revoke",
+                    EventReason::WorkspaceRevoke,
                     now,
                     Some(actor),
                 ),
                 Some(NewEvent {
-                    event: "workspace.sessions_terminated",
                     actor_id: Some(actor.0),
                     actor_email: Some(actor.1),
-                    reason: Some("workspace_revoke"),
-                    ..NewEvent::default()
+                    reason: Some(EventReason::WorkspaceRevoke),
+                    ..NewEvent::of(EventKind::WorkspaceSessionsTerminated)
                 }),
             )?)
         })

@@ -76,7 +76,7 @@ impl Follower {
                 self.last_seq = e.seq;
                 let event = Event::default()
                     .id(e.seq.to_string())
-                    .event(e.event.clone())
+                    .event(e.event.as_str())
                     .json_data(&e)
                     .unwrap_or_else(|_| Event::default().comment("unencodable event"));
                 return Some((Ok(event), self));

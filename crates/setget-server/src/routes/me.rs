@@ -4,7 +4,9 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use setget_protocol::{EndReason, ErrorBody, MeResponse, Page, Revoked, Session, SessionStatus};
+use setget_protocol::{
+    EndReason, ErrorBody, EventKind, EventReason, MeResponse, Page, Revoked, Session, SessionStatus,
+};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -71,7 +73,7 @@ async fn revoke_my_session(
             &mut conn,
             &session,
             &authed.workspace.id,
-            &Ending::revoked(EndReason::RevokedSelf, "self", now, None),
+            &Ending::revoked(EndReason::RevokedSelf, EventReason::ByMember, now, None),
         )?;
         Ok(())
     })
@@ -101,13 +103,12 @@ async fn revoke_my_other_sessions(
             &mut conn,
             &others,
             &authed.workspace.id,
-            &Ending::revoked(EndReason::RevokedSelf, "self", now, None),
+            &Ending::revoked(EndReason::RevokedSelf, EventReason::ByMember, now, None),
             Some(NewEvent {
-                event: "user.sessions_terminated",
                 member_id: Some(&authed.member.id),
                 member_email: Some(&authed.member.email),
-                reason: Some("self"),
-                ..NewEvent::default()
+                reason: Some(EventReason::ByMember),
+                ..NewEvent::of(EventKind::MemberSessionsTerminated)
             }),
         )?;
         Ok(Json(Revoked { revoked }))

@@ -4,7 +4,9 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use setget_protocol::{EndReason, ErrorBody, SessionStatus, SignInRequest, SignInResponse};
+use setget_protocol::{
+    EndReason, ErrorBody, EventKind, EventReason, SessionStatus, SignInRequest, SignInResponse,
+};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -80,7 +82,11 @@ async fn sign_in(
                         ip: &ip,
                         user_agent: &user_agent,
                     };
-                    store::attempts::record_failure(&mut store.conn(), &attempt, "wrong_password")?;
+                    store::attempts::record_failure(
+                        &mut store.conn(),
+                        &attempt,
+                        EventReason::WrongPassword,
+                    )?;
                     return Err(ApiError::invalid_credentials());
                 }
             };
@@ -121,7 +127,7 @@ async fn sign_out(State(app): State<App>, authed: Authed) -> ApiResult<Response>
                 status: SessionStatus::SignedOut,
                 reason: EndReason::SignOut,
                 at: now,
-                event: "session.signed_out",
+                event: EventKind::SignedOut,
                 event_reason: None,
                 actor: None,
             },

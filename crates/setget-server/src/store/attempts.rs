@@ -4,6 +4,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 use rusqlite::{Connection, OptionalExtension as _, Transaction, params};
+use setget_protocol::{EventKind, EventReason};
 
 use super::audit::append_event;
 use super::members::member_by_id;
@@ -56,7 +57,7 @@ pub struct Attempt<'a> {
 pub fn record_failure(
     conn: &mut Connection,
     attempt: &Attempt<'_>,
-    reason: &str,
+    reason: EventReason,
 ) -> rusqlite::Result<()> {
     let tx = conn.transaction()?;
     tx.execute(
@@ -74,14 +75,13 @@ pub fn record_failure(
             &member.workspace_id,
             attempt.at,
             &NewEvent {
-                event: "auth.sign_in_failed",
                 member_id: Some(&member.id),
                 member_email: Some(&member.email),
                 ip: Some(attempt.ip),
                 user_agent: Some(attempt.user_agent),
                 device: Some(&device.label),
                 reason: Some(reason),
-                ..NewEvent::default()
+                ..NewEvent::of(EventKind::SignInFailed)
             },
         )?;
     }
@@ -208,15 +208,14 @@ fn flush(
             &member.workspace_id,
             from_ts(last_at),
             &NewEvent {
-                event: "auth.sign_in_failed",
                 member_id: Some(&member.id),
                 member_email: Some(&member.email),
                 ip: Some(&ip),
                 user_agent: Some(&user_agent),
                 device: Some(&device.label),
-                reason: Some("locked"),
+                reason: Some(EventReason::Locked),
                 details: Some(details.to_string()),
-                ..NewEvent::default()
+                ..NewEvent::of(EventKind::SignInFailed)
             },
         )?;
     }

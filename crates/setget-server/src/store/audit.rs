@@ -2,7 +2,9 @@
 
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, Transaction, params};
-use setget_protocol::{AuditEvent, AuthMethod};
+use setget_protocol::{AuditEvent, AuthMethod, EventKind, EventReason};
+
+use setget_protocol::sqlite::{json, parsed_opt};
 
 use super::rows::{MemberRow, NewEvent, from_ts, ts};
 
@@ -28,7 +30,7 @@ pub fn append_event(
             workspace_id,
             seq,
             uuid::Uuid::new_v4().to_string(),
-            e.event,
+            e.event.as_str(),
             ts(at),
             e.member_id,
             e.member_email,
@@ -36,10 +38,10 @@ pub fn append_event(
             e.ip,
             e.user_agent,
             e.device,
-            e.reason,
+            e.reason.as_ref().map(EventReason::as_str),
             e.actor_id,
             e.actor_email,
-            e.auth_method,
+            e.auth_method.map(AuthMethod::as_str),
             e.location,
             e.details,
         ],
@@ -112,13 +114,10 @@ pub fn audit_events(
                 limit
             ],
             |r| {
-                let location: Option<String> = r.get(12)?;
-                let auth_method: Option<String> = r.get(13)?;
-                let details: Option<String> = r.get(15)?;
                 Ok(AuditEvent {
                     seq: r.get(0)?,
                     id: r.get(1)?,
-                    event: r.get(2)?,
+                    event: EventKind::parse(&r.get::<_, String>(2)?),
                     at: from_ts(r.get(3)?),
                     member_id: r.get(4)?,
                     member_email: r.get(5)?,
@@ -128,22 +127,18 @@ pub fn audit_events(
                     ip: r.get(9)?,
                     user_agent: r.get(10)?,
                     device: r.get(11)?,
-                    location: location.and_then(|l| serde_json::from_str(&l).ok()),
-                    auth_method: auth_method
-                        .filter(|m| m == "password")
-                        .map(|_| AuthMethod::Password),
-                    reason: r.get(14)?,
-                    details: details.and_then(|d| serde_json::from_str(&d).ok()),
+                    location: json(r, 12)?,
+                    auth_method: parsed_opt(r, 13, "auth method", AuthMethod::parse)?,
+                    reason: r
+                        .get::<_, Option<String>>(14)?
+                        .map(|s| EventReason::parse(&s)),
+                    details: json(r, 15)?,
                 })
             },
         )?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     Ok((rows, u64::try_from(total).unwrap_or_default()))
 }
-
-/// The reason of a failed sign-in event when the password confirming an action (revoking
-/// every session of the workspace) was wrong; it counts toward the lockout like a sign-in's.
-pub const PASSWORD_CONFIRMATION_FAILED: &str = "password_confirmation_failed";
 
 /// Records a failed sign-in of a known member.
 pub fn audit_failed_sign_in(
@@ -152,7 +147,7 @@ pub fn audit_failed_sign_in(
     at: DateTime<Utc>,
     ip: &str,
     user_agent: &str,
-    reason: &str,
+    reason: EventReason,
 ) -> rusqlite::Result<()> {
     let tx = conn.transaction()?;
     let device = crate::ua::parse(user_agent);
@@ -161,14 +156,13 @@ pub fn audit_failed_sign_in(
         &member.workspace_id,
         at,
         &NewEvent {
-            event: "auth.sign_in_failed",
             member_id: Some(&member.id),
             member_email: Some(&member.email),
             ip: Some(ip),
             user_agent: Some(user_agent),
             device: Some(&device.label),
             reason: Some(reason),
-            ..NewEvent::default()
+            ..NewEvent::of(EventKind::SignInFailed)
         },
     )?;
     tx.commit()

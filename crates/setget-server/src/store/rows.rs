@@ -2,9 +2,11 @@
 
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, Transaction};
-use setget_protocol::{Location, Role, SessionPolicy, WorkspaceRef};
+use setget_protocol::{
+    AuthMethod, EventKind, EventReason, Location, Role, SessionPolicy, WorkspaceRef,
+};
 
-use crate::policy::Timeout;
+use setget_protocol::Timeout;
 
 /// A member row, with what only the server sees.
 #[derive(Debug, Clone)]
@@ -41,22 +43,43 @@ pub struct NewSession<'a> {
 }
 
 /// An audit event to append.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct NewEvent<'a> {
-    pub event: &'a str,
+    pub event: EventKind,
     pub member_id: Option<&'a str>,
     pub member_email: Option<&'a str>,
     pub session_id: Option<&'a str>,
     pub ip: Option<&'a str>,
     pub user_agent: Option<&'a str>,
     pub device: Option<&'a str>,
-    pub reason: Option<&'a str>,
+    pub reason: Option<EventReason>,
     pub actor_id: Option<&'a str>,
     pub actor_email: Option<&'a str>,
-    pub auth_method: Option<&'a str>,
+    pub auth_method: Option<AuthMethod>,
     pub location: Option<&'a str>,
     /// JSON text.
     pub details: Option<String>,
+}
+
+impl NewEvent<'_> {
+    /// An event of `kind` with nothing else filled in.
+    pub fn of(kind: EventKind) -> Self {
+        Self {
+            event: kind,
+            member_id: None,
+            member_email: None,
+            session_id: None,
+            ip: None,
+            user_agent: None,
+            device: None,
+            reason: None,
+            actor_id: None,
+            actor_email: None,
+            auth_method: None,
+            location: None,
+            details: None,
+        }
+    }
 }
 
 pub(crate) fn ts(t: DateTime<Utc>) -> i64 {
@@ -71,8 +94,8 @@ impl WorkspaceRow {
     /// The policy as the API shows it.
     pub fn policy(&self) -> SessionPolicy {
         SessionPolicy {
-            inactivity_timeout: self.inactivity_timeout.as_str().to_owned(),
-            absolute_timeout: self.absolute_timeout.as_str().to_owned(),
+            inactivity_timeout: self.inactivity_timeout,
+            absolute_timeout: self.absolute_timeout,
             max_concurrent_sessions: self.max_concurrent_sessions,
             updated_at: self.policy_updated_at,
             updated_by: self.policy_updated_by.clone(),

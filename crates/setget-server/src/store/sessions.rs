@@ -2,25 +2,28 @@
 
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension as _, Row, Transaction, params};
-use setget_protocol::{AuthMethod, EndReason, Session, SessionStatus};
+use setget_protocol::{AuthMethod, EndReason, EventKind, Session, SessionStatus};
 
 use super::attempts;
 use super::audit::append_event;
+use setget_protocol::sqlite::{json, parsed, parsed_opt};
+
 use super::rows::{MemberRow, NewEvent, NewSession, count, from_ts, next_change_seq, to_i64, ts};
 use super::workspaces::workspace;
-use crate::policy::Timeout;
+use setget_protocol::{EventReason, Timeout};
 
 /// How sessions end: their new status, the reason on the session, the audit event and its
 /// reason, and who did it (for admins).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Ending<'a> {
     pub status: SessionStatus,
     pub reason: EndReason,
     pub at: DateTime<Utc>,
-    /// `session.signed_out`, `session.revoked` or `session.expired`.
-    pub event: &'static str,
+    /// `session.signed_out`, `session.revoked`, `session.expired` or
+    /// `session.reauth_required`.
+    pub event: EventKind,
     /// The audit event's reason: `self`, `admin`, `concurrent_limit`, `inactivity`, ...
-    pub event_reason: Option<&'a str>,
+    pub event_reason: Option<EventReason>,
     /// `(id, email)` of the admin who revoked it.
     pub actor: Option<(&'a str, &'a str)>,
 }
@@ -29,7 +32,7 @@ impl Ending<'_> {
     /// A revocation for `reason`, audited as `session.revoked` with `event_reason`.
     pub fn revoked<'a>(
         reason: EndReason,
-        event_reason: &'a str,
+        event_reason: EventReason,
         at: DateTime<Utc>,
         actor: Option<(&'a str, &'a str)>,
     ) -> Ending<'a> {
@@ -37,7 +40,7 @@ impl Ending<'_> {
             status: SessionStatus::Revoked,
             reason,
             at,
-            event: "session.revoked",
+            event: EventKind::Revoked,
             event_reason: Some(event_reason),
             actor,
         }
@@ -60,7 +63,7 @@ pub fn create_session(
         let excess = (active.len() + 1).saturating_sub(max as usize);
         let ending = Ending::revoked(
             EndReason::ConcurrentLimit,
-            "concurrent_limit",
+            EventReason::ConcurrentLimit,
             new.now,
             None,
         );
@@ -108,16 +111,15 @@ pub fn create_session(
         &ws.id,
         new.now,
         &NewEvent {
-            event: "session.signed_in",
             member_id: Some(&member.id),
             member_email: Some(&member.email),
             session_id: Some(&id),
             ip: Some(new.ip),
             user_agent: Some(new.user_agent),
             device: Some(&device.label),
-            auth_method: Some("password"),
+            auth_method: Some(AuthMethod::Password),
             location: location.as_deref(),
-            ..NewEvent::default()
+            ..NewEvent::of(EventKind::SignedIn)
         },
     )?;
     tx.commit()?;
@@ -151,17 +153,16 @@ pub(crate) fn end_in(
         workspace_id,
         ending.at,
         &NewEvent {
-            event: ending.event,
             member_id: Some(&session.member_id),
             member_email: Some(&session.member_email),
             session_id: Some(&session.id),
             ip: Some(&session.last_ip),
             user_agent: Some(&session.user_agent),
             device: Some(&session.device),
-            reason: ending.event_reason,
+            reason: ending.event_reason.clone(),
             actor_id: ending.actor.map(|a| a.0),
             actor_email: ending.actor.map(|a| a.1),
-            ..NewEvent::default()
+            ..NewEvent::of(ending.event.clone())
         },
     )?;
     Ok(true)
@@ -241,8 +242,8 @@ pub(crate) fn expire_due_in(
                 status: SessionStatus::Expired,
                 reason,
                 at: s.expires_at,
-                event: "session.expired",
-                event_reason: Some(reason.as_str()),
+                event: EventKind::Expired,
+                event_reason: Some(reason.into()),
                 actor: None,
             },
         )?;
@@ -253,8 +254,7 @@ pub(crate) fn expire_due_in(
 /// Whether a session that has reached `expires_at` ran out of its absolute or its inactivity
 /// time (absolute wins a tie).
 pub fn expiry_reason(s: &Session) -> EndReason {
-    let absolute = Timeout::parse(&s.absolute_timeout).unwrap_or(Timeout::D30);
-    if s.created_at + absolute.duration() <= s.expires_at {
+    if s.created_at + s.absolute_timeout.duration() <= s.expires_at {
         EndReason::Absolute
     } else {
         EndReason::Inactivity
@@ -268,10 +268,7 @@ pub(crate) const SESSION_COLUMNS: &str = "s.id, s.member_id, m.email, s.device, 
     s.workspace_id, s.expires_at, s.token_issued_at, s.token_confirmed, s.token_digest";
 
 pub(crate) fn session_row(r: &Row<'_>) -> rusqlite::Result<(Session, String)> {
-    let location: Option<String> = r.get(9)?;
-    let status: String = r.get(14)?;
     let ended_at: Option<i64> = r.get(15)?;
-    let end_reason: Option<String> = r.get(16)?;
     Ok((
         Session {
             id: r.get(0)?,
@@ -283,16 +280,16 @@ pub(crate) fn session_row(r: &Row<'_>) -> rusqlite::Result<(Session, String)> {
             user_agent: r.get(6)?,
             ip: r.get(7)?,
             last_ip: r.get(8)?,
-            location: location.and_then(|l| serde_json::from_str(&l).ok()),
+            location: json(r, 9)?,
             auth_method: AuthMethod::Password,
             created_at: from_ts(r.get(10)?),
             last_active_at: from_ts(r.get(11)?),
             expires_at: from_ts(r.get(19)?),
-            inactivity_timeout: r.get(12)?,
-            absolute_timeout: r.get(13)?,
-            status: SessionStatus::parse(&status).unwrap_or(SessionStatus::Revoked),
+            inactivity_timeout: parsed(r, 12, "inactivity timeout", Timeout::parse)?,
+            absolute_timeout: parsed(r, 13, "absolute timeout", Timeout::parse)?,
+            status: parsed(r, 14, "session status", SessionStatus::parse)?,
             ended_at: ended_at.map(from_ts),
-            end_reason: end_reason.as_deref().and_then(EndReason::parse),
+            end_reason: parsed_opt(r, 16, "end reason", EndReason::parse)?,
             change_seq: r.get(17)?,
             current: None,
         },
@@ -465,8 +462,8 @@ pub fn touch_session(
     let expires = expires_at(
         session.created_at,
         now,
-        Timeout::parse(&session.inactivity_timeout).unwrap_or(Timeout::D7),
-        Timeout::parse(&session.absolute_timeout).unwrap_or(Timeout::D30),
+        session.inactivity_timeout,
+        session.absolute_timeout,
     );
     let tx = conn.transaction()?;
     let seq = next_change_seq(&tx, workspace_id)?;

@@ -2,12 +2,14 @@
 
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, params};
-use setget_protocol::{Role, SessionPolicy};
+use setget_protocol::{EventKind, Role, SessionPolicy};
 
 use super::audit::append_event;
 use super::members::member_by_email;
+use setget_protocol::sqlite::parsed;
+
 use super::rows::{NewEvent, WorkspaceRow, from_ts, ts};
-use crate::policy::Timeout;
+use setget_protocol::Timeout;
 
 /// A workspace and its policy.
 pub fn workspace(conn: &Connection, id: &str) -> rusqlite::Result<WorkspaceRow> {
@@ -17,14 +19,12 @@ pub fn workspace(conn: &Connection, id: &str) -> rusqlite::Result<WorkspaceRow> 
          FROM workspaces WHERE id = ?1",
         [id],
         |r| {
-            let inactivity: String = r.get(3)?;
-            let absolute: String = r.get(4)?;
             Ok(WorkspaceRow {
                 id: r.get(0)?,
                 slug: r.get(1)?,
                 name: r.get(2)?,
-                inactivity_timeout: Timeout::parse(&inactivity).unwrap_or(Timeout::D7),
-                absolute_timeout: Timeout::parse(&absolute).unwrap_or(Timeout::D30),
+                inactivity_timeout: parsed(r, 3, "inactivity timeout", Timeout::parse)?,
+                absolute_timeout: parsed(r, 4, "absolute timeout", Timeout::parse)?,
                 max_concurrent_sessions: r.get(5)?,
                 policy_updated_at: r.get::<_, Option<i64>>(6)?.map(from_ts),
                 policy_updated_by: r.get(7)?,
@@ -69,14 +69,13 @@ pub fn update_policy(
         workspace_id,
         now,
         &NewEvent {
-            event: "settings.security.updated",
             actor_id: Some(actor.0),
             actor_email: Some(actor.1),
             details: Some(
                 serde_json::json!({"old": policy_json(&old), "new": policy_json(&updated.policy())})
                     .to_string(),
             ),
-            ..NewEvent::default()
+            ..NewEvent::of(EventKind::PolicyUpdated)
         },
     )?;
     tx.commit()?;
