@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { absoluteTime, eventName, eventReason, signOutNotice, listOf, localDayStarts, localToInstant, memberByEmail, membersShown, placeOf, reasonName, reasonText, relativeTime, sentence, syncLine, tabCount } from "./format";
+import { absoluteTime, eventName, eventReason, signOutNotice, listOf, localDayStarts, localToInstant, placeOf, reasonName, reasonText, relativeTime, sentence, syncLine, tabCount } from "./format";
 
 const now = new Date("2026-04-08T12:00:00Z");
 
@@ -116,35 +116,6 @@ describe("listOf", () => {
   });
 });
 
-describe("membersShown", () => {
-  const m = (display_name: string, email: string, active_sessions: number, last_active_at: string | null) => ({
-    display_name,
-    email,
-    active_sessions,
-    last_active_at,
-  });
-  const all = [
-    m("bob", "bob@acme.test", 1, "2026-04-08T10:00:00Z"),
-    m("Ada", "ada@acme.test", 3, "2026-04-08T09:00:00Z"),
-    m("cy", "cy@other.test", 0, null),
-  ];
-  const names = (list: { display_name: string }[]) => list.map((x) => x.display_name);
-  it("sorts by name whatever the case, by sessions, by last activity", () => {
-    expect(names(membersShown(all, "", "name"))).toEqual(["Ada", "bob", "cy"]);
-    expect(names(membersShown(all, "", "sessions"))).toEqual(["Ada", "bob", "cy"]);
-    expect(names(membersShown(all, "", "last_active"))).toEqual(["bob", "Ada", "cy"]);
-  });
-  it("searches names and emails in any case", () => {
-    expect(names(membersShown(all, "ACME", "name"))).toEqual(["Ada", "bob"]);
-    expect(names(membersShown(all, " cy ", "name"))).toEqual(["cy"]);
-    expect(membersShown(all, "nobody", "name")).toEqual([]);
-  });
-  it("leaves the list it was given as it was", () => {
-    membersShown(all, "", "sessions");
-    expect(names(all)).toEqual(["bob", "Ada", "cy"]);
-  });
-});
-
 describe("audit words", () => {
   it("names known events and leaves others as they are", () => {
     expect(eventName("auth.sign_in_failed")).toBe("Failed sign-in");
@@ -212,16 +183,6 @@ describe("localDayStarts", () => {
     // 01:30 on 9 April in India: today began at 18:30 UTC on the 8th.
     expect(starts[6]).toBe("2026-04-08T18:30:00.000Z");
     expect(starts[0]).toBe("2026-04-02T18:30:00.000Z");
-  });
-});
-
-describe("memberByEmail", () => {
-  const members = [{ email: "ada@acme.test" }, { email: "Bob@Acme.test" }];
-  it("finds a whole email in any case, and nothing for a part", () => {
-    expect(memberByEmail(members, " BOB@acme.test ")).toBe(members[1]);
-    expect(memberByEmail(members, "ada@acme.test")).toBe(members[0]);
-    expect(memberByEmail(members, "ada@")).toBeNull();
-    expect(memberByEmail(members, "")).toBeNull();
   });
 });
 
