@@ -186,26 +186,6 @@ export function eventName(event: string): string {
   return AUDIT_EVENTS.find(([e]) => e === event)?.[1] ?? event;
 }
 
-/** A `datetime-local` input's value (local time) as an RFC 3339 instant, or null when empty or invalid. */
-export function localToInstant(value: string): string | null {
-  if (value.trim() === "") return null;
-  const at = new Date(value);
-  return Number.isNaN(at.getTime()) ? null : at.toISOString();
-}
-
-/**
- * The instants of the local midnights of the last `days` days, oldest first, today last: the
- * admin's days as the system's time zone has them (23 or 25 hours long across a
- * daylight-saving change).
- */
-export function localDayStarts(days: number, now: Date = new Date()): string[] {
-  const starts: string[] = [];
-  for (let back = days - 1; back >= 0; back--) {
-    starts.push(new Date(now.getFullYear(), now.getMonth(), now.getDate() - back).toISOString());
-  }
-  return starts;
-}
-
 /** The most new alerts a tab counts exactly; more read "99+". */
 export const TAB_COUNT_MAX = 99;
 
