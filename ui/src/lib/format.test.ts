@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { absoluteTime, eventName, eventReason, signOutNotice, listOf, placeOf, reasonName, reasonText, relativeTime, sentence, syncLine, tabCount } from "./format";
+import { absoluteTime, eventName, eventReason, signOutNotice, listOf, placeOf, reasonName, reasonText, relativeTime, sentence, syncLine } from "./format";
 
 const now = new Date("2026-04-08T12:00:00Z");
 
@@ -152,16 +152,5 @@ describe("audit words", () => {
     expect(eventReason({ reason: "locked", details: { count: "many" } })).toBe("Account locked");
     expect(eventReason({ reason: "wrong_password", details: { count: 3 } })).toBe("Wrong password");
     expect(eventReason({ reason: null, details: null })).toBe("");
-  });
-});
-
-describe("tabCount", () => {
-  it("shows nothing at 0, the count up to 99, then 99+", () => {
-    expect(tabCount(0)).toBeNull();
-    expect(tabCount(-1)).toBeNull();
-    expect(tabCount(Number.NaN)).toBeNull();
-    expect(tabCount(1)).toBe("1");
-    expect(tabCount(99)).toBe("99");
-    expect(tabCount(100)).toBe("99+");
   });
 });

@@ -185,12 +185,3 @@ export function signOutNotice(outcome: { at_server: string; message: string }): 
 export function eventName(event: string): string {
   return AUDIT_EVENTS.find(([e]) => e === event)?.[1] ?? event;
 }
-
-/** The most new alerts a tab counts exactly; more read "99+". */
-export const TAB_COUNT_MAX = 99;
-
-/** The count a tab shows beside its name: nothing at 0, "99+" above the maximum. */
-export function tabCount(n: number): string | null {
-  if (!(n > 0)) return null;
-  return n > TAB_COUNT_MAX ? `${TAB_COUNT_MAX}+` : String(Math.trunc(n));
-}
