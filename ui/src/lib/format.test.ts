@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { absoluteTime, eventName, eventReason, signOutNotice, listOf, placeOf, reasonName, reasonText, relativeTime, sentence, syncLine } from "./format";
+import { absoluteTime, eventName, eventReason, signOutNotice, placeOf, reasonName, reasonText, relativeTime, sentence, syncLine } from "./format";
 
 const now = new Date("2026-04-08T12:00:00Z");
 
@@ -106,13 +106,6 @@ describe("reasonText", () => {
     expect(reasonText({ kind: "password_attack_from_ip", ip: "192.0.2.1", failures: 20, members: 7 })).toBe(
       "password attack from 192.0.2.1: 20 failed sign-ins on 7 accounts in 10 minutes",
     );
-  });
-});
-
-describe("listOf", () => {
-  it("splits on commas, spaces and new lines and drops empties", () => {
-    expect(listOf(" 10.0.0.0/8,\n192.0.2.0/24  GB ,, ")).toEqual(["10.0.0.0/8", "192.0.2.0/24", "GB"]);
-    expect(listOf("   ")).toEqual([]);
   });
 });
 

@@ -115,14 +115,6 @@ export function reasonText(r: Reason): string {
   }
 }
 
-/** Splits what the admin typed into a list: commas, spaces or new lines separate entries. */
-export function listOf(text: string): string[] {
-  return text
-    .split(/[\s,]+/)
-    .map((t) => t.trim())
-    .filter((t) => t.length > 0);
-}
-
 /** The audit log's event types, with the words the window shows for them. */
 export const AUDIT_EVENTS: [string, string][] = [
   ["session.signed_in", "Signed in"],
