@@ -109,6 +109,14 @@ describe("reasonText", () => {
   });
 });
 
+describe("signOutNotice", () => {
+  it("tells after a sign-out only that the session is still live at the server", () => {
+    expect(signOutNotice({ at_server: "ended", message: "Signed out." })).toBe(null);
+    expect(signOutNotice({ at_server: "already_ended", message: "Signed out; …" })).toBe(null);
+    expect(signOutNotice({ at_server: "still_live", message: "still live there" })).toBe("still live there");
+  });
+});
+
 describe("audit words", () => {
   it("names known events and leaves others as they are", () => {
     expect(eventName("auth.sign_in_failed")).toBe("Failed sign-in");
@@ -125,12 +133,6 @@ describe("audit words", () => {
     expect(reasonName("inactivity")).toBe("Inactivity timeout");
     expect(reasonName("token_reuse")).toBe("Rotated token reused");
     expect(reasonName("brand_new_reason")).toBe("brand new reason");
-  });
-
-  it("tells after a sign-out only that the session is still live at the server", () => {
-    expect(signOutNotice({ at_server: "ended", message: "Signed out." })).toBe(null);
-    expect(signOutNotice({ at_server: "already_ended", message: "Signed out; …" })).toBe(null);
-    expect(signOutNotice({ at_server: "still_live", message: "still live there" })).toBe("still live there");
   });
 
   it("counts the refusals a locked account's event stands for", () => {

@@ -1,4 +1,4 @@
-// Formatting of times, places and devices for the window.
+// Formatting for the window: times, places, messages, the sync's state, reasons and events in words.
 import type { Location, Reason, SyncStatus } from "./bindings";
 
 const UNITS: [Intl.RelativeTimeFormatUnit, number][] = [
