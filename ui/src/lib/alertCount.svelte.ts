@@ -1,7 +1,7 @@
 // The count of new alerts the Alerts tab shows, read from the cache. The tab and the alerts
 // screen share it: the screen asks for a recount when it changes an alert's status.
 import { api } from "./api";
-import { TAB_COUNT_MAX } from "./format";
+import { TAB_COUNT_MAX } from "./tabCount";
 
 let count = $state(0);
 // Bumped with every recount, so that a late answer to an older one is dropped.

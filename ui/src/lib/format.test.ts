@@ -1,5 +1,5 @@
-import { afterEach, describe, expect, it, vi } from "vitest";
-import { absoluteTime, signOutNotice, listOf, localDayStarts, localToInstant, memberByEmail, membersShown, placeOf, reasonText, relativeTime, sentence, syncLine, tabCount } from "./format";
+import { describe, expect, it } from "vitest";
+import { absoluteTime, signOutNotice, placeOf, reasonText, relativeTime, sentence, syncLine } from "./format";
 
 const now = new Date("2026-04-08T12:00:00Z");
 
@@ -109,98 +109,10 @@ describe("reasonText", () => {
   });
 });
 
-describe("listOf", () => {
-  it("splits on commas, spaces and new lines and drops empties", () => {
-    expect(listOf(" 10.0.0.0/8,\n192.0.2.0/24  GB ,, ")).toEqual(["10.0.0.0/8", "192.0.2.0/24", "GB"]);
-    expect(listOf("   ")).toEqual([]);
-  });
-});
-
-describe("membersShown", () => {
-  const m = (display_name: string, email: string, active_sessions: number, last_active_at: string | null) => ({
-    display_name,
-    email,
-    active_sessions,
-    last_active_at,
-  });
-  const all = [
-    m("bob", "bob@acme.test", 1, "2026-04-08T10:00:00Z"),
-    m("Ada", "ada@acme.test", 3, "2026-04-08T09:00:00Z"),
-    m("cy", "cy@other.test", 0, null),
-  ];
-  const names = (list: { display_name: string }[]) => list.map((x) => x.display_name);
-  it("sorts by name whatever the case, by sessions, by last activity", () => {
-    expect(names(membersShown(all, "", "name"))).toEqual(["Ada", "bob", "cy"]);
-    expect(names(membersShown(all, "", "sessions"))).toEqual(["Ada", "bob", "cy"]);
-    expect(names(membersShown(all, "", "last_active"))).toEqual(["bob", "Ada", "cy"]);
-  });
-  it("searches names and emails in any case", () => {
-    expect(names(membersShown(all, "ACME", "name"))).toEqual(["Ada", "bob"]);
-    expect(names(membersShown(all, " cy ", "name"))).toEqual(["cy"]);
-    expect(membersShown(all, "nobody", "name")).toEqual([]);
-  });
-  it("leaves the list it was given as it was", () => {
-    membersShown(all, "", "sessions");
-    expect(names(all)).toEqual(["bob", "Ada", "cy"]);
-  });
-});
-
-describe("sign-out and local times", () => {
+describe("signOutNotice", () => {
   it("tells after a sign-out only that the session is still live at the server", () => {
     expect(signOutNotice({ at_server: "ended", message: "Signed out." })).toBe(null);
     expect(signOutNotice({ at_server: "already_ended", message: "Signed out; …" })).toBe(null);
     expect(signOutNotice({ at_server: "still_live", message: "still live there" })).toBe("still live there");
-  });
-
-  it("turns a local date and time into an instant, or null", () => {
-    expect(localToInstant("")).toBeNull();
-    expect(localToInstant("not a date")).toBeNull();
-    const iso = localToInstant("2026-04-08T12:30");
-    expect(iso).toMatch(/^2026-04-0[78]T\d\d:30:00\.000Z$/);
-  });
-});
-
-describe("localDayStarts", () => {
-  afterEach(() => {
-    vi.unstubAllEnvs();
-  });
-
-  it("gives the local midnights, a 23-hour day across the spring change", () => {
-    vi.stubEnv("TZ", "Europe/London");
-    expect(localDayStarts(3, new Date("2026-03-30T12:00:00Z"))).toEqual([
-      "2026-03-28T00:00:00.000Z",
-      "2026-03-29T00:00:00.000Z",
-      "2026-03-29T23:00:00.000Z",
-    ]);
-  });
-
-  it("ends today and counts the days asked for", () => {
-    vi.stubEnv("TZ", "Asia/Kolkata");
-    const starts = localDayStarts(7, new Date("2026-04-08T20:00:00Z"));
-    expect(starts).toHaveLength(7);
-    // 01:30 on 9 April in India: today began at 18:30 UTC on the 8th.
-    expect(starts[6]).toBe("2026-04-08T18:30:00.000Z");
-    expect(starts[0]).toBe("2026-04-02T18:30:00.000Z");
-  });
-});
-
-describe("memberByEmail", () => {
-  const members = [{ email: "ada@acme.test" }, { email: "Bob@Acme.test" }];
-  it("finds a whole email in any case, and nothing for a part", () => {
-    expect(memberByEmail(members, " BOB@acme.test ")).toBe(members[1]);
-    expect(memberByEmail(members, "ada@acme.test")).toBe(members[0]);
-    expect(memberByEmail(members, "ada@")).toBeNull();
-    expect(memberByEmail(members, "")).toBeNull();
-  });
-});
-
-describe("tabCount", () => {
-  it("shows nothing at 0, the count up to 99, then 99+", () => {
-    expect(tabCount(0)).toBeNull();
-    expect(tabCount(-1)).toBeNull();
-    expect(tabCount(Number.NaN)).toBeNull();
-    expect(tabCount(1)).toBe("1");
-    expect(tabCount(99)).toBe("99");
-    expect(tabCount(100)).toBe("99+");
   });
 });

@@ -1,4 +1,4 @@
-// Formatting of times, places and devices for the window.
+// Formatting for the window: times, places, messages, the sync's state, reasons and events in words.
 import type { Location, Reason, SyncStatus } from "./bindings";
 
 const UNITS: [Intl.RelativeTimeFormatUnit, number][] = [
@@ -115,41 +115,6 @@ export function reasonText(r: Reason): string {
   }
 }
 
-/** Splits what the admin typed into a list: commas, spaces or new lines separate entries. */
-export function listOf(text: string): string[] {
-  return text
-    .split(/[\s,]+/)
-    .map((t) => t.trim())
-    .filter((t) => t.length > 0);
-}
-
-/** How the members list is sorted. */
-export type MemberSort = "name" | "sessions" | "last_active";
-
-/**
- * The members whose name or email contains `text` (any case), sorted by `sort`: by name A–Z,
- * by active sessions (most first) or by last activity (most recent first; never last), with
- * the name breaking ties.
- */
-export function membersShown<M extends { display_name: string; email: string; active_sessions: number; last_active_at: string | null }>(
-  members: M[],
-  text: string,
-  sort: MemberSort,
-): M[] {
-  const needle = text.trim().toLowerCase();
-  const byName = (a: M, b: M) =>
-    a.display_name.localeCompare(b.display_name, "en", { sensitivity: "base" }) || a.email.localeCompare(b.email);
-  const at = (m: M) => (m.last_active_at ? Date.parse(m.last_active_at) : -Infinity);
-  const order: Record<MemberSort, (a: M, b: M) => number> = {
-    name: byName,
-    sessions: (a, b) => b.active_sessions - a.active_sessions || byName(a, b),
-    last_active: (a, b) => at(b) - at(a) || byName(a, b),
-  };
-  return members
-    .filter((m) => needle === "" || m.display_name.toLowerCase().includes(needle) || m.email.toLowerCase().includes(needle))
-    .sort(order[sort]);
-}
-
 /**
  * What the sign-in screen says after a sign-out: nothing when the server ended the session,
  * and that it is still live there when the server could not be reached.
@@ -158,38 +123,3 @@ export function signOutNotice(outcome: { at_server: string; message: string }): 
   return outcome.at_server === "still_live" ? outcome.message : null;
 }
 
-/** A `datetime-local` input's value (local time) as an RFC 3339 instant, or null when empty or invalid. */
-export function localToInstant(value: string): string | null {
-  if (value.trim() === "") return null;
-  const at = new Date(value);
-  return Number.isNaN(at.getTime()) ? null : at.toISOString();
-}
-
-/**
- * The instants of the local midnights of the last `days` days, oldest first, today last: the
- * admin's days as the system's time zone has them (23 or 25 hours long across a
- * daylight-saving change).
- */
-export function localDayStarts(days: number, now: Date = new Date()): string[] {
-  const starts: string[] = [];
-  for (let back = days - 1; back >= 0; back--) {
-    starts.push(new Date(now.getFullYear(), now.getMonth(), now.getDate() - back).toISOString());
-  }
-  return starts;
-}
-
-/** The member whose email is `text` (any case, surrounding spaces ignored), if any. */
-export function memberByEmail<M extends { email: string }>(members: M[], text: string): M | null {
-  const wanted = text.trim().toLowerCase();
-  if (wanted === "") return null;
-  return members.find((m) => m.email.toLowerCase() === wanted) ?? null;
-}
-
-/** The most new alerts a tab counts exactly; more read "99+". */
-export const TAB_COUNT_MAX = 99;
-
-/** The count a tab shows beside its name: nothing at 0, "99+" above the maximum. */
-export function tabCount(n: number): string | null {
-  if (!(n > 0)) return null;
-  return n > TAB_COUNT_MAX ? `${TAB_COUNT_MAX}+` : String(Math.trunc(n));
-}
