@@ -21,8 +21,8 @@ use serde::{Deserialize, Serialize};
 use setget_protocol::AuditEvent;
 
 use crate::cache::Cache;
-use crate::detect::{Detection, Detector, DetectorConfig, DetectorState, Reason, Severity};
 use crate::error::{CoreError, ErrorKind, Result};
+use setget_detect::{Detection, Detector, DetectorConfig, DetectorState, Reason, Severity};
 
 /// What the admin made of an alert.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ts_rs::TS)]

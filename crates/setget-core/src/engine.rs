@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use setget_detect::Severity;
 use setget_protocol::clock::{Clock, SystemClock};
 use setget_protocol::{Revoked, Session, SessionPolicy, SessionPolicyPatch};
 use tokio::sync::watch;
@@ -20,7 +21,6 @@ use crate::alerts::{Alert, AlertFilter, AlertStatus, Trusted, UsualPlace, Watch}
 use crate::cache::{self, AuditFilter, Cache, CacheKey, Counts, Cursors, Overview, OverviewQuery};
 use crate::client::{ApiClient, parse_server_url};
 use crate::credential::Credential;
-use crate::detect::Severity;
 use crate::error::{CoreError, ErrorKind, Result};
 use crate::export::{self, ExportFormat, Exported};
 use crate::notify::{Dispatcher, NoticeAction, Notifier, NotifySettings};

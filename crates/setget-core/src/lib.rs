@@ -11,7 +11,6 @@ pub mod bus;
 pub mod cache;
 pub mod client;
 pub mod credential;
-pub mod detect;
 pub mod engine;
 mod error;
 pub mod export;

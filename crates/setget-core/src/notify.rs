@@ -12,11 +12,11 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Duration, Local, Utc};
 use serde::{Deserialize, Serialize};
+use setget_detect::Severity;
 use setget_protocol::clock::Clock;
 use tokio::sync::mpsc;
 
 use crate::alerts::Alert;
-use crate::detect::Severity;
 use crate::error::{CoreError, ErrorKind, Result};
 
 /// The app name notifications carry.
@@ -577,7 +577,7 @@ mod tests {
             at: t(0, 0),
             raised_at: t(0, 0),
             severity,
-            reasons: vec![crate::detect::Reason::NewCountry {
+            reasons: vec![setget_detect::Reason::NewCountry {
                 country: "FR".into(),
             }],
             ip: Some("203.0.113.7".into()),

@@ -11,8 +11,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::time::Instant;
 
-use setget_core::detect::Severity;
-use setget_core::detect::{Detector, DetectorConfig, Reason};
+use setget_detect::{Detector, DetectorConfig, Reason, Severity};
 
 use crate::harness::verdict;
 use crate::loggen::{self, Generated, Label, LogConfig};

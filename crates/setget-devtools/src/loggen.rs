@@ -122,7 +122,7 @@ use chrono::{DateTime, Datelike as _, Duration, TimeZone as _, Timelike as _, Ut
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom as _;
 use rand::{Rng, SeedableRng as _};
-use setget_core::detect::distance_km;
+use setget_detect::distance_km;
 use setget_protocol::{AuditEvent, AuthMethod, Location};
 
 /// What an event is, beside the event itself.

@@ -2,12 +2,12 @@
 
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension as _, Row, params};
+use setget_detect::Severity;
 use setget_protocol::AuditEvent;
 
 use super::query::{EVENT_COLUMNS, event_row};
 use super::{Cache, from_ms, ms, storage};
 use crate::alerts::{Alert, AlertFilter, AlertStatus, NewAlert, Trusted, UsualPlace};
-use crate::detect::Severity;
 use crate::error::Result;
 
 /// When and at which seq the detector's state was saved, and in which format.

@@ -74,9 +74,8 @@ use serde::{Deserialize, Serialize};
 use setget_protocol::AuditEvent;
 
 /// How urgent an alert is.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ts_rs::TS,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
     Low,
@@ -249,7 +248,8 @@ impl DetectorConfig {
 }
 
 /// Why an event alerts.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Reason {
     NewCountry {
@@ -765,9 +765,20 @@ pub fn severity_of(reasons: &[Reason]) -> Option<Severity> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_support::location;
     use chrono::TimeZone as _;
     use setget_protocol::Location;
+
+    /// A location as the server reports it: a city, its country code and coordinates.
+    fn location(city: &str, cc: &str, lat: f64, lon: f64) -> Location {
+        Location {
+            city: Some(city.into()),
+            region: None,
+            country: None,
+            country_code: Some(cc.into()),
+            latitude: Some(lat),
+            longitude: Some(lon),
+        }
+    }
 
     /// Places with their real coordinates (DB-IP city level).
     const LONDON: (&str, &str, f64, f64) = ("London", "GB", 51.5085, -0.1257);
