@@ -143,6 +143,13 @@ impl DetectorConfig {
         }
     }
 
+    /// How many of a member's latest sign-ins the rules look at: the longest window.
+    pub(crate) fn kept_sign_ins(&self) -> usize {
+        self.country_window
+            .max(self.city_window)
+            .max(self.device_window)
+    }
+
     /// Whether a device label ("Browser on OS") names a roaming operating system.
     pub(crate) fn roaming(&self, device: &str) -> bool {
         device

@@ -68,6 +68,7 @@ mod config;
 mod detector;
 mod geo;
 mod reason;
+mod rules;
 mod state;
 #[cfg(test)]
 mod tests;

@@ -55,8 +55,28 @@ pub(crate) struct History {
     pub(crate) familiar: HashSet<String>,
 }
 
+impl History {
+    /// A sign-in joins the history: its networks are known from now on, and it is the latest
+    /// of the `keep` kept.
+    pub(crate) fn record(&mut self, now: SignIn, networks: [Option<IpNet>; 2], keep: usize) {
+        self.first_at.get_or_insert(now.at);
+        self.count += 1;
+        self.networks.extend(networks.into_iter().flatten());
+        while self.recent.len() >= keep {
+            self.recent.pop_front();
+        }
+        // Grown by doubling up to `keep` exactly (left alone, a deque of 20 takes 32).
+        let len = self.recent.len();
+        if len == self.recent.capacity() {
+            let room = (len * 2).max(4).min(keep);
+            self.recent.reserve_exact(room.saturating_sub(len));
+        }
+        self.recent.push_back(now);
+    }
+}
+
 /// Failed sign-ins from an IP: when, which member's account they tried (if any), and how
-/// many the event stands for (see [`crate::detector::weight`]).
+/// many the event stands for (see [`crate::rules::weight`]).
 pub(crate) type Failure = (DateTime<Utc>, Option<String>, usize);
 
 /// What a detector learnt from the events it read: the members' baselines, recent failures,

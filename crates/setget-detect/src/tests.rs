@@ -6,9 +6,10 @@ use chrono::{DateTime, Duration, TimeZone as _, Utc};
 use setget_protocol::{AuditEvent, Location};
 
 use crate::config::{DetectorConfig, severity_of};
-use crate::detector::{Detector, total, weight};
+use crate::detector::Detector;
 use crate::geo::{distance_km, network_of};
 use crate::reason::{Detection, Reason, Severity};
+use crate::rules::{total, weight};
 use crate::state::{DetectorState, member_hash};
 
 /// A location as the server reports it: a city, its country code and coordinates.
