@@ -67,6 +67,8 @@
 mod config;
 mod detector;
 mod geo;
+#[cfg(feature = "loggen")]
+pub mod loggen;
 mod reason;
 mod rules;
 mod state;
