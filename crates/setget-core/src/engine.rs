@@ -17,12 +17,13 @@ use setget_protocol::{Revoked, Session, SessionPolicy, SessionPolicyPatch};
 use tokio::sync::watch;
 
 use crate::account::{self, AccountConfig, AppDirs, AppSettings, SignedOutNote};
-use crate::alerts::{Alert, AlertFilter, AlertStatus, Trusted, UsualPlace, Watch};
+use crate::alerts::{Alert, AlertFilter, AlertStatus, Trusted, UsualPlace};
 use crate::cache::{self, AuditFilter, Cache, CacheKey, Counts, Cursors, Overview, OverviewQuery};
 use crate::client::{ApiClient, parse_server_url};
 use crate::credential::Credential;
 use crate::error::{CoreError, ErrorKind, Result};
 use crate::export::{self, ExportFormat, Exported};
+use crate::judge::Judge;
 use crate::notify::{Dispatcher, NoticeAction, Notifier, NotifySettings};
 use crate::secret::{SecretStore, Sensitive};
 use crate::sync::{CatchUp, REPORT_FRESH, SyncOptions, SyncState, SyncStatus, Syncer};
@@ -81,7 +82,7 @@ struct Signed {
     cred: Arc<Credential>,
     cache: Arc<Mutex<Cache>>,
     /// The detector over this account's cache.
-    watch: Arc<Watch>,
+    judge: Arc<Judge>,
 }
 
 /// The desktop engine.
@@ -185,7 +186,7 @@ impl Engine {
     fn adopt(&self, config: AccountConfig, client: ApiClient) -> Result<AccountView> {
         let cache = self.open_cache(&config)?;
         let view = AccountView::from(&config);
-        let watch = Arc::new(Watch::new().ignoring_session(config.session_id.clone()));
+        let judge = Arc::new(Judge::new().ignoring_session(config.session_id.clone()));
         let cred = Credential::new(
             config,
             client,
@@ -196,7 +197,7 @@ impl Engine {
         self.set_account(Some(Signed {
             cred: Arc::new(cred),
             cache,
-            watch,
+            judge,
         }));
         Ok(view)
     }
@@ -301,7 +302,7 @@ impl Engine {
             Arc::clone(&self.clock),
             self.options.clone(),
             status,
-            Arc::clone(&signed.watch),
+            Arc::clone(&signed.judge),
             Some(Arc::clone(&self.dispatcher)),
         )
     }
@@ -455,7 +456,7 @@ impl Engine {
             .set_alert_status(id, status, now)?
             .ok_or_else(|| no_alert(id))?;
         if status == AlertStatus::Familiar {
-            signed.watch.learn(&cache, &alert)?;
+            signed.judge.learn(&cache, &alert)?;
         }
         Ok(alert)
     }
@@ -552,7 +553,7 @@ impl Engine {
         let trusted = trusted.validated()?;
         let signed = self.signed()?;
         lock(&signed.cache).set_trusted(&trusted)?;
-        signed.watch.reset();
+        signed.judge.reset();
         Ok(trusted)
     }
 

@@ -14,6 +14,7 @@ pub mod credential;
 pub mod engine;
 mod error;
 pub mod export;
+pub mod judge;
 pub mod notify;
 pub mod private;
 pub mod secret;

@@ -1,4 +1,6 @@
-//! The cache's alerts, the detector's read point and the workspace's trusted places.
+//! What the detection keeps in the cache: the alerts and their statuses, how far the log is
+//! judged (`detect_seq`) and where its history ends, the detector's saved state, the events
+//! marked familiar, and the workspace's trusted places.
 
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension as _, Row, params};
