@@ -2,7 +2,7 @@
 //! ([`Alert`], [`AlertStatus`], [`AlertFilter`]), their reasons in words ([`describe`]), the
 //! places a member usually signs in from ([`UsualPlace`]) and the workspace's trusted places
 //! ([`Trusted`], which make the detector's configuration). The model only: the cache stores
-//! it and the [`Judge`](crate::judge::Judge) raises it, and it imports neither.
+//! it and the judge (`judge.rs`) raises it, and it imports neither.
 
 use chrono::{DateTime, Utc};
 use ipnet::IpNet;

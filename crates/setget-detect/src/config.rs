@@ -54,7 +54,7 @@ pub struct DetectorConfig {
     pub shared_network_members: Option<usize>,
 }
 
-/// The tuned rules (see the module's documentation): the Okta defaults with carrier networks,
+/// The tuned rules (see the crate's documentation): the Okta defaults with carrier networks,
 /// new cities that need more, travel from new networks only, roaming phones, a 50 km city
 /// radius and workspace networks.
 impl Default for DetectorConfig {

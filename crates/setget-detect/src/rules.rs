@@ -2,7 +2,7 @@
 //! workspace networks, impossible travel, the learning period, a new country, city, network
 //! or device, and password attacks on a member or from an address. Each reads the
 //! configuration and what the detector remembers and gives its verdict; the
-//! [`Detector`](crate::Detector) composes them and keeps the state up to date.
+//! `Detector` composes them and keeps the state up to date.
 
 use std::collections::HashSet;
 use std::net::IpAddr;

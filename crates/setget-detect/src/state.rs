@@ -76,7 +76,7 @@ impl History {
 }
 
 /// Failed sign-ins from an IP: when, which member's account they tried (if any), and how
-/// many the event stands for (see [`crate::rules::weight`]).
+/// many the event stands for (the rules' `weight`).
 pub(crate) type Failure = (DateTime<Utc>, Option<String>, usize);
 
 /// What a detector learnt from the events it read: the members' baselines, recent failures,
@@ -92,8 +92,8 @@ pub struct DetectorState {
     pub(crate) attack_reported: HashMap<String, DateTime<Utc>>,
     /// The last `seq` read: an event at or below it is a replay.
     pub(crate) last_seq: Option<i64>,
-    /// Per /24 or /48, who signed in from it (see
-    /// [`crate::DetectorConfig::shared_network_members`]).
+    /// Per /24 or /48, who signed in from it (for the workspace-network rule,
+    /// `DetectorConfig::shared_network_members`).
     pub(crate) shared: HashMap<IpNet, SharedNetwork>,
     /// The one copy of each name the sign-ins hold.
     #[serde(skip)]
