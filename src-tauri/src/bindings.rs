@@ -7,13 +7,12 @@ mod tests {
     use setget_core::account::SignedOutNote;
     use setget_core::alerts::{Alert, AlertFilter, AlertStatus, Trusted, UsualPlace};
     use setget_core::cache::{Counts, Cursors, DayCount, Overview, OverviewQuery, Place};
-    use setget_core::detect::Reason;
-    use setget_core::detect::Severity;
     use setget_core::engine::WorkspaceRevoked;
     use setget_core::export::{ExportFormat, Exported};
     use setget_core::notify::NotifySettings;
     use setget_core::sync::{CatchUp, SyncState, SyncStatus};
     use setget_core::{AccountView, AtServer, CoreError, ErrorKind, SignOut, StatusReport};
+    use setget_detect::{Reason, Severity};
     use setget_protocol::{
         AuditEvent, AuthMethod, CONCURRENT_SESSIONS, EndReason, ErrorCode, EventKind, EventReason,
         Location, Member, Revoked, Role, Session, SessionPolicy, SessionStatus, Timeout,

@@ -11,12 +11,11 @@ use std::sync::Arc;
 use clap::Subcommand;
 use setget_core::account::AppDirs;
 use setget_core::alerts::{Alert, AlertFilter, AlertStatus, Trusted};
-use setget_core::detect::Detector;
-use setget_core::detect::Severity;
 use setget_core::notify::{DesktopNotifier, NoticeAction, NotifySettings};
 use setget_core::secret::{KeyringStore, Sensitive};
 use setget_core::sync::SyncState;
 use setget_core::{CoreError, Engine, ErrorKind, StatusReport};
+use setget_detect::{Detector, Severity};
 use setget_protocol::AuditEvent;
 
 /// A headless command.

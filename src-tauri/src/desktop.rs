@@ -272,7 +272,7 @@ pub fn on_window_event<R: Runtime>(window: &tauri::Window<R>, event: &WindowEven
 #[cfg(test)]
 mod tests {
     use chrono::TimeZone as _;
-    use setget_core::detect::Severity;
+    use setget_detect::Severity;
 
     use super::*;
 

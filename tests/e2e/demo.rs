@@ -6,8 +6,7 @@
 use std::time::{Duration, Instant};
 
 use setget_core::alerts::Trusted;
-use setget_core::detect::Severity;
-use setget_core::detect::{Detection, Detector, Reason};
+use setget_detect::{Detection, Detector, Reason, Severity};
 use setget_e2e::{
     Browser, NotifyMonitor, ServerProcess, agents, built_binary, snapshot, webdriver,
 };

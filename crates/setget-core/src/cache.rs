@@ -17,7 +17,7 @@ use serde::Serialize;
 use crate::error::{CoreError, ErrorKind, Result};
 use crate::secret::Sensitive;
 
-mod alerts;
+mod detection;
 mod open;
 mod overview;
 mod query;

@@ -11,20 +11,21 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use setget_detect::Severity;
 use setget_protocol::clock::{Clock, SystemClock};
 use setget_protocol::{Revoked, Session, SessionPolicy, SessionPolicyPatch};
 use tokio::sync::watch;
 
 use crate::account::{self, AccountConfig, AppDirs, AppSettings, SignedOutNote};
-use crate::alerts::{Alert, AlertFilter, AlertStatus, Trusted, UsualPlace, Watch};
+use crate::alerts::{Alert, AlertFilter, AlertStatus, Trusted, UsualPlace};
 use crate::cache::{
     self, AuditFilter, Cache, CacheKey, Counts, Cursors, Overview, OverviewQuery, Readers,
 };
 use crate::client::{ApiClient, parse_server_url};
 use crate::credential::Credential;
-use crate::detect::Severity;
 use crate::error::{CoreError, ErrorKind, Result};
 use crate::export::{self, ExportFormat, Exported};
+use crate::judge::Judge;
 use crate::notify::{Dispatcher, NoticeAction, Notifier, NotifySettings};
 use crate::secret::{SecretStore, Sensitive};
 use crate::sync::{CatchUp, REPORT_FRESH, SyncOptions, SyncState, SyncStatus, Syncer};
@@ -86,7 +87,7 @@ struct Signed {
     /// Read-only connections for the window's and the command line's reads.
     readers: Arc<Readers>,
     /// The detector over this account's cache.
-    watch: Arc<Watch>,
+    judge: Arc<Judge>,
 }
 
 /// The desktop engine.
@@ -190,7 +191,7 @@ impl Engine {
     fn adopt(&self, config: AccountConfig, client: ApiClient) -> Result<AccountView> {
         let (cache, readers) = self.open_cache(&config)?;
         let view = AccountView::from(&config);
-        let watch = Arc::new(Watch::new().ignoring_session(config.session_id.clone()));
+        let judge = Arc::new(Judge::new().ignoring_session(config.session_id.clone()));
         let cred = Credential::new(
             config,
             client,
@@ -202,7 +203,7 @@ impl Engine {
             cred: Arc::new(cred),
             cache,
             readers,
-            watch,
+            judge,
         }));
         Ok(view)
     }
@@ -308,7 +309,7 @@ impl Engine {
             Arc::clone(&self.clock),
             self.options.clone(),
             status,
-            Arc::clone(&signed.watch),
+            Arc::clone(&signed.judge),
             Some(Arc::clone(&self.dispatcher)),
         )
     }
@@ -474,7 +475,7 @@ impl Engine {
             .set_alert_status(id, status, now)?
             .ok_or_else(|| no_alert(id))?;
         if status == AlertStatus::Familiar {
-            signed.watch.learn(&cache, &alert)?;
+            signed.judge.learn(&cache, &alert)?;
         }
         Ok(alert)
     }
@@ -562,7 +563,7 @@ impl Engine {
         let trusted = trusted.validated()?;
         let signed = self.signed()?;
         lock(&signed.cache).set_trusted(&trusted)?;
-        signed.watch.reset();
+        signed.judge.reset();
         Ok(trusted)
     }
 

@@ -7,16 +7,17 @@
 //! comes back as a [`NoticeAction`] on the channel of [`Dispatcher::actions`], which the app
 //! (window or command line) serves.
 
+use setget_protocol::EventKind;
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Duration, Local, Utc};
 use serde::{Deserialize, Serialize};
+use setget_detect::Severity;
 use setget_protocol::clock::Clock;
 use tokio::sync::mpsc;
 
 use crate::alerts::Alert;
-use crate::detect::Severity;
 use crate::error::{CoreError, ErrorKind, Result};
 
 /// The app name notifications carry.
@@ -313,7 +314,7 @@ impl StormGate {
 /// device, local time and reasons; actions "Revoke session" (when there is a session) and
 /// "Open".
 pub fn alert_notice(alert: &Alert) -> Notice {
-    let title = if alert.event == "auth.sign_in_failed" {
+    let title = if alert.event == EventKind::SignInFailed {
         format!("Password attack: {}", alert.member())
     } else {
         format!("Unfamiliar sign-in: {}", alert.member())
@@ -577,7 +578,7 @@ mod tests {
             at: t(0, 0),
             raised_at: t(0, 0),
             severity,
-            reasons: vec![crate::detect::Reason::NewCountry {
+            reasons: vec![setget_detect::Reason::NewCountry {
                 country: "FR".into(),
             }],
             ip: Some("203.0.113.7".into()),

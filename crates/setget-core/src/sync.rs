@@ -30,10 +30,11 @@ use setget_protocol::{AuditEvent, ErrorCode, EventKind, Member, Page, Session};
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
-use crate::alerts::{Alert, Watch};
+use crate::alerts::Alert;
 use crate::cache::{AuditApplied, Cache};
 use crate::credential::Credential;
 use crate::error::{CoreError, ErrorKind, Result};
+use crate::judge::Judge;
 use crate::notify::Dispatcher;
 
 /// The sync's timings. The defaults are the app's; tests shorten them.
@@ -202,7 +203,7 @@ pub struct Syncer {
     report: Option<Mutex<Option<(SyncState, Instant)>>>,
     /// The detector over the synced log, and where its alerts are notified (none for a
     /// one-off catch-up that nobody stays to answer).
-    watch: Arc<Watch>,
+    judge: Arc<Judge>,
     dispatcher: Option<Arc<Dispatcher>>,
     /// Alerts raised so far (live ones, and those kept from history).
     raised: AtomicU64,
@@ -227,7 +228,7 @@ impl Syncer {
         clock: Arc<dyn Clock>,
         opts: SyncOptions,
         status: watch::Sender<SyncStatus>,
-        watch: Arc<Watch>,
+        judge: Arc<Judge>,
         dispatcher: Option<Arc<Dispatcher>>,
     ) -> Self {
         Self {
@@ -238,7 +239,7 @@ impl Syncer {
             status,
             members_dirty: AtomicBool::new(false),
             report: None,
-            watch,
+            judge,
             dispatcher,
             raised: AtomicU64::new(0),
         }
@@ -341,13 +342,13 @@ impl Syncer {
     /// stored), settles the alerts from history now that the sessions are in (summed up in
     /// one notification), and saves the detector's state when due.
     async fn detect(&self) -> Result<()> {
-        let watch = Arc::clone(&self.watch);
+        let judge = Arc::clone(&self.judge);
         let now = self.clock.now();
         let (alerts, kept) = self
             .db(move |c| {
-                let alerts = watch.process(c, now, &[])?;
+                let alerts = judge.process(c, now, &[])?;
                 let kept = c.settle_history_alerts()?;
-                if let Err(e) = watch.save_if_due(c, now) {
+                if let Err(e) = judge.save_if_due(c, now) {
                     tracing::info!(error = %e, "the detector's state was not saved");
                 }
                 Ok((alerts, kept))
@@ -648,7 +649,7 @@ impl Syncer {
                 .filter(|id| implied.checked.insert(id.clone()))
                 .collect();
             let rows = page.results;
-            let watch = Arc::clone(&self.watch);
+            let judge = Arc::clone(&self.judge);
             let now = self.clock.now();
             let (outcome, unknown, alerts) = self
                 .db(move |c| {
@@ -659,7 +660,7 @@ impl Syncer {
                     let outcome = c.apply_audit(&rows)?;
                     // Judged while the next page is on its way, from the rows in memory.
                     let alerts = match outcome {
-                        AuditApplied::Applied { .. } => watch.process(c, now, &rows)?,
+                        AuditApplied::Applied { .. } => judge.process(c, now, &rows)?,
                         AuditApplied::Gap { .. } => Vec::new(),
                     };
                     Ok((outcome, unknown, alerts))
@@ -819,7 +820,7 @@ impl Syncer {
                     let name = parsed.event.clone();
                     tracing::debug!(seq = parsed.seq, event = %name, "streamed");
                     let member = parsed.member_id.clone();
-                    let watch = Arc::clone(&self.watch);
+                    let judge = Arc::clone(&self.judge);
                     let now = self.clock.now();
                     let (applied, known, alerts) = self
                         .db(move |c| {
@@ -830,15 +831,15 @@ impl Syncer {
                             let events = std::slice::from_ref(&parsed);
                             let applied = c.apply_audit(events)?;
                             // At once, before anything else: this is the path to the desktop.
-                            let alerts = watch.process(c, now, events)?;
+                            let alerts = judge.process(c, now, events)?;
                             Ok((applied, known, alerts))
                         })
                         .await?;
                     self.notify(alerts).await;
                     // After the notification, never before it: saving takes a while.
-                    let watch = Arc::clone(&self.watch);
+                    let judge = Arc::clone(&self.judge);
                     self.db(move |c| {
-                        if let Err(e) = watch.save_if_due(c, now) {
+                        if let Err(e) = judge.save_if_due(c, now) {
                             tracing::info!(error = %e, "the detector's state was not saved");
                         }
                         Ok(())

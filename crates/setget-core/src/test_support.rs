@@ -1,7 +1,7 @@
 //! Fixtures shared by the crate's unit tests.
 
 use chrono::{DateTime, TimeZone as _, Utc};
-use setget_protocol::{AuditEvent, AuthMethod, Location};
+use setget_protocol::{AuditEvent, AuthMethod, EventKind, Location};
 
 /// A location as the server reports it: a city, its country code and coordinates.
 pub(crate) fn location(city: &str, cc: &str, lat: f64, lon: f64) -> Location {
@@ -27,7 +27,7 @@ pub(crate) fn audit_event(seq: i64) -> AuditEvent {
     AuditEvent {
         seq,
         id: format!("ev{seq}"),
-        event: "session.signed_in".into(),
+        event: EventKind::SignedIn,
         at: at(seq as u32 % 60),
         member_id: Some("m1".into()),
         member_email: Some("ada@acme.test".into()),

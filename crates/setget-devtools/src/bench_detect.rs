@@ -1,5 +1,5 @@
 //! `cargo xtask bench detect`: the detector on a realistic generated log (see
-//! [`crate::loggen`]) with the published Okta defaults ([`DetectorConfig::okta_defaults`])
+//! [`setget_detect::loggen`], which also scores it) with the published Okta defaults ([`DetectorConfig::okta_defaults`])
 //! and with the tuned rules ([`DetectorConfig::default`]), each with the corporate VPN's
 //! egress untrusted and trusted: how many account takeovers each flags at medium or high,
 //! how many legitimate sign-ins it alerts on at medium or high, and the ratio of the two
@@ -9,135 +9,17 @@
 //! events.
 
 use setget_protocol::EventKind;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::time::Instant;
 
-use setget_core::detect::Severity;
-use setget_core::detect::{Detector, DetectorConfig, Reason};
+use setget_detect::loggen::score::{
+    Figures, KINDS, TARGET_LEGIT_RATE, TARGET_RATIO, TARGET_RECALL, evaluate, with_vpn,
+};
+use setget_detect::loggen::{self, Generated, Label, LogConfig};
+use setget_detect::{Detector, DetectorConfig};
 
 use crate::harness::verdict;
-use crate::loggen::{self, Generated, Label, LogConfig};
 use crate::{cargo, run};
-
-/// The kinds of account takeover, in the order the figures list them.
-pub const KINDS: [(Label, &str); 3] = [
-    (Label::AtoNewCountry, "from a new country"),
-    (Label::AtoOtherCity, "from another city of the country"),
-    (Label::AtoOwnCity, "from the own city, new device"),
-];
-
-/// The targets: recall at medium or high, legitimate sign-ins alerted at medium or high, and
-/// the tuned rules' legitimate alerts relative to the Okta defaults'.
-pub const TARGET_RECALL: f64 = 0.90;
-pub const TARGET_LEGIT_RATE: f64 = 0.01;
-pub const TARGET_RATIO: f64 = 0.25;
-
-/// What one configuration of the detector made of one log.
-#[derive(Debug, Default, Clone)]
-pub struct Figures {
-    pub sign_ins: usize,
-    pub legit_sign_ins: usize,
-    /// Legitimate sign-ins alerted at medium or high.
-    pub legit_alerted: usize,
-    /// Per kind (as [`KINDS`]): account takeovers, and those with a sign-in alerted at
-    /// medium or high.
-    pub takeovers: [usize; 3],
-    pub flagged: [usize; 3],
-    /// Every alert by severity: low, medium, high.
-    pub by_severity: [usize; 3],
-    pub sprays: usize,
-    pub sprays_flagged: usize,
-    /// Alerts on members' own mistyped passwords.
-    pub legit_failure_alerts: usize,
-    /// The reasons of the medium and high alerts on legitimate sign-ins, by combination.
-    pub legit_reasons: BTreeMap<String, usize>,
-    /// The same alerts by where the sign-in's address came from.
-    pub legit_sources: BTreeMap<&'static str, usize>,
-}
-
-impl Figures {
-    /// The share of account takeovers flagged at medium or high.
-    pub fn recall(&self) -> f64 {
-        let total: usize = self.takeovers.iter().sum();
-        self.flagged.iter().sum::<usize>() as f64 / total.max(1) as f64
-    }
-
-    /// The share of legitimate sign-ins alerted at medium or high.
-    pub fn legit_rate(&self) -> f64 {
-        self.legit_alerted as f64 / self.legit_sign_ins.max(1) as f64
-    }
-}
-
-fn reason_name(r: &Reason) -> &'static str {
-    match r {
-        Reason::NewCountry { .. } => "new country",
-        Reason::NewCity { .. } => "new city",
-        Reason::NewNetwork { .. } => "new network",
-        Reason::NewDevice { .. } => "new device",
-        Reason::ImpossibleTravel { .. } => "impossible travel",
-        Reason::PasswordAttackOnMember { .. } => "attack on member",
-        Reason::PasswordAttackFromIp { .. } => "attack from IP",
-    }
-}
-
-/// Runs a detector with `config` over `log` and scores its alerts against the labels.
-pub fn evaluate(log: &Generated, config: DetectorConfig) -> Figures {
-    let mut detector = Detector::new(config);
-    let mut f = Figures::default();
-    let mut takeovers: [HashSet<u32>; 3] = Default::default();
-    let mut flagged: [HashSet<u32>; 3] = Default::default();
-    let mut sprays = HashSet::new();
-    let mut sprays_flagged = HashSet::new();
-    for (e, tag) in log.events.iter().zip(&log.tags) {
-        let alert = detector.observe(e);
-        let kind = KINDS.iter().position(|(l, _)| *l == tag.label);
-        debug_assert_eq!(kind.is_some(), tag.label.is_ato());
-        if e.event == EventKind::SignedIn {
-            f.sign_ins += 1;
-            f.legit_sign_ins += usize::from(tag.label == Label::Legit);
-        }
-        if let (Some(k), Some(i)) = (kind, tag.incident) {
-            takeovers[k].insert(i);
-        }
-        if tag.label == Label::Spray {
-            sprays.extend(tag.incident);
-        }
-        let Some(alert) = alert else {
-            continue;
-        };
-        f.by_severity[alert.severity as usize] += 1;
-        let serious = alert.severity >= Severity::Medium;
-        match (tag.label, kind) {
-            (Label::Legit, _) if serious => {
-                f.legit_alerted += 1;
-                let names: Vec<&str> = alert.reasons.iter().map(reason_name).collect();
-                *f.legit_reasons.entry(names.join(" + ")).or_default() += 1;
-                *f.legit_sources.entry(tag.source.as_str()).or_default() += 1;
-            }
-            (_, Some(k)) if serious => {
-                flagged[k].extend(tag.incident);
-            }
-            (Label::Spray, _) => {
-                sprays_flagged.extend(tag.incident);
-            }
-            (Label::LegitFailure, _) => f.legit_failure_alerts += 1,
-            _ => {}
-        }
-    }
-    f.takeovers = takeovers.map(|s| s.len());
-    f.flagged = flagged.map(|s| s.len());
-    f.sprays = sprays.len();
-    f.sprays_flagged = sprays_flagged.len();
-    f
-}
-
-/// The configuration with the VPN egress of `log` trusted, or not.
-pub fn with_vpn(mut config: DetectorConfig, log: &Generated, trusted: bool) -> DetectorConfig {
-    if trusted && let Ok(net) = log.vpn_network.parse() {
-        config.trusted_networks.push(net);
-    }
-    config
-}
 
 /// The 95 % Wilson interval of a proportion, in percent.
 fn wilson(hits: usize, n: usize) -> (f64, f64) {
@@ -557,62 +439,6 @@ fn replay(log: &Generated) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// The benchmark's targets on a smaller log of the same model (so that the test runs in
-    /// seconds unoptimised), with the VPN egress trusted and not: the tuned rules flag at
-    /// least 90 % of the account takeovers at medium or high, alert on at most 1 % of the
-    /// legitimate sign-ins at medium or high, and on at most a quarter as many as the Okta
-    /// defaults.
-    #[test]
-    fn the_tuned_rules_meet_their_targets_on_a_realistic_log() {
-        let log = loggen::generate(&LogConfig {
-            members: TEST_MEMBERS,
-            days: 120,
-            seed: TEST_SEED,
-        });
-        for trusted in [false, true] {
-            let okta = evaluate(
-                &log,
-                with_vpn(DetectorConfig::okta_defaults(), &log, trusted),
-            );
-            let tuned = evaluate(&log, with_vpn(DetectorConfig::default(), &log, trusted));
-            let context = format!("VPN trusted: {trusted}\nOkta: {okta:#?}\ntuned: {tuned:#?}");
-            assert!(tuned.takeovers.iter().all(|n| *n >= 3), "{context}");
-            assert!(tuned.legit_sign_ins >= 5_000, "{context}");
-            assert!(tuned.recall() >= TARGET_RECALL, "{context}");
-            assert!(tuned.legit_rate() <= TARGET_LEGIT_RATE, "{context}");
-            assert!(
-                tuned.legit_alerted as f64 <= TARGET_RATIO * okta.legit_alerted as f64,
-                "{context}"
-            );
-        }
-    }
-
-    const TEST_MEMBERS: usize = 150;
-    const TEST_SEED: u64 = 20_260_105;
-
-    #[test]
-    fn the_evaluation_counts_what_the_labels_say() {
-        let log = loggen::generate(&LogConfig {
-            members: 40,
-            days: 30,
-            seed: 3,
-        });
-        let f = evaluate(&log, DetectorConfig::default());
-        let sign_ins = log
-            .events
-            .iter()
-            .filter(|e| e.event == EventKind::SignedIn)
-            .count();
-        assert_eq!(f.sign_ins, sign_ins);
-        let legit = log.tags.iter().filter(|t| t.label == Label::Legit).count();
-        assert_eq!(f.legit_sign_ins, legit);
-        assert_eq!(f.takeovers.iter().sum::<usize>(), log.takeovers as usize);
-        assert_eq!(f.sprays, log.sprays as usize);
-        assert!(f.flagged.iter().zip(&f.takeovers).all(|(a, b)| a <= b));
-        let alerts: usize = f.by_severity.iter().sum();
-        assert!(alerts >= f.legit_alerted + f.flagged.iter().sum::<usize>());
-    }
 
     #[test]
     fn the_wilson_interval_brackets_the_proportion() {

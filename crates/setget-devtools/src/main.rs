@@ -16,9 +16,9 @@ mod bench_signin;
 mod bench_sync;
 mod bench_ui;
 mod bench_ui_load;
+mod gen_log;
 mod geodata;
 mod harness;
-mod loggen;
 
 use std::process::ExitCode;
 
@@ -43,7 +43,7 @@ fn main() -> ExitCode {
         }
         ("bench", Some(name)) => bench::run_named(name),
         ("geo-data", _) => geodata::run_geo_data(),
-        ("gen-log", _) => loggen::run(&args[1..]),
+        ("gen-log", _) => gen_log::run(&args[1..]),
         ("adversarial", _) => adversarial::run(&args[1..]),
         _ => {
             eprintln!(

@@ -110,7 +110,7 @@ event_id: string, seq: number,
 /**
  * `session.signed_in` or `auth.sign_in_failed`.
  */
-event: string, member_id: string | null, member_email: string | null, 
+event: EventKind, member_id: string | null, member_email: string | null, 
 /**
  * The session the sign-in created (none for a password attack).
  */

@@ -1,13 +1,15 @@
-//! The cache's alerts, the detector's read point and the workspace's trusted places.
+//! What the detection keeps in the cache: the alerts and their statuses, how far the log is
+//! judged (`detect_seq`) and where its history ends, the detector's saved state, the events
+//! marked familiar, and the workspace's trusted places.
 
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension as _, Row, params};
+use setget_detect::Severity;
 use setget_protocol::{AuditEvent, EventKind};
 
 use super::query::{EVENT_COLUMNS, event_row};
 use super::{Cache, from_ms, ms, storage};
 use crate::alerts::{Alert, AlertFilter, AlertStatus, NewAlert, Trusted, UsualPlace};
-use crate::detect::Severity;
 use crate::error::Result;
 
 /// When and at which seq the detector's state was saved, and in which format.
@@ -41,7 +43,7 @@ fn alert_row(r: &Row<'_>) -> rusqlite::Result<Alert> {
         id: r.get(0)?,
         event_id: r.get(1)?,
         seq: r.get(2)?,
-        event: r.get(3)?,
+        event: EventKind::parse(&r.get::<_, String>(3)?),
         member_id: r.get(4)?,
         member_email: r.get(5)?,
         session_id: r.get(6)?,
