@@ -1,6 +1,9 @@
-//! The TypeScript types of the IPC, generated from the Rust definitions into
-//! `ui/src/lib/bindings.ts`. A test fails when that file is stale; `cargo xtask codegen`
-//! rewrites it.
+//! The TypeScript side of the IPC, generated from the Rust definitions: the types into
+//! `ui/src/lib/bindings.ts`, the commands and events into `ui/src/lib/ipc.ts` ([`ipc`]). A
+//! test fails when either file is stale; `cargo xtask codegen` rewrites them.
+
+#[cfg(test)]
+mod ipc;
 
 #[cfg(test)]
 mod tests {
@@ -136,13 +139,14 @@ mod tests {
         out
     }
 
-    #[test]
-    fn typescript_bindings_are_fresh() {
-        let path =
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../ui/src/lib/bindings.ts");
-        let fresh = render();
+    /// Compares `fresh` with the file under `ui/src/lib/` (or writes it, with
+    /// `UPDATE_BINDINGS`).
+    fn check(file: &str, fresh: &str) {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../ui/src/lib")
+            .join(file);
         if std::env::var_os("UPDATE_BINDINGS").is_some() {
-            std::fs::write(&path, &fresh).unwrap();
+            std::fs::write(&path, fresh).unwrap();
             return;
         }
         let current = std::fs::read_to_string(&path).unwrap_or_default();
@@ -151,5 +155,16 @@ mod tests {
             "{} is stale: run `cargo xtask codegen`",
             path.display()
         );
+    }
+
+    #[test]
+    fn typescript_bindings_are_fresh() {
+        check("bindings.ts", &render());
+    }
+
+    #[test]
+    fn typescript_commands_and_events_are_fresh() {
+        let cfg = Config::new().with_large_int("number");
+        check("ipc.ts", &super::ipc::render(&cfg));
     }
 }

@@ -9,17 +9,14 @@ use chrono::{DateTime, Local, Utc};
 use setget_core::notify::NotifySettings;
 use tauri::menu::{Menu, MenuItem, PredefinedMenuItem};
 use tauri::tray::{MouseButton, MouseButtonState, TrayIcon, TrayIconBuilder, TrayIconEvent};
-use tauri::{AppHandle, Emitter as _, Manager as _, Runtime, WindowEvent};
+use tauri::{AppHandle, Manager as _, Runtime, WindowEvent};
 use tauri_plugin_window_state::{AppHandleExt as _, StateFlags};
 
+use crate::events;
 use crate::shell::Shell;
 
 /// The window's label in `tauri.conf.json`.
 pub const MAIN_WINDOW: &str = "main";
-/// The event that carries changed notification settings (a pause from the tray) to the window.
-pub const NOTIFY_SETTINGS_EVENT: &str = "notify-settings";
-/// The event that asks the window to show an alert (its id; null for the list).
-pub const OPEN_ALERT_EVENT: &str = "open-alert";
 /// The demo's window title (it runs beside the admin's own app).
 pub const DEMO_TITLE: &str = "SetGet Session Admin · Demo";
 /// The argument autostart launches with: the app starts in the tray.
@@ -166,16 +163,10 @@ fn toggle_pause<R: Runtime>(app: &AppHandle<R>) {
     let engine = &shell.engine;
     let paused = engine.notify_settings().paused_at(engine.now());
     match engine.pause_notifications((!paused).then_some(PAUSE)) {
-        Ok(settings) => emit(app, NOTIFY_SETTINGS_EVENT, settings),
+        Ok(settings) => events::NOTIFY_SETTINGS.emit(app, settings),
         Err(e) => tracing::warn!(error = %e, "notifications were not paused"),
     }
     refresh(app);
-}
-
-fn emit<R: Runtime, S: serde::Serialize + Clone>(app: &AppHandle<R>, event: &str, payload: S) {
-    if let Err(e) = app.emit(event, payload) {
-        tracing::debug!(error = %e, event, "the window missed an event");
-    }
 }
 
 /// Shows the window, restored and focused.
@@ -190,7 +181,7 @@ pub fn show_main<R: Runtime>(app: &AppHandle<R>) {
 /// Opens the window on an alert (a notification's "Open", `--alert N` of a second launch).
 pub fn open_alert<R: Runtime>(app: &AppHandle<R>, id: Option<i64>) {
     show_main(app);
-    emit(app, OPEN_ALERT_EVENT, id);
+    events::OPEN_ALERT.emit(app, id);
 }
 
 /// A second launch of the same profile: its arguments reach this one, which comes forward

@@ -8,6 +8,7 @@ mod cli;
 mod commands;
 mod demo;
 mod desktop;
+mod events;
 mod shell;
 
 use std::sync::Arc;
@@ -17,11 +18,9 @@ use setget_core::Engine;
 use setget_core::account::AppDirs;
 use setget_core::notify::{DesktopNotifier, NoticeAction};
 use setget_core::secret::KeyringStore;
-use tauri::{Emitter as _, Manager as _};
+use tauri::Manager as _;
 use tracing_subscriber::EnvFilter;
 
-/// The event that carries the sync's status to the window.
-const SYNC_STATUS_EVENT: &str = "sync-status";
 /// The running demo, kept until the app exits (then its folder is removed).
 struct DemoFiles(std::sync::Mutex<Option<demo::Demo>>);
 
@@ -166,9 +165,7 @@ fn main() -> anyhow::Result<std::process::ExitCode> {
             tauri::async_runtime::spawn(async move {
                 while status.changed().await.is_ok() {
                     let now = status.borrow_and_update().clone();
-                    if let Err(e) = handle.emit(SYNC_STATUS_EVENT, now) {
-                        tracing::debug!(error = %e, "the window missed a sync status");
-                    }
+                    events::SYNC_STATUS.emit(&handle, now);
                     desktop::refresh(&handle);
                 }
             });

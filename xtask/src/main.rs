@@ -6,7 +6,7 @@
 //!   private desktop session; ends with `N passed, N failed`.
 //! - `bench [NAME]`, `gen-log`, `geo-data`: set-up, then `setget-devtools`, which holds what
 //!   needs the engine, the server or the end-to-end harness.
-//! - `codegen`: regenerates the TypeScript bindings of the IPC.
+//! - `codegen`: regenerates the TypeScript side of the IPC (types, commands, events).
 //! - `dist`: builds the installable package (`.deb` on Linux) with the Tauri bundler.
 
 mod flags;
@@ -140,7 +140,7 @@ fn codegen() -> anyhow::Result<()> {
             "bindings",
         ])
         .env("UPDATE_BINDINGS", "1"))?;
-    println!("wrote ui/src/lib/bindings.ts");
+    println!("wrote ui/src/lib/bindings.ts and ui/src/lib/ipc.ts");
     Ok(())
 }
 

@@ -1,37 +1,23 @@
-// Typed wrappers of the app's commands. The types come from the Rust definitions
-// (bindings.ts); errors arrive as CoreError and are rethrown as AppError.
+// Typed wrappers of the app's commands and events. Their names, arguments, answers and
+// payloads come from the Rust side (ipc.ts and bindings.ts, both generated); errors arrive as
+// CoreError and are rethrown as AppError.
 import { invoke } from "@tauri-apps/api/core";
 import { listen, type UnlistenFn } from "@tauri-apps/api/event";
 import type {
-  AccountView,
-  Alert,
-  AuditEvent,
   AuditQuery,
   AlertFilter,
   AlertStatus,
-  AppInfo,
   CoreError,
-  Exported,
   ExportFormat,
-  Member,
   NotifySettings,
-  Overview,
   OverviewQuery,
-  Revoked,
-  Session,
-  SessionFacets,
-  SessionPage,
-  SessionPolicy,
   SessionQuery,
-  SignedOutNote,
-  SignOut,
   SyncStatus,
   Trusted,
   Timeout,
-  UsualPlace,
-  WorkspaceRevoked,
 } from "./bindings";
 import { sentence } from "./format";
+import type { Commands, Events } from "./ipc";
 
 /** A command's failure, with the engine's stable kind and the server's code. */
 export class AppError extends Error {
@@ -65,68 +51,74 @@ export function toAppError(e: unknown): AppError {
   });
 }
 
-async function call<T>(command: string, args?: Record<string, unknown>): Promise<T> {
+/** Calls a command with the arguments and answer its generated signature says. */
+async function call<C extends keyof Commands>(command: C, args: Commands[C]["args"]): Promise<Commands[C]["answer"]> {
   try {
-    return await invoke<T>(command, args);
+    return await invoke<Commands[C]["answer"]>(command, args);
   } catch (e) {
     throw toAppError(e);
   }
 }
 
+/** Listens to an event with the payload its generated signature says. */
+function on<E extends keyof Events>(event: E, handler: (payload: Events[E]) => void): Promise<UnlistenFn> {
+  return listen<Events[E]>(event, (e) => handler(e.payload));
+}
+
 export const api = {
-  appInfo: () => call<AppInfo>("app_info"),
+  appInfo: () => call("app_info", {}),
   signIn: (server: string, email: string, password: string) =>
-    call<AccountView>("sign_in", { server, email, password }),
+    call("sign_in", { server, email, password }),
   /** Starts the demo workspace in a window of its own. */
-  openDemo: () => call<null>("open_demo"),
-  mySessions: () => call<Session[]>("my_sessions"),
-  signOut: (deleteCache = true) => call<SignOut>("sign_out", { deleteCache }),
-  syncStatus: () => call<SyncStatus>("sync_status"),
+  openDemo: () => call("open_demo", {}),
+  mySessions: () => call("my_sessions", {}),
+  signOut: (deleteCache = true) => call("sign_out", { deleteCache }),
+  syncStatus: () => call("sync_status", {}),
   alerts: (filter: Partial<AlertFilter> = {}) =>
-    call<Alert[]>("alerts", {
+    call("alerts", {
       filter: { status: null, member_id: null, min_severity: null, before_id: null, limit: 0, ...filter },
     }),
-  setAlertStatus: (id: number, status: AlertStatus) => call<Alert>("set_alert_status", { id, status }),
-  revokeAlertSession: (id: number) => call<Alert>("revoke_alert_session", { id }),
-  usualPlaces: (id: number) => call<UsualPlace[]>("usual_places", { id }),
-  trusted: () => call<Trusted>("trusted"),
-  setTrusted: (trusted: Trusted) => call<Trusted>("set_trusted", { trusted }),
-  notifySettings: () => call<NotifySettings>("notify_settings"),
-  setNotifySettings: (settings: NotifySettings) => call<NotifySettings>("set_notify_settings", { settings }),
+  setAlertStatus: (id: number, status: AlertStatus) => call("set_alert_status", { id, status }),
+  revokeAlertSession: (id: number) => call("revoke_alert_session", { id }),
+  usualPlaces: (id: number) => call("usual_places", { id }),
+  trusted: () => call("trusted", {}),
+  setTrusted: (trusted: Trusted) => call("set_trusted", { trusted }),
+  notifySettings: () => call("notify_settings", {}),
+  setNotifySettings: (settings: NotifySettings) => call("set_notify_settings", { settings }),
   /** Pauses notifications for an hour, or with false resumes them. */
-  pauseNotifications: (pause: boolean) => call<NotifySettings>("pause_notifications", { pause }),
+  pauseNotifications: (pause: boolean) => call("pause_notifications", { pause }),
   /** Whether the app starts at login; null in the demo. */
-  launchAtLogin: () => call<boolean | null>("launch_at_login"),
-  setLaunchAtLogin: (enabled: boolean) => call<boolean>("set_launch_at_login", { enabled }),
-  overview: (query: OverviewQuery) => call<Overview>("overview", { query }),
-  policy: () => call<SessionPolicy>("policy"),
+  launchAtLogin: () => call("launch_at_login", {}),
+  setLaunchAtLogin: (enabled: boolean) => call("set_launch_at_login", { enabled }),
+  overview: (query: OverviewQuery) => call("overview", { query }),
+  policy: () => call("policy", {}),
   updatePolicy: (inactivityTimeout: Timeout, absoluteTimeout: Timeout, maxConcurrentSessions: number | null) =>
-    call<SessionPolicy>("update_policy", { inactivityTimeout, absoluteTimeout, maxConcurrentSessions }),
+    call("update_policy", { inactivityTimeout, absoluteTimeout, maxConcurrentSessions }),
   /** Ends the app's own session too: the answer says why the app is signed out. */
-  revokeWorkspaceSessions: (password: string) => call<WorkspaceRevoked>("revoke_workspace_sessions", { password }),
-  members: () => call<Member[]>("members"),
-  memberSessions: (memberId: string) => call<Session[]>("member_sessions", { memberId }),
+  revokeWorkspaceSessions: (password: string) => call("revoke_workspace_sessions", { password }),
+  members: () => call("members", {}),
+  memberSessions: (memberId: string) => call("member_sessions", { memberId }),
   revokeMemberSession: (memberId: string, sessionId: string) =>
-    call<null>("revoke_member_session", { memberId, sessionId }),
-  revokeMemberSessions: (memberId: string) => call<Revoked>("revoke_member_sessions", { memberId }),
+    call("revoke_member_session", { memberId, sessionId }),
+  revokeMemberSessions: (memberId: string) => call("revoke_member_sessions", { memberId }),
   /** Null, or why the app is signed out when the session was its own. */
-  revokeMySession: (sessionId: string) => call<SignedOutNote | null>("revoke_my_session", { sessionId }),
-  revokeMyOtherSessions: () => call<Revoked>("revoke_my_other_sessions"),
+  revokeMySession: (sessionId: string) => call("revoke_my_session", { sessionId }),
+  revokeMyOtherSessions: () => call("revoke_my_other_sessions", {}),
   auditEvents: (query: AuditQuery, beforeSeq: number | null, limit: number) =>
-    call<AuditEvent[]>("audit_events", { query, beforeSeq, limit }),
-  exportAudit: (query: AuditQuery, format: ExportFormat) => call<Exported>("export_audit", { query, format }),
+    call("audit_events", { query, beforeSeq, limit }),
+  exportAudit: (query: AuditQuery, format: ExportFormat) => call("export_audit", { query, format }),
   sessionsPage: (query: SessionQuery, offset: number, limit: number) =>
-    call<SessionPage>("sessions_page", { query, offset, limit }),
-  sessionFacets: () => call<SessionFacets>("session_facets"),
+    call("sessions_page", { query, offset, limit }),
+  sessionFacets: () => call("session_facets", {}),
   /** Calls `onOpen` when a notification asks to show an alert (null: the list). */
   onOpenAlert: (onOpen: (id: number | null) => void): Promise<UnlistenFn> =>
-    listen<number | null>("open-alert", (e) => onOpen(e.payload)),
+    on("open-alert", onOpen),
   /** Calls `onChange` when the notification settings change outside the window (the tray). */
   onNotifySettings: (onChange: (s: NotifySettings) => void): Promise<UnlistenFn> =>
-    listen<NotifySettings>("notify-settings", (e) => onChange(e.payload)),
+    on("notify-settings", onChange),
   /** Calls `onStatus` with every change of the sync's state; returns the unsubscribe. */
   onSyncStatus: (onStatus: (s: SyncStatus) => void): Promise<UnlistenFn> =>
-    listen<SyncStatus>("sync-status", (e) => onStatus(e.payload)),
+    on("sync-status", onStatus),
 };
 
 /**

@@ -1,0 +1,45 @@
+// Generated from src-tauri/src/commands.rs and events.rs by `cargo xtask codegen`; do not edit.
+
+import type { AccountView, Alert, AlertFilter, AlertStatus, AppInfo, AuditEvent, AuditQuery, ExportFormat, Exported, Member, NotifySettings, Overview, OverviewQuery, Revoked, Session, SessionFacets, SessionPage, SessionPolicy, SessionQuery, SignOut, SignedOutNote, SyncStatus, Timeout, Trusted, UsualPlace, WorkspaceRevoked } from "./bindings";
+
+/** Every command: the arguments the shell takes (by camelCase key) and its answer. */
+export type Commands = {
+  app_info: { args: Record<string, never>; answer: AppInfo };
+  sign_in: { args: { server: string; email: string; password: string }; answer: AccountView };
+  open_demo: { args: Record<string, never>; answer: null };
+  my_sessions: { args: Record<string, never>; answer: Session[] };
+  sign_out: { args: { deleteCache: boolean }; answer: SignOut };
+  sync_status: { args: Record<string, never>; answer: SyncStatus };
+  alerts: { args: { filter: AlertFilter }; answer: Alert[] };
+  set_alert_status: { args: { id: number; status: AlertStatus }; answer: Alert };
+  revoke_alert_session: { args: { id: number }; answer: Alert };
+  usual_places: { args: { id: number }; answer: UsualPlace[] };
+  trusted: { args: Record<string, never>; answer: Trusted };
+  set_trusted: { args: { trusted: Trusted }; answer: Trusted };
+  notify_settings: { args: Record<string, never>; answer: NotifySettings };
+  set_notify_settings: { args: { settings: NotifySettings }; answer: NotifySettings };
+  pause_notifications: { args: { pause: boolean }; answer: NotifySettings };
+  launch_at_login: { args: Record<string, never>; answer: boolean | null };
+  set_launch_at_login: { args: { enabled: boolean }; answer: boolean };
+  overview: { args: { query: OverviewQuery }; answer: Overview };
+  policy: { args: Record<string, never>; answer: SessionPolicy };
+  update_policy: { args: { inactivityTimeout: Timeout; absoluteTimeout: Timeout; maxConcurrentSessions: number | null }; answer: SessionPolicy };
+  revoke_workspace_sessions: { args: { password: string }; answer: WorkspaceRevoked };
+  members: { args: Record<string, never>; answer: Member[] };
+  member_sessions: { args: { memberId: string }; answer: Session[] };
+  revoke_member_session: { args: { memberId: string; sessionId: string }; answer: null };
+  revoke_member_sessions: { args: { memberId: string }; answer: Revoked };
+  revoke_my_session: { args: { sessionId: string }; answer: SignedOutNote | null };
+  revoke_my_other_sessions: { args: Record<string, never>; answer: Revoked };
+  audit_events: { args: { query: AuditQuery; beforeSeq: number | null; limit: number }; answer: AuditEvent[] };
+  export_audit: { args: { query: AuditQuery; format: ExportFormat }; answer: Exported };
+  sessions_page: { args: { query: SessionQuery; offset: number; limit: number }; answer: SessionPage };
+  session_facets: { args: Record<string, never>; answer: SessionFacets };
+};
+
+/** Every event the shell emits, with its payload. */
+export type Events = {
+  "sync-status": SyncStatus;
+  "open-alert": number | null;
+  "notify-settings": NotifySettings;
+};
