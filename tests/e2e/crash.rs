@@ -3,7 +3,6 @@
 
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::sync::Mutex;
 use std::time::Duration;
 
 use rand::Rng as _;
@@ -30,16 +29,14 @@ fn spawnable(home: &Path, args: &[&str]) -> Command {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sync_killed_twenty_times_at_random_moments_ends_equal_to_the_server() {
     let server = ServerProcess::start_seeded(100, 1_000, 40_000).unwrap();
-    let checker = Browser {
-        token: Mutex::new(
-            server
-                .browser_sign_in(OWNER, PASSWORD, FIREFOX, "81.2.69.142")
-                .await
-                .unwrap(),
-        ),
-        user_agent: FIREFOX.into(),
-        ip: "81.2.69.142".into(),
-    };
+    let checker = Browser::new(
+        server
+            .browser_sign_in(OWNER, PASSWORD, FIREFOX, "81.2.69.142")
+            .await
+            .unwrap(),
+        FIREFOX,
+        "81.2.69.142",
+    );
     let home = tempfile::tempdir().unwrap();
     let out = crate::cli::sign_in_cli(home.path(), &server.url, OWNER, PASSWORD);
     assert!(out.status.success());
@@ -56,7 +53,7 @@ async fn a_sync_killed_twenty_times_at_random_moments_ends_equal_to_the_server()
         server.advance_clock(3600).await.unwrap();
         // The comparison below reads as the checker: its activity after an hour is a change
         // of its session, made here, before the sync runs, rather than during the check.
-        let _: serde_json::Value = checker.get(&server, "/api/users/me/").await.unwrap();
+        let _: serde_json::Value = checker.get(&server.url, "/api/users/me/").await.unwrap();
         let mut sync = spawnable(home.path(), &["sync"]).spawn().unwrap();
         // Traffic while it runs: new sign-ins (sessions and audit events).
         for _ in 0..rng.random_range(0..3) {
@@ -88,7 +85,7 @@ async fn a_sync_killed_twenty_times_at_random_moments_ends_equal_to_the_server()
             "round {round}: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        let expected = snapshot(&server, "bench", &checker).await.unwrap();
+        let expected = snapshot(&server.url, "bench", &checker).await.unwrap();
         let cache = open_cache(home.path(), &key_name).unwrap();
         assert!(cache.integrity_ok().unwrap(), "round {round}");
         let cursors = cache.cursors().unwrap();

@@ -46,12 +46,8 @@ async fn the_detector_flags_the_demo_history_on_three_members_with_active_sessio
         .browser_sign_in(DEMO_OWNER, DEMO_PASSWORD, agents::CHROME_MAC, ip)
         .await
         .unwrap();
-    let browser = Browser {
-        token: std::sync::Mutex::new(token),
-        user_agent: agents::CHROME_MAC.into(),
-        ip: ip.into(),
-    };
-    let truth = snapshot(&server, "acme", &browser).await.unwrap();
+    let browser = Browser::new(token, agents::CHROME_MAC, ip);
+    let truth = snapshot(&server.url, "acme", &browser).await.unwrap();
     // This test's own sign-in is the owner's last; the app never alerts on its own either.
     let own = truth
         .audit

@@ -6,7 +6,6 @@
 
 use std::path::Path;
 use std::process::{Child, Command};
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use fantoccini::Locator;
@@ -43,21 +42,19 @@ async fn the_overview_counts_maps_and_charts_what_the_server_holds() {
             .await
             .is_err()
     );
-    let checker = Browser {
-        token: Mutex::new(
-            server
-                .browser_sign_in(OWNER, PASSWORD, agents::CHROME_MAC, "81.2.69.160")
-                .await
-                .unwrap(),
-        ),
-        user_agent: agents::CHROME_MAC.into(),
-        ip: "81.2.69.160".into(),
-    };
+    let checker = Browser::new(
+        server
+            .browser_sign_in(OWNER, PASSWORD, agents::CHROME_MAC, "81.2.69.160")
+            .await
+            .unwrap(),
+        agents::CHROME_MAC,
+        "81.2.69.160",
+    );
     let home = tempfile::tempdir().unwrap();
     let (_driver, client) = window_signed_in(&app, home.path(), &server).await;
 
     // The counts are the server's.
-    let truth = snapshot(&server, "overview", &checker).await.unwrap();
+    let truth = snapshot(&server.url, "overview", &checker).await.unwrap();
     let active = truth
         .sessions
         .iter()

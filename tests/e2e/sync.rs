@@ -67,16 +67,14 @@ impl Fixture {
             )
             .await
             .unwrap();
-        let checker = Browser {
-            token: Mutex::new(
-                server
-                    .browser_sign_in(&owner, PASSWORD, FIREFOX, CHECKER_IP)
-                    .await
-                    .unwrap(),
-            ),
-            user_agent: FIREFOX.into(),
-            ip: CHECKER_IP.into(),
-        };
+        let checker = Browser::new(
+            server
+                .browser_sign_in(&owner, PASSWORD, FIREFOX, CHECKER_IP)
+                .await
+                .unwrap(),
+            FIREFOX,
+            CHECKER_IP,
+        );
         let home = tempfile::tempdir().unwrap();
         let engine = engine_in(home.path());
         Self {
@@ -113,20 +111,12 @@ impl Fixture {
     }
 
     async fn compare(&self) -> (setget_e2e::ServerSnapshot, setget_e2e::ServerSnapshot) {
-        let server = snapshot(&self.server, &self.slug, &self.checker)
+        let server = snapshot(&self.server.url, &self.slug, &self.checker)
             .await
             .unwrap();
         let cache = self
             .engine
-            .with_cache(|c| {
-                let mut members = c.members()?;
-                members.sort_by(|a, b| a.id.cmp(&b.id));
-                Ok(setget_e2e::ServerSnapshot {
-                    sessions: c.all_sessions()?,
-                    audit: c.audit_range(1, i64::MAX)?,
-                    members,
-                })
-            })
+            .with_cache(setget_e2e::ServerSnapshot::of_cache)
             .unwrap();
         (server, cache)
     }

@@ -1,8 +1,9 @@
 //! A TCP proxy between the app and the server that fails on command: answers 500, resets
-//! connections, stalls, or cuts responses short; it can also hold back the answers to one kind
-//! of request while everything else passes, and counts the answers it forwards by status. It
-//! runs on its own thread and runtime, so that it keeps working whatever the test's runtime is
-//! doing.
+//! connections, stalls, cuts responses short, drops an event of a stream, or makes a stream
+//! replay the whole log; it can also hold back the answers to one kind of request while
+//! everything else passes, and counts the answers it forwards by status and the streamed
+//! events. It runs on its own thread and runtime, so that it keeps working whatever the test's
+//! runtime is doing.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
@@ -31,6 +32,10 @@ pub enum Fault {
     /// Forward everything but the next event of an event stream (one chunk of a chunked
     /// body that holds a `data:` line), once; then the fault is back to `None`.
     DropEvent = 5,
+    /// Forward everything, but the next request with a `Last-Event-ID` asks for the events
+    /// after 0 instead: the server replays the whole log onto what the client has. Once; then
+    /// the fault is back to `None`.
+    Rewind = 6,
 }
 
 impl Fault {
@@ -41,6 +46,7 @@ impl Fault {
             3 => Self::Stall,
             4 => Self::Truncate,
             5 => Self::DropEvent,
+            6 => Self::Rewind,
             _ => Self::None,
         }
     }
@@ -59,6 +65,10 @@ struct Shared {
     holding: AtomicU64,
     /// Answers forwarded, by HTTP status.
     statuses: Mutex<HashMap<u16, u64>>,
+    /// Events of event streams forwarded.
+    events: AtomicU64,
+    /// Requests with a `Last-Event-ID` forwarded: event streams opened.
+    streams: AtomicU64,
 }
 
 /// The proxy; it stops with the test process.
@@ -80,6 +90,8 @@ impl FaultProxy {
             hold: Mutex::new(None),
             holding: AtomicU64::new(0),
             statuses: Mutex::new(HashMap::new()),
+            events: AtomicU64::new(0),
+            streams: AtomicU64::new(0),
         });
         let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
         listener.set_nonblocking(true)?;
@@ -112,7 +124,8 @@ impl FaultProxy {
         self.shared.fault.store(fault as u8, Ordering::SeqCst);
     }
 
-    /// The fault in force (a `DropEvent` that has dropped its event is `None` again).
+    /// The fault in force (a `DropEvent` that has dropped its event, or a `Rewind` that has
+    /// rewound its request, is `None` again).
     pub fn current(&self) -> Fault {
         fault(&self.shared)
     }
@@ -152,6 +165,17 @@ impl FaultProxy {
             .copied()
             .unwrap_or(0)
     }
+
+    /// How many events of event streams (`data:` lines) the proxy has forwarded to clients.
+    pub fn events(&self) -> u64 {
+        self.shared.events.load(Ordering::SeqCst)
+    }
+
+    /// How many event streams clients have opened through the proxy (requests with a
+    /// `Last-Event-ID`).
+    pub fn streams(&self) -> u64 {
+        self.shared.streams.load(Ordering::SeqCst)
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -175,6 +199,24 @@ fn count_status(shared: &Shared, chunk: &[u8]) {
     if let Some(status) = status {
         *lock(&shared.statuses).entry(status).or_default() += 1;
     }
+}
+
+/// Counts the events (`data:` lines) in `bytes`, forwarded to a client. A line begins after
+/// a line break, which JSON data cannot hold unescaped, and the line that begins a chunk comes
+/// after the chunk's size line.
+fn count_events(shared: &Shared, bytes: &[u8]) {
+    let n = bytes.windows(6).filter(|w| w == b"\ndata:").count();
+    shared.events.fetch_add(n as u64, Ordering::SeqCst);
+}
+
+/// `request` asking for the events after 0 in its `Last-Event-ID` header (of any case), when
+/// it has one; `None` otherwise (forwarded unchanged).
+fn rewound(request: &[u8]) -> Option<Vec<u8>> {
+    const NAME: &[u8] = b"\r\nlast-event-id:";
+    let lower = request.to_ascii_lowercase();
+    let value = lower.windows(NAME.len()).position(|w| w == NAME)? + NAME.len();
+    let end = value + lower[value..].windows(2).position(|w| w == b"\r\n")?;
+    Some([&request[..value], b" 0", &request[end..]].concat())
 }
 
 fn host_port(url: &str) -> anyhow::Result<String> {
@@ -236,7 +278,7 @@ async fn serve(mut client: TcpStream, shared: Arc<Shared>, id: u64) {
                 .await;
             return;
         }
-        Fault::None | Fault::Truncate | Fault::Stall | Fault::DropEvent => {}
+        Fault::None | Fault::Truncate | Fault::Stall | Fault::DropEvent | Fault::Rewind => {}
     }
     let upstream = lock(&shared.upstream).clone();
     let Ok(mut server) = TcpStream::connect(upstream).await else {
@@ -258,7 +300,25 @@ async fn serve(mut client: TcpStream, shared: Arc<Shared>, id: u64) {
                 if to_hold(&shared, &buf[..n]) {
                     held.store(true, Ordering::SeqCst);
                 }
-                if server_write.write_all(&buf[..n]).await.is_err() {
+                // A request that opens an event stream; under `Rewind`, the first one (of two at
+                // the same moment, one) asks for everything.
+                let rewritten = rewound(&buf[..n]);
+                if rewritten.is_some() {
+                    shared.streams.fetch_add(1, Ordering::SeqCst);
+                }
+                let rewritten = rewritten.filter(|_| {
+                    shared
+                        .fault
+                        .compare_exchange(
+                            Fault::Rewind as u8,
+                            Fault::None as u8,
+                            Ordering::SeqCst,
+                            Ordering::SeqCst,
+                        )
+                        .is_ok()
+                });
+                let out = rewritten.as_deref().unwrap_or(&buf[..n]);
+                if server_write.write_all(out).await.is_err() {
                     break;
                 }
             }
@@ -289,7 +349,8 @@ async fn serve(mut client: TcpStream, shared: Arc<Shared>, id: u64) {
                 }
                 count_status(&shared, &buf[..n]);
                 match fault_for(&shared, id) {
-                    Fault::None => {
+                    Fault::None | Fault::Rewind => {
+                        count_events(&shared, &buf[..n]);
                         if client_write.write_all(&buf[..n]).await.is_err() {
                             return false;
                         }
@@ -309,6 +370,7 @@ async fn serve(mut client: TcpStream, shared: Arc<Shared>, id: u64) {
                                 .is_ok()
                         });
                         let out = kept.as_deref().unwrap_or(&buf[..n]);
+                        count_events(&shared, out);
                         if client_write.write_all(out).await.is_err() {
                             return false;
                         }
@@ -347,7 +409,27 @@ async fn serve(mut client: TcpStream, shared: Arc<Shared>, id: u64) {
 
 #[cfg(test)]
 mod tests {
-    use super::without_first_event;
+    use super::{rewound, without_first_event};
+
+    #[test]
+    fn a_rewound_request_asks_for_every_event_and_keeps_the_rest() {
+        let request = b"GET /api/workspaces/acme/events/ HTTP/1.1\r\ncookie: s=1\r\n\
+            last-event-id: 42\r\naccept: text/event-stream\r\n\r\n";
+        assert_eq!(
+            rewound(request).as_deref(),
+            Some(
+                &b"GET /api/workspaces/acme/events/ HTTP/1.1\r\ncookie: s=1\r\n\
+                last-event-id: 0\r\naccept: text/event-stream\r\n\r\n"[..]
+            )
+        );
+        assert_eq!(
+            rewound(b"GET / HTTP/1.1\r\nLast-Event-ID: 7\r\n\r\n").as_deref(),
+            Some(&b"GET / HTTP/1.1\r\nLast-Event-ID: 0\r\n\r\n"[..])
+        );
+        // No such header, or a head cut short before its value ends: left as it is.
+        assert_eq!(rewound(b"GET / HTTP/1.1\r\naccept: */*\r\n\r\n"), None);
+        assert_eq!(rewound(b"GET / HTTP/1.1\r\nlast-event-id: 4"), None);
+    }
 
     #[test]
     fn the_first_chunk_with_an_event_goes_and_the_rest_stays() {

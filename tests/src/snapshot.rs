@@ -1,10 +1,9 @@
 //! The server's whole state of one workspace, read over its HTTP API by an admin, to compare
-//! a synced cache with.
+//! a synced cache with (read into the same shape by [`ServerSnapshot::of_cache`]).
 
 use anyhow::{Context as _, bail};
+use setget_core::cache::Cache;
 use setget_protocol::{AuditEvent, Member, Page, Session};
-
-use crate::ServerProcess;
 
 /// Every session (any status) and every audit event of a workspace.
 #[derive(Debug, Clone, PartialEq)]
@@ -17,25 +16,54 @@ pub struct ServerSnapshot {
     pub members: Vec<Member>,
 }
 
+impl ServerSnapshot {
+    /// The same state as a synced cache holds it.
+    pub fn of_cache(cache: &Cache) -> setget_core::Result<Self> {
+        let mut members = cache.members()?;
+        members.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(Self {
+            sessions: cache.all_sessions()?,
+            audit: cache.audit_range(1, i64::MAX)?,
+            members,
+        })
+    }
+}
+
 /// An admin's browser session: its token (followed through rotations), user agent and IP,
-/// all sent as the browser would, so that reading changes nothing but its last activity.
+/// all sent as the browser would, so that reading changes nothing but its last activity. Like
+/// a browser it keeps its connections (building an HTTP client reads the system's root
+/// certificates, tens of milliseconds in a debug build).
 #[derive(Debug)]
 pub struct Browser {
     pub token: std::sync::Mutex<String>,
     pub user_agent: String,
     pub ip: String,
+    client: reqwest::Client,
 }
 
 impl Browser {
-    /// `GET path` as this browser.
-    pub async fn get<T: serde::de::DeserializeOwned>(
+    /// The browser holding `token`, as `user_agent` from `ip`.
+    pub fn new(token: String, user_agent: &str, ip: &str) -> Self {
+        Self {
+            token: std::sync::Mutex::new(token),
+            user_agent: user_agent.to_owned(),
+            ip: ip.to_owned(),
+            client: reqwest::Client::new(),
+        }
+    }
+
+    /// `method path` as this browser, on the server at `server` (`http://127.0.0.1:PORT`); a
+    /// rotated token in the answer replaces the browser's.
+    pub async fn send(
         &self,
-        server: &ServerProcess,
+        method: reqwest::Method,
+        server: &str,
         path: &str,
-    ) -> anyhow::Result<T> {
+    ) -> anyhow::Result<reqwest::Response> {
         let token = self.token.lock().map(|t| t.clone()).unwrap_or_default();
-        let response = reqwest::Client::new()
-            .get(server.at(path))
+        let response = self
+            .client
+            .request(method, format!("{server}{path}"))
             .header("user-agent", &self.user_agent)
             .header("x-forwarded-for", &self.ip)
             .header("cookie", format!("setget_session={token}"))
@@ -46,6 +74,16 @@ impl Browser {
         {
             *t = rotated.expose().clone();
         }
+        Ok(response)
+    }
+
+    /// `GET path` as this browser, on the server at `server`.
+    pub async fn get<T: serde::de::DeserializeOwned>(
+        &self,
+        server: &str,
+        path: &str,
+    ) -> anyhow::Result<T> {
+        let response = self.send(reqwest::Method::GET, server, path).await?;
         if !response.status().is_success() {
             bail!("GET {path} answered {}", response.status());
         }
@@ -53,9 +91,9 @@ impl Browser {
     }
 }
 
-/// Reads the state of workspace `slug` as an admin's `browser`.
+/// Reads the state of workspace `slug` on the server at `server` as an admin's `browser`.
 pub async fn snapshot(
-    server: &ServerProcess,
+    server: &str,
     slug: &str,
     browser: &Browser,
 ) -> anyhow::Result<ServerSnapshot> {
