@@ -15,7 +15,7 @@ use setget_core::notify::RecordingNotifier;
 use setget_core::secret::{MemoryStore, SecretStore as _, Sensitive};
 use setget_core::sync::{SyncOptions, SyncState};
 use setget_e2e::{Browser, Fault, FaultProxy, ServerSnapshot, agents, browser_sign_in, snapshot};
-use setget_protocol::{ErrorCode, Session, SessionStatus};
+use setget_protocol::{ErrorCode, EventKind, Session, SessionStatus};
 
 use crate::server::{InProcessServer, OWNER, OWNER_ID, PASSWORD, SLUG};
 
@@ -496,7 +496,7 @@ async fn a_token_rotated_during_the_sync_is_stored_and_used_from_then_on() {
         truth
             .audit
             .iter()
-            .all(|e| e.event != "session.reauth_required"),
+            .all(|e| e.event != EventKind::ReauthRequired),
         "a replaced token was used"
     );
 }
