@@ -210,14 +210,13 @@ fn session_expired() -> ApiError {
 
 /// Ends `session` because its binding broke, audited as `session.reauth_required`.
 fn require_reauth(
-    conn: &mut rusqlite::Connection,
+    conn: &mut store::Locked<'_>,
     session: &Session,
     workspace_id: &str,
     reason: EndReason,
     now: DateTime<Utc>,
 ) -> ApiResult<()> {
-    store::end_session(
-        conn,
+    conn.end_session(
         session,
         workspace_id,
         &Ending {
@@ -246,10 +245,10 @@ fn authenticate(
     geo: &dyn crate::geo::Geo,
 ) -> ApiResult<Authentication> {
     let now = request.now;
-    let mut conn = store.conn();
+    let mut conn = store.lock();
     let generation = store.generation();
     let (session, workspace_id, issued_at, unconfirmed, revive) =
-        match store::lookup_token(&conn, &request.digest)? {
+        match conn.lookup_token(&request.digest)? {
             store::TokenLookup::Unknown => return Err(ApiError::session_invalid()),
             store::TokenLookup::Current {
                 session,
@@ -302,11 +301,12 @@ fn authenticate(
             return Err(ApiError::session_invalid());
         }
     }
-    let member =
-        store::member_by_id(&conn, &session.member_id)?.ok_or_else(ApiError::session_invalid)?;
+    let member = conn
+        .member_by_id(&session.member_id)?
+        .ok_or_else(ApiError::session_invalid)?;
     if now >= session.expires_at {
         // Ends this session (and any other that is due) at its exact instant, audited once.
-        store::expire_due(&mut conn, &workspace_id, now)?;
+        conn.expire_due(&workspace_id, now)?;
         return Err(session_expired());
     }
     let device = crate::ua::parse(&request.user_agent);
@@ -330,15 +330,9 @@ fn authenticate(
             "this session is being used from another country; sign in again",
         ));
     }
-    store::touch_session(
-        &mut conn,
-        &session,
-        &workspace_id,
-        now,
-        &request.ip.to_string(),
-    )?;
+    conn.touch_session(&session, &workspace_id, now, &request.ip.to_string())?;
     if unconfirmed {
-        store::confirm_token(&conn, &session.id)?;
+        conn.confirm_token(&session.id)?;
     }
     let rotate_from = match (issued_at, revive) {
         (_, Some(current)) => Some(current),
@@ -350,8 +344,7 @@ fn authenticate(
     let rotated = match rotate_from {
         Some(from) => {
             let token = token::generate();
-            store::rotate_token(
-                &mut conn,
+            conn.rotate_token(
                 &session.id,
                 &from,
                 &token::digest(&token),
@@ -365,8 +358,8 @@ fn authenticate(
         }
         None => None,
     };
-    let workspace = store::workspace(&conn, &workspace_id)?;
-    let member_view = store::member_view(&conn, &member)?;
+    let workspace = conn.workspace(&workspace_id)?;
+    let member_view = conn.member_view(&member)?;
     let cacheable = match (issued_at, &rotated) {
         (Some(issued_at), None) => Some(Cacheable {
             generation,

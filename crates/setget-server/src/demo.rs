@@ -158,18 +158,12 @@ pub fn seed(app: &App) -> anyhow::Result<()> {
         })
         .collect();
     let history_start = now - Duration::days(HISTORY_DAYS);
-    let mut conn = app.store().conn();
-    let (_, ids) = store::create_workspace(
-        &mut conn,
-        DEMO_WORKSPACE,
-        "Acme Inc.",
-        &members,
-        history_start,
-    )?;
+    let mut conn = app.store().lock();
+    let (_, ids) = conn.create_workspace(DEMO_WORKSPACE, "Acme Inc.", &members, history_start)?;
     let cities = geo::bundled().networks();
     let mut residents = Vec::new();
     for (i, id) in ids.iter().enumerate() {
-        let member = store::member_by_id(&conn, id)?.context("a demo member vanished")?;
+        let member = conn.member_by_id(id)?.context("a demo member vanished")?;
         // The owner lives in London (81.2.69.0/24); the others are spread over the cities.
         let home = if i == 0 {
             cities
@@ -239,8 +233,7 @@ pub fn seed(app: &App) -> anyhow::Result<()> {
                 sign_in(app, &mut conn, resident, agent, ip, at)?;
             }
             Act::WrongPassword { ip, agent } => {
-                store::audit_failed_sign_in(
-                    &mut conn,
+                conn.audit_failed_sign_in(
                     &resident.member,
                     at,
                     &ip.to_string(),
@@ -262,7 +255,7 @@ pub fn seed(app: &App) -> anyhow::Result<()> {
         let ip = address_in(&owner.home, &mut rng);
         sign_in(app, &mut conn, owner, agent, ip, now - ago)?;
     }
-    store::expire_due(&mut conn, &owner.member.workspace_id, now)?;
+    conn.expire_due(&owner.member.workspace_id, now)?;
     Ok(())
 }
 
@@ -354,7 +347,7 @@ fn incidents(
 
 fn sign_in(
     app: &App,
-    conn: &mut rusqlite::Connection,
+    conn: &mut store::Locked<'_>,
     resident: &Resident,
     agent: &str,
     ip: IpAddr,
@@ -362,8 +355,7 @@ fn sign_in(
 ) -> anyhow::Result<String> {
     let location = app.geo().locate(ip);
     let digest = token::digest(&token::generate());
-    Ok(store::create_session(
-        conn,
+    Ok(conn.create_session(
         &resident.member,
         &NewSession {
             token_digest: &digest,
@@ -376,15 +368,14 @@ fn sign_in(
 }
 
 fn sign_out(
-    conn: &mut rusqlite::Connection,
+    conn: &mut store::Locked<'_>,
     session_id: &str,
     at: DateTime<Utc>,
 ) -> anyhow::Result<()> {
-    if let Some((session, workspace_id)) = store::session_by_id(conn, session_id)?
+    if let Some((session, workspace_id)) = conn.session_by_id(session_id)?
         && session.status == SessionStatus::Active
     {
-        store::end_session(
-            conn,
+        conn.end_session(
             &session,
             &workspace_id,
             &Ending {
@@ -409,14 +400,12 @@ pub async fn traffic_step(app: &App, rng: &mut StdRng) -> anyhow::Result<()> {
     let mut step_rng = StdRng::seed_from_u64(rng.random());
     let geo_app = app.clone();
     app.blocking(move |store| {
-        let mut conn = store.conn();
+        let mut conn = store.lock();
         let mut run = || -> anyhow::Result<()> {
-            let ws: String = conn.query_row(
-                "SELECT id FROM workspaces WHERE slug = ?1",
-                [DEMO_WORKSPACE],
-                |r| r.get(0),
-            )?;
-            let (members, _) = store::members_in(&conn, &ws, None, 0, 1000)?;
+            let ws = conn
+                .workspace_id_of(DEMO_WORKSPACE)?
+                .context("the demo workspace is missing")?;
+            let (members, _) = conn.members_in(&ws, None, 0, 1000)?;
             let members: Vec<MemberRow> = members
                 .into_iter()
                 .filter(|m| m.role == Role::Member)
@@ -425,12 +414,9 @@ pub async fn traffic_step(app: &App, rng: &mut StdRng) -> anyhow::Result<()> {
                 return Ok(());
             };
             // Home is where the member last signed in from, in the bundled table.
-            let (last_ip, last_agent): (String, String) = conn.query_row(
-                "SELECT ip, user_agent FROM sessions WHERE member_id = ?1
-                 ORDER BY created_at DESC LIMIT 1",
-                [&member.id],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )?;
+            let Some((last_ip, last_agent)) = conn.latest_sign_in_of(&member.id)? else {
+                return Ok(());
+            };
             let cities = geo::bundled().networks();
             let last_ip: IpAddr = last_ip.parse()?;
             let (home, home_place) = cities
@@ -459,7 +445,7 @@ pub async fn traffic_step(app: &App, rng: &mut StdRng) -> anyhow::Result<()> {
                     sign_in(&geo_app, &mut conn, &resident, AGENTS[1], ip, now)?;
                 }
                 1..=4 => {
-                    let active = store::all_active_sessions(&conn, Scope::Member(&member.id))?;
+                    let active = conn.all_active_sessions(Scope::Member(&member.id))?;
                     if let Some(s) = active.first() {
                         sign_out(&mut conn, &s.id, now)?;
                     }

@@ -17,7 +17,7 @@ mod lockout;
 pub mod origin;
 mod password;
 mod routes;
-pub mod seed;
+pub use store::seed;
 pub mod store;
 mod token;
 pub mod ua;

@@ -29,13 +29,14 @@ pub(crate) const FAILURES: usize = 5;
 /// counts the refusal.
 pub(crate) fn check(store: &store::Store, attempt: &Attempt<'_>) -> ApiResult<()> {
     let now = attempt.at;
-    let failures =
-        store::attempts::failures_since(&store.conn(), attempt.email, now - WINDOW - WINDOW)?;
+    let failures = store
+        .lock()
+        .failures_since(attempt.email, now - WINDOW - WINDOW)?;
     let Some(until) = locked_until(&failures, WINDOW).filter(|until| now < *until) else {
         return Ok(());
     };
     let retry_after = (until - now).num_seconds().max(1);
-    store::attempts::record_refusal(&mut store.conn(), attempt)?;
+    store.lock().record_refusal(attempt)?;
     Err(ApiError::Client {
         code: ErrorCode::TooManyAttempts,
         message: format!(

@@ -203,11 +203,11 @@ async fn run() -> anyhow::Result<()> {
             };
             let store = Store::open(&db)?;
             let app = App::new(store, ServerConfig::with_dev(true));
-            let exists: bool = app.store().conn().query_row(
-                "SELECT EXISTS(SELECT 1 FROM workspaces WHERE slug = ?1)",
-                [setget_server::demo::DEMO_WORKSPACE],
-                |r| r.get(0),
-            )?;
+            let exists = app
+                .store()
+                .lock()
+                .workspace_id_of(setget_server::demo::DEMO_WORKSPACE)?
+                .is_some();
             if !exists {
                 setget_server::demo::seed(&app)?;
             }

@@ -2,7 +2,9 @@
 //!
 //! One connection behind a mutex, in WAL mode with `synchronous=FULL` so that an acknowledged
 //! write survives `kill -9`; every change and its audit event commit in one transaction.
-//! Callers run these functions on a blocking thread. Timestamps are whole Unix seconds.
+//! The rest of the server reaches the database only through [`Store::lock`]'s [`Locked`],
+//! whose methods (written by table family in `store/`) are its only SQL; callers run them on a
+//! blocking thread. Timestamps are whole Unix seconds.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -14,14 +16,16 @@ use rusqlite_migration::{M, Migrations};
 
 pub mod attempts;
 mod audit;
+mod locked;
 mod members;
 mod rows;
+pub mod seed;
 mod sessions;
 mod tokens;
 mod workspaces;
 
 pub use audit::*;
-pub use members::*;
+pub use locked::Locked;
 pub use rows::*;
 pub use sessions::*;
 pub use tokens::*;
@@ -92,8 +96,18 @@ impl Store {
 
     /// The connection, for one unit of work. A poisoned lock is recovered: SQLite itself keeps
     /// the data consistent, since every change is one transaction.
-    pub fn conn(&self) -> MutexGuard<'_, Connection> {
+    pub fn lock(&self) -> Locked<'_> {
+        Locked(self.guard())
+    }
+
+    fn guard(&self) -> MutexGuard<'_, Connection> {
         self.conn.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The raw connection, for tests that look at the rows themselves.
+    #[cfg(any(test, feature = "test-support"))]
+    pub fn conn(&self) -> MutexGuard<'_, Connection> {
+        self.guard()
     }
 }
 
@@ -144,12 +158,12 @@ mod tests {
     fn rows_with_values_outside_the_contract_are_errors() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.db");
-        let counts = crate::seed::SeedCounts {
+        let counts = super::seed::SeedCounts {
             members: 2,
             sessions: 2,
             events: 3,
         };
-        crate::seed::seed(&path, counts, from_ts(1_775_649_600)).unwrap();
+        super::seed::seed(&path, counts, from_ts(1_775_649_600)).unwrap();
         let store = Store::open(&path).unwrap();
         let conn = store.conn();
         let sessions = |c: &Connection| session_by_id(c, "s1");

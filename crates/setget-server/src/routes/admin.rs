@@ -79,10 +79,9 @@ async fn members(
     }
     let now = app.clock().now();
     app.blocking(move |store| {
-        let mut conn = store.conn();
-        store::expire_due(&mut conn, &authed.workspace.id, now)?;
-        let (rows, total) = store::members_in(
-            &conn,
+        let mut conn = store.lock();
+        conn.expire_due(&authed.workspace.id, now)?;
+        let (rows, total) = conn.members_in(
             &authed.workspace.id,
             q.search.as_deref().map(str::trim).filter(|s| !s.is_empty()),
             u64::from(q.offset),
@@ -90,7 +89,7 @@ async fn members(
         )?;
         let results = rows
             .iter()
-            .map(|m| store::member_view(&conn, m))
+            .map(|m| conn.member_view(m))
             .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(Json(Page { results, total }))
     })
@@ -111,11 +110,11 @@ struct PageQuery {
 
 /// The member `member_id` of the caller's workspace, or 404.
 fn member_in(
-    conn: &rusqlite::Connection,
+    conn: &store::Locked<'_>,
     authed: &Authed,
     member_id: &str,
 ) -> ApiResult<store::MemberRow> {
-    store::member_by_id(conn, member_id)?
+    conn.member_by_id(member_id)?
         .filter(|m| m.workspace_id == authed.workspace.id)
         .ok_or_else(ApiError::not_found)
 }
@@ -131,15 +130,11 @@ async fn member_sessions(
     check_per_page(q.per_page)?;
     let now = app.clock().now();
     app.blocking(move |store| {
-        let mut conn = store.conn();
+        let mut conn = store.lock();
         let member = member_in(&conn, &authed, &member_id)?;
-        store::expire_due(&mut conn, &authed.workspace.id, now)?;
-        let (results, total) = store::active_sessions(
-            &conn,
-            Scope::Member(&member.id),
-            u64::from(q.offset),
-            q.per_page,
-        )?;
+        conn.expire_due(&authed.workspace.id, now)?;
+        let (results, total) =
+            conn.active_sessions(Scope::Member(&member.id), u64::from(q.offset), q.per_page)?;
         Ok(Json(Page { results, total }))
     })
     .await
@@ -165,13 +160,13 @@ async fn revoke_member_session(
     let now = app.clock().now();
     let own = session_id == authed.session.id;
     app.blocking(move |store| {
-        let mut conn = store.conn();
+        let mut conn = store.lock();
         let member = member_in(&conn, &authed, &member_id)?;
-        let session = store::session_in(&conn, &authed.workspace.id, &session_id)?
+        let session = conn
+            .session_in(&authed.workspace.id, &session_id)?
             .filter(|s| s.member_id == member.id && s.status == SessionStatus::Active)
             .ok_or_else(ApiError::not_found)?;
-        store::end_session(
-            &mut conn,
+        conn.end_session(
             &session,
             &authed.workspace.id,
             &Ending::revoked(
@@ -201,12 +196,11 @@ async fn revoke_member_sessions(
     let own = member_id == authed.member.id;
     let revoked = app
         .blocking(move |store| {
-            let mut conn = store.conn();
+            let mut conn = store.lock();
             let member = member_in(&conn, &authed, &member_id)?;
-            let sessions = store::all_active_sessions(&conn, Scope::Member(&member.id))?;
+            let sessions = conn.all_active_sessions(Scope::Member(&member.id))?;
             let actor = (authed.member.id.as_str(), authed.member.email.as_str());
-            Ok(store::end_sessions(
-                &mut conn,
+            Ok(conn.end_sessions(
                 &sessions,
                 &authed.workspace.id,
                 &Ending::revoked(
@@ -270,11 +264,9 @@ async fn revoke_workspace_sessions(
         .await?;
     if !password_ok {
         with_attempt(|store, attempt| {
-            store::attempts::record_failure(
-                &mut store.conn(),
-                attempt,
-                EventReason::PasswordConfirmationFailed,
-            )?;
+            store
+                .lock()
+                .record_failure(attempt, EventReason::PasswordConfirmationFailed)?;
             Ok(())
         })
         .await?;
@@ -285,12 +277,10 @@ async fn revoke_workspace_sessions(
     }
     let revoked = app
         .blocking(move |store| {
-            let mut conn = store.conn();
-            let sessions =
-                store::all_active_sessions(&conn, Scope::Workspace(&authed.workspace.id))?;
+            let mut conn = store.lock();
+            let sessions = conn.all_active_sessions(Scope::Workspace(&authed.workspace.id))?;
             let actor = (authed.member.id.as_str(), authed.member.email.as_str());
-            Ok(store::end_sessions(
-                &mut conn,
+            Ok(conn.end_sessions(
                 &sessions,
                 &authed.workspace.id,
                 &Ending::revoked(
@@ -354,14 +344,11 @@ async fn sessions(
     }
     let now = app.clock().now();
     app.blocking(move |store| {
-        let mut conn = store.conn();
-        store::expire_due(&mut conn, &authed.workspace.id, now)?;
+        let mut conn = store.lock();
+        conn.expire_due(&authed.workspace.id, now)?;
         let (results, total) = match q.changed_after {
-            Some(after) => {
-                store::sessions_changed_after(&conn, &authed.workspace.id, after, q.per_page)?
-            }
-            None => store::active_sessions(
-                &conn,
+            Some(after) => conn.sessions_changed_after(&authed.workspace.id, after, q.per_page)?,
+            None => conn.active_sessions(
                 Scope::Workspace(&authed.workspace.id),
                 u64::from(q.offset),
                 q.per_page,
@@ -464,8 +451,7 @@ async fn update_policy(
     }
     let now = app.clock().now();
     app.blocking(move |store| {
-        let updated = store::update_policy(
-            &mut store.conn(),
+        let updated = store.lock().update_policy(
             &authed.workspace.id,
             (inactivity, absolute, max),
             (&authed.member.id, &authed.member.email),
@@ -507,8 +493,8 @@ async fn audit_logs(
     }
     let now = app.clock().now();
     app.blocking(move |store| {
-        let mut conn = store.conn();
-        store::expire_due(&mut conn, &authed.workspace.id, now)?;
+        let mut conn = store.lock();
+        conn.expire_due(&authed.workspace.id, now)?;
         let filter = AuditFilter {
             after: q.after,
             event: q.event,
@@ -516,8 +502,7 @@ async fn audit_logs(
             since: q.since,
             until: q.until,
         };
-        let (results, total) =
-            store::audit_events(&conn, &authed.workspace.id, &filter, q.per_page)?;
+        let (results, total) = conn.audit_events(&authed.workspace.id, &filter, q.per_page)?;
         Ok(Json(Page { results, total }))
     })
     .await

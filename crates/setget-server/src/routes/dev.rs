@@ -13,7 +13,7 @@ use utoipa_axum::routes;
 
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiJson;
-use crate::store::{self, NewMember};
+use crate::store::NewMember;
 use crate::{App, password};
 
 fn valid_slug(slug: &str) -> bool {
@@ -88,7 +88,7 @@ async fn dev_create_workspace(
     app.blocking(move |store| {
         let taken = {
             let refs: Vec<&str> = emails.iter().map(String::as_str).collect();
-            store::slug_or_email_taken(&store.conn(), &req.slug, &refs)?
+            store.lock().slug_or_email_taken(&req.slug, &refs)?
         };
         if let Some(why) = taken {
             return Err(ApiError::new(ErrorCode::Conflict, why));
@@ -106,8 +106,9 @@ async fn dev_create_workspace(
                 })
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
-        let (id, ids) =
-            store::create_workspace(&mut store.conn(), &req.slug, req.name.trim(), &members, now)?;
+        let (id, ids) = store
+            .lock()
+            .create_workspace(&req.slug, req.name.trim(), &members, now)?;
         Ok((
             StatusCode::CREATED,
             Json(DevWorkspaceCreated {

@@ -20,7 +20,7 @@ use crate::App;
 use crate::auth::{Authed, require_admin};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiPath;
-use crate::store::{self, AuditFilter};
+use crate::store::AuditFilter;
 use setget_protocol::ErrorBody;
 
 /// Events fetched from the database per query.
@@ -51,9 +51,10 @@ impl Follower {
         );
         self.app
             .blocking(move |store| {
-                let mut conn = store.conn();
-                store::expire_due(&mut conn, &workspace_id, now)?;
-                let alive = store::session_in(&conn, &workspace_id, &session_id)?
+                let mut conn = store.lock();
+                conn.expire_due(&workspace_id, now)?;
+                let alive = conn
+                    .session_in(&workspace_id, &session_id)?
                     .is_some_and(|s| s.status == SessionStatus::Active);
                 if !alive {
                     return Ok(None);
@@ -62,7 +63,7 @@ impl Follower {
                     after,
                     ..AuditFilter::default()
                 };
-                let (events, _) = store::audit_events(&conn, &workspace_id, &filter, BATCH)?;
+                let (events, _) = conn.audit_events(&workspace_id, &filter, BATCH)?;
                 Ok(Some(events))
             })
             .await

@@ -14,7 +14,7 @@ use crate::App;
 use crate::auth::{Authed, signed_out_response};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiPath, ApiQuery, Paging};
-use crate::store::{self, Ending, NewEvent, Scope};
+use crate::store::{Ending, NewEvent, Scope};
 
 #[utoipa::path(get, path = "/api/users/me/", tag = "me", security(("session" = [])), responses((status = 200, description = "OK", body = MeResponse), (status = 401, description = "no live session (session_invalid, session_expired, reauth_required) or invalid_credentials", body = ErrorBody)))]
 async fn me(authed: Authed) -> ApiResult<Response> {
@@ -41,9 +41,8 @@ async fn my_sessions(
     paging.validate()?;
     let now = app.clock().now();
     app.blocking(move |store| {
-        store::expire_due(&mut store.conn(), &authed.workspace.id, now)?;
-        let (mut results, total) = store::active_sessions(
-            &store.conn(),
+        store.lock().expire_due(&authed.workspace.id, now)?;
+        let (mut results, total) = store.lock().active_sessions(
             Scope::Member(&authed.member.id),
             u64::from(paging.offset),
             paging.per_page,
@@ -65,12 +64,12 @@ async fn revoke_my_session(
     let now = app.clock().now();
     let current = id == authed.session.id;
     app.blocking(move |store| {
-        let mut conn = store.conn();
-        let session = store::session_in(&conn, &authed.workspace.id, &id)?
+        let mut conn = store.lock();
+        let session = conn
+            .session_in(&authed.workspace.id, &id)?
             .filter(|s| s.member_id == authed.member.id && s.status == SessionStatus::Active)
             .ok_or_else(ApiError::not_found)?;
-        store::end_session(
-            &mut conn,
+        conn.end_session(
             &session,
             &authed.workspace.id,
             &Ending::revoked(EndReason::RevokedSelf, EventReason::ByMember, now, None),
@@ -93,14 +92,13 @@ async fn revoke_my_other_sessions(
 ) -> ApiResult<Json<Revoked>> {
     let now = app.clock().now();
     app.blocking(move |store| {
-        let mut conn = store.conn();
-        let others: Vec<Session> =
-            store::all_active_sessions(&conn, Scope::Member(&authed.member.id))?
-                .into_iter()
-                .filter(|s| s.id != authed.session.id)
-                .collect();
-        let revoked = store::end_sessions(
-            &mut conn,
+        let mut conn = store.lock();
+        let others: Vec<Session> = conn
+            .all_active_sessions(Scope::Member(&authed.member.id))?
+            .into_iter()
+            .filter(|s| s.id != authed.session.id)
+            .collect();
+        let revoked = conn.end_sessions(
             &others,
             &authed.workspace.id,
             &Ending::revoked(EndReason::RevokedSelf, EventReason::ByMember, now, None),

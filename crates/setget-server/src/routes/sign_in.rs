@@ -14,7 +14,7 @@ use crate::auth::{Authed, session_cookie, signed_out_response};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ClientIp, UserAgent};
 use crate::store::attempts::Attempt;
-use crate::store::{self, Ending, NewSession};
+use crate::store::{Ending, NewSession};
 use crate::{App, lockout, token};
 
 /// The longest email address there is (RFC 5321's path limit); longer ones are refused
@@ -52,7 +52,7 @@ async fn sign_in(
     let member = {
         let (email, ip, user_agent) = (email.clone(), ip.clone(), user_agent.clone());
         app.blocking(move |store| {
-            let member = store::member_by_email(&store.conn(), &email)?;
+            let member = store.lock().member_by_email(&email)?;
             // Known or not, an email is locked the same way (see `lockout`).
             let attempt = Attempt {
                 email: &email,
@@ -82,17 +82,14 @@ async fn sign_in(
                         ip: &ip,
                         user_agent: &user_agent,
                     };
-                    store::attempts::record_failure(
-                        &mut store.conn(),
-                        &attempt,
-                        EventReason::WrongPassword,
-                    )?;
+                    store
+                        .lock()
+                        .record_failure(&attempt, EventReason::WrongPassword)?;
                     return Err(ApiError::invalid_credentials());
                 }
             };
-            let mut conn = store.conn();
-            let id = store::create_session(
-                &mut conn,
+            let mut conn = store.lock();
+            let id = conn.create_session(
                 &member,
                 &NewSession {
                     token_digest: &digest,
@@ -102,10 +99,11 @@ async fn sign_in(
                     now,
                 },
             )?;
-            let (session, _) = store::session_by_id(&conn, &id)?
+            let (session, _) = conn
+                .session_by_id(&id)?
                 .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("new session vanished")))?;
-            let view = store::member_view(&conn, &member)?;
-            let workspace = store::workspace(&conn, &member.workspace_id)?;
+            let view = conn.member_view(&member)?;
+            let workspace = conn.workspace(&member.workspace_id)?;
             Ok((view, session, workspace))
         })
         .await?;
@@ -119,8 +117,7 @@ async fn sign_in(
 async fn sign_out(State(app): State<App>, authed: Authed) -> ApiResult<Response> {
     let now = app.clock().now();
     app.blocking(move |store| {
-        store::end_session(
-            &mut store.conn(),
+        store.lock().end_session(
             &authed.session,
             &authed.workspace.id,
             &Ending {

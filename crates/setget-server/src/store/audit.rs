@@ -1,5 +1,6 @@
 //! The audit log: appending an event with the next gap-free seq, and reading it filtered.
 
+use super::locked::Locked;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, Transaction, params};
 use setget_protocol::{AuditEvent, AuthMethod, EventKind, EventReason};
@@ -60,7 +61,7 @@ pub struct AuditFilter {
 }
 
 /// Audit events after `filter.after` in `seq` order, matching the filters, with their count.
-pub fn audit_events(
+pub(crate) fn audit_events(
     conn: &Connection,
     workspace_id: &str,
     filter: &AuditFilter,
@@ -140,30 +141,45 @@ pub fn audit_events(
     Ok((rows, u64::try_from(total).unwrap_or_default()))
 }
 
-/// Records a failed sign-in of a known member.
-pub fn audit_failed_sign_in(
-    conn: &mut Connection,
-    member: &MemberRow,
-    at: DateTime<Utc>,
-    ip: &str,
-    user_agent: &str,
-    reason: EventReason,
-) -> rusqlite::Result<()> {
-    let tx = conn.transaction()?;
-    let device = crate::ua::parse(user_agent);
-    append_event(
-        &tx,
-        &member.workspace_id,
-        at,
-        &NewEvent {
-            member_id: Some(&member.id),
-            member_email: Some(&member.email),
-            ip: Some(ip),
-            user_agent: Some(user_agent),
-            device: Some(&device.label),
-            reason: Some(reason),
-            ..NewEvent::of(EventKind::SignInFailed)
-        },
-    )?;
-    tx.commit()
+impl Locked<'_> {
+    /// Records a failed sign-in of a known member.
+    pub fn audit_failed_sign_in(
+        &mut self,
+        member: &MemberRow,
+        at: DateTime<Utc>,
+        ip: &str,
+        user_agent: &str,
+        reason: EventReason,
+    ) -> rusqlite::Result<()> {
+        let conn: &mut Connection = &mut self.0;
+        let tx = conn.transaction()?;
+        let device = crate::ua::parse(user_agent);
+        append_event(
+            &tx,
+            &member.workspace_id,
+            at,
+            &NewEvent {
+                member_id: Some(&member.id),
+                member_email: Some(&member.email),
+                ip: Some(ip),
+                user_agent: Some(user_agent),
+                device: Some(&device.label),
+                reason: Some(reason),
+                ..NewEvent::of(EventKind::SignInFailed)
+            },
+        )?;
+        tx.commit()
+    }
+}
+
+impl Locked<'_> {
+    /// Audit events after `filter.after` in `seq` order, matching the filters, with their count.
+    pub fn audit_events(
+        &self,
+        workspace_id: &str,
+        filter: &AuditFilter,
+        limit: u32,
+    ) -> rusqlite::Result<(Vec<AuditEvent>, u64)> {
+        audit_events(&self.0, workspace_id, filter, limit)
+    }
 }

@@ -1,17 +1,21 @@
 //! Members: lookups by email or id, their view with active sessions, the workspace's list.
 
+use super::locked::Locked;
 use rusqlite::{Connection, OptionalExtension as _, Row, params};
 use setget_protocol::{Member, Role};
 
 use super::rows::{MemberRow, count, from_ts, to_i64};
 
 /// Looks a member up by email, case-insensitively.
-pub fn member_by_email(conn: &Connection, email: &str) -> rusqlite::Result<Option<MemberRow>> {
+pub(crate) fn member_by_email(
+    conn: &Connection,
+    email: &str,
+) -> rusqlite::Result<Option<MemberRow>> {
     member_where(conn, "email", email)
 }
 
 /// A member by id.
-pub fn member_by_id(conn: &Connection, id: &str) -> rusqlite::Result<Option<MemberRow>> {
+pub(crate) fn member_by_id(conn: &Connection, id: &str) -> rusqlite::Result<Option<MemberRow>> {
     member_where(conn, "id", id)
 }
 
@@ -41,58 +45,76 @@ pub(crate) fn member_row(r: &Row<'_>) -> rusqlite::Result<MemberRow> {
     })
 }
 
-/// The wire form of a member, with their active-session count and latest activity.
-pub fn member_view(conn: &Connection, m: &MemberRow) -> rusqlite::Result<Member> {
-    let (active, last): (u32, Option<i64>) = conn.query_row(
-        "SELECT
+impl Locked<'_> {
+    /// The wire form of a member, with their active-session count and latest activity.
+    pub fn member_view(&self, m: &MemberRow) -> rusqlite::Result<Member> {
+        let conn: &Connection = &self.0;
+        let (active, last): (u32, Option<i64>) = conn.query_row(
+            "SELECT
             (SELECT count(*) FROM sessions WHERE member_id = ?1 AND status = 'active'),
             (SELECT max(last_active_at) FROM sessions WHERE member_id = ?1)",
-        [&m.id],
-        |r| Ok((r.get(0)?, r.get(1)?)),
-    )?;
-    Ok(Member {
-        id: m.id.clone(),
-        email: m.email.clone(),
-        display_name: m.display_name.clone(),
-        role: m.role,
-        active_sessions: active,
-        last_active_at: last.map(from_ts),
-    })
+            [&m.id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        Ok(Member {
+            id: m.id.clone(),
+            email: m.email.clone(),
+            display_name: m.display_name.clone(),
+            role: m.role,
+            active_sessions: active,
+            last_active_at: last.map(from_ts),
+        })
+    }
+
+    /// A page of a workspace's members, by display name, optionally filtered by a search in
+    /// email and display name.
+    pub fn members_in(
+        &self,
+        workspace_id: &str,
+        search: Option<&str>,
+        offset: u64,
+        limit: u32,
+    ) -> rusqlite::Result<(Vec<MemberRow>, u64)> {
+        let conn: &Connection = &self.0;
+        let pattern = format!(
+            "%{}%",
+            search
+                .unwrap_or_default()
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        );
+        let filter =
+            "workspace_id = ?1 AND (email LIKE ?2 ESCAPE '\\' OR display_name LIKE ?2 ESCAPE '\\')";
+        let total = count(
+            conn,
+            &format!("SELECT count(*) FROM members WHERE {filter}"),
+            &[&workspace_id, &pattern],
+        )?;
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT id, workspace_id, email, display_name, role, password_hash FROM members
+         WHERE {filter} ORDER BY display_name COLLATE NOCASE, email LIMIT ?3 OFFSET ?4"
+        ))?;
+        let rows = stmt
+            .query_map(
+                params![workspace_id, pattern, limit, to_i64(offset)],
+                member_row,
+            )?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok((rows, total))
+    }
 }
 
-/// A page of a workspace's members, by display name, optionally filtered by a search in
-/// email and display name.
-pub fn members_in(
-    conn: &Connection,
-    workspace_id: &str,
-    search: Option<&str>,
-    offset: u64,
-    limit: u32,
-) -> rusqlite::Result<(Vec<MemberRow>, u64)> {
-    let pattern = format!(
-        "%{}%",
-        search
-            .unwrap_or_default()
-            .replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_")
-    );
-    let filter =
-        "workspace_id = ?1 AND (email LIKE ?2 ESCAPE '\\' OR display_name LIKE ?2 ESCAPE '\\')";
-    let total = count(
-        conn,
-        &format!("SELECT count(*) FROM members WHERE {filter}"),
-        &[&workspace_id, &pattern],
-    )?;
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT id, workspace_id, email, display_name, role, password_hash FROM members
-         WHERE {filter} ORDER BY display_name COLLATE NOCASE, email LIMIT ?3 OFFSET ?4"
-    ))?;
-    let rows = stmt
-        .query_map(
-            params![workspace_id, pattern, limit, to_i64(offset)],
-            member_row,
-        )?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    Ok((rows, total))
+impl Locked<'_> {
+    /// Looks a member up by email, case-insensitively.
+    pub fn member_by_email(&self, email: &str) -> rusqlite::Result<Option<MemberRow>> {
+        member_by_email(&self.0, email)
+    }
+}
+
+impl Locked<'_> {
+    /// A member by id.
+    pub fn member_by_id(&self, id: &str) -> rusqlite::Result<Option<MemberRow>> {
+        member_by_id(&self.0, id)
+    }
 }

@@ -1,5 +1,6 @@
 //! Sessions: creating (with the concurrent limit), ending, expiring when due, reading.
 
+use super::locked::Locked;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension as _, Row, Transaction, params};
 use setget_protocol::{AuthMethod, EndReason, EventKind, Session, SessionStatus};
@@ -47,83 +48,86 @@ impl Ending<'_> {
     }
 }
 
-/// Creates a session for `member` under the workspace's current policy, audits the sign-in,
-/// revokes the member's oldest sessions beyond the concurrent-session limit, and returns the
-/// new session's id.
-pub fn create_session(
-    conn: &mut Connection,
-    member: &MemberRow,
-    new: &NewSession<'_>,
-) -> rusqlite::Result<String> {
-    let tx = conn.transaction()?;
-    expire_due_in(&tx, &member.workspace_id, new.now)?;
-    let ws = workspace(&tx, &member.workspace_id)?;
-    if let Some(max) = ws.max_concurrent_sessions {
-        let active = all_active_sessions(&tx, Scope::Member(&member.id))?;
-        let excess = (active.len() + 1).saturating_sub(max as usize);
-        let ending = Ending::revoked(
-            EndReason::ConcurrentLimit,
-            EventReason::ConcurrentLimit,
-            new.now,
-            None,
-        );
-        for s in active.iter().take(excess) {
-            end_in(&tx, s, &ws.id, &ending)?;
+impl Locked<'_> {
+    /// Creates a session for `member` under the workspace's current policy, audits the sign-in,
+    /// revokes the member's oldest sessions beyond the concurrent-session limit, and returns the
+    /// new session's id.
+    pub fn create_session(
+        &mut self,
+        member: &MemberRow,
+        new: &NewSession<'_>,
+    ) -> rusqlite::Result<String> {
+        let conn: &mut Connection = &mut self.0;
+        let tx = conn.transaction()?;
+        expire_due_in(&tx, &member.workspace_id, new.now)?;
+        let ws = workspace(&tx, &member.workspace_id)?;
+        if let Some(max) = ws.max_concurrent_sessions {
+            let active = all_active_sessions(&tx, Scope::Member(&member.id))?;
+            let excess = (active.len() + 1).saturating_sub(max as usize);
+            let ending = Ending::revoked(
+                EndReason::ConcurrentLimit,
+                EventReason::ConcurrentLimit,
+                new.now,
+                None,
+            );
+            for s in active.iter().take(excess) {
+                end_in(&tx, s, &ws.id, &ending)?;
+            }
         }
-    }
-    let device = crate::ua::parse(new.user_agent);
-    let id = uuid::Uuid::new_v4().to_string();
-    let seq = next_change_seq(&tx, &ws.id)?;
-    let location = new
-        .location
-        .map(serde_json::to_string)
-        .transpose()
-        .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
-    let expires = expires_at(new.now, new.now, ws.inactivity_timeout, ws.absolute_timeout);
-    tx.execute(
-        "INSERT INTO sessions
+        let device = crate::ua::parse(new.user_agent);
+        let id = uuid::Uuid::new_v4().to_string();
+        let seq = next_change_seq(&tx, &ws.id)?;
+        let location = new
+            .location
+            .map(serde_json::to_string)
+            .transpose()
+            .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+        let expires = expires_at(new.now, new.now, ws.inactivity_timeout, ws.absolute_timeout);
+        tx.execute(
+            "INSERT INTO sessions
             (id, workspace_id, member_id, token_digest, user_agent, browser, os, device,
              ip, last_ip, location, auth_method, created_at, last_active_at,
              inactivity_timeout, absolute_timeout, status, change_seq, expires_at,
              token_issued_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10, 'password', ?11, ?11,
                  ?12, ?13, 'active', ?14, ?15, ?11)",
-        params![
-            id,
-            ws.id,
-            member.id,
-            new.token_digest,
-            new.user_agent,
-            device.browser,
-            device.os,
-            device.label,
-            new.ip,
-            location,
-            ts(new.now),
-            ws.inactivity_timeout.as_str(),
-            ws.absolute_timeout.as_str(),
-            seq,
-            ts(expires),
-        ],
-    )?;
-    append_event(
-        &tx,
-        &ws.id,
-        new.now,
-        &NewEvent {
-            member_id: Some(&member.id),
-            member_email: Some(&member.email),
-            session_id: Some(&id),
-            ip: Some(new.ip),
-            user_agent: Some(new.user_agent),
-            device: Some(&device.label),
-            auth_method: Some(AuthMethod::Password),
-            location: location.as_deref(),
-            ..NewEvent::of(EventKind::SignedIn)
-        },
-    )?;
-    tx.commit()?;
-    Ok(id)
+            params![
+                id,
+                ws.id,
+                member.id,
+                new.token_digest,
+                new.user_agent,
+                device.browser,
+                device.os,
+                device.label,
+                new.ip,
+                location,
+                ts(new.now),
+                ws.inactivity_timeout.as_str(),
+                ws.absolute_timeout.as_str(),
+                seq,
+                ts(expires),
+            ],
+        )?;
+        append_event(
+            &tx,
+            &ws.id,
+            new.now,
+            &NewEvent {
+                member_id: Some(&member.id),
+                member_email: Some(&member.email),
+                session_id: Some(&id),
+                ip: Some(new.ip),
+                user_agent: Some(new.user_agent),
+                device: Some(&device.label),
+                auth_method: Some(AuthMethod::Password),
+                location: location.as_deref(),
+                ..NewEvent::of(EventKind::SignedIn)
+            },
+        )?;
+        tx.commit()?;
+        Ok(id)
+    }
 }
 
 /// Ends `session` inside `tx` if it is still active, auditing it; returns whether it ended.
@@ -168,55 +172,60 @@ pub(crate) fn end_in(
     Ok(true)
 }
 
-/// Ends one session (in its own transaction); returns false when it was not active.
-pub fn end_session(
-    conn: &mut Connection,
-    session: &Session,
-    workspace_id: &str,
-    ending: &Ending<'_>,
-) -> rusqlite::Result<bool> {
-    let tx = conn.transaction()?;
-    let ended = end_in(&tx, session, workspace_id, ending)?;
-    tx.commit()?;
-    Ok(ended)
-}
+impl Locked<'_> {
+    /// Ends one session (in its own transaction); returns false when it was not active.
+    pub fn end_session(
+        &mut self,
+        session: &Session,
+        workspace_id: &str,
+        ending: &Ending<'_>,
+    ) -> rusqlite::Result<bool> {
+        let conn: &mut Connection = &mut self.0;
+        let tx = conn.transaction()?;
+        let ended = end_in(&tx, session, workspace_id, ending)?;
+        tx.commit()?;
+        Ok(ended)
+    }
 
-/// Ends every session in `sessions` that is still active and, when any ended, appends the
-/// `summary` event with `{"revoked": N}` in its details; all in one transaction.
-pub fn end_sessions(
-    conn: &mut Connection,
-    sessions: &[Session],
-    workspace_id: &str,
-    ending: &Ending<'_>,
-    summary: Option<NewEvent<'_>>,
-) -> rusqlite::Result<u64> {
-    let tx = conn.transaction()?;
-    let mut ended = 0u64;
-    for s in sessions {
-        if end_in(&tx, s, workspace_id, ending)? {
-            ended += 1;
+    /// Ends every session in `sessions` that is still active and, when any ended, appends the
+    /// `summary` event with `{"revoked": N}` in its details; all in one transaction.
+    pub fn end_sessions(
+        &mut self,
+        sessions: &[Session],
+        workspace_id: &str,
+        ending: &Ending<'_>,
+        summary: Option<NewEvent<'_>>,
+    ) -> rusqlite::Result<u64> {
+        let conn: &mut Connection = &mut self.0;
+        let tx = conn.transaction()?;
+        let mut ended = 0u64;
+        for s in sessions {
+            if end_in(&tx, s, workspace_id, ending)? {
+                ended += 1;
+            }
         }
+        if let Some(mut summary) = summary {
+            summary.details = Some(serde_json::json!({ "revoked": ended }).to_string());
+            append_event(&tx, workspace_id, ending.at, &summary)?;
+        }
+        tx.commit()?;
+        Ok(ended)
     }
-    if let Some(mut summary) = summary {
-        summary.details = Some(serde_json::json!({ "revoked": ended }).to_string());
-        append_event(&tx, workspace_id, ending.at, &summary)?;
-    }
-    tx.commit()?;
-    Ok(ended)
-}
 
-/// Expires every active session of the workspace whose expiry is at or before `now`, each at
-/// its exact instant with its reason, oldest first; and writes the events of the minutes of
-/// refused sign-ins that are over (see [`attempts::record_refusal`]).
-pub fn expire_due(
-    conn: &mut Connection,
-    workspace_id: &str,
-    now: DateTime<Utc>,
-) -> rusqlite::Result<usize> {
-    let tx = conn.transaction()?;
-    let n = expire_due_in(&tx, workspace_id, now)?;
-    tx.commit()?;
-    Ok(n)
+    /// Expires every active session of the workspace whose expiry is at or before `now`, each at
+    /// its exact instant with its reason, oldest first; and writes the events of the minutes of
+    /// refused sign-ins that are over (see [`attempts::record_refusal`]).
+    pub fn expire_due(
+        &mut self,
+        workspace_id: &str,
+        now: DateTime<Utc>,
+    ) -> rusqlite::Result<usize> {
+        let conn: &mut Connection = &mut self.0;
+        let tx = conn.transaction()?;
+        let n = expire_due_in(&tx, workspace_id, now)?;
+        tx.commit()?;
+        Ok(n)
+    }
 }
 
 pub(crate) fn expire_due_in(
@@ -323,7 +332,10 @@ pub fn expires_at(
 }
 
 /// A session by id, whatever its status, with its workspace id.
-pub fn session_by_id(conn: &Connection, id: &str) -> rusqlite::Result<Option<(Session, String)>> {
+pub(crate) fn session_by_id(
+    conn: &Connection,
+    id: &str,
+) -> rusqlite::Result<Option<(Session, String)>> {
     Ok(one_session(conn, "s.id = ?1", &id)?.map(|f| (f.session, f.workspace_id)))
 }
 
@@ -359,19 +371,22 @@ pub(crate) fn one_session(
     .optional()
 }
 
-/// A session of the workspace by id, whatever its status.
-pub fn session_in(
-    conn: &Connection,
-    workspace_id: &str,
-    session_id: &str,
-) -> rusqlite::Result<Option<Session>> {
-    Ok(select_sessions(
-        conn,
-        "s.workspace_id = ?1 AND s.id = ?2",
-        &[&workspace_id, &session_id],
-    )?
-    .into_iter()
-    .next())
+impl Locked<'_> {
+    /// A session of the workspace by id, whatever its status.
+    pub fn session_in(
+        &self,
+        workspace_id: &str,
+        session_id: &str,
+    ) -> rusqlite::Result<Option<Session>> {
+        let conn: &Connection = &self.0;
+        Ok(select_sessions(
+            conn,
+            "s.workspace_id = ?1 AND s.id = ?2",
+            &[&workspace_id, &session_id],
+        )?
+        .into_iter()
+        .next())
+    }
 }
 
 /// Whose sessions a query is about.
@@ -391,32 +406,38 @@ impl Scope<'_> {
     }
 }
 
-/// A page of the scope's active sessions, newest first, with the total count.
-pub fn active_sessions(
-    conn: &Connection,
-    scope: Scope<'_>,
-    offset: u64,
-    limit: u32,
-) -> rusqlite::Result<(Vec<Session>, u64)> {
-    let (column, value) = scope.column();
-    let total = count(
-        conn,
-        &format!("SELECT count(*) FROM sessions WHERE {column} = ?1 AND status = 'active'"),
-        &[&value],
-    )?;
-    let rows = select_sessions(
-        conn,
-        &format!(
-            "s.{column} = ?1 AND s.status = 'active'
+impl Locked<'_> {
+    /// A page of the scope's active sessions, newest first, with the total count.
+    pub fn active_sessions(
+        &self,
+        scope: Scope<'_>,
+        offset: u64,
+        limit: u32,
+    ) -> rusqlite::Result<(Vec<Session>, u64)> {
+        let conn: &Connection = &self.0;
+        let (column, value) = scope.column();
+        let total = count(
+            conn,
+            &format!("SELECT count(*) FROM sessions WHERE {column} = ?1 AND status = 'active'"),
+            &[&value],
+        )?;
+        let rows = select_sessions(
+            conn,
+            &format!(
+                "s.{column} = ?1 AND s.status = 'active'
              ORDER BY s.created_at DESC, s.id LIMIT ?2 OFFSET ?3"
-        ),
-        &[&value, &limit, &to_i64(offset)],
-    )?;
-    Ok((rows, total))
+            ),
+            &[&value, &limit, &to_i64(offset)],
+        )?;
+        Ok((rows, total))
+    }
 }
 
 /// Every active session of the scope, oldest first (for bulk revocation).
-pub fn all_active_sessions(conn: &Connection, scope: Scope<'_>) -> rusqlite::Result<Vec<Session>> {
+pub(crate) fn all_active_sessions(
+    conn: &Connection,
+    scope: Scope<'_>,
+) -> rusqlite::Result<Vec<Session>> {
     let (column, value) = scope.column();
     select_sessions(
         conn,
@@ -425,52 +446,84 @@ pub fn all_active_sessions(conn: &Connection, scope: Scope<'_>) -> rusqlite::Res
     )
 }
 
-/// Sessions of any status whose `change_seq` is above `after`, ascending, and how many such
-/// changes there are in all.
-pub fn sessions_changed_after(
-    conn: &Connection,
-    workspace_id: &str,
-    after: i64,
-    limit: u32,
-) -> rusqlite::Result<(Vec<Session>, u64)> {
-    let total = count(
-        conn,
-        "SELECT count(*) FROM sessions WHERE workspace_id = ?1 AND change_seq > ?2",
-        &[&workspace_id, &after],
-    )?;
-    let rows = select_sessions(
-        conn,
-        "s.workspace_id = ?1 AND s.change_seq > ?2 ORDER BY s.change_seq LIMIT ?3",
-        &[&workspace_id, &after, &limit],
-    )?;
-    Ok((rows, total))
-}
-
-/// Records activity: `last_active_at` (written at most once a minute), the latest IP, and the
-/// expiry that follows from them. The write takes a new `change_seq`, so that a client
-/// following `changed_after` sees last-active times move.
-pub fn touch_session(
-    conn: &mut Connection,
-    session: &Session,
-    workspace_id: &str,
-    now: DateTime<Utc>,
-    ip: &str,
-) -> rusqlite::Result<()> {
-    if now - session.last_active_at < chrono::Duration::minutes(1) && session.last_ip == ip {
-        return Ok(());
+impl Locked<'_> {
+    /// Sessions of any status whose `change_seq` is above `after`, ascending, and how many such
+    /// changes there are in all.
+    pub fn sessions_changed_after(
+        &self,
+        workspace_id: &str,
+        after: i64,
+        limit: u32,
+    ) -> rusqlite::Result<(Vec<Session>, u64)> {
+        let conn: &Connection = &self.0;
+        let total = count(
+            conn,
+            "SELECT count(*) FROM sessions WHERE workspace_id = ?1 AND change_seq > ?2",
+            &[&workspace_id, &after],
+        )?;
+        let rows = select_sessions(
+            conn,
+            "s.workspace_id = ?1 AND s.change_seq > ?2 ORDER BY s.change_seq LIMIT ?3",
+            &[&workspace_id, &after, &limit],
+        )?;
+        Ok((rows, total))
     }
-    let expires = expires_at(
-        session.created_at,
-        now,
-        session.inactivity_timeout,
-        session.absolute_timeout,
-    );
-    let tx = conn.transaction()?;
-    let seq = next_change_seq(&tx, workspace_id)?;
-    tx.execute(
+
+    /// Records activity: `last_active_at` (written at most once a minute), the latest IP, and the
+    /// expiry that follows from them. The write takes a new `change_seq`, so that a client
+    /// following `changed_after` sees last-active times move.
+    pub fn touch_session(
+        &mut self,
+        session: &Session,
+        workspace_id: &str,
+        now: DateTime<Utc>,
+        ip: &str,
+    ) -> rusqlite::Result<()> {
+        let conn: &mut Connection = &mut self.0;
+        if now - session.last_active_at < chrono::Duration::minutes(1) && session.last_ip == ip {
+            return Ok(());
+        }
+        let expires = expires_at(
+            session.created_at,
+            now,
+            session.inactivity_timeout,
+            session.absolute_timeout,
+        );
+        let tx = conn.transaction()?;
+        let seq = next_change_seq(&tx, workspace_id)?;
+        tx.execute(
         "UPDATE sessions SET last_active_at = ?2, last_ip = ?3, expires_at = ?4, change_seq = ?5
          WHERE id = ?1 AND status = 'active'",
         params![session.id, ts(now), ip, ts(expires), seq],
     )?;
-    tx.commit()
+        tx.commit()
+    }
+}
+
+impl Locked<'_> {
+    /// A session by id, whatever its status, with its workspace id.
+    pub fn session_by_id(&self, id: &str) -> rusqlite::Result<Option<(Session, String)>> {
+        session_by_id(&self.0, id)
+    }
+}
+
+impl Locked<'_> {
+    /// Every active session of the scope, oldest first (for bulk revocation).
+    pub fn all_active_sessions(&self, scope: Scope<'_>) -> rusqlite::Result<Vec<Session>> {
+        all_active_sessions(&self.0, scope)
+    }
+}
+
+impl Locked<'_> {
+    /// The address and user agent of the member's latest session, if any.
+    pub fn latest_sign_in_of(&self, member_id: &str) -> rusqlite::Result<Option<(String, String)>> {
+        self.0
+            .query_row(
+                "SELECT ip, user_agent FROM sessions WHERE member_id = ?1
+                 ORDER BY created_at DESC LIMIT 1",
+                [member_id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+    }
 }

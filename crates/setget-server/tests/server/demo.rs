@@ -18,17 +18,19 @@ async fn the_demo_has_fifty_members_with_three_months_of_located_history() {
     // The documented password signs the owner in.
     let (status, _, _) = h.sign_in(DEMO_OWNER_EMAIL, DEMO_OWNER_PASSWORD).await;
     assert_eq!(status, axum::http::StatusCode::OK);
-    let conn = h.app.store().conn();
+    let conn = h.app.store().lock();
     let ws: String = conn
         .query_row("SELECT id FROM workspaces WHERE slug = 'acme'", [], |r| {
             r.get(0)
         })
         .unwrap();
-    let (members, total) = store::members_in(&conn, &ws, None, 0, 1000).unwrap();
+    let (members, total) = conn.members_in(&ws, None, 0, 1000).unwrap();
     assert_eq!(total, 50);
     assert_eq!(members.iter().filter(|m| m.role.is_admin()).count(), 2);
 
-    let (events, count) = store::audit_events(&conn, &ws, &AuditFilter::default(), 1000).unwrap();
+    let (events, count) = conn
+        .audit_events(&ws, &AuditFilter::default(), 1000)
+        .unwrap();
     assert!(count > 1000, "{count} events");
     let seqs: Vec<i64> = events.iter().map(|e| e.seq).collect();
     assert_eq!(seqs, (1..=1000).collect::<Vec<_>>());
@@ -55,11 +57,10 @@ async fn the_demo_has_fifty_members_with_three_months_of_located_history() {
     }
 
     // The owner is signed in from London, twice; nothing is left active past its expiry.
-    let owner = store::member_by_email(&conn, DEMO_OWNER_EMAIL)
-        .unwrap()
+    let owner = conn.member_by_email(DEMO_OWNER_EMAIL).unwrap().unwrap();
+    let (owner_sessions, _) = conn
+        .active_sessions(store::Scope::Member(&owner.id), 0, 100)
         .unwrap();
-    let (owner_sessions, _) =
-        store::active_sessions(&conn, store::Scope::Member(&owner.id), 0, 100).unwrap();
     let from_london = owner_sessions
         .iter()
         .filter(|s| s.location.as_ref().and_then(|l| l.city.as_deref()) == Some("London"))
@@ -67,7 +68,7 @@ async fn the_demo_has_fifty_members_with_three_months_of_located_history() {
     // Two seeded ones, and this test's own sign-in (from 127.0.0.1, which locates nowhere).
     assert_eq!((owner_sessions.len(), from_london), (3, 2));
     drop(conn);
-    let due = store::expire_due(&mut h.app.store().conn(), &ws, h.clock.now()).unwrap();
+    let due = h.app.store().lock().expire_due(&ws, h.clock.now()).unwrap();
     assert_eq!(due, 0);
 }
 
@@ -83,7 +84,7 @@ async fn the_traffic_simulator_signs_members_in_and_out_and_sometimes_from_abroa
     }
     assert!(h.count_events("session.signed_in") > before + 40);
     // Some sign-in came from another country than the member's previous one.
-    let conn = h.app.store().conn();
+    let conn = h.app.store().lock();
     let mut stmt = conn
         .prepare(
             "SELECT member_id, location FROM audit_events WHERE event = 'session.signed_in'
@@ -132,18 +133,19 @@ async fn the_demo_history_ends_with_a_new_country_an_impossible_trip_and_a_spray
     let h = Harness::new(false).await;
     seed(&h.app).unwrap();
     let hour_ago = h.clock.now() - Duration::hours(1);
-    let conn = h.app.store().conn();
+    let conn = h.app.store().lock();
     let ws: String = conn
         .query_row("SELECT id FROM workspaces WHERE slug = 'acme'", [], |r| {
             r.get(0)
         })
         .unwrap();
-    let (events, total) =
-        store::audit_events(&conn, &ws, &AuditFilter::default(), 1_000_000).unwrap();
+    let (events, total) = conn
+        .audit_events(&ws, &AuditFilter::default(), 1_000_000)
+        .unwrap();
     assert_eq!(events.len() as u64, total);
     let active = |e: &AuditEvent| {
         let id = e.session_id.as_deref().unwrap();
-        store::session_by_id(&conn, id).unwrap().unwrap().0.status == SessionStatus::Active
+        conn.session_by_id(id).unwrap().unwrap().0.status == SessionStatus::Active
     };
     let place = |e: &AuditEvent| e.location.clone().unwrap();
     let country = |e: &AuditEvent| place(e).country_code.unwrap();

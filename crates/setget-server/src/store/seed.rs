@@ -11,8 +11,8 @@ use rand::rngs::StdRng;
 use rand::{Rng as _, RngCore as _, SeedableRng as _};
 use rusqlite::params;
 
+use super::{NewEvent, Store, append_event, expires_at};
 use crate::password;
-use crate::store::{NewEvent, Store, append_event, expires_at};
 use setget_protocol::{AuthMethod, EventKind, EventReason, Timeout};
 
 /// The bench workspace's owner and password.
@@ -41,7 +41,7 @@ pub fn seed(path: &Path, counts: SeedCounts, now: DateTime<Utc>) -> anyhow::Resu
         bail!("--members must be at least 1 (the owner)");
     }
     let store = Store::open(path)?;
-    let mut conn = store.conn();
+    let mut conn = store.guard();
     conn.pragma_update(None, "synchronous", "OFF")?;
     let devices: Vec<_> = AGENTS
         .iter()
@@ -194,7 +194,7 @@ pub fn seed(path: &Path, counts: SeedCounts, now: DateTime<Utc>) -> anyhow::Resu
 /// burst for the live sync. Members and addresses vary as in [`seed`].
 pub fn append_events(path: &Path, events: u64, now: DateTime<Utc>) -> anyhow::Result<()> {
     let store = Store::open(path)?;
-    let mut conn = store.conn();
+    let mut conn = store.guard();
     let members: i64 = conn.query_row(
         "SELECT count(*) FROM members WHERE workspace_id = 'bench'",
         [],
