@@ -312,7 +312,8 @@ pub fn inner(args: &[String]) -> anyhow::Result<()> {
         println!(
             "under load ({:.1} s: export of {} events in {:.1} s, burst of 10,000 events in the \
              cache after {}): {} keystrokes to rows p50 {:.1} ms, p95 {:.1} ms, max {:.1} ms; \
-             {} frames, longest gap {:.0} ms, {} gaps over 100 ms",
+             {} frames, longest gap {:.0} ms, {} gaps over 100 ms; {} keystrokes' rows not \
+             shown within 10 s",
             load.seconds,
             load.exported,
             load.export_s,
@@ -324,7 +325,8 @@ pub fn inner(args: &[String]) -> anyhow::Result<()> {
             typed.max,
             load.frames,
             load.max_gap_ms,
-            load.gaps_over_100
+            load.gaps_over_100,
+            load.unanswered
         );
         println!();
         println!(
