@@ -1,7 +1,41 @@
-//! Following the workspace's event stream (Server-Sent Events): each event applied as it
-//! comes, a gap refetched, the sessions pulled after session events.
+//! Following the workspace's event stream (Server-Sent Events): the events applied as they
+//! come (those already arrived together), a gap refetched, the sessions pulled after session
+//! events.
+
+use futures_util::FutureExt as _;
 
 use super::*;
+
+/// The most streamed events applied together.
+const STREAM_BATCH: usize = 1000;
+
+/// One item of the event stream as an audit event; the stream's end or break, or an event
+/// that does not follow the contract, as the error that ends the following.
+fn parse_event<E>(
+    next: Option<std::result::Result<eventsource_stream::Event, E>>,
+) -> Result<AuditEvent> {
+    let event = match next {
+        None => {
+            return Err(CoreError::new(
+                ErrorKind::Unreachable,
+                "the event stream ended",
+            ));
+        }
+        Some(Err(_)) => {
+            return Err(CoreError::new(
+                ErrorKind::Unreachable,
+                "the event stream broke off",
+            ));
+        }
+        Some(Ok(event)) => event,
+    };
+    serde_json::from_str(&event.data).map_err(|e| {
+        CoreError::new(
+            ErrorKind::Protocol,
+            format!("an event of the stream does not follow the session API: {e}"),
+        )
+    })
+}
 
 impl Syncer {
     /// Follows the event stream until it fails; returns why.
@@ -62,35 +96,43 @@ impl Syncer {
             let due = sessions_due.unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
             tokio::select! {
                 next = events.next() => {
-                    let event = match next {
-                        None => return Err(CoreError::new(ErrorKind::Unreachable, "the event stream ended")),
-                        Some(Err(_)) => return Err(CoreError::new(
-                            ErrorKind::Unreachable,
-                            "the event stream broke off",
-                        )),
-                        Some(Ok(event)) => event,
-                    };
-                    let parsed: AuditEvent = serde_json::from_str(&event.data).map_err(|e| {
-                        CoreError::new(
-                            ErrorKind::Protocol,
-                            format!("an event of the stream does not follow the session API: {e}"),
-                        )
-                    })?;
-                    let name = parsed.event.clone();
-                    tracing::debug!(seq = parsed.seq, event = %name, "streamed");
-                    let member = parsed.member_id.clone();
+                    // The events already here are applied together (one transaction, one
+                    // judgement, one sync mark): a burst of thousands is pages, not thousands
+                    // of writes each waking the window.
+                    let mut batch = vec![parse_event(next)?];
+                    let mut ended = None;
+                    while batch.len() < STREAM_BATCH {
+                        match events.next().now_or_never() {
+                            None => break,
+                            Some(more) => match parse_event(more) {
+                                Ok(e) => batch.push(e),
+                                Err(e) => {
+                                    ended = Some(e);
+                                    break;
+                                }
+                            },
+                        }
+                    }
+                    tracing::debug!(
+                        first = batch[0].seq,
+                        events = batch.len(),
+                        "streamed"
+                    );
+                    let policy = batch.iter().any(|e| e.event == EventKind::PolicyUpdated);
+                    let sessions = batch.iter().any(|e| e.event.changes_sessions());
+                    let members: Vec<String> =
+                        batch.iter().filter_map(|e| e.member_id.clone()).collect();
                     let judge = Arc::clone(&self.judge);
                     let now = self.clock.now();
                     let (applied, known, alerts) = self
                         .db(move |c| {
-                            let known = match &member {
-                                Some(id) => c.has_member(id)?,
-                                None => true,
-                            };
-                            let events = std::slice::from_ref(&parsed);
-                            let applied = c.apply_audit(events)?;
+                            let mut known = true;
+                            for id in &members {
+                                known &= c.has_member(id)?;
+                            }
+                            let applied = c.apply_audit(&batch)?;
                             // At once, before anything else: this is the path to the desktop.
-                            let alerts = judge.process(c, now, events)?;
+                            let alerts = judge.process(c, now, &batch)?;
                             Ok((applied, known, alerts))
                         })
                         .await?;
@@ -112,13 +154,16 @@ impl Syncer {
                         self.members_dirty.store(true, Ordering::SeqCst);
                         self.pull_members(&progress).await?;
                     }
-                    if name == EventKind::PolicyUpdated {
+                    if policy {
                         self.pull_policy().await?;
                     }
-                    if name.changes_sessions() && sessions_due.is_none() {
+                    if sessions && sessions_due.is_none() {
                         sessions_due = Some(Instant::now() + self.opts.sessions_debounce);
                     }
                     self.mark_synced().await?;
+                    if let Some(e) = ended {
+                        return Err(e);
+                    }
                     self.publish(SyncState::Live);
                     busy_until_now();
                 }
