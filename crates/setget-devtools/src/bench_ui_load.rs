@@ -111,7 +111,7 @@ fn watch_burst(
                 done.store(true, Ordering::SeqCst);
                 return Some(started.elapsed().as_secs_f64());
             }
-            std::thread::sleep(Duration::from_millis(250));
+            std::thread::sleep(Duration::from_millis(1000));
         }
         None
     })
