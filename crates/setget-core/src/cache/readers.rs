@@ -10,7 +10,7 @@ use crate::error::Result;
 
 /// Idle connections kept for the next reads; more readers than this at once open their own
 /// and close them afterwards.
-const KEPT: usize = 4;
+const KEPT: usize = 2;
 
 /// Read-only connections to one cache file, opened on demand and kept for reuse.
 #[derive(Debug)]
