@@ -454,29 +454,39 @@ impl Dispatcher {
     /// Notifies new alerts one by one, under storm control; returns the notices shown.
     pub fn raise(&self, alerts: &[Alert]) -> Vec<Notice> {
         let mut shown = Vec::new();
+        // A storm's summary counts up in place: of the summaries one batch of alerts makes,
+        // only the last (the whole count) is shown, so a burst of thousands of alerts is one
+        // replacement of the summary, not thousands of calls to the notification daemon.
+        let mut summary = None;
         for alert in self.due(alerts) {
             let now = self.clock.now();
-            let decision = lock(&self.gate).decide(alert.member(), now);
-            let notice = match decision {
-                Gate::Quiet => continue,
-                Gate::Show => alert_notice(alert),
-                Gate::Summary { count, replaces } => summary_notice(
-                    count,
-                    &format!(
-                        "{count} sign-ins from unfamiliar places within a minute, the latest \
-                         {}; open the list of alerts to review them",
-                        alert.member()
-                    ),
-                    alert.severity,
-                    replaces,
-                ),
-            };
-            if let Some(id) = self.show(&notice) {
-                if matches!(decision, Gate::Summary { .. }) {
-                    lock(&self.gate).summary_shown(id);
+            match lock(&self.gate).decide(alert.member(), now) {
+                Gate::Quiet => {}
+                Gate::Show => {
+                    let notice = alert_notice(alert);
+                    if self.show(&notice).is_some() {
+                        shown.push(notice);
+                    }
                 }
-                shown.push(notice);
+                Gate::Summary { count, replaces } => {
+                    summary = Some(summary_notice(
+                        count,
+                        &format!(
+                            "{count} sign-ins from unfamiliar places within a minute, the latest \
+                             {}; open the list of alerts to review them",
+                            alert.member()
+                        ),
+                        alert.severity,
+                        replaces,
+                    ));
+                }
             }
+        }
+        if let Some(notice) = summary
+            && let Some(id) = self.show(&notice)
+        {
+            lock(&self.gate).summary_shown(id);
+            shown.push(notice);
         }
         shown
     }
@@ -704,10 +714,21 @@ mod tests {
     #[test]
     fn a_burst_shows_three_then_one_summary_replaced_in_place() {
         let (d, notifier) = dispatcher(NotifySettings::default());
-        let raised: Vec<Alert> = (1..=6)
+        let raised: Vec<Alert> = (1..=8)
             .map(|i| alert(i, &format!("m{i}"), Severity::High))
             .collect();
-        let titles: Vec<String> = d.raise(&raised).into_iter().map(|n| n.title).collect();
+        // Alerts raised one at a time: the summary counts up in place.
+        let mut titles: Vec<String> = Vec::new();
+        for a in &raised[..6] {
+            titles.extend(
+                d.raise(std::slice::from_ref(a))
+                    .into_iter()
+                    .map(|n| n.title),
+            );
+        }
+        // Alerts raised together (a burst the sync applied at once): one summary, the whole
+        // count, not one call to the notification daemon per alert.
+        titles.extend(d.raise(&raised[6..]).into_iter().map(|n| n.title));
         assert_eq!(
             titles,
             [
@@ -716,14 +737,27 @@ mod tests {
                 "Unfamiliar sign-in: m3",
                 "4 unfamiliar sign-ins",
                 "5 unfamiliar sign-ins",
-                "6 unfamiliar sign-ins"
+                "6 unfamiliar sign-ins",
+                "8 unfamiliar sign-ins"
             ]
         );
         let shown = notifier.shown.lock().unwrap();
+        assert_eq!(shown.len(), 7);
         // The summary's later counts replace the first summary (id 4 in the recorder).
         assert_eq!(shown[3].replaces, None);
-        assert_eq!(shown[4].replaces, Some(4));
-        assert_eq!(shown[5].replaces, Some(4));
+        assert!(shown[4..].iter().all(|n| n.replaces == Some(4)));
+    }
+
+    #[test]
+    fn a_thousand_alerts_at_once_are_three_notifications_and_one_summary() {
+        let (d, notifier) = dispatcher(NotifySettings::default());
+        let raised: Vec<Alert> = (1..=1000)
+            .map(|i| alert(i, &format!("m{i}"), Severity::High))
+            .collect();
+        let titles: Vec<String> = d.raise(&raised).into_iter().map(|n| n.title).collect();
+        assert_eq!(titles.len(), 4);
+        assert_eq!(titles[3], "1000 unfamiliar sign-ins");
+        assert_eq!(notifier.shown.lock().unwrap().len(), 4);
     }
 
     #[test]
