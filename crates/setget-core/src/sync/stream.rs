@@ -2,12 +2,14 @@
 //! come (those already arrived together), a gap refetched, the sessions pulled after session
 //! events.
 
-use futures_util::FutureExt as _;
-
 use super::*;
 
 /// The most streamed events applied together.
 const STREAM_BATCH: usize = 1000;
+/// How long the events following one are waited for, to be applied with it: a burst arrives
+/// as events a fraction of a millisecond apart, each of which would otherwise be its own
+/// write, judgement and notification (a storm's summary replaced once per event).
+const STREAM_LINGER: Duration = Duration::from_millis(25);
 
 /// One item of the event stream as an audit event; the stream's end or break, or an event
 /// that does not follow the contract, as the error that ends the following.
@@ -101,10 +103,11 @@ impl Syncer {
                     // of writes each waking the window.
                     let mut batch = vec![parse_event(next)?];
                     let mut ended = None;
+                    let linger = Instant::now() + STREAM_LINGER;
                     while batch.len() < STREAM_BATCH {
-                        match events.next().now_or_never() {
-                            None => break,
-                            Some(more) => match parse_event(more) {
+                        match tokio::time::timeout_at(linger, events.next()).await {
+                            Err(_) => break,
+                            Ok(more) => match parse_event(more) {
                                 Ok(e) => batch.push(e),
                                 Err(e) => {
                                     ended = Some(e);
