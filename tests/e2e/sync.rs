@@ -11,7 +11,8 @@ use setget_core::secret::{KeyringStore, Sensitive};
 use setget_core::sync::{SyncOptions, SyncState};
 use setget_core::{Engine, ErrorKind};
 use setget_e2e::{
-    Browser, Fault, FaultProxy, ServerProcess, agents, secret_tool_lookup, snapshot, wait_within,
+    Browser, Fault, FaultProxy, ServerProcess, agents, own_session, secret_tool_lookup, snapshot,
+    wait_within,
 };
 use setget_protocol::clock::{Clock as _, ManualClock, SystemClock};
 use setget_protocol::{ErrorCode, Role, SessionPolicyPatch, SessionStatus, Timeout};
@@ -154,17 +155,6 @@ fn engine_in(home: &std::path::Path) -> Engine {
 }
 
 /// Records every state the engine publishes.
-/// The engine's own session, as the server lists it.
-async fn current_session(engine: &Engine) -> setget_protocol::Session {
-    engine
-        .my_sessions()
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|s| s.current == Some(true))
-        .unwrap()
-}
-
 fn record(engine: &Engine) -> Arc<Mutex<Vec<SyncState>>> {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let mut rx = engine.subscribe();
@@ -179,15 +169,9 @@ fn record(engine: &Engine) -> Arc<Mutex<Vec<SyncState>>> {
 }
 
 async fn wait_for(engine: &Engine, what: &str, ok: impl Fn(&SyncState) -> bool) {
-    let mut rx = engine.subscribe();
-    let wait = rx.wait_for(|s| ok(&s.state));
-    match tokio::time::timeout(Duration::from_secs(20), wait).await {
-        Ok(Ok(_)) => {}
-        _ => panic!(
-            "no {what} state; now {:?}",
-            engine.subscribe().borrow().state
-        ),
-    }
+    setget_e2e::wait_for_state(engine, Duration::from_secs(20), what, ok)
+        .await
+        .unwrap();
 }
 
 /// The status of `GET /api/users/me/` made as a browser: whether its session still works.
@@ -683,7 +667,7 @@ async fn every_action_reaches_the_server_and_the_cache_and_its_errors_are_clear(
         .sign_in(&f.server.url, &f.bob, Sensitive::new(PASSWORD.into()))
         .await
         .unwrap();
-    let current = current_session(&bob_engine).await;
+    let current = own_session(&bob_engine).await.unwrap();
     bob_engine.revoke_my_session(&current.id).await.unwrap();
     assert!(bob_engine.account().unwrap().signed_out.is_some());
     let _ = f.home.path();
@@ -726,7 +710,7 @@ async fn the_apps_own_revocation_is_the_reason_even_when_the_sync_hears_the_401_
     let proxy = FaultProxy::start(&f.server.url).unwrap();
     f.sign_in_at(&proxy.url).await;
     f.go_live().await;
-    let own = current_session(&f.engine).await;
+    let own = own_session(&f.engine).await.unwrap();
     let signed_out = |reason: &str| SyncState::SignedOut {
         code: None,
         reason: reason.to_owned(),

@@ -14,7 +14,9 @@ use setget_core::account::{AppDirs, credential_name};
 use setget_core::notify::RecordingNotifier;
 use setget_core::secret::{MemoryStore, SecretStore as _, Sensitive};
 use setget_core::sync::{SyncOptions, SyncState};
-use setget_e2e::{Browser, Fault, FaultProxy, ServerSnapshot, agents, browser_sign_in, snapshot};
+use setget_e2e::{
+    Browser, Fault, FaultProxy, ServerSnapshot, agents, browser_sign_in, own_session, snapshot,
+};
 use setget_protocol::{ErrorCode, EventKind, Session, SessionStatus};
 
 use crate::server::{InProcessServer, OWNER, OWNER_ID, PASSWORD, SLUG};
@@ -181,28 +183,13 @@ impl Fixture {
 
 /// Polls `f` every 10 ms until it gives a value, for up to [`PATIENCE`].
 async fn within<T>(f: impl Fn() -> Option<T>) -> Option<T> {
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    loop {
-        if let Some(v) = f() {
-            return Some(v);
-        }
-        if tokio::time::Instant::now() >= deadline {
-            return None;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    setget_e2e::poll_within(PATIENCE, Duration::from_millis(10), f).await
 }
 
 async fn wait_for(engine: &Engine, what: &str, ok: impl Fn(&SyncState) -> bool) {
-    let mut rx = engine.subscribe();
-    let wait = rx.wait_for(|s| ok(&s.state));
-    match tokio::time::timeout(PATIENCE, wait).await {
-        Ok(Ok(_)) => {}
-        _ => panic!(
-            "no {what} state; now {:?}",
-            engine.subscribe().borrow().state
-        ),
-    }
+    setget_e2e::wait_for_state(engine, PATIENCE, what, ok)
+        .await
+        .unwrap();
 }
 
 fn signed_out(code: ErrorCode, reason: &str) -> SyncState {
@@ -210,17 +197,6 @@ fn signed_out(code: ErrorCode, reason: &str) -> SyncState {
         code: Some(code),
         reason: reason.into(),
     }
-}
-
-/// The engine's own session, as the server lists it.
-async fn own_session(engine: &Engine) -> Session {
-    engine
-        .my_sessions()
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|s| s.current == Some(true))
-        .unwrap()
 }
 
 /// The request line's start of the page of the audit log after `after`.
@@ -337,7 +313,7 @@ async fn a_session_ended_between_two_pages_stops_the_sync_with_what_was_answered
     let f = Fixture::new().await;
     let proxy = FaultProxy::start(&f.server.url).unwrap();
     f.sign_in_at(&proxy.url).await;
-    let own = own_session(&f.engine).await;
+    let own = own_session(&f.engine).await.unwrap();
     let truth = f.truth().await;
     assert!(truth.audit.len() > 6, "{}", truth.audit.len());
 

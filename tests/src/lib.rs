@@ -379,6 +379,15 @@ pub fn secret_tool_lookup(name: &str) -> anyhow::Result<Option<String>> {
 
 /// Polls `f` every 100 ms until it gives a value, for up to `limit`.
 pub async fn wait_within<T>(limit: std::time::Duration, f: impl Fn() -> Option<T>) -> Option<T> {
+    poll_within(limit, std::time::Duration::from_millis(100), f).await
+}
+
+/// Polls `f` every `every` until it gives a value, for up to `limit`.
+pub async fn poll_within<T>(
+    limit: std::time::Duration,
+    every: std::time::Duration,
+    f: impl Fn() -> Option<T>,
+) -> Option<T> {
     let deadline = tokio::time::Instant::now() + limit;
     loop {
         if let Some(v) = f() {
@@ -387,6 +396,35 @@ pub async fn wait_within<T>(limit: std::time::Duration, f: impl Fn() -> Option<T
         if tokio::time::Instant::now() >= deadline {
             return None;
         }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        tokio::time::sleep(every).await;
     }
+}
+
+/// Waits up to `limit` for the engine's sync to reach a state `ok` accepts (`what`, for the
+/// failure's message).
+pub async fn wait_for_state(
+    engine: &setget_core::Engine,
+    limit: std::time::Duration,
+    what: &str,
+    ok: impl Fn(&setget_core::sync::SyncState) -> bool,
+) -> anyhow::Result<()> {
+    let mut rx = engine.subscribe();
+    let wait = rx.wait_for(|s| ok(&s.state));
+    match tokio::time::timeout(limit, wait).await {
+        Ok(Ok(_)) => Ok(()),
+        _ => bail!(
+            "no {what} state; now {:?}",
+            engine.subscribe().borrow().state
+        ),
+    }
+}
+
+/// The engine's own session, as the server lists it.
+pub async fn own_session(engine: &setget_core::Engine) -> anyhow::Result<setget_protocol::Session> {
+    engine
+        .my_sessions()
+        .await?
+        .into_iter()
+        .find(|s| s.current == Some(true))
+        .context("the server lists no current session")
 }
