@@ -80,16 +80,6 @@ pub struct Load {
     pub seconds: f64,
 }
 
-impl Load {
-    pub fn p95(&self) -> f64 {
-        let mut s = self.keystrokes.clone();
-        s.sort_by(f64::total_cmp);
-        s.get(((s.len().saturating_sub(1)) as f64 * 0.95) as usize)
-            .copied()
-            .unwrap_or(f64::NAN)
-    }
-}
-
 /// Polls `setget-admin status --json` until the cache holds `target` audit events; flags
 /// `done` and answers the seconds it took (None if `stop` came first).
 fn watch_burst(

@@ -93,12 +93,13 @@ pub fn verdict(ok: bool) -> &'static str {
 
 pub struct Latency {
     pub p50: f64,
+    pub p95: f64,
     pub p99: f64,
     pub max: f64,
 }
 
 impl Latency {
-    /// The median, 99th percentile and maximum of samples in milliseconds.
+    /// The median, 95th and 99th percentiles and maximum of samples in milliseconds.
     pub fn of(mut samples: Vec<f64>) -> anyhow::Result<Self> {
         if samples.is_empty() {
             bail!("no samples");
@@ -107,6 +108,7 @@ impl Latency {
         let at = |q: f64| samples[((samples.len() - 1) as f64 * q) as usize];
         Ok(Self {
             p50: at(0.50),
+            p95: at(0.95),
             p99: at(0.99),
             max: at(1.0),
         })
