@@ -212,9 +212,6 @@ async fn revoke_member_sessions(
                 Some(NewEvent {
                     member_id: Some(&member.id),
                     member_email: Some(&member.email),
-                    actor_id: Some(actor.0),
-                    actor_email: Some(actor.1),
-                    reason: Some(EventReason::ByAdmin),
                     ..NewEvent::of(EventKind::MemberSessionsTerminated)
                 }),
             )?)
@@ -289,12 +286,7 @@ async fn revoke_workspace_sessions(
                     now,
                     Some(actor),
                 ),
-                Some(NewEvent {
-                    actor_id: Some(actor.0),
-                    actor_email: Some(actor.1),
-                    reason: Some(EventReason::WorkspaceRevoke),
-                    ..NewEvent::of(EventKind::WorkspaceSessionsTerminated)
-                }),
+                Some(NewEvent::of(EventKind::WorkspaceSessionsTerminated)),
             )?)
         })
         .await?;

@@ -105,7 +105,6 @@ async fn revoke_my_other_sessions(
             Some(NewEvent {
                 member_id: Some(&authed.member.id),
                 member_email: Some(&authed.member.email),
-                reason: Some(EventReason::ByMember),
                 ..NewEvent::of(EventKind::MemberSessionsTerminated)
             }),
         )?;

@@ -187,8 +187,9 @@ impl Locked<'_> {
         Ok(ended)
     }
 
-    /// Ends every session in `sessions` that is still active and, when any ended, appends the
-    /// `summary` event with `{"revoked": N}` in its details; all in one transaction.
+    /// Ends every session in `sessions` that is still active and appends the `summary` event,
+    /// with the ending's reason and actor and `{"revoked": N}` in its details; all in one
+    /// transaction.
     pub fn end_sessions(
         &mut self,
         sessions: &[Session],
@@ -205,6 +206,9 @@ impl Locked<'_> {
             }
         }
         if let Some(mut summary) = summary {
+            // The summary says who and why as each ending does.
+            summary.reason = ending.event_reason.clone();
+            (summary.actor_id, summary.actor_email) = ending.actor.unzip();
             summary.details = Some(serde_json::json!({ "revoked": ended }).to_string());
             append_event(&tx, workspace_id, ending.at, &summary)?;
         }
