@@ -169,6 +169,22 @@ fn toggle_pause<R: Runtime>(app: &AppHandle<R>) {
     refresh(app);
 }
 
+/// Sends what the app still owes the session bus before the process ends. GLib writes to the
+/// bus on a thread of its own, so an app that exits at once can leave an answer unsent: the
+/// tray's Quit (a dbusmenu `Event` call whose answer follows the click) ended the app before
+/// the panel had its reply, and the panel was told the app left without replying.
+#[cfg(target_os = "linux")]
+pub fn flush_session_bus() {
+    if !setget_core::bus::session_bus_available() {
+        return;
+    }
+    if let Ok(bus) = gio::bus_get_sync(gio::BusType::Session, gio::Cancellable::NONE)
+        && let Err(e) = bus.flush_sync(gio::Cancellable::NONE)
+    {
+        tracing::debug!(error = %e, "the session bus was not flushed");
+    }
+}
+
 /// Shows the window, restored and focused.
 pub fn show_main<R: Runtime>(app: &AppHandle<R>) {
     if let Some(window) = app.get_webview_window(MAIN_WINDOW) {

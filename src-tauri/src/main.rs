@@ -214,10 +214,12 @@ fn main() -> anyhow::Result<std::process::ExitCode> {
         ])
         .build(tauri::generate_context!())?;
     app.run(|app, event| {
-        if let tauri::RunEvent::Exit = event
-            && let Some(files) = app.try_state::<DemoFiles>()
-        {
-            drop(files.0.lock().ok().and_then(|mut d| d.take()));
+        if let tauri::RunEvent::Exit = event {
+            #[cfg(target_os = "linux")]
+            desktop::flush_session_bus();
+            if let Some(files) = app.try_state::<DemoFiles>() {
+                drop(files.0.lock().ok().and_then(|mut d| d.take()));
+            }
         }
     });
     Ok(std::process::ExitCode::SUCCESS)
