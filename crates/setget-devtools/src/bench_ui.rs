@@ -120,15 +120,20 @@ async fn text_when(
     done: impl Fn(&str) -> bool,
 ) -> anyhow::Result<String> {
     let deadline = Instant::now() + timeout;
+    let mut seen = None;
     loop {
         if let Ok(e) = client.find(Locator::Css(css)).await {
             let text = e.text().await.unwrap_or_default();
             if done(&text) {
                 return Ok(text);
             }
+            seen = Some(text);
         }
         if Instant::now() > deadline {
-            bail!("{css} did not show what was awaited");
+            match seen {
+                Some(text) => bail!("{css} did not show what was awaited (it showed {text:?})"),
+                None => bail!("{css} never showed"),
+            }
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
@@ -153,6 +158,45 @@ const check = () => {
   }
 };
 requestAnimationFrame(check);
+"#;
+
+/// Where a filter's time goes, in the page: the median time between two animation frames of
+/// the idle window, and the median round trip of a command that does nothing (`app_info`), of
+/// a page of two rows, of a full page of 200 rows and of a one-letter search, which no trigram
+/// serves (`sessions_page`). Printed with `SETGET_BENCH_VERBOSE`, as is each keystroke of the
+/// load.
+const PROBE_SCRIPT: &str = r#"
+const done = arguments[0];
+const invoke = window.__TAURI_INTERNALS__.invoke;
+const median = (xs) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const frames = () => new Promise((resolve) => {
+  const gaps = [];
+  let last = null;
+  const tick = (t) => {
+    if (last !== null) gaps.push(t - last);
+    last = t;
+    if (gaps.length < 40) requestAnimationFrame(tick); else resolve(median(gaps));
+  };
+  requestAnimationFrame(tick);
+});
+const trips = async (cmd, args) => {
+  const times = [];
+  for (let i = 0; i < 15; i++) {
+    const t = performance.now();
+    await invoke(cmd, args);
+    times.push(performance.now() - t);
+  }
+  return median(times);
+};
+const page = (text) => ({ query: { member_id: null, country_code: null, device: null, text, min_age_days: null, sort: "last_active" }, offset: 0, limit: 200 });
+(async () => {
+  const frame = await frames();
+  const nothing = await trips("app_info", {});
+  const small = await trips("sessions_page", page("member9999@"));
+  const full = await trips("sessions_page", page(null));
+  const letter = await trips("sessions_page", page("e"));
+  done([frame, nothing, small, full, letter]);
+})().catch((e) => done(String(e)));
 "#;
 
 /// The inner step, inside the private session: `bench ui-inner URL SCRATCH RELEASE_DIR`.
@@ -264,6 +308,19 @@ pub fn inner(args: &[String]) -> anyhow::Result<()> {
         }
         let filter = Latency::of(samples)?;
         let p95 = filter.p95;
+        if std::env::var_os("SETGET_BENCH_VERBOSE").is_some() {
+            let probe = client.execute_async(PROBE_SCRIPT, vec![]).await?;
+            let ms = |i: usize| probe[i].as_f64().unwrap_or(f64::NAN);
+            println!(
+                "  idle: frame every {:.1} ms; round trip of a command doing nothing {:.1} ms, \
+                 of a page of 2 rows {:.1} ms, of 200 rows {:.1} ms, of a one-letter search {:.1} ms (medians)",
+                ms(0),
+                ms(1),
+                ms(2),
+                ms(3),
+                ms(4)
+            );
+        }
 
         let (app_pid, children) = app_processes(&app)?;
         let app_rss = status_kib(app_pid, "VmRSS:").unwrap_or(0) as f64 / 1024.0;

@@ -156,6 +156,12 @@ pub async fn run(
             .await?
             .as_f64()
             .context("the filter script answered no time")?;
+        if std::env::var_os("SETGET_BENCH_VERBOSE").is_some() {
+            println!(
+                "  {:5.1} s {text:?}: {ms:.1} ms",
+                started.elapsed().as_secs_f64()
+            );
+        }
         // Rows that never showed within the script's 10 s count as 10 s (and are counted).
         if ms < 0.0 {
             unanswered += 1;
