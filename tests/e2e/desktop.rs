@@ -127,6 +127,19 @@ async fn the_overview_counts_maps_and_charts_what_the_server_holds() {
         "{tip:?}"
     );
     screenshot(&client, "13-overview-tooltip.png").await;
+    // News from the sync draws the chart again under the resting pointer: the tooltip then
+    // says the new figures (it used to go, though the pointer had not moved).
+    server
+        .browser_sign_in(OWNER, PASSWORD, agents::CHROME_MAC, "81.2.69.160")
+        .await
+        .unwrap();
+    let signed_in = signed_in + 1;
+    let now_says = format!(": {signed_in} sign-ins, 1 failed");
+    let tip = text_when(&client, "[data-testid=chart-tip]", |t| {
+        t.ends_with(&now_says)
+    })
+    .await;
+    assert!(tip.ends_with(&now_says), "{tip:?}");
     point_at(&client, &title).await;
     assert!(
         tip_gone(&client).await,
