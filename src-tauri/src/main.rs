@@ -9,6 +9,7 @@ mod commands;
 mod demo;
 mod desktop;
 mod events;
+mod rendering;
 mod shell;
 
 use std::sync::Arc;
@@ -46,10 +47,13 @@ struct Cli {
 }
 
 fn main() -> anyhow::Result<std::process::ExitCode> {
+    // First, while this is the process's only thread (it may set one of WebKit's variables).
+    let rendering = rendering::prepare();
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
         .with_writer(std::io::stderr)
         .init();
+    tracing::debug!(?rendering, "how WebKit draws the window");
     let cli = Cli::parse();
     if let Some(command) = cli.command {
         return Ok(cli::run(command));

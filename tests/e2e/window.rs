@@ -114,7 +114,10 @@ pub(crate) async fn screenshot(client: &Client, name: &str) {
     // What is in the page is on screen: frames drawn since (or a second gone by).
     client.execute_async(NEXT_FRAME, vec![]).await.unwrap();
     let loading = client.execute(LOADING_SHOWN, vec![]).await.unwrap();
-    let png = client.screenshot().await.unwrap();
+    client.execute(KEEP_DRAWING, vec![]).await.unwrap();
+    let png = client.screenshot().await;
+    client.execute(STOP_DRAWING, vec![]).await.unwrap();
+    let png = png.unwrap();
     assert!(png.starts_with(b"\x89PNG"), "{name} is not a PNG");
     let path = artifacts_dir().join(name);
     std::fs::write(&path, &png).unwrap();
@@ -148,6 +151,28 @@ const LOADING_SHOWN: &str = r"
       }
     }
     return null;";
+
+/// Makes the page draw a frame after frame, with no pixel changed, until [`STOP_DRAWING`]: an
+/// element in a corner turns from one fully transparent colour to another on every frame.
+/// Without accelerated compositing (how the window draws on a machine without a GPU),
+/// WebKit's WebDriver takes a screenshot with the next frame the page draws, which an idle
+/// page never does.
+const KEEP_DRAWING: &str = "
+    const dot = document.createElement('div');
+    dot.style.cssText = 'position:fixed;left:0;top:0;width:1px;height:1px;pointer-events:none';
+    document.body.appendChild(dot);
+    let odd = false;
+    const tick = () => {
+      if (!dot.isConnected) return;
+      odd = !odd;
+      dot.style.backgroundColor = odd ? 'rgba(0,0,0,0)' : 'rgba(255,255,255,0)';
+      requestAnimationFrame(tick);
+    };
+    tick();
+    window.__keepDrawing = dot;
+    return null;";
+
+const STOP_DRAWING: &str = "window.__keepDrawing?.remove(); return null;";
 
 /// Calls back once the page has drawn two more frames (or after a second, should frames not
 /// come).
@@ -1508,4 +1533,70 @@ async fn an_admin_signs_in_and_revokes_a_members_session_by_keyboard_alone() {
         "the server still accepts the session"
     );
     client.close().await.unwrap();
+}
+
+/// The value of `name` in the environment of process `pid`, if set.
+fn environ_of(pid: u32, name: &str) -> Option<String> {
+    let environ = std::fs::read(format!("/proc/{pid}/environ")).ok()?;
+    environ.split(|b| *b == 0).find_map(|entry| {
+        let entry = String::from_utf8_lossy(entry);
+        let (k, v) = entry.split_once('=')?;
+        (k == name).then(|| v.to_owned())
+    })
+}
+
+/// The WebKit web process of the app running `app` with `home` as its HOME.
+fn web_process_of(app: &Path, home: &Path) -> Option<u32> {
+    let pids: Vec<u32> = std::fs::read_dir("/proc")
+        .ok()?
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse().ok())
+        .collect();
+    let app_pid = pids.iter().copied().find(|pid| {
+        std::fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|exe| exe == app)
+            && environ_of(*pid, "HOME").as_deref() == home.to_str()
+    })?;
+    pids.into_iter().find(|pid| {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        // "pid (comm) state ppid …"
+        let Some((head, rest)) = stat.rsplit_once(')') else {
+            return false;
+        };
+        head.contains("(WebKitWebProces")
+            && rest.split_whitespace().nth(1) == Some(app_pid.to_string().as_str())
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_gpu_the_window_draws_without_compositing_unless_the_user_says_otherwise() {
+    let _one = ONE_WINDOW.lock().await;
+    let app = built_binary("setget-admin").unwrap();
+    let gpu = std::fs::read_dir("/dev/dri").is_ok_and(|d| {
+        d.flatten()
+            .any(|e| e.file_name().to_string_lossy().starts_with("renderD"))
+    });
+    // What the app leaves to WebKit's web process: its own choice, then the user's.
+    let expected_default = (!gpu).then(|| "1".to_owned());
+    for (env, expected) in [
+        (vec![], expected_default),
+        (
+            vec![("WEBKIT_DISABLE_COMPOSITING_MODE", "0")],
+            Some("0".to_owned()),
+        ),
+    ] {
+        let home = tempfile::tempdir().unwrap();
+        let (_driver, port) = start_driver_with(home.path(), &env);
+        let client = connect(port, &app).await;
+        // The sign-in screen, drawn either way.
+        shown(&client, "[data-testid=sign-in]").await;
+        screenshot(&client, "rendering-sign-in.png").await;
+        let web = web_process_of(&app, home.path()).expect("the app's WebKit web process");
+        assert_eq!(
+            environ_of(web, "WEBKIT_DISABLE_COMPOSITING_MODE"),
+            expected,
+            "with {env:?} on a machine {} a GPU render node",
+            if gpu { "with" } else { "without" }
+        );
+        client.close().await.unwrap();
+    }
 }

@@ -1,0 +1,128 @@
+//! How WebKitGTK draws the window. With a GPU, WebKit's accelerated compositing hands frames
+//! to the window through DMA buffers. Without one (a virtual machine, a remote desktop, a
+//! headless X server) there is no render node to share buffers through: WebKit then composites
+//! with a software OpenGL, and the window drew about 16 frames a second while idle, so a
+//! keystroke took two or three of those frames (60 ms each) to reach the screen. Drawing
+//! without accelerated compositing on such a machine measured a frame every 5–7 ms and
+//! filter-to-rows at a third of the time (`cargo xtask bench ui`).
+//!
+//! So, when the machine has no GPU render node, the app starts WebKit in its non-composited
+//! mode (`WEBKIT_DISABLE_COMPOSITING_MODE`, which WebKit reads in the app's process and the
+//! web processes it starts, which inherit the app's environment). Setting WebKit's hardware
+//! acceleration policy on the window instead, once it exists, ended the page's web process
+//! under WebDriver. A value the user set for that variable, or for
+//! `WEBKIT_DISABLE_DMABUF_RENDERER`, is left to WebKit (`WEBKIT_DISABLE_COMPOSITING_MODE=0`
+//! keeps compositing on a machine without a GPU).
+
+use std::ffi::OsStr;
+use std::path::Path;
+
+/// WebKit's variable for drawing without accelerated compositing.
+const NO_COMPOSITING: &str = "WEBKIT_DISABLE_COMPOSITING_MODE";
+/// WebKit's variable for compositing without DMA buffers (a user's choice the app respects).
+const NO_DMABUF: &str = "WEBKIT_DISABLE_DMABUF_RENDERER";
+/// Where the kernel lists the GPUs' render nodes (`renderD128`, …).
+const DRI: &str = "/dev/dri";
+
+/// How the window's WebKit draws.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rendering {
+    /// WebKit's default: a GPU render node is there.
+    Default,
+    /// The user set WebKit's variables; left to WebKit.
+    UsersChoice,
+    /// No GPU render node: WebKit draws without accelerated compositing.
+    Software,
+}
+
+/// Whether `dir` lists a GPU render node.
+pub fn has_render_node(dir: &Path) -> bool {
+    std::fs::read_dir(dir).is_ok_and(|entries| {
+        entries
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().starts_with("renderD"))
+    })
+}
+
+/// The choice for a machine with (or without) a render node, given the environment's
+/// variables (`var` answers a variable's value).
+pub fn choose<'a>(var: impl Fn(&str) -> Option<&'a OsStr>, render_node: bool) -> Rendering {
+    if var(NO_COMPOSITING).is_some() || var(NO_DMABUF).is_some() {
+        Rendering::UsersChoice
+    } else if render_node {
+        Rendering::Default
+    } else {
+        Rendering::Software
+    }
+}
+
+/// Chooses for this machine and, when WebKit is to draw in software, sets its variable.
+///
+/// Call it first thing in `main`, while the process has no other thread: it changes the
+/// process's environment.
+#[allow(unsafe_code)]
+pub fn prepare() -> Rendering {
+    let vars: Vec<(&str, std::ffi::OsString)> = [NO_COMPOSITING, NO_DMABUF]
+        .into_iter()
+        .filter_map(|name| std::env::var_os(name).map(|v| (name, v)))
+        .collect();
+    let var = |name: &str| {
+        vars.iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_os_str())
+    };
+    let rendering = choose(var, has_render_node(Path::new(DRI)));
+    if rendering == Rendering::Software {
+        // SAFETY: `main` calls this before anything it runs could start a thread, so no other
+        // thread reads or writes the environment meanwhile.
+        unsafe { std::env::set_var(NO_COMPOSITING, "1") };
+    }
+    rendering
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env<'a>(set: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<&'a OsStr> {
+        move |name| {
+            set.iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| OsStr::new(*v))
+        }
+    }
+
+    #[test]
+    fn without_a_render_node_webkit_draws_without_compositing() {
+        assert_eq!(choose(env(&[]), false), Rendering::Software);
+        assert_eq!(choose(env(&[("OTHER", "1")]), false), Rendering::Software);
+    }
+
+    #[test]
+    fn with_a_render_node_webkit_keeps_its_default() {
+        assert_eq!(choose(env(&[]), true), Rendering::Default);
+    }
+
+    #[test]
+    fn the_users_own_setting_wins() {
+        for set in [
+            [(NO_COMPOSITING, "0")],
+            [(NO_COMPOSITING, "1")],
+            [(NO_DMABUF, "1")],
+        ] {
+            assert_eq!(choose(env(&set), false), Rendering::UsersChoice);
+            assert_eq!(choose(env(&set), true), Rendering::UsersChoice);
+        }
+    }
+
+    #[test]
+    fn a_render_node_is_found_by_its_name() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(!has_render_node(dir.path()));
+        assert!(!has_render_node(&dir.path().join("absent")));
+        std::fs::write(dir.path().join("card0"), "").unwrap();
+        assert!(!has_render_node(dir.path()));
+        std::fs::write(dir.path().join("renderD128"), "").unwrap();
+        assert!(has_render_node(dir.path()));
+    }
+}
