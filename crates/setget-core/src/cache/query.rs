@@ -16,6 +16,26 @@ use crate::error::Result;
 /// The `WHERE` clause of a session query and its values: only the filters that are set
 /// (each value bound, never spliced), so that SQLite can pick the index that fits; an
 /// `(? IS NULL OR col = ?)` pattern would force a scan of every row.
+/// The statement counting the sessions of `where_sql`.
+fn count_sql(where_sql: &str) -> String {
+    format!("SELECT count(*) FROM sessions WHERE {where_sql}")
+}
+
+/// The statement reading a page of the sessions of `where_sql` (with `n` arguments; the limit
+/// and offset follow). The page's rows are chosen first, from an index alone where the
+/// filters allow it, and only those rows are then read in full.
+fn page_sql(where_sql: &str, sort: SessionSort, n: usize) -> String {
+    let order_by = sort.order_by();
+    format!(
+        "SELECT {SESSION_COLUMNS} FROM sessions WHERE rowid IN (
+             SELECT rowid FROM sessions WHERE {where_sql}
+             ORDER BY {order_by} LIMIT ?{} OFFSET ?{}
+         ) ORDER BY {order_by}",
+        n + 1,
+        n + 2
+    )
+}
+
 pub(super) fn session_where(filter: &SessionFilter) -> (String, Vec<Box<dyn rusqlite::ToSql>>) {
     let mut clauses: Vec<String> = Vec::new();
     let mut args: Vec<Box<dyn rusqlite::ToSql>> = Vec::new();
@@ -288,7 +308,7 @@ impl Cache {
         let mut params: Vec<&dyn rusqlite::ToSql> = args.iter().map(|a| a.as_ref()).collect();
         let total: i64 = self
             .conn
-            .prepare_cached(&format!("SELECT count(*) FROM sessions WHERE {where_sql}"))
+            .prepare_cached(&count_sql(&where_sql))
             .and_then(|mut s| s.query_row(params.as_slice(), |r| r.get(0)))
             .map_err(|e| storage("list sessions", e))?;
         let limit = i64::from(filter.limit);
@@ -297,19 +317,37 @@ impl Cache {
         params.push(&offset);
         let mut stmt = self
             .conn
-            .prepare_cached(&format!(
-                "SELECT {SESSION_COLUMNS} FROM sessions WHERE {where_sql}
-                 ORDER BY {} LIMIT ?{} OFFSET ?{}",
-                filter.sort.order_by(),
-                n + 1,
-                n + 2
-            ))
+            .prepare_cached(&page_sql(&where_sql, filter.sort, n))
             .map_err(|e| storage("list sessions", e))?;
         let rows = stmt
             .query_map(params.as_slice(), session_row)
             .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
             .map_err(|e| storage("list sessions", e))?;
         Ok((rows, u64::try_from(total).unwrap_or(0)))
+    }
+
+    /// The query plans of [`Self::sessions`] for `filter`: the count's, then the page's.
+    #[cfg(test)]
+    pub(crate) fn sessions_plans(&self, filter: &SessionFilter) -> Result<[Vec<String>; 2]> {
+        let (where_sql, args) = session_where(filter);
+        let n = args.len();
+        let mut params: Vec<&dyn rusqlite::ToSql> = args.iter().map(|a| a.as_ref()).collect();
+        let limit = i64::from(filter.limit);
+        let offset = i64::try_from(filter.offset).unwrap_or(i64::MAX);
+        let plan = |sql: &str, params: &[&dyn rusqlite::ToSql]| -> Result<Vec<String>> {
+            let mut stmt = self
+                .conn
+                .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+                .map_err(|e| storage("list sessions", e))?;
+            stmt.query_map(params, |r| r.get::<_, String>(3))
+                .and_then(|rows| rows.collect())
+                .map_err(|e| storage("list sessions", e))
+        };
+        let count = plan(&count_sql(&where_sql), &params)?;
+        params.push(&limit);
+        params.push(&offset);
+        let page = plan(&page_sql(&where_sql, filter.sort, n), &params)?;
+        Ok([count, page])
     }
 
     /// The countries and devices of the active sessions, for the filters of the list.
