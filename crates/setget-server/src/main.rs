@@ -27,8 +27,8 @@ enum Command {
         /// Address to listen on; port 0 picks a free one (the chosen address is printed).
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
-        /// SQLite database file, created if missing.
-        #[arg(long)]
+        /// SQLite database file, created if missing (its schema brought up to date).
+        #[arg(long, env = "SETGET_DATABASE_URL")]
         db: PathBuf,
         /// Development mode: `/api/_dev/` routes, a movable clock, and `X-Forwarded-For`
         /// trusted from loopback.
@@ -66,6 +66,13 @@ enum Command {
         /// bundled table.
         #[arg(long = "geoip", value_name = "FILE")]
         geoip: Vec<PathBuf>,
+    },
+    /// Bring the database's schema up to this server's version (creating the database if
+    /// needed), then exit; a schema newer than this server's is refused, unchanged.
+    Migrate {
+        /// SQLite database file.
+        #[arg(long, env = "SETGET_DATABASE_URL")]
+        db: PathBuf,
     },
     /// Serve in dev mode with the demo workspace `acme` (owner `owner@acme.test`, password
     /// `setget-demo`) and simulated traffic.
@@ -184,6 +191,15 @@ async fn run() -> anyhow::Result<()> {
             say(&format!("listening on http://{addr}"));
             tracing::info!(%addr, db = %db.display(), "serving");
             serve(listener, app, shutdown_signal()).await?;
+            Ok(())
+        }
+        Command::Migrate { db } => {
+            let found = setget_server::store::migrate(&db)?;
+            say(&format!(
+                "{}: schema version {found} -> {}",
+                db.display(),
+                setget_server::store::SCHEMA_VERSION
+            ));
             Ok(())
         }
         Command::Demo {

@@ -39,6 +39,43 @@ const MIGRATIONS: &[M<'static>] = &[
     M::up(include_str!("migrations/0005_attempts_by_email.sql")),
 ];
 
+/// The schema version this server writes: the number of its migrations (SQLite's
+/// `user_version` counts those applied).
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Opens the database at `path` (creating it if needed) and brings its schema up to
+/// [`SCHEMA_VERSION`]; answers the connection and the version it found. A database whose
+/// schema is newer than this server's (written by a later `setget-server`) is refused before
+/// anything in it changes.
+fn open_migrated(path: &Path) -> anyhow::Result<(Connection, i64)> {
+    let mut conn = Connection::open(path)
+        .with_context(|| format!("opening the database {}", path.display()))?;
+    let found: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .with_context(|| format!("reading the schema version of {}", path.display()))?;
+    if found > SCHEMA_VERSION {
+        anyhow::bail!(
+            "the database {} has schema version {found}, newer than this setget-server's \
+             ({SCHEMA_VERSION}); serve it with the setget-server that wrote it, or a later one",
+            path.display()
+        );
+    }
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    Migrations::from_slice(MIGRATIONS)
+        .to_latest(&mut conn)
+        .context("migrating the database schema")?;
+    Ok((conn, found))
+}
+
+/// `setget-server migrate`: brings the schema of the database at `path` up to
+/// [`SCHEMA_VERSION`] (creating the database if needed); answers the version it found.
+pub fn migrate(path: &Path) -> anyhow::Result<i64> {
+    open_migrated(path).map(|(_, found)| found)
+}
+
 /// The database, shared by all request handlers.
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -52,17 +89,10 @@ pub struct Store {
 }
 
 impl Store {
-    /// Opens (creating if needed) the database at `path` and brings its schema up to date.
+    /// Opens (creating if needed) the database at `path` and brings its schema up to date
+    /// (a schema newer than this server's is refused, unchanged).
     pub fn open(path: &Path) -> anyhow::Result<Self> {
-        let mut conn = Connection::open(path)
-            .with_context(|| format!("opening the database {}", path.display()))?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "FULL")?;
-        conn.pragma_update(None, "foreign_keys", "ON")?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        Migrations::from_slice(MIGRATIONS)
-            .to_latest(&mut conn)
-            .context("migrating the database schema")?;
+        let (conn, _) = open_migrated(path)?;
         let generation = Arc::new(AtomicU64::new(0));
         let changes = tokio::sync::watch::Sender::new(0u64);
         let (counter, ticker) = (Arc::clone(&generation), changes.clone());

@@ -409,3 +409,69 @@ async fn the_demo_command_serves_the_seeded_workspace_with_the_documented_creden
         .unwrap();
     assert_eq!(clock.status(), 200);
 }
+
+/// The schema version SQLite keeps in the file's header.
+fn user_version(db: &Path) -> i64 {
+    rusqlite::Connection::open(db)
+        .unwrap()
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .unwrap()
+}
+
+#[test]
+fn migrate_brings_a_database_to_this_servers_schema_and_a_newer_one_is_refused_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.db");
+    let server = || Command::new(env!("CARGO_BIN_EXE_setget-server"));
+    // A new file: created at this server's schema; migrating again changes nothing. The file
+    // is named by `--db` or by SETGET_DATABASE_URL.
+    let out = server()
+        .args(["migrate", "--db"])
+        .arg(&db)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let latest = setget_server::store::SCHEMA_VERSION;
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        format!("{}: schema version 0 -> {latest}", db.display())
+    );
+    assert_eq!(user_version(&db), latest);
+    let out = server()
+        .arg("migrate")
+        .env("SETGET_DATABASE_URL", &db)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .contains(&format!("schema version {latest} -> {latest}")),
+        "{out:?}"
+    );
+    // A database a later server wrote: neither migrate nor serve touch it.
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .pragma_update(None, "user_version", latest + 1)
+        .unwrap();
+    let before = std::fs::read(&db).unwrap();
+    for args in [&["migrate"][..], &["serve", "--listen", "127.0.0.1:0"][..]] {
+        let out = server()
+            .args(args)
+            .arg("--db")
+            .arg(&db)
+            .env("RUST_BACKTRACE", "0")
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{args:?}: {out:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains(&format!(
+                "has schema version {}, newer than this setget-server's ({latest})",
+                latest + 1
+            )),
+            "{args:?}: {stderr}"
+        );
+        assert_eq!(user_version(&db), latest + 1);
+        assert_eq!(std::fs::read(&db).unwrap(), before, "{args:?}");
+    }
+}
