@@ -1,5 +1,5 @@
 //! The TypeScript side of the IPC, generated from the Rust definitions: the types into
-//! `ui/src/lib/bindings.ts`, the commands and events into `ui/src/lib/ipc.ts` ([`ipc`]). A
+//! `ui/src/lib/bindings.ts`, the commands and events into `ui/src/lib/ipc.ts` (`ipc`). A
 //! test fails when either file is stale; `cargo xtask codegen` rewrites them.
 
 #[cfg(test)]

@@ -23,7 +23,7 @@ use setget_protocol::AuditEvent;
 pub enum Command {
     /// Sign in; the session token goes to the system keyring.
     SignIn {
-        /// The SetGet server, e.g. https://setget.example (http:// only to this computer).
+        /// The SetGet server, e.g. `https://setget.example` (`http://` only to this computer).
         #[arg(long)]
         server: String,
         /// The email you sign in with.

@@ -8,7 +8,7 @@
 //!
 //! Why the session ended is decided once, here: the first note recorded stands, and every
 //! caller that hears the end (the sync, an action, the window's reads) is told that note. When
-//! the admin ends the app's own session from the app ([`Credential::end_own_session`]), the
+//! the admin ends the app's own session from the app (`Credential::end_own_session`), the
 //! server ends the event stream as it commits, so the sync may hear its 401 before the action
 //! hears the server's answer; a session-ending answer heard while such an action is under way
 //! therefore waits for the action's outcome, which alone says why.

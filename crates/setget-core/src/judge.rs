@@ -232,7 +232,7 @@ impl Judge {
     }
 
     /// Saves what the detector learnt when enough was judged since the last save (see
-    /// [`SAVE_AFTER_EVENTS`], [`SAVE_AFTER`]), so that the next start reads only the events
+    /// `SAVE_AFTER_EVENTS`, `SAVE_AFTER`), so that the next start reads only the events
     /// after it. A failure to save costs only time at the next start.
     pub fn save_if_due(&self, cache: &mut Cache, now: DateTime<Utc>) -> Result<()> {
         let mut guard = lock(&self.fed);

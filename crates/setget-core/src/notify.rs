@@ -310,7 +310,7 @@ impl StormGate {
     }
 }
 
-/// The notification of one alert: title "Unfamiliar sign-in: <member>", body with place, IP,
+/// The notification of one alert: title "Unfamiliar sign-in: `<member>`", body with place, IP,
 /// device, local time and reasons; actions "Revoke session" (when there is a session) and
 /// "Open".
 pub fn alert_notice(alert: &Alert) -> Notice {

@@ -38,7 +38,7 @@ pub fn is_token_shaped(s: &str) -> bool {
 }
 
 /// The user agent the desktop app sends, `SetGetAdmin/<version> (<os>)`; the server shows it as
-/// "SetGet Admin on <OS>".
+/// "SetGet Admin on `<OS>`".
 pub const ADMIN_APP_UA_PRODUCT: &str = "SetGetAdmin";
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 //! simulator that keeps signing them in and out from home — and now and then from a country
 //! they have never been to.
 //!
-//! The history ends with what the app is for, in its last hour (see [`incidents`]): a
+//! The history ends with what the app is for, in its last hour (see `incidents`): a
 //! sign-in from a new country, an impossible journey and a password spray that got in, each
 //! with its session still active, so that the app's first sync already has alerts to show.
 //!

@@ -97,7 +97,7 @@ impl Locked<'_> {
     /// Counts an attempt refused because its email is locked. The first refusal opens a minute;
     /// the refusals within it are one audit event (reason `locked`, `details.count`) for a
     /// member, written once the minute is over: by the next refusal or by the workspace's next
-    /// read (see [`flush_refusals`]). An unknown email's count is kept the same way and dropped.
+    /// read (see `flush_refusals`). An unknown email's count is kept the same way and dropped.
     pub fn record_refusal(&mut self, attempt: &Attempt<'_>) -> rusqlite::Result<()> {
         let conn: &mut Connection = &mut self.0;
         let tx = conn.transaction()?;

@@ -218,7 +218,7 @@ impl Locked<'_> {
 
     /// Expires every active session of the workspace whose expiry is at or before `now`, each at
     /// its exact instant with its reason, oldest first; and writes the events of the minutes of
-    /// refused sign-ins that are over (see [`attempts::record_refusal`]).
+    /// refused sign-ins that are over (see [`super::Locked::record_refusal`]).
     pub fn expire_due(
         &mut self,
         workspace_id: &str,
