@@ -10,6 +10,7 @@
 
 pub mod closure;
 pub mod node;
+pub mod postgres;
 pub mod session;
 pub mod setup;
 

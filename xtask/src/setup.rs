@@ -37,7 +37,7 @@ pub const BUILD_PACKAGES: &[&str] = &[
 pub const DISPLAY_PACKAGES: &[&str] = &["xvfb", "xauth"];
 
 /// What the headless test session needs on top: a display, a private D-Bus, the Secret
-/// Service, a notification daemon and WebKit's WebDriver.
+/// Service, a notification daemon, WebKit's WebDriver and PostgreSQL.
 pub const TEST_PACKAGES: &[&str] = &[
     "xvfb",
     "xauth",
@@ -47,6 +47,8 @@ pub const TEST_PACKAGES: &[&str] = &[
     "libsecret-tools",
     "dunst",
     "webkit2gtk-driver",
+    // The private PostgreSQL clusters of the tests (`postgres`).
+    crate::postgres::PACKAGE,
     // schemathesis, the adversarial suite, in a virtual environment of its own.
     "python3",
     "python3-venv",

@@ -1,0 +1,289 @@
+//! A private PostgreSQL cluster for a run of the tests (or a demo): `initdb` into a folder of
+//! its own, the server listening only on a Unix socket in that folder (no TCP port, so runs
+//! side by side never meet), stopped and the folder removed on drop. None of the machine's
+//! own clusters is used. As root (CI), the cluster runs as the `postgres` user that Debian's
+//! package creates, since PostgreSQL refuses to run as root.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+
+/// The Debian package that brings the server and its tools.
+pub const PACKAGE: &str = "postgresql";
+/// The database, and the role owning it, the cluster is created with.
+pub const DATABASE: &str = "setget";
+/// The port number, which names the socket file (`.s.PGSQL.5432`); nothing listens on TCP.
+const PORT: &str = "5432";
+
+/// A running private cluster; stopped, and its folder removed, on drop.
+#[derive(Debug)]
+pub struct Cluster {
+    dir: PathBuf,
+    bin: PathBuf,
+    user: Option<(u32, u32)>,
+    /// The postmaster, once started.
+    server: Option<Child>,
+}
+
+impl Cluster {
+    /// Creates and starts a cluster in a new folder under the system's temporary folder, and
+    /// waits until it accepts connections (at most 30 s).
+    pub fn start() -> anyhow::Result<Self> {
+        let bin = bin_dir()?;
+        let user = run_as()?;
+        let dir = fresh_dir()?;
+        if let Some((uid, gid)) = user {
+            std::os::unix::fs::chown(&dir, Some(uid), Some(gid))
+                .with_context(|| format!("handing {} to the postgres user", dir.display()))?;
+        }
+        // Removed on drop from here on, whatever fails next.
+        let mut cluster = Self {
+            dir,
+            bin,
+            user,
+            server: None,
+        };
+        let data = cluster.dir.join("data");
+        let out = cluster
+            .command("initdb")
+            .arg("-D")
+            .arg(&data)
+            .args(["-U", DATABASE, "--auth=trust", "-E", "UTF8", "--locale=C"])
+            .arg("--no-sync")
+            .output()
+            .context("running initdb")?;
+        if !out.status.success() {
+            bail!("initdb failed: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        let log = std::fs::File::create(cluster.dir.join("postgres.log"))?;
+        if let Some((uid, gid)) = user {
+            std::os::unix::fs::chown(cluster.dir.join("postgres.log"), Some(uid), Some(gid))?;
+        }
+        let server = cluster
+            .command("postgres")
+            .arg("-D")
+            .arg(&data)
+            .arg("-k")
+            .arg(&cluster.dir)
+            .args(["-p", PORT, "-c", "listen_addresses="])
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .context("starting postgres")?;
+        cluster.server = Some(server);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let exited = match cluster.server.as_mut() {
+                Some(server) => server.try_wait()?,
+                None => None,
+            };
+            if let Some(status) = exited {
+                bail!(
+                    "postgres exited at start ({status}): {}",
+                    std::fs::read_to_string(cluster.dir.join("postgres.log")).unwrap_or_default()
+                );
+            }
+            let ready = cluster
+                .command("pg_isready")
+                .arg("-h")
+                .arg(&cluster.dir)
+                .args(["-p", PORT, "-U", DATABASE, "-d", "postgres", "-q"])
+                .status()?;
+            if ready.success() {
+                break;
+            }
+            if Instant::now() > deadline {
+                bail!("postgres did not accept connections within 30 s");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let out = cluster
+            .command("createdb")
+            .arg("-h")
+            .arg(&cluster.dir)
+            .args(["-p", PORT, "-U", DATABASE, DATABASE])
+            .output()
+            .context("running createdb")?;
+        if !out.status.success() {
+            bail!("createdb failed: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        Ok(cluster)
+    }
+
+    /// The folder holding the socket (libpq's `host`).
+    pub fn socket_dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// A connection URL for the cluster's database, through its socket.
+    pub fn url(&self) -> String {
+        format!(
+            "postgresql://{DATABASE}@localhost/{DATABASE}?host={}&port={PORT}",
+            self.dir.display()
+        )
+    }
+
+    /// `psql` on the cluster's database, running `sql` and answering its unaligned output.
+    pub fn psql(&self, sql: &str) -> anyhow::Result<String> {
+        let out = Command::new(self.bin.join("psql"))
+            .arg("-h")
+            .arg(&self.dir)
+            .args([
+                "-p",
+                PORT,
+                "-U",
+                DATABASE,
+                "-d",
+                DATABASE,
+                "-v",
+                "ON_ERROR_STOP=1",
+            ])
+            .args(["-tAc", sql])
+            .output()
+            .context("running psql")?;
+        if !out.status.success() {
+            bail!("psql failed: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    }
+
+    /// One of the cluster's programs, run as the cluster's user.
+    fn command(&self, program: &str) -> Command {
+        let mut cmd = Command::new(self.bin.join(program));
+        if let Some((uid, gid)) = self.user {
+            use std::os::unix::process::CommandExt as _;
+            cmd.uid(uid).gid(gid);
+        }
+        cmd.current_dir(&self.dir);
+        cmd
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let Some(mut server) = self.server.take() else {
+            let _ = std::fs::remove_dir_all(&self.dir);
+            return;
+        };
+        if server.try_wait().ok().flatten().is_none() {
+            // A fast shutdown: sessions ended, the data written, the socket removed.
+            let stopped = self
+                .command("pg_ctl")
+                .arg("-D")
+                .arg(self.dir.join("data"))
+                .args(["stop", "-m", "fast", "-w"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success());
+            if !stopped {
+                let _ = server.kill();
+            }
+            let _ = server.wait();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The newest installed server's programs (`/usr/lib/postgresql/<major>/bin`).
+fn bin_dir() -> anyhow::Result<PathBuf> {
+    let base = Path::new("/usr/lib/postgresql");
+    let newest = std::fs::read_dir(base)
+        .ok()
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let major: u32 = e.file_name().to_str()?.parse().ok()?;
+            let bin = e.path().join("bin");
+            bin.join("initdb").exists().then_some((major, bin))
+        })
+        .max_by_key(|(major, _)| *major);
+    match newest {
+        Some((_, bin)) => Ok(bin),
+        None => bail!(
+            "no PostgreSQL server under {} (`cargo xtask test` installs the `{PACKAGE}` package)",
+            base.display()
+        ),
+    }
+}
+
+/// The user and group to run the cluster as: the `postgres` user when this process is root,
+/// else this process's own (None).
+fn run_as() -> anyhow::Result<Option<(u32, u32)>> {
+    let status = std::fs::read_to_string("/proc/self/status")?;
+    let euid = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))
+        .and_then(|ids| ids.split_whitespace().nth(1))
+        .context("no effective uid in /proc/self/status")?;
+    if euid != "0" {
+        return Ok(None);
+    }
+    let id = |flag: &str| -> anyhow::Result<u32> {
+        let out = Command::new("id").args([flag, "postgres"]).output()?;
+        if !out.status.success() {
+            bail!("as root, the cluster runs as the `postgres` user, which does not exist");
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).trim().parse()?)
+    };
+    Ok(Some((id("-u")?, id("-g")?)))
+}
+
+/// A new folder of this process's under the temporary folder, for the cluster alone.
+fn fresh_dir() -> anyhow::Result<PathBuf> {
+    use std::os::unix::fs::DirBuilderExt as _;
+    let base = std::env::temp_dir();
+    for i in 0..1000u32 {
+        let dir = base.join(format!("setget-postgres-{}-{i}", std::process::id()));
+        if std::fs::DirBuilder::new().mode(0o700).create(&dir).is_ok() {
+            return Ok(dir);
+        }
+    }
+    bail!(
+        "no free folder for a PostgreSQL cluster under {}",
+        base.display()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A cluster of its own: it answers on its socket as the owner of its database, two run
+    /// side by side, and nothing of it is left after it stops.
+    #[test]
+    fn a_private_cluster_answers_on_its_own_socket_and_leaves_nothing_behind() {
+        let (a, b) = (Cluster::start().unwrap(), Cluster::start().unwrap());
+        assert_ne!(a.socket_dir(), b.socket_dir());
+        for cluster in [&a, &b] {
+            assert_eq!(
+                cluster
+                    .psql("SELECT current_user || ' ' || current_database()")
+                    .unwrap(),
+                format!("{DATABASE} {DATABASE}")
+            );
+            assert!(
+                cluster
+                    .socket_dir()
+                    .join(format!(".s.PGSQL.{PORT}"))
+                    .exists()
+            );
+            // No TCP listener.
+            assert_eq!(cluster.psql("SHOW listen_addresses").unwrap(), "");
+            assert!(
+                cluster
+                    .url()
+                    .contains(&cluster.socket_dir().display().to_string())
+            );
+        }
+        a.psql("CREATE TABLE t (n int); INSERT INTO t VALUES (1)")
+            .unwrap();
+        assert!(b.psql("SELECT n FROM t").is_err());
+        let dir = a.socket_dir().to_owned();
+        drop(a);
+        assert!(!dir.exists());
+    }
+}
