@@ -33,18 +33,18 @@ impl Cluster {
     pub fn start() -> anyhow::Result<Self> {
         let bin = bin_dir()?;
         let user = run_as()?;
-        let dir = fresh_dir()?;
-        if let Some((uid, gid)) = user {
-            std::os::unix::fs::chown(&dir, Some(uid), Some(gid))
-                .with_context(|| format!("handing {} to the postgres user", dir.display()))?;
-        }
         // Removed on drop from here on, whatever fails next.
         let mut cluster = Self {
-            dir,
+            dir: fresh_dir(user.is_some())?,
             bin,
             user,
             server: None,
         };
+        if let Some((uid, gid)) = user {
+            std::os::unix::fs::chown(&cluster.dir, Some(uid), Some(gid)).with_context(|| {
+                format!("handing {} to the postgres user", cluster.dir.display())
+            })?;
+        }
         let data = cluster.dir.join("data");
         let out = cluster
             .command("initdb")
@@ -232,10 +232,22 @@ fn run_as() -> anyhow::Result<Option<(u32, u32)>> {
     Ok(Some((id("-u")?, id("-g")?)))
 }
 
-/// A new folder of this process's under the temporary folder, for the cluster alone.
-fn fresh_dir() -> anyhow::Result<PathBuf> {
+/// A new folder of this process's under the temporary folder, for the cluster alone: `/tmp`
+/// when the cluster runs as another user (root's `TMPDIR` may be closed to it), and short
+/// enough for the socket's path (at most 107 bytes).
+fn fresh_dir(other_user: bool) -> anyhow::Result<PathBuf> {
     use std::os::unix::fs::DirBuilderExt as _;
-    let base = std::env::temp_dir();
+    let base = if other_user {
+        PathBuf::from("/tmp")
+    } else {
+        std::env::temp_dir()
+    };
+    if base.as_os_str().len() > 60 {
+        bail!(
+            "the temporary folder {} is too long a path for PostgreSQL's socket",
+            base.display()
+        );
+    }
     for i in 0..1000u32 {
         let dir = base.join(format!("setget-postgres-{}-{i}", std::process::id()));
         if std::fs::DirBuilder::new().mode(0o700).create(&dir).is_ok() {
