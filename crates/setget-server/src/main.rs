@@ -28,7 +28,7 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
         /// SQLite database file, created if missing (its schema brought up to date).
-        #[arg(long, env = "SETGET_DATABASE_URL")]
+        #[arg(long, env = "SETGET_DATABASE_URL", hide_env_values = true)]
         db: PathBuf,
         /// Development mode: `/api/_dev/` routes, a movable clock, and `X-Forwarded-For`
         /// trusted from loopback.
@@ -71,7 +71,7 @@ enum Command {
     /// needed), then exit; a schema newer than this server's is refused, unchanged.
     Migrate {
         /// SQLite database file.
-        #[arg(long, env = "SETGET_DATABASE_URL")]
+        #[arg(long, env = "SETGET_DATABASE_URL", hide_env_values = true)]
         db: PathBuf,
     },
     /// Serve in dev mode with the demo workspace `acme` (owner `owner@acme.test`, password

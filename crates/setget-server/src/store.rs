@@ -48,8 +48,22 @@ pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 /// schema is newer than this server's (written by a later `setget-server`) is refused before
 /// anything in it changes.
 fn open_migrated(path: &Path) -> anyhow::Result<(Connection, i64)> {
+    let text = path.to_string_lossy();
+    if let Some((scheme, _)) = text.split_once(':')
+        && scheme.len() > 1
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c))
+    {
+        // Not a file name: `postgres://…`, `sqlite:…` would each become a new empty file.
+        anyhow::bail!(
+            "--db takes the path of a SQLite file; {scheme}: addresses are not served by this \
+             setget-server"
+        );
+    }
     let mut conn = Connection::open(path)
         .with_context(|| format!("opening the database {}", path.display()))?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
     let found: i64 = conn
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .with_context(|| format!("reading the schema version of {}", path.display()))?;
@@ -63,7 +77,6 @@ fn open_migrated(path: &Path) -> anyhow::Result<(Connection, i64)> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
-    conn.busy_timeout(std::time::Duration::from_secs(5))?;
     Migrations::from_slice(MIGRATIONS)
         .to_latest(&mut conn)
         .context("migrating the database schema")?;

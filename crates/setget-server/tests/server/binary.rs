@@ -448,6 +448,26 @@ fn migrate_brings_a_database_to_this_servers_schema_and_a_newer_one_is_refused_u
             .contains(&format!("schema version {latest} -> {latest}")),
         "{out:?}"
     );
+    // An address is not a file name: refused, and no file made of it.
+    for address in ["postgres://localhost/setget", "sqlite:s.db"] {
+        let out = server()
+            .args(["migrate", "--db", address])
+            .current_dir(dir.path())
+            .env("RUST_BACKTRACE", "0")
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{address}: {out:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("--db takes the path of a SQLite file"),
+            "{stderr}"
+        );
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "{address}"
+        );
+    }
     // A database a later server wrote: neither migrate nor serve touch it.
     rusqlite::Connection::open(&db)
         .unwrap()
