@@ -710,6 +710,62 @@ pub(crate) mod tests {
         }
     }
 
+    /// Pages of the list, ties included, are the slices of the whole list in its order: the
+    /// page's rows are chosen in a subquery and read outside it, and both sort alike.
+    #[test]
+    fn pages_with_ties_are_slices_of_the_whole_sorted_list() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut cache, _) = open(tmp.path());
+        let sessions: Vec<Session> = (0..30)
+            .map(|i| {
+                let mut s = session(&format!("s{:02}", (i * 7) % 30), 1, SessionStatus::Active);
+                // Few distinct instants and emails: many ties on each sort key.
+                s.last_active_at = at(i % 3);
+                s.created_at = at(i % 4);
+                s.member_email = format!("m{}@acme.test", i % 5);
+                s.change_seq = i64::from(i) + 1;
+                s
+            })
+            .collect();
+        cache.apply_sessions(&sessions).unwrap();
+        for sort in [
+            SessionSort::LastActive,
+            SessionSort::Created,
+            SessionSort::Member,
+        ] {
+            let mut expected = sessions.clone();
+            expected.sort_by(|a, b| match sort {
+                SessionSort::LastActive => b
+                    .last_active_at
+                    .cmp(&a.last_active_at)
+                    .then(a.id.cmp(&b.id)),
+                SessionSort::Created => b.created_at.cmp(&a.created_at).then(a.id.cmp(&b.id)),
+                SessionSort::Member => a
+                    .member_email
+                    .cmp(&b.member_email)
+                    .then(b.last_active_at.cmp(&a.last_active_at))
+                    .then(a.id.cmp(&b.id)),
+            });
+            let expected: Vec<&str> = expected.iter().map(|s| s.id.as_str()).collect();
+            for (offset, limit) in [(0, 30), (0, 7), (7, 7), (25, 10), (30, 5), (40, 5)] {
+                let (page, total) = cache
+                    .sessions(&SessionFilter {
+                        active_only: true,
+                        sort,
+                        offset,
+                        limit,
+                        ..Default::default()
+                    })
+                    .unwrap();
+                assert_eq!(total, 30);
+                let ids: Vec<&str> = page.iter().map(|s| s.id.as_str()).collect();
+                let from = (offset as usize).min(30);
+                let to = (from + limit as usize).min(30);
+                assert_eq!(ids, expected[from..to], "{sort:?} at {offset}+{limit}");
+            }
+        }
+    }
+
     #[test]
     fn malformed_stored_keys_are_refused() {
         assert!(CacheKey::from_stored(Sensitive::new("abc".into())).is_err());

@@ -160,7 +160,7 @@ impl Cache {
             .map_err(|e| storage("be configured", e))?;
         conn.pragma_update(None, "query_only", "ON")
             .map_err(|e| storage("be configured", e))?;
-        // SQLite's 2 MB default, a quarter of the writer's: the window's lists read from
+        // 2 MB (about SQLite's default), a quarter of the writer's: the window's lists read from
         // covering indexes, and each idle reader kept holds its cache (at 8 MB each, the app
         // process held 203–211 MB after `bench ui`'s filters; at 2 MB, 196–198 MB, the
         // keystrokes as fast).

@@ -13,9 +13,6 @@ use setget_protocol::sqlite::{json, parsed, parsed_opt};
 use super::*;
 use crate::error::Result;
 
-/// The `WHERE` clause of a session query and its values: only the filters that are set
-/// (each value bound, never spliced), so that SQLite can pick the index that fits; an
-/// `(? IS NULL OR col = ?)` pattern would force a scan of every row.
 /// The statement counting the sessions of `where_sql`.
 fn count_sql(where_sql: &str) -> String {
     format!("SELECT count(*) FROM sessions WHERE {where_sql}")
@@ -36,6 +33,9 @@ fn page_sql(where_sql: &str, sort: SessionSort, n: usize) -> String {
     )
 }
 
+/// The `WHERE` clause of a session query and its values: only the filters that are set
+/// (each value bound, never spliced), so that SQLite can pick the index that fits; an
+/// `(? IS NULL OR col = ?)` pattern would force a scan of every row.
 pub(super) fn session_where(filter: &SessionFilter) -> (String, Vec<Box<dyn rusqlite::ToSql>>) {
     let mut clauses: Vec<String> = Vec::new();
     let mut args: Vec<Box<dyn rusqlite::ToSql>> = Vec::new();
