@@ -3,7 +3,7 @@
 //! headless X server) there is no render node to share buffers through: WebKit then composites
 //! with a software OpenGL, and the window drew about 16 frames a second while idle, so a
 //! keystroke took two or three of those frames (60 ms each) to reach the screen. Drawing
-//! without accelerated compositing on such a machine measured a frame every 5–7 ms and
+//! without accelerated compositing on such a machine measured a frame every 5–16 ms and
 //! filter-to-rows at a third of the time (`cargo xtask bench ui`).
 //!
 //! So, when the machine has no GPU render node, the app starts WebKit in its non-composited
@@ -12,7 +12,9 @@
 //! acceleration policy on the window instead, once it exists, ended the page's web process
 //! under WebDriver. A value the user set for that variable, or for
 //! `WEBKIT_DISABLE_DMABUF_RENDERER`, is left to WebKit (`WEBKIT_DISABLE_COMPOSITING_MODE=0`
-//! keeps compositing on a machine without a GPU).
+//! keeps compositing on a machine without a GPU). A render node is taken as a GPU worth
+//! compositing on, though some virtual GPUs (virtio-gpu without 3D, vgem) expose one with no
+//! acceleration behind it: there WebKit keeps its default, and the user's variable decides.
 
 use std::ffi::OsStr;
 use std::path::Path;

@@ -1575,8 +1575,17 @@ async fn without_a_gpu_the_window_draws_without_compositing_unless_the_user_says
         d.flatten()
             .any(|e| e.file_name().to_string_lossy().starts_with("renderD"))
     });
-    // What the app leaves to WebKit's web process: its own choice, then the user's.
-    let expected_default = (!gpu).then(|| "1".to_owned());
+    // What the app leaves to WebKit's web process: its own choice, then the user's. The
+    // runner's own environment, which the app inherits, may hold the user's choice already.
+    let runners = |name: &str| std::env::var(name).ok();
+    let expected_default = match (
+        runners("WEBKIT_DISABLE_COMPOSITING_MODE"),
+        runners("WEBKIT_DISABLE_DMABUF_RENDERER"),
+    ) {
+        (Some(value), _) => Some(value),
+        (None, Some(_)) => None,
+        (None, None) => (!gpu).then(|| "1".to_owned()),
+    };
     for (env, expected) in [
         (vec![], expected_default),
         (
