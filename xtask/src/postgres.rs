@@ -117,10 +117,12 @@ impl Cluster {
         &self.dir
     }
 
-    /// A connection URL for the cluster's database, through its socket.
+    /// A connection URL for the cluster's database, through its socket only: no host in the
+    /// authority, since a client keeps one there (`localhost`) beside `?host=` and tries it
+    /// first over TCP.
     pub fn url(&self) -> String {
         format!(
-            "postgresql://{DATABASE}@localhost/{DATABASE}?host={}&port={PORT}",
+            "postgresql:///{DATABASE}?user={DATABASE}&host={}&port={PORT}",
             self.dir.display()
         )
     }
@@ -285,11 +287,21 @@ mod tests {
             );
             // No TCP listener.
             assert_eq!(cluster.psql("SHOW listen_addresses").unwrap(), "");
-            assert!(
-                cluster
-                    .url()
-                    .contains(&cluster.socket_dir().display().to_string())
+            // The URL reaches the same database, through the socket alone.
+            let out = Command::new(cluster.bin.join("psql"))
+                .arg(cluster.url())
+                .args([
+                    "-tAc",
+                    "SELECT current_database(), inet_server_addr() IS NULL",
+                ])
+                .output()
+                .unwrap();
+            assert_eq!(
+                String::from_utf8_lossy(&out.stdout).trim(),
+                format!("{DATABASE}|t"),
+                "{out:?}"
             );
+            assert!(!cluster.url().contains("localhost"));
         }
         a.psql("CREATE TABLE t (n int); INSERT INTO t VALUES (1)")
             .unwrap();
