@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use fantoccini::{Client, Locator};
 use setget_core::account::credential_name;
+use setget_e2e::processes;
 use setget_e2e::webdriver::{self, Driver};
 use setget_e2e::{
     NotifyMonitor, ServerProcess, agents, built_binary, files_containing, files_under,
@@ -1535,38 +1536,6 @@ async fn an_admin_signs_in_and_revokes_a_members_session_by_keyboard_alone() {
     client.close().await.unwrap();
 }
 
-/// The value of `name` in the environment of process `pid`, if set.
-fn environ_of(pid: u32, name: &str) -> Option<String> {
-    let environ = std::fs::read(format!("/proc/{pid}/environ")).ok()?;
-    environ.split(|b| *b == 0).find_map(|entry| {
-        let entry = String::from_utf8_lossy(entry);
-        let (k, v) = entry.split_once('=')?;
-        (k == name).then(|| v.to_owned())
-    })
-}
-
-/// The WebKit web process of the app running `app` with `home` as its HOME.
-fn web_process_of(app: &Path, home: &Path) -> Option<u32> {
-    let pids: Vec<u32> = std::fs::read_dir("/proc")
-        .ok()?
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse().ok())
-        .collect();
-    let app_pid = pids.iter().copied().find(|pid| {
-        std::fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|exe| exe == app)
-            && environ_of(*pid, "HOME").as_deref() == home.to_str()
-    })?;
-    pids.into_iter().find(|pid| {
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-        // "pid (comm) state ppid …"
-        let Some((head, rest)) = stat.rsplit_once(')') else {
-            return false;
-        };
-        head.contains("(WebKitWebProces")
-            && rest.split_whitespace().nth(1) == Some(app_pid.to_string().as_str())
-    })
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_a_gpu_the_window_draws_without_compositing_unless_the_user_says_otherwise() {
     let _one = ONE_WINDOW.lock().await;
@@ -1599,9 +1568,14 @@ async fn without_a_gpu_the_window_draws_without_compositing_unless_the_user_says
         // The sign-in screen, drawn either way.
         shown(&client, "[data-testid=sign-in]").await;
         screenshot(&client, "rendering-sign-in.png").await;
-        let web = web_process_of(&app, home.path()).expect("the app's WebKit web process");
+        let (_, children) =
+            processes::app_and_children(&app, Some(home.path())).expect("the app's process");
+        let web = children
+            .iter()
+            .find(|p| p.name == "WebKitWebProces")
+            .expect("the app's WebKit web process");
         assert_eq!(
-            environ_of(web, "WEBKIT_DISABLE_COMPOSITING_MODE"),
+            processes::environ_of(web.pid, "WEBKIT_DISABLE_COMPOSITING_MODE"),
             expected,
             "with {env:?} on a machine {} a GPU render node",
             if gpu { "with" } else { "without" }

@@ -10,6 +10,7 @@ use setget_protocol::{DevMember, DevWorkspace, DevWorkspaceCreated, Role};
 
 mod dbus;
 mod desktop;
+pub mod processes;
 mod proxy;
 mod snapshot;
 pub mod webdriver;

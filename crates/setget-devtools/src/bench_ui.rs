@@ -78,40 +78,6 @@ fn drop_page_cache() -> bool {
     std::fs::write("/proc/sys/vm/drop_caches", "3\n").is_ok()
 }
 
-/// (pid, parent pid, command name) of every process.
-fn processes() -> Vec<(u32, u32, String)> {
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    dir.flatten()
-        .filter_map(|e| {
-            let pid: u32 = e.file_name().to_str()?.parse().ok()?;
-            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-            // "pid (comm) state ppid ...": comm may hold spaces, so split after the ')'.
-            let (head, rest) = stat.rsplit_once(')')?;
-            let comm = head.split_once('(')?.1.to_owned();
-            let ppid = rest.split_whitespace().nth(1)?.parse().ok()?;
-            Some((pid, ppid, comm))
-        })
-        .collect()
-}
-
-/// The app's process and the processes it started (WebKit's web and network processes).
-fn app_processes(app: &Path) -> anyhow::Result<(u32, Vec<(u32, String)>)> {
-    let all = processes();
-    let app_pid = all
-        .iter()
-        .map(|(pid, _, _)| *pid)
-        .find(|pid| std::fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|exe| exe == app))
-        .context("the app's process is not running")?;
-    let children = all
-        .iter()
-        .filter(|(_, ppid, _)| *ppid == app_pid)
-        .map(|(pid, _, comm)| (*pid, comm.clone()))
-        .collect();
-    Ok((app_pid, children))
-}
-
 /// Waits for `css` to show text that `done` accepts; the text.
 async fn text_when(
     client: &Client,
@@ -322,15 +288,16 @@ pub fn inner(args: &[String]) -> anyhow::Result<()> {
             );
         }
 
-        let (app_pid, children) = app_processes(&app)?;
+        let (app_pid, children) = setget_e2e::processes::app_and_children(&app, None)
+            .context("the app's process is not running")?;
         let app_rss = status_kib(app_pid, "VmRSS:").unwrap_or(0) as f64 / 1024.0;
         let app_peak = status_kib(app_pid, "VmHWM:").unwrap_or(0) as f64 / 1024.0;
         let mut webkit = 0.0;
         let mut parts = Vec::new();
-        for (pid, comm) in &children {
-            let mb = status_kib(*pid, "VmRSS:").unwrap_or(0) as f64 / 1024.0;
+        for child in &children {
+            let mb = status_kib(child.pid, "VmRSS:").unwrap_or(0) as f64 / 1024.0;
             webkit += mb;
-            parts.push(format!("{comm} {mb:.0} MB"));
+            parts.push(format!("{} {mb:.0} MB", child.name));
         }
         let load = bench_ui_load::run(
             &client,
