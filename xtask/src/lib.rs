@@ -49,6 +49,19 @@ pub fn root() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("."))
 }
 
+/// A new folder of this process's under `base`, named `<prefix><pid>-<n>` and open to its
+/// owner alone.
+pub fn fresh_dir(base: &Path, prefix: &str) -> anyhow::Result<PathBuf> {
+    use std::os::unix::fs::DirBuilderExt as _;
+    for i in 0..1000u32 {
+        let dir = base.join(format!("{prefix}{}-{i}", std::process::id()));
+        if std::fs::DirBuilder::new().mode(0o700).create(&dir).is_ok() {
+            return Ok(dir);
+        }
+    }
+    bail!("could not create a temporary folder in {}", base.display())
+}
+
 /// The cargo binary that runs this task.
 pub fn cargo() -> Command {
     let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));

@@ -238,7 +238,6 @@ fn run_as() -> anyhow::Result<Option<(u32, u32)>> {
 /// when the cluster runs as another user (root's `TMPDIR` may be closed to it), and short
 /// enough for the socket's path (at most 107 bytes).
 fn fresh_dir(other_user: bool) -> anyhow::Result<PathBuf> {
-    use std::os::unix::fs::DirBuilderExt as _;
     let base = if other_user {
         PathBuf::from("/tmp")
     } else {
@@ -250,16 +249,7 @@ fn fresh_dir(other_user: bool) -> anyhow::Result<PathBuf> {
             base.display()
         );
     }
-    for i in 0..1000u32 {
-        let dir = base.join(format!("setget-postgres-{}-{i}", std::process::id()));
-        if std::fs::DirBuilder::new().mode(0o700).create(&dir).is_ok() {
-            return Ok(dir);
-        }
-    }
-    bail!(
-        "no free folder for a PostgreSQL cluster under {}",
-        base.display()
-    )
+    crate::fresh_dir(&base, "setget-postgres-")
 }
 
 #[cfg(test)]

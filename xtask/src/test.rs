@@ -186,7 +186,7 @@ fn parse_result_line(line: &str) -> Option<(u64, u64)> {
 
 fn rust_tests(tally: &mut Tally) -> anyhow::Result<()> {
     let display = session::Display::start()?;
-    let keyring_home = tempdir("setget-keyring-")?;
+    let keyring_home = xtask::fresh_dir(&std::env::temp_dir(), "setget-keyring-")?;
     let artifacts = root().join("target/e2e-artifacts");
     std::fs::create_dir_all(&artifacts)?;
     let mut cmd = session::command(&display, &keyring_home, "cargo");
@@ -249,17 +249,6 @@ fn xtask_builds_alone() -> bool {
             .env("PKG_CONFIG_PATH", "")
             .env_remove("PKG_CONFIG_SYSROOT_DIR"),
     )
-}
-
-fn tempdir(prefix: &str) -> anyhow::Result<std::path::PathBuf> {
-    let base = std::env::temp_dir();
-    for i in 0..1000u32 {
-        let dir = base.join(format!("{prefix}{}-{i}", std::process::id()));
-        if std::fs::create_dir(&dir).is_ok() {
-            return Ok(dir);
-        }
-    }
-    bail!("could not create a temporary folder in {}", base.display())
 }
 
 #[cfg(test)]
