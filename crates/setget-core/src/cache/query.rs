@@ -13,24 +13,44 @@ use setget_protocol::sqlite::{json, parsed, parsed_opt};
 use super::*;
 use crate::error::Result;
 
-/// The statement counting the sessions of `where_sql`.
-fn count_sql(where_sql: &str) -> String {
-    format!("SELECT count(*) FROM sessions WHERE {where_sql}")
+/// The two statements of [`Cache::sessions`] for one filter, and their values.
+struct SessionStatements {
+    /// Counts the sessions matching the filter; takes the first `count_args` values.
+    count: String,
+    /// Reads a page of them; takes every value (the filter's, then the limit and offset). The
+    /// page's rows are chosen first, from an index alone where the filters allow it, and only
+    /// those rows are then read in full.
+    page: String,
+    values: Vec<Box<dyn rusqlite::ToSql>>,
+    count_args: usize,
 }
 
-/// The statement reading a page of the sessions of `where_sql` (with `n` arguments; the limit
-/// and offset follow). The page's rows are chosen first, from an index alone where the
-/// filters allow it, and only those rows are then read in full.
-fn page_sql(where_sql: &str, sort: SessionSort, n: usize) -> String {
-    let order_by = sort.order_by();
-    format!(
-        "SELECT {SESSION_COLUMNS} FROM sessions WHERE rowid IN (
-             SELECT rowid FROM sessions WHERE {where_sql}
-             ORDER BY {order_by} LIMIT ?{} OFFSET ?{}
-         ) ORDER BY {order_by}",
-        n + 1,
-        n + 2
-    )
+impl SessionStatements {
+    fn of(filter: &SessionFilter) -> Self {
+        let (where_sql, mut values) = session_where(filter);
+        let n = values.len();
+        values.push(Box::new(i64::from(filter.limit)));
+        values.push(Box::new(i64::try_from(filter.offset).unwrap_or(i64::MAX)));
+        let order_by = filter.sort.order_by();
+        Self {
+            count: format!("SELECT count(*) FROM sessions WHERE {where_sql}"),
+            page: format!(
+                "SELECT {SESSION_COLUMNS} FROM sessions WHERE rowid IN (
+                     SELECT rowid FROM sessions WHERE {where_sql}
+                     ORDER BY {order_by} LIMIT ?{} OFFSET ?{}
+                 ) ORDER BY {order_by}",
+                n + 1,
+                n + 2
+            ),
+            values,
+            count_args: n,
+        }
+    }
+
+    /// The values to bind, all of them (the page's); the count's are the first `count_args`.
+    fn params(&self) -> Vec<&dyn rusqlite::ToSql> {
+        self.values.iter().map(|v| v.as_ref()).collect()
+    }
 }
 
 /// The `WHERE` clause of a session query and its values: only the filters that are set
@@ -303,21 +323,16 @@ impl Cache {
 
     /// Sessions matching `filter`, most recently active first, and how many match.
     pub fn sessions(&self, filter: &SessionFilter) -> Result<(Vec<Session>, u64)> {
-        let (where_sql, args) = session_where(filter);
-        let n = args.len();
-        let mut params: Vec<&dyn rusqlite::ToSql> = args.iter().map(|a| a.as_ref()).collect();
+        let statements = SessionStatements::of(filter);
+        let params = statements.params();
         let total: i64 = self
             .conn
-            .prepare_cached(&count_sql(&where_sql))
-            .and_then(|mut s| s.query_row(params.as_slice(), |r| r.get(0)))
+            .prepare_cached(&statements.count)
+            .and_then(|mut s| s.query_row(&params[..statements.count_args], |r| r.get(0)))
             .map_err(|e| storage("list sessions", e))?;
-        let limit = i64::from(filter.limit);
-        let offset = i64::try_from(filter.offset).unwrap_or(i64::MAX);
-        params.push(&limit);
-        params.push(&offset);
         let mut stmt = self
             .conn
-            .prepare_cached(&page_sql(&where_sql, filter.sort, n))
+            .prepare_cached(&statements.page)
             .map_err(|e| storage("list sessions", e))?;
         let rows = stmt
             .query_map(params.as_slice(), session_row)
@@ -329,11 +344,8 @@ impl Cache {
     /// The query plans of [`Self::sessions`] for `filter`: the count's, then the page's.
     #[cfg(test)]
     pub(crate) fn sessions_plans(&self, filter: &SessionFilter) -> Result<[Vec<String>; 2]> {
-        let (where_sql, args) = session_where(filter);
-        let n = args.len();
-        let mut params: Vec<&dyn rusqlite::ToSql> = args.iter().map(|a| a.as_ref()).collect();
-        let limit = i64::from(filter.limit);
-        let offset = i64::try_from(filter.offset).unwrap_or(i64::MAX);
+        let statements = SessionStatements::of(filter);
+        let params = statements.params();
         let plan = |sql: &str, params: &[&dyn rusqlite::ToSql]| -> Result<Vec<String>> {
             let mut stmt = self
                 .conn
@@ -343,11 +355,10 @@ impl Cache {
                 .and_then(|rows| rows.collect())
                 .map_err(|e| storage("list sessions", e))
         };
-        let count = plan(&count_sql(&where_sql), &params)?;
-        params.push(&limit);
-        params.push(&offset);
-        let page = plan(&page_sql(&where_sql, filter.sort, n), &params)?;
-        Ok([count, page])
+        Ok([
+            plan(&statements.count, &params[..statements.count_args])?,
+            plan(&statements.page, &params)?,
+        ])
     }
 
     /// The countries and devices of the active sessions, for the filters of the list.
