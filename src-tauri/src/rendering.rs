@@ -16,7 +16,6 @@
 //! compositing on, though some virtual GPUs (virtio-gpu without 3D, vgem) expose one with no
 //! acceleration behind it: there WebKit keeps its default, and the user's variable decides.
 
-use std::ffi::OsStr;
 use std::path::Path;
 
 /// WebKit's variable for drawing without accelerated compositing.
@@ -46,10 +45,10 @@ pub fn has_render_node(dir: &Path) -> bool {
     })
 }
 
-/// The choice for a machine with (or without) a render node, given the environment's
-/// variables (`var` answers a variable's value).
-pub fn choose<'a>(var: impl Fn(&str) -> Option<&'a OsStr>, render_node: bool) -> Rendering {
-    if var(NO_COMPOSITING).is_some() || var(NO_DMABUF).is_some() {
+/// The choice for a machine with (or without) a render node, given which of the
+/// environment's variables are set (`is_set`; their values are WebKit's to read).
+pub fn choose(is_set: impl Fn(&str) -> bool, render_node: bool) -> Rendering {
+    if is_set(NO_COMPOSITING) || is_set(NO_DMABUF) {
         Rendering::UsersChoice
     } else if render_node {
         Rendering::Default
@@ -64,16 +63,8 @@ pub fn choose<'a>(var: impl Fn(&str) -> Option<&'a OsStr>, render_node: bool) ->
 /// process's environment.
 #[allow(unsafe_code)]
 pub fn prepare() -> Rendering {
-    let vars: Vec<(&str, std::ffi::OsString)> = [NO_COMPOSITING, NO_DMABUF]
-        .into_iter()
-        .filter_map(|name| std::env::var_os(name).map(|v| (name, v)))
-        .collect();
-    let var = |name: &str| {
-        vars.iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, v)| v.as_os_str())
-    };
-    let rendering = choose(var, has_render_node(Path::new(DRI)));
+    let is_set = |name: &str| std::env::var_os(name).is_some();
+    let rendering = choose(is_set, has_render_node(Path::new(DRI)));
     if rendering == Rendering::Software {
         // SAFETY: `main` calls this before anything it runs could start a thread, so no other
         // thread reads or writes the environment meanwhile.
@@ -86,12 +77,8 @@ pub fn prepare() -> Rendering {
 mod tests {
     use super::*;
 
-    fn env<'a>(set: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<&'a OsStr> {
-        move |name| {
-            set.iter()
-                .find(|(n, _)| *n == name)
-                .map(|(_, v)| OsStr::new(*v))
-        }
+    fn env<'a>(set: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> bool {
+        move |name| set.iter().any(|(n, _)| *n == name)
     }
 
     #[test]
