@@ -10,7 +10,6 @@
 
 pub mod closure;
 pub mod node;
-pub mod postgres;
 pub mod session;
 pub mod setup;
 
@@ -49,18 +48,7 @@ pub fn root() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("."))
 }
 
-/// A new folder of this process's under `base`, named `<prefix><pid>-<n>` and open to its
-/// owner alone.
-pub fn fresh_dir(base: &Path, prefix: &str) -> anyhow::Result<PathBuf> {
-    use std::os::unix::fs::DirBuilderExt as _;
-    for i in 0..1000u32 {
-        let dir = base.join(format!("{prefix}{}-{i}", std::process::id()));
-        if std::fs::DirBuilder::new().mode(0o700).create(&dir).is_ok() {
-            return Ok(dir);
-        }
-    }
-    bail!("could not create a temporary folder in {}", base.display())
-}
+pub use setget_pg_cluster::fresh_dir;
 
 /// The cargo binary that runs this task.
 pub fn cargo() -> Command {

@@ -48,7 +48,7 @@ pub const TEST_PACKAGES: &[&str] = &[
     "dunst",
     "webkit2gtk-driver",
     // The private PostgreSQL clusters of the tests (`postgres`).
-    crate::postgres::PACKAGE,
+    setget_pg_cluster::PACKAGE,
     // schemathesis, the adversarial suite, in a virtual environment of its own.
     "python3",
     "python3-venv",

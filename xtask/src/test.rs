@@ -103,8 +103,26 @@ fn run_all(tally: &mut Tally) -> anyhow::Result<()> {
     // Build everything the end-to-end tests start before entering the session.
     xtask::run(cargo().args(["build", "-p", "setget-admin", "-p", "setget-server"]))?;
     xtask::run(cargo().args(["test", "--workspace", "--no-run"]))?;
-    rust_tests(tally)?;
+    // One private PostgreSQL cluster for the run: the multi-replica tests make their
+    // databases on it, and the server's suite runs on it a second time.
+    let cluster = setget_pg_cluster::Cluster::start()?;
+    rust_tests(tally, &cluster)?;
+    server_suite_on_postgres(tally, &cluster)?;
+    drop(cluster);
     adversarial(tally, &st)
+}
+
+/// The server's suite (router, rules, admin, binary, events...) again, on PostgreSQL: each
+/// test's database is a new one on the run's cluster.
+fn server_suite_on_postgres(
+    tally: &mut Tally,
+    cluster: &setget_pg_cluster::Cluster,
+) -> anyhow::Result<()> {
+    let mut cmd = cargo();
+    cmd.args(["test", "-p", "setget-server", "--test", "server"])
+        .env("SETGET_TEST_BACKEND", "postgres")
+        .env("SETGET_TEST_CLUSTER", cluster.url());
+    count_tests(tally, cmd, "on PostgreSQL: ")
 }
 
 /// The adversarial suite: schemathesis against a dev server as an owner, an admin, a member
@@ -184,7 +202,7 @@ fn parse_result_line(line: &str) -> Option<(u64, u64)> {
     Some((number_before(" passed")?, number_before(" failed")?))
 }
 
-fn rust_tests(tally: &mut Tally) -> anyhow::Result<()> {
+fn rust_tests(tally: &mut Tally, cluster: &setget_pg_cluster::Cluster) -> anyhow::Result<()> {
     let display = session::Display::start()?;
     let keyring_home = xtask::fresh_dir(&std::env::temp_dir(), "setget-keyring-")?;
     let artifacts = root().join("target/e2e-artifacts");
@@ -194,8 +212,19 @@ fn rust_tests(tally: &mut Tally) -> anyhow::Result<()> {
         .current_dir(root())
         .env("SETGET_E2E_ARTIFACTS", &artifacts)
         .env("SETGET_TAURI_DRIVER", setup::tauri_driver_path())
-        .stdout(Stdio::piped());
-    let mut child = cmd.spawn().context("starting the test session")?;
+        .env("SETGET_TEST_CLUSTER", cluster.url());
+    let outcome = count_tests(tally, cmd, "");
+    drop(display);
+    let _ = std::fs::remove_dir_all(&keyring_home);
+    outcome
+}
+
+/// Runs `cmd` (a `cargo test`), echoing its output and counting its results into `tally`;
+/// failures are named with `label` before them.
+fn count_tests(tally: &mut Tally, mut cmd: Command, label: &str) -> anyhow::Result<()> {
+    cmd.current_dir(root()).stdout(Stdio::piped());
+    let failures_before = tally.failures.len();
+    let mut child = cmd.spawn().context("starting cargo test")?;
     let mut saw_result = false;
     if let Some(out) = child.stdout.take() {
         for line in BufReader::new(out).lines() {
@@ -207,21 +236,20 @@ fn rust_tests(tally: &mut Tally) -> anyhow::Result<()> {
                 tally.failed += f;
             }
             if line.starts_with("test ") && line.ends_with(" ... FAILED") {
-                tally
-                    .failures
-                    .push(line.trim_end_matches(" ... FAILED").into());
+                tally.failures.push(format!(
+                    "{label}{}",
+                    line.trim_end_matches(" ... FAILED")
+                ));
             }
         }
     }
     let status = child.wait()?;
-    drop(display);
-    let _ = std::fs::remove_dir_all(&keyring_home);
-    if !status.success() && tally.failures.is_empty() {
-        // A crash or a build failure inside the session: count it.
+    if !status.success() && tally.failures.len() == failures_before {
+        // A crash or a build failure inside the run: count it.
         tally.failed += 1;
         tally
             .failures
-            .push(format!("cargo test in the test session ({status})"));
+            .push(format!("{label}cargo test ({status})"));
     }
     if !saw_result {
         bail!("cargo test printed no result line");

@@ -116,8 +116,25 @@ fn address_in(net: &ipnet::IpNet, rng: &mut StdRng) -> IpAddr {
 }
 
 /// Creates the demo workspace with its members and three months of history, as of the app's
-/// clock. Fails if it exists.
-pub fn seed(app: &App) -> anyhow::Result<()> {
+/// clock, unless it exists; answers whether it did.
+pub async fn seed(app: &App) -> anyhow::Result<bool> {
+    let app = app.clone();
+    tokio::task::spawn_blocking(move || {
+        let exists = app
+            .store()
+            .lock()
+            .workspace_id_of(DEMO_WORKSPACE)?
+            .is_some();
+        if !exists {
+            seed_now(&app)?;
+        }
+        Ok(!exists)
+    })
+    .await?
+}
+
+/// [`seed`]'s work, on a blocking thread.
+fn seed_now(app: &App) -> anyhow::Result<()> {
     let now = app.clock().now();
     let mut rng = StdRng::seed_from_u64(0xac3e);
     let owner_hash = password::hash(DEMO_OWNER_PASSWORD)?;
@@ -485,7 +502,7 @@ pub async fn start(
 ) -> anyhow::Result<String> {
     let store = store::Store::open(db)?;
     let app = App::new(store, crate::ServerConfig::with_dev(true));
-    seed(&app)?;
+    seed(&app).await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .context("binding the demo server")?;

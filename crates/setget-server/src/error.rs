@@ -69,6 +69,12 @@ impl From<rusqlite::Error> for ApiError {
     }
 }
 
+impl From<crate::store::Error> for ApiError {
+    fn from(e: crate::store::Error) -> Self {
+        Self::Internal(e.into())
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (code, message, retry_after) = match self {

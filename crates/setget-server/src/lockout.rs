@@ -18,7 +18,7 @@ use chrono::{DateTime, Duration, Utc};
 use setget_protocol::ErrorCode;
 
 use crate::error::{ApiError, ApiResult};
-use crate::store::{self, attempts::Attempt};
+use crate::store::{self, Attempt};
 
 /// Failed password checks within this window lock an email out...
 pub(crate) const WINDOW: Duration = Duration::minutes(15);

@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand};
 use std::sync::Arc;
 
 use setget_server::geo::{self, Geo, Layered, MmdbGeo};
-use setget_server::store::Store;
+use setget_server::store::{Database, Store};
 use setget_server::{App, ServerConfig, serve};
 use tracing_subscriber::EnvFilter;
 
@@ -27,9 +27,11 @@ enum Command {
         /// Address to listen on; port 0 picks a free one (the chosen address is printed).
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
-        /// SQLite database file, created if missing (its schema brought up to date).
-        #[arg(long, env = "SETGET_DATABASE_URL", hide_env_values = true)]
-        db: PathBuf,
+        /// The database: a SQLite file (created if missing) or a `postgres://` address; its
+        /// schema is brought up to date.
+        #[arg(long, env = "SETGET_DATABASE_URL", hide_env_values = true,
+              value_parser = Database::parse)]
+        db: Database,
         /// Development mode: `/api/_dev/` routes, a movable clock, and `X-Forwarded-For`
         /// trusted from loopback.
         #[arg(long)]
@@ -70,18 +72,20 @@ enum Command {
     /// Bring the database's schema up to this server's version (creating the database if
     /// needed), then exit; a schema newer than this server's is refused, unchanged.
     Migrate {
-        /// SQLite database file.
-        #[arg(long, env = "SETGET_DATABASE_URL", hide_env_values = true)]
-        db: PathBuf,
+        /// A SQLite file or a `postgres://` address.
+        #[arg(long, env = "SETGET_DATABASE_URL", hide_env_values = true,
+              value_parser = Database::parse)]
+        db: Database,
     },
     /// Serve in dev mode with the demo workspace `acme` (owner `owner@acme.test`, password
     /// `setget-demo`) and simulated traffic.
     Demo {
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
-        /// Database file; a temporary one when left out. An existing demo is reused.
-        #[arg(long)]
-        db: Option<PathBuf>,
+        /// The database, a SQLite file or a `postgres://` address; a temporary file when left
+        /// out. An existing demo is reused.
+        #[arg(long, value_parser = Database::parse)]
+        db: Option<Database>,
         /// How often a simulated member signs in or out (e.g. `20s`).
         #[arg(long, default_value = "20s", value_parser = parse_duration)]
         traffic_interval: chrono::Duration,
@@ -171,7 +175,7 @@ async fn run() -> anyhow::Result<()> {
                 sources.push(Arc::new(MmdbGeo::open(file)?));
             }
             sources.push(Arc::new(geo::bundled()));
-            let store = Store::open(&db)?;
+            let store = connect(&db).await?;
             let config = ServerConfig {
                 dev,
                 rotation_interval,
@@ -189,16 +193,15 @@ async fn run() -> anyhow::Result<()> {
             let addr = listener.local_addr()?;
             // Tests and scripts read this line to learn the port.
             say(&format!("listening on http://{addr}"));
-            tracing::info!(%addr, db = %db.display(), "serving");
+            tracing::info!(%addr, db = %describe(&db), "serving");
             serve(listener, app, shutdown_signal()).await?;
             Ok(())
         }
         Command::Migrate { db } => {
-            let found = setget_server::store::migrate(&db)?;
+            let (found, now) = setget_server::store::migrate(&db).await?;
             say(&format!(
-                "{}: schema version {found} -> {}",
-                db.display(),
-                setget_server::store::SCHEMA_VERSION
+                "{}: schema version {found} -> {now}",
+                describe(&db)
             ));
             Ok(())
         }
@@ -214,19 +217,12 @@ async fn run() -> anyhow::Result<()> {
             };
             let db = match (db, &temp) {
                 (Some(db), _) => db,
-                (None, Some(t)) => t.path().join("demo.db"),
+                (None, Some(t)) => Database::Sqlite(t.path().join("demo.db")),
                 (None, None) => anyhow::bail!("no folder for the demo database"),
             };
-            let store = Store::open(&db)?;
+            let store = connect(&db).await?;
             let app = App::new(store, ServerConfig::with_dev(true));
-            let exists = app
-                .store()
-                .lock()
-                .workspace_id_of(setget_server::demo::DEMO_WORKSPACE)?
-                .is_some();
-            if !exists {
-                setget_server::demo::seed(&app)?;
-            }
+            setget_server::demo::seed(&app).await?;
             let interval = traffic_interval
                 .to_std()
                 .ok()
@@ -280,6 +276,20 @@ async fn run() -> anyhow::Result<()> {
             ));
             Ok(())
         }
+    }
+}
+
+/// Opens the database, saying what it waits for.
+async fn connect(db: &Database) -> anyhow::Result<Store> {
+    Store::connect(db).await
+}
+
+/// How a database is named in output: a SQLite file by its path, PostgreSQL by its kind
+/// only (its address may hold a password).
+fn describe(db: &Database) -> String {
+    match db {
+        Database::Sqlite(path) => path.display().to_string(),
+        Database::Postgres(_) => "the PostgreSQL database".to_owned(),
     }
 }
 

@@ -24,7 +24,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::{
     ApiJson, ApiPath, ApiQuery, ClientIp, UserAgent, check_per_page, default_per_page,
 };
-use crate::store::attempts::Attempt;
+use crate::store::Attempt;
 use crate::store::{self, AuditFilter, Ending, NewEvent, Scope};
 use setget_protocol::Timeout;
 
@@ -90,7 +90,7 @@ async fn members(
         let results = rows
             .iter()
             .map(|m| conn.member_view(m))
-            .collect::<rusqlite::Result<Vec<_>>>()?;
+            .collect::<store::Result<Vec<_>>>()?;
         Ok(Json(Page { results, total }))
     })
     .await
@@ -110,7 +110,7 @@ struct PageQuery {
 
 /// The member `member_id` of the caller's workspace, or 404.
 fn member_in(
-    conn: &store::Locked<'_>,
+    conn: &mut store::Locked<'_>,
     authed: &Authed,
     member_id: &str,
 ) -> ApiResult<store::MemberRow> {
@@ -131,7 +131,7 @@ async fn member_sessions(
     let now = app.clock().now();
     app.blocking(move |store| {
         let mut conn = store.lock();
-        let member = member_in(&conn, &authed, &member_id)?;
+        let member = member_in(&mut conn, &authed, &member_id)?;
         conn.expire_due(&authed.workspace.id, now)?;
         let (results, total) =
             conn.active_sessions(Scope::Member(&member.id), u64::from(q.offset), q.per_page)?;
@@ -161,7 +161,7 @@ async fn revoke_member_session(
     let own = session_id == authed.session.id;
     app.blocking(move |store| {
         let mut conn = store.lock();
-        let member = member_in(&conn, &authed, &member_id)?;
+        let member = member_in(&mut conn, &authed, &member_id)?;
         let session = conn
             .session_in(&authed.workspace.id, &session_id)?
             .filter(|s| s.member_id == member.id && s.status == SessionStatus::Active)
@@ -197,7 +197,7 @@ async fn revoke_member_sessions(
     let revoked = app
         .blocking(move |store| {
             let mut conn = store.lock();
-            let member = member_in(&conn, &authed, &member_id)?;
+            let member = member_in(&mut conn, &authed, &member_id)?;
             let sessions = conn.all_active_sessions(Scope::Member(&member.id))?;
             let actor = (authed.member.id.as_str(), authed.member.email.as_str());
             Ok(conn.end_sessions(

@@ -13,7 +13,7 @@ use utoipa_axum::routes;
 use crate::auth::{Authed, session_cookie, signed_out_response};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ClientIp, UserAgent};
-use crate::store::attempts::Attempt;
+use crate::store::Attempt;
 use crate::store::{Ending, NewSession};
 use crate::{App, lockout, token};
 

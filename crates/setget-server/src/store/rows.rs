@@ -1,12 +1,11 @@
-//! The rows and values the store's tables share, and the conversions they need.
+//! The rows and values both backends read and write, and the rules on them that need no
+//! database (a session's expiry instant and reason, an email's lockout key).
 
-use chrono::{DateTime, Utc};
-use rusqlite::{Connection, Transaction};
+use chrono::{DateTime, Duration, Utc};
 use setget_protocol::{
-    AuthMethod, EventKind, EventReason, Location, Role, SessionPolicy, WorkspaceRef,
+    AuthMethod, EndReason, EventKind, EventReason, Location, Role, Session, SessionPolicy,
+    SessionStatus, Timeout, WorkspaceRef,
 };
-
-use setget_protocol::Timeout;
 
 /// A member row, with what only the server sees.
 #[derive(Debug, Clone)]
@@ -82,6 +81,130 @@ impl NewEvent<'_> {
     }
 }
 
+impl<'a> NewEvent<'a> {
+    /// `member` signed in: session `session_id`, from `device` (the label of the request's
+    /// user agent), at `location` (JSON text).
+    pub(crate) fn signed_in(
+        member: &'a MemberRow,
+        new: &'a NewSession<'a>,
+        session_id: &'a str,
+        device: &'a str,
+        location: Option<&'a str>,
+    ) -> Self {
+        Self {
+            member_id: Some(&member.id),
+            member_email: Some(&member.email),
+            session_id: Some(session_id),
+            ip: Some(new.ip),
+            user_agent: Some(new.user_agent),
+            device: Some(device),
+            auth_method: Some(AuthMethod::Password),
+            location,
+            ..Self::of(EventKind::SignedIn)
+        }
+    }
+
+    /// `session` ended as `ending` says.
+    pub(crate) fn ended(session: &'a Session, ending: &'a Ending<'a>) -> Self {
+        Self {
+            member_id: Some(&session.member_id),
+            member_email: Some(&session.member_email),
+            session_id: Some(&session.id),
+            ip: Some(&session.last_ip),
+            user_agent: Some(&session.user_agent),
+            device: Some(&session.device),
+            reason: ending.event_reason.clone(),
+            actor_id: ending.actor.map(|a| a.0),
+            actor_email: ending.actor.map(|a| a.1),
+            ..Self::of(ending.event.clone())
+        }
+    }
+
+    /// A sign-in of `member` failed for `reason`, from `ip` with `user_agent` (`device` its
+    /// label).
+    pub(crate) fn sign_in_failed(
+        member: &'a MemberRow,
+        ip: &'a str,
+        user_agent: &'a str,
+        device: &'a str,
+        reason: EventReason,
+    ) -> Self {
+        Self {
+            member_id: Some(&member.id),
+            member_email: Some(&member.email),
+            ip: Some(ip),
+            user_agent: Some(user_agent),
+            device: Some(device),
+            reason: Some(reason),
+            ..Self::of(EventKind::SignInFailed)
+        }
+    }
+
+    /// `summary` of a bulk ending: who did it and why, as each ending says, and how many.
+    pub(crate) fn summary_of(mut summary: Self, ending: &'a Ending<'a>, ended: u64) -> Self {
+        summary.reason = ending.event_reason.clone();
+        (summary.actor_id, summary.actor_email) = ending.actor.unzip();
+        summary.details = Some(serde_json::json!({ "revoked": ended }).to_string());
+        summary
+    }
+
+    /// `actor` (id, email) changed the policy from `old` to `new`.
+    pub(crate) fn policy_updated(
+        actor: (&'a str, &'a str),
+        old: &SessionPolicy,
+        new: &SessionPolicy,
+    ) -> Self {
+        let policy_json = |p: &SessionPolicy| {
+            serde_json::json!({
+                "inactivity_timeout": p.inactivity_timeout,
+                "absolute_timeout": p.absolute_timeout,
+                "max_concurrent_sessions": p.max_concurrent_sessions,
+            })
+        };
+        Self {
+            actor_id: Some(actor.0),
+            actor_email: Some(actor.1),
+            details: Some(
+                serde_json::json!({"old": policy_json(old), "new": policy_json(new)}).to_string(),
+            ),
+            ..Self::of(EventKind::PolicyUpdated)
+        }
+    }
+}
+
+/// One minute's count of refused attempts on a locked email, as stored.
+pub(crate) struct Refusals {
+    pub(crate) member_id: Option<String>,
+    pub(crate) first_at: i64,
+    pub(crate) last_at: i64,
+    pub(crate) count: i64,
+    pub(crate) ip: String,
+    pub(crate) user_agent: String,
+}
+
+impl Refusals {
+    /// The audit event of these refusals of `member`: a failed sign-in for the reason
+    /// `locked`, with the count and the minute's first and last attempt; `device` is the
+    /// user agent's label.
+    pub(crate) fn event<'a>(&'a self, member: &'a MemberRow, device: &'a str) -> NewEvent<'a> {
+        let details = serde_json::json!({
+            "count": self.count,
+            "first_at": from_ts(self.first_at),
+            "last_at": from_ts(self.last_at),
+        });
+        NewEvent {
+            details: Some(details.to_string()),
+            ..NewEvent::sign_in_failed(
+                member,
+                &self.ip,
+                &self.user_agent,
+                device,
+                EventReason::Locked,
+            )
+        }
+    }
+}
+
 pub(crate) fn ts(t: DateTime<Utc>) -> i64 {
     t.timestamp()
 }
@@ -111,24 +234,145 @@ impl WorkspaceRow {
     }
 }
 
-/// Takes the next per-workspace change number for a session row.
-pub(crate) fn next_change_seq(tx: &Transaction<'_>, workspace_id: &str) -> rusqlite::Result<i64> {
-    tx.query_row(
-        "UPDATE workspaces SET change_seq = change_seq + 1 WHERE id = ?1 RETURNING change_seq",
-        [workspace_id],
-        |r| r.get(0),
-    )
+/// How sessions end: their new status, the reason on the session, the audit event and its
+/// reason, and who did it (for admins).
+#[derive(Debug, Clone)]
+pub struct Ending<'a> {
+    pub status: SessionStatus,
+    pub reason: EndReason,
+    pub at: DateTime<Utc>,
+    /// `session.signed_out`, `session.revoked`, `session.expired` or
+    /// `session.reauth_required`.
+    pub event: EventKind,
+    /// The audit event's reason: `self`, `admin`, `concurrent_limit`, `inactivity`, ...
+    pub event_reason: Option<EventReason>,
+    /// `(id, email)` of the admin who revoked it.
+    pub actor: Option<(&'a str, &'a str)>,
 }
 
-pub(crate) fn count(
-    conn: &Connection,
-    sql: &str,
-    args: &[&dyn rusqlite::ToSql],
-) -> rusqlite::Result<u64> {
-    let n: i64 = conn.prepare_cached(sql)?.query_row(args, |r| r.get(0))?;
-    Ok(u64::try_from(n).unwrap_or_default())
+impl Ending<'_> {
+    /// A revocation for `reason`, audited as `session.revoked` with `event_reason`.
+    pub fn revoked<'a>(
+        reason: EndReason,
+        event_reason: EventReason,
+        at: DateTime<Utc>,
+        actor: Option<(&'a str, &'a str)>,
+    ) -> Ending<'a> {
+        Ending {
+            status: SessionStatus::Revoked,
+            reason,
+            at,
+            event: EventKind::Revoked,
+            event_reason: Some(event_reason),
+            actor,
+        }
+    }
 }
 
-pub(crate) fn to_i64(n: u64) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
+/// Whether a session that has reached `expires_at` ran out of its absolute or its inactivity
+/// time (absolute wins a tie).
+pub fn expiry_reason(s: &Session) -> EndReason {
+    if s.created_at + s.absolute_timeout.duration() <= s.expires_at {
+        EndReason::Absolute
+    } else {
+        EndReason::Inactivity
+    }
+}
+
+/// `min(last_active_at + inactivity, created_at + absolute)`.
+pub fn expires_at(
+    created_at: DateTime<Utc>,
+    last_active_at: DateTime<Utc>,
+    inactivity: Timeout,
+    absolute: Timeout,
+) -> DateTime<Utc> {
+    (last_active_at + inactivity.duration()).min(created_at + absolute.duration())
+}
+
+/// Whose sessions a query is about.
+#[derive(Debug, Clone, Copy)]
+pub enum Scope<'a> {
+    Member(&'a str),
+    Workspace(&'a str),
+}
+
+impl Scope<'_> {
+    /// The filter column (a fixed name) and its value.
+    pub(crate) fn column(&self) -> (&'static str, &str) {
+        match self {
+            Self::Member(id) => ("member_id", id),
+            Self::Workspace(id) => ("workspace_id", id),
+        }
+    }
+}
+
+/// What a presented token is.
+#[derive(Debug, Clone)]
+pub enum TokenLookup {
+    /// The session's current token, issued at `issued_at`; `confirmed` once a request has
+    /// used it (a fresh rotation is unconfirmed until then).
+    Current {
+        session: Session,
+        workspace_id: String,
+        issued_at: DateTime<Utc>,
+        confirmed: bool,
+    },
+    /// A token the session replaced, accepted until `valid_until` — and after it, as long as
+    /// the token that replaced it is still the session's current one and was never used
+    /// (`successor_unconfirmed`, with `current_digest` to rotate from).
+    Retired {
+        session: Session,
+        workspace_id: String,
+        valid_until: DateTime<Utc>,
+        successor_unconfirmed: bool,
+        current_digest: Vec<u8>,
+        /// When the session's current token was issued.
+        current_issued_at: DateTime<Utc>,
+    },
+    /// No session has ever had it.
+    Unknown,
+}
+
+/// Filters of the audit log listing.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub after: i64,
+    pub event: Option<String>,
+    pub member_id: Option<String>,
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+}
+
+/// A member to create along with a workspace: email, display name, role, password hash.
+#[derive(Debug, Clone)]
+pub struct NewMember {
+    pub email: String,
+    pub display_name: String,
+    pub role: Role,
+    pub password_hash: String,
+}
+
+/// How long a failure is remembered: a lock still in force began within the last 15 minutes,
+/// from failures that began at most 15 minutes before that.
+pub const FAILURE_MEMORY: Duration = Duration::minutes(30);
+
+/// The refused attempts on one locked email within this long become one audit event.
+pub const REFUSAL_WINDOW: Duration = Duration::minutes(1);
+
+/// The key an email is kept under: the SHA-256 of the normalised email.
+pub(crate) fn email_key(email: &str) -> Vec<u8> {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(email.as_bytes()).to_vec()
+}
+
+/// Who tried, from where, and when.
+#[derive(Debug, Clone, Copy)]
+pub struct Attempt<'a> {
+    /// The normalised email.
+    pub email: &'a str,
+    /// Its member, when it has one.
+    pub member: Option<&'a MemberRow>,
+    pub at: DateTime<Utc>,
+    pub ip: &'a str,
+    pub user_agent: &'a str,
 }

@@ -11,7 +11,9 @@ use rand::rngs::StdRng;
 use rand::{Rng as _, RngCore as _, SeedableRng as _};
 use rusqlite::params;
 
-use super::{NewEvent, Store, append_event, expires_at};
+use super::sqlite::append_event;
+use super::sqlite::open_migrated;
+use super::{NewEvent, expires_at};
 use crate::password;
 use setget_protocol::{AuthMethod, EventKind, EventReason, Timeout};
 
@@ -40,8 +42,7 @@ pub fn seed(path: &Path, counts: SeedCounts, now: DateTime<Utc>) -> anyhow::Resu
     if counts.members == 0 {
         bail!("--members must be at least 1 (the owner)");
     }
-    let store = Store::open(path)?;
-    let mut conn = store.guard();
+    let (mut conn, _) = open_migrated(path)?;
     conn.pragma_update(None, "synchronous", "OFF")?;
     let devices: Vec<_> = AGENTS
         .iter()
@@ -193,8 +194,7 @@ pub fn seed(path: &Path, counts: SeedCounts, now: DateTime<Utc>) -> anyhow::Resu
 /// server may be serving: its event stream finds them within a second), in one transaction: a
 /// burst for the live sync. Members and addresses vary as in [`seed`].
 pub fn append_events(path: &Path, events: u64, now: DateTime<Utc>) -> anyhow::Result<()> {
-    let store = Store::open(path)?;
-    let mut conn = store.guard();
+    let (mut conn, _) = open_migrated(path)?;
     let members: i64 = conn.query_row(
         "SELECT count(*) FROM members WHERE workspace_id = 'bench'",
         [],

@@ -729,17 +729,12 @@ async fn sign_in_records_the_device_in_the_audit_log() {
     let (status, _, body) = h.send(request).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["session"]["device"], "Firefox on Windows");
-    let device: String = h
-        .app
-        .store()
-        .conn()
-        .query_row(
-            "SELECT device FROM audit_events WHERE event = 'session.signed_in'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
-    assert_eq!(device, "Firefox on Windows");
+    let rows = h.app.store().test_rows(
+        "SELECT device FROM audit_events WHERE event = 'session.signed_in'",
+        &[],
+    );
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["device"], "Firefox on Windows");
 }
 
 #[tokio::test]

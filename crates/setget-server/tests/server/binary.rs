@@ -5,6 +5,8 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
 use serde_json::json;
+use setget_server::store::Database;
+use setget_server::store::testing::{database_at, schema_version, set_schema_version};
 
 pub(crate) struct Server {
     child: Child,
@@ -31,6 +33,8 @@ fn listening_url(child: &mut Child) -> String {
 }
 
 impl Server {
+    /// A server on the test's database at `db`: that SQLite file, or its PostgreSQL
+    /// counterpart when the suite runs on PostgreSQL (see `database_at`).
     pub(crate) fn start(db: &Path, dev: bool) -> Self {
         Self::start_on(db, dev, "127.0.0.1:0")
     }
@@ -42,9 +46,14 @@ impl Server {
 
     /// The same with more arguments to `serve`.
     pub(crate) fn start_with(db: &Path, dev: bool, listen: &str, args: &[&str]) -> Self {
+        Self::start_database(&database_at(db), dev, listen, args)
+    }
+
+    /// A server on exactly `db`.
+    pub(crate) fn start_database(db: &Database, dev: bool, listen: &str, args: &[&str]) -> Self {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_setget-server"));
         cmd.args(["serve", "--listen", listen, "--db"])
-            .arg(db)
+            .arg(db.as_arg())
             .args(args)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped());
@@ -177,7 +186,7 @@ async fn seed_bench_writes_a_consistent_workspace_the_server_serves() {
         .unwrap();
     assert!(!again.success());
 
-    let server = Server::start(&db, false);
+    let server = Server::start_database(&Database::Sqlite(db.clone()), false, "127.0.0.1:0", &[]);
     let client = reqwest::Client::new();
     let signed = client
         .post(format!("{}/auth/sign-in/", server.url))
@@ -410,36 +419,32 @@ async fn the_demo_command_serves_the_seeded_workspace_with_the_documented_creden
     assert_eq!(clock.status(), 200);
 }
 
-/// The schema version SQLite keeps in the file's header.
-fn user_version(db: &Path) -> i64 {
-    rusqlite::Connection::open(db)
-        .unwrap()
-        .pragma_query_value(None, "user_version", |r| r.get(0))
-        .unwrap()
-}
-
 #[test]
 fn migrate_brings_a_database_to_this_servers_schema_and_a_newer_one_is_refused_unchanged() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("s.db");
+    let db = database_at(&dir.path().join("s.db"));
     let server = || Command::new(env!("CARGO_BIN_EXE_setget-server"));
-    // A new file: created at this server's schema; migrating again changes nothing. The file
-    // is named by `--db` or by SETGET_DATABASE_URL.
+    let latest = db.schema_version_written();
+    let named = match &db {
+        Database::Sqlite(path) => path.display().to_string(),
+        Database::Postgres(_) => "the PostgreSQL database".to_owned(),
+    };
+    // A new database: brought to this server's schema; migrating again changes nothing. The
+    // database is named by `--db` or by SETGET_DATABASE_URL.
     let out = server()
         .args(["migrate", "--db"])
-        .arg(&db)
+        .arg(db.as_arg())
         .output()
         .unwrap();
     assert!(out.status.success(), "{out:?}");
-    let latest = setget_server::store::SCHEMA_VERSION;
     assert_eq!(
         String::from_utf8_lossy(&out.stdout).trim(),
-        format!("{}: schema version 0 -> {latest}", db.display())
+        format!("{named}: schema version 0 -> {latest}")
     );
-    assert_eq!(user_version(&db), latest);
+    assert_eq!(schema_version(&db), latest);
     let out = server()
         .arg("migrate")
-        .env("SETGET_DATABASE_URL", &db)
+        .env("SETGET_DATABASE_URL", db.as_arg())
         .output()
         .unwrap();
     assert!(out.status.success(), "{out:?}");
@@ -448,8 +453,10 @@ fn migrate_brings_a_database_to_this_servers_schema_and_a_newer_one_is_refused_u
             .contains(&format!("schema version {latest} -> {latest}")),
         "{out:?}"
     );
-    // An address is not a file name: refused, and no file made of it.
-    for address in ["postgres://localhost/setget", "sqlite:s.db"] {
+    // An address of another kind is not a file name: refused, and no file made of it.
+    let files = || std::fs::read_dir(dir.path()).unwrap().count();
+    let before = files();
+    for address in ["mysql://localhost/setget", "sqlite:s.db"] {
         let out = server()
             .args(["migrate", "--db", address])
             .current_dir(dir.path())
@@ -459,26 +466,23 @@ fn migrate_brings_a_database_to_this_servers_schema_and_a_newer_one_is_refused_u
         assert!(!out.status.success(), "{address}: {out:?}");
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(
-            stderr.contains("--db takes the path of a SQLite file"),
+            stderr.contains("--db takes the path of a SQLite file or a postgres:// address"),
             "{stderr}"
         );
-        assert_eq!(
-            std::fs::read_dir(dir.path()).unwrap().count(),
-            1,
-            "{address}"
-        );
+        assert_eq!(files(), before, "{address}");
     }
     // A database a later server wrote: neither migrate nor serve touch it.
-    rusqlite::Connection::open(&db)
-        .unwrap()
-        .pragma_update(None, "user_version", latest + 1)
-        .unwrap();
-    let before = std::fs::read(&db).unwrap();
+    set_schema_version(&db, latest + 1);
+    let snapshot = || match &db {
+        Database::Sqlite(path) => std::fs::read(path).unwrap(),
+        Database::Postgres(_) => Vec::new(),
+    };
+    let before = snapshot();
     for args in [&["migrate"][..], &["serve", "--listen", "127.0.0.1:0"][..]] {
         let out = server()
             .args(args)
             .arg("--db")
-            .arg(&db)
+            .arg(db.as_arg())
             .env("RUST_BACKTRACE", "0")
             .output()
             .unwrap();
@@ -491,7 +495,7 @@ fn migrate_brings_a_database_to_this_servers_schema_and_a_newer_one_is_refused_u
             )),
             "{args:?}: {stderr}"
         );
-        assert_eq!(user_version(&db), latest + 1);
-        assert_eq!(std::fs::read(&db).unwrap(), before, "{args:?}");
+        assert_eq!(schema_version(&db), latest + 1);
+        assert_eq!(snapshot(), before, "{args:?}");
     }
 }

@@ -29,18 +29,28 @@ async fn sign_in_sets_a_hardened_cookie_and_keeps_the_token_out_of_the_body() {
     assert_eq!(body["session"]["created_at"], "2026-04-08T12:00:00Z");
     assert_eq!(body["session"]["expires_at"], "2026-04-15T12:00:00Z");
     assert_eq!(headers[header::CACHE_CONTROL], "no-store");
-    // Only the digest is stored.
-    let stored: i64 = h
-        .app
-        .store()
-        .conn()
-        .query_row(
-            "SELECT count(*) FROM sessions WHERE CAST(token_digest AS TEXT) LIKE '%' || ?1 || '%'",
-            [&token[4..]],
-            |r| r.get(0),
-        )
-        .unwrap();
-    assert_eq!(stored, 0);
+    // Only the digest is stored: no column of any session or retired token holds the token,
+    // as text or as bytes.
+    let hex: String = token.bytes().map(|b| format!("{b:02x}")).collect();
+    for table in ["sessions", "retired_tokens"] {
+        for row in h
+            .app
+            .store()
+            .test_rows(&format!("SELECT * FROM {table}"), &[])
+        {
+            let row = serde_json::Value::Object(row).to_string();
+            assert!(
+                !row.contains(&token[4..]) && !row.contains(&hex[8..]),
+                "{row}"
+            );
+        }
+    }
+    assert_eq!(
+        h.app
+            .store()
+            .test_count("SELECT count(*) FROM sessions", &[]),
+        1
+    );
     assert_eq!(h.count_events("session.signed_in"), 1);
 }
 
@@ -261,12 +271,10 @@ async fn bad_input_gets_a_clear_client_error_and_changes_nothing() {
         );
     }
     assert_eq!(h.count_events("session.signed_in"), 0);
-    let sessions: i64 = h
+    let sessions = h
         .app
         .store()
-        .conn()
-        .query_row("SELECT count(*) FROM sessions", [], |r| r.get(0))
-        .unwrap();
+        .test_count("SELECT count(*) FROM sessions", &[]);
     assert_eq!(sessions, 0);
 }
 
@@ -352,12 +360,10 @@ async fn dev_workspaces_are_validated() {
         let (got, _, reply) = h.send(post_json("/api/_dev/workspaces/", &body)).await;
         assert_eq!(got, status, "{body}: {reply}");
     }
-    let workspaces: i64 = h
+    let workspaces = h
         .app
         .store()
-        .conn()
-        .query_row("SELECT count(*) FROM workspaces", [], |r| r.get(0))
-        .unwrap();
+        .test_count("SELECT count(*) FROM workspaces", &[]);
     // Only the harness's `acme` and `other`.
     assert_eq!(workspaces, 2);
 }

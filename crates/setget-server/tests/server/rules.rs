@@ -345,7 +345,7 @@ async fn forwarded_addresses_are_believed_only_from_trusted_proxies() {
     };
     // Without --dev and without a trusted proxy, the header is ignored (the peer here is the
     // in-process default, 127.0.0.1).
-    let plain = router(h.app_with(ServerConfig::default()));
+    let plain = router(h.app_with(ServerConfig::default()).await);
     assert_eq!(
         ip_of(plain.oneshot(request()).await.unwrap()).await,
         "127.0.0.1"
@@ -357,10 +357,13 @@ async fn forwarded_addresses_are_believed_only_from_trusted_proxies() {
         (vec!["127.0.0.0/8"], "10.0.0.1"),
         (vec!["127.0.0.0/8", "10.0.0.0/8"], "203.0.113.9"),
     ] {
-        let proxied = router(h.app_with(ServerConfig {
-            trusted_proxies: trusted.iter().map(|n| n.parse().unwrap()).collect(),
-            ..ServerConfig::default()
-        }));
+        let proxied = router(
+            h.app_with(ServerConfig {
+                trusted_proxies: trusted.iter().map(|n| n.parse().unwrap()).collect(),
+                ..ServerConfig::default()
+            })
+            .await,
+        );
         assert_eq!(
             ip_of(proxied.oneshot(request()).await.unwrap()).await,
             client

@@ -9,7 +9,8 @@ use axum::http::{HeaderMap, Request, StatusCode, header};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use setget_protocol::clock::ManualClock;
-use setget_server::store::Store;
+use setget_server::store::testing::fresh_database;
+use setget_server::store::{Database, Locked, Store};
 use setget_server::{App, ServerConfig, router};
 use tower::ServiceExt as _;
 
@@ -27,6 +28,7 @@ pub struct Harness {
     pub clock: Arc<ManualClock>,
     /// Member ids by email.
     pub ids: std::collections::HashMap<String, String>,
+    db: Database,
     _dir: tempfile::TempDir,
 }
 
@@ -39,13 +41,15 @@ pub fn start() -> DateTime<Utc> {
 impl Harness {
     pub async fn new(dev: bool) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("server.db")).unwrap();
+        let db = fresh_database(dir.path(), "server.db").await;
+        let store = Store::connect(&db).await.unwrap();
         let clock = Arc::new(ManualClock::new(start()));
         let app = App::with_clock(store, ServerConfig::with_dev(dev), clock.clone());
         let mut h = Self {
             app,
             clock,
             ids: std::collections::HashMap::new(),
+            db,
             _dir: dir,
         };
         if dev {
@@ -121,8 +125,8 @@ impl Harness {
     }
 
     /// The same database and clock behind another configuration (for non-dev behaviour).
-    pub fn app_with(&self, config: ServerConfig) -> App {
-        let store = Store::open(&self._dir.path().join("server.db")).unwrap();
+    pub async fn app_with(&self, config: ServerConfig) -> App {
+        let store = Store::connect(&self.db).await.unwrap();
         App::with_clock(store, config, self.clock.clone())
     }
 
@@ -148,36 +152,33 @@ impl Harness {
 
     /// The audit events called `event`, in order, as `{reason, actor_email, member_email, at, details}`.
     pub fn events(&self, event: &str) -> Vec<Value> {
-        let conn = self.app.store().conn();
-        let mut stmt = conn
-            .prepare(
+        self.app
+            .store()
+            .test_rows(
                 "SELECT reason, actor_email, member_email, at, details FROM audit_events
-                 WHERE event = ?1 ORDER BY seq",
+                 WHERE event = $1 ORDER BY seq",
+                &[event],
             )
-            .unwrap();
-        stmt.query_map([event], |r| {
-            Ok(json!({
-                "reason": r.get::<_, Option<String>>(0)?,
-                "actor_email": r.get::<_, Option<String>>(1)?,
-                "member_email": r.get::<_, Option<String>>(2)?,
-                "at": r.get::<_, i64>(3)?,
-                "details": r.get::<_, Option<String>>(4)?,
-            }))
-        })
-        .unwrap()
-        .map(Result::unwrap)
-        .collect()
+            .into_iter()
+            .map(Value::Object)
+            .collect()
     }
 
     pub fn count_events(&self, event: &str) -> i64 {
-        self.app
-            .store()
-            .conn()
-            .query_row(
-                "SELECT count(*) FROM audit_events WHERE event = ?1",
-                [event],
-                |r| r.get(0),
-            )
+        self.app.store().test_count(
+            "SELECT count(*) FROM audit_events WHERE event = $1",
+            &[event],
+        )
+    }
+
+    /// Runs `work` on the store on a blocking thread, as request handlers do.
+    pub async fn with_store<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut Locked<'_>) -> T + Send + 'static,
+    ) -> T {
+        let store = self.app.store().clone();
+        tokio::task::spawn_blocking(move || work(&mut store.lock()))
+            .await
             .unwrap()
     }
 }

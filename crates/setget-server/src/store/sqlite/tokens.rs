@@ -1,41 +1,13 @@
 //! Session tokens: looking one up (current or replaced), confirming and rotating.
 
-use super::locked::Locked;
+use super::Conn;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension as _, params};
-use setget_protocol::Session;
 
-use super::rows::{from_ts, ts};
+use super::rows::*;
 use super::sessions::one_session;
 
-/// What a presented token is.
-#[derive(Debug, Clone)]
-pub enum TokenLookup {
-    /// The session's current token, issued at `issued_at`; `confirmed` once a request has
-    /// used it (a fresh rotation is unconfirmed until then).
-    Current {
-        session: Session,
-        workspace_id: String,
-        issued_at: DateTime<Utc>,
-        confirmed: bool,
-    },
-    /// A token the session replaced, accepted until `valid_until` — and after it, as long as
-    /// the token that replaced it is still the session's current one and was never used
-    /// (`successor_unconfirmed`, with `current_digest` to rotate from).
-    Retired {
-        session: Session,
-        workspace_id: String,
-        valid_until: DateTime<Utc>,
-        successor_unconfirmed: bool,
-        current_digest: Vec<u8>,
-        /// When the session's current token was issued.
-        current_issued_at: DateTime<Utc>,
-    },
-    /// No session has ever had it.
-    Unknown,
-}
-
-impl Locked<'_> {
+impl Conn<'_> {
     /// Finds the session of a token digest, current or retired.
     pub fn lookup_token(&self, digest: &[u8]) -> rusqlite::Result<TokenLookup> {
         let conn: &Connection = &self.0;
@@ -84,6 +56,8 @@ impl Locked<'_> {
     /// `grace_until`, in the same transaction. When the old token was never used (a rotation
     /// started over from an older token), the tokens it had replaced now lead to the new one, so
     /// that a second lost answer does not strand them either, and the old token itself is dead.
+    /// Answers false, changing nothing, when `old_digest` is no longer the session's current
+    /// token (another request rotated it first).
     pub fn rotate_token(
         &mut self,
         session_id: &str,
@@ -91,17 +65,22 @@ impl Locked<'_> {
         new_digest: &[u8],
         now: DateTime<Utc>,
         grace_until: DateTime<Utc>,
-    ) -> rusqlite::Result<()> {
+    ) -> rusqlite::Result<bool> {
         let conn: &mut Connection = &mut self.0;
         let tx = conn.transaction()?;
-        let old_unconfirmed: bool = tx
+        let old_unconfirmed: bool = match tx
             .query_row(
                 "SELECT token_confirmed = 0 FROM sessions WHERE id = ?1 AND token_digest = ?2",
                 params![session_id, old_digest],
                 |r| r.get(0),
             )
             .optional()?
-            .unwrap_or(false);
+        {
+            Some(unconfirmed) => unconfirmed,
+            // Rotated already, by a request that came first: this one keeps the session's
+            // current token.
+            None => return Ok(false),
+        };
         if old_unconfirmed {
             tx.execute(
                 "UPDATE retired_tokens SET successor = ?3 WHERE session_id = ?1 AND successor = ?2",
@@ -127,6 +106,7 @@ impl Locked<'_> {
          WHERE id = ?1 AND token_digest = ?4",
             params![session_id, new_digest, ts(now), old_digest],
         )?;
-        tx.commit()
+        tx.commit()?;
+        Ok(true)
     }
 }

@@ -1,6 +1,6 @@
 //! Sessions: creating (with the concurrent limit), ending, expiring when due, reading.
 
-use super::locked::Locked;
+use super::Conn;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension as _, Row, Transaction, params};
 use setget_protocol::{AuthMethod, EndReason, EventKind, Session, SessionStatus};
@@ -9,46 +9,12 @@ use super::attempts;
 use super::audit::append_event;
 use setget_protocol::sqlite::{json, parsed, parsed_opt};
 
-use super::rows::{MemberRow, NewEvent, NewSession, count, from_ts, next_change_seq, to_i64, ts};
+use super::rows::*;
 use super::workspaces::workspace;
+use super::{count, next_change_seq, to_i64};
 use setget_protocol::{EventReason, Timeout};
 
-/// How sessions end: their new status, the reason on the session, the audit event and its
-/// reason, and who did it (for admins).
-#[derive(Debug, Clone)]
-pub struct Ending<'a> {
-    pub status: SessionStatus,
-    pub reason: EndReason,
-    pub at: DateTime<Utc>,
-    /// `session.signed_out`, `session.revoked`, `session.expired` or
-    /// `session.reauth_required`.
-    pub event: EventKind,
-    /// The audit event's reason: `self`, `admin`, `concurrent_limit`, `inactivity`, ...
-    pub event_reason: Option<EventReason>,
-    /// `(id, email)` of the admin who revoked it.
-    pub actor: Option<(&'a str, &'a str)>,
-}
-
-impl Ending<'_> {
-    /// A revocation for `reason`, audited as `session.revoked` with `event_reason`.
-    pub fn revoked<'a>(
-        reason: EndReason,
-        event_reason: EventReason,
-        at: DateTime<Utc>,
-        actor: Option<(&'a str, &'a str)>,
-    ) -> Ending<'a> {
-        Ending {
-            status: SessionStatus::Revoked,
-            reason,
-            at,
-            event: EventKind::Revoked,
-            event_reason: Some(event_reason),
-            actor,
-        }
-    }
-}
-
-impl Locked<'_> {
+impl Conn<'_> {
     /// Creates a session for `member` under the workspace's current policy, audits the sign-in,
     /// revokes the member's oldest sessions beyond the concurrent-session limit, and returns the
     /// new session's id.
@@ -113,17 +79,7 @@ impl Locked<'_> {
             &tx,
             &ws.id,
             new.now,
-            &NewEvent {
-                member_id: Some(&member.id),
-                member_email: Some(&member.email),
-                session_id: Some(&id),
-                ip: Some(new.ip),
-                user_agent: Some(new.user_agent),
-                device: Some(&device.label),
-                auth_method: Some(AuthMethod::Password),
-                location: location.as_deref(),
-                ..NewEvent::of(EventKind::SignedIn)
-            },
+            &NewEvent::signed_in(member, new, &id, &device.label, location.as_deref()),
         )?;
         tx.commit()?;
         Ok(id)
@@ -156,23 +112,12 @@ pub(crate) fn end_in(
         tx,
         workspace_id,
         ending.at,
-        &NewEvent {
-            member_id: Some(&session.member_id),
-            member_email: Some(&session.member_email),
-            session_id: Some(&session.id),
-            ip: Some(&session.last_ip),
-            user_agent: Some(&session.user_agent),
-            device: Some(&session.device),
-            reason: ending.event_reason.clone(),
-            actor_id: ending.actor.map(|a| a.0),
-            actor_email: ending.actor.map(|a| a.1),
-            ..NewEvent::of(ending.event.clone())
-        },
+        &NewEvent::ended(session, ending),
     )?;
     Ok(true)
 }
 
-impl Locked<'_> {
+impl Conn<'_> {
     /// Ends one session (in its own transaction); returns false when it was not active.
     pub fn end_session(
         &mut self,
@@ -205,11 +150,8 @@ impl Locked<'_> {
                 ended += 1;
             }
         }
-        if let Some(mut summary) = summary {
-            // The summary says who and why as each ending does.
-            summary.reason = ending.event_reason.clone();
-            (summary.actor_id, summary.actor_email) = ending.actor.unzip();
-            summary.details = Some(serde_json::json!({ "revoked": ended }).to_string());
+        if let Some(summary) = summary {
+            let summary = NewEvent::summary_of(summary, ending, ended);
             append_event(&tx, workspace_id, ending.at, &summary)?;
         }
         tx.commit()?;
@@ -264,16 +206,6 @@ pub(crate) fn expire_due_in(
     Ok(due.len())
 }
 
-/// Whether a session that has reached `expires_at` ran out of its absolute or its inactivity
-/// time (absolute wins a tie).
-pub fn expiry_reason(s: &Session) -> EndReason {
-    if s.created_at + s.absolute_timeout.duration() <= s.expires_at {
-        EndReason::Absolute
-    } else {
-        EndReason::Inactivity
-    }
-}
-
 /// The columns [`session_row`] reads, in order.
 pub(crate) const SESSION_COLUMNS: &str = "s.id, s.member_id, m.email, s.device, s.browser, s.os,
     s.user_agent, s.ip, s.last_ip, s.location, s.created_at, s.last_active_at,
@@ -325,16 +257,6 @@ pub(crate) fn select_sessions(
         .collect()
 }
 
-/// `min(last_active_at + inactivity, created_at + absolute)`.
-pub fn expires_at(
-    created_at: DateTime<Utc>,
-    last_active_at: DateTime<Utc>,
-    inactivity: Timeout,
-    absolute: Timeout,
-) -> DateTime<Utc> {
-    (last_active_at + inactivity.duration()).min(created_at + absolute.duration())
-}
-
 /// A session by id, whatever its status, with its workspace id.
 pub(crate) fn session_by_id(
     conn: &Connection,
@@ -375,7 +297,7 @@ pub(crate) fn one_session(
     .optional()
 }
 
-impl Locked<'_> {
+impl Conn<'_> {
     /// A session of the workspace by id, whatever its status.
     pub fn session_in(
         &self,
@@ -393,24 +315,7 @@ impl Locked<'_> {
     }
 }
 
-/// Whose sessions a query is about.
-#[derive(Debug, Clone, Copy)]
-pub enum Scope<'a> {
-    Member(&'a str),
-    Workspace(&'a str),
-}
-
-impl Scope<'_> {
-    /// The filter column (a fixed name) and its value.
-    fn column(&self) -> (&'static str, &str) {
-        match self {
-            Self::Member(id) => ("member_id", id),
-            Self::Workspace(id) => ("workspace_id", id),
-        }
-    }
-}
-
-impl Locked<'_> {
+impl Conn<'_> {
     /// A page of the scope's active sessions, newest first, with the total count.
     pub fn active_sessions(
         &self,
@@ -450,7 +355,7 @@ pub(crate) fn all_active_sessions(
     )
 }
 
-impl Locked<'_> {
+impl Conn<'_> {
     /// Sessions of any status whose `change_seq` is above `after`, ascending, and how many such
     /// changes there are in all.
     pub fn sessions_changed_after(
@@ -504,21 +409,21 @@ impl Locked<'_> {
     }
 }
 
-impl Locked<'_> {
+impl Conn<'_> {
     /// A session by id, whatever its status, with its workspace id.
     pub fn session_by_id(&self, id: &str) -> rusqlite::Result<Option<(Session, String)>> {
         session_by_id(&self.0, id)
     }
 }
 
-impl Locked<'_> {
+impl Conn<'_> {
     /// Every active session of the scope, oldest first (for bulk revocation).
     pub fn all_active_sessions(&self, scope: Scope<'_>) -> rusqlite::Result<Vec<Session>> {
         all_active_sessions(&self.0, scope)
     }
 }
 
-impl Locked<'_> {
+impl Conn<'_> {
     /// The address and user agent of the member's latest session, if any.
     pub fn latest_sign_in_of(&self, member_id: &str) -> rusqlite::Result<Option<(String, String)>> {
         self.0

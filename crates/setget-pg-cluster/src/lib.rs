@@ -35,7 +35,7 @@ impl Cluster {
         let user = run_as()?;
         // Removed on drop from here on, whatever fails next.
         let mut cluster = Self {
-            dir: fresh_dir(user.is_some())?,
+            dir: cluster_dir(user.is_some())?,
             bin,
             user,
             server: None,
@@ -57,48 +57,7 @@ impl Cluster {
         if !out.status.success() {
             bail!("initdb failed: {}", String::from_utf8_lossy(&out.stderr));
         }
-        let log = std::fs::File::create(cluster.dir.join("postgres.log"))?;
-        if let Some((uid, gid)) = user {
-            std::os::unix::fs::chown(cluster.dir.join("postgres.log"), Some(uid), Some(gid))?;
-        }
-        let server = cluster
-            .command("postgres")
-            .arg("-D")
-            .arg(&data)
-            .arg("-k")
-            .arg(&cluster.dir)
-            .args(["-p", PORT, "-c", "listen_addresses="])
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .context("starting postgres")?;
-        cluster.server = Some(server);
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let exited = match cluster.server.as_mut() {
-                Some(server) => server.try_wait()?,
-                None => None,
-            };
-            if let Some(status) = exited {
-                bail!(
-                    "postgres exited at start ({status}): {}",
-                    std::fs::read_to_string(cluster.dir.join("postgres.log")).unwrap_or_default()
-                );
-            }
-            let ready = cluster
-                .command("pg_isready")
-                .arg("-h")
-                .arg(&cluster.dir)
-                .args(["-p", PORT, "-U", DATABASE, "-d", "postgres", "-q"])
-                .status()?;
-            if ready.success() {
-                break;
-            }
-            if Instant::now() > deadline {
-                bail!("postgres did not accept connections within 30 s");
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        cluster.run_server()?;
         let out = cluster
             .command("createdb")
             .arg("-h")
@@ -110,6 +69,89 @@ impl Cluster {
             bail!("createdb failed: {}", String::from_utf8_lossy(&out.stderr));
         }
         Ok(cluster)
+    }
+
+    /// Starts the postmaster on the cluster's data and waits until it accepts connections
+    /// (at most 30 s).
+    fn run_server(&mut self) -> anyhow::Result<()> {
+        let log_path = self.dir.join("postgres.log");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_path)?;
+        if let Some((uid, gid)) = self.user {
+            std::os::unix::fs::chown(&log_path, Some(uid), Some(gid))?;
+        }
+        let server = self
+            .command("postgres")
+            .arg("-D")
+            .arg(self.dir.join("data"))
+            .arg("-k")
+            .arg(&self.dir)
+            .args(["-p", PORT, "-c", "listen_addresses="])
+            // Every test makes a database and each server under test keeps a pool.
+            .args(["-c", "max_connections=400"])
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .context("starting postgres")?;
+        self.server = Some(server);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let exited = match self.server.as_mut() {
+                Some(server) => server.try_wait()?,
+                None => None,
+            };
+            if let Some(status) = exited {
+                bail!(
+                    "postgres exited at start ({status}): {}",
+                    std::fs::read_to_string(&log_path).unwrap_or_default()
+                );
+            }
+            let ready = self
+                .command("pg_isready")
+                .arg("-h")
+                .arg(&self.dir)
+                .args(["-p", PORT, "-U", DATABASE, "-d", "postgres", "-q"])
+                .status()?;
+            if ready.success() {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                bail!("postgres did not accept connections within 30 s");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Stops the server (a fast shutdown: sessions are cut, the data is written); the data
+    /// stays for [`Cluster::start_again`].
+    pub fn stop(&mut self) -> anyhow::Result<()> {
+        let Some(mut server) = self.server.take() else {
+            return Ok(());
+        };
+        let stopped = self
+            .command("pg_ctl")
+            .arg("-D")
+            .arg(self.dir.join("data"))
+            .args(["stop", "-m", "fast", "-w"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !stopped {
+            let _ = server.kill();
+        }
+        server.wait()?;
+        Ok(())
+    }
+
+    /// Starts a stopped server again on the same data and socket.
+    pub fn start_again(&mut self) -> anyhow::Result<()> {
+        if self.server.is_some() {
+            return Ok(());
+        }
+        self.run_server()
     }
 
     /// The folder holding the socket (libpq's `host`).
@@ -165,26 +207,7 @@ impl Cluster {
 
 impl Drop for Cluster {
     fn drop(&mut self) {
-        let Some(mut server) = self.server.take() else {
-            let _ = std::fs::remove_dir_all(&self.dir);
-            return;
-        };
-        if server.try_wait().ok().flatten().is_none() {
-            // A fast shutdown: sessions ended, the data written, the socket removed.
-            let stopped = self
-                .command("pg_ctl")
-                .arg("-D")
-                .arg(self.dir.join("data"))
-                .args(["stop", "-m", "fast", "-w"])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success());
-            if !stopped {
-                let _ = server.kill();
-            }
-            let _ = server.wait();
-        }
+        let _ = self.stop();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
@@ -237,7 +260,7 @@ fn run_as() -> anyhow::Result<Option<(u32, u32)>> {
 /// A new folder of this process's under the temporary folder, for the cluster alone: `/tmp`
 /// when the cluster runs as another user (root's `TMPDIR` may be closed to it), and short
 /// enough for the socket's path (at most 107 bytes).
-fn fresh_dir(other_user: bool) -> anyhow::Result<PathBuf> {
+fn cluster_dir(other_user: bool) -> anyhow::Result<PathBuf> {
     let base = if other_user {
         PathBuf::from("/tmp")
     } else {
@@ -249,7 +272,20 @@ fn fresh_dir(other_user: bool) -> anyhow::Result<PathBuf> {
             base.display()
         );
     }
-    crate::fresh_dir(&base, "setget-postgres-")
+    fresh_dir(&base, "setget-postgres-")
+}
+
+/// A new folder of this process's under `base`, named `<prefix><pid>-<n>` and open to its
+/// owner alone.
+pub fn fresh_dir(base: &Path, prefix: &str) -> anyhow::Result<PathBuf> {
+    use std::os::unix::fs::DirBuilderExt as _;
+    for i in 0..1000u32 {
+        let dir = base.join(format!("{prefix}{}-{i}", std::process::id()));
+        if std::fs::DirBuilder::new().mode(0o700).create(&dir).is_ok() {
+            return Ok(dir);
+        }
+    }
+    bail!("could not create a temporary folder in {}", base.display())
 }
 
 #[cfg(test)]

@@ -1,15 +1,14 @@
 //! Workspaces: their policy, its changes, and creating one with its members.
 
-use super::locked::Locked;
+use super::Conn;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension as _, params};
-use setget_protocol::{EventKind, Role, SessionPolicy};
 
 use super::audit::append_event;
 use super::members::member_by_email;
 use setget_protocol::sqlite::parsed;
 
-use super::rows::{NewEvent, WorkspaceRow, from_ts, ts};
+use super::rows::*;
 use setget_protocol::Timeout;
 
 /// A workspace and its policy.
@@ -34,7 +33,7 @@ pub(crate) fn workspace(conn: &Connection, id: &str) -> rusqlite::Result<Workspa
     )
 }
 
-impl Locked<'_> {
+impl Conn<'_> {
     /// Replaces the workspace's policy and audits the change with the old and the new policy.
     pub fn update_policy(
         &mut self,
@@ -60,27 +59,12 @@ impl Locked<'_> {
             ],
         )?;
         let updated = workspace(&tx, workspace_id)?;
-        let policy_json = |p: &SessionPolicy| {
-            serde_json::json!({
-                "inactivity_timeout": p.inactivity_timeout,
-                "absolute_timeout": p.absolute_timeout,
-                "max_concurrent_sessions": p.max_concurrent_sessions,
-            })
-        };
         append_event(
-        &tx,
-        workspace_id,
-        now,
-        &NewEvent {
-            actor_id: Some(actor.0),
-            actor_email: Some(actor.1),
-            details: Some(
-                serde_json::json!({"old": policy_json(&old), "new": policy_json(&updated.policy())})
-                    .to_string(),
-            ),
-            ..NewEvent::of(EventKind::PolicyUpdated)
-        },
-    )?;
+            &tx,
+            workspace_id,
+            now,
+            &NewEvent::policy_updated(actor, &old, &updated.policy()),
+        )?;
         tx.commit()?;
         Ok(updated)
     }
@@ -111,16 +95,7 @@ impl Locked<'_> {
     }
 }
 
-/// A member to create along with a workspace: email, display name, role, password hash.
-#[derive(Debug, Clone)]
-pub struct NewMember {
-    pub email: String,
-    pub display_name: String,
-    pub role: Role,
-    pub password_hash: String,
-}
-
-impl Locked<'_> {
+impl Conn<'_> {
     /// Creates a workspace with its members in one transaction; returns the workspace id and the
     /// member ids in order.
     pub fn create_workspace(
@@ -161,14 +136,14 @@ impl Locked<'_> {
     }
 }
 
-impl Locked<'_> {
+impl Conn<'_> {
     /// A workspace and its policy.
     pub fn workspace(&self, id: &str) -> rusqlite::Result<WorkspaceRow> {
         workspace(&self.0, id)
     }
 }
 
-impl Locked<'_> {
+impl Conn<'_> {
     /// The id of the workspace `slug`, if there is one.
     pub fn workspace_id_of(&self, slug: &str) -> rusqlite::Result<Option<String>> {
         self.0

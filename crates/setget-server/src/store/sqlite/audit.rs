@@ -1,13 +1,13 @@
 //! The audit log: appending an event with the next gap-free seq, and reading it filtered.
 
-use super::locked::Locked;
+use super::Conn;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, Transaction, params};
 use setget_protocol::{AuditEvent, AuthMethod, EventKind, EventReason};
 
 use setget_protocol::sqlite::{json, parsed_opt};
 
-use super::rows::{MemberRow, NewEvent, from_ts, ts};
+use super::rows::*;
 
 /// Appends an audit event with the next gap-free sequence number of its workspace.
 pub fn append_event(
@@ -48,16 +48,6 @@ pub fn append_event(
         ],
     )?;
     Ok(seq)
-}
-
-/// Filters of the audit log listing.
-#[derive(Debug, Clone, Default)]
-pub struct AuditFilter {
-    pub after: i64,
-    pub event: Option<String>,
-    pub member_id: Option<String>,
-    pub since: Option<DateTime<Utc>>,
-    pub until: Option<DateTime<Utc>>,
 }
 
 /// Audit events after `filter.after` in `seq` order, matching the filters, with their count.
@@ -141,7 +131,7 @@ pub(crate) fn audit_events(
     Ok((rows, u64::try_from(total).unwrap_or_default()))
 }
 
-impl Locked<'_> {
+impl Conn<'_> {
     /// Records a failed sign-in of a known member.
     pub fn audit_failed_sign_in(
         &mut self,
@@ -158,21 +148,13 @@ impl Locked<'_> {
             &tx,
             &member.workspace_id,
             at,
-            &NewEvent {
-                member_id: Some(&member.id),
-                member_email: Some(&member.email),
-                ip: Some(ip),
-                user_agent: Some(user_agent),
-                device: Some(&device.label),
-                reason: Some(reason),
-                ..NewEvent::of(EventKind::SignInFailed)
-            },
+            &NewEvent::sign_in_failed(member, ip, user_agent, &device.label, reason),
         )?;
         tx.commit()
     }
 }
 
-impl Locked<'_> {
+impl Conn<'_> {
     /// Audit events after `filter.after` in `seq` order, matching the filters, with their count.
     pub fn audit_events(
         &self,

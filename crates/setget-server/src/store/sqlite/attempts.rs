@@ -2,29 +2,16 @@
 //! not), and the attempts refused while an email is locked, counted per minute. Emails are
 //! kept as their SHA-256 only: what the lockout keeps is no list of the emails tried.
 
-use super::locked::Locked;
-use chrono::{DateTime, Duration, Utc};
+use super::Conn;
+use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension as _, Transaction, params};
-use setget_protocol::{EventKind, EventReason};
+use setget_protocol::EventReason;
 
 use super::audit::append_event;
 use super::members::member_by_id;
-use super::rows::{MemberRow, NewEvent, from_ts, ts};
+use super::rows::*;
 
-/// How long a failure is remembered: a lock still in force began within the last 15 minutes,
-/// from failures that began at most 15 minutes before that.
-pub const FAILURE_MEMORY: Duration = Duration::minutes(30);
-
-/// The refused attempts on one locked email within this long become one audit event.
-pub const REFUSAL_WINDOW: Duration = Duration::minutes(1);
-
-/// The key an email is kept under: the SHA-256 of the normalised email.
-fn key(email: &str) -> Vec<u8> {
-    use sha2::Digest as _;
-    sha2::Sha256::digest(email.as_bytes()).to_vec()
-}
-
-impl Locked<'_> {
+impl Conn<'_> {
     /// When the failed password checks for `email` (normalised) after `since` happened, newest
     /// first.
     pub fn failures_since(
@@ -37,26 +24,14 @@ impl Locked<'_> {
             "SELECT at FROM sign_in_failures WHERE email = ?1 AND at > ?2
          ORDER BY at DESC, rowid DESC",
         )?;
-        stmt.query_map(params![key(email), ts(since)], |r| {
+        stmt.query_map(params![email_key(email), ts(since)], |r| {
             r.get::<_, i64>(0).map(from_ts)
         })?
         .collect()
     }
 }
 
-/// Who tried, from where, and when.
-#[derive(Debug, Clone, Copy)]
-pub struct Attempt<'a> {
-    /// The normalised email.
-    pub email: &'a str,
-    /// Its member, when it has one.
-    pub member: Option<&'a MemberRow>,
-    pub at: DateTime<Utc>,
-    pub ip: &'a str,
-    pub user_agent: &'a str,
-}
-
-impl Locked<'_> {
+impl Conn<'_> {
     /// Records a failed password check: it counts toward the email's lockout and, for a member,
     /// is audited with `reason`. Failures older than [`FAILURE_MEMORY`] are forgotten.
     pub fn record_failure(
@@ -72,7 +47,7 @@ impl Locked<'_> {
         )?;
         tx.execute(
             "INSERT INTO sign_in_failures (email, at) VALUES (?1, ?2)",
-            params![key(attempt.email), ts(attempt.at)],
+            params![email_key(attempt.email), ts(attempt.at)],
         )?;
         if let Some(member) = attempt.member {
             let device = crate::ua::parse(attempt.user_agent);
@@ -80,15 +55,13 @@ impl Locked<'_> {
                 &tx,
                 &member.workspace_id,
                 attempt.at,
-                &NewEvent {
-                    member_id: Some(&member.id),
-                    member_email: Some(&member.email),
-                    ip: Some(attempt.ip),
-                    user_agent: Some(attempt.user_agent),
-                    device: Some(&device.label),
-                    reason: Some(reason),
-                    ..NewEvent::of(EventKind::SignInFailed)
-                },
+                &NewEvent::sign_in_failed(
+                    member,
+                    attempt.ip,
+                    attempt.user_agent,
+                    &device.label,
+                    reason,
+                ),
             )?;
         }
         tx.commit()
@@ -103,7 +76,7 @@ impl Locked<'_> {
         let tx = conn.transaction()?;
         let now = ts(attempt.at);
         let ended = ts(attempt.at - REFUSAL_WINDOW);
-        let email = key(attempt.email);
+        let email = email_key(attempt.email);
         let open: Option<i64> = tx
             .query_row(
                 "SELECT window_start FROM lock_refusals WHERE email = ?1",
@@ -152,79 +125,49 @@ pub(super) fn flush_refusals(
     )
 }
 
-/// One minute's count of refused attempts on a locked email.
-struct Refusals {
-    email: Vec<u8>,
-    member_id: Option<String>,
-    first_at: i64,
-    last_at: i64,
-    count: i64,
-    ip: String,
-    user_agent: String,
-}
-
 /// Turns the refusal counts matching `filter` into audit events and forgets them.
 fn flush(
     tx: &Transaction<'_>,
     filter: &str,
     args: &[&dyn rusqlite::ToSql],
 ) -> rusqlite::Result<()> {
-    let due: Vec<Refusals> = {
+    let due = {
         let mut stmt = tx.prepare_cached(&format!(
             "SELECT email, member_id, first_at, last_at, count, ip, user_agent
              FROM lock_refusals WHERE {filter} ORDER BY last_at, email"
         ))?;
         stmt.query_map(args, |r| {
-            Ok(Refusals {
-                email: r.get(0)?,
-                member_id: r.get(1)?,
-                first_at: r.get(2)?,
-                last_at: r.get(3)?,
-                count: r.get(4)?,
-                ip: r.get(5)?,
-                user_agent: r.get(6)?,
-            })
+            Ok((
+                r.get::<_, Vec<u8>>(0)?,
+                Refusals {
+                    member_id: r.get(1)?,
+                    first_at: r.get(2)?,
+                    last_at: r.get(3)?,
+                    count: r.get(4)?,
+                    ip: r.get(5)?,
+                    user_agent: r.get(6)?,
+                },
+            ))
         })?
-        .collect::<rusqlite::Result<_>>()?
+        .collect::<rusqlite::Result<Vec<_>>>()?
     };
-    for Refusals {
-        email,
-        member_id,
-        first_at,
-        last_at,
-        count,
-        ip,
-        user_agent,
-    } in due
-    {
+    for (email, refusals) in due {
         tx.execute("DELETE FROM lock_refusals WHERE email = ?1", [&email])?;
-        let Some(member) = member_id
-            .map(|id| member_by_id(tx, &id))
+        let Some(member) = refusals
+            .member_id
+            .as_ref()
+            .map(|id| member_by_id(tx, id))
             .transpose()?
             .flatten()
         else {
             continue;
         };
-        let device = crate::ua::parse(&user_agent);
-        let details = serde_json::json!({
-            "count": count,
-            "first_at": from_ts(first_at),
-            "last_at": from_ts(last_at),
-        });
+        let device = crate::ua::parse(&refusals.user_agent);
         append_event(
             tx,
             &member.workspace_id,
-            from_ts(last_at),
-            &NewEvent {
-                member_id: Some(&member.id),
-                member_email: Some(&member.email),
-                ip: Some(&ip),
-                user_agent: Some(&user_agent),
-                device: Some(&device.label),
-                reason: Some(EventReason::Locked),
-                details: Some(details.to_string()),
-                ..NewEvent::of(EventKind::SignInFailed)
-            },
+            from_ts(refusals.last_at),
+            &refusals.event(&member, &device.label),
         )?;
     }
     Ok(())

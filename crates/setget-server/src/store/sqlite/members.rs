@@ -1,10 +1,11 @@
 //! Members: lookups by email or id, their view with active sessions, the workspace's list.
 
-use super::locked::Locked;
+use super::Conn;
 use rusqlite::{Connection, OptionalExtension as _, Row, params};
 use setget_protocol::{Member, Role};
 
-use super::rows::{MemberRow, count, from_ts, to_i64};
+use super::rows::*;
+use super::{count, to_i64};
 
 /// Looks a member up by email, case-insensitively.
 pub(crate) fn member_by_email(
@@ -45,7 +46,7 @@ pub(crate) fn member_row(r: &Row<'_>) -> rusqlite::Result<MemberRow> {
     })
 }
 
-impl Locked<'_> {
+impl Conn<'_> {
     /// The wire form of a member, with their active-session count and latest activity.
     pub fn member_view(&self, m: &MemberRow) -> rusqlite::Result<Member> {
         let conn: &Connection = &self.0;
@@ -105,14 +106,14 @@ impl Locked<'_> {
     }
 }
 
-impl Locked<'_> {
+impl Conn<'_> {
     /// Looks a member up by email, case-insensitively.
     pub fn member_by_email(&self, email: &str) -> rusqlite::Result<Option<MemberRow>> {
         member_by_email(&self.0, email)
     }
 }
 
-impl Locked<'_> {
+impl Conn<'_> {
     /// A member by id.
     pub fn member_by_id(&self, id: &str) -> rusqlite::Result<Option<MemberRow>> {
         member_by_id(&self.0, id)
