@@ -119,7 +119,9 @@ fn server_suite_on_postgres(
     cluster: &setget_pg_cluster::Cluster,
 ) -> anyhow::Result<()> {
     let mut cmd = cargo();
+    // The multi-replica tests ran on PostgreSQL already.
     cmd.args(["test", "-p", "setget-server", "--test", "server"])
+        .args(["--", "--skip", "replicas::"])
         .env("SETGET_TEST_BACKEND", "postgres")
         .env("SETGET_TEST_CLUSTER", cluster.url());
     count_tests(tally, cmd, "on PostgreSQL: ")
@@ -236,10 +238,9 @@ fn count_tests(tally: &mut Tally, mut cmd: Command, label: &str) -> anyhow::Resu
                 tally.failed += f;
             }
             if line.starts_with("test ") && line.ends_with(" ... FAILED") {
-                tally.failures.push(format!(
-                    "{label}{}",
-                    line.trim_end_matches(" ... FAILED")
-                ));
+                tally
+                    .failures
+                    .push(format!("{label}{}", line.trim_end_matches(" ... FAILED")));
             }
         }
     }
@@ -247,9 +248,7 @@ fn count_tests(tally: &mut Tally, mut cmd: Command, label: &str) -> anyhow::Resu
     if !status.success() && tally.failures.len() == failures_before {
         // A crash or a build failure inside the run: count it.
         tally.failed += 1;
-        tally
-            .failures
-            .push(format!("{label}cargo test ({status})"));
+        tally.failures.push(format!("{label}cargo test ({status})"));
     }
     if !saw_result {
         bail!("cargo test printed no result line");

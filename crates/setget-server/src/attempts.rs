@@ -3,8 +3,9 @@
 //! evaluated passwords whatever the concurrency. Attempts for other emails run in parallel.
 //!
 //! The turns are a fair queue per email (`tokio::sync::Mutex` hands the lock over in arrival
-//! order); an email's entry lives only while someone holds or awaits its turn. This holds for
-//! one server process, which owns its database file (see ARCHITECTURE's invariants).
+//! order); an email's entry lives only while someone holds or awaits its turn. That orders
+//! one server's attempts; servers sharing a PostgreSQL database also take the email's
+//! advisory lock there during the turn ([`crate::store::Store::attempt_lock`]).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

@@ -341,26 +341,30 @@ fn authenticate(
         }
         _ => None,
     };
+    // Another request (on this server or another) may have rotated the token since it was
+    // looked up: then this one is let through with the token as it stands, like any request
+    // within the grace period, and gives out no second new token.
     let rotated = match rotate_from {
         Some(from) => {
             let token = token::generate();
-            conn.rotate_token(
+            let done = conn.rotate_token(
                 &session.id,
                 &from,
                 &token::digest(&token),
                 now,
                 now + config.rotation_grace,
             )?;
-            Some(Rotated {
+            Some(done.then(|| Rotated {
                 token,
                 max_age: session.created_at + session.absolute_timeout.duration() - now,
-            })
+            }))
         }
         None => None,
     };
     let workspace = conn.workspace(&workspace_id)?;
     let member_view = conn.member_view(&member)?;
     let cacheable = match (issued_at, &rotated) {
+        // Neither rotated here nor by another request meanwhile.
         (Some(issued_at), None) => Some(Cacheable {
             generation,
             issued_at,
@@ -375,7 +379,7 @@ fn authenticate(
             member_view,
             me_json: std::sync::OnceLock::new(),
         })),
-        rotated,
+        rotated: rotated.flatten(),
         cacheable,
     })
 }

@@ -22,6 +22,7 @@ mod sqlite;
 pub mod testing;
 
 pub use locked::Locked;
+pub use pg::AttemptLock;
 pub use rows::*;
 
 /// Where the data lives, from `--db` or `SETGET_DATABASE_URL`.
@@ -162,6 +163,17 @@ impl Store {
     /// How many changes this server has seen committed since the store was opened.
     pub fn generation(&self) -> u64 {
         self.news.generation.load(Ordering::SeqCst)
+    }
+
+    /// Waits until this server is the only one evaluating sign-in attempts on `email`
+    /// (normalised) among all servers of the database, until the answer is dropped: none for
+    /// SQLite, whose file one server serves (its own turns order the attempts), an advisory
+    /// lock for PostgreSQL.
+    pub async fn attempt_lock(&self, email: &str) -> Result<Option<AttemptLock>> {
+        match &self.backend {
+            Backend::Sqlite(_) => Ok(None),
+            Backend::Postgres(pg) => pg.attempt_lock(email).await.map(Some),
+        }
     }
 
     /// One unit of work. For SQLite it holds the one connection; for PostgreSQL it takes a

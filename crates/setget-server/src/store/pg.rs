@@ -141,6 +141,57 @@ impl Postgres {
     }
 }
 
+/// The sign-in attempts on one email, one at a time across every server of the database: a
+/// session-level advisory lock, held on a pooled connection of its own until this is dropped.
+#[derive(Debug)]
+pub struct AttemptLock {
+    client: Option<Object>,
+    key: i64,
+}
+
+impl Postgres {
+    /// Waits for the attempt lock of `email` (normalised).
+    pub(super) async fn attempt_lock(&self, email: &str) -> Result<AttemptLock> {
+        let digest = rows::email_key(email);
+        let mut first = [0u8; 8];
+        first.copy_from_slice(&digest[..8]);
+        let key = i64::from_be_bytes(first);
+        let client = self
+            .pool
+            .get()
+            .await
+            .map_err(|e| Error::Unavailable(e.to_string()))?;
+        exec(&client, "SELECT pg_advisory_lock($1)", &[&key]).await?;
+        Ok(AttemptLock {
+            client: Some(client),
+            key,
+        })
+    }
+}
+
+impl Drop for AttemptLock {
+    fn drop(&mut self) {
+        let Some(client) = self.client.take() else {
+            return;
+        };
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            drop(Object::take(client));
+            return;
+        };
+        let key = self.key;
+        runtime.spawn(async move {
+            // A connection that cannot say so is closed instead, which releases its locks:
+            // it must not go back to the pool holding one.
+            if exec(&client, "SELECT pg_advisory_unlock($1)", &[&key])
+                .await
+                .is_err()
+            {
+                drop(Object::take(client));
+            }
+        });
+    }
+}
+
 /// One unit of work: a pooled connection, taken on its first statement and given back when
 /// the unit ends.
 pub struct Conn<'a> {

@@ -224,3 +224,50 @@ pub(super) fn hex(bytes: &[u8]) -> String {
     }
     out
 }
+
+/// A PostgreSQL cluster for tests that need one whatever the suite's backend (several
+/// replicas on one database): the run's cluster at [`TEST_CLUSTER`] when there is one, else a
+/// private cluster of the test's own, stopped when this is dropped.
+#[derive(Debug)]
+pub struct TestCluster {
+    url: String,
+    own: Option<setget_pg_cluster::Cluster>,
+}
+
+impl TestCluster {
+    /// The run's cluster, or a private one. Blocking.
+    pub fn get() -> Self {
+        match std::env::var(TEST_CLUSTER) {
+            Ok(url) if !url.is_empty() => Self { url, own: None },
+            _ => Self::private(),
+        }
+    }
+
+    /// A private cluster, which the test may stop and start. Blocking.
+    pub fn private() -> Self {
+        let cluster = setget_pg_cluster::Cluster::start().expect("starting a PostgreSQL cluster");
+        Self {
+            url: cluster.url(),
+            own: Some(cluster),
+        }
+    }
+
+    /// A new, empty database on the cluster. Blocking.
+    pub fn fresh_database(&self) -> Database {
+        let name = format!("t_{}", uuid::Uuid::new_v4().simple());
+        let (admin, create) = (self.url.clone(), name.clone());
+        on_own_runtime(async move {
+            connect(&admin)
+                .await
+                .batch_execute(&format!("CREATE DATABASE {create}"))
+                .await
+                .expect("creating a test database");
+        });
+        Database::Postgres(with_database(&self.url, &name))
+    }
+
+    /// The private cluster, to stop and start.
+    pub fn own(&mut self) -> &mut setget_pg_cluster::Cluster {
+        self.own.as_mut().expect("a private cluster")
+    }
+}

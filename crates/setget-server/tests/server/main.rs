@@ -10,6 +10,7 @@ mod demo;
 mod events;
 mod hardening;
 mod openapi;
+mod replicas;
 mod router;
 mod rules;
 mod support;
