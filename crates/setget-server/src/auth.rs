@@ -83,7 +83,8 @@ impl App {
         let cache = self.auth_cache().read().unwrap_or_else(|e| e.into_inner());
         let entry = cache.get(digest)?;
         let s = &entry.authed.session;
-        let fresh = entry.generation == self.store().generation()
+        let fresh = self.store().caches_trusted()
+            && entry.generation == self.store().generation()
             && now < s.expires_at
             && now - s.last_active_at < Duration::minutes(1)
             && now - entry.issued_at < self.config().rotation_interval

@@ -11,7 +11,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 mod locked;
 mod pg;
@@ -85,12 +85,37 @@ pub async fn migrate(db: &Database) -> anyhow::Result<(i64, i64)> {
 struct News {
     generation: AtomicU64,
     changes: tokio::sync::watch::Sender<u64>,
+    /// Whether this server hears of every change as it commits: always for SQLite (its one
+    /// connection is this server's); for PostgreSQL, while it listens (see `pg/listen.rs`).
+    trusted: AtomicBool,
 }
 
 impl News {
+    fn new(trusted: bool) -> Arc<Self> {
+        Arc::new(Self {
+            generation: AtomicU64::new(0),
+            changes: tokio::sync::watch::Sender::new(0),
+            trusted: AtomicBool::new(trusted),
+        })
+    }
+
+    /// A change committed (here, or on another server of the database).
     fn committed(&self) {
         let n = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
         self.changes.send_replace(n);
+    }
+
+    /// Changes may go unheard from now on: nothing cached may be used until [`News::trust`].
+    fn distrust(&self) {
+        self.trusted.store(false, Ordering::SeqCst);
+        self.committed();
+    }
+
+    /// Every change is heard again: what was cached before is stale, what is cached from now
+    /// on is good until the next change.
+    fn trust(&self) {
+        self.committed();
+        self.trusted.store(true, Ordering::SeqCst);
     }
 }
 
@@ -111,7 +136,7 @@ impl Store {
     /// Opens (creating if needed) the SQLite database at `path` and brings its schema up to
     /// date (a schema newer than this server's is refused, unchanged).
     pub fn open(path: &Path) -> anyhow::Result<Self> {
-        let news = Self::news();
+        let news = News::new(true);
         let sqlite = sqlite::Sqlite::open(path, Arc::clone(&news))?;
         Ok(Self {
             backend: Backend::Sqlite(sqlite),
@@ -125,7 +150,7 @@ impl Store {
         match db {
             Database::Sqlite(path) => Self::open(path),
             Database::Postgres(url) => {
-                let news = Self::news();
+                let news = News::new(false);
                 let pg = pg::Postgres::connect(url, Arc::clone(&news)).await?;
                 Ok(Self {
                     backend: Backend::Postgres(Arc::new(pg)),
@@ -133,13 +158,6 @@ impl Store {
                 })
             }
         }
-    }
-
-    fn news() -> Arc<News> {
-        Arc::new(News {
-            generation: AtomicU64::new(0),
-            changes: tokio::sync::watch::Sender::new(0),
-        })
     }
 
     /// Which backend this is: `sqlite` or `postgres`.
@@ -158,6 +176,12 @@ impl Store {
     /// Wakes event streams without a write (the dev clock moved: expiries may be due).
     pub fn wake_followers(&self) {
         self.news.changes.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// Whether this server hears of every change to the database as it commits, so that
+    /// what it caches stays good while [`Store::generation`] stays the same.
+    pub fn caches_trusted(&self) -> bool {
+        self.news.trusted.load(Ordering::SeqCst)
     }
 
     /// How many changes this server has seen committed since the store was opened.

@@ -21,6 +21,7 @@ use super::{Error, News, Result, rows};
 
 mod attempts;
 mod audit;
+mod listen;
 mod members;
 mod sessions;
 mod tokens;
@@ -32,8 +33,13 @@ const MIGRATIONS: &[&str] = &[include_str!("pg/migrations/0001_initial.sql")];
 /// The schema version this server writes to a PostgreSQL database.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
-/// Connections each server keeps to the database at most.
+/// Connections each server keeps to the database at most for units of work.
 const POOL_SIZE: usize = 32;
+
+/// Connections each server keeps for sign-in attempts' advisory locks, at most: a pool of
+/// their own, since an attempt holds its lock while its unit of work needs a connection too
+/// (one pool for both would deadlock once every connection held a lock).
+const ATTEMPT_POOL_SIZE: usize = 16;
 
 /// The key of the advisory lock that migrations take, so that replicas starting together
 /// migrate once ("setget" in ASCII).
@@ -101,9 +107,13 @@ pub(super) async fn migrate(url: &str) -> anyhow::Result<(i64, i64)> {
 #[derive(Debug)]
 pub(super) struct Postgres {
     pool: Pool,
-    /// The parsed address (for tests' own connections).
+    /// For sign-in attempts' advisory locks (see [`ATTEMPT_POOL_SIZE`]).
+    attempt_pool: Pool,
+    /// The task listening for other servers' changes (see `listen`).
+    listener: tokio::task::JoinHandle<()>,
+    /// The address (for tests' own connections).
     #[cfg_attr(not(any(test, feature = "test-support")), allow(dead_code))]
-    config: tokio_postgres::Config,
+    pub(super) url: String,
     handle: tokio::runtime::Handle,
     news: Arc<News>,
 }
@@ -113,21 +123,27 @@ impl Postgres {
     pub(super) async fn connect(url: &str, news: Arc<News>) -> anyhow::Result<Self> {
         migrate(url).await?;
         let config = config(url)?;
-        let manager = Manager::from_config(
-            config.clone(),
-            NoTls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
-        let pool = Pool::builder(manager)
-            .max_size(POOL_SIZE)
-            .runtime(deadpool_postgres::Runtime::Tokio1)
-            .build()
-            .context("building the PostgreSQL pool")?;
+        let pool = |size| {
+            let manager = Manager::from_config(
+                config.clone(),
+                NoTls,
+                ManagerConfig {
+                    recycling_method: RecyclingMethod::Fast,
+                },
+            );
+            Pool::builder(manager)
+                .max_size(size)
+                .runtime(deadpool_postgres::Runtime::Tokio1)
+                .build()
+                .context("building the PostgreSQL pool")
+        };
+        let (pool, attempt_pool) = (pool(POOL_SIZE)?, pool(ATTEMPT_POOL_SIZE)?);
+        let listener = tokio::spawn(listen::run(config.clone(), Arc::clone(&news)));
         Ok(Self {
             pool,
-            config,
+            attempt_pool,
+            listener,
+            url: url.to_owned(),
             handle: tokio::runtime::Handle::current(),
             news,
         })
@@ -138,6 +154,12 @@ impl Postgres {
             pg: self,
             client: None,
         }
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        self.listener.abort();
     }
 }
 
@@ -157,7 +179,7 @@ impl Postgres {
         first.copy_from_slice(&digest[..8]);
         let key = i64::from_be_bytes(first);
         let client = self
-            .pool
+            .attempt_pool
             .get()
             .await
             .map_err(|e| Error::Unavailable(e.to_string()))?;
@@ -235,6 +257,27 @@ impl Conn<'_> {
     }
 }
 
+/// The channel on which every committed change is announced to the servers listening.
+pub(super) const CHANNEL: &str = "setget_changes";
+
+/// Commits a writing transaction and tells every server of the database: a `NOTIFY` on
+/// [`CHANNEL`], delivered at the commit and in commit order, whose payload is the
+/// workspace's position after it (`<id> <change_seq> <audit_seq>`, empty for a change of no
+/// workspace). The rows themselves (the audit log, the sessions' change numbers) are the
+/// truth; the notification only wakes.
+async fn commit(tx: deadpool_postgres::Transaction<'_>, workspace_id: Option<&str>) -> Result<()> {
+    exec(
+        &tx,
+        "SELECT pg_notify($1, coalesce(
+            (SELECT id || ' ' || change_seq || ' ' || audit_seq FROM workspaces WHERE id = $2),
+            ''))",
+        &[&CHANNEL, &workspace_id],
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 /// Locks the workspace's row for the rest of the transaction: the workspace's writes happen
 /// one at a time, and what the transaction reads next includes every write before it.
 async fn lock_workspace(tx: &impl GenericClient, workspace_id: &str) -> Result<()> {
@@ -307,64 +350,4 @@ fn count(r: &Row) -> Result<u64> {
 
 fn to_i64(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
-}
-
-#[cfg(any(test, feature = "test-support"))]
-#[allow(clippy::expect_used)] // a test's fixture fails loudly
-impl Postgres {
-    /// Runs `work` with a connection of its own, on a thread and runtime of its own, so that
-    /// tests can read rows from async and blocking code alike.
-    fn test_connection<T: Send>(
-        &self,
-        work: impl AsyncFnOnce(&tokio_postgres::Client) -> T + Send,
-    ) -> T {
-        let config = self.config.clone();
-        std::thread::scope(|scope| {
-            scope
-                .spawn(move || {
-                    let runtime = tokio::runtime::Builder::new_current_thread()
-                        .enable_all()
-                        .build()
-                        .expect("a runtime");
-                    runtime.block_on(async move {
-                        let (client, connection) =
-                            config.connect(NoTls).await.expect("a test connection");
-                        tokio::spawn(connection);
-                        work(&client).await
-                    })
-                })
-                .join()
-                .expect("the test query's thread")
-        })
-    }
-
-    pub(super) fn test_rows(
-        &self,
-        sql: &str,
-        args: &[&str],
-    ) -> Vec<serde_json::Map<String, serde_json::Value>> {
-        let sql = format!("SELECT row_to_json(q)::TEXT FROM ({sql}) q");
-        let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
-        self.test_connection(async move |client| {
-            let params: Vec<&(dyn ToSql + Sync)> =
-                args.iter().map(|a| a as &(dyn ToSql + Sync)).collect();
-            client
-                .query(&sql, &params)
-                .await
-                .expect("the test query runs")
-                .iter()
-                .map(|r| serde_json::from_str(r.get::<_, &str>(0)).expect("a JSON row"))
-                .collect()
-        })
-    }
-
-    pub(super) fn test_execute(&self, sql: &str) {
-        let sql = sql.to_owned();
-        self.test_connection(async move |client| {
-            client
-                .batch_execute(&sql)
-                .await
-                .expect("the test statements run");
-        });
-    }
 }

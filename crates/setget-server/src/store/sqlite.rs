@@ -174,7 +174,6 @@ mod tests {
     use super::rows::{AuditFilter, from_ts};
     use super::sessions::session_by_id;
     use super::*;
-    use crate::store::Store;
     use rusqlite::Connection;
 
     /// A stored value outside the contract is an error, never quietly another value: an auth
@@ -190,7 +189,7 @@ mod tests {
             events: 3,
         };
         crate::store::seed::seed(&path, counts, from_ts(1_775_649_600)).unwrap();
-        let sqlite = Sqlite::open(&path, Store::news()).unwrap();
+        let sqlite = Sqlite::open(&path, super::News::new(true)).unwrap();
         let conn = sqlite.lock();
         let sessions = |c: &Connection| session_by_id(c, "s1");
         let audit = |c: &Connection| audit_events(c, "bench", &AuditFilter::default(), 10);

@@ -192,18 +192,13 @@ impl Store {
     pub fn test_rows(&self, sql: &str, args: &[&str]) -> Vec<Map<String, Value>> {
         match &self.backend {
             Backend::Sqlite(sqlite) => sqlite.test_rows(sql, args),
-            Backend::Postgres(pg) => pg.test_rows(sql, args),
+            Backend::Postgres(pg) => Database::Postgres(pg.url.clone()).test_rows(sql, args),
         }
     }
 
     /// The one integer `sql` answers.
     pub fn test_count(&self, sql: &str, args: &[&str]) -> i64 {
-        let rows = self.test_rows(sql, args);
-        let row = rows.first().expect("one row");
-        row.values()
-            .next()
-            .and_then(Value::as_i64)
-            .expect("an integer")
+        first_integer(&self.test_rows(sql, args))
     }
 
     /// Runs `sql` (statements without parameters) as it is, for a test that puts the data
@@ -211,9 +206,72 @@ impl Store {
     pub fn test_execute(&self, sql: &str) {
         match &self.backend {
             Backend::Sqlite(sqlite) => sqlite.test_execute(sql),
-            Backend::Postgres(pg) => pg.test_execute(sql),
+            Backend::Postgres(pg) => Database::Postgres(pg.url.clone()).test_execute(sql),
         }
     }
+}
+
+impl Database {
+    /// [`Store::test_rows`] without a store (and so without its listener): a connection of
+    /// its own for each call.
+    pub fn test_rows(&self, sql: &str, args: &[&str]) -> Vec<Map<String, Value>> {
+        match self {
+            Self::Sqlite(path) => super::sqlite::Sqlite::open(path, super::News::new(true))
+                .expect("opening the test database")
+                .test_rows(sql, args),
+            Self::Postgres(url) => {
+                let sql = format!("SELECT row_to_json(q)::TEXT FROM ({sql}) q");
+                let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+                let url = url.clone();
+                on_own_runtime(async move {
+                    let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = args
+                        .iter()
+                        .map(|a| a as &(dyn tokio_postgres::types::ToSql + Sync))
+                        .collect();
+                    connect(&url)
+                        .await
+                        .query(&sql, &params)
+                        .await
+                        .expect("the test query runs")
+                        .iter()
+                        .map(|r| serde_json::from_str(r.get::<_, &str>(0)).expect("a JSON row"))
+                        .collect()
+                })
+            }
+        }
+    }
+
+    /// [`Store::test_count`] without a store.
+    pub fn test_count(&self, sql: &str, args: &[&str]) -> i64 {
+        first_integer(&self.test_rows(sql, args))
+    }
+
+    /// [`Store::test_execute`] without a store.
+    pub fn test_execute(&self, sql: &str) {
+        match self {
+            Self::Sqlite(path) => rusqlite::Connection::open(path)
+                .and_then(|c| c.execute_batch(sql))
+                .expect("the test statements run"),
+            Self::Postgres(url) => {
+                let (url, sql) = (url.clone(), sql.to_owned());
+                on_own_runtime(async move {
+                    connect(&url)
+                        .await
+                        .batch_execute(&sql)
+                        .await
+                        .expect("the test statements run");
+                });
+            }
+        }
+    }
+}
+
+/// The one integer of the first row.
+fn first_integer(rows: &[Map<String, Value>]) -> i64 {
+    rows.first()
+        .and_then(|row| row.values().next())
+        .and_then(Value::as_i64)
+        .expect("an integer")
 }
 
 /// Bytes as PostgreSQL shows them in JSON: `\x` and hex.

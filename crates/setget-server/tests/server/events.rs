@@ -15,10 +15,35 @@ use crate::support::{
 
 /// One event read from a stream.
 #[derive(Debug)]
-struct SseEvent {
-    id: String,
-    event: String,
-    data: Value,
+pub(crate) struct SseEvent {
+    pub(crate) id: String,
+    pub(crate) event: String,
+    pub(crate) data: Value,
+}
+
+/// Takes the first whole block off `buffer`: Some(the event) or Some(None) for a comment,
+/// None when no block is whole yet.
+pub(crate) fn take_block(buffer: &mut String) -> Option<Option<SseEvent>> {
+    let end = buffer.find("\n\n")?;
+    let block: String = buffer.drain(..end + 2).collect();
+    let (mut id, mut event, mut data) = (String::new(), String::new(), String::new());
+    for line in block.lines() {
+        if let Some(v) = line.strip_prefix("id: ") {
+            id = v.to_owned();
+        } else if let Some(v) = line.strip_prefix("event: ") {
+            event = v.to_owned();
+        } else if let Some(v) = line.strip_prefix("data: ") {
+            data.push_str(v);
+        }
+    }
+    if event.is_empty() {
+        return Some(None); // a comment
+    }
+    Some(Some(SseEvent {
+        id,
+        event,
+        data: serde_json::from_str(&data).unwrap(),
+    }))
 }
 
 /// Reads events from an open stream, skipping comments (the heartbeat).
@@ -64,26 +89,10 @@ impl Reader {
     /// The next event, or None when the stream ends. Fails the test after 10 s of silence.
     async fn next(&mut self) -> Option<SseEvent> {
         loop {
-            if let Some(end) = self.buffer.find("\n\n") {
-                let block: String = self.buffer.drain(..end + 2).collect();
-                let (mut id, mut event, mut data) = (String::new(), String::new(), String::new());
-                for line in block.lines() {
-                    if let Some(v) = line.strip_prefix("id: ") {
-                        id = v.to_owned();
-                    } else if let Some(v) = line.strip_prefix("event: ") {
-                        event = v.to_owned();
-                    } else if let Some(v) = line.strip_prefix("data: ") {
-                        data.push_str(v);
-                    }
-                }
-                if event.is_empty() {
-                    continue; // a comment
-                }
-                return Some(SseEvent {
-                    id,
-                    event,
-                    data: serde_json::from_str(&data).unwrap(),
-                });
+            match take_block(&mut self.buffer) {
+                Some(Some(event)) => return Some(event),
+                Some(None) => continue,
+                None => {}
             }
             let frame = tokio::time::timeout(StdDuration::from_secs(10), self.body.frame())
                 .await

@@ -6,10 +6,11 @@ use std::collections::{HashMap, HashSet};
 
 use futures_util::future::join_all;
 use serde_json::{Value, json};
+use setget_server::store::Database;
 use setget_server::store::testing::TestCluster;
-use setget_server::store::{Database, Store};
 
 use crate::binary::{Server, cookie_token};
+use crate::events::{SseEvent, take_block};
 
 const OWNER: &str = "owner@rep.test";
 const OWNER_PASSWORD: &str = "replica-owner-pw";
@@ -114,15 +115,10 @@ impl Deployment {
         let body = answer.json().await.unwrap_or(Value::Null);
         (status, rotated, body)
     }
-
-    /// A store on the deployment's database, for reading its rows.
-    pub(crate) async fn store(&self) -> Store {
-        Store::connect(&self.db).await.unwrap()
-    }
 }
 
 /// The audit events called `event` in the workspace, oldest first.
-fn events(store: &Store, event: &str) -> Vec<serde_json::Map<String, Value>> {
+fn events(store: &Database, event: &str) -> Vec<serde_json::Map<String, Value>> {
     store.test_rows(
         "SELECT seq, at, reason, member_email FROM audit_events WHERE event = $1 ORDER BY seq",
         &[event],
@@ -153,7 +149,7 @@ async fn fifty_parallel_sign_ins_over_three_replicas_leave_exactly_the_limit_act
     });
     let statuses = join_all(sign_ins).await;
     assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
-    let store = d.store().await;
+    let store = &d.db;
     let active = store.test_count(
         "SELECT count(*) FROM sessions s JOIN members m ON m.id = s.member_id
          WHERE m.email = $1 AND s.status = 'active'",
@@ -165,7 +161,7 @@ async fn fifty_parallel_sign_ins_over_three_replicas_leave_exactly_the_limit_act
         &[],
     );
     assert_eq!(limited, 47);
-    let revoked = events(&store, "session.revoked");
+    let revoked = events(store, "session.revoked");
     assert_eq!(revoked.len(), 47);
     assert!(revoked.iter().all(|e| e["reason"] == "concurrent_limit"));
 }
@@ -184,8 +180,8 @@ async fn parallel_wrong_passwords_over_replicas_get_five_evaluations_in_all() {
     let statuses = join_all(guesses).await;
     let count = |code: u16| statuses.iter().filter(|s| **s == code).count();
     assert_eq!((count(401), count(429)), (5, 19), "{statuses:?}");
-    let store = d.store().await;
-    let wrong: Vec<_> = events(&store, "auth.sign_in_failed")
+    let store = &d.db;
+    let wrong: Vec<_> = events(store, "auth.sign_in_failed")
         .into_iter()
         .filter(|e| e["reason"] == "wrong_password")
         .collect();
@@ -239,7 +235,7 @@ async fn a_token_due_for_rotation_at_two_replicas_at_once_is_rotated_once() {
         new_tokens.push((ip, rotated[0].clone()));
     }
     // One retired token per session, leading to the session's current one.
-    let store = d.store().await;
+    let store = &d.db;
     let retired = store.test_count("SELECT count(*) FROM retired_tokens", &[]);
     assert_eq!(retired, 20);
     let leading = store.test_count(
@@ -294,8 +290,8 @@ async fn a_reused_token_at_two_replicas_at_once_ends_the_session_once() {
     }))
     .await;
     assert_eq!(answers, [401, 401]);
-    let store = d.store().await;
-    let ended = events(&store, "session.reauth_required");
+    let store = &d.db;
+    let ended = events(store, "session.reauth_required");
     assert_eq!(ended.len(), 1, "{ended:?}");
     assert_eq!(ended[0]["reason"], "token_reuse");
     for i in 0..2 {
@@ -370,7 +366,7 @@ async fn parallel_writes_keep_the_audit_log_gap_free_and_the_feed_skips_nothing(
         done.store(true, std::sync::atomic::Ordering::SeqCst);
     };
     let (seen, ()) = tokio::join!(follower, writers);
-    let store = d.store().await;
+    let store = &d.db;
     let seqs: Vec<i64> = store
         .test_rows("SELECT seq FROM audit_events ORDER BY seq", &[])
         .iter()
@@ -434,8 +430,8 @@ async fn expiry_at_the_exact_instant_is_audited_once_whichever_replica_reads_fir
     }))
     .await;
     assert_eq!(answers, [401, 401]);
-    let store = d.store().await;
-    let expired = events(&store, "session.expired");
+    let store = &d.db;
+    let expired = events(store, "session.expired");
     assert_eq!(expired.len(), 1, "{expired:?}");
     assert_eq!(expired[0]["member_email"], MEMBER);
     assert_eq!(expired[0]["reason"], "inactivity");
@@ -446,4 +442,245 @@ async fn expiry_at_the_exact_instant_is_audited_once_whichever_replica_reads_fir
     );
     assert_eq!(session[0]["ended_at"], session[0]["expires_at"]);
     assert_eq!(expired[0]["at"], session[0]["expires_at"]);
+}
+
+/// The Server-Sent Events of one replica's audit-log stream, over HTTP.
+pub(crate) struct Stream {
+    response: reqwest::Response,
+    buffer: String,
+}
+
+impl Stream {
+    pub(crate) async fn open(d: &Deployment, i: usize, token: &str, last: Option<i64>) -> Self {
+        let mut request = d
+            .client
+            .get(format!("{}/api/workspaces/rep/events/", d.url(i)))
+            .header("cookie", format!("setget_session={token}"));
+        if let Some(last) = last {
+            request = request.header("last-event-id", last.to_string());
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        Self {
+            response,
+            buffer: String::new(),
+        }
+    }
+
+    /// The next event; fails the test after `within` of silence.
+    pub(crate) async fn next(&mut self, within: std::time::Duration) -> SseEvent {
+        loop {
+            if let Some(block) = take_block(&mut self.buffer) {
+                match block {
+                    Some(event) => return event,
+                    None => continue,
+                }
+            }
+            let chunk = tokio::time::timeout(within, self.response.chunk())
+                .await
+                .expect("the stream stayed silent")
+                .unwrap()
+                .expect("the stream ended");
+            self.buffer.push_str(std::str::from_utf8(&chunk).unwrap());
+        }
+    }
+}
+
+fn member_id(store: &Database, email: &str) -> String {
+    store.test_rows("SELECT id FROM members WHERE email = $1", &[email])[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// Polls `/api/users/me/` on replica `i` with `token` until it is refused; answers how long
+/// that took, failing after a second.
+async fn time_until_refused(d: &Deployment, i: usize, token: &str) -> std::time::Duration {
+    let started = std::time::Instant::now();
+    loop {
+        let (status, _, _) = d
+            .call(i, reqwest::Method::GET, "/api/users/me/", token, None)
+            .await;
+        if status == 401 {
+            return started.elapsed();
+        }
+        assert_eq!(status, 200);
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(1),
+            "replica {i} still accepts the token after a second"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    }
+}
+
+/// A revocation made through one replica is refused by another within 100 ms, though that
+/// one had the session's authentication cached: the change is announced to every replica,
+/// which stops trusting what it cached.
+#[tokio::test]
+async fn a_revocation_on_one_replica_is_refused_on_another_within_100_ms() {
+    let d = Deployment::start(2, &[]).await;
+    let owner = d.owner().await;
+    let store = &d.db;
+    let ada = member_id(store, MEMBER);
+    let mut waits = Vec::new();
+    for round in 0..5 {
+        let (_, token) = d.sign_in(1, MEMBER, MEMBER_PASSWORD, "127.0.0.1").await;
+        let token = token.unwrap();
+        // Served, then served from replica 1's cache.
+        for _ in 0..2 {
+            let (status, _, _) = d
+                .call(1, reqwest::Method::GET, "/api/users/me/", &token, None)
+                .await;
+            assert_eq!(status, 200, "round {round}");
+        }
+        let (status, _, body) = d
+            .call(
+                0,
+                reqwest::Method::POST,
+                &format!("/api/workspaces/rep/members/{ada}/sessions/revoke-all/"),
+                &owner,
+                None,
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        waits.push(time_until_refused(&d, 1, &token).await);
+    }
+    let slowest = waits.iter().max().unwrap();
+    assert!(
+        *slowest <= std::time::Duration::from_millis(100),
+        "{waits:?}"
+    );
+}
+
+/// A replica's event stream delivers the events written through the others as they commit
+/// (each within 250 ms: not by the one-second poll), in order and without a gap, and
+/// resumes after `Last-Event-ID` on another replica.
+#[tokio::test]
+async fn a_stream_on_one_replica_follows_writes_through_the_others_and_resumes_anywhere() {
+    let d = Deployment::start(3, &[]).await;
+    let owner = d.owner().await;
+    let mut stream = Stream::open(&d, 2, &owner, None).await;
+    let mut last = 0i64;
+    // The owner's sign-in, replayed.
+    let expect = |event: &SseEvent, last: &mut i64| {
+        let seq: i64 = event.id.parse().unwrap();
+        assert_eq!(seq, *last + 1, "{event:?}");
+        *last = seq;
+    };
+    let first = stream.next(std::time::Duration::from_secs(5)).await;
+    expect(&first, &mut last);
+    for i in 0..10 {
+        let started = std::time::Instant::now();
+        let (status, _) = d.sign_in(i % 2, MEMBER, MEMBER_PASSWORD, "127.0.0.1").await;
+        assert_eq!(status, 200);
+        let event = stream.next(std::time::Duration::from_secs(5)).await;
+        let waited = started.elapsed();
+        assert_eq!(event.event, "session.signed_in");
+        assert_eq!(event.data["member_email"], MEMBER);
+        expect(&event, &mut last);
+        assert!(
+            waited < std::time::Duration::from_millis(250),
+            "event {i} came {waited:?} after the write"
+        );
+    }
+    drop(stream);
+    // Written while nobody follows; read from another replica after the last one seen.
+    for i in 0..5 {
+        let (status, _) = d.sign_in(i, MEMBER, "wrong", "127.0.0.1").await;
+        assert_eq!(status, 401);
+    }
+    let mut resumed = Stream::open(&d, 0, &owner, Some(last)).await;
+    for _ in 0..5 {
+        let event = resumed.next(std::time::Duration::from_secs(5)).await;
+        assert_eq!(event.event, "auth.sign_in_failed");
+        expect(&event, &mut last);
+    }
+}
+
+/// A replica that loses its listening connection stops using what it cached at once, and
+/// listens again by itself. (The change here is written straight into the database, so no
+/// replica hears of it: only the loss can make the replica look again.)
+#[tokio::test]
+async fn a_replica_that_loses_its_listener_drops_its_cache_and_listens_again() {
+    let d = Deployment::start(1, &[]).await;
+    let (_, token) = d.sign_in(0, MEMBER, MEMBER_PASSWORD, "127.0.0.1").await;
+    let token = token.unwrap();
+    for _ in 0..2 {
+        let (status, _, _) = d
+            .call(0, reqwest::Method::GET, "/api/users/me/", &token, None)
+            .await;
+        assert_eq!(status, 200);
+    }
+    let store = &d.db;
+    store.test_execute(
+        "UPDATE sessions SET status = 'revoked', end_reason = 'revoked_admin', ended_at = 0",
+    );
+    // Unheard of: the cache still answers.
+    let (status, _, _) = d
+        .call(0, reqwest::Method::GET, "/api/users/me/", &token, None)
+        .await;
+    assert_eq!(status, 200);
+    let listeners = |store: &Database| {
+        store.test_rows(
+            "SELECT pid FROM pg_stat_activity WHERE application_name = 'setget-listener'
+             AND datname = current_database()",
+            &[],
+        )
+    };
+    let before = listeners(store);
+    assert_eq!(before.len(), 1, "{before:?}");
+    store.test_execute(&format!(
+        "SELECT pg_terminate_backend({})",
+        before[0]["pid"]
+    ));
+    let waited = time_until_refused(&d, 0, &token).await;
+    assert!(
+        waited <= std::time::Duration::from_millis(100),
+        "{waited:?}"
+    );
+    // It listens again, on a new connection, within seconds.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let now = listeners(store);
+        if now.len() == 1 && now[0]["pid"] != before[0]["pid"] {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no new listener");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// More sign-ins at once than a replica has connections, each of another member: every one
+/// holds its email's lock while it needs a connection for its work, and all of them finish.
+/// (With one pool for both, the locks took every connection and the sign-ins waited for ever.)
+#[tokio::test]
+async fn more_parallel_sign_ins_than_connections_all_finish() {
+    let d = Deployment::start(1, &[]).await;
+    let members: Vec<Value> = (0..48)
+        .map(|i| {
+            let role = if i == 0 { "owner" } else { "member" };
+            json!({"email": format!("m{i}@many.test"), "password": "many-members-pw",
+                   "role": role, "display_name": format!("M{i}")})
+        })
+        .collect();
+    let created = d
+        .client
+        .post(format!("{}/api/_dev/workspaces/", d.url(0)))
+        .json(&json!({"slug": "many", "name": "Many", "members": members}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201, "{:?}", created.text().await);
+    let sign_ins = (0..48).map(|i| {
+        let d = &d;
+        async move {
+            let email = format!("m{i}@many.test");
+            let ip = format!("203.0.113.{}", i + 1);
+            d.sign_in(0, &email, "many-members-pw", &ip).await.0
+        }
+    });
+    let statuses = tokio::time::timeout(std::time::Duration::from_secs(60), join_all(sign_ins))
+        .await
+        .expect("the sign-ins never finished");
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
 }

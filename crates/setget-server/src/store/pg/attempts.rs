@@ -12,7 +12,7 @@ use super::members::member_by_id;
 use super::rows::{
     Attempt, FAILURE_MEMORY, NewEvent, REFUSAL_WINDOW, Refusals, email_key, from_ts, ts,
 };
-use super::{Conn, Result, all, exec, lock_workspace, maybe};
+use super::{Conn, Result, all, commit, exec, lock_workspace, maybe};
 
 impl Conn<'_> {
     pub(in crate::store) async fn failures_since(
@@ -68,7 +68,7 @@ impl Conn<'_> {
             )
             .await?;
         }
-        tx.commit().await?;
+        commit(tx, attempt.member.map(|m| m.workspace_id.as_str())).await?;
         self.committed();
         Ok(())
     }
@@ -117,7 +117,7 @@ impl Conn<'_> {
             ],
         )
         .await?;
-        tx.commit().await?;
+        commit(tx, attempt.member.map(|m| m.workspace_id.as_str())).await?;
         self.committed();
         Ok(())
     }

@@ -5,7 +5,7 @@ use deadpool_postgres::GenericClient;
 use setget_protocol::{AuditEvent, AuthMethod, EventKind, EventReason};
 
 use super::rows::{AuditFilter, MemberRow, NewEvent, from_ts, ts};
-use super::{Conn, Result, all, count, exec, json, one, parsed_opt};
+use super::{Conn, Result, all, commit, count, exec, json, one, parsed_opt};
 
 /// Appends an audit event with the next gap-free sequence number of its workspace. The
 /// counter's row lock is held to the end of the transaction, so seqs commit in order.
@@ -71,7 +71,7 @@ impl Conn<'_> {
             &NewEvent::sign_in_failed(member, ip, user_agent, &device.label, reason),
         )
         .await?;
-        tx.commit().await?;
+        commit(tx, Some(&member.workspace_id)).await?;
         self.committed();
         Ok(())
     }

@@ -11,12 +11,13 @@ use tokio_postgres::types::ToSql;
 use super::attempts::flush_refusals;
 use super::audit::append_event;
 use super::rows::{
-    Ending, MemberRow, NewEvent, NewSession, Scope, expires_at, expiry_reason, from_ts, ts,
+    Ending, MemberRow, NewEvent, NewSession, REFUSAL_WINDOW, Scope, expires_at, expiry_reason,
+    from_ts, ts,
 };
 use super::workspaces::workspace;
 use super::{
-    Conn, Error, Result, all, count, exec, json, lock_workspace, maybe, one, parsed, parsed_opt,
-    to_i64,
+    Conn, Error, Result, all, commit, count, exec, json, lock_workspace, maybe, one, parsed,
+    parsed_opt, to_i64,
 };
 
 /// Takes the next per-workspace change number for a session row.
@@ -99,7 +100,7 @@ impl Conn<'_> {
             &NewEvent::signed_in(member, new, &id, &device.label, location.as_deref()),
         )
         .await?;
-        tx.commit().await?;
+        commit(tx, Some(&ws.id)).await?;
         self.committed();
         Ok(id)
     }
@@ -149,7 +150,7 @@ impl Conn<'_> {
         let tx = self.client().await?.transaction().await?;
         lock_workspace(&tx, workspace_id).await?;
         let ended = end_in(&tx, session, workspace_id, ending).await?;
-        tx.commit().await?;
+        commit(tx, Some(workspace_id)).await?;
         self.committed();
         Ok(ended)
     }
@@ -173,7 +174,7 @@ impl Conn<'_> {
             let summary = NewEvent::summary_of(summary, ending, ended);
             append_event(&tx, workspace_id, ending.at, &summary).await?;
         }
-        tx.commit().await?;
+        commit(tx, Some(workspace_id)).await?;
         self.committed();
         Ok(ended)
     }
@@ -183,10 +184,25 @@ impl Conn<'_> {
         workspace_id: &str,
         now: DateTime<Utc>,
     ) -> Result<usize> {
+        let c = &*self.client().await?;
+        // Most calls find nothing due: they neither lock the workspace nor announce anything.
+        let due = one(
+            c,
+            "SELECT EXISTS (SELECT 1 FROM sessions
+                            WHERE workspace_id = $1 AND status = 'active' AND expires_at <= $2)
+                 OR EXISTS (SELECT 1 FROM lock_refusals r JOIN members m ON m.id = r.member_id
+                            WHERE m.workspace_id = $1 AND r.window_start <= $3)",
+            &[&workspace_id, &ts(now), &ts(now - REFUSAL_WINDOW)],
+        )
+        .await?
+        .try_get::<_, bool>(0)?;
+        if !due {
+            return Ok(0);
+        }
         let tx = self.client().await?.transaction().await?;
         lock_workspace(&tx, workspace_id).await?;
         let n = expire_due_in(&tx, workspace_id, now).await?;
-        tx.commit().await?;
+        commit(tx, Some(workspace_id)).await?;
         self.committed();
         Ok(n)
     }
@@ -441,7 +457,7 @@ impl Conn<'_> {
             &[&session.id, &ts(now), &ip, &ts(expires), &seq],
         )
         .await?;
-        tx.commit().await?;
+        commit(tx, Some(workspace_id)).await?;
         self.committed();
         Ok(())
     }

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 
 use super::rows::{TokenLookup, from_ts, ts};
 use super::sessions::one_session;
-use super::{Conn, Result, exec, lock_workspace, maybe};
+use super::{Conn, Result, commit, exec, lock_workspace, maybe};
 
 impl Conn<'_> {
     pub(in crate::store) async fn lookup_token(&mut self, digest: &[u8]) -> Result<TokenLookup> {
@@ -120,7 +120,7 @@ impl Conn<'_> {
             &[&session_id, &new_digest, &ts(now), &old_digest],
         )
         .await?;
-        tx.commit().await?;
+        commit(tx, Some(&workspace)).await?;
         self.committed();
         Ok(true)
     }

@@ -7,7 +7,7 @@ use setget_protocol::Timeout;
 use super::audit::append_event;
 use super::members::member_by_email;
 use super::rows::{NewEvent, NewMember, WorkspaceRow, from_ts, ts};
-use super::{Conn, Result, exec, lock_workspace, maybe, one, parsed};
+use super::{Conn, Result, commit, exec, lock_workspace, maybe, one, parsed};
 
 /// A workspace and its policy.
 pub(super) async fn workspace(c: &impl GenericClient, id: &str) -> Result<WorkspaceRow> {
@@ -81,7 +81,7 @@ impl Conn<'_> {
             &NewEvent::policy_updated(actor, &old, &updated.policy()),
         )
         .await?;
-        tx.commit().await?;
+        commit(tx, Some(workspace_id)).await?;
         self.committed();
         Ok(updated)
     }
@@ -144,7 +144,7 @@ impl Conn<'_> {
             .await?;
             ids.push(id);
         }
-        tx.commit().await?;
+        commit(tx, Some(&ws_id)).await?;
         self.committed();
         Ok((ws_id, ids))
     }
