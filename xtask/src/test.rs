@@ -119,9 +119,9 @@ fn server_suite_on_postgres(
     cluster: &setget_pg_cluster::Cluster,
 ) -> anyhow::Result<()> {
     let mut cmd = cargo();
-    // The multi-replica tests ran on PostgreSQL already.
+    // The multi-replica and fault tests ran on PostgreSQL already.
     cmd.args(["test", "-p", "setget-server", "--test", "server"])
-        .args(["--", "--skip", "replicas::"])
+        .args(["--", "--skip", "replicas::", "--skip", "faults::"])
         .env("SETGET_TEST_BACKEND", "postgres")
         .env("SETGET_TEST_CLUSTER", cluster.url());
     count_tests(tally, cmd, "on PostgreSQL: ")

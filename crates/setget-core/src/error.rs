@@ -60,6 +60,9 @@ impl CoreError {
             ErrorCode::SessionInvalid | ErrorCode::SessionExpired | ErrorCode::ReauthRequired => {
                 ErrorKind::SignedOut
             }
+            // The server is up but cannot reach its database: as good as unreachable, and
+            // retried the same way.
+            ErrorCode::Unavailable => ErrorKind::Unreachable,
             _ => ErrorKind::Server,
         };
         Self {
@@ -72,3 +75,19 @@ impl CoreError {
 
 /// Result of an engine operation.
 pub type Result<T> = std::result::Result<T, CoreError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A server that cannot reach its database is treated like one that cannot be reached:
+    /// the sync keeps the cache and tries again, instead of reporting a server fault.
+    #[test]
+    fn a_server_without_its_database_counts_as_unreachable() {
+        let e = CoreError::from_server(ErrorCode::Unavailable, "later".into());
+        assert_eq!(e.kind, ErrorKind::Unreachable);
+        assert_eq!(e.server_code, Some(ErrorCode::Unavailable));
+        let e = CoreError::from_server(ErrorCode::Internal, "broken".into());
+        assert_eq!(e.kind, ErrorKind::Server);
+    }
+}

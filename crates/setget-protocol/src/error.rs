@@ -38,6 +38,9 @@ pub enum ErrorCode {
     /// The request's body did not arrive in time.
     RequestTimeout,
     Internal,
+    /// The server cannot reach its database for now (a restart, a failover): try again
+    /// shortly.
+    Unavailable,
     /// Any code this client does not know yet; keeps old clients working against new servers.
     #[serde(other)]
     Unknown,
@@ -62,6 +65,7 @@ impl ErrorCode {
             Self::RequestTimeout => 408,
             Self::TooManyAttempts => 429,
             Self::Internal | Self::Unknown => 500,
+            Self::Unavailable => 503,
         }
     }
 
@@ -87,6 +91,7 @@ impl ErrorCode {
             Self::MisdirectedRequest => "misdirected_request",
             Self::RequestTimeout => "request_timeout",
             Self::Internal => "internal",
+            Self::Unavailable => "unavailable",
             Self::Unknown => "unknown",
         }
     }

@@ -71,6 +71,15 @@ impl From<rusqlite::Error> for ApiError {
 
 impl From<crate::store::Error> for ApiError {
     fn from(e: crate::store::Error) -> Self {
+        if e.is_unavailable() {
+            tracing::warn!(error = %e, "the database is unreachable");
+            return Self::Client {
+                code: ErrorCode::Unavailable,
+                message: "the server cannot reach its database just now; try again shortly"
+                    .to_owned(),
+                retry_after: Some(1),
+            };
+        }
         Self::Internal(e.into())
     }
 }

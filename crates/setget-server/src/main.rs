@@ -279,9 +279,26 @@ async fn run() -> anyhow::Result<()> {
     }
 }
 
-/// Opens the database, saying what it waits for.
+/// Opens the database. While it cannot be reached, says so on stderr and tries again (every
+/// second, then every five); anything else (a schema newer than this server's, a wrong
+/// address) ends the command.
 async fn connect(db: &Database) -> anyhow::Result<Store> {
-    Store::connect(db).await
+    let mut wait = std::time::Duration::from_secs(1);
+    loop {
+        match Store::connect(db).await {
+            Ok(store) => return Ok(store),
+            Err(e) if setget_server::store::unreachable(&e) => {
+                eprintln!(
+                    "setget-server: {} is unreachable ({e:#}); trying again in {} s",
+                    describe(db),
+                    wait.as_secs()
+                );
+                tokio::time::sleep(wait).await;
+                wait = std::time::Duration::from_secs(5);
+            }
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 /// How a database is named in output: a SQLite file by its path, PostgreSQL by its kind

@@ -225,6 +225,41 @@ pub enum Error {
     Data(String),
 }
 
+impl Error {
+    /// Whether the database could not be reached (it is down, restarting, or the connection
+    /// broke), rather than a statement failing: the request may be tried again shortly.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            Self::Unavailable(_) => true,
+            Self::Postgres(e) => postgres_unreachable(e),
+            Self::Sqlite(_) | Self::Data(_) => false,
+        }
+    }
+}
+
+/// Whether opening the database failed only because it could not be reached (it may come
+/// up later), rather than for something waiting will not mend.
+pub fn unreachable(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| {
+        cause
+            .downcast_ref::<Error>()
+            .is_some_and(Error::is_unavailable)
+            || cause
+                .downcast_ref::<tokio_postgres::Error>()
+                .is_some_and(postgres_unreachable)
+    })
+}
+
+/// A connection that closed or could not be made, or PostgreSQL shutting down or starting
+/// up (SQLSTATE class 08, 57P01 to 57P03).
+fn postgres_unreachable(e: &tokio_postgres::Error) -> bool {
+    let class = e.code().map(|c| c.code().to_owned()).unwrap_or_default();
+    e.is_closed()
+        || class.starts_with("08")
+        || ["57P01", "57P02", "57P03"].contains(&class.as_str())
+        || std::error::Error::source(e).is_some_and(|s| s.is::<std::io::Error>())
+}
+
 /// The result of a store method.
 pub type Result<T> = std::result::Result<T, Error>;
 

@@ -14,7 +14,7 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::Stream;
-use setget_protocol::{AuditEvent, SessionStatus};
+use setget_protocol::{AuditEvent, ErrorCode, SessionStatus};
 
 use crate::App;
 use crate::auth::{Authed, require_admin};
@@ -42,7 +42,7 @@ struct Follower {
 impl Follower {
     /// The next events after `last_seq`, or None when the caller's session is over or the
     /// database fails (the client reconnects with `Last-Event-ID`).
-    async fn fetch(&self) -> Option<Vec<AuditEvent>> {
+    async fn fetch(&self) -> ApiResult<Option<Vec<AuditEvent>>> {
         let now = self.app.clock().now();
         let (workspace_id, session_id, after) = (
             self.workspace_id.clone(),
@@ -67,8 +67,6 @@ impl Follower {
                 Ok(Some(events))
             })
             .await
-            .ok()
-            .flatten()
     }
 
     async fn next(mut self) -> Option<(Result<Event, Infallible>, Self)> {
@@ -84,7 +82,18 @@ impl Follower {
             }
             // Mark what has been seen before looking, so no change slips between the two.
             self.changes.borrow_and_update();
-            let batch = self.fetch().await?;
+            let batch = match self.fetch().await {
+                Ok(Some(batch)) => batch,
+                // The caller's session ended.
+                Ok(None) => return None,
+                // The database is away (a restart): the stream waits for it, heartbeats
+                // going on, and goes on after the last event it sent.
+                Err(e) if e.code() == ErrorCode::Unavailable => {
+                    tokio::time::sleep(POLL).await;
+                    continue;
+                }
+                Err(_) => return None,
+            };
             if !batch.is_empty() {
                 self.pending.extend(batch);
                 continue;

@@ -9,13 +9,13 @@ use setget_server::store::Database;
 use setget_server::store::testing::{database_at, schema_version, set_schema_version};
 
 pub(crate) struct Server {
-    child: Child,
+    pub(crate) child: Child,
     pub(crate) url: String,
 }
 
 /// Reads the child's stdout up to its `listening on` line, returns the URL, and keeps draining
 /// the rest in the background so that later lines never meet a closed pipe.
-fn listening_url(child: &mut Child) -> String {
+pub(crate) fn listening_url(child: &mut Child) -> String {
     let mut reader = BufReader::new(child.stdout.take().unwrap());
     let mut line = String::new();
     let url = loop {
@@ -67,6 +67,11 @@ impl Server {
 }
 
 impl Server {
+    /// The server process's id.
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The server's peak resident memory so far (`VmHWM`), in MiB.
     pub(crate) fn peak_rss_mib(&self) -> u64 {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();

@@ -8,6 +8,7 @@ mod admin;
 mod binary;
 mod demo;
 mod events;
+mod faults;
 mod hardening;
 mod openapi;
 mod replicas;

@@ -14,8 +14,8 @@ use crate::events::{SseEvent, take_block};
 
 const OWNER: &str = "owner@rep.test";
 const OWNER_PASSWORD: &str = "replica-owner-pw";
-const MEMBER: &str = "ada@rep.test";
-const MEMBER_PASSWORD: &str = "replica-member-pw";
+pub(crate) const MEMBER: &str = "ada@rep.test";
+pub(crate) const MEMBER_PASSWORD: &str = "replica-member-pw";
 
 /// `n` dev-mode servers on one fresh database, with the workspace `rep` (an owner and a
 /// member) created through the first.
