@@ -49,9 +49,24 @@ struct Fixture {
     engine: Engine,
 }
 
+/// Where a scenario's server runs.
+#[derive(Debug, Clone, Copy)]
+enum Deployment {
+    /// One server on a SQLite file.
+    OneSqlite,
+    /// Two replicas on one PostgreSQL database: the app talks to one, the test's own
+    /// requests go through the other, so that everything the app learns of them comes
+    /// through the database.
+    TwoReplicasOnPostgres,
+}
+
 impl Fixture {
-    async fn new(slug: &str) -> Self {
-        let server = ServerProcess::start().unwrap();
+    async fn new(slug: &str, on: Deployment) -> Self {
+        let server = match on {
+            Deployment::OneSqlite => ServerProcess::start(),
+            Deployment::TwoReplicasOnPostgres => ServerProcess::start_replicated(),
+        }
+        .unwrap();
         let (owner, ada, bob) = (
             format!("owner@{slug}.test"),
             format!("ada@{slug}.test"),
@@ -195,9 +210,8 @@ async fn as_browser(
         .unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn first_and_live_sync_reproduce_the_server_exactly() {
-    let f = Fixture::new("mirror").await;
+async fn first_and_live_sync_reproduce_the_server_exactly(on: Deployment) {
+    let f = Fixture::new("mirror", on).await;
     // History before the app arrives: sign-ins from three places, a failure, a sign-out.
     let ada1 = f.browser(&f.ada, FIREFOX, "81.2.69.160").await;
     f.browser(&f.ada, SAFARI, "2.125.160.216").await;
@@ -295,9 +309,8 @@ async fn first_and_live_sync_reproduce_the_server_exactly() {
     f.engine.stop_sync();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn outages_500s_resets_stalls_and_truncated_bodies_end_equal_to_the_server() {
-    let mut f = Fixture::new("outage").await;
+async fn outages_500s_resets_stalls_and_truncated_bodies_end_equal_to_the_server(on: Deployment) {
+    let mut f = Fixture::new("outage", on).await;
     let proxy = FaultProxy::start(&f.server.url).unwrap();
     f.sign_in_at(&proxy.url).await;
     let seen = record(&f.engine);
@@ -365,9 +378,8 @@ async fn outages_500s_resets_stalls_and_truncated_bodies_end_equal_to_the_server
     f.engine.stop_sync();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn rotation_expiry_and_policy_changes_during_a_long_running_sync() {
-    let f = Fixture::new("longrun").await;
+async fn rotation_expiry_and_policy_changes_during_a_long_running_sync(on: Deployment) {
+    let f = Fixture::new("longrun", on).await;
     f.sign_in_at(&f.server.url).await;
     let name = setget_core::account::credential_name(&format!("{}/", f.server.url), &f.owner);
     let first = secret_tool_lookup(&name).unwrap().expect("stored");
@@ -419,9 +431,8 @@ async fn rotation_expiry_and_policy_changes_during_a_long_running_sync() {
     f.engine.stop_sync();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_event_lost_from_the_stream_is_fetched_when_the_next_one_shows_the_gap() {
-    let mut f = Fixture::new("lostevent").await;
+async fn an_event_lost_from_the_stream_is_fetched_when_the_next_one_shows_the_gap(on: Deployment) {
+    let mut f = Fixture::new("lostevent", on).await;
     // A stream that is never given up for silence here: only the gap can bring the lost
     // event back, not a reconnection's catch-up.
     f.engine = engine_in(f.home.path()).with_sync_options(SyncOptions {
@@ -453,9 +464,8 @@ async fn an_event_lost_from_the_stream_is_fetched_when_the_next_one_shows_the_ga
     f.engine.stop_sync();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn another_admins_policy_change_reaches_the_cache_through_the_stream() {
-    let f = Fixture::new("policylive").await;
+async fn another_admins_policy_change_reaches_the_cache_through_the_stream(on: Deployment) {
+    let f = Fixture::new("policylive", on).await;
     f.sign_in_at(&f.server.url).await;
     f.go_live().await;
     let before = f
@@ -493,9 +503,8 @@ async fn another_admins_policy_change_reaches_the_cache_through_the_stream() {
     f.engine.stop_sync();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_action_reaches_the_server_and_the_cache_and_its_errors_are_clear() {
-    let mut f = Fixture::new("actions").await;
+async fn every_action_reaches_the_server_and_the_cache_and_its_errors_are_clear(on: Deployment) {
+    let mut f = Fixture::new("actions", on).await;
     let ada1 = f.browser(&f.ada, FIREFOX, "81.2.69.160").await;
     let ada2 = f.browser(&f.ada, SAFARI, "2.125.160.216").await;
     let bob1 = f.browser(&f.bob, FIREFOX, "89.160.20.112").await;
@@ -704,9 +713,10 @@ async fn release_after_the_syncs_401(
 /// until the sync has been answered 401, so the sync always hears first: the reason must still
 /// be the admin's action, the same in the sync's status (before and after the action's answer),
 /// the action's answer and the account. The same for revoking every session of the workspace.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_apps_own_revocation_is_the_reason_even_when_the_sync_hears_the_401_first() {
-    let f = Fixture::new("ownfirst").await;
+async fn the_apps_own_revocation_is_the_reason_even_when_the_sync_hears_the_401_first(
+    on: Deployment,
+) {
+    let f = Fixture::new("ownfirst", on).await;
     let proxy = FaultProxy::start(&f.server.url).unwrap();
     f.sign_in_at(&proxy.url).await;
     f.go_live().await;
@@ -788,9 +798,8 @@ async fn the_apps_own_revocation_is_the_reason_even_when_the_sync_hears_the_401_
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_cache_is_encrypted_its_key_and_the_token_live_only_in_the_keyring() {
-    let f = Fixture::new("secrets").await;
+async fn the_cache_is_encrypted_its_key_and_the_token_live_only_in_the_keyring(on: Deployment) {
+    let f = Fixture::new("secrets", on).await;
     f.browser(&f.ada, FIREFOX, "81.2.69.160").await;
     f.sign_in_at(&f.server.url).await;
     f.engine.sync_once().await.unwrap();
@@ -840,9 +849,8 @@ async fn the_cache_is_encrypted_its_key_and_the_token_live_only_in_the_keyring()
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn another_process_sees_the_running_syncs_state_until_it_goes_quiet() {
-    let f = Fixture::new("report").await;
+async fn another_process_sees_the_running_syncs_state_until_it_goes_quiet(on: Deployment) {
+    let f = Fixture::new("report", on).await;
     f.sign_in_at(&f.server.url).await;
     f.go_live().await;
     // A second engine on the same files (as `setget-admin status` would be), with its own
@@ -859,3 +867,37 @@ async fn another_process_sees_the_running_syncs_state_until_it_goes_quiet() {
     f.engine.stop_sync();
     assert_eq!(other.status().unwrap().state, SyncState::Idle);
 }
+
+/// Each scenario against each deployment: `sync::<scenario>::one_sqlite_server` and
+/// `sync::<scenario>::two_replicas_on_postgres`.
+macro_rules! on_each_deployment {
+    ($($scenario:ident),* $(,)?) => {
+        $(
+            mod $scenario {
+                use super::Deployment;
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn one_sqlite_server() {
+                    super::$scenario(Deployment::OneSqlite).await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn two_replicas_on_postgres() {
+                    super::$scenario(Deployment::TwoReplicasOnPostgres).await;
+                }
+            }
+        )*
+    };
+}
+
+on_each_deployment!(
+    first_and_live_sync_reproduce_the_server_exactly,
+    outages_500s_resets_stalls_and_truncated_bodies_end_equal_to_the_server,
+    rotation_expiry_and_policy_changes_during_a_long_running_sync,
+    an_event_lost_from_the_stream_is_fetched_when_the_next_one_shows_the_gap,
+    another_admins_policy_change_reaches_the_cache_through_the_stream,
+    every_action_reaches_the_server_and_the_cache_and_its_errors_are_clear,
+    the_apps_own_revocation_is_the_reason_even_when_the_sync_hears_the_401_first,
+    the_cache_is_encrypted_its_key_and_the_token_live_only_in_the_keyring,
+    another_process_sees_the_running_syncs_state_until_it_goes_quiet,
+);

@@ -68,9 +68,15 @@ pub fn built_binary(name: &str) -> anyhow::Result<PathBuf> {
 #[derive(Debug)]
 pub struct ServerProcess {
     child: Child,
-    /// `http://127.0.0.1:PORT`
+    /// `http://127.0.0.1:PORT`: the server the app talks to.
     pub url: String,
-    db: PathBuf,
+    /// `--db`: a SQLite file, or a PostgreSQL address.
+    db: std::ffi::OsString,
+    /// A second replica on the same PostgreSQL database, through which the test's own
+    /// requests go (the app's sees their changes through the database alone).
+    writer: Option<(Child, String)>,
+    /// The cluster a replicated deployment's database is on.
+    _cluster: Option<setget_server::store::testing::TestCluster>,
     _dir: tempfile::TempDir,
 }
 
@@ -82,14 +88,39 @@ impl ServerProcess {
 
     /// Starts the server on `dir/server.db`, which may already hold data.
     fn start_on(dir: tempfile::TempDir) -> anyhow::Result<Self> {
-        let db = dir.path().join("server.db");
+        let db = dir.path().join("server.db").into_os_string();
         let (child, url) = spawn_server(&db)?;
         Ok(Self {
             child,
             url,
             db,
+            writer: None,
+            _cluster: None,
             _dir: dir,
         })
+    }
+
+    /// Starts two dev servers on one fresh PostgreSQL database (on the test run's cluster,
+    /// or a private one): `url` is the first, which the app is pointed at; the test's own
+    /// requests (sign-ins, the dev clock, workspaces) go through the second.
+    pub fn start_replicated() -> anyhow::Result<Self> {
+        let cluster = setget_server::store::testing::TestCluster::get();
+        let db = cluster.fresh_database().as_arg();
+        let (child, url) = spawn_server(&db)?;
+        let writer = spawn_server(&db)?;
+        Ok(Self {
+            child,
+            url,
+            db,
+            writer: Some(writer),
+            _cluster: Some(cluster),
+            _dir: tempfile::tempdir()?,
+        })
+    }
+
+    /// Where the test's own requests go: the second replica, or the one server.
+    fn write_url(&self) -> &str {
+        self.writer.as_ref().map_or(&self.url, |(_, url)| url)
     }
 
     /// Starts `setget-server demo` with a fresh database: the seeded workspace `acme` (owner
@@ -97,12 +128,14 @@ impl ServerProcess {
     /// that the seeded history stays as it is while a test reads it.
     pub fn start_demo() -> anyhow::Result<Self> {
         let dir = tempfile::tempdir()?;
-        let db = dir.path().join("server.db");
+        let db = dir.path().join("server.db").into_os_string();
         let (child, url) = spawn(&["demo", "--traffic-interval", "1h"], &db)?;
         Ok(Self {
             child,
             url,
             db,
+            writer: None,
+            _cluster: None,
             _dir: dir,
         })
     }
@@ -142,9 +175,9 @@ impl ServerProcess {
         Ok(())
     }
 
-    /// A URL on this server.
+    /// A URL on the server the test's own requests go to (see [`ServerProcess::write_url`]).
     pub fn at(&self, path: &str) -> String {
-        format!("{}{path}", self.url)
+        format!("{}{path}", self.write_url())
     }
 
     /// Creates a workspace with one owner (and the given extra members) through the dev route.
@@ -181,15 +214,19 @@ impl ServerProcess {
         Ok(response.json().await?)
     }
 
-    /// Moves the server's dev clock forward.
+    /// Moves the dev clock forward, of every replica.
     pub async fn advance_clock(&self, seconds: i64) -> anyhow::Result<()> {
-        let response = reqwest::Client::new()
-            .post(self.at("/api/_dev/clock/"))
-            .json(&serde_json::json!({ "advance_seconds": seconds }))
-            .send()
-            .await?;
-        if !response.status().is_success() {
-            bail!("moving the clock answered {}", response.status());
+        let urls = std::iter::once(self.url.as_str())
+            .chain(self.writer.as_ref().map(|(_, url)| url.as_str()));
+        for url in urls {
+            let response = reqwest::Client::new()
+                .post(format!("{url}/api/_dev/clock/"))
+                .json(&serde_json::json!({ "advance_seconds": seconds }))
+                .send()
+                .await?;
+            if !response.status().is_success() {
+                bail!("moving the clock answered {}", response.status());
+            }
         }
         Ok(())
     }
@@ -267,7 +304,7 @@ impl ServerProcess {
     ) -> anyhow::Result<String> {
         browser_sign_in(
             &reqwest::Client::new(),
-            &self.url,
+            self.write_url(),
             email,
             password,
             user_agent,
@@ -306,16 +343,20 @@ impl Drop for ServerProcess {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if let Some((writer, _)) = self.writer.as_mut() {
+            let _ = writer.kill();
+            let _ = writer.wait();
+        }
     }
 }
 
-fn spawn_server(db: &Path) -> anyhow::Result<(Child, String)> {
+fn spawn_server(db: &std::ffi::OsStr) -> anyhow::Result<(Child, String)> {
     spawn(&["serve", "--dev"], db)
 }
 
 /// Runs `setget-server <args> --listen 127.0.0.1:0 --db <db>` and waits for the line that
 /// says where it listens (`demo` says how to sign in first).
-fn spawn(args: &[&str], db: &Path) -> anyhow::Result<(Child, String)> {
+fn spawn(args: &[&str], db: &std::ffi::OsStr) -> anyhow::Result<(Child, String)> {
     let mut child = Command::new(built_binary("setget-server")?)
         .args(args)
         .args(["--listen", "127.0.0.1:0", "--db"])
