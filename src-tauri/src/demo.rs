@@ -13,6 +13,7 @@ use setget_core::account::AppDirs;
 use setget_core::notify::DesktopNotifier;
 use setget_core::secret::{MemoryStore, Sensitive};
 use setget_server::demo::{DEMO_OWNER_EMAIL, DEMO_OWNER_PASSWORD};
+use setget_server::store::Database;
 
 /// A running demo; dropping it removes its files.
 #[derive(Debug)]
@@ -22,14 +23,16 @@ pub struct Demo {
     _dir: tempfile::TempDir,
 }
 
-/// Starts the embedded server, seeds it and signs in as the demo owner.
-pub fn start() -> anyhow::Result<Demo> {
+/// Starts the embedded server on `database` (a temporary SQLite file when None), seeds it
+/// and signs in as the demo owner.
+pub fn start(database: Option<Database>) -> anyhow::Result<Demo> {
     let dir = tempfile::Builder::new()
         .prefix("setget-admin-demo-")
         .tempdir()
         .context("creating the demo folder")?;
+    let database = database.unwrap_or_else(|| Database::Sqlite(dir.path().join("server.db")));
     let server_url = tauri::async_runtime::block_on(setget_server::demo::start(
-        &dir.path().join("server.db"),
+        &database,
         std::time::Duration::from_secs(20),
     ))
     .context("starting the demo server")?;

@@ -35,6 +35,11 @@ struct Cli {
     /// Run against an embedded demo server on 127.0.0.1, signed in as its owner.
     #[arg(long)]
     demo: bool,
+    /// The demo server's database: a PostgreSQL address (or a SQLite file) instead of a
+    /// temporary file (`cargo xtask demo --postgres` passes a private cluster's).
+    #[arg(long, requires = "demo", env = "SETGET_DEMO_DATABASE_URL", hide_env_values = true,
+          value_parser = setget_server::store::Database::parse, value_name = "DATABASE")]
+    demo_db: Option<setget_server::store::Database>,
     /// Open the window on this alert.
     #[arg(long, value_name = "ID")]
     alert: Option<i64>,
@@ -64,6 +69,7 @@ fn main() -> anyhow::Result<std::process::ExitCode> {
     let dirs = AppDirs::from_os()?;
     let instance = desktop::instance_id((!cli.demo).then_some(dirs.data.as_path()));
     let demo_mode = cli.demo;
+    let demo_db = cli.demo_db;
     let mut builder = tauri::Builder::default();
     if setget_core::bus::session_bus_available() {
         // First, so that a second launch hands over before anything else starts.
@@ -96,7 +102,7 @@ fn main() -> anyhow::Result<std::process::ExitCode> {
         .on_window_event(desktop::on_window_event)
         .setup(move |app| {
             let (engine, demo) = if demo_mode {
-                let demo = demo::start()?;
+                let demo = demo::start(demo_db.clone())?;
                 (Arc::clone(&demo.engine), Some(demo))
             } else {
                 let engine = Engine::new(

@@ -9,7 +9,11 @@ xflags::xflags! {
     /// The project's automation: `cargo xtask <task>`.
     cmd xtask {
         /// Install what is missing, build, and open the app on an embedded demo server.
-        cmd demo {}
+        cmd demo {
+            /// Keep the demo server's data in PostgreSQL: a private cluster started for the
+            /// demo (initdb into a temporary folder) and removed when it ends.
+            optional --postgres
+        }
         /// Install what is missing, then run every gate and test; ends with `N passed, N failed`.
         cmd test {}
         /// List the benchmarks, or run the one named.

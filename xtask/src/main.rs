@@ -21,7 +21,7 @@ use xtask::{cargo, node, run, setup, target_dir};
 fn main() -> ExitCode {
     let flags = flags::Xtask::from_env_or_exit();
     let (task, result) = match flags.subcommand {
-        flags::XtaskCmd::Demo(_) => ("demo", demo()),
+        flags::XtaskCmd::Demo(d) => ("demo", demo(d.postgres)),
         flags::XtaskCmd::Test(_) => ("test", test::run()),
         flags::XtaskCmd::Bench(b) => ("bench", bench(b.name)),
         flags::XtaskCmd::Codegen(_) => ("codegen", codegen()),
@@ -58,9 +58,12 @@ fn has_session_bus() -> bool {
             .is_some_and(|dir| std::path::Path::new(&dir).join("bus").exists())
 }
 
-fn demo() -> anyhow::Result<()> {
+fn demo(postgres: bool) -> anyhow::Result<()> {
     let display = has_display();
     let mut packages = setup::BUILD_PACKAGES.to_vec();
+    if postgres {
+        packages.push(setget_pg_cluster::PACKAGE);
+    }
     if !display {
         // So that the advice below works at once.
         packages.extend_from_slice(setup::DISPLAY_PACKAGES);
@@ -85,15 +88,31 @@ fn demo() -> anyhow::Result<()> {
          workspace `acme`, signed in as owner@acme.test"
     );
     let app = target_dir().join("debug/setget-admin");
-    if !has_session_bus() && setup::on_path("dbus-run-session") {
+    // Stopped, and its folder removed, when the demo ends.
+    let cluster = if postgres {
+        let cluster = setget_pg_cluster::Cluster::start()?;
+        println!(
+            "the demo server keeps its data in a private PostgreSQL cluster ({})",
+            cluster.socket_dir().display()
+        );
+        Some(cluster)
+    } else {
+        None
+    };
+    let mut cmd = if !has_session_bus() && setup::on_path("dbus-run-session") {
         // Notifications need a session bus; a private one serves the demo's lifetime.
         println!("no D-Bus session bus: running the demo inside its own (dbus-run-session)");
-        return run(Command::new("dbus-run-session")
-            .arg("--")
-            .arg(app)
-            .arg("--demo"));
+        let mut cmd = Command::new("dbus-run-session");
+        cmd.arg("--").arg(app);
+        cmd
+    } else {
+        Command::new(app)
+    };
+    cmd.arg("--demo");
+    if let Some(cluster) = &cluster {
+        cmd.env("SETGET_DEMO_DATABASE_URL", cluster.url());
     }
-    run(Command::new(app).arg("--demo"))
+    run(&mut cmd)
 }
 
 /// Runs `setget-devtools ARGS` once the build packages are there.

@@ -25,6 +25,9 @@ pub struct Cluster {
     user: Option<(u32, u32)>,
     /// The postmaster, once started.
     server: Option<Child>,
+    /// Stops the cluster and removes its folder if this process dies without doing so
+    /// (killed, or interrupted before its `Drop`).
+    guard: Option<Child>,
 }
 
 impl Cluster {
@@ -39,6 +42,7 @@ impl Cluster {
             bin,
             user,
             server: None,
+            guard: None,
         };
         if let Some((uid, gid)) = user {
             std::os::unix::fs::chown(&cluster.dir, Some(uid), Some(gid)).with_context(|| {
@@ -58,6 +62,7 @@ impl Cluster {
             bail!("initdb failed: {}", String::from_utf8_lossy(&out.stderr));
         }
         cluster.run_server()?;
+        cluster.guard = Some(cluster.spawn_guard()?);
         let out = cluster
             .command("createdb")
             .arg("-h")
@@ -122,6 +127,30 @@ impl Cluster {
             }
             std::thread::sleep(Duration::from_millis(100));
         }
+    }
+
+    /// A process of the cluster's user that waits for this one to end and then stops the
+    /// cluster and removes its folder: a test run or a demo that is killed leaves nothing
+    /// running behind.
+    fn spawn_guard(&self) -> anyhow::Result<Child> {
+        const GUARD: &str = r#"
+            owner=$1 pg_ctl=$2 data=$3 dir=$4
+            while [ -e "/proc/$owner" ]; do sleep 1; done
+            "$pg_ctl" -D "$data" stop -m fast -w >/dev/null 2>&1
+            rm -rf "$dir"
+        "#;
+        let mut cmd = self.as_cluster_user(Command::new("sh"));
+        cmd.args(["-c", GUARD, "setget-postgres-guard"])
+            .arg(std::process::id().to_string())
+            .arg(self.bin.join("pg_ctl"))
+            .arg(self.dir.join("data"))
+            .arg(&self.dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        // Not in this process's folder: it removes it.
+        cmd.current_dir("/");
+        cmd.spawn().context("starting the cluster's guard")
     }
 
     /// Stops the server (a fast shutdown: sessions are cut, the data is written); the data
@@ -195,12 +224,17 @@ impl Cluster {
 
     /// One of the cluster's programs, run as the cluster's user.
     fn command(&self, program: &str) -> Command {
-        let mut cmd = Command::new(self.bin.join(program));
+        let mut cmd = self.as_cluster_user(Command::new(self.bin.join(program)));
+        cmd.current_dir(&self.dir);
+        cmd
+    }
+
+    /// `cmd`, to run as the cluster's user.
+    fn as_cluster_user(&self, mut cmd: Command) -> Command {
         if let Some((uid, gid)) = self.user {
             use std::os::unix::process::CommandExt as _;
             cmd.uid(uid).gid(gid);
         }
-        cmd.current_dir(&self.dir);
         cmd
     }
 }
@@ -208,6 +242,10 @@ impl Cluster {
 impl Drop for Cluster {
     fn drop(&mut self) {
         let _ = self.stop();
+        if let Some(mut guard) = self.guard.take() {
+            let _ = guard.kill();
+            let _ = guard.wait();
+        }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
@@ -335,5 +373,55 @@ mod tests {
         let dir = a.socket_dir().to_owned();
         drop(a);
         assert!(!dir.exists());
+    }
+
+    /// A process killed with its cluster running leaves nothing: its guard stops the cluster
+    /// and removes the folder. (The test runs itself again as that process.)
+    #[test]
+    fn a_killed_owner_leaves_no_cluster_behind() {
+        const CHILD: &str = "SETGET_PG_CLUSTER_TEST_CHILD";
+        if let Some(report) = std::env::var_os(CHILD) {
+            let cluster = Cluster::start().unwrap();
+            std::fs::write(report, cluster.socket_dir().as_os_str().as_encoded_bytes()).unwrap();
+            std::thread::sleep(Duration::from_secs(120));
+            return;
+        }
+        let scratch = tempfile_dir();
+        let report = scratch.join("cluster");
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "tests::a_killed_owner_leaves_no_cluster_behind"])
+            .env(CHILD, &report)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let dir = loop {
+            if let Ok(text) = std::fs::read_to_string(&report)
+                && !text.is_empty()
+            {
+                break PathBuf::from(text);
+            }
+            assert!(Instant::now() < deadline, "the child started no cluster");
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        assert!(dir.join("data").exists());
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while dir.exists() {
+            assert!(
+                Instant::now() < deadline,
+                "{} is still there",
+                dir.display()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = std::fs::remove_dir_all(scratch);
+    }
+
+    /// A folder of this test's own.
+    fn tempfile_dir() -> PathBuf {
+        fresh_dir(&std::env::temp_dir(), "setget-pg-cluster-test-").unwrap()
     }
 }

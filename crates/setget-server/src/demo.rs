@@ -493,14 +493,15 @@ pub async fn simulate_traffic(app: App, interval: std::time::Duration) {
     }
 }
 
-/// Starts a demo server in this process: a new database at `db` with the `acme` workspace,
-/// served in dev mode on a free loopback port, with a traffic step every `traffic_interval`.
+/// Starts a demo server in this process on the database `db` (a SQLite file or PostgreSQL),
+/// seeded with the `acme` workspace unless it has it already, served in dev mode on a free
+/// loopback port, with a traffic step every `traffic_interval`.
 /// Runs until the process ends; gives the server's URL. Call it within a Tokio runtime.
 pub async fn start(
-    db: &std::path::Path,
+    db: &store::Database,
     traffic_interval: std::time::Duration,
 ) -> anyhow::Result<String> {
-    let store = store::Store::open(db)?;
+    let store = store::Store::connect(db).await?;
     let app = App::new(store, crate::ServerConfig::with_dev(true));
     seed(&app).await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

@@ -684,3 +684,29 @@ async fn more_parallel_sign_ins_than_connections_all_finish() {
         .expect("the sign-ins never finished");
     assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
 }
+
+/// The demo server (`cargo xtask demo --postgres`) runs on PostgreSQL: seeded once with its
+/// fifty members, its owner signs in, and starting it again on the same database keeps the
+/// workspace it has.
+#[tokio::test]
+async fn the_demo_server_runs_on_postgres_and_keeps_its_workspace() {
+    use setget_server::demo::{DEMO_OWNER_EMAIL, DEMO_OWNER_PASSWORD};
+    let cluster = TestCluster::get();
+    let db = cluster.fresh_database();
+    let hour = std::time::Duration::from_secs(3600);
+    for _ in 0..2 {
+        let url = setget_server::demo::start(&db, hour).await.unwrap();
+        let signed = reqwest::Client::new()
+            .post(format!("{url}/auth/sign-in/"))
+            .json(
+                &json!({"email": DEMO_OWNER_EMAIL, "password": DEMO_OWNER_PASSWORD,
+                          "medium": "email"}),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(signed.status(), 200);
+        assert_eq!(db.test_count("SELECT count(*) FROM workspaces", &[]), 1);
+        assert_eq!(db.test_count("SELECT count(*) FROM members", &[]), 50);
+    }
+}
