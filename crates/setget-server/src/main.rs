@@ -77,6 +77,17 @@ enum Command {
               value_parser = Database::parse)]
         db: Database,
     },
+    /// Copy every row of a SQLite database into an empty PostgreSQL one (migrated first), in
+    /// one transaction: the way from one server to several.
+    Import {
+        /// The SQLite file to copy from.
+        #[arg(long, value_name = "FILE")]
+        from: PathBuf,
+        /// The PostgreSQL database to copy into.
+        #[arg(long, env = "SETGET_DATABASE_URL", hide_env_values = true,
+              value_parser = Database::parse)]
+        db: Database,
+    },
     /// Serve in dev mode with the demo workspace `acme` (owner `owner@acme.test`, password
     /// `setget-demo`) and simulated traffic.
     Demo {
@@ -202,6 +213,19 @@ async fn run() -> anyhow::Result<()> {
             say(&format!(
                 "{}: schema version {found} -> {now}",
                 describe(&db)
+            ));
+            Ok(())
+        }
+        Command::Import { from, db } => {
+            let started = std::time::Instant::now();
+            let copied = setget_server::store::import(&from, &db).await?;
+            let rows: Vec<String> = copied.iter().map(|(t, n)| format!("{n} {t}")).collect();
+            say(&format!(
+                "imported {} from {} into {} in {:.1} s",
+                rows.join(", "),
+                from.display(),
+                describe(&db),
+                started.elapsed().as_secs_f64()
             ));
             Ok(())
         }

@@ -78,6 +78,17 @@ pub async fn migrate(db: &Database) -> anyhow::Result<(i64, i64)> {
     }
 }
 
+/// `setget-server import`: copies every row of the SQLite database at `from` into the
+/// (empty) PostgreSQL database at `to`, in one transaction; answers the rows per table.
+pub async fn import(from: &Path, to: &Database) -> anyhow::Result<Vec<(&'static str, u64)>> {
+    match to {
+        Database::Postgres(url) => pg::import::import(from, url).await,
+        Database::Sqlite(_) => {
+            anyhow::bail!("import copies into a PostgreSQL database (--db postgres://…)")
+        }
+    }
+}
+
 /// What readers of the store learn of its writes: a count of the changes seen (caches of
 /// anything read from the database are valid only while it stays the same), and a ticker
 /// that event streams wait on.

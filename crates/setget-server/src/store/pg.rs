@@ -21,6 +21,7 @@ use super::{Error, News, Result, rows};
 
 mod attempts;
 mod audit;
+pub(super) mod import;
 mod listen;
 mod members;
 mod sessions;

@@ -710,3 +710,93 @@ async fn the_demo_server_runs_on_postgres_and_keeps_its_workspace() {
         assert_eq!(db.test_count("SELECT count(*) FROM members", &[]), 50);
     }
 }
+
+/// `import` moves a SQLite deployment to PostgreSQL: every row copied (a server on it signs
+/// the owner in and lists what the file held), and a second import into the same database
+/// is refused, changing nothing.
+#[tokio::test]
+async fn import_copies_a_sqlite_database_into_an_empty_postgres_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bench.db");
+    let server = || std::process::Command::new(env!("CARGO_BIN_EXE_setget-server"));
+    let seeded = server()
+        .args([
+            "seed-bench",
+            "--members",
+            "20",
+            "--sessions",
+            "300",
+            "--events",
+            "500",
+        ])
+        .arg("--db")
+        .arg(&file)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(seeded.success());
+    let cluster = TestCluster::get();
+    let db = cluster.fresh_database();
+    let import = || {
+        server()
+            .args(["import", "--from"])
+            .arg(&file)
+            .arg("--db")
+            .arg(db.as_arg())
+            .env("RUST_BACKTRACE", "0")
+            .output()
+            .unwrap()
+    };
+    let out = import();
+    assert!(out.status.success(), "{out:?}");
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains("20 members") && said.contains("300 sessions"),
+        "{said}"
+    );
+    let sqlite = Database::Sqlite(file.clone());
+    for table in [
+        "workspaces",
+        "members",
+        "sessions",
+        "audit_events",
+        "retired_tokens",
+    ] {
+        let count = format!("SELECT count(*) FROM {table}");
+        assert_eq!(
+            db.test_count(&count, &[]),
+            sqlite.test_count(&count, &[]),
+            "{table}"
+        );
+    }
+    let replica = Server::start_database(&db, false, "127.0.0.1:0", &[]);
+    let client = reqwest::Client::new();
+    let signed = client
+        .post(format!("{}/auth/sign-in/", replica.url))
+        .json(&json!({"email": "owner@bench.test", "password": "setget-bench", "medium": "email"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed.status(), 200);
+    let token = cookie_token(signed.headers());
+    let members: Value = client
+        .get(format!(
+            "{}/api/workspaces/bench/members/?per_page=1",
+            replica.url
+        ))
+        .header("cookie", format!("setget_session={token}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(members["total"], 20);
+    let again = import();
+    assert!(!again.status.success());
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("holds workspaces already"),
+        "{again:?}"
+    );
+    assert_eq!(db.test_count("SELECT count(*) FROM members", &[]), 20);
+}
