@@ -19,6 +19,9 @@ xflags::xflags! {
         /// List the benchmarks, or run the one named.
         cmd bench {
             optional name: String
+            /// `server` only: `sqlite` (the default) or `postgres` (one replica and two, beside
+            /// SQLite's figures).
+            optional --db db: String
         }
         /// Regenerate ui/src/lib/bindings.ts from the Rust definitions.
         cmd codegen {}

@@ -23,7 +23,7 @@ fn main() -> ExitCode {
     let (task, result) = match flags.subcommand {
         flags::XtaskCmd::Demo(d) => ("demo", demo(d.postgres)),
         flags::XtaskCmd::Test(_) => ("test", test::run()),
-        flags::XtaskCmd::Bench(b) => ("bench", bench(b.name)),
+        flags::XtaskCmd::Bench(b) => ("bench", bench(b.name, b.db)),
         flags::XtaskCmd::Codegen(_) => ("codegen", codegen()),
         flags::XtaskCmd::GeoData(_) => ("geo-data", devtools(vec!["geo-data".into()])),
         flags::XtaskCmd::GenLog(g) => ("gen-log", gen_log(g)),
@@ -123,9 +123,12 @@ fn devtools(args: Vec<OsString>) -> anyhow::Result<()> {
         .args(args))
 }
 
-fn bench(name: Option<String>) -> anyhow::Result<()> {
+fn bench(name: Option<String>, db: Option<String>) -> anyhow::Result<()> {
     let mut args: Vec<OsString> = vec!["bench".into()];
     args.extend(name.map(OsString::from));
+    if let Some(db) = db {
+        args.extend(["--db".into(), db.into()]);
+    }
     devtools(args)
 }
 

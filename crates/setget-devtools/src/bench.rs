@@ -39,9 +39,21 @@ pub const BENCHMARKS: &[(&str, &str)] = &[
 ];
 
 /// Runs the benchmark `name`.
-pub fn run_named(name: &str) -> anyhow::Result<()> {
+pub fn run_named(name: &str, args: &[String]) -> anyhow::Result<()> {
+    match (name, args) {
+        ("server", []) => server(),
+        ("server", [flag, db]) if flag == "--db" && db == "postgres" => {
+            crate::bench_postgres::server_on_postgres()
+        }
+        ("server", [flag, db]) if flag == "--db" && db == "sqlite" => server(),
+        ("server", _) => bail!("bench server takes --db sqlite (the default) or --db postgres"),
+        (_, [_, ..]) => bail!("only bench server takes options"),
+        _ => run_simple(name),
+    }
+}
+
+fn run_simple(name: &str) -> anyhow::Result<()> {
     match name {
-        "server" => server(),
         "sync" => crate::bench_sync::sync(),
         "ui" => crate::bench_ui::ui(),
         "notify" => crate::bench_notify::notify(),
@@ -51,12 +63,12 @@ pub fn run_named(name: &str) -> anyhow::Result<()> {
 }
 
 /// Concurrent clients and how long each throughput phase lasts.
-const CLIENTS: usize = 16;
-const PHASE: Duration = Duration::from_secs(5);
+pub(crate) const CLIENTS: usize = 16;
+pub(crate) const PHASE: Duration = Duration::from_secs(5);
 /// No phase sends more than this many requests.
 const MAX_REQUESTS: u64 = 500_000;
 /// The fixed moderate rate of the latency phase.
-const RATE_PER_SECOND: u64 = 500;
+pub(crate) const RATE_PER_SECOND: u64 = 500;
 
 fn server() -> anyhow::Result<()> {
     setup::system_packages(&["wrk"])?;
@@ -74,13 +86,31 @@ fn server() -> anyhow::Result<()> {
     runtime.block_on(crate::bench_signin::measure(&binary))
 }
 
-async fn measure(url: &str, db: &Path, db_size: u64) -> anyhow::Result<()> {
-    let client = reqwest::Client::builder()
+/// The client the server benchmarks measure with.
+pub(crate) fn bench_client() -> anyhow::Result<reqwest::Client> {
+    Ok(reqwest::Client::builder()
         .pool_max_idle_per_host(CLIENTS * 2)
         .user_agent("setget-bench/1.0")
-        .build()?;
-    let signed = client
-        .post(format!("{url}/auth/sign-in/"))
+        .build()?)
+}
+
+/// Signs the bench workspace's owner in at `url`; answers the `Cookie` value.
+pub(crate) async fn owner_cookie(client: &reqwest::Client, url: &str) -> anyhow::Result<String> {
+    Ok(owner_sign_in(client, url, None).await?.0)
+}
+
+/// Signs the bench workspace's owner in at `url`, from `forwarded` (an `X-Forwarded-For` a
+/// trusted proxy would send) when given; answers the `Cookie` value and the session's id.
+pub(crate) async fn owner_sign_in(
+    client: &reqwest::Client,
+    url: &str,
+    forwarded: Option<&str>,
+) -> anyhow::Result<(String, String)> {
+    let mut request = client.post(format!("{url}/auth/sign-in/"));
+    if let Some(ip) = forwarded {
+        request = request.header("x-forwarded-for", ip);
+    }
+    let signed = request
         .json(&serde_json::json!({
             "email": "owner@bench.test", "password": "setget-bench", "medium": "email"
         }))
@@ -88,7 +118,7 @@ async fn measure(url: &str, db: &Path, db_size: u64) -> anyhow::Result<()> {
         .await?;
     if !signed.status().is_success() {
         bail!(
-            "signing in to the bench workspace answered {}",
+            "signing in to the bench workspace at {url} answered {}",
             signed.status()
         );
     }
@@ -99,6 +129,17 @@ async fn measure(url: &str, db: &Path, db_size: u64) -> anyhow::Result<()> {
         .and_then(|v| v.split(';').next())
         .context("no session cookie")?
         .to_owned();
+    let body: serde_json::Value = signed.json().await?;
+    let id = body["session"]["id"]
+        .as_str()
+        .context("no session id")?
+        .to_owned();
+    Ok((cookie, id))
+}
+
+async fn measure(url: &str, db: &Path, db_size: u64) -> anyhow::Result<()> {
+    let client = bench_client()?;
+    let cookie = owner_cookie(&client, url).await?;
     let health = Target {
         url: format!("{url}/healthz"),
         cookie: None,
@@ -153,7 +194,7 @@ async fn measure(url: &str, db: &Path, db_size: u64) -> anyhow::Result<()> {
         verdict(me_lat.p99 <= 5.0)
     );
 
-    let events = event_latency(&client, url, me.cookie.as_deref().unwrap_or_default()).await?;
+    let events = event_latency(&client, url, url, me.cookie.as_deref().unwrap_or_default()).await?;
     println!(
         "event stream: {EVENT_SAMPLES} policy changes, from the request's start to its event on an \
          open stream:"
@@ -169,13 +210,15 @@ async fn measure(url: &str, db: &Path, db_size: u64) -> anyhow::Result<()> {
 }
 
 /// How many events the event-stream phase times.
-const EVENT_SAMPLES: usize = 50;
+pub(crate) const EVENT_SAMPLES: usize = 50;
 
-/// Opens the workspace's event stream, then makes `EVENT_SAMPLES` policy changes one at a
-/// time, each timed from the start of its request to the arrival of its event.
-async fn event_latency(
+/// Opens the workspace's event stream at `stream_url`, then makes `EVENT_SAMPLES` policy
+/// changes one at a time at `url` (the same server, or another replica), each timed from the
+/// start of its request to the arrival of its event.
+pub(crate) async fn event_latency(
     client: &reqwest::Client,
     url: &str,
+    stream_url: &str,
     cookie: &str,
 ) -> anyhow::Result<Latency> {
     let get = |path: &str| {
@@ -190,7 +233,7 @@ async fn event_latency(
         .await?;
     let last_seq = log["total"].as_u64().context("no audit total")?;
     let mut stream = client
-        .get(format!("{url}/api/workspaces/bench/events/"))
+        .get(format!("{stream_url}/api/workspaces/bench/events/"))
         .header("cookie", cookie)
         .header("last-event-id", last_seq.to_string())
         .send()
@@ -236,9 +279,9 @@ async fn event_latency(
     Latency::of(samples)
 }
 
-struct Target {
-    url: String,
-    cookie: Option<String>,
+pub(crate) struct Target {
+    pub(crate) url: String,
+    pub(crate) cookie: Option<String>,
 }
 
 async fn get(client: &reqwest::Client, target: &Target) -> anyhow::Result<()> {
@@ -256,7 +299,7 @@ async fn get(client: &reqwest::Client, target: &Target) -> anyhow::Result<()> {
 }
 
 /// Requests per second that wrk gets from `target` in one phase.
-fn wrk(target: &Target) -> anyhow::Result<f64> {
+pub(crate) fn wrk(target: &Target) -> anyhow::Result<f64> {
     let mut cmd = Command::new("wrk");
     cmd.args([
         "-t1",
@@ -280,7 +323,7 @@ fn wrk(target: &Target) -> anyhow::Result<f64> {
 }
 
 /// Requests per second with `CLIENTS` clients in a closed loop for `phase` (warm-up).
-async fn throughput(
+pub(crate) async fn throughput(
     client: &reqwest::Client,
     target: &Target,
     phase: Duration,
@@ -309,7 +352,7 @@ async fn throughput(
 }
 
 /// Latencies of requests started at a fixed rate (open loop) for one phase.
-async fn latency(client: &reqwest::Client, target: &Target) -> anyhow::Result<Latency> {
+pub(crate) async fn latency(client: &reqwest::Client, target: &Target) -> anyhow::Result<Latency> {
     let total = RATE_PER_SECOND * PHASE.as_secs();
     let interval = Duration::from_secs(1) / u32::try_from(RATE_PER_SECOND)?;
     let target = Arc::new(Target {

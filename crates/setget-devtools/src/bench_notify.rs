@@ -34,7 +34,7 @@ pub fn notify() -> anyhow::Result<()> {
     let scratch = tempfile_dir("setget-bench-notify-")?;
     let server = start_server_with(
         &release.join("setget-server"),
-        &scratch.join("server.db"),
+        scratch.join("server.db"),
         &["--dev"],
     )?;
     let display = session::Display::start()?;

@@ -28,7 +28,7 @@ const LOCKED_SAMPLES: usize = 50;
 
 pub async fn measure(binary: &Path) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
-    let server = start_server_with(binary, &dir.path().join("s.db"), &["--dev"])?;
+    let server = start_server_with(binary, dir.path().join("s.db"), &["--dev"])?;
     let url = server.url.clone();
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(FLOOD)

@@ -41,8 +41,13 @@ pub fn start_server(binary: &Path, db: &Path) -> anyhow::Result<Server> {
     start_server_with(binary, db, &[])
 }
 
-/// The same with more arguments to `serve` (`--dev`).
-pub fn start_server_with(binary: &Path, db: &Path, extra: &[&str]) -> anyhow::Result<Server> {
+/// The same with more arguments to `serve` (`--dev`); `db` is a SQLite file or a PostgreSQL
+/// address.
+pub fn start_server_with(
+    binary: &Path,
+    db: impl AsRef<std::ffi::OsStr>,
+    extra: &[&str],
+) -> anyhow::Result<Server> {
     let mut child = Command::new(binary)
         .args(["serve", "--listen", "127.0.0.1:0"])
         .args(extra)

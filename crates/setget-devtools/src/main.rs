@@ -12,6 +12,7 @@ mod adversarial;
 mod bench;
 mod bench_detect;
 mod bench_notify;
+mod bench_postgres;
 mod bench_signin;
 mod bench_sync;
 mod bench_ui;
@@ -41,7 +42,7 @@ fn main() -> ExitCode {
             }
             Ok(())
         }
-        ("bench", Some(name)) => bench::run_named(name),
+        ("bench", Some(name)) => bench::run_named(name, &args[2..]),
         ("geo-data", _) => geodata::run_geo_data(),
         ("gen-log", _) => gen_log::run(&args[1..]),
         ("adversarial", _) => adversarial::run(&args[1..]),

@@ -83,23 +83,26 @@ impl Conn<'_> {
         limit: u32,
     ) -> Result<(Vec<AuditEvent>, u64)> {
         let c = &*self.client().await?;
-        let since = filter.since.map_or(i64::MIN, ts);
-        let until = filter.until.map_or(i64::MAX, ts);
-        let filter_sql = "workspace_id = $1 AND seq > $2
-            AND ($3::TEXT IS NULL OR event = $3) AND ($4::TEXT IS NULL OR member_id = $4)
-            AND at >= $5 AND at <= $6";
-        let args: [&(dyn tokio_postgres::types::ToSql + Sync); 6] = [
-            &workspace_id,
-            &filter.after,
-            &filter.event,
-            &filter.member_id,
-            &since,
-            &until,
+        // Only the filters given become conditions: a prepared statement's generic plan
+        // for `($3 IS NULL OR event = $3)` cannot use an index for either case.
+        let since = filter.since.map(ts);
+        let until = filter.until.map(ts);
+        let given: [(&str, Option<&(dyn tokio_postgres::types::ToSql + Sync)>); 4] = [
+            ("event =", filter.event.as_ref().map(|v| v as _)),
+            ("member_id =", filter.member_id.as_ref().map(|v| v as _)),
+            ("at >=", since.as_ref().map(|v| v as _)),
+            ("at <=", until.as_ref().map(|v| v as _)),
         ];
-        let unfiltered = filter.event.is_none()
-            && filter.member_id.is_none()
-            && filter.since.is_none()
-            && filter.until.is_none();
+        let mut args: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
+            vec![&workspace_id, &filter.after];
+        let mut filter_sql = String::from("workspace_id = $1 AND seq > $2");
+        for (sql, value) in given {
+            if let Some(value) = value {
+                args.push(value);
+                filter_sql.push_str(&format!(" AND {sql} ${}", args.len()));
+            }
+        }
+        let unfiltered = args.len() == 2;
         let total = if unfiltered {
             // Sequence numbers are gap-free from 1, so the count after a cursor is a
             // subtraction; a client paging through a million events must not pay a count
@@ -123,7 +126,7 @@ impl Conn<'_> {
             )?
         };
         let limit = i64::from(limit);
-        let mut with_limit = args.to_vec();
+        let mut with_limit = args.clone();
         with_limit.push(&limit);
         let rows = all(
             c,
@@ -131,7 +134,8 @@ impl Conn<'_> {
                 "SELECT seq, id, event, at, member_id, member_email, session_id, actor_id,
                         actor_email, ip, user_agent, device, location, auth_method, reason,
                         details
-                 FROM audit_events WHERE {filter_sql} ORDER BY seq LIMIT $7"
+                 FROM audit_events WHERE {filter_sql} ORDER BY seq LIMIT ${}",
+                with_limit.len()
             ),
             &with_limit,
         )
