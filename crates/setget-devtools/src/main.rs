@@ -42,6 +42,9 @@ fn main() -> ExitCode {
             }
             Ok(())
         }
+        ("bench", Some("server")) if args[2..] == ["--db", "postgres"] => {
+            bench_postgres::server_on_postgres()
+        }
         ("bench", Some(name)) => bench::run_named(name, &args[2..]),
         ("geo-data", _) => geodata::run_geo_data(),
         ("gen-log", _) => gen_log::run(&args[1..]),

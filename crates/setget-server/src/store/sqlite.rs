@@ -126,6 +126,17 @@ pub(crate) fn to_i64(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
+/// Bytes as PostgreSQL shows them in JSON: `\x` and hex (for tests' rows, alike on both
+/// backends).
+#[cfg(any(test, feature = "test-support"))]
+pub(super) fn hex(bytes: &[u8]) -> String {
+    let mut out = String::from("\\x");
+    for b in bytes {
+        out.push_str(&format!("{b:02x}"));
+    }
+    out
+}
+
 #[cfg(any(test, feature = "test-support"))]
 #[allow(clippy::expect_used)] // a test's fixture fails loudly
 impl Sqlite {
@@ -151,7 +162,7 @@ impl Sqlite {
                     ValueRef::Integer(n) => Value::from(n),
                     ValueRef::Real(x) => Value::from(x),
                     ValueRef::Text(t) => Value::from(String::from_utf8_lossy(t).into_owned()),
-                    ValueRef::Blob(b) => Value::from(super::testing::hex(b)),
+                    ValueRef::Blob(b) => Value::from(hex(b)),
                 };
                 object.insert(name.clone(), value);
             }

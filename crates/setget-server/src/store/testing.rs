@@ -59,7 +59,7 @@ pub fn database_at(path: &Path) -> Database {
         return Database::Sqlite(path.to_owned());
     };
     let digest = sha2::Sha256::digest(path.to_string_lossy().as_bytes());
-    let name = format!("p_{}", &hex(&digest)[2..26]);
+    let name = format!("p_{}", &super::sqlite::hex(&digest)[2..26]);
     let (admin, create) = (cluster.clone(), name.clone());
     on_own_runtime(async move {
         let client = connect(&admin).await;
@@ -272,15 +272,6 @@ fn first_integer(rows: &[Map<String, Value>]) -> i64 {
         .and_then(|row| row.values().next())
         .and_then(Value::as_i64)
         .expect("an integer")
-}
-
-/// Bytes as PostgreSQL shows them in JSON: `\x` and hex.
-pub(super) fn hex(bytes: &[u8]) -> String {
-    let mut out = String::from("\\x");
-    for b in bytes {
-        out.push_str(&format!("{b:02x}"));
-    }
-    out
 }
 
 /// A PostgreSQL cluster for tests that need one whatever the suite's backend (several
