@@ -237,7 +237,10 @@ async fn revoke_workspace_sessions(
     // The password is checked as a sign-in's is: one attempt at a time per member, refused
     // while the member is locked out, and a wrong one counts toward the lockout and is
     // audited — otherwise a stolen session could guess the password here without limit.
-    let _turn = app.attempts().turn(&authed.member.email).await;
+    let _turn = app
+        .attempts()
+        .turn(&authed.member.email, app.store())
+        .await?;
     let (ip, user_agent) = (ip.to_string(), user_agent);
     // Runs `step` with this attempt (the caller's email, from here, now).
     let with_attempt = |step: fn(&store::Store, &Attempt<'_>) -> ApiResult<()>| {

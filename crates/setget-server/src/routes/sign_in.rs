@@ -49,8 +49,7 @@ async fn sign_in(
     // Checking the lockout, the password and recording a failure are one step per email:
     // parallel guesses wait their turn, here and on every other server of the database, and
     // the sixth finds the email locked out.
-    let _turn = app.attempts().turn(&email).await;
-    let _everywhere = app.store().attempt_lock(&email).await?;
+    let _turn = app.attempts().turn(&email, app.store()).await?;
     let member = {
         let (email, ip, user_agent) = (email.clone(), ip.clone(), user_agent.clone());
         app.blocking(move |store| {

@@ -194,6 +194,43 @@ async fn parallel_wrong_passwords_over_replicas_get_five_evaluations_in_all() {
     }
 }
 
+/// The password that confirms revoking every session of the workspace is one of the five
+/// evaluations, on every replica: wrong confirmations sent all at once to three replicas get
+/// five password checks in all, audited, and the rest are refused as locked.
+#[tokio::test]
+async fn parallel_wrong_confirmations_over_replicas_get_five_evaluations_in_all() {
+    let d = Deployment::start(3, &[]).await;
+    let mut owners = Vec::new();
+    for i in 0..3 {
+        let (status, token) = d.sign_in(i, OWNER, OWNER_PASSWORD, "127.0.0.1").await;
+        assert_eq!(status, 200);
+        owners.push(token.unwrap());
+    }
+    let confirmations = (0..24).map(|i| {
+        let (d, owner) = (&d, &owners[i % 3]);
+        async move {
+            d.call(
+                i,
+                reqwest::Method::POST,
+                "/api/workspaces/rep/sessions/revoke-all/",
+                owner,
+                Some(json!({"password": "wrong-guess"})),
+            )
+            .await
+            .0
+        }
+    });
+    let statuses = join_all(confirmations).await;
+    let count = |code: u16| statuses.iter().filter(|s| **s == code).count();
+    assert_eq!((count(403), count(429)), (5, 19), "{statuses:?}");
+    let store = &d.db;
+    let wrong = events(store, "auth.sign_in_failed")
+        .into_iter()
+        .filter(|e| e["reason"] == "password_confirmation_failed")
+        .count();
+    assert_eq!(wrong, 5);
+}
+
 /// A token due for rotation presented at two replicas at once is rotated once: one answer
 /// carries the new token, the other keeps the session's token as it is, and the session has
 /// one current token whose predecessor leads to it. (Twenty sessions, so that the two
