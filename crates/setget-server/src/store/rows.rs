@@ -267,6 +267,36 @@ impl Ending<'_> {
             actor,
         }
     }
+
+    /// The expiry of `s`, due: at its exact instant, for the reason it ran out.
+    pub fn expired(s: &Session) -> Ending<'static> {
+        let reason = expiry_reason(s);
+        Ending {
+            status: SessionStatus::Expired,
+            reason,
+            at: s.expires_at,
+            event: EventKind::Expired,
+            event_reason: Some(reason.into()),
+            actor: None,
+        }
+    }
+
+    /// The revocation, at `at`, of a member's oldest sessions beyond the concurrent limit.
+    pub fn concurrent_limit(at: DateTime<Utc>) -> Ending<'static> {
+        Ending::revoked(
+            EndReason::ConcurrentLimit,
+            EventReason::ConcurrentLimit,
+            at,
+            None,
+        )
+    }
+}
+
+/// The sessions a new one pushes beyond the limit of `max`: the oldest of `active` (oldest
+/// first), so many that the new one makes `max`.
+pub(crate) fn beyond_limit(active: &[Session], max: u32) -> &[Session] {
+    let excess = (active.len() + 1).saturating_sub(max as usize);
+    &active[..excess.min(active.len())]
 }
 
 /// Whether a session that has reached `expires_at` ran out of its absolute or its inactivity
@@ -302,6 +332,44 @@ impl Scope<'_> {
         match self {
             Self::Member(id) => ("member_id", id),
             Self::Workspace(id) => ("workspace_id", id),
+        }
+    }
+}
+
+/// A session with what authentication needs to know about its current token.
+pub(crate) struct FoundSession {
+    pub(crate) session: Session,
+    pub(crate) workspace_id: String,
+    pub(crate) issued_at: DateTime<Utc>,
+    pub(crate) confirmed: bool,
+    pub(crate) digest: Vec<u8>,
+}
+
+impl FoundSession {
+    /// What a token that is this session's current one is.
+    pub(crate) fn current(self) -> TokenLookup {
+        TokenLookup::Current {
+            session: self.session,
+            workspace_id: self.workspace_id,
+            issued_at: self.issued_at,
+            confirmed: self.confirmed,
+        }
+    }
+
+    /// What a token this session replaced is: valid until `valid_until`, and replaced by
+    /// `successor`.
+    pub(crate) fn retired(
+        self,
+        valid_until: DateTime<Utc>,
+        successor: Option<&[u8]>,
+    ) -> TokenLookup {
+        TokenLookup::Retired {
+            successor_unconfirmed: !self.confirmed && successor == Some(self.digest.as_slice()),
+            session: self.session,
+            workspace_id: self.workspace_id,
+            valid_until,
+            current_digest: self.digest,
+            current_issued_at: self.issued_at,
         }
     }
 }

@@ -2,17 +2,15 @@
 
 use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
-use setget_protocol::{
-    AuthMethod, EndReason, EventKind, EventReason, Session, SessionStatus, Timeout,
-};
+use setget_protocol::{AuthMethod, EndReason, Session, SessionStatus, Timeout};
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
 use super::attempts::flush_refusals;
 use super::audit::append_event;
 use super::rows::{
-    Ending, MemberRow, NewEvent, NewSession, REFUSAL_WINDOW, Scope, expires_at, expiry_reason,
-    from_ts, ts,
+    Ending, FoundSession, MemberRow, NewEvent, NewSession, REFUSAL_WINDOW, Scope, beyond_limit,
+    expires_at, from_ts, ts,
 };
 use super::workspaces::workspace;
 use super::{
@@ -45,14 +43,8 @@ impl Conn<'_> {
         let ws = workspace(&tx, &member.workspace_id).await?;
         if let Some(max) = ws.max_concurrent_sessions {
             let active = all_active_sessions(&tx, Scope::Member(&member.id)).await?;
-            let excess = (active.len() + 1).saturating_sub(max as usize);
-            let ending = Ending::revoked(
-                EndReason::ConcurrentLimit,
-                EventReason::ConcurrentLimit,
-                new.now,
-                None,
-            );
-            for s in active.iter().take(excess) {
+            let ending = Ending::concurrent_limit(new.now);
+            for s in beyond_limit(&active, max) {
                 end_in(&tx, s, &ws.id, &ending).await?;
             }
         }
@@ -223,21 +215,7 @@ async fn expire_due_in(
     )
     .await?;
     for s in &due {
-        let reason = expiry_reason(s);
-        end_in(
-            tx,
-            s,
-            workspace_id,
-            &Ending {
-                status: SessionStatus::Expired,
-                reason,
-                at: s.expires_at,
-                event: EventKind::Expired,
-                event_reason: Some(reason.into()),
-                actor: None,
-            },
-        )
-        .await?;
+        end_in(tx, s, workspace_id, &Ending::expired(s)).await?;
     }
     Ok(due.len())
 }
@@ -294,15 +272,6 @@ async fn select_sessions(
     )
     .await?;
     rows.iter().map(|r| Ok(session_row(r)?.0)).collect()
-}
-
-/// A session with what authentication needs to know about its current token.
-pub(super) struct FoundSession {
-    pub(super) session: Session,
-    pub(super) workspace_id: String,
-    pub(super) issued_at: DateTime<Utc>,
-    pub(super) confirmed: bool,
-    pub(super) digest: Vec<u8>,
 }
 
 /// The session matching a fixed `WHERE` clause on `s` (never input).

@@ -10,12 +10,7 @@ impl Conn<'_> {
     pub(in crate::store) async fn lookup_token(&mut self, digest: &[u8]) -> Result<TokenLookup> {
         let c = &*self.client().await?;
         if let Some(found) = one_session(c, "s.token_digest = $1", &digest).await? {
-            return Ok(TokenLookup::Current {
-                session: found.session,
-                workspace_id: found.workspace_id,
-                issued_at: found.issued_at,
-                confirmed: found.confirmed,
-            });
+            return Ok(found.current());
         }
         let retired = maybe(
             c,
@@ -30,15 +25,7 @@ impl Conn<'_> {
         let valid_until: i64 = retired.try_get(1)?;
         let successor: Option<Vec<u8>> = retired.try_get(2)?;
         Ok(match one_session(c, "s.id = $1", &session_id).await? {
-            Some(found) => TokenLookup::Retired {
-                successor_unconfirmed: !found.confirmed
-                    && successor.as_deref() == Some(found.digest.as_slice()),
-                session: found.session,
-                workspace_id: found.workspace_id,
-                valid_until: from_ts(valid_until),
-                current_digest: found.digest,
-                current_issued_at: found.issued_at,
-            },
+            Some(found) => found.retired(from_ts(valid_until), successor.as_deref()),
             None => TokenLookup::Unknown,
         })
     }

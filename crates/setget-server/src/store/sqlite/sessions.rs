@@ -3,7 +3,7 @@
 use super::Conn;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension as _, Row, Transaction, params};
-use setget_protocol::{AuthMethod, EndReason, EventKind, Session, SessionStatus};
+use setget_protocol::{AuthMethod, EndReason, Session, SessionStatus};
 
 use super::attempts;
 use super::audit::append_event;
@@ -12,7 +12,7 @@ use setget_protocol::sqlite::{json, parsed, parsed_opt};
 use super::rows::*;
 use super::workspaces::workspace;
 use super::{count, next_change_seq, to_i64};
-use setget_protocol::{EventReason, Timeout};
+use setget_protocol::Timeout;
 
 impl Conn<'_> {
     /// Creates a session for `member` under the workspace's current policy, audits the sign-in,
@@ -29,14 +29,8 @@ impl Conn<'_> {
         let ws = workspace(&tx, &member.workspace_id)?;
         if let Some(max) = ws.max_concurrent_sessions {
             let active = all_active_sessions(&tx, Scope::Member(&member.id))?;
-            let excess = (active.len() + 1).saturating_sub(max as usize);
-            let ending = Ending::revoked(
-                EndReason::ConcurrentLimit,
-                EventReason::ConcurrentLimit,
-                new.now,
-                None,
-            );
-            for s in active.iter().take(excess) {
+            let ending = Ending::concurrent_limit(new.now);
+            for s in beyond_limit(&active, max) {
                 end_in(&tx, s, &ws.id, &ending)?;
             }
         }
@@ -188,20 +182,7 @@ pub(crate) fn expire_due_in(
         &[&workspace_id, &ts(now)],
     )?;
     for s in &due {
-        let reason = expiry_reason(s);
-        end_in(
-            tx,
-            s,
-            workspace_id,
-            &Ending {
-                status: SessionStatus::Expired,
-                reason,
-                at: s.expires_at,
-                event: EventKind::Expired,
-                event_reason: Some(reason.into()),
-                actor: None,
-            },
-        )?;
+        end_in(tx, s, workspace_id, &Ending::expired(s))?;
     }
     Ok(due.len())
 }
@@ -263,15 +244,6 @@ pub(crate) fn session_by_id(
     id: &str,
 ) -> rusqlite::Result<Option<(Session, String)>> {
     Ok(one_session(conn, "s.id = ?1", &id)?.map(|f| (f.session, f.workspace_id)))
-}
-
-/// A session with what authentication needs to know about its current token.
-pub(crate) struct FoundSession {
-    pub(crate) session: Session,
-    pub(crate) workspace_id: String,
-    pub(crate) issued_at: DateTime<Utc>,
-    pub(crate) confirmed: bool,
-    pub(crate) digest: Vec<u8>,
 }
 
 /// The session matching a fixed `WHERE` clause on `s` (never input).

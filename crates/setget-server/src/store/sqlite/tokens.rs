@@ -12,12 +12,7 @@ impl Conn<'_> {
     pub fn lookup_token(&self, digest: &[u8]) -> rusqlite::Result<TokenLookup> {
         let conn: &Connection = &self.0;
         if let Some(found) = one_session(conn, "s.token_digest = ?1", &digest)? {
-            return Ok(TokenLookup::Current {
-                session: found.session,
-                workspace_id: found.workspace_id,
-                issued_at: found.issued_at,
-                confirmed: found.confirmed,
-            });
+            return Ok(found.current());
         }
         let retired: Option<(String, i64, Option<Vec<u8>>)> = conn
             .prepare_cached(
@@ -29,15 +24,7 @@ impl Conn<'_> {
             return Ok(TokenLookup::Unknown);
         };
         Ok(match one_session(conn, "s.id = ?1", &session_id)? {
-            Some(found) => TokenLookup::Retired {
-                successor_unconfirmed: !found.confirmed
-                    && successor.as_deref() == Some(found.digest.as_slice()),
-                session: found.session,
-                workspace_id: found.workspace_id,
-                valid_until: from_ts(valid_until),
-                current_digest: found.digest,
-                current_issued_at: found.issued_at,
-            },
+            Some(found) => found.retired(from_ts(valid_until), successor.as_deref()),
             None => TokenLookup::Unknown,
         })
     }
