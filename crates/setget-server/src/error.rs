@@ -63,12 +63,6 @@ impl ApiError {
     }
 }
 
-impl From<rusqlite::Error> for ApiError {
-    fn from(e: rusqlite::Error) -> Self {
-        Self::Internal(e.into())
-    }
-}
-
 impl From<crate::store::Error> for ApiError {
     fn from(e: crate::store::Error) -> Self {
         if e.is_unavailable() {

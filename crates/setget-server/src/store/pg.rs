@@ -86,7 +86,7 @@ async fn migrate_on(client: &mut tokio_postgres::Client) -> anyhow::Result<(i64,
 }
 
 /// One connection outside the pool (for migrating), its driver running beside it.
-async fn connect_one(url: &str) -> anyhow::Result<tokio_postgres::Client> {
+pub(super) async fn connect_one(url: &str) -> anyhow::Result<tokio_postgres::Client> {
     let (client, connection) = config(url)?
         .connect(NoTls)
         .await

@@ -34,20 +34,41 @@ fn suite_cluster() -> Option<String> {
 }
 
 /// The database a test should use: a new one on the test run's PostgreSQL cluster when the
-/// suite runs on PostgreSQL, else a SQLite file `name` in `dir`.
-pub async fn fresh_database(dir: &Path, name: &str) -> Database {
+/// suite runs on PostgreSQL, else a SQLite file `name` in `dir`. Blocking.
+pub fn fresh_database(dir: &Path, name: &str) -> Database {
     match suite_cluster() {
-        Some(cluster) => {
-            let db = format!("t_{}", uuid::Uuid::new_v4().simple());
-            connect(&cluster)
-                .await
-                .batch_execute(&format!("CREATE DATABASE {db}"))
-                .await
-                .expect("creating a test database");
-            Database::Postgres(with_database(&cluster, &db))
-        }
+        Some(cluster) => new_database(&cluster),
         None => Database::Sqlite(dir.join(name)),
     }
+}
+
+/// A new, empty database on the cluster at `cluster`. Blocking.
+fn new_database(cluster: &str) -> Database {
+    let name = format!("t_{}", uuid::Uuid::new_v4().simple());
+    create_database(cluster, &name, false);
+    Database::Postgres(with_database(cluster, &name))
+}
+
+/// Creates the database `name` on the cluster at `cluster`; when `if_missing`, one that is
+/// there already is kept. Blocking.
+fn create_database(cluster: &str, name: &str, if_missing: bool) {
+    let (cluster, name) = (cluster.to_owned(), name.to_owned());
+    on_own_runtime(async move {
+        let client = connect(&cluster).await;
+        if if_missing
+            && client
+                .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])
+                .await
+                .expect("looking for the test database")
+                .is_some()
+        {
+            return;
+        }
+        client
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .await
+            .expect("creating a test database");
+    });
 }
 
 /// The database a test keeps at `path`: the SQLite file itself, or, when the suite runs on
@@ -60,21 +81,7 @@ pub fn database_at(path: &Path) -> Database {
     };
     let digest = sha2::Sha256::digest(path.to_string_lossy().as_bytes());
     let name = format!("p_{}", &super::sqlite::hex(&digest)[2..26]);
-    let (admin, create) = (cluster.clone(), name.clone());
-    on_own_runtime(async move {
-        let client = connect(&admin).await;
-        let exists = client
-            .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&create])
-            .await
-            .expect("looking for the test database")
-            .is_some();
-        if !exists {
-            client
-                .batch_execute(&format!("CREATE DATABASE {create}"))
-                .await
-                .expect("creating a test database");
-        }
-    });
+    create_database(&cluster, &name, true);
     Database::Postgres(with_database(&cluster, &name))
 }
 
@@ -160,20 +167,9 @@ fn on_own_runtime<T: Send + 'static>(work: impl Future<Output = T> + Send + 'sta
 
 /// A connection of its own to `url`, its driver spawned.
 async fn connect(url: &str) -> tokio_postgres::Client {
-    let (client, connection) = url
-        .parse::<tokio_postgres::Config>()
-        .expect("a PostgreSQL address")
-        .connect(tokio_postgres::NoTls)
+    super::pg::connect_one(url)
         .await
-        .expect("connecting to the test database");
-    tokio::spawn(connection);
-    client
-}
-
-/// A store on a fresh database (see [`fresh_database`]).
-pub async fn fresh_store(dir: &Path) -> Store {
-    let db = fresh_database(dir, "server.db").await;
-    Store::connect(&db).await.expect("opening the test store")
+        .expect("connecting to the test database")
 }
 
 /// `url` with its database name replaced by `name`.
@@ -303,16 +299,7 @@ impl TestCluster {
 
     /// A new, empty database on the cluster. Blocking.
     pub fn fresh_database(&self) -> Database {
-        let name = format!("t_{}", uuid::Uuid::new_v4().simple());
-        let (admin, create) = (self.url.clone(), name.clone());
-        on_own_runtime(async move {
-            connect(&admin)
-                .await
-                .batch_execute(&format!("CREATE DATABASE {create}"))
-                .await
-                .expect("creating a test database");
-        });
-        Database::Postgres(with_database(&self.url, &name))
+        new_database(&self.url)
     }
 
     /// The private cluster, to stop and start.

@@ -41,7 +41,7 @@ pub fn start() -> DateTime<Utc> {
 impl Harness {
     pub async fn new(dev: bool) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let db = fresh_database(dir.path(), "server.db").await;
+        let db = fresh_database(dir.path(), "server.db");
         let store = Store::connect(&db).await.unwrap();
         let clock = Arc::new(ManualClock::new(start()));
         let app = App::with_clock(store, ServerConfig::with_dev(dev), clock.clone());
