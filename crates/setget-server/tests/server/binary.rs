@@ -151,6 +151,19 @@ async fn an_acknowledged_sign_in_survives_kill_9() {
     assert_eq!(body["workspace"]["slug"], "durable");
 }
 
+/// Signs the owner of the `seed-bench` workspace in at `url`; answers the session token.
+pub(crate) async fn bench_owner_token(client: &reqwest::Client, url: &str) -> String {
+    use setget_server::seed::{BENCH_OWNER, BENCH_PASSWORD};
+    let signed = client
+        .post(format!("{url}/auth/sign-in/"))
+        .json(&json!({"email": BENCH_OWNER, "password": BENCH_PASSWORD, "medium": "email"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed.status(), 200);
+    cookie_token(signed.headers())
+}
+
 pub(crate) fn cookie_token(headers: &reqwest::header::HeaderMap) -> String {
     headers["set-cookie"]
         .to_str()
@@ -193,14 +206,7 @@ async fn seed_bench_writes_a_consistent_workspace_the_server_serves() {
 
     let server = Server::start_database(&Database::Sqlite(db.clone()), false, "127.0.0.1:0", &[]);
     let client = reqwest::Client::new();
-    let signed = client
-        .post(format!("{}/auth/sign-in/", server.url))
-        .json(&json!({"email": "owner@bench.test", "password": "setget-bench", "medium": "email"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(signed.status(), 200);
-    let token = cookie_token(signed.headers());
+    let token = bench_owner_token(&client, &server.url).await;
     let get = |path: &str| {
         client
             .get(format!("{}{path}", server.url))

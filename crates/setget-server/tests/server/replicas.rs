@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use setget_server::store::Database;
 use setget_server::store::testing::TestCluster;
 
-use crate::binary::{Server, cookie_token};
+use crate::binary::{Server, bench_owner_token, cookie_token};
 use crate::events::{SseEvent, take_block};
 
 const OWNER: &str = "owner@rep.test";
@@ -808,14 +808,7 @@ async fn import_copies_a_sqlite_database_into_an_empty_postgres_one() {
     }
     let replica = Server::start_database(&db, false, "127.0.0.1:0", &[]);
     let client = reqwest::Client::new();
-    let signed = client
-        .post(format!("{}/auth/sign-in/", replica.url))
-        .json(&json!({"email": "owner@bench.test", "password": "setget-bench", "medium": "email"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(signed.status(), 200);
-    let token = cookie_token(signed.headers());
+    let token = bench_owner_token(&client, &replica.url).await;
     let members: Value = client
         .get(format!(
             "{}/api/workspaces/bench/members/?per_page=1",
