@@ -77,7 +77,8 @@ pub struct ServerProcess {
     writer: Option<(Child, String)>,
     /// The cluster a replicated deployment's database is on.
     _cluster: Option<setget_server::store::testing::TestCluster>,
-    _dir: tempfile::TempDir,
+    /// The folder of a SQLite database.
+    _dir: Option<tempfile::TempDir>,
 }
 
 impl ServerProcess {
@@ -96,7 +97,7 @@ impl ServerProcess {
             db,
             writer: None,
             _cluster: None,
-            _dir: dir,
+            _dir: Some(dir),
         })
     }
 
@@ -114,7 +115,7 @@ impl ServerProcess {
             db,
             writer: Some(writer),
             _cluster: Some(cluster),
-            _dir: tempfile::tempdir()?,
+            _dir: None,
         })
     }
 
@@ -136,7 +137,7 @@ impl ServerProcess {
             db,
             writer: None,
             _cluster: None,
-            _dir: dir,
+            _dir: Some(dir),
         })
     }
 
