@@ -6,12 +6,14 @@
 
 pub mod clock;
 mod error;
+mod log;
 mod session;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 mod vocab;
 
 pub use error::{ErrorBody, ErrorCode};
+pub use log::{ConsistencyProof, InclusionProof, LogCheckpoint, WitnessCheckpoint, WitnessRequest};
 pub use session::{
     AuditEvent, AuthMethod, ConfirmPassword, DevMember, DevMemberCreated, DevWorkspace,
     DevWorkspaceCreated, EndReason, Location, MeResponse, Member, Page, Revoked, Role, Session,

@@ -95,6 +95,9 @@ open_names! {
         WorkspaceSessionsTerminated = "workspace.sessions_terminated",
         /// An owner or admin changed the session policy.
         PolicyUpdated = "settings.security.updated",
+        /// The server's audit-log signing key was replaced; `details.statement` is the new
+        /// key's announcement, signed by the old key.
+        LogKeyRotated = "audit_log.key_rotated",
     }
 }
 
@@ -133,7 +136,7 @@ impl EventKind {
             | Self::ReauthRequired
             | Self::MemberSessionsTerminated
             | Self::WorkspaceSessionsTerminated => true,
-            Self::SignInFailed | Self::PolicyUpdated => false,
+            Self::SignInFailed | Self::PolicyUpdated | Self::LogKeyRotated => false,
             Self::Other(name) => {
                 name.starts_with("session.") || name.ends_with(".sessions_terminated")
             }

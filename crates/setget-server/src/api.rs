@@ -33,7 +33,8 @@ fn documented(dev: bool) -> OpenApiRouter<App> {
         .merge(routes::sign_in::routes())
         .merge(routes::me::routes())
         .merge(routes::admin::routes())
-        .merge(routes::events::routes());
+        .merge(routes::events::routes())
+        .merge(routes::log::routes());
     if dev {
         api = api.merge(routes::dev::routes());
     }

@@ -14,6 +14,7 @@ mod extract;
 pub mod geo;
 mod hashing;
 mod lockout;
+pub mod log;
 pub mod origin;
 mod password;
 mod routes;
@@ -111,6 +112,8 @@ struct AppInner {
     hashing: hashing::Hashing,
     /// Sign-in attempts per address and minute.
     per_address: lockout::PerAddress,
+    /// The audit log's signing key.
+    log_key: Arc<log::LogKey>,
 }
 
 impl AppInner {
@@ -121,6 +124,7 @@ impl AppInner {
         dev_clock: Option<Arc<SystemClock>>,
         geo: Arc<dyn geo::Geo>,
         config: ServerConfig,
+        log_key: Arc<log::LogKey>,
     ) -> App {
         App {
             inner: Arc::new(Self {
@@ -128,6 +132,7 @@ impl AppInner {
                 clock,
                 dev_clock,
                 geo,
+                log_key,
                 auth_cache: AuthCache::default(),
                 attempts: attempts::Attempts::default(),
                 hashing: hashing::Hashing::per_core(),
@@ -138,20 +143,40 @@ impl AppInner {
     }
 }
 
+/// A log key for an app given none: generated, kept in memory only.
+fn memory_log_key() -> Arc<log::LogKey> {
+    Arc::new(log::LogKey::ephemeral(log::DEFAULT_KEY_NAME))
+}
+
 type AuthCache = std::sync::RwLock<std::collections::HashMap<Vec<u8>, Arc<auth::CachedAuth>>>;
 
 impl App {
-    /// An app over `store` using the real clock (movable in dev mode) and the bundled
-    /// geolocation table.
+    /// An app over `store` using the real clock (movable in dev mode), the bundled
+    /// geolocation table and a log key that lives only in memory (see
+    /// [`App::with_log_key`]).
     pub fn new(store: store::Store, config: ServerConfig) -> Self {
         let clock = Arc::new(SystemClock::default());
         let dev_clock = config.dev.then(|| Arc::clone(&clock));
-        AppInner::app(store, clock, dev_clock, Arc::new(geo::bundled()), config)
+        AppInner::app(
+            store,
+            clock,
+            dev_clock,
+            Arc::new(geo::bundled()),
+            config,
+            memory_log_key(),
+        )
     }
 
     /// An app with a given clock (for tests).
     pub fn with_clock(store: store::Store, config: ServerConfig, clock: Arc<dyn Clock>) -> Self {
-        AppInner::app(store, clock, None, Arc::new(geo::bundled()), config)
+        AppInner::app(
+            store,
+            clock,
+            None,
+            Arc::new(geo::bundled()),
+            config,
+            memory_log_key(),
+        )
     }
 
     /// The same app with another geolocation source.
@@ -163,7 +188,26 @@ impl App {
             inner.dev_clock.clone(),
             geo,
             inner.config.clone(),
+            Arc::clone(&inner.log_key),
         )
+    }
+
+    /// The same app signing its audit log's checkpoints with `key`.
+    pub fn with_log_key(self, key: log::LogKey) -> Self {
+        let inner = &self.inner;
+        AppInner::app(
+            inner.store.clone(),
+            Arc::clone(&inner.clock),
+            inner.dev_clock.clone(),
+            Arc::clone(&inner.geo),
+            inner.config.clone(),
+            Arc::new(key),
+        )
+    }
+
+    /// The audit log's signing key.
+    pub fn log_key(&self) -> &log::LogKey {
+        &self.inner.log_key
     }
 
     /// The cache of recent authentications.

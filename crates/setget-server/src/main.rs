@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 use std::sync::Arc;
 
 use setget_server::geo::{self, Geo, Layered, MmdbGeo};
+use setget_server::log::LogKey;
 use setget_server::store::{Database, Store};
 use setget_server::{App, ServerConfig, serve};
 use tracing_subscriber::EnvFilter;
@@ -68,6 +69,11 @@ enum Command {
         /// bundled table.
         #[arg(long = "geoip", value_name = "FILE")]
         geoip: Vec<PathBuf>,
+        /// The audit log's signing key, created (readable by its owner only) when missing;
+        /// every replica reads the same one. By default `<db>.log-key` beside a SQLite file;
+        /// required with PostgreSQL.
+        #[arg(long, env = "SETGET_LOG_KEY", value_name = "FILE")]
+        log_key: Option<PathBuf>,
     },
     /// Bring the database's schema up to this server's version (creating the database if
     /// needed), then exit; a schema newer than this server's is refused, unchanged.
@@ -100,6 +106,18 @@ enum Command {
         /// How often a simulated member signs in or out (e.g. `20s`).
         #[arg(long, default_value = "20s", value_parser = parse_duration)]
         traffic_interval: chrono::Duration,
+    },
+    /// Replace the audit log's signing key: append to every workspace's audit log the new
+    /// key's announcement, signed by the old key, then write the new key over the old. Stop
+    /// every server first and start them again after.
+    RotateLogKey {
+        /// A SQLite file or a `postgres://` address.
+        #[arg(long, env = "SETGET_DATABASE_URL", hide_env_values = true,
+              value_parser = Database::parse)]
+        db: Database,
+        /// The key file the servers use (by default `<db>.log-key` beside a SQLite file).
+        #[arg(long, env = "SETGET_LOG_KEY", value_name = "FILE")]
+        log_key: Option<PathBuf>,
     },
     /// Write a large workspace `bench` (owner `owner@bench.test`, password `setget-bench`)
     /// straight into a fresh database, for benchmarks.
@@ -180,12 +198,17 @@ async fn run() -> anyhow::Result<()> {
             header_timeout,
             max_connections,
             geoip,
+            log_key,
         } => {
             let mut sources: Vec<Arc<dyn Geo>> = Vec::new();
             for file in &geoip {
                 sources.push(Arc::new(MmdbGeo::open(file)?));
             }
             sources.push(Arc::new(geo::bundled()));
+            let key_name = public_hosts
+                .first()
+                .map_or(setget_server::log::DEFAULT_KEY_NAME, |h| h.name());
+            let key = LogKey::load_or_create(&log_key_path(&db, log_key)?, key_name)?;
             let store = connect(&db).await?;
             let config = ServerConfig {
                 dev,
@@ -197,7 +220,9 @@ async fn run() -> anyhow::Result<()> {
                 header_timeout,
                 max_connections,
             };
-            let app = App::new(store, config).with_geo(Arc::new(Layered(sources)));
+            let app = App::new(store, config)
+                .with_geo(Arc::new(Layered(sources)))
+                .with_log_key(key);
             let listener = tokio::net::TcpListener::bind(listen)
                 .await
                 .with_context(|| format!("listening on {listen}"))?;
@@ -245,7 +270,13 @@ async fn run() -> anyhow::Result<()> {
                 (None, None) => anyhow::bail!("no folder for the demo database"),
             };
             let store = connect(&db).await?;
-            let app = App::new(store, ServerConfig::with_dev(true));
+            // Beside a SQLite demo, so that a demo reused keeps its key; a PostgreSQL demo's
+            // key lives in memory.
+            let key = match log_key_path(&db, None) {
+                Ok(path) => LogKey::load_or_create(&path, setget_server::log::DEFAULT_KEY_NAME)?,
+                Err(_) => LogKey::ephemeral(setget_server::log::DEFAULT_KEY_NAME),
+            };
+            let app = App::new(store, ServerConfig::with_dev(true)).with_log_key(key);
             setget_server::demo::seed(&app).await?;
             let interval = traffic_interval
                 .to_std()
@@ -264,6 +295,29 @@ async fn run() -> anyhow::Result<()> {
             ));
             say(&format!("listening on http://{addr}"));
             serve(listener, app, shutdown_signal()).await?;
+            Ok(())
+        }
+        Command::RotateLogKey { db, log_key } => {
+            let path = log_key_path(&db, log_key)?;
+            let old = LogKey::load_or_create(&path, setget_server::log::DEFAULT_KEY_NAME)?;
+            let new = old.successor();
+            let statement = old.rotation_statement(&new)?;
+            let store = connect(&db).await?;
+            let now =
+                setget_protocol::clock::Clock::now(&setget_protocol::clock::SystemClock::default());
+            let new_key = new.verifier().to_string();
+            let announced = tokio::task::spawn_blocking(move || {
+                store.lock().announce_log_key(&new_key, &statement, now)
+            })
+            .await??;
+            // Announced first: a crash before the new key is written leaves the old key in
+            // use, which apps still trust, rather than an unannounced key.
+            new.install(&path)?;
+            say(&format!(
+                "announced the new log key {} in {announced} workspaces and wrote it to {}",
+                new.verifier(),
+                path.display()
+            ));
             Ok(())
         }
         Command::AppendBenchEvents { db, events } => {
@@ -322,6 +376,21 @@ async fn connect(db: &Database) -> anyhow::Result<Store> {
             }
             Err(e) => return Err(e),
         }
+    }
+}
+
+/// The log key's file: the one given, else `<db>.log-key` beside a SQLite file.
+fn log_key_path(db: &Database, given: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    match (given, db) {
+        (Some(path), _) => Ok(path),
+        (None, Database::Sqlite(path)) => {
+            let mut name = path.as_os_str().to_owned();
+            name.push(".log-key");
+            Ok(PathBuf::from(name))
+        }
+        (None, Database::Postgres(_)) => anyhow::bail!(
+            "--log-key is required with PostgreSQL: every replica signs with the same key file"
+        ),
     }
 }
 

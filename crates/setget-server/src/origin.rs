@@ -40,6 +40,11 @@ impl std::str::FromStr for PublicHost {
 }
 
 impl PublicHost {
+    /// The host's name, without its port.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
     /// Whether a request for `host` is for this name. A `Host` without a port is for a
     /// default port, 80 or 443.
     fn matches(&self, host: &Host<'_>) -> bool {

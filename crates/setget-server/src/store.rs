@@ -234,6 +234,9 @@ pub enum Error {
     /// A stored value outside the contract, naming the column's meaning.
     #[error("a stored {0}")]
     Data(String),
+    /// The audit log's tree cannot give what was asked (a hash it should hold is missing).
+    #[error("the audit log's tree: {0}")]
+    Tree(#[from] setget_tlog::tree::Error),
 }
 
 impl Error {
@@ -243,7 +246,7 @@ impl Error {
         match self {
             Self::Unavailable(_) => true,
             Self::Postgres(e) => postgres_unreachable(e),
-            Self::Sqlite(_) | Self::Data(_) => false,
+            Self::Sqlite(_) | Self::Data(_) | Self::Tree(_) => false,
         }
     }
 }

@@ -15,4 +15,4 @@ pub mod tree;
 mod tests;
 
 pub use note::{Checkpoint, NoteError, NoteSigner, NoteVerifier};
-pub use tree::{Frontier, Hash, Node};
+pub use tree::{Frontier, Hash, Node, Plan};

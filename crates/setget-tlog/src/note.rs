@@ -69,18 +69,27 @@ impl std::fmt::Debug for NoteSigner {
 }
 
 impl NoteSigner {
-    /// A new random key named `name`.
-    pub fn generate(name: &str) -> Result<Self, NoteError> {
-        if !valid_name(name) {
-            return Err(NoteError::Key(
-                "a key name is non-empty, without + or spaces",
-            ));
+    /// A new random key named `name`; a character a key name cannot hold (`+`, a space, a
+    /// control character) becomes `-`, and an empty name `log`.
+    pub fn generate(name: &str) -> Self {
+        let mut name: String = name
+            .chars()
+            .map(|c| {
+                if c == '+' || c.is_whitespace() || c.is_control() {
+                    '-'
+                } else {
+                    c
+                }
+            })
+            .collect();
+        if name.is_empty() {
+            name = "log".to_owned();
         }
         let seed: [u8; 32] = rand::random();
-        Ok(Self {
-            name: name.to_owned(),
+        Self {
+            name,
             key: SigningKey::from_bytes(&seed),
-        })
+        }
     }
 
     /// Reads a key written by [`NoteSigner::to_private_string`]:

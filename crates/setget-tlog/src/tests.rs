@@ -356,7 +356,7 @@ fn a_checkpoint_round_trips_signed_and_co_signed() {
         "PeterNeumann\n8\nXcnaeacGWamtVZy3Ad7ZoqudgjqtL0lgz+Nw7/RgQyg=\n\n\u{2014} PeterNeumann x08gozdSgLMzAnw63LH1RGViJhUfW60EUGKY7Kmr004fQNOSqfrcd1hIk3BCtdcLWIqvGtX67sL24VN+44uTlxMnbAA=\n"
     );
     assert_eq!(Checkpoint::open(&note, &signer.verifier()).unwrap(), cp);
-    let witness = NoteSigner::generate("admin-app").unwrap();
+    let witness = NoteSigner::generate("admin-app");
     let line = witness.cosign(&cp.body(), 1_800_000_000).unwrap();
     assert_eq!(
         witness
@@ -387,10 +387,23 @@ fn a_checkpoint_round_trips_signed_and_co_signed() {
 }
 
 #[test]
+fn a_generated_key_has_a_name_a_note_can_carry() {
+    assert_eq!(NoteSigner::generate("a b+c").name(), "a-b-c");
+    assert_eq!(NoteSigner::generate("").name(), "log");
+    let key = NoteSigner::generate("example.com:8443");
+    let back = NoteSigner::from_private_string(&key.to_private_string()).unwrap();
+    assert_eq!(back.verifier(), key.verifier());
+    assert_eq!(
+        NoteVerifier::parse(&key.verifier().to_string()).unwrap(),
+        key.verifier()
+    );
+}
+
+#[test]
 fn a_rotation_moves_the_pin_only_when_the_pinned_key_signed_it() {
-    let old = NoteSigner::generate("log.example").unwrap();
-    let new = NoteSigner::generate("log.example").unwrap();
-    let intruder = NoteSigner::generate("log.example").unwrap();
+    let old = NoteSigner::generate("log.example");
+    let new = NoteSigner::generate("log.example");
+    let intruder = NoteSigner::generate("log.example");
     let statement = crate::rotation::statement(&old, &new.verifier()).unwrap();
     assert_eq!(
         crate::rotation::successor(&statement, &old.verifier()).unwrap(),

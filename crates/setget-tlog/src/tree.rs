@@ -158,43 +158,106 @@ pub trait NodeReader {
     fn read(&mut self, nodes: &[Node]) -> Result<Vec<Hash>, Error>;
 }
 
-/// The hashes of `ranges`, read in one call.
-fn range_hashes(ranges: &[(u64, u64)], reader: &mut dyn NodeReader) -> Result<Vec<Hash>, Error> {
-    let mut nodes = Vec::new();
-    let mut counts = Vec::with_capacity(ranges.len());
-    for &(lo, hi) in ranges {
-        let before = nodes.len();
-        range_nodes(lo, hi, &mut nodes);
-        counts.push(nodes.len() - before);
-    }
-    let hashes = reader.read(&nodes)?;
-    if hashes.len() != nodes.len() {
-        return Err(Error::Store(format!(
-            "asked for {} node hashes, got {}",
-            nodes.len(),
-            hashes.len()
-        )));
-    }
-    let mut out = Vec::with_capacity(ranges.len());
-    let mut at = 0;
-    for count in counts {
-        let part = &hashes[at..at + count];
-        at += count;
-        let mut acc = part[count - 1];
-        for h in part[..count - 1].iter().rev() {
-            acc = node_hash(h, &acc);
+/// What a proof or a root needs from the store, and how it is made from it: the nodes to
+/// read, then [`Plan::finish`] with their hashes. A store that cannot answer synchronously
+/// (PostgreSQL) reads [`Plan::nodes`] itself; others use [`root`], [`prove_inclusion`] and
+/// [`prove_consistency`] with a [`NodeReader`].
+#[derive(Debug, Clone, Default)]
+pub struct Plan {
+    nodes: Vec<Node>,
+    counts: Vec<usize>,
+}
+
+impl Plan {
+    fn of(ranges: &[(u64, u64)]) -> Self {
+        let mut plan = Self::default();
+        for &(lo, hi) in ranges {
+            let before = plan.nodes.len();
+            range_nodes(lo, hi, &mut plan.nodes);
+            plan.counts.push(plan.nodes.len() - before);
         }
-        out.push(acc);
+        plan
     }
-    Ok(out)
+
+    /// The root of the tree of the first `size` leaves: [`Plan::finish`] answers one hash,
+    /// or none for the empty tree (whose root is [`empty_root`]).
+    pub fn root(size: u64) -> Self {
+        if size == 0 {
+            return Self::default();
+        }
+        Self::of(&[(0, size)])
+    }
+
+    /// The inclusion proof of leaf `index` in the tree of `size` leaves.
+    pub fn inclusion(index: u64, size: u64) -> Result<Self, Error> {
+        if index >= size {
+            return Err(Error::Range(format!(
+                "leaf {index} is not in a tree of {size}"
+            )));
+        }
+        let mut ranges = Vec::new();
+        path_ranges(index, 0, size, &mut ranges);
+        Ok(Self::of(&ranges))
+    }
+
+    /// The consistency proof between the trees of `old` and `new` leaves.
+    pub fn consistency(old: u64, new: u64) -> Result<Self, Error> {
+        if old > new {
+            return Err(Error::Range(format!(
+                "a tree of {old} cannot be a prefix of one of {new}"
+            )));
+        }
+        let mut ranges = Vec::new();
+        if old > 0 && old < new {
+            subproof_ranges(old, 0, new, true, &mut ranges);
+        }
+        Ok(Self::of(&ranges))
+    }
+
+    /// The nodes whose hashes the plan needs, in the order [`Plan::finish`] takes them.
+    pub fn nodes(&self) -> &[Node] {
+        &self.nodes
+    }
+
+    /// The proof's hashes (or the root), from the hashes of [`Plan::nodes`].
+    pub fn finish(&self, hashes: &[Hash]) -> Result<Vec<Hash>, Error> {
+        if hashes.len() != self.nodes.len() {
+            return Err(Error::Store(format!(
+                "asked for {} node hashes, got {}",
+                self.nodes.len(),
+                hashes.len()
+            )));
+        }
+        let mut out = Vec::with_capacity(self.counts.len());
+        let mut at = 0;
+        for &count in &self.counts {
+            let part = &hashes[at..at + count];
+            at += count;
+            let Some((last, rest)) = part.split_last() else {
+                continue;
+            };
+            out.push(rest.iter().rev().fold(*last, |acc, h| node_hash(h, &acc)));
+        }
+        Ok(out)
+    }
+
+    fn run(&self, reader: &mut dyn NodeReader) -> Result<Vec<Hash>, Error> {
+        let hashes = if self.nodes.is_empty() {
+            Vec::new()
+        } else {
+            reader.read(&self.nodes)?
+        };
+        self.finish(&hashes)
+    }
 }
 
 /// The root of the tree of the first `size` leaves.
 pub fn root(size: u64, reader: &mut dyn NodeReader) -> Result<Hash, Error> {
-    if size == 0 {
-        return Ok(empty_root());
-    }
-    Ok(range_hashes(&[(0, size)], reader)?[0])
+    Ok(Plan::root(size)
+        .run(reader)?
+        .first()
+        .copied()
+        .unwrap_or_else(empty_root))
 }
 
 /// The inclusion proof of leaf `index` in the tree of `size` leaves.
@@ -203,14 +266,7 @@ pub fn prove_inclusion(
     size: u64,
     reader: &mut dyn NodeReader,
 ) -> Result<Vec<Hash>, Error> {
-    if index >= size {
-        return Err(Error::Range(format!(
-            "leaf {index} is not in a tree of {size}"
-        )));
-    }
-    let mut ranges = Vec::new();
-    path_ranges(index, 0, size, &mut ranges);
-    range_hashes(&ranges, reader)
+    Plan::inclusion(index, size)?.run(reader)
 }
 
 /// The consistency proof between the trees of `old` and `new` leaves.
@@ -219,17 +275,7 @@ pub fn prove_consistency(
     new: u64,
     reader: &mut dyn NodeReader,
 ) -> Result<Vec<Hash>, Error> {
-    if old > new {
-        return Err(Error::Range(format!(
-            "a tree of {old} cannot be a prefix of one of {new}"
-        )));
-    }
-    if old == 0 || old == new {
-        return Ok(Vec::new());
-    }
-    let mut ranges = Vec::new();
-    subproof_ranges(old, 0, new, true, &mut ranges);
-    range_hashes(&ranges, reader)
+    Plan::consistency(old, new)?.run(reader)
 }
 
 /// Checks that `leaf` is leaf `index` of the tree of `size` leaves whose root is `root`

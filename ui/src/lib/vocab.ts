@@ -14,6 +14,7 @@ const EVENT_WORDS: Record<KnownEventKind, string> = {
   "user.sessions_terminated": "All of a member's sessions revoked",
   "workspace.sessions_terminated": "All workspace sessions revoked",
   "settings.security.updated": "Session policy changed",
+  "audit_log.key_rotated": "Audit log key rotated",
 };
 
 /** The audit log's event types, with the words the window shows for them. */

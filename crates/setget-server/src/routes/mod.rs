@@ -4,5 +4,6 @@
 pub(crate) mod admin;
 pub(crate) mod dev;
 pub(crate) mod events;
+pub(crate) mod log;
 pub(crate) mod me;
 pub(crate) mod sign_in;

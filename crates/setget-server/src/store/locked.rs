@@ -7,9 +7,10 @@ use setget_protocol::{AuditEvent, EventReason, Member, Session, Timeout};
 
 use super::rows::{
     Attempt, AuditFilter, Ending, MemberRow, NewEvent, NewMember, NewSession, Scope, TokenLookup,
-    WorkspaceRow,
+    WitnessRow, WorkspaceRow,
 };
 use super::{Result, pg, sqlite};
+use setget_tlog::Hash;
 
 /// The store while one request's work holds it (see [`super::Store::lock`]).
 #[derive(Debug)]
@@ -42,6 +43,29 @@ macro_rules! units {
 }
 
 units! {
+    // The audit log's tree.
+    /// How many events the workspace's audit log holds.
+    fn log_size(workspace_id: &str) -> u64;
+    /// The root of the workspace's tree at `size` events.
+    fn log_root(workspace_id: &str, size: u64) -> Hash;
+    /// The proof that event `seq` is in the workspace's tree of `size` events.
+    fn log_inclusion(workspace_id: &str, seq: i64, size: u64) -> Vec<Hash>;
+    /// The proof that the workspace's tree of `old` events is a prefix of the one of `new`.
+    fn log_consistency(workspace_id: &str, old: u64, new: u64) -> Vec<Hash>;
+    /// Keeps a witness's co-signature of the checkpoint at `witness.size`, posted by
+    /// `member_id`, unless it holds one of a later checkpoint.
+    fn put_witness(
+        workspace_id: &str,
+        member_id: &str,
+        witness: &WitnessRow,
+        now: DateTime<Utc>
+    ) -> ();
+    /// The witnesses most recently heard from, newest first.
+    fn witnesses(workspace_id: &str) -> Vec<WitnessRow>;
+    /// Appends the announcement of the log key `key` (`statement`, signed by the old key)
+    /// to every workspace's audit log; answers how many workspaces.
+    fn announce_log_key(key: &str, statement: &str, now: DateTime<Utc>) -> u64;
+
     // Workspaces.
     /// A workspace and its policy.
     fn workspace(id: &str) -> WorkspaceRow;

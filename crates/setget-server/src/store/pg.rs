@@ -29,7 +29,10 @@ mod tokens;
 mod workspaces;
 
 /// The migrations, in order; the schema version is how many have been applied.
-const MIGRATIONS: &[&str] = &[include_str!("pg/migrations/0001_initial.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("pg/migrations/0001_initial.sql"),
+    include_str!("pg/migrations/0002_audit_log_tree.sql"),
+];
 
 /// The schema version this server writes to a PostgreSQL database.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -101,7 +104,35 @@ pub(super) async fn connect_one(url: &str) -> anyhow::Result<tokio_postgres::Cli
 
 /// `setget-server migrate` on PostgreSQL.
 pub(super) async fn migrate(url: &str) -> anyhow::Result<(i64, i64)> {
-    migrate_on(&mut connect_one(url).await?).await
+    let versions = migrate_on(&mut connect_one(url).await?).await?;
+    fill_trees(url).await?;
+    Ok(versions)
+}
+
+/// Computes the audit log tree's hashes that events lack (those written before the log was a
+/// tree), under the migration lock so that replicas starting together do it once.
+async fn fill_trees(url: &str) -> anyhow::Result<()> {
+    let manager = Manager::from_config(
+        config(url)?,
+        NoTls,
+        ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        },
+    );
+    let pool = Pool::builder(manager)
+        .max_size(1)
+        .runtime(deadpool_postgres::Runtime::Tokio1)
+        .build()
+        .context("building the PostgreSQL pool")?;
+    let mut client = pool.get().await.context("connecting to PostgreSQL")?;
+    let tx = client.transaction().await?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+        .await?;
+    audit::fill_trees(&tx)
+        .await
+        .context("building the audit log's tree")?;
+    tx.commit().await?;
+    Ok(())
 }
 
 /// The database: its pool, and the runtime its connections run on.

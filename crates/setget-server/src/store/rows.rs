@@ -3,8 +3,8 @@
 
 use chrono::{DateTime, Duration, Utc};
 use setget_protocol::{
-    AuthMethod, EndReason, EventKind, EventReason, Location, Role, Session, SessionPolicy,
-    SessionStatus, Timeout, WorkspaceRef,
+    AuditEvent, AuthMethod, EndReason, EventKind, EventReason, Location, Role, Session,
+    SessionPolicy, SessionStatus, Timeout, WorkspaceRef,
 };
 
 /// A member row, with what only the server sees.
@@ -168,6 +168,16 @@ impl<'a> NewEvent<'a> {
                 serde_json::json!({"old": policy_json(old), "new": policy_json(new)}).to_string(),
             ),
             ..Self::of(EventKind::PolicyUpdated)
+        }
+    }
+}
+
+impl NewEvent<'_> {
+    /// The log key `key` (`name+id+base64`) replaced the old one, which signed `statement`.
+    pub(crate) fn log_key_rotated(key: &str, statement: &str) -> Self {
+        Self {
+            details: Some(serde_json::json!({ "key": key, "statement": statement }).to_string()),
+            ..Self::of(EventKind::LogKeyRotated)
         }
     }
 }
@@ -444,3 +454,98 @@ pub struct Attempt<'a> {
     pub ip: &'a str,
     pub user_agent: &'a str,
 }
+
+impl NewEvent<'_> {
+    /// The event as the API shows it once appended as `seq` with `id` at `at`: what its leaf
+    /// in the log's tree commits to.
+    pub(crate) fn as_appended(&self, seq: i64, id: &str, at: DateTime<Utc>) -> AuditEvent {
+        AuditEvent {
+            seq,
+            id: id.to_owned(),
+            event: self.event.clone(),
+            at: from_ts(ts(at)),
+            member_id: self.member_id.map(str::to_owned),
+            member_email: self.member_email.map(str::to_owned),
+            session_id: self.session_id.map(str::to_owned),
+            actor_id: self.actor_id.map(str::to_owned),
+            actor_email: self.actor_email.map(str::to_owned),
+            ip: self.ip.map(str::to_owned),
+            user_agent: self.user_agent.map(str::to_owned),
+            device: self.device.map(str::to_owned),
+            location: self.location.and_then(|l| serde_json::from_str(l).ok()),
+            auth_method: self.auth_method,
+            reason: self.reason.clone(),
+            details: self
+                .details
+                .as_deref()
+                .and_then(|d| serde_json::from_str(d).ok()),
+        }
+    }
+}
+
+/// The hashes kept with the event `seq` whose leaf is `leaf`, as one blob: the leaf's hash,
+/// then the roots of the subtrees it completes (see `setget_tlog::tree`); `read` answers the
+/// hashes of nodes already in the tree.
+pub(crate) fn tree_blob<E>(
+    seq: i64,
+    leaf: setget_tlog::Hash,
+    read: impl FnOnce(&[setget_tlog::Node]) -> Result<Vec<setget_tlog::Hash>, E>,
+    wrap: impl FnOnce(setget_tlog::tree::Error) -> E,
+) -> Result<Vec<u8>, E> {
+    let index = leaf_index(seq);
+    let siblings = setget_tlog::tree::siblings_for_append(index);
+    let siblings = if siblings.is_empty() {
+        Vec::new()
+    } else {
+        read(&siblings)?
+    };
+    setget_tlog::tree::hashes_to_store(index, leaf, &siblings)
+        .map(|h| h.concat())
+        .map_err(wrap)
+}
+
+/// The leaf index of the event `seq` (seqs count from 1, leaves from 0).
+pub(crate) fn leaf_index(seq: i64) -> u64 {
+    u64::try_from(seq - 1).unwrap_or(0)
+}
+
+/// Where the hash of `node` is kept: the event's seq and the byte range in its tree blob.
+pub(crate) fn node_place(node: setget_tlog::Node) -> (i64, std::ops::Range<usize>) {
+    let (leaf, offset) = setget_tlog::tree::holder(node);
+    (
+        i64::try_from(leaf).map_or(i64::MAX, |l| l + 1),
+        offset * 32..offset * 32 + 32,
+    )
+}
+
+/// The hash of `node` out of the tree blob of the event that keeps it.
+pub(crate) fn node_from_blob(
+    node: setget_tlog::Node,
+    blob: Option<&[u8]>,
+) -> Result<setget_tlog::Hash, setget_tlog::tree::Error> {
+    let (seq, range) = node_place(node);
+    blob.and_then(|b| b.get(range))
+        .and_then(|h| h.try_into().ok())
+        .ok_or_else(|| {
+            setget_tlog::tree::Error::Store(format!(
+                "the audit log's tree lacks the hash of level {} index {} (event {seq})",
+                node.level, node.index
+            ))
+        })
+}
+
+/// A witness's newest co-signature, as stored.
+#[derive(Debug, Clone)]
+pub struct WitnessRow {
+    /// The witness's key (`name+id+base64`).
+    pub key: String,
+    pub member_email: String,
+    pub size: u64,
+    /// The root of the checkpoint co-signed.
+    pub root: setget_tlog::Hash,
+    /// The co-signature line.
+    pub cosignature: String,
+}
+
+/// How many witnesses a checkpoint lists: the most recently heard from.
+pub const LISTED_WITNESSES: u32 = 50;

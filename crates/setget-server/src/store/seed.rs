@@ -184,6 +184,7 @@ pub fn seed(path: &Path, counts: SeedCounts, now: DateTime<Utc>) -> anyhow::Resu
         ],
     )
     .context("setting the counters")?;
+    super::sqlite::fill_tree(&tx, "bench").context("building the audit log's tree")?;
     tx.commit()?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE); ANALYZE;")?;

@@ -14,7 +14,7 @@ use super::{News, rows};
 
 mod attempts;
 mod audit;
-pub(super) use audit::append_event;
+pub(super) use audit::{append_event, fill_tree};
 mod members;
 pub(super) mod sessions;
 mod tokens;
@@ -30,6 +30,7 @@ const MIGRATIONS: &[M<'static>] = &[
         "sqlite/migrations/0004_rotation_confirmation.sql"
     )),
     M::up(include_str!("sqlite/migrations/0005_attempts_by_email.sql")),
+    M::up(include_str!("sqlite/migrations/0006_audit_log_tree.sql")),
 ];
 
 /// The schema version this server writes to a SQLite file: the number of its migrations
@@ -60,6 +61,7 @@ pub(super) fn open_migrated(path: &Path) -> anyhow::Result<(Connection, i64)> {
     Migrations::from_slice(MIGRATIONS)
         .to_latest(&mut conn)
         .context("migrating the database schema")?;
+    audit::fill_trees(&mut conn).context("building the audit log's tree")?;
     Ok((conn, found))
 }
 

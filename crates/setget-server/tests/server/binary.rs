@@ -11,6 +11,8 @@ use setget_server::store::testing::{database_at, schema_version, set_schema_vers
 pub(crate) struct Server {
     pub(crate) child: Child,
     pub(crate) url: String,
+    /// The folder of a PostgreSQL server's log key when the test named none.
+    _key_dir: Option<tempfile::TempDir>,
 }
 
 /// Reads the child's stdout up to its `listening on` line, returns the URL, and keeps draining
@@ -49,7 +51,8 @@ impl Server {
         Self::start_database(&database_at(db), dev, listen, args)
     }
 
-    /// A server on exactly `db`.
+    /// A server on exactly `db`. On PostgreSQL, which keeps no file to put the log key
+    /// beside, a key of its own unless `args` name one.
     pub(crate) fn start_database(db: &Database, dev: bool, listen: &str, args: &[&str]) -> Self {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_setget-server"));
         cmd.args(["serve", "--listen", listen, "--db"])
@@ -60,13 +63,31 @@ impl Server {
         if dev {
             cmd.arg("--dev");
         }
+        let key_dir = (matches!(db, Database::Postgres(_)) && !args.contains(&"--log-key"))
+            .then(|| tempfile::tempdir().unwrap());
+        if let Some(dir) = &key_dir {
+            cmd.arg("--log-key").arg(dir.path().join("log-key"));
+        }
         let mut child = cmd.spawn().unwrap();
         let url = listening_url(&mut child);
-        Self { child, url }
+        Self {
+            child,
+            url,
+            _key_dir: key_dir,
+        }
     }
 }
 
 impl Server {
+    /// A server the test started itself, once it listens at `url`.
+    pub(crate) fn adopt(child: Child, url: String) -> Self {
+        Self {
+            child,
+            url,
+            _key_dir: None,
+        }
+    }
+
     /// The server process's id.
     pub(crate) fn pid(&self) -> u32 {
         self.child.id()
@@ -162,6 +183,22 @@ pub(crate) async fn bench_owner_token(client: &reqwest::Client, url: &str) -> St
         .unwrap();
     assert_eq!(signed.status(), 200);
     cookie_token(signed.headers())
+}
+
+/// `GET url` with `token` as the session cookie, its JSON body.
+pub(crate) async fn get_json(
+    client: &reqwest::Client,
+    url: &str,
+    token: &str,
+) -> serde_json::Value {
+    let answer = client
+        .get(url)
+        .header("cookie", format!("setget_session={token}"))
+        .send()
+        .await
+        .unwrap();
+    assert!(answer.status().is_success(), "{url}: {}", answer.status());
+    answer.json().await.unwrap()
 }
 
 pub(crate) fn cookie_token(headers: &reqwest::header::HeaderMap) -> String {
@@ -312,7 +349,7 @@ async fn geoip_files_of_both_layouts_and_the_bundled_table_locate_sign_ins() {
         .spawn()
         .unwrap();
     let url = listening_url(&mut child);
-    let server = Server { child, url };
+    let server = Server::adopt(child, url);
     let client = reqwest::Client::new();
     let created = client
         .post(format!("{}/api/_dev/workspaces/", server.url))
@@ -398,7 +435,7 @@ async fn the_demo_command_serves_the_seeded_workspace_with_the_documented_creden
         .spawn()
         .unwrap();
     let url = listening_url(&mut child);
-    let server = Server { child, url };
+    let server = Server::adopt(child, url);
     let client = reqwest::Client::new();
     let signed = client
         .post(format!("{}/auth/sign-in/", server.url))
@@ -408,18 +445,12 @@ async fn the_demo_command_serves_the_seeded_workspace_with_the_documented_creden
         .unwrap();
     assert_eq!(signed.status(), 200);
     let token = cookie_token(signed.headers());
-    let members: serde_json::Value = client
-        .get(format!(
-            "{}/api/workspaces/acme/members/?per_page=1",
-            server.url
-        ))
-        .header("cookie", format!("setget_session={token}"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let members = get_json(
+        &client,
+        &format!("{}/api/workspaces/acme/members/?per_page=1", server.url),
+        &token,
+    )
+    .await;
     assert_eq!(members["total"], 50);
     // Dev routes are on.
     let clock = client
@@ -489,7 +520,12 @@ fn migrate_brings_a_database_to_this_servers_schema_and_a_newer_one_is_refused_u
         Database::Postgres(_) => Vec::new(),
     };
     let before = snapshot();
-    for args in [&["migrate"][..], &["serve", "--listen", "127.0.0.1:0"][..]] {
+    let key = dir.path().join("log-key");
+    let key = key.to_str().unwrap();
+    for args in [
+        &["migrate"][..],
+        &["serve", "--listen", "127.0.0.1:0", "--log-key", key][..],
+    ] {
         let out = server()
             .args(args)
             .arg("--db")

@@ -47,13 +47,15 @@ pub(crate) fn take_block(buffer: &mut String) -> Option<Option<SseEvent>> {
 }
 
 /// Reads events from an open stream, skipping comments (the heartbeat).
-struct Reader {
+pub(crate) struct Reader {
     body: Body,
     buffer: String,
+    /// The checkpoints read so far.
+    pub(crate) checkpoints: Vec<SseEvent>,
 }
 
 impl Reader {
-    async fn open(
+    pub(crate) async fn open(
         h: &Harness,
         token: &str,
         last_event_id: Option<&str>,
@@ -83,13 +85,44 @@ impl Reader {
         Ok(Self {
             body: response.into_body(),
             buffer: String::new(),
+            checkpoints: Vec::new(),
         })
     }
 
-    /// The next event, or None when the stream ends. Fails the test after 10 s of silence.
-    async fn next(&mut self) -> Option<SseEvent> {
+    /// Reads on until a checkpoint comes, and answers it; audit events on the way are
+    /// answered too.
+    pub(crate) async fn next_checkpoint(&mut self) -> (SseEvent, Vec<SseEvent>) {
+        let before = self.checkpoints.len();
+        let mut events = Vec::new();
+        loop {
+            if self.checkpoints.len() > before {
+                return (self.checkpoints.pop().unwrap(), events);
+            }
+            let frame = tokio::time::timeout(StdDuration::from_secs(10), self.body.frame())
+                .await
+                .expect("the stream stayed silent for 10 s")
+                .expect("the stream ended");
+            if let Ok(bytes) = frame.unwrap().into_data() {
+                self.buffer.push_str(std::str::from_utf8(&bytes).unwrap());
+            }
+            while let Some(block) = take_block(&mut self.buffer) {
+                match block {
+                    Some(event) if event.event == "checkpoint" => self.checkpoints.push(event),
+                    Some(event) => events.push(event),
+                    None => {}
+                }
+            }
+        }
+    }
+
+    /// The next audit event, or None when the stream ends; the checkpoints between are kept
+    /// in `checkpoints`. Fails the test after 10 s of silence.
+    pub(crate) async fn next(&mut self) -> Option<SseEvent> {
         loop {
             match take_block(&mut self.buffer) {
+                Some(Some(event)) if event.event == "checkpoint" => {
+                    self.checkpoints.push(event);
+                }
                 Some(Some(event)) => return Some(event),
                 Some(None) => continue,
                 None => {}

@@ -79,9 +79,12 @@ async fn a_replica_started_before_its_database_says_so_and_waits_for_it() {
     let mut cluster = TestCluster::private();
     let db = cluster.fresh_database();
     cluster.own().stop().unwrap();
+    let key_dir = tempfile::tempdir().unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_setget-server"))
         .args(["serve", "--listen", "127.0.0.1:0", "--db"])
         .arg(db.as_arg())
+        .arg("--log-key")
+        .arg(key_dir.path().join("log-key"))
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -104,7 +107,7 @@ async fn a_replica_started_before_its_database_says_so_and_waits_for_it() {
         .await
         .expect("the replica never served")
         .unwrap();
-    let server = Server { child, url };
+    let server = Server::adopt(child, url);
     let health = reqwest::get(format!("{}/healthz", server.url))
         .await
         .unwrap();

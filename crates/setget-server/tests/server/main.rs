@@ -10,6 +10,7 @@ mod demo;
 mod events;
 mod faults;
 mod hardening;
+mod log;
 mod openapi;
 mod replicas;
 mod router;

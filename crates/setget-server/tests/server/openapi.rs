@@ -39,6 +39,10 @@ const CONTRACT: &[(&str, &str)] = &[
     ("patch", "/api/workspaces/{slug}/session-policy/"),
     ("get", "/api/workspaces/{slug}/audit-logs/"),
     ("get", "/api/workspaces/{slug}/events/"),
+    ("get", "/api/workspaces/{slug}/audit-log/checkpoint/"),
+    ("get", "/api/workspaces/{slug}/audit-log/proof/consistency/"),
+    ("get", "/api/workspaces/{slug}/audit-log/proof/inclusion/"),
+    ("post", "/api/workspaces/{slug}/audit-log/witness/"),
 ];
 
 const DEV_ONLY: &[(&str, &str)] = &[
@@ -121,6 +125,11 @@ fn the_document_names_exactly_the_contracts_routes() {
         "Revoked",
         "ConfirmPassword",
         "SessionPolicyPatch",
+        "LogCheckpoint",
+        "WitnessCheckpoint",
+        "WitnessRequest",
+        "ConsistencyProof",
+        "InclusionProof",
     ] {
         assert!(schemas.contains_key(name), "no schema {name}");
     }

@@ -25,6 +25,8 @@ pub(crate) struct Deployment {
     pub(crate) client: reqwest::Client,
     /// Kept for the test's length: a private cluster stops when dropped.
     pub(crate) _cluster: TestCluster,
+    /// The folder of the log key every replica signs with.
+    pub(crate) _key_dir: tempfile::TempDir,
 }
 
 impl Deployment {
@@ -35,8 +37,13 @@ impl Deployment {
 
     pub(crate) async fn start_on(cluster: TestCluster, n: usize, args: &[&str]) -> Self {
         let db = cluster.fresh_database();
+        let key_dir = tempfile::tempdir().unwrap();
+        let key = key_dir.path().join("log-key");
+        let key = key.to_str().unwrap();
+        let mut args = args.to_vec();
+        args.extend(["--log-key", key]);
         let replicas: Vec<Server> = (0..n)
-            .map(|_| Server::start_database(&db, true, "127.0.0.1:0", args))
+            .map(|_| Server::start_database(&db, true, "127.0.0.1:0", &args))
             .collect();
         let client = reqwest::Client::new();
         let created = client
@@ -54,6 +61,7 @@ impl Deployment {
             db,
             client,
             _cluster: cluster,
+            _key_dir: key_dir,
         }
     }
 
@@ -504,13 +512,14 @@ impl Stream {
         }
     }
 
-    /// The next event; fails the test after `within` of silence.
+    /// The next audit event (checkpoints are skipped); fails the test after `within` of
+    /// silence.
     pub(crate) async fn next(&mut self, within: std::time::Duration) -> SseEvent {
         loop {
             if let Some(block) = take_block(&mut self.buffer) {
                 match block {
-                    Some(event) => return event,
-                    None => continue,
+                    Some(event) if event.event != "checkpoint" => return event,
+                    _ => continue,
                 }
             }
             let chunk = tokio::time::timeout(within, self.response.chunk())
@@ -809,18 +818,12 @@ async fn import_copies_a_sqlite_database_into_an_empty_postgres_one() {
     let replica = Server::start_database(&db, false, "127.0.0.1:0", &[]);
     let client = reqwest::Client::new();
     let token = bench_owner_token(&client, &replica.url).await;
-    let members: Value = client
-        .get(format!(
-            "{}/api/workspaces/bench/members/?per_page=1",
-            replica.url
-        ))
-        .header("cookie", format!("setget_session={token}"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let members = crate::binary::get_json(
+        &client,
+        &format!("{}/api/workspaces/bench/members/?per_page=1", replica.url),
+        &token,
+    )
+    .await;
     assert_eq!(members["total"], 20);
     let again = import();
     assert!(!again.status.success());

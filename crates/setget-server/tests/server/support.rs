@@ -140,6 +140,11 @@ impl Harness {
         (status, body)
     }
 
+    /// The database behind the app.
+    pub fn database(&self) -> &Database {
+        &self.db
+    }
+
     /// Member id of `email`.
     pub fn id(&self, email: &str) -> String {
         self.ids[email].clone()

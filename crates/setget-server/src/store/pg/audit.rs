@@ -4,8 +4,16 @@ use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
 use setget_protocol::{AuditEvent, AuthMethod, EventKind, EventReason};
 
-use super::rows::{AuditFilter, MemberRow, NewEvent, from_ts, ts};
-use super::{Conn, Result, all, commit, count, exec, json, one, parsed_opt};
+use std::collections::HashMap;
+
+use setget_tlog::tree;
+use setget_tlog::{Hash, Node, Plan};
+
+use super::rows::{
+    AuditFilter, LISTED_WITNESSES, MemberRow, NewEvent, WitnessRow, from_ts, leaf_index,
+    node_from_blob, node_place, tree_blob, ts,
+};
+use super::{Conn, Error, Result, all, commit, count, exec, json, one, parsed_opt};
 
 /// Appends an audit event with the next gap-free sequence number of its workspace. The
 /// counter's row lock is held to the end of the transaction, so seqs commit in order.
@@ -22,17 +30,20 @@ pub(super) async fn append_event(
     )
     .await?
     .try_get(0)?;
+    let id = uuid::Uuid::new_v4().to_string();
+    let tree = tree_of(tx, workspace_id, &e.as_appended(seq, &id, at)).await?;
     exec(
         tx,
         "INSERT INTO audit_events
             (workspace_id, seq, id, event, at, member_id, member_email, session_id,
              ip, user_agent, device, reason, actor_id, actor_email, auth_method, location,
-             details)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+             details, tree)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
+                 $18)",
         &[
             &workspace_id,
             &seq,
-            &uuid::Uuid::new_v4().to_string(),
+            &id,
             &e.event.as_str(),
             &ts(at),
             &e.member_id,
@@ -47,10 +58,184 @@ pub(super) async fn append_event(
             &e.auth_method.map(AuthMethod::as_str),
             &e.location,
             &e.details,
+            &tree,
         ],
     )
     .await?;
     Ok(seq)
+}
+
+/// The tree blob of `event` (see `rows::tree_blob`), its siblings read from the rows.
+async fn tree_of(
+    tx: &impl GenericClient,
+    workspace_id: &str,
+    event: &AuditEvent,
+) -> Result<Vec<u8>> {
+    let leaf = setget_tlog::leaf::event_leaf(event);
+    let siblings = tree::siblings_for_append(leaf_index(event.seq));
+    let hashes = read_nodes(tx, workspace_id, &siblings).await?;
+    tree_blob(event.seq, leaf, |_| Ok(hashes), Error::from)
+}
+
+/// The hashes of `nodes` of the workspace's tree, from the blobs kept with its events.
+async fn read_nodes(
+    c: &impl GenericClient,
+    workspace_id: &str,
+    nodes: &[Node],
+) -> Result<Vec<Hash>> {
+    if nodes.is_empty() {
+        return Ok(Vec::new());
+    }
+    let seqs: Vec<i64> = nodes.iter().map(|&n| node_place(n).0).collect();
+    let rows = all(
+        c,
+        "SELECT seq, tree FROM audit_events WHERE workspace_id = $1 AND seq = ANY($2)",
+        &[&workspace_id, &seqs],
+    )
+    .await?;
+    let mut blobs = HashMap::with_capacity(rows.len());
+    for r in &rows {
+        blobs.insert(r.try_get::<_, i64>(0)?, r.try_get::<_, Option<Vec<u8>>>(1)?);
+    }
+    nodes
+        .iter()
+        .map(|&node| {
+            let blob = blobs.get(&node_place(node).0).and_then(Option::as_deref);
+            Ok(node_from_blob(node, blob)?)
+        })
+        .collect()
+}
+
+/// Computes the tree blobs the workspace's events lack, in seq order, from the first event
+/// without one (events written before the log was a tree, or copied in without theirs).
+pub(super) async fn fill_tree(tx: &impl GenericClient, workspace_id: &str) -> Result<u64> {
+    let first: Option<i64> = one(
+        tx,
+        "SELECT min(seq) FROM audit_events WHERE workspace_id = $1 AND tree IS NULL",
+        &[&workspace_id],
+    )
+    .await?
+    .try_get(0)?;
+    let Some(first) = first else {
+        return Ok(0);
+    };
+    let mut filled = 0;
+    let mut after = first - 1;
+    loop {
+        let rows = all(
+            tx,
+            &format!("SELECT {EVENT_COLUMNS} FROM audit_events WHERE workspace_id = $1 AND seq > $2 ORDER BY seq LIMIT 10000"),
+            &[&workspace_id, &after],
+        )
+        .await?;
+        if rows.is_empty() {
+            return Ok(filled);
+        }
+        for r in &rows {
+            let e = event_of(r)?;
+            let tree = tree_of(tx, workspace_id, &e).await?;
+            exec(
+                tx,
+                "UPDATE audit_events SET tree = $3 WHERE workspace_id = $1 AND seq = $2",
+                &[&workspace_id, &e.seq, &tree],
+            )
+            .await?;
+            filled += 1;
+            after = e.seq;
+        }
+    }
+}
+
+/// Fills the tree of every workspace (see [`fill_tree`]).
+pub(super) async fn fill_trees(tx: &impl GenericClient) -> Result<u64> {
+    let ids: Vec<String> = all(tx, "SELECT id FROM workspaces", &[])
+        .await?
+        .iter()
+        .map(|r| r.try_get(0))
+        .collect::<std::result::Result<_, _>>()?;
+    let mut filled = 0;
+    for id in ids {
+        filled += fill_tree(tx, &id).await?;
+    }
+    Ok(filled)
+}
+
+/// The columns [`event_of`] reads, in its order.
+const EVENT_COLUMNS: &str = "seq, id, event, at, member_id, member_email, session_id, actor_id,
+    actor_email, ip, user_agent, device, location, auth_method, reason, details";
+
+/// An audit event from a row of [`EVENT_COLUMNS`].
+fn event_of(r: &tokio_postgres::Row) -> Result<AuditEvent> {
+    Ok(AuditEvent {
+        seq: r.try_get(0)?,
+        id: r.try_get(1)?,
+        event: EventKind::parse(&r.try_get::<_, String>(2)?),
+        at: from_ts(r.try_get(3)?),
+        member_id: r.try_get(4)?,
+        member_email: r.try_get(5)?,
+        session_id: r.try_get(6)?,
+        actor_id: r.try_get(7)?,
+        actor_email: r.try_get(8)?,
+        ip: r.try_get(9)?,
+        user_agent: r.try_get(10)?,
+        device: r.try_get(11)?,
+        location: json(r, 12, "location")?,
+        auth_method: parsed_opt(r, 13, "auth method", AuthMethod::parse)?,
+        reason: r
+            .try_get::<_, Option<String>>(14)?
+            .map(|s| EventReason::parse(&s)),
+        details: json(r, 15, "details")?,
+    })
+}
+
+/// The stored tree's nodes a plan needs, then the plan's answer.
+async fn run_plan(c: &impl GenericClient, workspace_id: &str, plan: &Plan) -> Result<Vec<Hash>> {
+    let hashes = read_nodes(c, workspace_id, plan.nodes()).await?;
+    Ok(plan.finish(&hashes)?)
+}
+
+impl Conn<'_> {
+    pub(in crate::store) async fn log_root(
+        &mut self,
+        workspace_id: &str,
+        size: u64,
+    ) -> Result<Hash> {
+        let c = &*self.client().await?;
+        let root = run_plan(c, workspace_id, &Plan::root(size)).await?;
+        Ok(root.first().copied().unwrap_or_else(tree::empty_root))
+    }
+
+    pub(in crate::store) async fn log_inclusion(
+        &mut self,
+        workspace_id: &str,
+        seq: i64,
+        size: u64,
+    ) -> Result<Vec<Hash>> {
+        let c = &*self.client().await?;
+        run_plan(c, workspace_id, &Plan::inclusion(leaf_index(seq), size)?).await
+    }
+
+    pub(in crate::store) async fn log_consistency(
+        &mut self,
+        workspace_id: &str,
+        old: u64,
+        new: u64,
+    ) -> Result<Vec<Hash>> {
+        let c = &*self.client().await?;
+        run_plan(c, workspace_id, &Plan::consistency(old, new)?).await
+    }
+
+    pub(in crate::store) async fn log_size(&mut self, workspace_id: &str) -> Result<u64> {
+        let c = &*self.client().await?;
+        let n: i64 = one(
+            c,
+            "SELECT audit_seq FROM workspaces WHERE id = $1",
+            &[&workspace_id],
+        )
+        .await?
+        .try_get(0)?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
 }
 
 impl Conn<'_> {
@@ -131,40 +316,98 @@ impl Conn<'_> {
         let rows = all(
             c,
             &format!(
-                "SELECT seq, id, event, at, member_id, member_email, session_id, actor_id,
-                        actor_email, ip, user_agent, device, location, auth_method, reason,
-                        details
-                 FROM audit_events WHERE {filter_sql} ORDER BY seq LIMIT ${}",
+                "SELECT {EVENT_COLUMNS} FROM audit_events WHERE {filter_sql} ORDER BY seq LIMIT ${}",
                 with_limit.len()
             ),
             &with_limit,
         )
         .await?;
-        let events = rows
-            .iter()
-            .map(|r| {
-                Ok(AuditEvent {
-                    seq: r.try_get(0)?,
-                    id: r.try_get(1)?,
-                    event: EventKind::parse(&r.try_get::<_, String>(2)?),
-                    at: from_ts(r.try_get(3)?),
-                    member_id: r.try_get(4)?,
-                    member_email: r.try_get(5)?,
-                    session_id: r.try_get(6)?,
-                    actor_id: r.try_get(7)?,
-                    actor_email: r.try_get(8)?,
-                    ip: r.try_get(9)?,
-                    user_agent: r.try_get(10)?,
-                    device: r.try_get(11)?,
-                    location: json(r, 12, "location")?,
-                    auth_method: parsed_opt(r, 13, "auth method", AuthMethod::parse)?,
-                    reason: r
-                        .try_get::<_, Option<String>>(14)?
-                        .map(|s| EventReason::parse(&s)),
-                    details: json(r, 15, "details")?,
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
+        let events = rows.iter().map(event_of).collect::<Result<Vec<_>>>()?;
         Ok((events, total))
+    }
+}
+
+impl Conn<'_> {
+    pub(in crate::store) async fn put_witness(
+        &mut self,
+        workspace_id: &str,
+        member_id: &str,
+        witness: &WitnessRow,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let c = &*self.client().await?;
+        exec(
+            c,
+            "INSERT INTO audit_witnesses
+                 (workspace_id, witness_key, member_id, size, root, cosignature, at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
+             ON CONFLICT (workspace_id, witness_key) DO UPDATE SET
+                 member_id = excluded.member_id, size = excluded.size, root = excluded.root,
+                 cosignature = excluded.cosignature, at = excluded.at
+             WHERE excluded.size >= audit_witnesses.size",
+            &[
+                &workspace_id,
+                &witness.key,
+                &member_id,
+                &i64::try_from(witness.size).unwrap_or(i64::MAX),
+                &&witness.root[..],
+                &witness.cosignature,
+                &ts(now),
+            ],
+        )
+        .await?;
+        Ok(())
+    }
+
+    pub(in crate::store) async fn witnesses(
+        &mut self,
+        workspace_id: &str,
+    ) -> Result<Vec<WitnessRow>> {
+        let c = &*self.client().await?;
+        all(
+            c,
+            "SELECT w.witness_key, m.email, w.size, w.cosignature, w.root
+             FROM audit_witnesses w JOIN members m ON m.id = w.member_id
+             WHERE w.workspace_id = $1 ORDER BY w.at DESC, w.witness_key LIMIT $2",
+            &[&workspace_id, &i64::from(LISTED_WITNESSES)],
+        )
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(WitnessRow {
+                key: r.try_get(0)?,
+                member_email: r.try_get(1)?,
+                size: u64::try_from(r.try_get::<_, i64>(2)?).unwrap_or(0),
+                cosignature: r.try_get(3)?,
+                root: r
+                    .try_get::<_, Vec<u8>>(4)?
+                    .try_into()
+                    .map_err(|_| Error::Data("witness root that is not a hash".into()))?,
+            })
+        })
+        .collect()
+    }
+}
+
+impl Conn<'_> {
+    pub(in crate::store) async fn announce_log_key(
+        &mut self,
+        key: &str,
+        statement: &str,
+        now: DateTime<Utc>,
+    ) -> Result<u64> {
+        let tx = self.client().await?.transaction().await?;
+        let ids: Vec<String> = all(&tx, "SELECT id FROM workspaces ORDER BY id", &[])
+            .await?
+            .iter()
+            .map(|r| r.try_get(0))
+            .collect::<std::result::Result<_, _>>()?;
+        for id in &ids {
+            super::lock_workspace(&tx, id).await?;
+            append_event(&tx, id, now, &NewEvent::log_key_rotated(key, statement)).await?;
+        }
+        commit(tx, None).await?;
+        self.committed();
+        Ok(ids.len() as u64)
     }
 }

@@ -98,6 +98,7 @@ const TABLES: &[(&str, &[(&str, Kind)])] = {
                 ("auth_method", Text),
                 ("reason", Text),
                 ("details", Text),
+                ("tree", Bytes),
             ],
         ),
         (

@@ -2,7 +2,11 @@
 
 use super::Conn;
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, Transaction, params};
+use rusqlite::{Connection, OptionalExtension as _, Transaction, params};
+use setget_tlog::tree::{self, NodeReader};
+use setget_tlog::{Hash, Node};
+
+use crate::store::Error as StoreError;
 use setget_protocol::{AuditEvent, AuthMethod, EventKind, EventReason};
 
 use setget_protocol::sqlite::{json, parsed_opt};
@@ -21,16 +25,25 @@ pub fn append_event(
         [workspace_id],
         |r| r.get(0),
     )?;
+    let id = uuid::Uuid::new_v4().to_string();
+    let leaf = setget_tlog::leaf::event_leaf(&e.as_appended(seq, &id, at));
+    let tree = tree_blob(
+        seq,
+        leaf,
+        |nodes| read_nodes(tx, workspace_id, nodes),
+        tree_error,
+    )?;
     tx.execute(
         "INSERT INTO audit_events
             (workspace_id, seq, id, event, at, member_id, member_email, session_id,
              ip, user_agent, device, reason, actor_id, actor_email, auth_method, location,
-             details)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+             details, tree)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
+                 ?18)",
         params![
             workspace_id,
             seq,
-            uuid::Uuid::new_v4().to_string(),
+            id,
             e.event.as_str(),
             ts(at),
             e.member_id,
@@ -45,9 +58,160 @@ pub fn append_event(
             e.auth_method.map(AuthMethod::as_str),
             e.location,
             e.details,
+            tree,
         ],
     )?;
     Ok(seq)
+}
+
+/// A stored witness root that is not a hash.
+fn stored_root_error() -> rusqlite::Error {
+    rusqlite::Error::InvalidColumnType(4, "root".into(), rusqlite::types::Type::Blob)
+}
+
+/// A fault in the stored tree (a hash it should hold is missing), as the connection's error:
+/// the value the statement needed could not be made.
+fn tree_error(e: setget_tlog::tree::Error) -> rusqlite::Error {
+    rusqlite::Error::ToSqlConversionFailure(Box::new(e))
+}
+
+/// The hashes of `nodes` of the workspace's tree, from the blobs kept with its events.
+fn read_nodes(
+    conn: &Connection,
+    workspace_id: &str,
+    nodes: &[Node],
+) -> rusqlite::Result<Vec<Hash>> {
+    let mut stmt =
+        conn.prepare_cached("SELECT tree FROM audit_events WHERE workspace_id = ?1 AND seq = ?2")?;
+    nodes
+        .iter()
+        .map(|&node| {
+            let (seq, _) = node_place(node);
+            let blob: Option<Vec<u8>> = stmt
+                .query_row(params![workspace_id, seq], |r| r.get(0))
+                .optional()?
+                .flatten();
+            node_from_blob(node, blob.as_deref()).map_err(tree_error)
+        })
+        .collect()
+}
+
+/// Computes the tree blobs the workspace's events lack, in seq order, from the first event
+/// without one: for a database written before the log was a tree, and for rows written in
+/// bulk (the benchmark's seed). Answers how many it filled.
+pub(crate) fn fill_tree(tx: &Transaction<'_>, workspace_id: &str) -> rusqlite::Result<u64> {
+    let first: Option<i64> = tx.query_row(
+        "SELECT min(seq) FROM audit_events WHERE workspace_id = ?1 AND tree IS NULL",
+        [workspace_id],
+        |r| r.get(0),
+    )?;
+    let Some(first) = first else {
+        return Ok(0);
+    };
+    let mut filled = 0;
+    let mut after = first - 1;
+    loop {
+        let filter = AuditFilter {
+            after,
+            ..AuditFilter::default()
+        };
+        let (events, _) = audit_events(tx, workspace_id, &filter, 10_000)?;
+        let Some(last) = events.last().map(|e| e.seq) else {
+            return Ok(filled);
+        };
+        let mut update = tx.prepare_cached(
+            "UPDATE audit_events SET tree = ?3 WHERE workspace_id = ?1 AND seq = ?2",
+        )?;
+        for e in &events {
+            let leaf = setget_tlog::leaf::event_leaf(e);
+            let tree = tree_blob(
+                e.seq,
+                leaf,
+                |nodes| read_nodes(tx, workspace_id, nodes),
+                tree_error,
+            )?;
+            update.execute(params![workspace_id, e.seq, tree])?;
+            filled += 1;
+        }
+        after = last;
+    }
+}
+
+/// Fills the tree of every workspace (see [`fill_tree`]), in one transaction.
+pub(crate) fn fill_trees(conn: &mut Connection) -> rusqlite::Result<u64> {
+    let tx = conn.transaction()?;
+    let ids: Vec<String> = tx
+        .prepare("SELECT id FROM workspaces")?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut filled = 0;
+    for id in ids {
+        filled += fill_tree(&tx, &id)?;
+    }
+    tx.commit()?;
+    Ok(filled)
+}
+
+/// The stored tree of one workspace, read through a connection.
+struct Reader<'c> {
+    conn: &'c Connection,
+    workspace_id: &'c str,
+}
+
+impl NodeReader for Reader<'_> {
+    fn read(&mut self, nodes: &[Node]) -> Result<Vec<Hash>, setget_tlog::tree::Error> {
+        read_nodes(self.conn, self.workspace_id, nodes)
+            .map_err(|e| setget_tlog::tree::Error::Store(e.to_string()))
+    }
+}
+
+impl Conn<'_> {
+    /// The root of the workspace's tree at `size` events.
+    pub fn log_root(&self, workspace_id: &str, size: u64) -> Result<Hash, StoreError> {
+        let mut r = Reader {
+            conn: &self.0,
+            workspace_id,
+        };
+        Ok(tree::root(size, &mut r)?)
+    }
+
+    /// The proof that event `seq` is in the workspace's tree of `size` events.
+    pub fn log_inclusion(
+        &self,
+        workspace_id: &str,
+        seq: i64,
+        size: u64,
+    ) -> Result<Vec<Hash>, StoreError> {
+        let mut r = Reader {
+            conn: &self.0,
+            workspace_id,
+        };
+        Ok(tree::prove_inclusion(leaf_index(seq), size, &mut r)?)
+    }
+
+    /// The proof that the workspace's tree of `old` events is a prefix of the one of `new`.
+    pub fn log_consistency(
+        &self,
+        workspace_id: &str,
+        old: u64,
+        new: u64,
+    ) -> Result<Vec<Hash>, StoreError> {
+        let mut r = Reader {
+            conn: &self.0,
+            workspace_id,
+        };
+        Ok(tree::prove_consistency(old, new, &mut r)?)
+    }
+
+    /// How many events the workspace's audit log holds.
+    pub fn log_size(&self, workspace_id: &str) -> rusqlite::Result<u64> {
+        let n: i64 = self.0.query_row(
+            "SELECT audit_seq FROM workspaces WHERE id = ?1",
+            [workspace_id],
+            |r| r.get(0),
+        )?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
 }
 
 /// Audit events after `filter.after` in `seq` order, matching the filters, with their count.
@@ -163,5 +327,82 @@ impl Conn<'_> {
         limit: u32,
     ) -> rusqlite::Result<(Vec<AuditEvent>, u64)> {
         audit_events(&self.0, workspace_id, filter, limit)
+    }
+}
+
+impl Conn<'_> {
+    /// Keeps `key`'s co-signature of the checkpoint at `size` (with `root`), posted by
+    /// `member_id`, unless it already holds one of a later checkpoint.
+    pub fn put_witness(
+        &mut self,
+        workspace_id: &str,
+        member_id: &str,
+        witness: &WitnessRow,
+        now: DateTime<Utc>,
+    ) -> rusqlite::Result<()> {
+        self.0.execute(
+            "INSERT INTO audit_witnesses
+                 (workspace_id, witness_key, member_id, size, root, cosignature, at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+             ON CONFLICT (workspace_id, witness_key) DO UPDATE SET
+                 member_id = excluded.member_id, size = excluded.size, root = excluded.root,
+                 cosignature = excluded.cosignature, at = excluded.at
+             WHERE excluded.size >= audit_witnesses.size",
+            params![
+                workspace_id,
+                witness.key,
+                member_id,
+                i64::try_from(witness.size).unwrap_or(i64::MAX),
+                &witness.root[..],
+                witness.cosignature,
+                ts(now)
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// The witnesses most recently heard from, newest first.
+    pub fn witnesses(&self, workspace_id: &str) -> rusqlite::Result<Vec<WitnessRow>> {
+        self.0
+            .prepare_cached(
+                "SELECT w.witness_key, m.email, w.size, w.cosignature, w.root
+                 FROM audit_witnesses w JOIN members m ON m.id = w.member_id
+                 WHERE w.workspace_id = ?1 ORDER BY w.at DESC, w.witness_key LIMIT ?2",
+            )?
+            .query_map(params![workspace_id, LISTED_WITNESSES], |r| {
+                Ok(WitnessRow {
+                    key: r.get(0)?,
+                    member_email: r.get(1)?,
+                    size: u64::try_from(r.get::<_, i64>(2)?).unwrap_or(0),
+                    cosignature: r.get(3)?,
+                    root: r
+                        .get::<_, Vec<u8>>(4)?
+                        .try_into()
+                        .map_err(|_| stored_root_error())?,
+                })
+            })?
+            .collect()
+    }
+}
+
+impl Conn<'_> {
+    /// Appends the announcement of the log key `key` (`statement`, signed by the old key) to
+    /// every workspace's audit log, in one transaction; answers how many workspaces.
+    pub fn announce_log_key(
+        &mut self,
+        key: &str,
+        statement: &str,
+        now: DateTime<Utc>,
+    ) -> rusqlite::Result<u64> {
+        let tx = self.0.transaction()?;
+        let ids: Vec<String> = tx
+            .prepare("SELECT id FROM workspaces ORDER BY id")?
+            .query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        for id in &ids {
+            append_event(&tx, id, now, &NewEvent::log_key_rotated(key, statement))?;
+        }
+        tx.commit()?;
+        Ok(ids.len() as u64)
     }
 }

@@ -1,0 +1,19 @@
+-- Each workspace's audit log is also a Merkle tree: each event keeps the hashes of the
+-- subtrees it completes (its leaf's hash first), so that every node a proof needs is one
+-- lookup. Events written before are filled in by the code when the file is opened.
+ALTER TABLE audit_events ADD COLUMN tree BLOB;
+
+-- Finds the events still without their hashes (none, once the file has been opened).
+CREATE INDEX audit_untreed ON audit_events (workspace_id, seq) WHERE tree IS NULL;
+
+-- The newest checkpoint each witness (an admin's app, by its key) co-signed.
+CREATE TABLE audit_witnesses (
+    workspace_id TEXT NOT NULL REFERENCES workspaces(id),
+    witness_key TEXT NOT NULL,
+    member_id TEXT NOT NULL REFERENCES members(id),
+    size INTEGER NOT NULL,
+    root BLOB NOT NULL,
+    cosignature TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    PRIMARY KEY (workspace_id, witness_key)
+);
