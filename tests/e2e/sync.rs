@@ -33,6 +33,7 @@ fn fast() -> SyncOptions {
         backoff_max: Duration::from_secs(1),
         sessions_debounce: Duration::from_millis(50),
         request_timeout: Duration::from_secs(3),
+        witness_interval: Duration::ZERO,
     }
 }
 

@@ -8,5 +8,6 @@
 // A test fails by panicking, helpers included.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod audit_proof;
 mod server;
 mod sync;

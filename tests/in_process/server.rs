@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use chrono::{DateTime, Utc};
 use setget_protocol::clock::ManualClock;
+use setget_server::log::LogKey;
 use setget_server::seed::{self, SeedCounts};
 use setget_server::store::Store;
 use setget_server::{App, ServerConfig};
@@ -78,14 +79,19 @@ impl InProcessServer {
     /// until [`Self::advance`] moves it.
     pub fn start() -> Self {
         let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("server.db"), seeded()).unwrap();
+        Self::start_in(dir, Arc::new(ManualClock::new(started())))
+    }
+
+    /// A server on `dir/server.db` (and its log key beside it) with `clock`.
+    fn start_in(dir: tempfile::TempDir, clock: Arc<ManualClock>) -> Self {
         let db = dir.path().join("server.db");
-        std::fs::write(&db, seeded()).unwrap();
         let listener = listen(SocketAddr::from(([127, 0, 0, 1], 0)));
         let addr = listener.local_addr().unwrap();
         let mut server = Self {
             url: format!("http://{addr}"),
             addr,
-            clock: Arc::new(ManualClock::new(started())),
+            clock,
             db,
             running: None,
             _dir: dir,
@@ -94,9 +100,22 @@ impl InProcessServer {
         server
     }
 
+    /// A second server on a copy of this one's database and log key, taken now: the same
+    /// history and the same signing key, from here on each its own.
+    pub async fn fork(&mut self) -> Self {
+        self.stop().await;
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::copy(&self.db, dir.path().join("server.db")).unwrap();
+        std::fs::copy(self.log_key(), dir.path().join("server.log-key")).unwrap();
+        self.restart().await;
+        Self::start_in(dir, Arc::clone(&self.clock))
+    }
+
     fn serve(&mut self, listener: TcpListener) {
         let store = Store::open(&self.db).unwrap();
-        let app = App::with_clock(store, ServerConfig::with_dev(true), self.clock.clone());
+        let key = LogKey::load_or_create(&self.log_key(), "setget").unwrap();
+        let app = App::with_clock(store, ServerConfig::with_dev(true), self.clock.clone())
+            .with_log_key(key);
         let task = tokio::spawn(setget_server::serve(
             listener,
             app.clone(),
@@ -129,6 +148,21 @@ impl InProcessServer {
         self.stop().await;
         let listener = listen(self.addr);
         self.serve(listener);
+    }
+
+    /// The server's time.
+    pub fn now(&self) -> DateTime<Utc> {
+        setget_protocol::clock::Clock::now(self.clock.as_ref())
+    }
+
+    /// The server's database file.
+    pub fn db(&self) -> &std::path::Path {
+        &self.db
+    }
+
+    /// The file of the server's audit-log signing key.
+    pub fn log_key(&self) -> PathBuf {
+        self.db.with_extension("log-key")
     }
 
     /// Takes the port of the stopped server, to count who knocks.

@@ -40,6 +40,7 @@ fn fast() -> SyncOptions {
         backoff_max: Duration::from_millis(250),
         sessions_debounce: Duration::from_millis(20),
         request_timeout: Duration::from_secs(3),
+        witness_interval: Duration::ZERO,
     }
 }
 

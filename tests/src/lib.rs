@@ -10,6 +10,7 @@ use setget_protocol::{DevMember, DevWorkspace, DevWorkspaceCreated, Role};
 
 mod dbus;
 mod desktop;
+mod http_proxy;
 pub mod processes;
 mod proxy;
 mod snapshot;
@@ -17,6 +18,7 @@ pub mod webdriver;
 
 pub use dbus::{NotifyCall, NotifyMonitor, invoke_action};
 pub use desktop::{Display, TrayItem};
+pub use http_proxy::HttpProxy;
 pub use proxy::{Fault, FaultProxy};
 pub use snapshot::{Browser, ServerSnapshot, snapshot};
 
@@ -77,8 +79,11 @@ pub struct ServerProcess {
     writer: Option<(Child, String)>,
     /// The cluster a replicated deployment's database is on.
     _cluster: Option<setget_server::store::testing::TestCluster>,
-    /// The folder of a SQLite database.
+    /// The folder of a SQLite database (and its log key), or of a replicated deployment's
+    /// log key.
     _dir: Option<tempfile::TempDir>,
+    /// The log key every replica signs with, when it is not beside a SQLite database.
+    log_key: Option<PathBuf>,
 }
 
 impl ServerProcess {
@@ -90,7 +95,7 @@ impl ServerProcess {
     /// Starts the server on `dir/server.db`, which may already hold data.
     fn start_on(dir: tempfile::TempDir) -> anyhow::Result<Self> {
         let db = dir.path().join("server.db").into_os_string();
-        let (child, url) = spawn_server(&db)?;
+        let (child, url) = spawn_server(&db, None)?;
         Ok(Self {
             child,
             url,
@@ -98,6 +103,7 @@ impl ServerProcess {
             writer: None,
             _cluster: None,
             _dir: Some(dir),
+            log_key: None,
         })
     }
 
@@ -107,15 +113,18 @@ impl ServerProcess {
     pub fn start_replicated() -> anyhow::Result<Self> {
         let cluster = setget_server::store::testing::TestCluster::get();
         let db = cluster.fresh_database().as_arg();
-        let (child, url) = spawn_server(&db)?;
-        let writer = spawn_server(&db)?;
+        let dir = tempfile::tempdir()?;
+        let log_key = dir.path().join("log-key");
+        let (child, url) = spawn_server(&db, Some(&log_key))?;
+        let writer = spawn_server(&db, Some(&log_key))?;
         Ok(Self {
             child,
             url,
             db,
             writer: Some(writer),
             _cluster: Some(cluster),
-            _dir: None,
+            _dir: Some(dir),
+            log_key: Some(log_key),
         })
     }
 
@@ -138,6 +147,7 @@ impl ServerProcess {
             writer: None,
             _cluster: None,
             _dir: Some(dir),
+            log_key: None,
         })
     }
 
@@ -170,7 +180,7 @@ impl ServerProcess {
     /// Starts the server again on the same database (on a new port: see `url`).
     pub fn restart(&mut self) -> anyhow::Result<()> {
         self.kill();
-        let (child, url) = spawn_server(&self.db)?;
+        let (child, url) = spawn_server(&self.db, self.log_key.as_deref())?;
         self.child = child;
         self.url = url;
         Ok(())
@@ -351,8 +361,11 @@ impl Drop for ServerProcess {
     }
 }
 
-fn spawn_server(db: &std::ffi::OsStr) -> anyhow::Result<(Child, String)> {
-    spawn(&["serve", "--dev"], db)
+fn spawn_server(db: &std::ffi::OsStr, log_key: Option<&Path>) -> anyhow::Result<(Child, String)> {
+    match log_key.and_then(Path::to_str) {
+        Some(key) => spawn(&["serve", "--dev", "--log-key", key], db),
+        None => spawn(&["serve", "--dev"], db),
+    }
 }
 
 /// Runs `setget-server <args> --listen 127.0.0.1:0 --db <db>` and waits for the line that

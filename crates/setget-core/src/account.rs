@@ -89,6 +89,16 @@ impl AccountConfig {
         credential_name(&self.server, &self.email)
     }
 
+    /// The keyring entry name of this device's witness key for this account's workspace:
+    /// the key the app co-signs the audit log's checkpoints with.
+    pub fn witness_key_name(&self) -> String {
+        format!(
+            "witness-key|{}|{}",
+            self.server.trim_end_matches('/'),
+            self.workspace_slug
+        )
+    }
+
     /// The keyring entry name of the key of this account's cache.
     pub fn cache_key_name(&self) -> String {
         format!(

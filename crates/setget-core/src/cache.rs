@@ -22,6 +22,7 @@ mod open;
 mod overview;
 mod query;
 mod readers;
+mod trust;
 mod write;
 
 pub use overview::{DayCount, MAX_PLACES, Overview, OverviewQuery, Place, TIMELINE_DAYS};

@@ -11,9 +11,10 @@ use reqwest::header::{COOKIE, HeaderMap, SET_COOKIE};
 use reqwest::{Method, StatusCode, Url};
 use serde::de::DeserializeOwned;
 use setget_protocol::{
-    ADMIN_APP_UA_PRODUCT, AuditEvent, ConfirmPassword, ErrorBody, ErrorCode, MeResponse, Member,
-    Page, Revoked, SESSION_COOKIE, Session, SessionPolicy, SessionPolicyPatch, SignInRequest,
-    SignInResponse, is_token_shaped,
+    ADMIN_APP_UA_PRODUCT, AuditEvent, ConfirmPassword, ConsistencyProof, ErrorBody, ErrorCode,
+    InclusionProof, LogCheckpoint, MeResponse, Member, Page, Revoked, SESSION_COOKIE, Session,
+    SessionPolicy, SessionPolicyPatch, SignInRequest, SignInResponse, WitnessRequest,
+    is_token_shaped,
 };
 
 use crate::error::{CoreError, ErrorKind, Result};
@@ -378,6 +379,75 @@ impl ApiClient {
             token,
         )
         .await
+    }
+
+    /// `GET /api/workspaces/{slug}/audit-log/checkpoint/`: the audit log's newest signed
+    /// checkpoint, with the co-signatures of admins' apps.
+    pub async fn log_checkpoint(
+        &self,
+        token: &Sensitive<String>,
+        slug: &str,
+    ) -> Result<LogCheckpoint> {
+        let slug = path_segment("workspace", slug)?;
+        self.authed(
+            Method::GET,
+            &format!("/api/workspaces/{slug}/audit-log/checkpoint/"),
+            token,
+        )
+        .await
+    }
+
+    /// `GET /api/workspaces/{slug}/audit-log/proof/consistency/?from=&to=`.
+    pub async fn log_consistency(
+        &self,
+        token: &Sensitive<String>,
+        slug: &str,
+        from: u64,
+        to: u64,
+    ) -> Result<ConsistencyProof> {
+        let slug = path_segment("workspace", slug)?;
+        self.authed(
+            Method::GET,
+            &format!("/api/workspaces/{slug}/audit-log/proof/consistency/?from={from}&to={to}"),
+            token,
+        )
+        .await
+    }
+
+    /// `GET /api/workspaces/{slug}/audit-log/proof/inclusion/?seq=&size=`.
+    pub async fn log_inclusion(
+        &self,
+        token: &Sensitive<String>,
+        slug: &str,
+        seq: i64,
+        size: u64,
+    ) -> Result<InclusionProof> {
+        let slug = path_segment("workspace", slug)?;
+        self.authed(
+            Method::GET,
+            &format!("/api/workspaces/{slug}/audit-log/proof/inclusion/?seq={seq}&size={size}"),
+            token,
+        )
+        .await
+    }
+
+    /// `POST /api/workspaces/{slug}/audit-log/witness/`: this app's co-signature of a
+    /// checkpoint it verified.
+    pub async fn log_witness(
+        &self,
+        token: &Sensitive<String>,
+        slug: &str,
+        witness: &WitnessRequest,
+    ) -> Result<()> {
+        let slug = path_segment("workspace", slug)?;
+        self.authed_with::<Empty, _>(
+            Method::POST,
+            &format!("/api/workspaces/{slug}/audit-log/witness/"),
+            token,
+            Some(witness),
+        )
+        .await
+        .map(|_: Empty| ())
     }
 
     /// `GET /api/workspaces/{slug}/session-policy/`.

@@ -14,6 +14,7 @@ use serde::Serialize;
 use setget_detect::Severity;
 use setget_protocol::clock::{Clock, SystemClock};
 use setget_protocol::{Revoked, Session, SessionPolicy, SessionPolicyPatch};
+use setget_tlog::NoteSigner;
 use tokio::sync::watch;
 
 use crate::account::{self, AccountConfig, AppDirs, AppSettings, SignedOutNote};
@@ -26,6 +27,7 @@ use crate::credential::Credential;
 use crate::error::{CoreError, ErrorKind, Result};
 use crate::export::{self, ExportFormat, Exported};
 use crate::judge::Judge;
+use crate::logtrust::LogTrust;
 use crate::notify::{Dispatcher, NoticeAction, Notifier, NotifySettings};
 
 mod actions;
@@ -90,6 +92,8 @@ struct Signed {
     readers: Arc<Readers>,
     /// The detector over this account's cache.
     judge: Arc<Judge>,
+    /// This device's witness key (in the keyring), to co-sign the checkpoints it verified.
+    witness: Arc<NoteSigner>,
 }
 
 /// The desktop engine.
@@ -192,6 +196,7 @@ impl Engine {
     /// Makes `config` the engine's account: opens its cache and builds its credential.
     fn adopt(&self, config: AccountConfig, client: ApiClient) -> Result<AccountView> {
         let (cache, readers) = self.open_cache(&config)?;
+        let witness = Arc::new(self.witness_key(&config)?);
         let view = AccountView::from(&config);
         let judge = Arc::new(Judge::new().ignoring_session(config.session_id.clone()));
         let cred = Credential::new(
@@ -206,8 +211,23 @@ impl Engine {
             cache,
             readers,
             judge,
+            witness,
         }));
         Ok(view)
+    }
+
+    /// This device's witness key for the account, made and kept in the keyring on first use.
+    fn witness_key(&self, config: &AccountConfig) -> Result<NoteSigner> {
+        let name = config.witness_key_name();
+        if let Some(stored) = self.secrets.load(&name)?
+            && let Ok(key) = NoteSigner::from_private_string(stored.expose())
+        {
+            return Ok(key);
+        }
+        let key = NoteSigner::generate(&format!("setget-admin-{:08x}", rand::random::<u32>()));
+        self.secrets
+            .store(&name, &Sensitive::new(key.to_private_string()))?;
+        Ok(key)
     }
 
     fn set_account(&self, signed: Option<Signed>) {
@@ -314,6 +334,7 @@ impl Engine {
             Arc::clone(&signed.judge),
             Some(Arc::clone(&self.dispatcher)),
         )
+        .witnessing(Arc::clone(&signed.witness))
     }
 
     fn sync_running(&self) -> bool {
@@ -443,6 +464,27 @@ impl Engine {
     /// command line's reads): it neither waits for the sync's writes nor holds them up.
     pub fn with_cache<R>(&self, f: impl FnOnce(&Cache) -> Result<R>) -> Result<R> {
         self.signed()?.readers.read(f)
+    }
+
+    /// What the app trusts of the audit log: the pinned key, the newest verified checkpoint,
+    /// the witnesses that agree, and an alarm if verification failed.
+    pub fn log_trust(&self) -> Result<LogTrust> {
+        self.with_cache(|c| c.log_trust())
+    }
+
+    /// The admin's decision after an alarm: the audit log syncs again and is verified afresh
+    /// (an alarm whose cause is still there is raised again). With `repin`, the key the
+    /// server shows now is pinned in place of the old one (after an unannounced key change
+    /// the operator confirmed); the events already cached must still match what it signs.
+    pub async fn resume_log(&self, repin: bool) -> Result<LogTrust> {
+        let signed = self.signed()?;
+        let cache = Arc::clone(&signed.cache);
+        tokio::task::spawn_blocking(move || lock(&cache).clear_log_alarm(repin))
+            .await
+            .map_err(|e| {
+                CoreError::new(ErrorKind::Internal, format!("a cache task failed: {e}"))
+            })??;
+        self.log_trust()
     }
 
     /// The signed-in member's active sessions, newest first, with the current one marked.

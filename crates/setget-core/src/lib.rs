@@ -15,6 +15,7 @@ pub mod engine;
 mod error;
 pub mod export;
 pub mod judge;
+pub mod logtrust;
 pub mod notify;
 pub mod private;
 pub mod secret;

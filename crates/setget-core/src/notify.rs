@@ -426,6 +426,23 @@ impl Dispatcher {
         self.show(&notice);
     }
 
+    /// Notifies an alarm about the audit log itself, whatever the settings: it is never
+    /// paused nor filtered by severity.
+    pub fn raise_log_alarm(&self, alarm: &crate::logtrust::LogAlarm) {
+        let notice = Notice {
+            title: alarm.kind.title().to_owned(),
+            body: format!(
+                "{}. The audit log is no longer synced; the events already verified are kept.",
+                alarm.detail
+            ),
+            severity: Severity::High,
+            actions: vec![(ACTION_DEFAULT, "Open")],
+            replaces: None,
+            alert_id: None,
+        };
+        self.show(&notice);
+    }
+
     /// The alerts the admin wants notified.
     fn due<'a>(&self, alerts: &'a [Alert]) -> Vec<&'a Alert> {
         let settings = self.settings();

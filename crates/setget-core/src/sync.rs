@@ -39,6 +39,7 @@ use crate::notify::Dispatcher;
 mod backoff;
 mod pull;
 mod stream;
+mod verify;
 
 pub use backoff::Backoff;
 
@@ -62,6 +63,9 @@ pub struct SyncOptions {
     pub sessions_debounce: Duration,
     /// How long one request may take before the server counts as unreachable.
     pub request_timeout: Duration,
+    /// How often the app co-signs the audit log's checkpoint it verified, while the log
+    /// grows.
+    pub witness_interval: Duration,
 }
 
 impl Default for SyncOptions {
@@ -76,6 +80,7 @@ impl Default for SyncOptions {
             backoff_max: Duration::from_secs(60),
             sessions_debounce: Duration::from_millis(100),
             request_timeout: Duration::from_secs(20),
+            witness_interval: Duration::from_secs(60),
         }
     }
 }
@@ -175,6 +180,11 @@ pub struct Syncer {
     dispatcher: Option<Arc<Dispatcher>>,
     /// Alerts raised so far (live ones, and those kept from history).
     raised: AtomicU64,
+    /// This device's witness key: the checkpoints verified are co-signed with it.
+    witness: Option<Arc<setget_tlog::NoteSigner>>,
+    /// Where an alarm about the audit log itself is notified: whichever sync finds it, a
+    /// one-off catch-up too (it is notified once, when first raised).
+    alarms: Option<Arc<Dispatcher>>,
 }
 
 /// A running sync records its state at least this often (while it publishes), so that a
@@ -208,9 +218,17 @@ impl Syncer {
             members_dirty: AtomicBool::new(false),
             report: None,
             judge,
+            alarms: dispatcher.clone(),
             dispatcher,
             raised: AtomicU64::new(0),
+            witness: None,
         }
+    }
+
+    /// The same sync, co-signing the checkpoints it verifies with `key`.
+    pub(crate) fn witnessing(mut self, key: Arc<setget_tlog::NoteSigner>) -> Self {
+        self.witness = Some(key);
+        self
     }
 
     /// The same sync, recording its state in the cache for `setget-admin status`.
@@ -296,6 +314,10 @@ impl Syncer {
         // The audit log first: the sessions feed pulled after it is at least as new as the
         // events, so a revocation in the log never sits beside a row still shown active.
         result.audit_events = self.pull_audit(&progress).await?;
+        // Every sync proves what it pulled: the checkpoint covers every cached event.
+        if !self.log_halted().await? {
+            self.verify_log(&progress, true).await?;
+        }
         result.session_changes = self.pull_sessions(&progress).await?;
         // After the sessions, so that alerts from history keep only the sessions that are
         // still active.

@@ -40,8 +40,8 @@ pub struct WitnessCheckpoint {
 pub struct WitnessRequest {
     /// The witness's key (`name+id+base64`).
     pub key: String,
-    /// The size of the checkpoint co-signed.
-    pub size: u64,
+    /// The checkpoint co-signed, as the server signed it (a signed note).
+    pub checkpoint: String,
     /// The co-signature line (C2SP `tlog-cosignature`) over that checkpoint's body.
     pub cosignature: String,
 }

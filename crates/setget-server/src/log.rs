@@ -109,3 +109,26 @@ impl LogKey {
         )?)
     }
 }
+
+/// Replaces the log key in `path` (named `name` if it has to be made first): appends the
+/// announcement of a new key, signed by the old one, to every workspace's audit log in
+/// `store`, then writes the new key over the old. Announced first: a crash before the new
+/// key is written leaves the old key in use, which apps still trust, never an unannounced
+/// key. Every server must be stopped first and started again after. Runs on a blocking
+/// thread (the store's PostgreSQL backend blocks on its runtime). Answers how many
+/// workspaces were told, and the new key.
+pub fn rotate(
+    store: &crate::store::Store,
+    path: &Path,
+    name: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<(u64, NoteVerifier)> {
+    let old = LogKey::load_or_create(path, name)?;
+    let new = old.successor();
+    let statement = old.rotation_statement(&new)?;
+    let announced = store
+        .lock()
+        .announce_log_key(&new.verifier().to_string(), &statement, now)?;
+    new.install(path)?;
+    Ok((announced, new.verifier()))
+}

@@ -299,23 +299,16 @@ async fn run() -> anyhow::Result<()> {
         }
         Command::RotateLogKey { db, log_key } => {
             let path = log_key_path(&db, log_key)?;
-            let old = LogKey::load_or_create(&path, setget_server::log::DEFAULT_KEY_NAME)?;
-            let new = old.successor();
-            let statement = old.rotation_statement(&new)?;
             let store = connect(&db).await?;
             let now =
                 setget_protocol::clock::Clock::now(&setget_protocol::clock::SystemClock::default());
-            let new_key = new.verifier().to_string();
-            let announced = tokio::task::spawn_blocking(move || {
-                store.lock().announce_log_key(&new_key, &statement, now)
+            let at = path.clone();
+            let (announced, key) = tokio::task::spawn_blocking(move || {
+                setget_server::log::rotate(&store, &at, setget_server::log::DEFAULT_KEY_NAME, now)
             })
             .await??;
-            // Announced first: a crash before the new key is written leaves the old key in
-            // use, which apps still trust, rather than an unannounced key.
-            new.install(&path)?;
             say(&format!(
-                "announced the new log key {} in {announced} workspaces and wrote it to {}",
-                new.verifier(),
+                "announced the new log key {key} in {announced} workspaces and wrote it to {}",
                 path.display()
             ));
             Ok(())

@@ -283,6 +283,20 @@ impl NoteVerifier {
         Err(NoteError::Unsigned(self.name.clone()))
     }
 
+    /// Checks the co-signature by this key among the signature lines of `note` (a signed
+    /// checkpoint with co-signatures added); returns the note's text and the co-signature's
+    /// time.
+    pub fn check_cosigned_note<'n>(&self, note: &'n str) -> Result<(&'n str, u64), NoteError> {
+        let (text, lines) = split_note(note)?;
+        let id = key_id(&self.name, COSIGNATURE, self.key.as_bytes());
+        let line = lines
+            .iter()
+            .find(|l| l.name == self.name && l.blob.len() == 4 + 8 + 64 && l.blob[..4] == id)
+            .ok_or_else(|| NoteError::Unsigned(self.name.clone()))?;
+        let line = format!("{DASH}{} {}\n", line.name, B64.encode(&line.blob));
+        Ok((text, self.check_cosignature(text, &line)?))
+    }
+
     /// Checks a co-signature line made by [`NoteSigner::cosign`] for the checkpoint body
     /// `text`; returns its time.
     pub fn check_cosignature(&self, text: &str, line: &str) -> Result<u64, NoteError> {

@@ -22,6 +22,7 @@ pub(super) static MIGRATIONS: LazyLock<Migrations<'static>> = LazyLock::new(|| {
         )),
         M::up(include_str!("../cache_migrations/0007_event_weight.sql")),
         M::up(include_str!("../cache_migrations/0008_sessions_listed.sql")),
+        M::up(include_str!("../cache_migrations/0009_log_trust.sql")),
     ])
 });
 

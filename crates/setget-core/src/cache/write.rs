@@ -229,6 +229,8 @@ impl Cache {
                 insert_event(&mut insert, e).map_err(|e| storage("store audit events", e))?;
             }
         }
+        super::trust::extend_frontier(&tx, cursor, &fresh)
+            .map_err(|e| storage("store audit events", e))?;
         tx.execute(
             "UPDATE sync_state SET audit_seq = ?1 WHERE id = 1 AND audit_seq = ?2",
             params![last, cursor],

@@ -184,6 +184,10 @@ impl Syncer {
     /// Pulls the audit log from the audit cursor to its end, then what its events imply:
     /// the member list when they name an unknown member, the policy when it changed.
     pub(super) async fn pull_audit(&self, progress: &Progress) -> Result<u64> {
+        // An alarm stops the audit log's sync: nothing more is taken from the server.
+        if self.log_halted().await? {
+            return Ok(0);
+        }
         let mut bulk = false;
         let mut implied = Implied::default();
         let result = self

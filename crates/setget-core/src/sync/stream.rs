@@ -11,11 +11,15 @@ const STREAM_BATCH: usize = 1000;
 /// write, judgement and notification (a storm's summary replaced once per event).
 const STREAM_LINGER: Duration = Duration::from_millis(25);
 
-/// One item of the event stream as an audit event; the stream's end or break, or an event
-/// that does not follow the contract, as the error that ends the following.
-fn parse_event<E>(
-    next: Option<std::result::Result<eventsource_stream::Event, E>>,
-) -> Result<AuditEvent> {
+/// One item of the event stream: an audit event, or the checkpoint of those sent so far.
+enum Item {
+    Event(Box<AuditEvent>),
+    Checkpoint(setget_protocol::LogCheckpoint),
+}
+
+/// One item of the event stream; the stream's end or break, or an item that does not follow
+/// the contract, as the error that ends the following.
+fn parse_event<E>(next: Option<std::result::Result<eventsource_stream::Event, E>>) -> Result<Item> {
     let event = match next {
         None => {
             return Err(CoreError::new(
@@ -31,7 +35,12 @@ fn parse_event<E>(
         }
         Some(Ok(event)) => event,
     };
-    serde_json::from_str(&event.data).map_err(|e| {
+    let parsed = if event.event == "checkpoint" {
+        serde_json::from_str(&event.data).map(Item::Checkpoint)
+    } else {
+        serde_json::from_str(&event.data).map(|e| Item::Event(Box::new(e)))
+    };
+    parsed.map_err(|e| {
         CoreError::new(
             ErrorKind::Protocol,
             format!("an event of the stream does not follow the session API: {e}"),
@@ -52,6 +61,12 @@ impl Syncer {
         &self,
         backoff: &mut Backoff,
     ) -> Result<std::convert::Infallible> {
+        if let Some(alarm) = self.db(|c| c.log_trust()).await?.alarm {
+            return Err(CoreError::new(
+                ErrorKind::Protocol,
+                format!("the audit log is not synced: {}", alarm.kind.title()),
+            ));
+        }
         let cursor = self.db(|c| c.cursors()).await?.audit_seq;
         let slug = self.slug();
         let response = self
@@ -100,21 +115,43 @@ impl Syncer {
                 next = events.next() => {
                     // The events already here are applied together (one transaction, one
                     // judgement, one sync mark): a burst of thousands is pages, not thousands
-                    // of writes each waking the window.
-                    let mut batch = vec![parse_event(next)?];
+                    // of writes each waking the window. A checkpoint ends the batch: it is
+                    // judged once the events before it are stored.
+                    let mut batch = Vec::new();
+                    let mut checkpoint = None;
+                    match parse_event(next)? {
+                        Item::Event(e) => batch.push(*e),
+                        Item::Checkpoint(c) => checkpoint = Some(c),
+                    }
                     let mut ended = None;
                     let linger = Instant::now() + STREAM_LINGER;
-                    while batch.len() < STREAM_BATCH {
+                    while checkpoint.is_none() && batch.len() < STREAM_BATCH {
                         match tokio::time::timeout_at(linger, events.next()).await {
                             Err(_) => break,
                             Ok(more) => match parse_event(more) {
-                                Ok(e) => batch.push(e),
+                                Ok(Item::Event(e)) => batch.push(*e),
+                                Ok(Item::Checkpoint(c)) => checkpoint = Some(c),
                                 Err(e) => {
                                     ended = Some(e);
                                     break;
                                 }
                             },
                         }
+                    }
+                    if batch.is_empty() {
+                        if let Some(c) = checkpoint
+                            && self.judge_checkpoint(&c).await? == verify::Judged::Halted
+                        {
+                            return Err(CoreError::new(
+                                ErrorKind::Protocol,
+                                "the audit log failed verification; its sync stopped",
+                            ));
+                        }
+                        if let Some(e) = ended {
+                            return Err(e);
+                        }
+                        busy_until_now();
+                        continue;
                     }
                     tracing::debug!(
                         first = batch[0].seq,
@@ -163,6 +200,14 @@ impl Syncer {
                     if sessions && sessions_due.is_none() {
                         sessions_due = Some(Instant::now() + self.opts.sessions_debounce);
                     }
+                    if let Some(c) = checkpoint
+                        && self.judge_checkpoint(&c).await? == verify::Judged::Halted
+                    {
+                        return Err(CoreError::new(
+                            ErrorKind::Protocol,
+                            "the audit log failed verification; its sync stopped",
+                        ));
+                    }
                     self.mark_synced().await?;
                     if let Some(e) = ended {
                         return Err(e);
@@ -182,6 +227,14 @@ impl Syncer {
                         self.pull_members(&progress).await?;
                     }
                     self.pull_sessions(&progress).await?;
+                    // The other admins' co-signatures, and this app's own, while live (the
+                    // events a checkpoint is ahead by are the stream's to bring).
+                    if self.verify_log(&progress, false).await? == verify::Judged::Halted {
+                        return Err(CoreError::new(
+                            ErrorKind::Protocol,
+                            "the audit log failed verification; its sync stopped",
+                        ));
+                    }
                     self.mark_synced().await?;
                     self.publish(SyncState::Live);
                     busy_until_now();

@@ -163,7 +163,7 @@ async fn inclusion(
     .await
 }
 
-#[utoipa::path(post, path = "/api/workspaces/{slug}/audit-log/witness/", tag = "admin", params(("slug" = String, Path, description = "the workspace's slug")), request_body = WitnessRequest, security(("session" = [])), responses((status = 204, description = "kept; the checkpoint's listing shows it"), (status = 400, description = "invalid_json or invalid_request: a malformed key, a size beyond the log, or a co-signature that does not verify", body = ErrorBody), (status = 401, description = "no live session (session_invalid, session_expired, reauth_required) or invalid_credentials", body = ErrorBody), (status = 403, description = "forbidden or csrf_rejected", body = ErrorBody), (status = 404, description = "not_found, also for another workspace's ids", body = ErrorBody)))]
+#[utoipa::path(post, path = "/api/workspaces/{slug}/audit-log/witness/", tag = "admin", params(("slug" = String, Path, description = "the workspace's slug")), request_body = WitnessRequest, security(("session" = [])), responses((status = 204, description = "kept; the checkpoint's listing shows it"), (status = 400, description = "invalid_json or invalid_request: a malformed key, a checkpoint this server did not sign for this workspace, or a co-signature that does not verify", body = ErrorBody), (status = 401, description = "no live session (session_invalid, session_expired, reauth_required) or invalid_credentials", body = ErrorBody), (status = 403, description = "forbidden or csrf_rejected", body = ErrorBody), (status = 404, description = "not_found, also for another workspace's ids", body = ErrorBody)))]
 async fn witness(
     State(app): State<App>,
     authed: Authed,
@@ -178,38 +178,40 @@ async fn witness(
     }
     let key = NoteVerifier::parse(&body.key)
         .map_err(|e| ApiError::invalid_request(format!("the witness key: {e}")))?;
+    // A checkpoint this server's key signed, for this workspace. Its root is kept as signed,
+    // even when it is not this database's: a checkpoint the key signed that the database
+    // does not extend is what every admin's app must see (the log was forked or rewritten).
+    let checkpoint = Checkpoint::open(&body.checkpoint, &app.log_key().verifier())
+        .map_err(|_| ApiError::invalid_request("the checkpoint is not one this server signed"))?;
+    if checkpoint.origin != app.log_key().origin(&authed.workspace.slug) || checkpoint.size == 0 {
+        return Err(ApiError::invalid_request(
+            "the checkpoint is not one of this workspace's",
+        ));
+    }
+    let line = format!("{}\n", body.cosignature.trim_end_matches('\n'));
+    key.check_cosignature(&checkpoint.body(), &line)
+        .map_err(|_| {
+            ApiError::invalid_request("the co-signature does not verify for the checkpoint")
+        })?;
     let now = app.clock().now();
-    let app2 = app.clone();
     app.blocking(move |store| {
         let mut conn = store.lock();
         let ws = &authed.workspace;
-        let size = conn.log_size(&ws.id)?;
-        if body.size == 0 || body.size > size {
-            return Err(ApiError::invalid_request(format!(
-                "size must satisfy 1 <= size <= {size}, the log's size"
-            )));
+        let (size, root) = (checkpoint.size, checkpoint.root);
+        if size > conn.log_size(&ws.id)? || conn.log_root(&ws.id, size)? != root {
+            tracing::warn!(
+                workspace = %ws.slug,
+                size,
+                "a witness co-signed a checkpoint of this log key that this database does not hold"
+            );
         }
-        let root = conn.log_root(&ws.id, body.size)?;
-        let checkpoint = Checkpoint {
-            origin: app2.log_key().origin(&ws.slug),
-            size: body.size,
-            root,
-        };
-        let line = format!("{}\n", body.cosignature.trim_end_matches('\n'));
-        key.check_cosignature(&checkpoint.body(), &line)
-            .map_err(|_| {
-                ApiError::invalid_request(format!(
-                    "the co-signature does not verify for the checkpoint of size {}",
-                    body.size
-                ))
-            })?;
         conn.put_witness(
             &ws.id,
             &authed.member.id,
             &WitnessRow {
                 key: key.to_string(),
                 member_email: authed.member.email.clone(),
-                size: body.size,
+                size,
                 root,
                 cosignature: line,
             },

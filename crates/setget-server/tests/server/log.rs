@@ -207,79 +207,88 @@ async fn proof_requests_outside_the_log_are_refused_and_only_admins_get_them() {
 async fn a_witness_co_signature_is_kept_and_listed_and_a_bad_one_changes_nothing() {
     let h = Harness::new(true).await;
     let owner = h.token(OWNER, PASSWORD).await;
+    let (older, key, body) = checkpoint(&h, &owner).await;
+    let older_note = body["checkpoint"].as_str().unwrap().to_owned();
     traffic(&h, &owner).await;
-    let (cp, key, body) = checkpoint(&h, &owner).await;
+    let (cp, _, body) = checkpoint(&h, &owner).await;
+    let note = body["checkpoint"].as_str().unwrap().to_owned();
     assert_eq!(body["witnesses"], json!([]));
     let witness = NoteSigner::generate("admin-app-owner");
-    let post = |size: u64, line: String, key: String| {
+    let own_key = witness.verifier().to_string();
+    let post = |token: &str, key: &str, note: &str, line: &str| {
         with_token(
             "POST",
             "/api/workspaces/acme/audit-log/witness/",
-            &owner,
-            Some(&json!({"key": key, "size": size, "cosignature": line})),
+            token,
+            Some(&json!({"key": key, "checkpoint": note, "cosignature": line})),
         )
     };
-    let own_key = witness.verifier().to_string();
-    let events = all_events(&h, &owner).await;
-    let older = Checkpoint {
-        size: cp.size - 1,
-        root: root_of(&events[..events.len() - 1]),
-        ..cp.clone()
-    };
-    // A co-signature of another size, another key's line, a size beyond the log, a key that
-    // is not one: refused, nothing kept.
+    // Another workspace's checkpoint (signed by the same key), one the server's key did not
+    // sign, a co-signature of another body or by another key, a key that is not one, a
+    // line too long: refused, nothing kept.
+    let other = h.token(OTHER_OWNER, OTHER_PASSWORD).await;
+    let (status, _, other_cp) = h
+        .send(get_with(
+            "/api/workspaces/other/audit-log/checkpoint/",
+            &other,
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let other_note = other_cp["checkpoint"].as_str().unwrap();
+    let other_body = Checkpoint::open(other_note, &key).unwrap().body();
+    let impostor = NoteSigner::generate("setget").sign(&cp.body()).unwrap();
     let stranger = NoteSigner::generate("stranger");
-    for (size, line, key, why) in [
+    let line = witness.cosign(&cp.body(), 1).unwrap();
+    for (key, note, line, why) in [
         (
-            cp.size,
-            witness.cosign(&older.body(), 1).unwrap(),
             own_key.clone(),
+            other_note.to_owned(),
+            witness.cosign(&other_body, 1).unwrap(),
+            "other workspace",
+        ),
+        (
+            own_key.clone(),
+            impostor,
+            line.clone(),
+            "not the server's signature",
+        ),
+        (
+            own_key.clone(),
+            note.clone(),
+            witness.cosign(&older.body(), 1).unwrap(),
             "other body",
         ),
         (
-            cp.size,
-            stranger.cosign(&cp.body(), 1).unwrap(),
             own_key.clone(),
+            note.clone(),
+            stranger.cosign(&cp.body(), 1).unwrap(),
             "other key",
         ),
         (
-            cp.size + 5,
-            witness.cosign(&cp.body(), 1).unwrap(),
-            own_key.clone(),
-            "beyond",
-        ),
-        (
-            0,
-            witness.cosign(&cp.body(), 1).unwrap(),
-            own_key.clone(),
-            "size 0",
-        ),
-        (
-            cp.size,
-            witness.cosign(&cp.body(), 1).unwrap(),
             "not a key".to_owned(),
+            note.clone(),
+            line.clone(),
             "bad key",
         ),
-        (cp.size, "x".repeat(600), own_key.clone(), "too long"),
+        (own_key.clone(), note.clone(), "x".repeat(600), "too long"),
     ] {
-        let (status, _, body) = h.send(post(size, line, key)).await;
+        let (status, _, body) = h.send(post(&owner, &key, &note, &line)).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{why}: {body}");
     }
     assert_eq!(checkpoint(&h, &owner).await.2["witnesses"], json!([]));
     let member = h.token(MEMBER, MEMBER_PASSWORD).await;
-    let (status, _, _) = h
-        .send(with_token(
-            "POST",
-            "/api/workspaces/acme/audit-log/witness/",
-            &member,
-            Some(&json!({"key": own_key, "size": cp.size, "cosignature": witness.cosign(&cp.body(), 1).unwrap()})),
-        ))
-        .await;
-    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        h.send(post(&member, &own_key, &note, &line)).await.0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        h.send(post(&other, &own_key, &note, &line)).await.0,
+        StatusCode::NOT_FOUND
+    );
 
     // The right one is kept, and listed on the checkpoint it signed, which verifies.
     let line = witness.cosign(&cp.body(), 1_775_649_600).unwrap();
-    let (status, _, body) = h.send(post(cp.size, line.clone(), own_key.clone())).await;
+    let (status, _, body) = h.send(post(&owner, &own_key, &note, &line)).await;
     assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
     let token = h.token(ADMIN, ADMIN_PASSWORD).await; // the log grows meanwhile
     let (now, _, body) = checkpoint(&h, &token).await;
@@ -287,8 +296,9 @@ async fn a_witness_co_signature_is_kept_and_listed_and_a_bad_one_changes_nothing
     let listed = &body["witnesses"][0];
     assert_eq!(listed["key"], own_key);
     assert_eq!(listed["member_email"], OWNER);
-    let note = listed["checkpoint"].as_str().unwrap();
-    assert_eq!(Checkpoint::open(note, &key).unwrap(), cp);
+    let listed_note = listed["checkpoint"].as_str().unwrap();
+    assert_eq!(Checkpoint::open(listed_note, &key).unwrap(), cp);
+    assert!(listed_note.ends_with(&line));
     assert_eq!(
         witness
             .verifier()
@@ -296,23 +306,42 @@ async fn a_witness_co_signature_is_kept_and_listed_and_a_bad_one_changes_nothing
             .unwrap(),
         1_775_649_600
     );
-    assert!(note.ends_with(&line));
     // An older co-signature does not replace a newer one.
+    let older_line = witness.cosign(&older.body(), 2).unwrap();
     let (status, _, _) = h
-        .send(post(
-            older.size,
-            witness.cosign(&older.body(), 2).unwrap(),
-            own_key.clone(),
-        ))
+        .send(post(&owner, &own_key, &older_note, &older_line))
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let body = checkpoint(&h, &token).await.2;
     assert_eq!(body["witnesses"].as_array().unwrap().len(), 1);
+    let listed = Checkpoint::open(body["witnesses"][0]["checkpoint"].as_str().unwrap(), &key);
+    assert_eq!(listed.unwrap().size, cp.size);
+
+    // A checkpoint the server's key signed over a root this database does not hold (another
+    // copy of the log, forked) is kept as signed: every admin's app must see it.
+    let forked = Checkpoint {
+        root: [7; 32],
+        ..cp.clone()
+    };
+    let forked_note = h
+        .app
+        .log_key()
+        .sign_checkpoint("acme", forked.size, forked.root);
+    let admin_witness = NoteSigner::generate("admin-app-adam");
+    let line = admin_witness.cosign(&forked.body(), 3).unwrap();
+    let admin_key = admin_witness.verifier().to_string();
+    let (status, _, _) = h.send(post(&token, &admin_key, &forked_note, &line)).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let body = checkpoint(&h, &token).await.2;
+    let kept = body["witnesses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["key"] == admin_key.as_str())
+        .unwrap();
     assert_eq!(
-        Checkpoint::open(body["witnesses"][0]["checkpoint"].as_str().unwrap(), &key)
-            .unwrap()
-            .size,
-        cp.size
+        Checkpoint::open(kept["checkpoint"].as_str().unwrap(), &key).unwrap(),
+        forked
     );
 }
 

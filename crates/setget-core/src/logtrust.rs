@@ -1,0 +1,392 @@
+//! The app as a witness of the audit log: what it trusts (the log key pinned at the first
+//! sign-in and the newest checkpoint it verified, [`LogTrust`]), how a new checkpoint is
+//! judged against that and against the events the cache holds ([`examine`], [`conclude`]),
+//! and what a failure says ([`LogAlarm`]). The model only: the sync fetches, the cache
+//! stores, and neither is imported here.
+//!
+//! A checkpoint is accepted only when it is signed by the pinned key (or by a key the pinned
+//! one announced in the log), names the pinned origin, is not smaller than the trusted one,
+//! proves itself an extension of it, and its root is the root of the events the cache holds
+//! (recomputed from the cache's frontier), so that every cached event is covered.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use setget_protocol::LogCheckpoint;
+use setget_tlog::tree::verify_consistency;
+use setget_tlog::{Checkpoint, Frontier, Hash, NoteVerifier};
+
+/// What the app trusts of the workspace's audit log.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, ts_rs::TS)]
+pub struct LogTrust {
+    /// The pinned log key (`name+id+base64`), None before the first verification.
+    pub key: Option<String>,
+    /// The pinned key's fingerprint, to compare with the server operator's.
+    pub fingerprint: Option<String>,
+    /// The origin the checkpoints must name (`<key name>/<slug>`).
+    pub origin: Option<String>,
+    #[ts(type = "string | null")]
+    pub pinned_at: Option<DateTime<Utc>>,
+    /// The newest checkpoint verified, as signed.
+    pub checkpoint: Option<String>,
+    /// Its size: every cached event up to this seq is proven in the signed log.
+    #[ts(type = "number")]
+    pub verified_size: u64,
+    #[ts(type = "string | null")]
+    pub verified_at: Option<DateTime<Utc>>,
+    /// How many other admins' apps co-signed a checkpoint consistent with it.
+    #[ts(type = "number")]
+    pub witnesses: u64,
+    /// Why verification stopped the sync of the audit log, if it did.
+    pub alarm: Option<LogAlarm>,
+}
+
+/// What a failed verification found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[serde(rename_all = "snake_case")]
+pub enum AlarmKind {
+    /// The server's events or tree no longer match what it signed before.
+    Rewritten,
+    /// The server shows a shorter log than it already signed or served.
+    RolledBack,
+    /// The checkpoint is signed with a key the pinned key never announced.
+    UnknownKey,
+    /// Another admin's app co-signed a checkpoint that does not extend this app's, or that
+    /// this app's does not extend: the server shows them different histories.
+    Forked,
+}
+
+impl AlarmKind {
+    /// The alarm's headline.
+    pub fn title(self) -> &'static str {
+        match self {
+            Self::Rewritten => "Audit history was rewritten",
+            Self::RolledBack => "Audit history was rolled back",
+            Self::UnknownKey => "Audit history is signed with an unknown key",
+            Self::Forked => "Audit history differs from what another admin's app saw",
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Rewritten => "rewritten",
+            Self::RolledBack => "rolled_back",
+            Self::UnknownKey => "unknown_key",
+            Self::Forked => "forked",
+        }
+    }
+}
+
+/// A failed verification: what, when, and the evidence to take elsewhere.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
+pub struct LogAlarm {
+    pub kind: AlarmKind,
+    /// What failed, in a sentence.
+    pub detail: String,
+    #[ts(type = "string")]
+    pub detected_at: DateTime<Utc>,
+    pub evidence: Evidence,
+}
+
+/// What a failed verification was given: enough for anyone to check the failure again.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ts_rs::TS)]
+pub struct Evidence {
+    /// The key the app trusted.
+    pub pinned_key: Option<String>,
+    /// The checkpoint the app had verified before.
+    pub trusted_checkpoint: Option<String>,
+    /// The checkpoint that failed, and the key the server named with it.
+    pub received_checkpoint: Option<String>,
+    pub received_key: Option<String>,
+    /// The root the app computed over the events it holds, and of how many (base64).
+    pub cached_root: Option<String>,
+    #[ts(type = "number | null")]
+    pub cached_size: Option<u64>,
+    /// The consistency proof that failed.
+    pub proof: Option<ProofEvidence>,
+    /// The other admin's co-signed checkpoint, for a fork.
+    pub witness: Option<WitnessEvidence>,
+}
+
+/// A consistency proof as received.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
+pub struct ProofEvidence {
+    #[ts(type = "number")]
+    pub from: u64,
+    #[ts(type = "number")]
+    pub to: u64,
+    /// The hashes, base64.
+    pub hashes: Vec<String>,
+}
+
+/// Another admin's app's co-signed checkpoint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
+pub struct WitnessEvidence {
+    pub key: String,
+    pub member_email: String,
+    pub checkpoint: String,
+}
+
+/// A checkpoint whose key, origin and size are acceptable: what [`conclude`] needs.
+#[derive(Debug, Clone)]
+pub struct Examined {
+    /// The key that signed it: the pinned one, or its announced successor.
+    pub key: NoteVerifier,
+    pub origin: String,
+    pub checkpoint: Checkpoint,
+    /// The signed note.
+    pub note: String,
+    /// Whether the key is new: pinned now (first use) or announced by a rotation.
+    pub key_changed: bool,
+    /// The consistency proof needed from the trusted size, as (from, to), if any.
+    pub proof_needed: Option<(u64, u64)>,
+}
+
+/// What a checkpoint is, before any proof.
+#[derive(Debug)]
+pub enum Examination {
+    /// Its size is beyond the events the cache holds: pull them first.
+    Ahead,
+    /// Acceptable so far.
+    Examined(Box<Examined>),
+    /// It fails.
+    Failed(Box<LogAlarm>),
+}
+
+/// Builds alarms with the evidence at hand.
+struct Alarm<'a> {
+    trust: &'a LogTrust,
+    got: &'a LogCheckpoint,
+    frontier: &'a Frontier,
+    now: DateTime<Utc>,
+}
+
+impl Alarm<'_> {
+    fn raise(&self, kind: AlarmKind, detail: String) -> LogAlarm {
+        LogAlarm {
+            kind,
+            detail,
+            detected_at: self.now,
+            evidence: Evidence {
+                pinned_key: self.trust.key.clone(),
+                trusted_checkpoint: self.trust.checkpoint.clone(),
+                received_checkpoint: Some(self.got.checkpoint.clone()),
+                received_key: Some(self.got.log_key.clone()),
+                cached_root: Some(B64.encode(self.frontier.root())),
+                cached_size: Some(self.frontier.size()),
+                proof: None,
+                witness: None,
+            },
+        }
+    }
+}
+
+/// The key `wanted` reached from `pinned` through the rotation statements the log holds
+/// (each signed by the key before it), if it is reachable.
+fn follow_rotations(
+    pinned: &NoteVerifier,
+    wanted: &str,
+    statements: &[String],
+) -> Option<NoteVerifier> {
+    let mut key = pinned.clone();
+    for _ in 0..=statements.len() {
+        if key.to_string() == wanted {
+            return Some(key);
+        }
+        key = statements
+            .iter()
+            .find_map(|s| setget_tlog::rotation::successor(s, &key).ok())?;
+    }
+    None
+}
+
+/// Judges the checkpoint `got` of the workspace `slug` against what the app trusts and the
+/// events it holds (their frontier), up to the proofs: its key (pinned on first use,
+/// followed through `rotations`, the statements of the log's key-rotation events), its
+/// signature, its origin and its size.
+pub fn examine(
+    trust: &LogTrust,
+    frontier: &Frontier,
+    got: &LogCheckpoint,
+    slug: &str,
+    rotations: &[String],
+    now: DateTime<Utc>,
+) -> Examination {
+    let alarm = Alarm {
+        trust,
+        got,
+        frontier,
+        now,
+    };
+    let fail = |kind, detail: String| Examination::Failed(Box::new(alarm.raise(kind, detail)));
+    // The key: the pinned one, a successor it announced, or (first use) the server's.
+    let (key, key_changed) = match &trust.key {
+        None => match NoteVerifier::parse(&got.log_key) {
+            Ok(k) => (k, true),
+            Err(e) => {
+                return fail(
+                    AlarmKind::UnknownKey,
+                    format!("the server's log key is not a key: {e}"),
+                );
+            }
+        },
+        Some(pinned) => {
+            let Ok(pinned) = NoteVerifier::parse(pinned) else {
+                return fail(AlarmKind::UnknownKey, "the pinned key is unreadable".into());
+            };
+            match follow_rotations(&pinned, &got.log_key, rotations) {
+                Some(k) => {
+                    let changed = k != pinned;
+                    (k, changed)
+                }
+                None => {
+                    return fail(
+                        AlarmKind::UnknownKey,
+                        format!(
+                            "the checkpoint names the key {}, which the pinned key {} never \
+                             announced",
+                            got.log_key, pinned
+                        ),
+                    );
+                }
+            }
+        }
+    };
+    let checkpoint = match Checkpoint::open(&got.checkpoint, &key) {
+        Ok(cp) => cp,
+        Err(e) => {
+            return fail(
+                AlarmKind::UnknownKey,
+                format!("the checkpoint's signature does not verify with the key: {e}"),
+            );
+        }
+    };
+    let origin = match &trust.origin {
+        Some(o) => o.clone(),
+        None => format!("{}/{slug}", key.name()),
+    };
+    if checkpoint.origin != origin {
+        return fail(
+            AlarmKind::Rewritten,
+            format!(
+                "the checkpoint is for the log {:?}, not {origin:?}",
+                checkpoint.origin
+            ),
+        );
+    }
+    if checkpoint.size < trust.verified_size {
+        return fail(
+            AlarmKind::RolledBack,
+            format!(
+                "the log now has {} events; the server signed {} before",
+                checkpoint.size, trust.verified_size
+            ),
+        );
+    }
+    if checkpoint.size < frontier.size() {
+        return fail(
+            AlarmKind::RolledBack,
+            format!(
+                "the log now has {} events; the server sent {} before",
+                checkpoint.size,
+                frontier.size()
+            ),
+        );
+    }
+    if checkpoint.size > frontier.size() {
+        return Examination::Ahead;
+    }
+    let proof_needed = (trust.verified_size > 0 && trust.verified_size < checkpoint.size)
+        .then_some((trust.verified_size, checkpoint.size));
+    Examination::Examined(Box::new(Examined {
+        key,
+        origin,
+        checkpoint,
+        note: got.checkpoint.clone(),
+        key_changed,
+        proof_needed,
+    }))
+}
+
+/// Decodes base64 hashes; None when one is not a hash.
+pub fn decode_hashes(hashes: &[String]) -> Option<Vec<Hash>> {
+    hashes
+        .iter()
+        .map(|h| B64.decode(h).ok()?.try_into().ok())
+        .collect()
+}
+
+/// Finishes judging an examined checkpoint with the consistency proof it needed (`proof`,
+/// base64 hashes): the proof leads from the trusted checkpoint to it, and its root is the
+/// root of the cached events.
+pub fn conclude(
+    trust: &LogTrust,
+    frontier: &Frontier,
+    got: &LogCheckpoint,
+    examined: &Examined,
+    proof: &[String],
+    now: DateTime<Utc>,
+) -> Result<(), Box<LogAlarm>> {
+    let alarm = Alarm {
+        trust,
+        got,
+        frontier,
+        now,
+    };
+    let cp = &examined.checkpoint;
+    if let Some(trusted) = &trust.checkpoint {
+        let key = trust
+            .key
+            .as_deref()
+            .and_then(|k| NoteVerifier::parse(k).ok());
+        let old = key.and_then(|k| Checkpoint::open(trusted, &k).ok());
+        let Some(old) = old else {
+            return Err(Box::new(alarm.raise(
+                AlarmKind::UnknownKey,
+                "the trusted checkpoint no longer opens with the pinned key".into(),
+            )));
+        };
+        if old.size == cp.size && old.root != cp.root {
+            return Err(Box::new(alarm.raise(
+                AlarmKind::Rewritten,
+                format!(
+                    "two different roots for the same {} events: the history signed before \
+                     was replaced",
+                    cp.size
+                ),
+            )));
+        }
+        if let Some((from, to)) = examined.proof_needed {
+            let hashes = decode_hashes(proof);
+            let verified = hashes
+                .as_ref()
+                .is_some_and(|h| verify_consistency(from, to, &old.root, &cp.root, h).is_ok());
+            if !verified {
+                let mut a = alarm.raise(
+                    AlarmKind::Rewritten,
+                    format!(
+                        "the server cannot prove that its log of {to} events extends the \
+                         {from} it signed before"
+                    ),
+                );
+                a.evidence.proof = Some(ProofEvidence {
+                    from,
+                    to,
+                    hashes: proof.to_vec(),
+                });
+                return Err(Box::new(a));
+            }
+        }
+    }
+    if frontier.root() != cp.root {
+        return Err(Box::new(alarm.raise(
+            AlarmKind::Rewritten,
+            format!(
+                "the {} events the server sent do not make the root it signed",
+                cp.size
+            ),
+        )));
+    }
+    Ok(())
+}
