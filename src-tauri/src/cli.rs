@@ -2,7 +2,9 @@
 //! script and for machines without a display.
 //!
 //! Exit codes: 0 ok, 1 local failure (keyring, files), 2 bad input (including a wrong email or
-//! password), 3 signed out by the server, 4 server unreachable.
+//! password), 3 signed out by the server, 4 server unreachable, 5 the audit history does not
+//! verify (rewritten, rolled back, signed with an unknown key, or forked; or a proof file that
+//! does not hold).
 
 use std::io::{BufRead as _, Write as _};
 use std::process::ExitCode;
@@ -101,12 +103,164 @@ pub enum Command {
         #[arg(long, value_parser = parse_severity)]
         min_severity: Option<Severity>,
     },
+    /// Verify the audit log, export an event's proof, or check a proof file.
+    Audit {
+        #[command(subcommand)]
+        action: AuditCommand,
+    },
     /// Show the account, the cache (path, size, cursors, rows), the last sync and the state.
     Status {
         /// Print one JSON object instead of text.
         #[arg(long)]
         json: bool,
     },
+}
+
+/// What `setget-admin audit` does.
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Sync, then download every verified event again and compare it with the cache, its
+    /// tree recomputed into the signed root. Exit 5 when the history does not verify.
+    Verify {
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write cached event SEQ with the proof that it is in the verified, signed log.
+    Proof {
+        seq: i64,
+        #[arg(long)]
+        out: std::path::PathBuf,
+    },
+    /// Check a proof file on its own: no server, keyring or cache. Exit 5 when it does not
+    /// hold.
+    Check { file: std::path::PathBuf },
+    /// Write the evidence of the audit log's alarm (the checkpoints, the failing proof).
+    Evidence {
+        #[arg(long)]
+        out: std::path::PathBuf,
+    },
+    /// After an alarm: sync the audit log again and verify it afresh; with --repin, pin
+    /// the key the server shows now (an operator's confirmed key change).
+    Resume {
+        #[arg(long)]
+        repin: bool,
+    },
+}
+
+/// The exit code of an audit history that does not verify.
+const NOT_VERIFIED: u8 = 5;
+
+fn write_json(path: &std::path::Path, value: &impl serde::Serialize) -> Result<(), CoreError> {
+    let text = serde_json::to_string_pretty(value).map_err(|e| {
+        CoreError::new(
+            ErrorKind::Internal,
+            format!("encoding {}: {e}", path.display()),
+        )
+    })?;
+    std::fs::write(path, format!("{text}\n")).map_err(|e| {
+        CoreError::new(
+            ErrorKind::Storage,
+            format!("writing {}: {e}", path.display()),
+        )
+    })
+}
+
+fn trust_text(trust: &setget_core::logtrust::LogTrust) -> String {
+    match (&trust.alarm, &trust.fingerprint) {
+        (Some(alarm), _) => format!(
+            "NOT VERIFIED: {}: {} (detected {}); verified up to #{} before",
+            alarm.kind.title(),
+            alarm.detail,
+            alarm.detected_at,
+            trust.verified_size
+        ),
+        (None, Some(fingerprint)) => format!(
+            "verified up to #{} · checkpoint signed by {fingerprint} · witnessed by {} admins' apps",
+            trust.verified_size, trust.witnesses
+        ),
+        (None, None) => "not verified yet: sync first".to_owned(),
+    }
+}
+
+/// Runs `setget-admin audit ACTION`; Ok(false) when the history (or the proof) does not
+/// verify.
+async fn audit(engine: &Engine, action: AuditCommand) -> Result<bool, CoreError> {
+    match action {
+        AuditCommand::Check { file } => {
+            let text = std::fs::read_to_string(&file).map_err(|e| {
+                CoreError::new(
+                    ErrorKind::InvalidInput,
+                    format!("reading {}: {e}", file.display()),
+                )
+            })?;
+            let bundle: setget_core::logtrust::ProofBundle =
+                serde_json::from_str(&text).map_err(|e| {
+                    CoreError::new(
+                        ErrorKind::InvalidInput,
+                        format!("{} is not a proof file: {e}", file.display()),
+                    )
+                })?;
+            match setget_core::logtrust::check_bundle(&bundle) {
+                Ok(p) => {
+                    println!(
+                        "valid: event #{} is in the audit log {} of {} events, signed by the key \
+                         {}",
+                        p.seq, p.origin, p.size, p.fingerprint
+                    );
+                    Ok(true)
+                }
+                Err(why) => {
+                    println!("NOT VALID: {why}");
+                    Ok(false)
+                }
+            }
+        }
+        AuditCommand::Verify { json } => {
+            restored(engine)?;
+            let check = engine.verify_log_fully().await?;
+            if json {
+                println!("{}", to_json(&check)?);
+            } else {
+                println!(
+                    "{} ({} events downloaded again and compared)",
+                    trust_text(&check.trust),
+                    check.checked
+                );
+            }
+            Ok(check.trust.alarm.is_none() && check.trust.key.is_some())
+        }
+        AuditCommand::Proof { seq, out } => {
+            restored(engine)?;
+            let bundle = engine.prove_event(seq).await?;
+            write_json(&out, &bundle)?;
+            println!("wrote the proof of event #{seq} to {}", out.display());
+            Ok(true)
+        }
+        AuditCommand::Evidence { out } => {
+            restored(engine)?;
+            let trust = engine.log_trust()?;
+            let Some(alarm) = trust.alarm else {
+                println!("no alarm: {}", trust_text(&trust));
+                return Ok(true);
+            };
+            write_json(&out, &alarm)?;
+            println!(
+                "wrote the evidence of \"{}\" to {}",
+                alarm.kind.title(),
+                out.display()
+            );
+            Ok(false)
+        }
+        AuditCommand::Resume { repin } => {
+            restored(engine)?;
+            engine.resume_log(repin).await?;
+            engine.sync_once().await?;
+            let trust = engine.log_trust()?;
+            println!("{}", trust_text(&trust));
+            Ok(trust.alarm.is_none())
+        }
+    }
 }
 
 fn parse_status(s: &str) -> Result<AlertStatus, String> {
@@ -124,6 +278,7 @@ fn exit_code(e: &CoreError) -> u8 {
         ErrorKind::InvalidInput | ErrorKind::InsecureUrl | ErrorKind::Server => 2,
         ErrorKind::SignedOut | ErrorKind::NotSignedIn => 3,
         ErrorKind::Unreachable => 4,
+        ErrorKind::Integrity => NOT_VERIFIED,
         ErrorKind::Keyring
         | ErrorKind::Storage
         | ErrorKind::Protocol
@@ -481,6 +636,13 @@ pub fn run(command: Command) -> ExitCode {
                 println!("{}", settings_line(&settings));
                 Ok(())
             }
+            Command::Audit { action } => match audit(&engine, action).await? {
+                true => Ok(()),
+                false => Err(CoreError::new(
+                    ErrorKind::Integrity,
+                    "the audit history does not verify",
+                )),
+            },
             Command::Status { json } => {
                 restored(&engine)?;
                 let report = engine.status()?;
@@ -526,5 +688,6 @@ mod tests {
         );
         assert_eq!(exit_code(&CoreError::new(ErrorKind::Unreachable, "x")), 4);
         assert_eq!(exit_code(&CoreError::new(ErrorKind::Keyring, "x")), 1);
+        assert_eq!(exit_code(&CoreError::new(ErrorKind::Integrity, "x")), 5);
     }
 }

@@ -473,3 +473,119 @@ async fn sign_in_without_a_session_bus_says_the_keyring_needs_one() {
             .exists()
     );
 }
+
+/// `audit verify` proves the cache against the server's signed log (exit 0), `audit proof`
+/// writes an event with its proof, and `audit check` verifies that file with no server,
+/// keyring or cache (exit 5 once the file is altered). An old event edited in the server's
+/// database makes `audit verify` exit 5, and `audit evidence` writes what it found.
+#[tokio::test]
+async fn audit_verify_proof_and_check_from_the_command_line() {
+    let mut server = ServerProcess::start().unwrap();
+    server
+        .create_workspace("cli", &[(OWNER, PASSWORD, Role::Owner)])
+        .await
+        .unwrap();
+    for ip in ["81.2.69.160", "81.2.69.161"] {
+        server
+            .browser_sign_in(OWNER, PASSWORD, "curl/8", ip)
+            .await
+            .unwrap();
+    }
+    let home = tempfile::tempdir().unwrap();
+    let out = sign_in_cli(home.path(), &server.url, OWNER, PASSWORD);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+
+    let out = admin(home.path(), &["audit", "verify"], "");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let said = text(&out.stdout);
+    assert!(
+        said.starts_with("verified up to #3 · checkpoint signed by "),
+        "{said}"
+    );
+    assert!(
+        said.contains("(3 events downloaded again and compared)"),
+        "{said}"
+    );
+    let out = admin(home.path(), &["audit", "verify", "--json"], "");
+    let report = json(&out);
+    let fingerprint = report["trust"]["fingerprint"].as_str().unwrap().to_owned();
+    assert!(said.contains(&fingerprint));
+
+    let proof = home.path().join("event-2.json");
+    let out = admin(
+        home.path(),
+        &["audit", "proof", "2", "--out", proof.to_str().unwrap()],
+        "",
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let out = admin(
+        home.path(),
+        &["audit", "proof", "9", "--out", "/dev/null"],
+        "",
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "an event beyond the verified log"
+    );
+
+    // An old event edited in the server's database, its tree left alone: only downloading
+    // the log again finds it.
+    setget_server::store::Database::Sqlite(server.sqlite_db().unwrap())
+        .test_execute("UPDATE audit_events SET ip = '203.0.113.50' WHERE seq = 2");
+    let out = admin(home.path(), &["sync", "--once"], "");
+    assert_eq!(out.status.code(), Some(0), "the regular sync cannot see it");
+    let out = admin(home.path(), &["audit", "verify"], "");
+    assert_eq!(out.status.code(), Some(5), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).starts_with(
+            "NOT VERIFIED: Audit history was rewritten: the server now sends event #2 differently"
+        ),
+        "{}",
+        text(&out.stdout)
+    );
+    let evidence = home.path().join("evidence.json");
+    let out = admin(
+        home.path(),
+        &["audit", "evidence", "--out", evidence.to_str().unwrap()],
+        "",
+    );
+    assert_eq!(out.status.code(), Some(5));
+    let kept: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&evidence).unwrap()).unwrap();
+    assert_eq!(kept["kind"], "rewritten");
+    assert!(
+        kept["evidence"]["trusted_checkpoint"]
+            .as_str()
+            .unwrap()
+            .starts_with("setget/cli\n3\n")
+    );
+
+    // Checked with nothing but the file: another home, no server.
+    server.kill();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let out = admin(
+        elsewhere.path(),
+        &["audit", "check", proof.to_str().unwrap()],
+        "",
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout).trim(),
+        format!(
+            "valid: event #2 is in the audit log setget/cli of 3 events, signed by the key {fingerprint}"
+        )
+    );
+    let mut bundle: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&proof).unwrap()).unwrap();
+    bundle["event"]["ip"] = "203.0.113.7".into();
+    let altered = elsewhere.path().join("altered.json");
+    std::fs::write(&altered, bundle.to_string()).unwrap();
+    let out = admin(
+        elsewhere.path(),
+        &["audit", "check", altered.to_str().unwrap()],
+        "",
+    );
+    assert_eq!(out.status.code(), Some(5));
+    assert!(text(&out.stdout).starts_with("NOT VALID: event #2 is not in the signed log"));
+}

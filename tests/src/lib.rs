@@ -171,6 +171,12 @@ impl ServerProcess {
         Self::start_on(dir)
     }
 
+    /// The SQLite database file, for a deployment on one.
+    pub fn sqlite_db(&self) -> Option<PathBuf> {
+        let db = PathBuf::from(&self.db);
+        (self.writer.is_none() && db.extension().is_some_and(|e| e == "db")).then_some(db)
+    }
+
     /// Kills the process (as a crash would); the database stays.
     pub fn kill(&mut self) {
         let _ = self.child.kill();

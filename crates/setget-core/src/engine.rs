@@ -27,12 +27,12 @@ use crate::credential::Credential;
 use crate::error::{CoreError, ErrorKind, Result};
 use crate::export::{self, ExportFormat, Exported};
 use crate::judge::Judge;
-use crate::logtrust::LogTrust;
+use crate::logtrust::{LogTrust, ProofBundle};
 use crate::notify::{Dispatcher, NoticeAction, Notifier, NotifySettings};
 
 mod actions;
 use crate::secret::{SecretStore, Sensitive};
-use crate::sync::{CatchUp, REPORT_FRESH, SyncOptions, SyncState, SyncStatus, Syncer};
+use crate::sync::{CatchUp, DeepCheck, REPORT_FRESH, SyncOptions, SyncState, SyncStatus, Syncer};
 
 /// What the window shows of the account.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
@@ -485,6 +485,19 @@ impl Engine {
                 CoreError::new(ErrorKind::Internal, format!("a cache task failed: {e}"))
             })??;
         self.log_trust()
+    }
+
+    /// A sync, then every verified event downloaded again and compared with the cache (see
+    /// [`Syncer::verify_everything`]).
+    pub async fn verify_log_fully(&self) -> Result<DeepCheck> {
+        let signed = self.signed()?;
+        self.syncer(&signed).quiet().verify_everything().await
+    }
+
+    /// Cached event `seq` with the proof that it is in the verified checkpoint.
+    pub async fn prove_event(&self, seq: i64) -> Result<ProofBundle> {
+        let signed = self.signed()?;
+        self.syncer(&signed).quiet().prove_event(seq).await
     }
 
     /// The signed-in member's active sessions, newest first, with the current one marked.

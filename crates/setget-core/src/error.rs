@@ -42,6 +42,8 @@ pub enum ErrorKind {
     Notification,
     /// A failure inside the app itself (for example, no TLS backend).
     Internal,
+    /// The audit history does not verify against what the app trusts (see `logtrust`).
+    Integrity,
 }
 
 impl CoreError {

@@ -148,6 +148,9 @@ pub struct Examined {
 pub enum Examination {
     /// Its size is beyond the events the cache holds: pull them first.
     Ahead,
+    /// A checkpoint of the event stream older than the events the cache holds (they came
+    /// another way meanwhile): it need only be consistent with the trusted checkpoint.
+    Stale(Box<Examined>),
     /// Acceptable so far.
     Examined(Box<Examined>),
     /// It fails.
@@ -204,7 +207,9 @@ fn follow_rotations(
 /// Judges the checkpoint `got` of the workspace `slug` against what the app trusts and the
 /// events it holds (their frontier), up to the proofs: its key (pinned on first use,
 /// followed through `rotations`, the statements of the log's key-rotation events), its
-/// signature, its origin and its size.
+/// signature, its origin and its size. `latest` says that it is the server's answer for its
+/// log now (the REST endpoint's), not a checkpoint of what the event stream had sent: only
+/// then is a size below what the app holds a rollback.
 pub fn examine(
     trust: &LogTrust,
     frontier: &Frontier,
@@ -212,6 +217,7 @@ pub fn examine(
     slug: &str,
     rotations: &[String],
     now: DateTime<Utc>,
+    latest: bool,
 ) -> Examination {
     let alarm = Alarm {
         trust,
@@ -275,6 +281,21 @@ pub fn examine(
             ),
         );
     }
+    if !latest && checkpoint.size < frontier.size().max(trust.verified_size) {
+        let (from, to) = if checkpoint.size < trust.verified_size {
+            (checkpoint.size, trust.verified_size)
+        } else {
+            (trust.verified_size, checkpoint.size)
+        };
+        return Examination::Stale(Box::new(Examined {
+            key,
+            origin,
+            checkpoint,
+            note: got.checkpoint.clone(),
+            key_changed,
+            proof_needed: (from > 0 && from < to).then_some((from, to)),
+        }));
+    }
     if checkpoint.size < trust.verified_size {
         return fail(
             AlarmKind::RolledBack,
@@ -307,6 +328,61 @@ pub fn examine(
         key_changed,
         proof_needed,
     }))
+}
+
+/// Checks a stale checkpoint (see [`Examination::Stale`]) against the trusted one with the
+/// consistency proof between them (`proof`, base64 hashes, from the smaller to the larger).
+pub fn conclude_stale(
+    trust: &LogTrust,
+    frontier: &Frontier,
+    got: &LogCheckpoint,
+    examined: &Examined,
+    proof: &[String],
+    now: DateTime<Utc>,
+) -> Result<(), Box<LogAlarm>> {
+    let alarm = Alarm {
+        trust,
+        got,
+        frontier,
+        now,
+    };
+    let trusted = trust.checkpoint.as_deref().and_then(|note| {
+        let key = NoteVerifier::parse(trust.key.as_deref()?).ok()?;
+        Checkpoint::open(note, &key).ok()
+    });
+    let Some(trusted) = trusted else {
+        return Ok(());
+    };
+    let cp = &examined.checkpoint;
+    let (old, new) = if cp.size <= trusted.size {
+        (cp, &trusted)
+    } else {
+        (&trusted, cp)
+    };
+    let consistent = if old.size == new.size {
+        old.root == new.root
+    } else {
+        decode_hashes(proof).is_some_and(|h| {
+            verify_consistency(old.size, new.size, &old.root, &new.root, &h).is_ok()
+        })
+    };
+    if consistent {
+        return Ok(());
+    }
+    let mut a = alarm.raise(
+        AlarmKind::Rewritten,
+        format!(
+            "the server signed a log of {} events that is not consistent with the {} it \
+             signed before",
+            cp.size, trusted.size
+        ),
+    );
+    a.evidence.proof = Some(ProofEvidence {
+        from: old.size,
+        to: new.size,
+        hashes: proof.to_vec(),
+    });
+    Err(Box::new(a))
 }
 
 /// Decodes base64 hashes; None when one is not a hash.
@@ -389,4 +465,66 @@ pub fn conclude(
         )));
     }
     Ok(())
+}
+
+/// An event with the proof that it is in the audit log: the file `setget-admin audit proof`
+/// writes and `audit check` verifies with nothing else (no server, keyring or cache).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProofBundle {
+    /// `setget-audit-proof/v1`.
+    pub format: String,
+    /// The event, as the server sent it.
+    pub event: setget_protocol::AuditEvent,
+    /// The checkpoint it is proven in, as the server signed it.
+    pub checkpoint: String,
+    /// The key that signed the checkpoint (`name+id+base64`); compare its fingerprint with
+    /// the one the app shows in Settings.
+    pub log_key: String,
+    /// The inclusion proof of the event's leaf (index `seq - 1`) in that checkpoint's tree,
+    /// base64 hashes.
+    pub proof: Vec<String>,
+}
+
+/// The format a proof bundle declares.
+pub const PROOF_FORMAT: &str = "setget-audit-proof/v1";
+
+/// What a proof bundle proves, once checked.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Proven {
+    pub seq: i64,
+    pub origin: String,
+    /// The size of the log the event is proven in.
+    pub size: u64,
+    pub fingerprint: String,
+}
+
+/// Checks a proof bundle on its own: the checkpoint's signature by the key it names, and the
+/// event's inclusion in the checkpoint's tree. The key is the bundle's: whoever checks it
+/// compares the fingerprint answered with the one they trust.
+pub fn check_bundle(bundle: &ProofBundle) -> std::result::Result<Proven, String> {
+    if bundle.format != PROOF_FORMAT {
+        return Err(format!(
+            "not a proof this version reads (format {:?})",
+            bundle.format
+        ));
+    }
+    let key = NoteVerifier::parse(&bundle.log_key).map_err(|e| format!("the log key: {e}"))?;
+    let cp = Checkpoint::open(&bundle.checkpoint, &key)
+        .map_err(|e| format!("the checkpoint's signature does not verify: {e}"))?;
+    let proof = decode_hashes(&bundle.proof).ok_or("the proof holds a value that is not a hash")?;
+    let index = u64::try_from(bundle.event.seq - 1)
+        .map_err(|_| format!("{} is not an event's seq", bundle.event.seq))?;
+    let leaf = setget_tlog::leaf::event_leaf(&bundle.event);
+    setget_tlog::tree::verify_inclusion(index, cp.size, &leaf, &proof, &cp.root).map_err(|e| {
+        format!(
+            "event #{} is not in the signed log of {} events as it stands in the file: {e}",
+            bundle.event.seq, cp.size
+        )
+    })?;
+    Ok(Proven {
+        seq: bundle.event.seq,
+        origin: cp.origin,
+        size: cp.size,
+        fingerprint: key.fingerprint(),
+    })
 }

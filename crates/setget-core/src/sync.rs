@@ -42,6 +42,7 @@ mod stream;
 mod verify;
 
 pub use backoff::Backoff;
+pub use verify::DeepCheck;
 
 /// The sync's timings. The defaults are the app's; tests shorten them.
 #[derive(Debug, Clone)]

@@ -66,7 +66,7 @@ export type CoreError = { kind: ErrorKind,
  * The server's machine code, when the server answered with an error.
  */
 server_code: ErrorCode | null, message: string, };
-export type ErrorKind = "invalid_input" | "insecure_url" | "unreachable" | "server" | "signed_out" | "not_signed_in" | "keyring" | "storage" | "protocol" | "notification" | "internal";
+export type ErrorKind = "invalid_input" | "insecure_url" | "unreachable" | "server" | "signed_out" | "not_signed_in" | "keyring" | "storage" | "protocol" | "notification" | "internal" | "integrity";
 export type ErrorCode = "invalid_json" | "invalid_request" | "invalid_policy" | "invalid_credentials" | "session_invalid" | "session_expired" | "reauth_required" | "forbidden" | "password_confirmation_failed" | "csrf_rejected" | "not_found" | "method_not_allowed" | "conflict" | "payload_too_large" | "unsupported_media_type" | "too_many_attempts" | "misdirected_request" | "request_timeout" | "internal" | "unavailable" | "unknown";
 export type Session = { id: string, member_id: string, member_email: string, 
 /**

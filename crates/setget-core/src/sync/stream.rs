@@ -140,7 +140,7 @@ impl Syncer {
                     }
                     if batch.is_empty() {
                         if let Some(c) = checkpoint
-                            && self.judge_checkpoint(&c).await? == verify::Judged::Halted
+                            && self.judge_checkpoint(&c, false).await? == verify::Judged::Halted
                         {
                             return Err(CoreError::new(
                                 ErrorKind::Protocol,
@@ -201,7 +201,7 @@ impl Syncer {
                         sessions_due = Some(Instant::now() + self.opts.sessions_debounce);
                     }
                     if let Some(c) = checkpoint
-                        && self.judge_checkpoint(&c).await? == verify::Judged::Halted
+                        && self.judge_checkpoint(&c, false).await? == verify::Judged::Halted
                     {
                         return Err(CoreError::new(
                             ErrorKind::Protocol,
@@ -227,6 +227,8 @@ impl Syncer {
                         self.pull_members(&progress).await?;
                     }
                     self.pull_sessions(&progress).await?;
+                    self.mark_synced().await?;
+                    self.publish(SyncState::Live);
                     // The other admins' co-signatures, and this app's own, while live (the
                     // events a checkpoint is ahead by are the stream's to bring).
                     if self.verify_log(&progress, false).await? == verify::Judged::Halted {
@@ -235,8 +237,6 @@ impl Syncer {
                             "the audit log failed verification; its sync stopped",
                         ));
                     }
-                    self.mark_synced().await?;
-                    self.publish(SyncState::Live);
                     busy_until_now();
                 }
                 _ = stall_check.tick() => {

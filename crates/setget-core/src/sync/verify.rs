@@ -22,6 +22,8 @@ pub(super) enum Judged {
     Verified,
     /// Beyond the cached events: pull them, then judge again.
     Ahead,
+    /// A stream's checkpoint behind the cache, consistent with the trusted one.
+    Stale,
     /// The audit log's sync is stopped by an alarm (raised now or before).
     Halted,
 }
@@ -45,7 +47,7 @@ impl Syncer {
                     async move { client.log_checkpoint(&token, &slug).await }
                 })
                 .await?;
-            judged = self.judge_checkpoint(&got).await?;
+            judged = self.judge_checkpoint(&got, true).await?;
             if judged == Judged::Verified {
                 self.witness(&got).await?;
             }
@@ -183,9 +185,13 @@ impl Syncer {
             .await
     }
 
-    /// Judges the checkpoint `got` (from the REST endpoint or the event stream) and records
-    /// it when it verifies, or raises the alarm it deserves.
-    pub(super) async fn judge_checkpoint(&self, got: &LogCheckpoint) -> Result<Judged> {
+    /// Judges the checkpoint `got` (from the REST endpoint, `latest`, or the event stream)
+    /// and records it when it verifies, or raises the alarm it deserves.
+    pub(super) async fn judge_checkpoint(
+        &self,
+        got: &LogCheckpoint,
+        latest: bool,
+    ) -> Result<Judged> {
         let slug = self.slug();
         let now = self.clock.now();
         let (trust, frontier, rotations) = self
@@ -194,8 +200,22 @@ impl Syncer {
         if trust.alarm.is_some() {
             return Ok(Judged::Halted);
         }
-        let examined = match logtrust::examine(&trust, &frontier, got, &slug, &rotations, now) {
+        let examination = logtrust::examine(&trust, &frontier, got, &slug, &rotations, now, latest);
+        let examined = match examination {
             Examination::Ahead => return Ok(Judged::Ahead),
+            Examination::Stale(stale) => {
+                let proof = match stale.proof_needed {
+                    None => Vec::new(),
+                    Some((from, to)) => self.consistency(from, to).await?,
+                };
+                if let Err(alarm) =
+                    logtrust::conclude_stale(&trust, &frontier, got, &stale, &proof, now)
+                {
+                    self.raise_alarm(*alarm).await?;
+                    return Ok(Judged::Halted);
+                }
+                return Ok(Judged::Stale);
+            }
             Examination::Failed(alarm) => {
                 self.raise_alarm(*alarm).await?;
                 return Ok(Judged::Halted);
@@ -204,15 +224,7 @@ impl Syncer {
         };
         let proof = match examined.proof_needed {
             None => Vec::new(),
-            Some((from, to)) => {
-                self.cred
-                    .call(|client, token| {
-                        let slug = slug.clone();
-                        async move { client.log_consistency(&token, &slug, from, to).await }
-                    })
-                    .await?
-                    .proof
-            }
+            Some((from, to)) => self.consistency(from, to).await?,
         };
         if let Err(alarm) = logtrust::conclude(&trust, &frontier, got, &examined, &proof, now) {
             self.raise_alarm(*alarm).await?;
@@ -230,6 +242,19 @@ impl Syncer {
         Ok(Judged::Verified)
     }
 
+    /// The server's consistency proof between its logs of `from` and `to` events.
+    async fn consistency(&self, from: u64, to: u64) -> Result<Vec<String>> {
+        let slug = self.slug();
+        Ok(self
+            .cred
+            .call(|client, token| {
+                let slug = slug.clone();
+                async move { client.log_consistency(&token, &slug, from, to).await }
+            })
+            .await?
+            .proof)
+    }
+
     /// Keeps `alarm` and, when it is the first, notifies it.
     async fn raise_alarm(&self, alarm: LogAlarm) -> Result<()> {
         let kept = alarm.clone();
@@ -244,5 +269,175 @@ impl Syncer {
             let _ = tokio::task::spawn_blocking(move || dispatcher.raise_log_alarm(&alarm)).await;
         }
         Ok(())
+    }
+}
+
+/// What `audit verify` found.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DeepCheck {
+    /// Events downloaded again and compared with the cache.
+    pub checked: u64,
+    /// What the app trusts afterwards (with the alarm, if there is one).
+    pub trust: crate::logtrust::LogTrust,
+}
+
+impl Syncer {
+    /// A sync, then every event up to the verified checkpoint downloaded again and compared
+    /// with the cached one, their tree recomputed from nothing into the checkpoint's root:
+    /// what the regular sync does not see (an old event edited in the server's database
+    /// without its tree) is found here.
+    pub async fn verify_everything(&self) -> Result<DeepCheck> {
+        self.catch_up(false).await?;
+        let trust = self.db(|c| c.log_trust()).await?;
+        let (Some(note), Some(key), None) = (&trust.checkpoint, &trust.key, &trust.alarm) else {
+            return Ok(DeepCheck { checked: 0, trust });
+        };
+        let key = setget_tlog::NoteVerifier::parse(key)
+            .map_err(|e| CoreError::new(ErrorKind::Storage, format!("the pinned key: {e}")))?;
+        let trusted = setget_tlog::Checkpoint::open(note, &key).map_err(|e| {
+            CoreError::new(ErrorKind::Storage, format!("the trusted checkpoint: {e}"))
+        })?;
+        let slug = self.slug();
+        let per_page = self.opts.page_size.max(1000);
+        let mut frontier = setget_tlog::Frontier::new();
+        let mut after = 0i64;
+        while frontier.size() < trusted.size {
+            let page = self
+                .cred
+                .call(|client, token| {
+                    let slug = slug.clone();
+                    async move { client.audit_after(&token, &slug, after, per_page).await }
+                })
+                .await?;
+            let served: Vec<AuditEvent> = page
+                .results
+                .into_iter()
+                .take_while(|e| u64::try_from(e.seq).is_ok_and(|s| s <= trusted.size))
+                .collect();
+            let (Some(first), Some(last)) = (served.first(), served.last()) else {
+                break;
+            };
+            let (from, to) = (first.seq, last.seq);
+            let cached = self.db(move |c| c.audit_range(from, to)).await?;
+            for e in &served {
+                let expected = i64::try_from(frontier.size()).unwrap_or(i64::MAX) + 1;
+                let same = cached.iter().find(|c| c.seq == e.seq).is_some_and(|c| {
+                    setget_tlog::leaf::event_leaf(c) == setget_tlog::leaf::event_leaf(e)
+                });
+                if e.seq != expected || !same {
+                    let detail = if e.seq != expected {
+                        format!("the server no longer sends event #{expected}")
+                    } else {
+                        format!(
+                            "the server now sends event #{} differently from what it sent and \
+                             signed before",
+                            e.seq
+                        )
+                    };
+                    self.raise_deep_alarm(&trust, &frontier, detail).await?;
+                    return Ok(DeepCheck {
+                        checked: frontier.size(),
+                        trust: self.db(|c| c.log_trust()).await?,
+                    });
+                }
+                frontier.push(setget_tlog::leaf::event_leaf(e));
+            }
+            after = to;
+        }
+        if frontier.size() != trusted.size || frontier.root() != trusted.root {
+            let detail = format!(
+                "the {} events the server sends now do not make the root it signed",
+                trusted.size
+            );
+            self.raise_deep_alarm(&trust, &frontier, detail).await?;
+        }
+        Ok(DeepCheck {
+            checked: frontier.size(),
+            trust: self.db(|c| c.log_trust()).await?,
+        })
+    }
+
+    async fn raise_deep_alarm(
+        &self,
+        trust: &crate::logtrust::LogTrust,
+        frontier: &setget_tlog::Frontier,
+        detail: String,
+    ) -> Result<()> {
+        use base64::Engine as _;
+        let alarm = LogAlarm {
+            kind: logtrust::AlarmKind::Rewritten,
+            detail,
+            detected_at: self.clock.now(),
+            evidence: logtrust::Evidence {
+                pinned_key: trust.key.clone(),
+                trusted_checkpoint: trust.checkpoint.clone(),
+                cached_root: Some(
+                    base64::engine::general_purpose::STANDARD.encode(frontier.root()),
+                ),
+                cached_size: Some(frontier.size()),
+                ..logtrust::Evidence::default()
+            },
+        };
+        self.raise_alarm(alarm).await
+    }
+
+    /// The proof that cached event `seq` is in the verified checkpoint, checked here before
+    /// it is handed out; a proof that fails raises the alarm it means.
+    pub async fn prove_event(&self, seq: i64) -> Result<logtrust::ProofBundle> {
+        let trust = self.db(|c| c.log_trust()).await?;
+        let (Some(note), Some(key)) = (trust.checkpoint.clone(), trust.key.clone()) else {
+            return Err(CoreError::new(
+                ErrorKind::InvalidInput,
+                "the audit log has not been verified yet; sync first",
+            ));
+        };
+        if seq < 1 || u64::try_from(seq).is_ok_and(|s| s > trust.verified_size) {
+            return Err(CoreError::new(
+                ErrorKind::InvalidInput,
+                format!(
+                    "event #{seq} is not among the {} verified events; sync first",
+                    trust.verified_size
+                ),
+            ));
+        }
+        let event = self
+            .db(move |c| c.audit_range(seq, seq))
+            .await?
+            .into_iter()
+            .next()
+            .ok_or_else(|| {
+                CoreError::new(
+                    ErrorKind::InvalidInput,
+                    format!("no event #{seq} in the cache"),
+                )
+            })?;
+        let slug = self.slug();
+        let size = trust.verified_size;
+        let proof = self
+            .cred
+            .call(|client, token| {
+                let slug = slug.clone();
+                async move { client.log_inclusion(&token, &slug, seq, size).await }
+            })
+            .await?
+            .proof;
+        let bundle = logtrust::ProofBundle {
+            format: logtrust::PROOF_FORMAT.to_owned(),
+            event,
+            checkpoint: note,
+            log_key: key,
+            proof,
+        };
+        if let Err(why) = logtrust::check_bundle(&bundle) {
+            let frontier = self.db(|c| c.log_frontier()).await?;
+            self.raise_deep_alarm(
+                &trust,
+                &frontier,
+                format!("the server's proof for a verified event fails: {why}"),
+            )
+            .await?;
+            return Err(CoreError::new(ErrorKind::Protocol, why));
+        }
+        Ok(bundle)
     }
 }
