@@ -41,6 +41,7 @@ fn fast() -> SyncOptions {
         sessions_debounce: Duration::from_millis(20),
         request_timeout: Duration::from_secs(3),
         witness_interval: Duration::ZERO,
+        verify_log: true,
     }
 }
 

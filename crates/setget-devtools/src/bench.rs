@@ -81,7 +81,8 @@ fn server() -> anyhow::Result<()> {
         .build()?;
     runtime.block_on(measure(&server.url, &db, db_size))?;
     drop(server);
-    runtime.block_on(crate::bench_signin::measure(&binary))
+    runtime.block_on(crate::bench_signin::measure(&binary))?;
+    runtime.block_on(crate::bench_signin::tree_cost(&binary))
 }
 
 /// The client the server benchmarks measure with.

@@ -9,6 +9,9 @@
 //!   server reaches.
 //! - **Lockout timing:** a locked account's answer and a locked unknown email's, timed alike;
 //!   their ratio shows whether the lockout tells which emails have accounts.
+//! - **What the audit log's tree costs** ([`tree_cost`]): the same sign-in load on two
+//!   servers, one appending each event's leaf to the tree and one not
+//!   (`--bench-without-audit-tree`), in alternating phases.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -34,21 +37,7 @@ pub async fn measure(binary: &Path) -> anyhow::Result<()> {
         .pool_max_idle_per_host(FLOOD)
         .user_agent("setget-bench/1.0")
         .build()?;
-    let members: Vec<String> = (0..MEMBERS).map(|i| format!("m{i}@signin.test")).collect();
-    let mut listed = vec![serde_json::json!({
-        "email": "owner@signin.test", "password": PASSWORD, "role": "owner", "display_name": "O"
-    })];
-    listed.extend(members.iter().map(|m| {
-        serde_json::json!({"email": m, "password": PASSWORD, "role": "member", "display_name": m})
-    }));
-    let created = client
-        .post(format!("{url}/api/_dev/workspaces/"))
-        .json(&serde_json::json!({"slug": "signin", "name": "Sign-in", "members": listed}))
-        .send()
-        .await?;
-    if created.status() != 201 {
-        bail!("creating the workspace answered {}", created.status());
-    }
+    let members = workspace(&client, &url).await?;
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     let addresses = Arc::new(AtomicU64::new(0));
 
@@ -100,32 +89,7 @@ pub async fn measure(binary: &Path) -> anyhow::Result<()> {
         single.push(t.elapsed().as_secs_f64() * 1000.0);
     }
     let one = Latency::of(single)?;
-    let done = Arc::new(AtomicU64::new(0));
-    let started = Instant::now();
-    let mut clients = Vec::new();
-    for c in 0..cores * 2 {
-        let (client, url, addresses, done) = (
-            client.clone(),
-            url.clone(),
-            Arc::clone(&addresses),
-            Arc::clone(&done),
-        );
-        let email = members[c % MEMBERS].clone();
-        clients.push(tokio::spawn(async move {
-            while started.elapsed() < PHASE {
-                let status = sign_in(&client, &url, &email, PASSWORD, &addresses).await?;
-                if status != 200 {
-                    bail!("a sign-in answered {status}");
-                }
-                done.fetch_add(1, Ordering::Relaxed);
-            }
-            anyhow::Ok(())
-        }));
-    }
-    for c in clients {
-        c.await??;
-    }
-    let rate = done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64();
+    let rate = sign_in_rate(&client, &url, &members, cores * 2, &addresses).await?;
     let bound_rate = cores as f64 * 1000.0 / one.p50;
     println!(
         "  one sign-in at a time: p50 {:.1} ms (one password check and a session written)",
@@ -173,6 +137,107 @@ pub async fn measure(binary: &Path) -> anyhow::Result<()> {
         known.p50,
         unknown.p50,
         verdict((0.8..=1.25).contains(&ratio))
+    );
+    Ok(())
+}
+
+/// The workspace `signin` (an owner and [`MEMBERS`] members) on the dev server at `url`;
+/// answers the members' emails.
+async fn workspace(client: &reqwest::Client, url: &str) -> anyhow::Result<Vec<String>> {
+    let members: Vec<String> = (0..MEMBERS).map(|i| format!("m{i}@signin.test")).collect();
+    let mut listed = vec![serde_json::json!({
+        "email": "owner@signin.test", "password": PASSWORD, "role": "owner", "display_name": "O"
+    })];
+    listed.extend(members.iter().map(|m| {
+        serde_json::json!({"email": m, "password": PASSWORD, "role": "member", "display_name": m})
+    }));
+    let created = client
+        .post(format!("{url}/api/_dev/workspaces/"))
+        .json(&serde_json::json!({"slug": "signin", "name": "Sign-in", "members": listed}))
+        .send()
+        .await?;
+    if created.status() != 201 {
+        bail!("creating the workspace answered {}", created.status());
+    }
+    Ok(members)
+}
+
+/// Sign-ins per second of `clients` clients signing in for [`PHASE`].
+async fn sign_in_rate(
+    client: &reqwest::Client,
+    url: &str,
+    members: &[String],
+    clients: usize,
+    addresses: &Arc<AtomicU64>,
+) -> anyhow::Result<f64> {
+    let done = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for c in 0..clients {
+        let (client, url, addresses, done) = (
+            client.clone(),
+            url.to_owned(),
+            Arc::clone(addresses),
+            Arc::clone(&done),
+        );
+        let email = members[c % members.len()].clone();
+        tasks.push(tokio::spawn(async move {
+            while started.elapsed() < PHASE {
+                let status = sign_in(&client, &url, &email, PASSWORD, &addresses).await?;
+                if status != 200 {
+                    bail!("a sign-in answered {status}");
+                }
+                done.fetch_add(1, Ordering::Relaxed);
+            }
+            anyhow::Ok(())
+        }));
+    }
+    for t in tasks {
+        t.await??;
+    }
+    Ok(done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64())
+}
+
+/// Phases per server in [`tree_cost`], alternating between them.
+const TREE_PHASES: usize = 3;
+
+/// The same sign-in load on a server that appends each audit event's leaf to the log's tree
+/// and on one that does not, in alternating phases; their rates and ratio.
+pub async fn tree_cost(binary: &Path) -> anyhow::Result<()> {
+    let (with_dir, without_dir) = (tempfile::tempdir()?, tempfile::tempdir()?);
+    let with = start_server_with(binary, with_dir.path().join("s.db"), &["--dev"])?;
+    let without = start_server_with(
+        binary,
+        without_dir.path().join("s.db"),
+        &["--dev", "--bench-without-audit-tree"],
+    )?;
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(64)
+        .user_agent("setget-bench/1.0")
+        .build()?;
+    let members = workspace(&client, &with.url).await?;
+    workspace(&client, &without.url).await?;
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let addresses = Arc::new(AtomicU64::new(1 << 20));
+    let (mut rates_with, mut rates_without) = (Vec::new(), Vec::new());
+    for _ in 0..TREE_PHASES {
+        rates_with.push(sign_in_rate(&client, &with.url, &members, cores * 2, &addresses).await?);
+        rates_without
+            .push(sign_in_rate(&client, &without.url, &members, cores * 2, &addresses).await?);
+    }
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let (a, b) = (median(rates_with), median(rates_without));
+    println!(
+        "  the audit log's tree: {} clients, {TREE_PHASES} alternating phases of {} s each: \
+         {a:.1} sign-ins/s with each event's leaf appended, {b:.1}/s without; ratio {:.3}   \
+         (target >= 0.90: {})",
+        cores * 2,
+        PHASE.as_secs(),
+        a / b,
+        verdict(a / b >= 0.9)
     );
     Ok(())
 }

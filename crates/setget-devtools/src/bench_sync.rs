@@ -3,7 +3,10 @@
 //! release server, its wall time and peak RSS; the raw rate of writing the same rows into an
 //! encrypted and a plain database (the local limit, and the price of encryption); and an idle
 //! incremental sync on the full cache. The app runs inside a private D-Bus session with its
-//! own keyring, like the tests.
+//! own keyring, like the tests. Then what verifying the audit log costs: first syncs with and
+//! without verification, alternating, and the time from a live change to the app's
+//! verification of the checkpoint that covers it (the `verified_sync` example, on a copy of
+//! the seeded database, since the live changes add to its log).
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -29,10 +32,12 @@ pub fn sync() -> anyhow::Result<()> {
         "setget-core",
         "--example",
         "insert_rate",
+        "--example",
+        "verified_sync",
         "--features",
         "test-support",
     ]))?;
-    on_big_workspace("sync-inner", "setget-bench-sync-", false)
+    on_big_workspace("sync-inner", "setget-bench-sync-", true)
 }
 
 /// Seeds (once; the file is kept under the target dir) the big workspace, starts the release
@@ -162,10 +167,10 @@ pub(crate) fn status_kib(pid: u32, field: &str) -> Option<u64> {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
-/// The inner step, inside the private session: `bench sync-inner URL SCRATCH RELEASE_DIR`.
+/// The inner step, inside the private session: `bench sync-inner URL SCRATCH RELEASE_DIR DB`.
 pub fn inner(args: &[String]) -> anyhow::Result<()> {
-    let [url, scratch, release] = args else {
-        bail!("usage: bench sync-inner URL SCRATCH RELEASE_DIR");
+    let [url, scratch, release, _db] = args else {
+        bail!("usage: bench sync-inner URL SCRATCH RELEASE_DIR DB");
     };
     let (scratch, release) = (PathBuf::from(scratch), PathBuf::from(release));
     let home = scratch.join("home");
@@ -273,6 +278,74 @@ pub fn inner(args: &[String]) -> anyhow::Result<()> {
     println!(
         "peak RSS {peak_mb:.0} MB (target <= 200 MB): {}",
         verdict(peak_mb <= 200.0)
+    );
+    verification(url, &scratch, &release)
+}
+
+/// Live changes timed to their verification in the last verified run.
+const LIVE_CHANGES: usize = 200;
+
+/// First syncs with and without verifying the audit log, alternating (off, on, off, on), and
+/// live changes timed to their verification.
+fn verification(url: &str, scratch: &Path, release: &Path) -> anyhow::Result<()> {
+    let (mut with, mut without) = (Vec::new(), Vec::new());
+    let mut live: Vec<f64> = Vec::new();
+    let mut verified = 0;
+    for (i, verify) in ["off", "on", "off", "on"].into_iter().enumerate() {
+        let home = scratch.join(format!("verify-{i}"));
+        let mut cmd = Command::new(release.join("examples/verified_sync"));
+        cmd.args([url, "owner@bench.test", "setget-bench"])
+            .arg(&home)
+            .arg(verify);
+        if i == 3 {
+            cmd.arg(LIVE_CHANGES.to_string());
+        }
+        let out = cmd.output()?;
+        if !out.status.success() {
+            bail!(
+                "verified_sync failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout)?;
+        let first = report["first_s"].as_f64().context("first_s")?;
+        if verify == "on" {
+            with.push(first);
+            verified = report["verified_size"].as_u64().unwrap_or(0);
+            if report["alarm"].as_bool() != Some(false) {
+                bail!("a verified first sync raised an alarm");
+            }
+        } else {
+            without.push(first);
+        }
+        if let Some(ms) = report["live_ms"].as_array() {
+            live.extend(ms.iter().filter_map(serde_json::Value::as_f64));
+        }
+        let _ = std::fs::remove_dir_all(&home);
+    }
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
+    let (on, off) = (mean(&with), mean(&without));
+    live.sort_by(f64::total_cmp);
+    let pick = |q: f64| {
+        live.get(((live.len() as f64 * q) as usize).min(live.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or(f64::NAN)
+    };
+    println!();
+    println!(
+        "audit log verification: first sync (alternating, 2 runs each) {on:.2} s verified \
+         ({verified} events under the signed root), {off:.2} s without; ratio {:.3}   \
+         (target <= 1.10: {})",
+        on / off,
+        verdict(on / off <= 1.10)
+    );
+    println!(
+        "live change -> its checkpoint verified in the app ({} changes): p50 {:.1} ms, p99 \
+         {:.1} ms   (target p99 <= 5 ms: {})",
+        live.len(),
+        pick(0.5),
+        pick(0.99),
+        verdict(pick(0.99) <= 5.0)
     );
     Ok(())
 }

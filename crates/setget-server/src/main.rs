@@ -74,6 +74,10 @@ enum Command {
         /// required with PostgreSQL.
         #[arg(long, env = "SETGET_LOG_KEY", value_name = "FILE")]
         log_key: Option<PathBuf>,
+        /// For benchmarks only: audit events get no leaf in the log's tree, so that what the
+        /// tree costs can be measured. No checkpoint or proof of a log without its tree holds.
+        #[arg(long, hide = true)]
+        bench_without_audit_tree: bool,
     },
     /// Bring the database's schema up to this server's version (creating the database if
     /// needed), then exit; a schema newer than this server's is refused, unchanged.
@@ -199,7 +203,12 @@ async fn run() -> anyhow::Result<()> {
             max_connections,
             geoip,
             log_key,
+            bench_without_audit_tree,
         } => {
+            if bench_without_audit_tree {
+                tracing::warn!("audit events get no leaf in the log's tree: for benchmarks only");
+                setget_server::store::disable_audit_tree_for_benchmarks();
+            }
             let mut sources: Vec<Arc<dyn Geo>> = Vec::new();
             for file in &geoip {
                 sources.push(Arc::new(MmdbGeo::open(file)?));

@@ -25,6 +25,22 @@ pub use locked::Locked;
 pub use pg::AttemptLock;
 pub use rows::*;
 
+/// Whether appending an audit event also appends its leaf to the workspace's tree. Only a
+/// benchmark turns it off (`serve --bench-without-audit-tree`), to measure what the tree
+/// costs; a log without its tree cannot be proven, and every admin's app says so.
+static AUDIT_TREE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
+
+/// Stops appending leaves to the audit log's tree, for the rest of the process (see
+/// [`AUDIT_TREE`]); the next start fills in what is missing.
+pub fn disable_audit_tree_for_benchmarks() {
+    AUDIT_TREE.store(false, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Whether events get their leaves (see [`AUDIT_TREE`]).
+pub(crate) fn audit_tree() -> bool {
+    AUDIT_TREE.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// Where the data lives, from `--db` or `SETGET_DATABASE_URL`.
 #[derive(Clone, PartialEq, Eq)]
 pub enum Database {

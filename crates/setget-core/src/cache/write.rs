@@ -201,6 +201,16 @@ impl Cache {
     /// transaction. Events at or below the cursor are replays and are skipped; a page that
     /// does not continue the log without a hole is refused as a [`AuditApplied::Gap`].
     pub fn apply_audit(&mut self, events: &[AuditEvent]) -> Result<AuditApplied> {
+        self.apply_audit_with_tree(events, true)
+    }
+
+    /// [`Cache::apply_audit`], keeping the tree's frontier (`tree`) or not (to measure what
+    /// verification costs; a frontier left behind is computed again when next needed).
+    pub fn apply_audit_with_tree(
+        &mut self,
+        events: &[AuditEvent],
+        tree: bool,
+    ) -> Result<AuditApplied> {
         let cursor = self.cursors()?.audit_seq;
         let fresh: Vec<&AuditEvent> = events.iter().filter(|e| e.seq > cursor).collect();
         for (expected, e) in (cursor + 1..).zip(&fresh) {
@@ -229,8 +239,10 @@ impl Cache {
                 insert_event(&mut insert, e).map_err(|e| storage("store audit events", e))?;
             }
         }
-        super::trust::extend_frontier(&tx, cursor, &fresh)
-            .map_err(|e| storage("store audit events", e))?;
+        if tree {
+            super::trust::extend_frontier(&tx, cursor, &fresh)
+                .map_err(|e| storage("store audit events", e))?;
+        }
         tx.execute(
             "UPDATE sync_state SET audit_seq = ?1 WHERE id = 1 AND audit_seq = ?2",
             params![last, cursor],

@@ -256,13 +256,14 @@ impl Syncer {
             let rows = page.results;
             let judge = Arc::clone(&self.judge);
             let now = self.clock.now();
+            let tree = self.opts.verify_log;
             let (outcome, unknown, alerts) = self
                 .db(move |c| {
                     let mut unknown = false;
                     for id in &unseen {
                         unknown = unknown || !c.has_member(id)?;
                     }
-                    let outcome = c.apply_audit(&rows)?;
+                    let outcome = c.apply_audit_with_tree(&rows, tree)?;
                     // Judged while the next page is on its way, from the rows in memory.
                     let alerts = match outcome {
                         AuditApplied::Applied { .. } => judge.process(c, now, &rows)?,

@@ -31,7 +31,11 @@ pub(super) async fn append_event(
     .await?
     .try_get(0)?;
     let id = uuid::Uuid::new_v4().to_string();
-    let tree = tree_of(tx, workspace_id, &e.as_appended(seq, &id, at)).await?;
+    let tree = if crate::store::audit_tree() {
+        Some(tree_of(tx, workspace_id, &e.as_appended(seq, &id, at)).await?)
+    } else {
+        None
+    };
     exec(
         tx,
         "INSERT INTO audit_events

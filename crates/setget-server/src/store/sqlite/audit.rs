@@ -26,13 +26,17 @@ pub fn append_event(
         |r| r.get(0),
     )?;
     let id = uuid::Uuid::new_v4().to_string();
-    let leaf = setget_tlog::leaf::event_leaf(&e.as_appended(seq, &id, at));
-    let tree = tree_blob(
-        seq,
-        leaf,
-        |nodes| read_nodes(tx, workspace_id, nodes),
-        tree_error,
-    )?;
+    let tree = if crate::store::audit_tree() {
+        let leaf = setget_tlog::leaf::event_leaf(&e.as_appended(seq, &id, at));
+        Some(tree_blob(
+            seq,
+            leaf,
+            |nodes| read_nodes(tx, workspace_id, nodes),
+            tree_error,
+        )?)
+    } else {
+        None
+    };
     tx.execute(
         "INSERT INTO audit_events
             (workspace_id, seq, id, event, at, member_id, member_email, session_id,
