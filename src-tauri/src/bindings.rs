@@ -12,6 +12,9 @@ mod tests {
     use setget_core::cache::{Counts, Cursors, DayCount, Overview, OverviewQuery, Place};
     use setget_core::engine::WorkspaceRevoked;
     use setget_core::export::{ExportFormat, Exported};
+    use setget_core::logtrust::{
+        AlarmKind, Evidence, LogAlarm, LogTrust, ProofEvidence, WitnessEvidence,
+    };
     use setget_core::notify::NotifySettings;
     use setget_core::sync::{CatchUp, SyncState, SyncStatus};
     use setget_core::{AccountView, AtServer, CoreError, ErrorKind, SignOut, StatusReport};
@@ -81,6 +84,12 @@ mod tests {
             decl::<Overview>(&cfg),
             decl::<Place>(&cfg),
             decl::<DayCount>(&cfg),
+            decl::<LogTrust>(&cfg),
+            decl::<LogAlarm>(&cfg),
+            decl::<AlarmKind>(&cfg),
+            decl::<Evidence>(&cfg),
+            decl::<ProofEvidence>(&cfg),
+            decl::<WitnessEvidence>(&cfg),
         ] {
             out.push_str(&d);
         }

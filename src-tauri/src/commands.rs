@@ -9,6 +9,7 @@ use setget_core::alerts::{Alert, AlertFilter, AlertStatus, Trusted, UsualPlace};
 use setget_core::cache::{AuditFilter, Overview, OverviewQuery, SessionFilter, SessionSort};
 use setget_core::engine::WorkspaceRevoked;
 use setget_core::export::{ExportFormat, Exported};
+use setget_core::logtrust::LogTrust;
 use setget_core::notify::NotifySettings;
 use setget_core::secret::Sensitive;
 use setget_core::sync::SyncStatus;
@@ -447,6 +448,45 @@ pub async fn export_audit(
 ) -> Result<Exported, CoreError> {
     let filter = query.filter(None, 0)?;
     off_main(&shell, move |engine| engine.export_audit(&filter, format)).await
+}
+
+/// What the app trusts of the audit log, and an alarm if verification failed.
+#[tauri::command]
+pub async fn log_trust(shell: tauri::State<'_, Shell>) -> Result<LogTrust, CoreError> {
+    off_main(&shell, |engine| engine.log_trust()).await
+}
+
+/// Writes an event with the proof that it is in the signed log; answers the file's path.
+#[tauri::command]
+pub async fn export_event_proof(
+    shell: tauri::State<'_, Shell>,
+    seq: i64,
+) -> Result<String, CoreError> {
+    let path = shell.engine.export_event_proof(seq).await?;
+    Ok(path.display().to_string())
+}
+
+/// Writes what the audit log's alarm found; answers the file's path.
+#[tauri::command]
+pub async fn export_log_evidence(shell: tauri::State<'_, Shell>) -> Result<String, CoreError> {
+    off_main(&shell, |engine| {
+        engine
+            .export_log_evidence()
+            .map(|p| p.display().to_string())
+    })
+    .await
+}
+
+/// The admin's decision after an alarm: verify afresh, optionally pinning the key the server
+/// shows now.
+#[tauri::command]
+pub async fn resume_log(
+    shell: tauri::State<'_, Shell>,
+    repin: bool,
+) -> Result<LogTrust, CoreError> {
+    shell.engine.resume_log(repin).await?;
+    shell.engine.sync_once().await?;
+    off_main(&shell, |engine| engine.log_trust()).await
 }
 
 /// Which active sessions the window lists.

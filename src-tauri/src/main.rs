@@ -221,6 +221,10 @@ fn main() -> anyhow::Result<std::process::ExitCode> {
             commands::pause_notifications,
             commands::launch_at_login,
             commands::set_launch_at_login,
+            commands::log_trust,
+            commands::export_event_proof,
+            commands::export_log_evidence,
+            commands::resume_log,
         ])
         .build(tauri::generate_context!())?;
     app.run(|app, event| {

@@ -1204,6 +1204,90 @@ async fn the_audit_log_filters_by_event_and_exports_what_it_shows() {
     client.close().await.unwrap();
 }
 
+/// The Audit log screen says how far the log is verified, by which key and witnessed by how
+/// many; an event's proof exports to a file that verifies alone; and when the server's
+/// signing key is replaced behind the app's back, the screen shows the alarm (with the
+/// evidence to export) and Settings still shows the pinned key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_audit_log_shows_what_it_verified_exports_a_proof_and_shows_an_alarm() {
+    let _one = ONE_WINDOW.lock().await;
+    let app = built_binary("setget-admin").unwrap();
+    let mut server = server_with("proof", &["ann@proof.test"]).await;
+    server
+        .browser_sign_in("ann@proof.test", PASSWORD, FIREFOX_WINDOWS, "81.2.69.142")
+        .await
+        .unwrap();
+    let key_file = PathBuf::from(format!("{}.log-key", server.sqlite_db().unwrap().display()));
+    let key = setget_tlog::NoteSigner::from_private_string(
+        std::fs::read_to_string(&key_file).unwrap().trim(),
+    )
+    .unwrap();
+    let fingerprint = key.verifier().fingerprint();
+    let home = tempfile::tempdir().unwrap();
+    let (_driver, client) = window_signed_in(&app, home.path(), &server).await;
+
+    click(&client, "[data-testid=tab-audit]").await;
+    let line = row_with(&client, "[data-testid=log-trust]", "Verified up to #").await;
+    let text = line.text().await.unwrap();
+    assert!(
+        text.contains(&format!("checkpoint signed by {fingerprint}")),
+        "{text}"
+    );
+    assert!(text.ends_with("witnessed by 0 admins' apps"), "{text}");
+
+    // An event's proof, checked with nothing but the file.
+    click(&client, "[data-testid=export-proof]").await;
+    let said = wait_for(&client, "[data-testid=audit-exported]")
+        .await
+        .text()
+        .await
+        .unwrap();
+    let path = said
+        .split(" was written to ")
+        .nth(1)
+        .unwrap_or_else(|| panic!("{said}"));
+    let bundle: setget_core::logtrust::ProofBundle =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let proven = setget_core::logtrust::check_bundle(&bundle).unwrap();
+    assert_eq!(proven.fingerprint, fingerprint);
+    screenshot(&client, "10b-audit-verified.png").await;
+
+    // The key replaced behind the app's back, the server restarted where it was.
+    std::fs::remove_file(&key_file).unwrap();
+    server.restart_in_place().unwrap();
+    let alarm = wait_for(&client, "[data-testid=log-alarm][data-kind=unknown_key]").await;
+    let text = alarm.text().await.unwrap();
+    assert!(
+        text.contains("Audit history is signed with an unknown key"),
+        "{text}"
+    );
+    screenshot(&client, "10c-audit-alarm.png").await;
+    click(&client, "[data-testid=log-evidence]").await;
+    let said = wait_for(&client, "[data-testid=audit-exported]")
+        .await
+        .text()
+        .await
+        .unwrap();
+    let path = said
+        .strip_prefix("The evidence was written to ")
+        .unwrap_or_else(|| panic!("{said}"));
+    let evidence: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    assert_eq!(evidence["kind"], "unknown_key");
+    assert_eq!(
+        evidence["evidence"]["pinned_key"],
+        key.verifier().to_string()
+    );
+    click(&client, "[data-testid=tab-settings]").await;
+    let pinned = wait_for(&client, "[data-testid=log-key-fingerprint]")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(pinned, fingerprint);
+    client.close().await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_sessions_list_draws_only_what_is_in_view_of_thousands_and_filters() {
     let _one = ONE_WINDOW.lock().await;

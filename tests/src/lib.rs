@@ -192,6 +192,24 @@ impl ServerProcess {
         Ok(())
     }
 
+    /// Starts the server again on the same database and the same port (the app's account
+    /// names the address), as an operator's restart does.
+    pub fn restart_in_place(&mut self) -> anyhow::Result<()> {
+        self.kill();
+        let listen = self
+            .url
+            .strip_prefix("http://")
+            .context("the server's URL is not http")?
+            .to_owned();
+        let (child, url) = match self.log_key.as_deref().and_then(Path::to_str) {
+            Some(key) => spawn_on(&["serve", "--dev", "--log-key", key], &self.db, &listen)?,
+            None => spawn_on(&["serve", "--dev"], &self.db, &listen)?,
+        };
+        self.child = child;
+        self.url = url;
+        Ok(())
+    }
+
     /// A URL on the server the test's own requests go to (see [`ServerProcess::write_url`]).
     pub fn at(&self, path: &str) -> String {
         format!("{}{path}", self.write_url())
@@ -377,9 +395,14 @@ fn spawn_server(db: &std::ffi::OsStr, log_key: Option<&Path>) -> anyhow::Result<
 /// Runs `setget-server <args> --listen 127.0.0.1:0 --db <db>` and waits for the line that
 /// says where it listens (`demo` says how to sign in first).
 fn spawn(args: &[&str], db: &std::ffi::OsStr) -> anyhow::Result<(Child, String)> {
+    spawn_on(args, db, "127.0.0.1:0")
+}
+
+/// [`spawn`] listening on `listen`.
+fn spawn_on(args: &[&str], db: &std::ffi::OsStr, listen: &str) -> anyhow::Result<(Child, String)> {
     let mut child = Command::new(built_binary("setget-server")?)
         .args(args)
-        .args(["--listen", "127.0.0.1:0", "--db"])
+        .args(["--listen", listen, "--db"])
         .arg(db)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())

@@ -586,11 +586,7 @@ impl Engine {
     /// downloads folder (else their home), named after the workspace and the time.
     pub fn export_audit(&self, filter: &AuditFilter, format: ExportFormat) -> Result<Exported> {
         let signed = self.signed()?;
-        let dir = [dirs::download_dir(), dirs::home_dir()]
-            .into_iter()
-            .flatten()
-            .find(|d| d.is_dir())
-            .unwrap_or_else(|| self.dirs.data.clone());
+        let dir = self.export_dir();
         let name = export::file_name(
             &signed.cred.config().workspace_slug,
             self.clock.now(),
@@ -602,6 +598,48 @@ impl Engine {
             .readers
             .read(|reader| export::export_audit(reader, filter, format, &path))?;
         Ok(Exported { path, events })
+    }
+
+    /// Where exports go: the downloads folder, else the home folder, else the app's data.
+    fn export_dir(&self) -> PathBuf {
+        [dirs::download_dir(), dirs::home_dir()]
+            .into_iter()
+            .flatten()
+            .find(|d| d.is_dir())
+            .unwrap_or_else(|| self.dirs.data.clone())
+    }
+
+    /// Writes `value` as JSON to `name` in the export folder; answers the file's path.
+    fn export_json(&self, name: &str, value: &impl Serialize) -> Result<PathBuf> {
+        let path = self.export_dir().join(name);
+        let text = serde_json::to_string_pretty(value)
+            .map_err(|e| CoreError::new(ErrorKind::Internal, format!("encoding {name}: {e}")))?;
+        std::fs::write(&path, format!("{text}\n")).map_err(|e| {
+            CoreError::new(
+                ErrorKind::Storage,
+                format!("writing {}: {e}", path.display()),
+            )
+        })?;
+        Ok(path)
+    }
+
+    /// Writes cached event `seq` with its proof (see [`Engine::prove_event`]) to the export
+    /// folder, for `setget-admin audit check`; answers the file's path.
+    pub async fn export_event_proof(&self, seq: i64) -> Result<PathBuf> {
+        let bundle = self.prove_event(seq).await?;
+        let slug = self.signed()?.cred.config().workspace_slug.clone();
+        self.export_json(&format!("setget-{slug}-event-{seq}-proof.json"), &bundle)
+    }
+
+    /// Writes the evidence of the audit log's alarm to the export folder; answers the path.
+    pub fn export_log_evidence(&self) -> Result<PathBuf> {
+        let trust = self.log_trust()?;
+        let alarm = trust
+            .alarm
+            .ok_or_else(|| CoreError::new(ErrorKind::InvalidInput, "the audit log has no alarm"))?;
+        let slug = self.signed()?.cred.config().workspace_slug.clone();
+        let at = alarm.detected_at.format("%Y%m%d-%H%M%S");
+        self.export_json(&format!("setget-{slug}-audit-alarm-{at}.json"), &alarm)
     }
 
     /// The admin's answers to notifications (taken once, by the app that serves them).

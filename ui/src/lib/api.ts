@@ -107,6 +107,14 @@ export const api = {
   auditEvents: (query: AuditQuery, beforeSeq: number | null, limit: number) =>
     call("audit_events", { query, beforeSeq, limit }),
   exportAudit: (query: AuditQuery, format: ExportFormat) => call("export_audit", { query, format }),
+  /** What the app trusts of the audit log (pinned key, verified checkpoint, alarm). */
+  logTrust: () => call("log_trust", {}),
+  /** Writes an event with the proof that it is in the signed log; the file's path. */
+  exportEventProof: (seq: number) => call("export_event_proof", { seq }),
+  /** Writes what the audit log's alarm found; the file's path. */
+  exportLogEvidence: () => call("export_log_evidence", {}),
+  /** After an alarm: verify afresh (with `repin`, pin the server's current key). */
+  resumeLog: (repin: boolean) => call("resume_log", { repin }),
   sessionsPage: (query: SessionQuery, offset: number, limit: number) =>
     call("sessions_page", { query, offset, limit }),
   sessionFacets: () => call("session_facets", {}),

@@ -264,6 +264,72 @@ export type DayCount = {
  * The day's local midnight, as an instant.
  */
 day: string, sign_ins: number, failed: number, };
+export type LogTrust = { 
+/**
+ * The pinned log key (`name+id+base64`), None before the first verification.
+ */
+key: string | null, 
+/**
+ * The pinned key's fingerprint, to compare with the server operator's.
+ */
+fingerprint: string | null, 
+/**
+ * The origin the checkpoints must name (`<key name>/<slug>`).
+ */
+origin: string | null, pinned_at: string | null, 
+/**
+ * The newest checkpoint verified, as signed.
+ */
+checkpoint: string | null, 
+/**
+ * Its size: every cached event up to this seq is proven in the signed log.
+ */
+verified_size: number, verified_at: string | null, 
+/**
+ * How many other admins' apps co-signed a checkpoint consistent with it.
+ */
+witnesses: number, 
+/**
+ * Why verification stopped the sync of the audit log, if it did.
+ */
+alarm: LogAlarm | null, };
+export type LogAlarm = { kind: AlarmKind, 
+/**
+ * What failed, in a sentence.
+ */
+detail: string, detected_at: string, evidence: Evidence, };
+export type AlarmKind = "rewritten" | "rolled_back" | "unknown_key" | "forked";
+export type Evidence = { 
+/**
+ * The key the app trusted.
+ */
+pinned_key: string | null, 
+/**
+ * The checkpoint the app had verified before.
+ */
+trusted_checkpoint: string | null, 
+/**
+ * The checkpoint that failed, and the key the server named with it.
+ */
+received_checkpoint: string | null, received_key: string | null, 
+/**
+ * The root the app computed over the events it holds, and of how many (base64).
+ */
+cached_root: string | null, cached_size: number | null, 
+/**
+ * The consistency proof that failed.
+ */
+proof: ProofEvidence | null, 
+/**
+ * The other admin's co-signed checkpoint, for a fork.
+ */
+witness: WitnessEvidence | null, };
+export type ProofEvidence = { from: number, to: number, 
+/**
+ * The hashes, base64.
+ */
+hashes: Array<string>, };
+export type WitnessEvidence = { key: string, member_email: string, checkpoint: string, };
 /**
  * What an audit event records, in the order the window lists them.
  */

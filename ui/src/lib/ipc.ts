@@ -1,6 +1,6 @@
 // Generated from src-tauri/src/commands.rs and events.rs by `cargo xtask codegen`; do not edit.
 
-import type { AccountView, Alert, AlertFilter, AlertStatus, AppInfo, AuditEvent, AuditQuery, ExportFormat, Exported, Member, NotifySettings, Overview, OverviewQuery, Revoked, Session, SessionFacets, SessionPage, SessionPolicy, SessionQuery, SignOut, SignedOutNote, SyncStatus, Timeout, Trusted, UsualPlace, WorkspaceRevoked } from "./bindings";
+import type { AccountView, Alert, AlertFilter, AlertStatus, AppInfo, AuditEvent, AuditQuery, ExportFormat, Exported, LogTrust, Member, NotifySettings, Overview, OverviewQuery, Revoked, Session, SessionFacets, SessionPage, SessionPolicy, SessionQuery, SignOut, SignedOutNote, SyncStatus, Timeout, Trusted, UsualPlace, WorkspaceRevoked } from "./bindings";
 
 /** Every command: the arguments the shell takes (by camelCase key) and its answer. */
 export type Commands = {
@@ -33,6 +33,10 @@ export type Commands = {
   revoke_my_other_sessions: { args: Record<string, never>; answer: Revoked };
   audit_events: { args: { query: AuditQuery; beforeSeq: number | null; limit: number }; answer: AuditEvent[] };
   export_audit: { args: { query: AuditQuery; format: ExportFormat }; answer: Exported };
+  log_trust: { args: Record<string, never>; answer: LogTrust };
+  export_event_proof: { args: { seq: number }; answer: string };
+  export_log_evidence: { args: Record<string, never>; answer: string };
+  resume_log: { args: { repin: boolean }; answer: LogTrust };
   sessions_page: { args: { query: SessionQuery; offset: number; limit: number }; answer: SessionPage };
   session_facets: { args: Record<string, never>; answer: SessionFacets };
 };
