@@ -205,6 +205,46 @@ pub(crate) mod tests {
         std::fs::metadata(path).unwrap().permissions().mode() & 0o777
     }
 
+    /// The frontier moves with the cursor, and a cache without one (written before the log
+    /// was a tree) gets it from the events it holds, read back exactly as they came: with a
+    /// location's coordinates, free-form details and a newer server's names.
+    #[test]
+    fn the_frontier_covers_every_cached_event_as_the_server_sent_it() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut cache = Cache::open(&tmp.path().join("c.db"), &CacheKey::generate()).unwrap();
+        let events: Vec<AuditEvent> = (1..=37)
+            .map(|seq| {
+                let mut e = event(seq);
+                if seq % 3 == 0 {
+                    e.location = Some(setget_protocol::Location {
+                        city: Some("Zürich".into()),
+                        region: None,
+                        country: Some("Switzerland".into()),
+                        country_code: Some("CH".into()),
+                        latitude: Some(47.3769 + seq as f64 / 7.0),
+                        longitude: Some(8.541_694_999_999_999),
+                    });
+                    e.details = Some(serde_json::json!({"z": [1, "two", {"y": null}], "a": seq}));
+                    e.event = setget_protocol::EventKind::parse("session.something_newer");
+                }
+                e
+            })
+            .collect();
+        let mut wire = setget_tlog::Frontier::new();
+        for e in &events {
+            wire.push(setget_tlog::leaf::event_leaf(e));
+        }
+        cache.apply_audit(&events[..20]).unwrap();
+        cache.apply_audit_with_tree(&events[20..30], false).unwrap();
+        cache.apply_audit(&events[30..]).unwrap();
+        assert_eq!(cache.log_frontier().unwrap(), wire);
+        cache
+            .conn
+            .execute("UPDATE log_trust SET frontier = NULL", [])
+            .unwrap();
+        assert_eq!(cache.log_frontier().unwrap(), wire);
+    }
+
     /// Regression: the cache (a copy of every member's sessions and sign-ins, encrypted) was
     /// created 0644 in folders of 0755; now only its owner can read it, its WAL included.
     #[cfg(unix)]

@@ -528,3 +528,390 @@ pub fn check_bundle(bundle: &ProofBundle) -> std::result::Result<Proven, String>
         fingerprint: key.fingerprint(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use setget_tlog::NoteSigner;
+
+    /// A log of `n` leaves, its frontiers per size, and a way to sign its checkpoints.
+    struct Log {
+        leaves: Vec<Hash>,
+        key: NoteSigner,
+    }
+
+    impl Log {
+        /// A log of `n` leaves of its own (no two logs share a leaf).
+        fn new(n: usize) -> Self {
+            let history: u64 = rand::random();
+            Self {
+                leaves: (0..n)
+                    .map(|i| {
+                        setget_tlog::tree::leaf_hash(format!("event {i} of {history}").as_bytes())
+                    })
+                    .collect(),
+                key: NoteSigner::generate("setget"),
+            }
+        }
+
+        fn frontier(&self, size: usize) -> Frontier {
+            let mut f = Frontier::new();
+            for l in &self.leaves[..size] {
+                f.push(*l);
+            }
+            f
+        }
+
+        fn checkpoint(&self, size: usize) -> LogCheckpoint {
+            let cp = Checkpoint {
+                origin: "setget/acme".into(),
+                size: size as u64,
+                root: self.frontier(size).root(),
+            };
+            LogCheckpoint {
+                checkpoint: self.key.sign(&cp.body()).unwrap(),
+                size: size as u64,
+                log_key: self.key.verifier().to_string(),
+                witnesses: Vec::new(),
+            }
+        }
+
+        /// What an app trusts after verifying `size`.
+        fn trust(&self, size: usize) -> LogTrust {
+            LogTrust {
+                key: Some(self.key.verifier().to_string()),
+                origin: Some("setget/acme".into()),
+                checkpoint: Some(self.checkpoint(size).checkpoint),
+                verified_size: size as u64,
+                ..LogTrust::default()
+            }
+        }
+
+        /// The consistency proof between two sizes, base64.
+        fn proof(&self, from: usize, to: usize) -> Vec<String> {
+            struct Mem(Vec<Vec<Hash>>);
+            impl setget_tlog::tree::NodeReader for Mem {
+                fn read(
+                    &mut self,
+                    nodes: &[setget_tlog::Node],
+                ) -> std::result::Result<Vec<Hash>, setget_tlog::tree::Error> {
+                    Ok(nodes
+                        .iter()
+                        .map(|&n| {
+                            let (leaf, at) = setget_tlog::tree::holder(n);
+                            self.0[leaf as usize][at]
+                        })
+                        .collect())
+                }
+            }
+            let mut mem = Mem(Vec::new());
+            for (i, l) in self.leaves.iter().enumerate() {
+                let sib = setget_tlog::tree::siblings_for_append(i as u64);
+                let sib = setget_tlog::tree::NodeReader::read(&mut mem, &sib).unwrap();
+                mem.0
+                    .push(setget_tlog::tree::hashes_to_store(i as u64, *l, &sib).unwrap());
+            }
+            setget_tlog::tree::prove_consistency(from as u64, to as u64, &mut mem)
+                .unwrap()
+                .iter()
+                .map(|h| B64.encode(h))
+                .collect()
+        }
+    }
+
+    fn now() -> DateTime<Utc> {
+        DateTime::from_timestamp(1_800_000_000, 0).unwrap()
+    }
+
+    fn examined(e: Examination) -> Examined {
+        match e {
+            Examination::Examined(e) => *e,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn failed(e: Examination) -> LogAlarm {
+        match e {
+            Examination::Failed(a) => *a,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_first_checkpoint_pins_the_key_and_must_cover_the_cached_events() {
+        let log = Log::new(9);
+        let trust = LogTrust::default();
+        let got = log.checkpoint(9);
+        let e = examined(examine(
+            &trust,
+            &log.frontier(9),
+            &got,
+            "acme",
+            &[],
+            now(),
+            true,
+        ));
+        assert!(e.key_changed);
+        assert_eq!(e.origin, "setget/acme");
+        assert_eq!(e.proof_needed, None);
+        conclude(&trust, &log.frontier(9), &got, &e, &[], now()).unwrap();
+        // Cached events that are not the signed ones.
+        let other = Log::new(9);
+        let alarm = conclude(&trust, &other.frontier(9), &got, &e, &[], now()).unwrap_err();
+        assert_eq!(alarm.kind, AlarmKind::Rewritten);
+        // A checkpoint ahead of the cache waits for the events; one of another workspace
+        // fails.
+        assert!(matches!(
+            examine(&trust, &log.frontier(5), &got, "acme", &[], now(), true),
+            Examination::Ahead
+        ));
+        let a = failed(examine(
+            &trust,
+            &log.frontier(9),
+            &got,
+            "other",
+            &[],
+            now(),
+            true,
+        ));
+        assert_eq!(a.kind, AlarmKind::Rewritten);
+    }
+
+    #[test]
+    fn a_later_checkpoint_needs_a_proof_from_the_trusted_one() {
+        let log = Log::new(20);
+        let trust = log.trust(7);
+        let got = log.checkpoint(20);
+        let e = examined(examine(
+            &trust,
+            &log.frontier(20),
+            &got,
+            "acme",
+            &[],
+            now(),
+            true,
+        ));
+        assert_eq!(e.proof_needed, Some((7, 20)));
+        conclude(
+            &trust,
+            &log.frontier(20),
+            &got,
+            &e,
+            &log.proof(7, 20),
+            now(),
+        )
+        .unwrap();
+        let mut forged = log.proof(7, 20);
+        forged.swap(0, 1);
+        let a = conclude(&trust, &log.frontier(20), &got, &e, &forged, now()).unwrap_err();
+        assert_eq!(a.kind, AlarmKind::Rewritten);
+        assert_eq!(a.evidence.proof.unwrap().hashes, forged);
+        let a = conclude(&trust, &log.frontier(20), &got, &e, &["x".into()], now()).unwrap_err();
+        assert_eq!(a.kind, AlarmKind::Rewritten);
+    }
+
+    #[test]
+    fn a_smaller_latest_checkpoint_is_a_rollback_and_a_smaller_streamed_one_only_stale() {
+        let log = Log::new(20);
+        let trust = log.trust(12);
+        let got = log.checkpoint(10);
+        let a = failed(examine(
+            &trust,
+            &log.frontier(12),
+            &got,
+            "acme",
+            &[],
+            now(),
+            true,
+        ));
+        assert_eq!(a.kind, AlarmKind::RolledBack);
+        // The cache holds more than the server now claims.
+        let a = failed(examine(
+            &log.trust(10),
+            &log.frontier(12),
+            &got,
+            "acme",
+            &[],
+            now(),
+            true,
+        ));
+        assert_eq!(a.kind, AlarmKind::RolledBack);
+        // From the stream, older than the cache: consistent with the trusted one, fine.
+        let Examination::Stale(stale) =
+            examine(&trust, &log.frontier(14), &got, "acme", &[], now(), false)
+        else {
+            panic!("not stale");
+        };
+        assert_eq!(stale.proof_needed, Some((10, 12)));
+        conclude_stale(
+            &trust,
+            &log.frontier(14),
+            &got,
+            &stale,
+            &log.proof(10, 12),
+            now(),
+        )
+        .unwrap();
+        // A streamed checkpoint of another history is a rewrite.
+        let fork = Log {
+            key: NoteSigner::from_private_string(&log.key.to_private_string()).unwrap(),
+            ..Log::new(20)
+        };
+        let forked = fork.checkpoint(10);
+        let Examination::Stale(stale) = examine(
+            &trust,
+            &log.frontier(14),
+            &forked,
+            "acme",
+            &[],
+            now(),
+            false,
+        ) else {
+            panic!("not stale");
+        };
+        let a = conclude_stale(
+            &trust,
+            &log.frontier(14),
+            &forked,
+            &stale,
+            &fork.proof(10, 12),
+            now(),
+        )
+        .unwrap_err();
+        assert_eq!(a.kind, AlarmKind::Rewritten);
+    }
+
+    #[test]
+    fn the_same_size_with_another_root_is_a_rewrite() {
+        let log = Log::new(8);
+        let mut other = Log::new(8);
+        other.key = NoteSigner::from_private_string(&log.key.to_private_string()).unwrap();
+        let trust = log.trust(8);
+        let got = other.checkpoint(8);
+        let e = examined(examine(
+            &trust,
+            &other.frontier(8),
+            &got,
+            "acme",
+            &[],
+            now(),
+            true,
+        ));
+        let a = conclude(&trust, &other.frontier(8), &got, &e, &[], now()).unwrap_err();
+        assert_eq!(a.kind, AlarmKind::Rewritten);
+        assert!(a.detail.contains("two different roots"), "{}", a.detail);
+    }
+
+    #[test]
+    fn a_new_key_is_followed_only_through_rotations_the_pinned_key_signed() {
+        let log = Log::new(6);
+        let trust = log.trust(4);
+        let second = NoteSigner::generate("setget");
+        let third = NoteSigner::generate("setget");
+        let rotated = |key: &NoteSigner| Log {
+            leaves: log.leaves.clone(),
+            key: NoteSigner::from_private_string(&key.to_private_string()).unwrap(),
+        };
+        let got = rotated(&third).checkpoint(6);
+        // Unannounced: an unknown key.
+        let a = failed(examine(
+            &trust,
+            &log.frontier(6),
+            &got,
+            "acme",
+            &[],
+            now(),
+            true,
+        ));
+        assert_eq!(a.kind, AlarmKind::UnknownKey);
+        // Announced in a chain: pinned → second → third.
+        let chain = vec![
+            setget_tlog::rotation::statement(&second, &third.verifier()).unwrap(),
+            setget_tlog::rotation::statement(&log.key, &second.verifier()).unwrap(),
+        ];
+        let e = examined(examine(
+            &trust,
+            &log.frontier(6),
+            &got,
+            "acme",
+            &chain,
+            now(),
+            true,
+        ));
+        assert!(e.key_changed);
+        assert_eq!(e.key, third.verifier());
+        // A statement signed by anyone else announces nothing.
+        let forged = vec![setget_tlog::rotation::statement(&second, &third.verifier()).unwrap()];
+        let a = failed(examine(
+            &trust,
+            &log.frontier(6),
+            &got,
+            "acme",
+            &forged,
+            now(),
+            true,
+        ));
+        assert_eq!(a.kind, AlarmKind::UnknownKey);
+        // A checkpoint naming the pinned key but signed by another is refused too.
+        let mut impostor = rotated(&second).checkpoint(6);
+        impostor.log_key = log.key.verifier().to_string();
+        let a = failed(examine(
+            &trust,
+            &log.frontier(6),
+            &impostor,
+            "acme",
+            &[],
+            now(),
+            true,
+        ));
+        assert_eq!(a.kind, AlarmKind::UnknownKey);
+    }
+
+    #[test]
+    fn a_proof_bundle_holds_only_as_written() {
+        let log = Log::new(5);
+        let event: setget_protocol::AuditEvent = serde_json::from_value(serde_json::json!({
+            "seq": 3, "id": "e3", "event": "session.signed_in", "at": "2026-04-08T12:00:00Z",
+            "member_id": "m1", "member_email": "a@b.c", "session_id": null, "actor_id": null,
+            "actor_email": null, "ip": "81.2.69.142", "user_agent": null, "device": null,
+            "location": {"city": "London", "region": null, "country": "GB", "country_code": "GB",
+                         "latitude": 51.5142, "longitude": -0.0931},
+            "auth_method": "password", "reason": null, "details": {"b": 1, "a": [true, null]}
+        }))
+        .unwrap();
+        let mut leaves = log.leaves.clone();
+        leaves[2] = setget_tlog::leaf::event_leaf(&event);
+        let log = Log {
+            leaves,
+            key: log.key,
+        };
+        let proof = {
+            // Inclusion of leaf 2 in 5: the sibling hashes from the bottom up.
+            let l = &log.leaves;
+            let n01 = setget_tlog::tree::node_hash(&l[0], &l[1]);
+            vec![l[3], n01, l[4]]
+        };
+        let bundle = ProofBundle {
+            format: PROOF_FORMAT.into(),
+            event: event.clone(),
+            checkpoint: log.checkpoint(5).checkpoint,
+            log_key: log.key.verifier().to_string(),
+            proof: proof.iter().map(|h| B64.encode(h)).collect(),
+        };
+        let proven = check_bundle(&bundle).unwrap();
+        assert_eq!((proven.seq, proven.size), (3, 5));
+        assert_eq!(proven.fingerprint, log.key.verifier().fingerprint());
+        let mut edited = bundle.clone();
+        edited.event.ip = Some("203.0.113.1".into());
+        assert!(check_bundle(&edited).is_err());
+        let mut moved = bundle.clone();
+        moved.event.seq = 2;
+        assert!(check_bundle(&moved).is_err());
+        let mut other_key = bundle.clone();
+        other_key.log_key = NoteSigner::generate("setget").verifier().to_string();
+        assert!(check_bundle(&other_key).is_err());
+        let mut other_format = bundle;
+        other_format.format = "v0".into();
+        assert!(check_bundle(&other_format).is_err());
+    }
+}
