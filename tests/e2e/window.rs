@@ -1278,6 +1278,19 @@ async fn the_audit_log_shows_what_it_verified_exports_a_proof_and_shows_an_alarm
         evidence["evidence"]["pinned_key"],
         key.verifier().to_string()
     );
+    // The Overview says so too, and leads to it.
+    click(&client, "[data-testid=tab-overview]").await;
+    let text = wait_for(&client, "[data-testid=overview-log-alarm]")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.contains("Audit history is signed with an unknown key"),
+        "{text}"
+    );
+    click(&client, "[data-testid=overview-log-alarm-open]").await;
+    wait_for(&client, "[data-testid=log-alarm][data-kind=unknown_key]").await;
     click(&client, "[data-testid=tab-settings]").await;
     let pinned = wait_for(&client, "[data-testid=log-key-fingerprint]")
         .await
