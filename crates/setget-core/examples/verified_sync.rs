@@ -2,7 +2,8 @@
 //! server with its own home and an in-memory secret store, runs a first sync with the log
 //! verified or not, and, verified, follows the event stream while `LIVE` policy changes are
 //! made: each change's event is timed from the change's answer to the app's verification of
-//! the checkpoint that covers it. Prints one JSON line.
+//! the checkpoint that covers it, and each stream checkpoint's verification on its own (from
+//! its arrival to its record). Prints one JSON line.
 //!
 //! Usage: `verified_sync URL EMAIL PASSWORD HOME on|off [LIVE]`.
 
@@ -56,6 +57,11 @@ fn main() -> anyhow::Result<()> {
         if verify && live > 0 {
             live_ms = follow(&engine, url, email, password, live).await?;
         }
+        let verify_ms: Vec<f64> = engine
+            .checkpoint_verify_times()
+            .iter()
+            .map(|d| d.as_secs_f64() * 1000.0)
+            .collect();
         println!(
             "{}",
             serde_json::json!({
@@ -63,6 +69,7 @@ fn main() -> anyhow::Result<()> {
                 "verified_size": trust.verified_size,
                 "alarm": trust.alarm.is_some(),
                 "live_ms": live_ms,
+                "verify_ms": verify_ms,
             })
         );
         anyhow::Ok(())

@@ -27,6 +27,7 @@ mod write;
 
 pub use overview::{DayCount, MAX_PLACES, Overview, OverviewQuery, Place, TIMELINE_DAYS};
 pub use readers::Readers;
+pub use write::Tree;
 
 /// The key of one cache file: 32 random bytes, kept as 64 hex digits in the keyring.
 #[derive(Debug, Clone)]
@@ -235,8 +236,17 @@ pub(crate) mod tests {
             wire.push(setget_tlog::leaf::event_leaf(e));
         }
         cache.apply_audit(&events[..20]).unwrap();
-        cache.apply_audit_with_tree(&events[20..30], false).unwrap();
-        cache.apply_audit(&events[30..]).unwrap();
+        cache
+            .apply_audit_with_tree(&events[20..30], Tree::Skip)
+            .unwrap();
+        let leaves: Vec<_> = events[28..]
+            .iter()
+            .map(setget_tlog::leaf::event_leaf)
+            .collect();
+        // A page overlapping what is stored: its replayed events' leaves are not added twice.
+        cache
+            .apply_audit_with_tree(&events[28..], Tree::Leaves(&leaves))
+            .unwrap();
         assert_eq!(cache.log_frontier().unwrap(), wire);
         cache
             .conn

@@ -32,7 +32,9 @@ use crate::notify::{Dispatcher, NoticeAction, Notifier, NotifySettings};
 
 mod actions;
 use crate::secret::{SecretStore, Sensitive};
-use crate::sync::{CatchUp, DeepCheck, REPORT_FRESH, SyncOptions, SyncState, SyncStatus, Syncer};
+use crate::sync::{
+    CatchUp, DeepCheck, REPORT_FRESH, SyncOptions, SyncState, SyncStatus, Syncer, VerifyTimes,
+};
 
 /// What the window shows of the account.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
@@ -104,6 +106,8 @@ pub struct Engine {
     dispatcher: Arc<Dispatcher>,
     clock: Arc<dyn Clock>,
     options: SyncOptions,
+    /// How long the stream's checkpoints took to verify.
+    verify_times: Arc<VerifyTimes>,
     account: Mutex<Option<Signed>>,
     status: watch::Sender<SyncStatus>,
     task: Mutex<Option<tokio::task::JoinHandle<()>>>,
@@ -129,6 +133,7 @@ impl Engine {
             secrets,
             clock,
             options: SyncOptions::default(),
+            verify_times: Arc::new(VerifyTimes::default()),
             account: Mutex::new(None),
             status: watch::Sender::new(SyncStatus {
                 state: SyncState::Idle,
@@ -335,6 +340,13 @@ impl Engine {
             Some(Arc::clone(&self.dispatcher)),
         )
         .witnessing(Arc::clone(&signed.witness))
+        .timing(Arc::clone(&self.verify_times))
+    }
+
+    /// How long the event stream's checkpoints took to verify, oldest first (the last
+    /// 10,000; for benchmarks and diagnostics).
+    pub fn checkpoint_verify_times(&self) -> Vec<std::time::Duration> {
+        self.verify_times.all()
     }
 
     fn sync_running(&self) -> bool {

@@ -30,7 +30,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
 use crate::alerts::Alert;
-use crate::cache::{AuditApplied, Cache};
+use crate::cache::{AuditApplied, Cache, Tree};
 use crate::credential::Credential;
 use crate::error::{CoreError, ErrorKind, Result};
 use crate::judge::Judge;
@@ -190,6 +190,37 @@ pub struct Syncer {
     /// Where an alarm about the audit log itself is notified: whichever sync finds it, a
     /// one-off catch-up too (it is notified once, when first raised).
     alarms: Option<Arc<Dispatcher>>,
+    /// How long the event stream's checkpoints took to verify (see [`VerifyTimes`]).
+    verify_times: Option<Arc<VerifyTimes>>,
+}
+
+/// How long each of the event stream's checkpoints took to verify, from its arrival to its
+/// record in the cache (the proof fetched, the root compared), newest last; the last
+/// [`VerifyTimes::KEPT`] only. For benchmarks and diagnostics.
+#[derive(Debug, Default)]
+pub struct VerifyTimes(Mutex<std::collections::VecDeque<Duration>>);
+
+impl VerifyTimes {
+    /// How many times are kept.
+    pub const KEPT: usize = 10_000;
+
+    pub(crate) fn record(&self, took: Duration) {
+        let mut times = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if times.len() == Self::KEPT {
+            times.pop_front();
+        }
+        times.push_back(took);
+    }
+
+    /// The times kept, oldest first.
+    pub fn all(&self) -> Vec<Duration> {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .copied()
+            .collect()
+    }
 }
 
 /// A running sync records its state at least this often (while it publishes), so that a
@@ -227,7 +258,14 @@ impl Syncer {
             dispatcher,
             raised: AtomicU64::new(0),
             witness: None,
+            verify_times: None,
         }
+    }
+
+    /// The same sync, recording how long the stream's checkpoints take to verify.
+    pub(crate) fn timing(mut self, times: Arc<VerifyTimes>) -> Self {
+        self.verify_times = Some(times);
+        self
     }
 
     /// The same sync, co-signing the checkpoints it verifies with `key`.

@@ -3,7 +3,7 @@
 //! event, which moves with the audit cursor in the same transaction.
 
 use rusqlite::{OptionalExtension as _, params};
-use setget_protocol::{AuditEvent, EventKind};
+use setget_protocol::EventKind;
 use setget_tlog::Frontier;
 
 use super::query::{EVENT_COLUMNS, event_row};
@@ -42,15 +42,15 @@ pub(super) fn frontier_at(conn: &Connection, cursor: i64) -> rusqlite::Result<Fr
     Ok(frontier)
 }
 
-/// Appends `fresh` (the events after `cursor`, in order) to the stored frontier.
+/// Appends the leaves of the events after `cursor`, in order, to the stored frontier.
 pub(super) fn extend_frontier(
     conn: &Connection,
     cursor: i64,
-    fresh: &[&AuditEvent],
+    leaves: &[setget_tlog::Hash],
 ) -> rusqlite::Result<()> {
     let mut frontier = frontier_at(conn, cursor)?;
-    for e in fresh {
-        frontier.push(setget_tlog::leaf::event_leaf(e));
+    for leaf in leaves {
+        frontier.push(*leaf);
     }
     conn.execute(
         "UPDATE log_trust SET frontier = ?1 WHERE id = 1",

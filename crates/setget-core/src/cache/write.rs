@@ -201,18 +201,26 @@ impl Cache {
     /// transaction. Events at or below the cursor are replays and are skipped; a page that
     /// does not continue the log without a hole is refused as a [`AuditApplied::Gap`].
     pub fn apply_audit(&mut self, events: &[AuditEvent]) -> Result<AuditApplied> {
-        self.apply_audit_with_tree(events, true)
+        self.apply_audit_with_tree(events, Tree::Compute)
     }
 
-    /// [`Cache::apply_audit`], keeping the tree's frontier (`tree`) or not (to measure what
-    /// verification costs; a frontier left behind is computed again when next needed).
+    /// [`Cache::apply_audit`], with the tree's frontier kept as `tree` says.
     pub fn apply_audit_with_tree(
         &mut self,
         events: &[AuditEvent],
-        tree: bool,
+        tree: Tree<'_>,
     ) -> Result<AuditApplied> {
+        if let Tree::Leaves(leaves) = tree
+            && leaves.len() != events.len()
+        {
+            return Err(storage(
+                "store audit events",
+                "a leaf hash for each event was expected",
+            ));
+        }
         let cursor = self.cursors()?.audit_seq;
         let fresh: Vec<&AuditEvent> = events.iter().filter(|e| e.seq > cursor).collect();
+        let skipped = events.len() - fresh.len();
         for (expected, e) in (cursor + 1..).zip(&fresh) {
             if e.seq != expected {
                 return Ok(AuditApplied::Gap {
@@ -239,8 +247,17 @@ impl Cache {
                 insert_event(&mut insert, e).map_err(|e| storage("store audit events", e))?;
             }
         }
-        if tree {
-            super::trust::extend_frontier(&tx, cursor, &fresh)
+        let leaves: Vec<setget_tlog::Hash> = match tree {
+            Tree::Skip => Vec::new(),
+            Tree::Compute => fresh
+                .iter()
+                .map(|e| setget_tlog::leaf::event_leaf(e))
+                .collect(),
+            // The events at or below the cursor come first in an ascending page.
+            Tree::Leaves(leaves) => leaves[skipped..].to_vec(),
+        };
+        if !matches!(tree, Tree::Skip) {
+            super::trust::extend_frontier(&tx, cursor, &leaves)
                 .map_err(|e| storage("store audit events", e))?;
         }
         tx.execute(
@@ -264,4 +281,17 @@ impl Cache {
             .map(|_| ())
             .map_err(|e| storage("store the session policy", e))
     }
+}
+
+/// How [`Cache::apply_audit_with_tree`] keeps the audit log's frontier.
+#[derive(Debug, Clone, Copy)]
+pub enum Tree<'a> {
+    /// Hashes each event's leaf.
+    Compute,
+    /// The events' leaf hashes, one per event in order, already computed (off the writer's
+    /// thread).
+    Leaves(&'a [setget_tlog::Hash]),
+    /// Keeps no frontier (to measure what verification costs; a frontier left behind is
+    /// computed again when next needed).
+    Skip,
 }

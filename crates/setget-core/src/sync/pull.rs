@@ -215,19 +215,34 @@ impl Syncer {
         let cred = Arc::clone(&self.cred);
         let slug = self.slug();
         let per_page = self.opts.page_size;
+        // Each event's leaf in the log's tree is hashed here, in the fetching task, while the
+        // page before is written: the writer only folds the hashes into the frontier.
+        let tree = self.opts.verify_log;
         let mut pages = self.fetch_pages(
             from,
             move |after| {
                 let cred = Arc::clone(&cred);
                 let slug = slug.clone();
                 async move {
-                    cred.call(|client, token| async move {
-                        client.audit_after(&token, &slug, after, per_page).await
+                    let page = cred
+                        .call(|client, token| async move {
+                            client.audit_after(&token, &slug, after, per_page).await
+                        })
+                        .await?;
+                    Ok(Page {
+                        total: page.total,
+                        results: page
+                            .results
+                            .into_iter()
+                            .map(|e| {
+                                let leaf = tree.then(|| setget_tlog::leaf::event_leaf(&e));
+                                (e, leaf)
+                            })
+                            .collect(),
                     })
-                    .await
                 }
             },
-            |e: &AuditEvent| e.seq,
+            |(e, _): &(AuditEvent, Option<setget_tlog::Hash>)| e.seq,
         );
         let mut applied = 0;
         let mut first = true;
@@ -242,27 +257,28 @@ impl Syncer {
                 let until = from.saturating_add(i64::try_from(page.total).unwrap_or(i64::MAX));
                 self.db(move |c| c.start_history(until)).await?;
             }
-            let n = page.results.len() as u64;
-            implied.policy |= page
-                .results
-                .iter()
-                .any(|e| e.event == EventKind::PolicyUpdated);
-            let unseen: Vec<String> = page
-                .results
+            let (rows, leaves): (Vec<AuditEvent>, Vec<Option<setget_tlog::Hash>>) =
+                page.results.into_iter().unzip();
+            let leaves: Option<Vec<setget_tlog::Hash>> = leaves.into_iter().collect();
+            let n = rows.len() as u64;
+            implied.policy |= rows.iter().any(|e| e.event == EventKind::PolicyUpdated);
+            let unseen: Vec<String> = rows
                 .iter()
                 .filter_map(|e| e.member_id.clone())
                 .filter(|id| implied.checked.insert(id.clone()))
                 .collect();
-            let rows = page.results;
             let judge = Arc::clone(&self.judge);
             let now = self.clock.now();
-            let tree = self.opts.verify_log;
             let (outcome, unknown, alerts) = self
                 .db(move |c| {
                     let mut unknown = false;
                     for id in &unseen {
                         unknown = unknown || !c.has_member(id)?;
                     }
+                    let tree = match &leaves {
+                        Some(leaves) => Tree::Leaves(leaves),
+                        None => Tree::Skip,
+                    };
                     let outcome = c.apply_audit_with_tree(&rows, tree)?;
                     // Judged while the next page is on its way, from the rows in memory.
                     let alerts = match outcome {

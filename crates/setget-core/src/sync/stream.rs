@@ -167,7 +167,11 @@ impl Syncer {
                         batch.iter().filter_map(|e| e.member_id.clone()).collect();
                     let judge = Arc::clone(&self.judge);
                     let now = self.clock.now();
-                    let tree = self.opts.verify_log;
+                    let tree = if self.opts.verify_log {
+                        crate::cache::Tree::Compute
+                    } else {
+                        crate::cache::Tree::Skip
+                    };
                     let (applied, known, alerts) = self
                         .db(move |c| {
                             let mut known = true;

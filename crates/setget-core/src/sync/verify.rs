@@ -192,6 +192,18 @@ impl Syncer {
         got: &LogCheckpoint,
         latest: bool,
     ) -> Result<Judged> {
+        let started = std::time::Instant::now();
+        let judged = self.judge_checkpoint_inner(got, latest).await?;
+        if !latest
+            && judged == Judged::Verified
+            && let Some(times) = &self.verify_times
+        {
+            times.record(started.elapsed());
+        }
+        Ok(judged)
+    }
+
+    async fn judge_checkpoint_inner(&self, got: &LogCheckpoint, latest: bool) -> Result<Judged> {
         let slug = self.slug();
         let now = self.clock.now();
         let (trust, frontier, rotations) = self
