@@ -549,3 +549,7 @@ pub struct WitnessRow {
 
 /// How many witnesses a checkpoint lists: the most recently heard from.
 pub const LISTED_WITNESSES: u32 = 50;
+
+/// How many witness keys one member keeps (an app per device, a reinstall now and then); a
+/// member's next one replaces their least recently heard from.
+pub const WITNESS_KEYS_PER_MEMBER: u32 = 10;

@@ -343,6 +343,29 @@ async fn a_witness_co_signature_is_kept_and_listed_and_a_bad_one_changes_nothing
         Checkpoint::open(kept["checkpoint"].as_str().unwrap(), &key).unwrap(),
         forked
     );
+
+    // One member's keys are capped: their eleventh replaces the one heard from longest ago.
+    let mut keys = Vec::new();
+    for _ in 0..11 {
+        h.clock.advance(chrono::Duration::seconds(1));
+        let device = NoteSigner::generate("admin-app-device");
+        let line = device.cosign(&cp.body(), 5).unwrap();
+        let device_key = device.verifier().to_string();
+        let (status, _, _) = h.send(post(&owner, &device_key, &note, &line)).await;
+        assert_eq!(status, StatusCode::NO_CONTENT);
+        keys.push(device_key);
+    }
+    let body = checkpoint(&h, &token).await.2;
+    let owners: Vec<&str> = body["witnesses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|w| w["member_email"] == OWNER)
+        .map(|w| w["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(owners.len(), 10, "{owners:?}");
+    assert!(owners.contains(&keys[10].as_str()));
+    assert!(!owners.contains(&own_key.as_str()) && !owners.contains(&keys[0].as_str()));
 }
 
 #[tokio::test]

@@ -10,8 +10,8 @@ use setget_tlog::tree;
 use setget_tlog::{Hash, Node, Plan};
 
 use super::rows::{
-    AuditFilter, LISTED_WITNESSES, MemberRow, NewEvent, WitnessRow, from_ts, leaf_index,
-    node_from_blob, node_place, tree_blob, ts,
+    AuditFilter, LISTED_WITNESSES, MemberRow, NewEvent, WITNESS_KEYS_PER_MEMBER, WitnessRow,
+    from_ts, leaf_index, node_from_blob, node_place, tree_blob, ts,
 };
 use super::{Conn, Error, Result, all, commit, count, exec, json, one, parsed_opt};
 
@@ -339,9 +339,9 @@ impl Conn<'_> {
         witness: &WitnessRow,
         now: DateTime<Utc>,
     ) -> Result<()> {
-        let c = &*self.client().await?;
+        let tx = self.client().await?.transaction().await?;
         exec(
-            c,
+            &tx,
             "INSERT INTO audit_witnesses
                  (workspace_id, witness_key, member_id, size, root, cosignature, at)
              VALUES ($1, $2, $3, $4, $5, $6, $7)
@@ -360,6 +360,21 @@ impl Conn<'_> {
             ],
         )
         .await?;
+        exec(
+            &tx,
+            "DELETE FROM audit_witnesses WHERE workspace_id = $1 AND member_id = $2
+                 AND witness_key NOT IN (
+                     SELECT witness_key FROM audit_witnesses
+                     WHERE workspace_id = $1 AND member_id = $2
+                     ORDER BY at DESC, witness_key LIMIT $3)",
+            &[
+                &workspace_id,
+                &member_id,
+                &i64::from(WITNESS_KEYS_PER_MEMBER),
+            ],
+        )
+        .await?;
+        tx.commit().await?;
         Ok(())
     }
 

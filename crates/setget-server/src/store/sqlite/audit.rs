@@ -344,7 +344,8 @@ impl Conn<'_> {
         witness: &WitnessRow,
         now: DateTime<Utc>,
     ) -> rusqlite::Result<()> {
-        self.0.execute(
+        let tx = self.0.transaction()?;
+        tx.execute(
             "INSERT INTO audit_witnesses
                  (workspace_id, witness_key, member_id, size, root, cosignature, at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
@@ -362,7 +363,15 @@ impl Conn<'_> {
                 ts(now)
             ],
         )?;
-        Ok(())
+        tx.execute(
+            "DELETE FROM audit_witnesses WHERE workspace_id = ?1 AND member_id = ?2
+                 AND witness_key NOT IN (
+                     SELECT witness_key FROM audit_witnesses
+                     WHERE workspace_id = ?1 AND member_id = ?2
+                     ORDER BY at DESC, witness_key LIMIT ?3)",
+            params![workspace_id, member_id, WITNESS_KEYS_PER_MEMBER],
+        )?;
+        tx.commit()
     }
 
     /// The witnesses most recently heard from, newest first.
