@@ -116,6 +116,11 @@ fn config_text(user_agent: &str, ip: &str, signed_in: bool) -> String {
         ("/api/workspaces/{slug}/session-policy/", "PATCH"),
         ("/api/workspaces/{slug}/audit-logs/", "GET"),
         ("/api/workspaces/{slug}/sessions/", "GET"),
+        // Sizes and seqs beyond the log, and keys, checkpoints and co-signatures that do
+        // not verify, are refused though the document's types allow them.
+        ("/api/workspaces/{slug}/audit-log/proof/consistency/", "GET"),
+        ("/api/workspaces/{slug}/audit-log/proof/inclusion/", "GET"),
+        ("/api/workspaces/{slug}/audit-log/witness/", "POST"),
     ] {
         text.push_str(&format!(
             "\n[[operations]]\ninclude-path = \"{path}\"\ninclude-method = \"{method}\"\n\

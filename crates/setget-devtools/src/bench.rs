@@ -247,9 +247,10 @@ pub(crate) async fn event_latency(
             buffer.push_str(&String::from_utf8_lossy(&chunk));
             while let Some(end) = buffer.find("\n\n") {
                 let block: String = buffer.drain(..end + 2).collect();
-                if block.lines().any(|l| l.starts_with("event: "))
-                    && tx.send(Instant::now()).is_err()
-                {
+                // An audit event (it has an id); the checkpoints between them have none.
+                let audit = block.lines().any(|l| l.starts_with("event: "))
+                    && block.lines().any(|l| l.starts_with("id: "));
+                if audit && tx.send(Instant::now()).is_err() {
                     return;
                 }
             }
