@@ -268,7 +268,11 @@ mod tests {
             serde_json::to_string(&newer).unwrap_or_default(),
             "\"session.mfa_verified\""
         );
-        assert_eq!(EventKind::KNOWN.len(), 9);
+        assert_eq!(EventKind::KNOWN.len(), 10);
+        assert_eq!(
+            EventKind::parse("audit_log.key_rotated"),
+            EventKind::LogKeyRotated
+        );
         assert!(EventKind::KNOWN.contains(&EventKind::parse("user.sessions_terminated")));
     }
 
@@ -288,6 +292,7 @@ mod tests {
         }
         for e in [
             "auth.sign_in_failed",
+            "audit_log.key_rotated",
             "settings.security.updated",
             "billing.updated",
         ] {
