@@ -68,12 +68,10 @@ async fn checkpoint(
         let witnesses = conn
             .witnesses(&ws.id)?
             .into_iter()
+            // As kept: never signed again here, so that a row written into the database
+            // cannot have this server's key sign a root of its choosing.
             .map(|w| WitnessCheckpoint {
-                checkpoint: format!(
-                    "{}{}",
-                    app2.log_key().sign_checkpoint(&ws.slug, w.size, w.root),
-                    w.cosignature
-                ),
+                checkpoint: format!("{}{}", w.checkpoint, w.cosignature),
                 key: w.key,
                 member_email: w.member_email,
             })
@@ -194,6 +192,7 @@ async fn witness(
             ApiError::invalid_request("the co-signature does not verify for the checkpoint")
         })?;
     let now = app.clock().now();
+    let app2 = app.clone();
     app.blocking(move |store| {
         let mut conn = store.lock();
         let ws = &authed.workspace;
@@ -213,6 +212,9 @@ async fn witness(
                 member_email: authed.member.email.clone(),
                 size,
                 root,
+                // The body this server's key signed (verified above); signed again, it is
+                // the same note without whatever else the poster appended.
+                checkpoint: app2.log_key().sign_checkpoint(&ws.slug, size, root),
                 cosignature: line,
             },
             now,

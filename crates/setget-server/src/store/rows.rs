@@ -543,6 +543,8 @@ pub struct WitnessRow {
     pub size: u64,
     /// The root of the checkpoint co-signed.
     pub root: setget_tlog::Hash,
+    /// That checkpoint as this server's key signed it, verified when posted.
+    pub checkpoint: String,
     /// The co-signature line.
     pub cosignature: String,
 }

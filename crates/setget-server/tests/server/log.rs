@@ -317,6 +317,29 @@ async fn a_witness_co_signature_is_kept_and_listed_and_a_bad_one_changes_nothing
     let listed = Checkpoint::open(body["witnesses"][0]["checkpoint"].as_str().unwrap(), &key);
     assert_eq!(listed.unwrap().size, cp.size);
 
+    // Another admin replaying the owner's co-signature does not take the owner's key over.
+    let (status, _, _) = h.send(post(&token, &own_key, &note, &line)).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let body = checkpoint(&h, &token).await.2;
+    assert_eq!(body["witnesses"][0]["member_email"], OWNER);
+    // A row written into the database is served as it is: the server's key signs no root of
+    // the writer's choosing.
+    h.database().test_execute(&format!(
+        "INSERT INTO audit_witnesses
+             (workspace_id, witness_key, member_id, size, root, checkpoint, cosignature, at)
+         SELECT workspace_id, 'planted', member_id, size, root, 'a note nobody signed',
+                cosignature, at + 1
+         FROM audit_witnesses WHERE witness_key = '{own_key}'"
+    ));
+    let body = checkpoint(&h, &token).await.2;
+    let planted = body["witnesses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["key"] == "planted")
+        .unwrap();
+    assert!(Checkpoint::open(planted["checkpoint"].as_str().unwrap(), &key).is_err());
+
     // A checkpoint the server's key signed over a root this database does not hold (another
     // copy of the log, forked) is kept as signed: every admin's app must see it.
     let forked = Checkpoint {

@@ -343,18 +343,20 @@ impl Conn<'_> {
         exec(
             &tx,
             "INSERT INTO audit_witnesses
-                 (workspace_id, witness_key, member_id, size, root, cosignature, at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)
+                 (workspace_id, witness_key, member_id, size, root, checkpoint, cosignature, at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
              ON CONFLICT (workspace_id, witness_key) DO UPDATE SET
-                 member_id = excluded.member_id, size = excluded.size, root = excluded.root,
+                 size = excluded.size, root = excluded.root, checkpoint = excluded.checkpoint,
                  cosignature = excluded.cosignature, at = excluded.at
-             WHERE excluded.size >= audit_witnesses.size",
+             WHERE excluded.size >= audit_witnesses.size
+                 AND excluded.member_id = audit_witnesses.member_id",
             &[
                 &workspace_id,
                 &witness.key,
                 &member_id,
                 &i64::try_from(witness.size).unwrap_or(i64::MAX),
                 &&witness.root[..],
+                &witness.checkpoint,
                 &witness.cosignature,
                 &ts(now),
             ],
@@ -385,7 +387,7 @@ impl Conn<'_> {
         let c = &*self.client().await?;
         all(
             c,
-            "SELECT w.witness_key, m.email, w.size, w.cosignature, w.root
+            "SELECT w.witness_key, m.email, w.size, w.cosignature, w.root, w.checkpoint
              FROM audit_witnesses w JOIN members m ON m.id = w.member_id
              WHERE w.workspace_id = $1 ORDER BY w.at DESC, w.witness_key LIMIT $2",
             &[&workspace_id, &i64::from(LISTED_WITNESSES)],
@@ -402,6 +404,7 @@ impl Conn<'_> {
                     .try_get::<_, Vec<u8>>(4)?
                     .try_into()
                     .map_err(|_| Error::Data("witness root that is not a hash".into()))?,
+                checkpoint: r.try_get(5)?,
             })
         })
         .collect()

@@ -347,18 +347,20 @@ impl Conn<'_> {
         let tx = self.0.transaction()?;
         tx.execute(
             "INSERT INTO audit_witnesses
-                 (workspace_id, witness_key, member_id, size, root, cosignature, at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                 (workspace_id, witness_key, member_id, size, root, checkpoint, cosignature, at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
              ON CONFLICT (workspace_id, witness_key) DO UPDATE SET
-                 member_id = excluded.member_id, size = excluded.size, root = excluded.root,
+                 size = excluded.size, root = excluded.root, checkpoint = excluded.checkpoint,
                  cosignature = excluded.cosignature, at = excluded.at
-             WHERE excluded.size >= audit_witnesses.size",
+             WHERE excluded.size >= audit_witnesses.size
+                 AND excluded.member_id = audit_witnesses.member_id",
             params![
                 workspace_id,
                 witness.key,
                 member_id,
                 i64::try_from(witness.size).unwrap_or(i64::MAX),
                 &witness.root[..],
+                witness.checkpoint,
                 witness.cosignature,
                 ts(now)
             ],
@@ -378,7 +380,7 @@ impl Conn<'_> {
     pub fn witnesses(&self, workspace_id: &str) -> rusqlite::Result<Vec<WitnessRow>> {
         self.0
             .prepare_cached(
-                "SELECT w.witness_key, m.email, w.size, w.cosignature, w.root
+                "SELECT w.witness_key, m.email, w.size, w.cosignature, w.root, w.checkpoint
                  FROM audit_witnesses w JOIN members m ON m.id = w.member_id
                  WHERE w.workspace_id = ?1 ORDER BY w.at DESC, w.witness_key LIMIT ?2",
             )?
@@ -392,6 +394,7 @@ impl Conn<'_> {
                         .get::<_, Vec<u8>>(4)?
                         .try_into()
                         .map_err(|_| stored_root_error())?,
+                    checkpoint: r.get(5)?,
                 })
             })?
             .collect()

@@ -6,13 +6,16 @@ ALTER TABLE audit_events ADD COLUMN tree BLOB;
 -- Finds the events still without their hashes (none, once the file has been opened).
 CREATE INDEX audit_untreed ON audit_events (workspace_id, seq) WHERE tree IS NULL;
 
--- The newest checkpoint each witness (an admin's app, by its key) co-signed.
+-- The newest checkpoint each witness (an admin's app, by its key) co-signed; a key's row is
+-- its first poster's.
 CREATE TABLE audit_witnesses (
     workspace_id TEXT NOT NULL REFERENCES workspaces(id),
     witness_key TEXT NOT NULL,
     member_id TEXT NOT NULL REFERENCES members(id),
     size INTEGER NOT NULL,
     root BLOB NOT NULL,
+    -- The checkpoint as this server's key signed it (verified when posted), served as kept.
+    checkpoint TEXT NOT NULL,
     cosignature TEXT NOT NULL,
     at INTEGER NOT NULL,
     PRIMARY KEY (workspace_id, witness_key)
