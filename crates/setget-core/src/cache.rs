@@ -253,6 +253,20 @@ pub(crate) mod tests {
             .execute("UPDATE log_trust SET frontier = NULL", [])
             .unwrap();
         assert_eq!(cache.log_frontier().unwrap(), wire);
+
+        // Regression: a page whose replayed event came after the new one had the replay's
+        // leaf folded in for the new event.
+        let next = event(38);
+        let out_of_order = [next.clone(), events[36].clone()];
+        let leaves: Vec<_> = out_of_order
+            .iter()
+            .map(setget_tlog::leaf::event_leaf)
+            .collect();
+        cache
+            .apply_audit_with_tree(&out_of_order, Tree::Leaves(&leaves))
+            .unwrap();
+        wire.push(setget_tlog::leaf::event_leaf(&next));
+        assert_eq!(cache.log_frontier().unwrap(), wire);
     }
 
     /// Regression: the cache (a copy of every member's sessions and sign-ins, encrypted) was

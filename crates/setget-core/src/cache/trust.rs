@@ -96,6 +96,19 @@ impl Cache {
         frontier_at(&self.conn, cursor).map_err(|e| storage("read the audit log's tree", e))
     }
 
+    /// [`Cache::log_frontier`], kept when it had to be computed (on the writer's connection),
+    /// so that it is computed once.
+    pub fn log_frontier_kept(&mut self) -> Result<Frontier> {
+        let frontier = self.log_frontier()?;
+        self.conn
+            .execute(
+                "UPDATE log_trust SET frontier = ?1 WHERE id = 1 AND frontier IS NOT ?1",
+                [frontier.to_bytes()],
+            )
+            .map_err(|e| storage("keep the audit log's tree", e))?;
+        Ok(frontier)
+    }
+
     /// The statements of the key rotations the cached log holds, in order.
     pub fn rotation_statements(&self) -> Result<Vec<String>> {
         let mut stmt = self

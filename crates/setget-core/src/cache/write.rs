@@ -219,8 +219,21 @@ impl Cache {
             ));
         }
         let cursor = self.cursors()?.audit_seq;
-        let fresh: Vec<&AuditEvent> = events.iter().filter(|e| e.seq > cursor).collect();
-        let skipped = events.len() - fresh.len();
+        // Each event with its leaf (given, computed, or none), the replays left out.
+        let paired: Vec<(&AuditEvent, Option<setget_tlog::Hash>)> = events
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| e.seq > cursor)
+            .map(|(i, e)| {
+                let leaf = match tree {
+                    Tree::Skip => None,
+                    Tree::Compute => Some(setget_tlog::leaf::event_leaf(e)),
+                    Tree::Leaves(leaves) => leaves.get(i).copied(),
+                };
+                (e, leaf)
+            })
+            .collect();
+        let fresh: Vec<&AuditEvent> = paired.iter().map(|(e, _)| *e).collect();
         for (expected, e) in (cursor + 1..).zip(&fresh) {
             if e.seq != expected {
                 return Ok(AuditApplied::Gap {
@@ -247,15 +260,7 @@ impl Cache {
                 insert_event(&mut insert, e).map_err(|e| storage("store audit events", e))?;
             }
         }
-        let leaves: Vec<setget_tlog::Hash> = match tree {
-            Tree::Skip => Vec::new(),
-            Tree::Compute => fresh
-                .iter()
-                .map(|e| setget_tlog::leaf::event_leaf(e))
-                .collect(),
-            // The events at or below the cursor come first in an ascending page.
-            Tree::Leaves(leaves) => leaves[skipped..].to_vec(),
-        };
+        let leaves: Vec<setget_tlog::Hash> = paired.iter().filter_map(|(_, l)| *l).collect();
         if !matches!(tree, Tree::Skip) {
             super::trust::extend_frontier(&tx, cursor, &leaves)
                 .map_err(|e| storage("store audit events", e))?;
