@@ -186,20 +186,29 @@ impl Alarm<'_> {
 }
 
 /// The key `wanted` reached from `pinned` through the rotation statements the log holds
-/// (each signed by the key before it), if it is reachable.
+/// (each signed by the key before it), if it is reachable: every successor of every key is
+/// followed, so that a rotation announced twice (the first key never installed) still leads
+/// to the key in use.
 fn follow_rotations(
     pinned: &NoteVerifier,
     wanted: &str,
     statements: &[String],
 ) -> Option<NoteVerifier> {
-    let mut key = pinned.clone();
-    for _ in 0..=statements.len() {
+    let mut seen = vec![pinned.clone()];
+    let mut next = 0;
+    while let Some(key) = seen.get(next).cloned() {
         if key.to_string() == wanted {
             return Some(key);
         }
-        key = statements
+        for successor in statements
             .iter()
-            .find_map(|s| setget_tlog::rotation::successor(s, &key).ok())?;
+            .filter_map(|s| setget_tlog::rotation::successor(s, &key).ok())
+        {
+            if !seen.contains(&successor) {
+                seen.push(successor);
+            }
+        }
+        next += 1;
     }
     None
 }
@@ -207,9 +216,11 @@ fn follow_rotations(
 /// Judges the checkpoint `got` of the workspace `slug` against what the app trusts and the
 /// events it holds (their frontier), up to the proofs: its key (pinned on first use,
 /// followed through `rotations`, the statements of the log's key-rotation events), its
-/// signature, its origin and its size. `latest` says that it is the server's answer for its
-/// log now (the REST endpoint's), not a checkpoint of what the event stream had sent: only
-/// then is a size below what the app holds a rollback.
+/// signature, its origin and its size. `asked_holding` is, for the server's answer about its
+/// log now (the REST endpoint's), how many events the cache held when it was asked: a size
+/// below that, or below the verified one, is a rollback. A checkpoint of what the event
+/// stream had sent (None), or one the cache outgrew while it was asked (another sync wrote
+/// meanwhile), is only stale.
 pub fn examine(
     trust: &LogTrust,
     frontier: &Frontier,
@@ -217,7 +228,7 @@ pub fn examine(
     slug: &str,
     rotations: &[String],
     now: DateTime<Utc>,
-    latest: bool,
+    asked_holding: Option<u64>,
 ) -> Examination {
     let alarm = Alarm {
         trust,
@@ -281,7 +292,27 @@ pub fn examine(
             ),
         );
     }
-    if !latest && checkpoint.size < frontier.size().max(trust.verified_size) {
+    if let Some(held) = asked_holding {
+        if checkpoint.size < trust.verified_size {
+            return fail(
+                AlarmKind::RolledBack,
+                format!(
+                    "the log now has {} events; the server signed {} before",
+                    checkpoint.size, trust.verified_size
+                ),
+            );
+        }
+        if checkpoint.size < held {
+            return fail(
+                AlarmKind::RolledBack,
+                format!(
+                    "the log now has {} events; the server sent {held} before",
+                    checkpoint.size
+                ),
+            );
+        }
+    }
+    if checkpoint.size < frontier.size().max(trust.verified_size) {
         let (from, to) = if checkpoint.size < trust.verified_size {
             (checkpoint.size, trust.verified_size)
         } else {
@@ -295,25 +326,6 @@ pub fn examine(
             key_changed,
             proof_needed: (from > 0 && from < to).then_some((from, to)),
         }));
-    }
-    if checkpoint.size < trust.verified_size {
-        return fail(
-            AlarmKind::RolledBack,
-            format!(
-                "the log now has {} events; the server signed {} before",
-                checkpoint.size, trust.verified_size
-            ),
-        );
-    }
-    if checkpoint.size < frontier.size() {
-        return fail(
-            AlarmKind::RolledBack,
-            format!(
-                "the log now has {} events; the server sent {} before",
-                checkpoint.size,
-                frontier.size()
-            ),
-        );
     }
     if checkpoint.size > frontier.size() {
         return Examination::Ahead;
@@ -512,8 +524,12 @@ pub fn check_bundle(bundle: &ProofBundle) -> std::result::Result<Proven, String>
     let cp = Checkpoint::open(&bundle.checkpoint, &key)
         .map_err(|e| format!("the checkpoint's signature does not verify: {e}"))?;
     let proof = decode_hashes(&bundle.proof).ok_or("the proof holds a value that is not a hash")?;
-    let index = u64::try_from(bundle.event.seq - 1)
-        .map_err(|_| format!("{} is not an event's seq", bundle.event.seq))?;
+    let index = bundle
+        .event
+        .seq
+        .checked_sub(1)
+        .and_then(|i| u64::try_from(i).ok())
+        .ok_or_else(|| format!("{} is not an event's seq", bundle.event.seq))?;
     let leaf = setget_tlog::leaf::event_leaf(&bundle.event);
     setget_tlog::tree::verify_inclusion(index, cp.size, &leaf, &proof, &cp.root).map_err(|e| {
         format!(
@@ -649,7 +665,7 @@ mod tests {
             "acme",
             &[],
             now(),
-            true,
+            Some(9),
         ));
         assert!(e.key_changed);
         assert_eq!(e.origin, "setget/acme");
@@ -662,7 +678,7 @@ mod tests {
         // A checkpoint ahead of the cache waits for the events; one of another workspace
         // fails.
         assert!(matches!(
-            examine(&trust, &log.frontier(5), &got, "acme", &[], now(), true),
+            examine(&trust, &log.frontier(5), &got, "acme", &[], now(), Some(5)),
             Examination::Ahead
         ));
         let a = failed(examine(
@@ -672,7 +688,7 @@ mod tests {
             "other",
             &[],
             now(),
-            true,
+            Some(9),
         ));
         assert_eq!(a.kind, AlarmKind::Rewritten);
     }
@@ -689,7 +705,7 @@ mod tests {
             "acme",
             &[],
             now(),
-            true,
+            Some(20),
         ));
         assert_eq!(e.proof_needed, Some((7, 20)));
         conclude(
@@ -722,7 +738,7 @@ mod tests {
             "acme",
             &[],
             now(),
-            true,
+            Some(12),
         ));
         assert_eq!(a.kind, AlarmKind::RolledBack);
         // The cache holds more than the server now claims.
@@ -733,12 +749,12 @@ mod tests {
             "acme",
             &[],
             now(),
-            true,
+            Some(12),
         ));
         assert_eq!(a.kind, AlarmKind::RolledBack);
         // From the stream, older than the cache: consistent with the trusted one, fine.
         let Examination::Stale(stale) =
-            examine(&trust, &log.frontier(14), &got, "acme", &[], now(), false)
+            examine(&trust, &log.frontier(14), &got, "acme", &[], now(), None)
         else {
             panic!("not stale");
         };
@@ -758,15 +774,9 @@ mod tests {
             ..Log::new(20)
         };
         let forked = fork.checkpoint(10);
-        let Examination::Stale(stale) = examine(
-            &trust,
-            &log.frontier(14),
-            &forked,
-            "acme",
-            &[],
-            now(),
-            false,
-        ) else {
+        let Examination::Stale(stale) =
+            examine(&trust, &log.frontier(14), &forked, "acme", &[], now(), None)
+        else {
             panic!("not stale");
         };
         let a = conclude_stale(
@@ -779,6 +789,48 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(a.kind, AlarmKind::Rewritten);
+    }
+
+    /// Regression: a one-off sync asks for the checkpoint while the running sync writes the
+    /// stream's events; an answer the cache outgrew meanwhile was taken for a rollback.
+    #[test]
+    fn a_checkpoint_the_cache_outgrew_while_it_was_asked_is_only_stale() {
+        let log = Log::new(20);
+        let trust = log.trust(8);
+        let got = log.checkpoint(10);
+        // Asked while the cache held 10; it holds 14 by the answer.
+        let Examination::Stale(stale) = examine(
+            &trust,
+            &log.frontier(14),
+            &got,
+            "acme",
+            &[],
+            now(),
+            Some(10),
+        ) else {
+            panic!("not stale");
+        };
+        assert_eq!(stale.proof_needed, Some((8, 10)));
+        conclude_stale(
+            &trust,
+            &log.frontier(14),
+            &got,
+            &stale,
+            &log.proof(8, 10),
+            now(),
+        )
+        .unwrap();
+        // Asked while it held 12: the server shows less than it had sent.
+        let a = failed(examine(
+            &trust,
+            &log.frontier(14),
+            &got,
+            "acme",
+            &[],
+            now(),
+            Some(12),
+        ));
+        assert_eq!(a.kind, AlarmKind::RolledBack);
     }
 
     #[test]
@@ -795,7 +847,7 @@ mod tests {
             "acme",
             &[],
             now(),
-            true,
+            Some(8),
         ));
         let a = conclude(&trust, &other.frontier(8), &got, &e, &[], now()).unwrap_err();
         assert_eq!(a.kind, AlarmKind::Rewritten);
@@ -821,7 +873,7 @@ mod tests {
             "acme",
             &[],
             now(),
-            true,
+            Some(6),
         ));
         assert_eq!(a.kind, AlarmKind::UnknownKey);
         // Announced in a chain: pinned → second → third.
@@ -836,9 +888,24 @@ mod tests {
             "acme",
             &chain,
             now(),
-            true,
+            Some(6),
         ));
         assert!(e.key_changed);
+        assert_eq!(e.key, third.verifier());
+        // Announced twice (the first successor never installed): the one in use is found.
+        let twice = vec![
+            setget_tlog::rotation::statement(&log.key, &second.verifier()).unwrap(),
+            setget_tlog::rotation::statement(&log.key, &third.verifier()).unwrap(),
+        ];
+        let e = examined(examine(
+            &trust,
+            &log.frontier(6),
+            &got,
+            "acme",
+            &twice,
+            now(),
+            Some(6),
+        ));
         assert_eq!(e.key, third.verifier());
         // A statement signed by anyone else announces nothing.
         let forged = vec![setget_tlog::rotation::statement(&second, &third.verifier()).unwrap()];
@@ -849,7 +916,7 @@ mod tests {
             "acme",
             &forged,
             now(),
-            true,
+            Some(6),
         ));
         assert_eq!(a.kind, AlarmKind::UnknownKey);
         // A checkpoint naming the pinned key but signed by another is refused too.
@@ -862,7 +929,7 @@ mod tests {
             "acme",
             &[],
             now(),
-            true,
+            Some(6),
         ));
         assert_eq!(a.kind, AlarmKind::UnknownKey);
     }

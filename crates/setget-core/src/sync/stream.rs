@@ -143,7 +143,7 @@ impl Syncer {
                     }
                     if batch.is_empty() {
                         if let Some(c) = checkpoint
-                            && self.judge_checkpoint(&c, false).await? == verify::Judged::Halted
+                            && self.judge_checkpoint(&c, None).await? == verify::Judged::Halted
                         {
                             return Err(CoreError::new(
                                 ErrorKind::Protocol,
@@ -209,7 +209,7 @@ impl Syncer {
                         sessions_due = Some(Instant::now() + self.opts.sessions_debounce);
                     }
                     if let Some(c) = checkpoint
-                        && self.judge_checkpoint(&c, false).await? == verify::Judged::Halted
+                        && self.judge_checkpoint(&c, None).await? == verify::Judged::Halted
                     {
                         return Err(CoreError::new(
                             ErrorKind::Protocol,

@@ -40,6 +40,10 @@ impl Syncer {
         let slug = self.slug();
         let mut judged = Judged::Ahead;
         for _ in 0..AHEAD_RETRIES {
+            // What the cache holds as the server is asked: another sync may write more
+            // before the answer is judged, which makes the answer stale, not a rollback.
+            let held = self.db(|c| c.cursors()).await?.audit_seq;
+            let held = u64::try_from(held).unwrap_or(0);
             let got = self
                 .cred
                 .call(|client, token| {
@@ -47,9 +51,15 @@ impl Syncer {
                     async move { client.log_checkpoint(&token, &slug).await }
                 })
                 .await?;
-            judged = self.judge_checkpoint(&got, true).await?;
+            judged = self.judge_checkpoint(&got, Some(held)).await?;
             if judged == Judged::Verified {
-                self.witness(&got).await?;
+                // The log is verified; co-signing it and hearing the other witnesses is not
+                // worth failing the sync over (it is tried again at the next one).
+                match self.witness(&got).await {
+                    Ok(()) => {}
+                    Err(e) if e.kind == ErrorKind::SignedOut => return Err(e),
+                    Err(e) => tracing::info!(error = %e, "the witnesses were not heard"),
+                }
             }
             if judged != Judged::Ahead || !pull {
                 break;
@@ -185,16 +195,17 @@ impl Syncer {
             .await
     }
 
-    /// Judges the checkpoint `got` (from the REST endpoint, `latest`, or the event stream)
-    /// and records it when it verifies, or raises the alarm it deserves.
+    /// Judges the checkpoint `got` (from the REST endpoint, asked while the cache held
+    /// `asked_holding` events, or from the event stream) and records it when it verifies, or
+    /// raises the alarm it deserves.
     pub(super) async fn judge_checkpoint(
         &self,
         got: &LogCheckpoint,
-        latest: bool,
+        asked_holding: Option<u64>,
     ) -> Result<Judged> {
         let started = std::time::Instant::now();
-        let judged = self.judge_checkpoint_inner(got, latest).await?;
-        if !latest
+        let judged = self.judge_checkpoint_inner(got, asked_holding).await?;
+        if asked_holding.is_none()
             && judged == Judged::Verified
             && let Some(times) = &self.verify_times
         {
@@ -203,16 +214,34 @@ impl Syncer {
         Ok(judged)
     }
 
-    async fn judge_checkpoint_inner(&self, got: &LogCheckpoint, latest: bool) -> Result<Judged> {
+    async fn judge_checkpoint_inner(
+        &self,
+        got: &LogCheckpoint,
+        asked_holding: Option<u64>,
+    ) -> Result<Judged> {
         let slug = self.slug();
         let now = self.clock.now();
         let (trust, frontier, rotations) = self
-            .db(|c| Ok((c.log_trust()?, c.log_frontier()?, c.rotation_statements()?)))
+            .db(|c| {
+                Ok((
+                    c.log_trust()?,
+                    c.log_frontier_kept()?,
+                    c.rotation_statements()?,
+                ))
+            })
             .await?;
         if trust.alarm.is_some() {
             return Ok(Judged::Halted);
         }
-        let examination = logtrust::examine(&trust, &frontier, got, &slug, &rotations, now, latest);
+        let examination = logtrust::examine(
+            &trust,
+            &frontier,
+            got,
+            &slug,
+            &rotations,
+            now,
+            asked_holding,
+        );
         let examined = match examination {
             Examination::Ahead => return Ok(Judged::Ahead),
             Examination::Stale(stale) => {
@@ -254,17 +283,25 @@ impl Syncer {
         Ok(Judged::Verified)
     }
 
-    /// The server's consistency proof between its logs of `from` and `to` events.
+    /// The server's consistency proof between its logs of `from` and `to` events. A server
+    /// that refuses to give one for a checkpoint it signed (`invalid_request`: it does not
+    /// hold those sizes) answers no proof, which then fails as a forged one would.
     async fn consistency(&self, from: u64, to: u64) -> Result<Vec<String>> {
         let slug = self.slug();
-        Ok(self
+        match self
             .cred
             .call(|client, token| {
                 let slug = slug.clone();
                 async move { client.log_consistency(&token, &slug, from, to).await }
             })
-            .await?
-            .proof)
+            .await
+        {
+            Ok(p) => Ok(p.proof),
+            Err(e) if e.server_code == Some(setget_protocol::ErrorCode::InvalidRequest) => {
+                Ok(vec!["refused".to_owned()])
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// Keeps `alarm` and, when it is the first, notifies it.
