@@ -151,21 +151,6 @@ pub enum AuditCommand {
 /// The exit code of an audit history that does not verify.
 const NOT_VERIFIED: u8 = 5;
 
-fn write_json(path: &std::path::Path, value: &impl serde::Serialize) -> Result<(), CoreError> {
-    let text = serde_json::to_string_pretty(value).map_err(|e| {
-        CoreError::new(
-            ErrorKind::Internal,
-            format!("encoding {}: {e}", path.display()),
-        )
-    })?;
-    std::fs::write(path, format!("{text}\n")).map_err(|e| {
-        CoreError::new(
-            ErrorKind::Storage,
-            format!("writing {}: {e}", path.display()),
-        )
-    })
-}
-
 fn trust_text(trust: &setget_core::logtrust::LogTrust) -> String {
     match (&trust.alarm, &trust.fingerprint) {
         (Some(alarm), _) => format!(
@@ -233,7 +218,7 @@ async fn audit(engine: &Engine, action: AuditCommand) -> Result<bool, CoreError>
         AuditCommand::Proof { seq, out } => {
             restored(engine)?;
             let bundle = engine.prove_event(seq).await?;
-            write_json(&out, &bundle)?;
+            setget_core::export::write_json(&out, &bundle)?;
             println!("wrote the proof of event #{seq} to {}", out.display());
             Ok(true)
         }
@@ -244,7 +229,7 @@ async fn audit(engine: &Engine, action: AuditCommand) -> Result<bool, CoreError>
                 println!("no alarm: {}", trust_text(&trust));
                 return Ok(true);
             };
-            write_json(&out, &alarm)?;
+            setget_core::export::write_json(&out, &alarm)?;
             println!(
                 "wrote the evidence of \"{}\" to {}",
                 alarm.kind.title(),

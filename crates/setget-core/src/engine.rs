@@ -624,14 +624,7 @@ impl Engine {
     /// Writes `value` as JSON to `name` in the export folder; answers the file's path.
     fn export_json(&self, name: &str, value: &impl Serialize) -> Result<PathBuf> {
         let path = self.export_dir().join(name);
-        let text = serde_json::to_string_pretty(value)
-            .map_err(|e| CoreError::new(ErrorKind::Internal, format!("encoding {name}: {e}")))?;
-        std::fs::write(&path, format!("{text}\n")).map_err(|e| {
-            CoreError::new(
-                ErrorKind::Storage,
-                format!("writing {}: {e}", path.display()),
-            )
-        })?;
+        export::write_json(&path, value)?;
         Ok(path)
     }
 

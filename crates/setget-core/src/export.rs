@@ -98,6 +98,23 @@ fn csv_row(e: &AuditEvent) -> [String; 14] {
     ]
 }
 
+/// Writes `value` as indented JSON, ending in a newline, to `path` (a proof, an alarm's
+/// evidence).
+pub fn write_json(path: &Path, value: &impl Serialize) -> Result<()> {
+    let text = serde_json::to_string_pretty(value).map_err(|e| {
+        CoreError::new(
+            ErrorKind::Internal,
+            format!("encoding {}: {e}", path.display()),
+        )
+    })?;
+    std::fs::write(path, format!("{text}\n")).map_err(|e| {
+        CoreError::new(
+            ErrorKind::Storage,
+            format!("writing {}: {e}", path.display()),
+        )
+    })
+}
+
 fn failed(e: impl std::fmt::Display) -> CoreError {
     CoreError::new(
         ErrorKind::Storage,

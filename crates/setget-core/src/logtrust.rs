@@ -42,6 +42,16 @@ pub struct LogTrust {
     pub alarm: Option<LogAlarm>,
 }
 
+impl LogTrust {
+    /// The pinned key and the checkpoint verified with it, once it opens with that key; None
+    /// before the first verification (or when what is stored no longer opens).
+    pub fn trusted(&self) -> Option<(NoteVerifier, Checkpoint)> {
+        let key = NoteVerifier::parse(self.key.as_deref()?).ok()?;
+        let checkpoint = Checkpoint::open(self.checkpoint.as_deref()?, &key).ok()?;
+        Some((key, checkpoint))
+    }
+}
+
 /// What a failed verification found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
@@ -358,11 +368,7 @@ pub fn conclude_stale(
         frontier,
         now,
     };
-    let trusted = trust.checkpoint.as_deref().and_then(|note| {
-        let key = NoteVerifier::parse(trust.key.as_deref()?).ok()?;
-        Checkpoint::open(note, &key).ok()
-    });
-    let Some(trusted) = trusted else {
+    let Some((_, trusted)) = trust.trusted() else {
         return Ok(());
     };
     let cp = &examined.checkpoint;
@@ -423,13 +429,8 @@ pub fn conclude(
         now,
     };
     let cp = &examined.checkpoint;
-    if let Some(trusted) = &trust.checkpoint {
-        let key = trust
-            .key
-            .as_deref()
-            .and_then(|k| NoteVerifier::parse(k).ok());
-        let old = key.and_then(|k| Checkpoint::open(trusted, &k).ok());
-        let Some(old) = old else {
+    if trust.checkpoint.is_some() {
+        let Some((_, old)) = trust.trusted() else {
             return Err(Box::new(alarm.raise(
                 AlarmKind::UnknownKey,
                 "the trusted checkpoint no longer opens with the pinned key".into(),

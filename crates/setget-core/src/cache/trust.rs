@@ -14,8 +14,8 @@ use crate::logtrust::{LogAlarm, LogTrust};
 const REBUILD_BATCH: i64 = 10_000;
 
 /// The frontier of the events `1..=cursor` as stored, computed when it is missing or does
-/// not match the cursor (a cache written before the log was a tree).
-pub(super) fn frontier_at(conn: &Connection, cursor: i64) -> rusqlite::Result<Frontier> {
+/// not match the cursor (a cache written before the log was a tree), and whether it was.
+pub(super) fn frontier_at(conn: &Connection, cursor: i64) -> rusqlite::Result<(Frontier, bool)> {
     let stored: Option<Vec<u8>> = conn
         .query_row("SELECT frontier FROM log_trust WHERE id = 1", [], |r| {
             r.get(0)
@@ -25,7 +25,7 @@ pub(super) fn frontier_at(conn: &Connection, cursor: i64) -> rusqlite::Result<Fr
     if let Some(f) = stored.as_deref().and_then(Frontier::from_bytes)
         && i64::try_from(f.size()).is_ok_and(|s| s == cursor)
     {
-        return Ok(f);
+        return Ok((f, false));
     }
     let mut frontier = Frontier::new();
     let mut stmt = conn.prepare_cached(&format!(
@@ -39,7 +39,7 @@ pub(super) fn frontier_at(conn: &Connection, cursor: i64) -> rusqlite::Result<Fr
         }
         from = to + 1;
     }
-    Ok(frontier)
+    Ok((frontier, true))
 }
 
 /// Appends the leaves of the events after `cursor`, in order, to the stored frontier.
@@ -48,7 +48,7 @@ pub(super) fn extend_frontier(
     cursor: i64,
     leaves: &[setget_tlog::Hash],
 ) -> rusqlite::Result<()> {
-    let mut frontier = frontier_at(conn, cursor)?;
+    let (mut frontier, _) = frontier_at(conn, cursor)?;
     for leaf in leaves {
         frontier.push(*leaf);
     }
@@ -93,19 +93,25 @@ impl Cache {
     /// The frontier of the tree over every cached event (its size is the audit cursor).
     pub fn log_frontier(&self) -> Result<Frontier> {
         let cursor = self.cursors()?.audit_seq;
-        frontier_at(&self.conn, cursor).map_err(|e| storage("read the audit log's tree", e))
+        frontier_at(&self.conn, cursor)
+            .map(|(f, _)| f)
+            .map_err(|e| storage("read the audit log's tree", e))
     }
 
     /// [`Cache::log_frontier`], kept when it had to be computed (on the writer's connection),
     /// so that it is computed once.
     pub fn log_frontier_kept(&mut self) -> Result<Frontier> {
-        let frontier = self.log_frontier()?;
-        self.conn
-            .execute(
-                "UPDATE log_trust SET frontier = ?1 WHERE id = 1 AND frontier IS NOT ?1",
-                [frontier.to_bytes()],
-            )
-            .map_err(|e| storage("keep the audit log's tree", e))?;
+        let cursor = self.cursors()?.audit_seq;
+        let (frontier, computed) =
+            frontier_at(&self.conn, cursor).map_err(|e| storage("read the audit log's tree", e))?;
+        if computed {
+            self.conn
+                .execute(
+                    "UPDATE log_trust SET frontier = ?1 WHERE id = 1",
+                    [frontier.to_bytes()],
+                )
+                .map_err(|e| storage("keep the audit log's tree", e))?;
+        }
         Ok(frontier)
     }
 

@@ -74,13 +74,7 @@ impl Syncer {
     /// co-signs it when due.
     async fn witness(&self, got: &LogCheckpoint) -> Result<()> {
         let trust = self.db(|c| c.log_trust()).await?;
-        let (Some(key), Some(note)) = (trust.key.clone(), trust.checkpoint.clone()) else {
-            return Ok(());
-        };
-        let Ok(key) = setget_tlog::NoteVerifier::parse(&key) else {
-            return Ok(());
-        };
-        let Ok(own) = setget_tlog::Checkpoint::open(&note, &key) else {
+        let (Some((key, own)), Some(note)) = (trust.trusted(), trust.checkpoint.clone()) else {
             return Ok(());
         };
         let own_key = self.witness.as_ref().map(|w| w.verifier().to_string());
@@ -110,26 +104,14 @@ impl Syncer {
             } else {
                 (own.size, theirs.size)
             };
+            // A server that cannot prove a checkpoint its own key signed: as damning as a
+            // proof that fails.
             let proof = if from == to || from == 0 {
                 Some(Vec::new())
             } else {
-                let slug = self.slug();
-                match self
-                    .cred
-                    .call(|client, token| {
-                        let slug = slug.clone();
-                        async move { client.log_consistency(&token, &slug, from, to).await }
-                    })
-                    .await
-                {
-                    Ok(p) => logtrust::decode_hashes(&p.proof),
-                    // The server cannot prove a checkpoint its own key signed: as damning as
-                    // a proof that fails.
-                    Err(e) if e.server_code == Some(setget_protocol::ErrorCode::InvalidRequest) => {
-                        None
-                    }
-                    Err(e) => return Err(e),
-                }
+                self.consistency(from, to)
+                    .await?
+                    .and_then(|p| logtrust::decode_hashes(&p))
             };
             let (old_root, new_root) = if theirs.size <= own.size {
                 (theirs.root, own.root)
@@ -247,7 +229,8 @@ impl Syncer {
             Examination::Stale(stale) => {
                 let proof = match stale.proof_needed {
                     None => Vec::new(),
-                    Some((from, to)) => self.consistency(from, to).await?,
+                    // No proof where one is needed fails as a forged one would.
+                    Some((from, to)) => self.consistency(from, to).await?.unwrap_or_default(),
                 };
                 if let Err(alarm) =
                     logtrust::conclude_stale(&trust, &frontier, got, &stale, &proof, now)
@@ -265,7 +248,7 @@ impl Syncer {
         };
         let proof = match examined.proof_needed {
             None => Vec::new(),
-            Some((from, to)) => self.consistency(from, to).await?,
+            Some((from, to)) => self.consistency(from, to).await?.unwrap_or_default(),
         };
         if let Err(alarm) = logtrust::conclude(&trust, &frontier, got, &examined, &proof, now) {
             self.raise_alarm(*alarm).await?;
@@ -283,10 +266,10 @@ impl Syncer {
         Ok(Judged::Verified)
     }
 
-    /// The server's consistency proof between its logs of `from` and `to` events. A server
-    /// that refuses to give one for a checkpoint it signed (`invalid_request`: it does not
-    /// hold those sizes) answers no proof, which then fails as a forged one would.
-    async fn consistency(&self, from: u64, to: u64) -> Result<Vec<String>> {
+    /// The server's consistency proof between its logs of `from` and `to` events, or None
+    /// when it refuses to give one (`invalid_request`: it does not hold those sizes), which
+    /// for a checkpoint its key signed fails as a forged proof would.
+    async fn consistency(&self, from: u64, to: u64) -> Result<Option<Vec<String>>> {
         let slug = self.slug();
         match self
             .cred
@@ -296,10 +279,8 @@ impl Syncer {
             })
             .await
         {
-            Ok(p) => Ok(p.proof),
-            Err(e) if e.server_code == Some(setget_protocol::ErrorCode::InvalidRequest) => {
-                Ok(vec!["refused".to_owned()])
-            }
+            Ok(p) => Ok(Some(p.proof)),
+            Err(e) if e.server_code == Some(setget_protocol::ErrorCode::InvalidRequest) => Ok(None),
             Err(e) => Err(e),
         }
     }
@@ -338,13 +319,14 @@ impl Syncer {
     pub async fn verify_everything(&self) -> Result<DeepCheck> {
         self.catch_up(false).await?;
         let trust = self.db(|c| c.log_trust()).await?;
-        let (Some(note), Some(key), None) = (&trust.checkpoint, &trust.key, &trust.alarm) else {
+        if trust.checkpoint.is_none() || trust.alarm.is_some() {
             return Ok(DeepCheck { checked: 0, trust });
-        };
-        let key = setget_tlog::NoteVerifier::parse(key)
-            .map_err(|e| CoreError::new(ErrorKind::Storage, format!("the pinned key: {e}")))?;
-        let trusted = setget_tlog::Checkpoint::open(note, &key).map_err(|e| {
-            CoreError::new(ErrorKind::Storage, format!("the trusted checkpoint: {e}"))
+        }
+        let (_, trusted) = trust.trusted().ok_or_else(|| {
+            CoreError::new(
+                ErrorKind::Storage,
+                "the trusted checkpoint no longer opens with the pinned key",
+            )
         })?;
         let slug = self.slug();
         let per_page = self.opts.page_size.max(1000);
