@@ -15,9 +15,10 @@ mod vocab;
 pub use error::{ErrorBody, ErrorCode};
 pub use log::{ConsistencyProof, InclusionProof, LogCheckpoint, WitnessCheckpoint, WitnessRequest};
 pub use session::{
-    AuditEvent, AuthMethod, ConfirmPassword, DevMember, DevMemberCreated, DevWorkspace,
-    DevWorkspaceCreated, EndReason, Location, MeResponse, Member, Page, Revoked, Role, Session,
-    SessionPolicy, SessionPolicyPatch, SessionStatus, SignInRequest, SignInResponse, WorkspaceRef,
+    AuditEvent, AuthMethod, BulkRevoked, ConfirmPassword, DevMember, DevMemberCreated,
+    DevWorkspace, DevWorkspaceCreated, EndReason, Location, MAX_BULK_REVOKE, MeResponse, Member,
+    Page, RevokeSessions, Revoked, Role, Session, SessionPolicy, SessionPolicyPatch, SessionStatus,
+    SignInRequest, SignInResponse, WorkspaceRef,
 };
 pub use vocab::{CONCURRENT_SESSIONS, EventKind, EventReason, Timeout};
 

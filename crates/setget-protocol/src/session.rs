@@ -415,6 +415,33 @@ pub struct Revoked {
     pub revoked: u64,
 }
 
+/// The most sessions one bulk revocation names.
+pub const MAX_BULK_REVOKE: usize = 1000;
+
+/// Sessions to revoke at once, of any members of the workspace: 1 to [`MAX_BULK_REVOKE`]
+/// distinct ids.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct RevokeSessions {
+    #[cfg_attr(feature = "openapi", schema(min_items = 1, max_items = 1000))]
+    pub session_ids: Vec<String>,
+}
+
+/// What a revocation of chosen sessions did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct BulkRevoked {
+    /// How many sessions this request ended.
+    pub revoked: u64,
+    /// Of how many members.
+    pub members: u64,
+    /// The named sessions that had already ended (expired, signed out or revoked meanwhile);
+    /// they are left as they ended.
+    pub already_ended: Vec<String>,
+}
+
 /// A password confirming a destructive action.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

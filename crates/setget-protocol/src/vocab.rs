@@ -93,6 +93,9 @@ open_names! {
         MemberSessionsTerminated = "user.sessions_terminated",
         /// An owner revoked every session of the workspace.
         WorkspaceSessionsTerminated = "workspace.sessions_terminated",
+        /// An owner or admin revoked a chosen set of sessions, of any members, at once; each
+        /// session has its own `session.revoked` event before it.
+        SelectedSessionsTerminated = "selection.sessions_terminated",
         /// An owner or admin changed the session policy.
         PolicyUpdated = "settings.security.updated",
         /// The server's audit-log signing key was replaced; `details.statement` is the new
@@ -135,7 +138,8 @@ impl EventKind {
             | Self::Expired
             | Self::ReauthRequired
             | Self::MemberSessionsTerminated
-            | Self::WorkspaceSessionsTerminated => true,
+            | Self::WorkspaceSessionsTerminated
+            | Self::SelectedSessionsTerminated => true,
             Self::SignInFailed | Self::PolicyUpdated | Self::LogKeyRotated => false,
             Self::Other(name) => {
                 name.starts_with("session.") || name.ends_with(".sessions_terminated")
@@ -268,7 +272,7 @@ mod tests {
             serde_json::to_string(&newer).unwrap_or_default(),
             "\"session.mfa_verified\""
         );
-        assert_eq!(EventKind::KNOWN.len(), 10);
+        assert_eq!(EventKind::KNOWN.len(), 11);
         assert_eq!(
             EventKind::parse("audit_log.key_rotated"),
             EventKind::LogKeyRotated
@@ -285,6 +289,7 @@ mod tests {
             "session.reauth_required",
             "user.sessions_terminated",
             "workspace.sessions_terminated",
+            "selection.sessions_terminated",
             "session.mfa_verified",
             "team.sessions_terminated",
         ] {

@@ -333,7 +333,7 @@ export type WitnessEvidence = { key: string, member_email: string, checkpoint: s
 /**
  * What an audit event records, in the order the window lists them.
  */
-export const EVENT_KINDS = ["session.signed_in", "session.signed_out", "session.revoked", "session.expired", "session.reauth_required", "auth.sign_in_failed", "user.sessions_terminated", "workspace.sessions_terminated", "settings.security.updated", "audit_log.key_rotated"] as const;
+export const EVENT_KINDS = ["session.signed_in", "session.signed_out", "session.revoked", "session.expired", "session.reauth_required", "auth.sign_in_failed", "user.sessions_terminated", "workspace.sessions_terminated", "selection.sessions_terminated", "settings.security.updated", "audit_log.key_rotated"] as const;
 export type KnownEventKind = (typeof EVENT_KINDS)[number];
 /** A known name, or one a newer server sent. */
 export type EventKind = KnownEventKind | (string & {});

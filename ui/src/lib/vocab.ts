@@ -13,6 +13,7 @@ const EVENT_WORDS: Record<KnownEventKind, string> = {
   "auth.sign_in_failed": "Failed sign-in",
   "user.sessions_terminated": "All of a member's sessions revoked",
   "workspace.sessions_terminated": "All workspace sessions revoked",
+  "selection.sessions_terminated": "Chosen sessions revoked",
   "settings.security.updated": "Session policy changed",
   "audit_log.key_rotated": "Audit log key rotated",
 };

@@ -12,8 +12,9 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use setget_protocol::{
-    AuditEvent, ConfirmPassword, EndReason, ErrorBody, ErrorCode, EventKind, EventReason, Member,
-    Page, Revoked, Session, SessionPolicy, SessionPolicyPatch, SessionStatus,
+    AuditEvent, BulkRevoked, ConfirmPassword, EndReason, ErrorBody, ErrorCode, EventKind,
+    EventReason, MAX_BULK_REVOKE, Member, Page, RevokeSessions, Revoked, Session, SessionPolicy,
+    SessionPolicyPatch, SessionStatus,
 };
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -36,6 +37,7 @@ pub fn routes() -> OpenApiRouter<App> {
         .routes(routes!(revoke_member_session))
         .routes(routes!(revoke_member_sessions))
         .routes(routes!(revoke_workspace_sessions))
+        .routes(routes!(revoke_sessions))
         .routes(routes!(sessions))
         .routes(routes!(policy, update_policy))
         .routes(routes!(audit_logs))
@@ -140,6 +142,16 @@ async fn member_sessions(
     .await
 }
 
+/// The ending of sessions the caller, an owner or admin, revokes at `now`.
+fn by_admin(authed: &Authed, now: DateTime<Utc>) -> Ending<'_> {
+    Ending::revoked(
+        EndReason::RevokedAdmin,
+        EventReason::ByAdmin,
+        now,
+        Some((&authed.member.id, &authed.member.email)),
+    )
+}
+
 /// Adds `Set-Cookie` clearing the caller's cookie when their own session was among those ended.
 fn clearing_cookie_if(ended_own: bool, mut response: Response) -> Response {
     if ended_own {
@@ -166,16 +178,7 @@ async fn revoke_member_session(
             .session_in(&authed.workspace.id, &session_id)?
             .filter(|s| s.member_id == member.id && s.status == SessionStatus::Active)
             .ok_or_else(ApiError::not_found)?;
-        conn.end_session(
-            &session,
-            &authed.workspace.id,
-            &Ending::revoked(
-                EndReason::RevokedAdmin,
-                EventReason::ByAdmin,
-                now,
-                Some((&authed.member.id, &authed.member.email)),
-            ),
-        )?;
+        conn.end_session(&session, &authed.workspace.id, &by_admin(&authed, now))?;
         Ok(())
     })
     .await?;
@@ -199,16 +202,10 @@ async fn revoke_member_sessions(
             let mut conn = store.lock();
             let member = member_in(&mut conn, &authed, &member_id)?;
             let sessions = conn.all_active_sessions(Scope::Member(&member.id))?;
-            let actor = (authed.member.id.as_str(), authed.member.email.as_str());
             Ok(conn.end_sessions(
                 &sessions,
                 &authed.workspace.id,
-                &Ending::revoked(
-                    EndReason::RevokedAdmin,
-                    EventReason::ByAdmin,
-                    now,
-                    Some(actor),
-                ),
+                &by_admin(&authed, now),
                 Some(NewEvent {
                     member_id: Some(&member.id),
                     member_email: Some(&member.email),
@@ -298,6 +295,88 @@ async fn revoke_workspace_sessions(
         true,
         Json(Revoked { revoked }).into_response(),
     ))
+}
+
+/// The longest session id a bulk revocation accepts; the server's own are 36 characters.
+const MAX_SESSION_ID_CHARS: usize = 100;
+
+/// Checks a bulk revocation's list on its own: 1 to 1000 distinct, plausible ids.
+fn check_session_ids(ids: &[String]) -> ApiResult<()> {
+    if ids.is_empty() || ids.len() > MAX_BULK_REVOKE {
+        return Err(ApiError::invalid_request(format!(
+            "session_ids names 1 to {MAX_BULK_REVOKE} sessions; it named {}",
+            ids.len()
+        )));
+    }
+    if let Some(i) = ids
+        .iter()
+        .position(|id| id.is_empty() || id.chars().count() > MAX_SESSION_ID_CHARS)
+    {
+        return Err(ApiError::invalid_request(format!(
+            "session_ids[{i}] is not a session id"
+        )));
+    }
+    let mut seen = std::collections::HashSet::with_capacity(ids.len());
+    if let Some(i) = ids.iter().position(|id| !seen.insert(id.as_str())) {
+        return Err(ApiError::invalid_request(format!(
+            "session_ids[{i}] repeats an earlier id"
+        )));
+    }
+    Ok(())
+}
+
+#[utoipa::path(post, path = "/api/workspaces/{slug}/sessions/revoke/", tag = "admin", params(("slug" = String, Path, description = "the workspace's slug")), request_body = RevokeSessions, security(("session" = [])), responses((status = 200, description = "the named sessions that were active are revoked (revoked_admin), each audited, with one `selection.sessions_terminated` event after them", body = BulkRevoked), (status = 400, description = "invalid_json or invalid_request (no ids, more than 1000, a repeated id); nothing revoked", body = ErrorBody), (status = 401, description = "no live session (session_invalid, session_expired, reauth_required) or invalid_credentials", body = ErrorBody), (status = 403, description = "forbidden, csrf_rejected or password_confirmation_failed", body = ErrorBody), (status = 404, description = "not_found: an id is no session of the workspace (another workspace's included); nothing revoked", body = ErrorBody)))]
+async fn revoke_sessions(
+    State(app): State<App>,
+    authed: Authed,
+    ApiPath(slug): ApiPath<String>,
+    ApiJson(body): ApiJson<RevokeSessions>,
+) -> ApiResult<Response> {
+    require_admin(&authed, &slug)?;
+    check_session_ids(&body.session_ids)?;
+    let now = app.clock().now();
+    let own_id = authed.session.id.clone();
+    let (result, ended_own) = app
+        .blocking(move |store| {
+            let mut conn = store.lock();
+            conn.expire_due(&authed.workspace.id, now)?;
+            let found = conn.sessions_named(&authed.workspace.id, &body.session_ids)?;
+            // All or nothing: one id that names no session of this workspace (a typo, another
+            // workspace's) and nothing is revoked. Which one is not said: another workspace's
+            // ids must not be told from ids that never existed.
+            if found.len() != body.session_ids.len() {
+                return Err(ApiError::not_found());
+            }
+            let (active, ended): (Vec<Session>, Vec<Session>) = found
+                .into_iter()
+                .partition(|s| s.status == SessionStatus::Active);
+            let members: std::collections::BTreeSet<&str> =
+                active.iter().map(|s| s.member_id.as_str()).collect();
+            let members = members.len() as u64;
+            let ended_own = active.iter().any(|s| s.id == own_id);
+            let revoked = conn.end_sessions(
+                &active,
+                &authed.workspace.id,
+                &by_admin(&authed, now),
+                Some(NewEvent {
+                    details: Some(serde_json::json!({ "members": members }).to_string()),
+                    ..NewEvent::of(EventKind::SelectedSessionsTerminated)
+                }),
+            )?;
+            // The named order, so that the answer does not depend on the database's.
+            let mut already_ended: Vec<String> = ended.into_iter().map(|s| s.id).collect();
+            already_ended.sort_by_key(|id| body.session_ids.iter().position(|n| n == id));
+            Ok((
+                BulkRevoked {
+                    revoked,
+                    members,
+                    already_ended,
+                },
+                ended_own,
+            ))
+        })
+        .await?;
+    Ok(clearing_cookie_if(ended_own, Json(result).into_response()))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

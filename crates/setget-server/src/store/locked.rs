@@ -135,6 +135,9 @@ units! {
     ) -> ();
     /// A session of the workspace by id, whatever its status.
     fn session_in(workspace_id: &str, session_id: &str) -> Option<Session>;
+    /// The workspace's sessions among `ids`, whatever their status, in no particular order;
+    /// ids of no session of the workspace are left out.
+    fn sessions_named(workspace_id: &str, ids: &[String]) -> Vec<Session>;
     /// A session by id, whatever its status, with its workspace id.
     fn session_by_id(id: &str) -> Option<(Session, String)>;
     /// A page of the scope's active sessions, newest first, with the total count.

@@ -144,7 +144,14 @@ impl<'a> NewEvent<'a> {
     pub(crate) fn summary_of(mut summary: Self, ending: &'a Ending<'a>, ended: u64) -> Self {
         summary.reason = ending.event_reason.clone();
         (summary.actor_id, summary.actor_email) = ending.actor.unzip();
-        summary.details = Some(serde_json::json!({ "revoked": ended }).to_string());
+        // Details the summary brings (an object) keep their fields beside the count.
+        let mut details = summary
+            .details
+            .as_deref()
+            .and_then(|d| serde_json::from_str::<serde_json::Map<_, _>>(d).ok())
+            .unwrap_or_default();
+        details.insert("revoked".to_owned(), ended.into());
+        summary.details = Some(serde_json::Value::Object(details).to_string());
         summary
     }
 

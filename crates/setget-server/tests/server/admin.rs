@@ -73,6 +73,12 @@ fn admin_endpoints(
             StatusCode::OK,
         ),
         (
+            "POST",
+            "/api/workspaces/acme/sessions/revoke/",
+            Some(json!({"session_ids": ["{session}"]})),
+            StatusCode::OK,
+        ),
+        (
             "GET",
             "/api/workspaces/acme/sessions/",
             None,
@@ -127,9 +133,13 @@ async fn authorization_matrix_owner_admin_member_and_another_workspace() {
             let h = Harness::new(true).await;
             let target = h.token(MEMBER, MEMBER_PASSWORD).await;
             let token = h.token(caller, password).await;
-            let path = template
-                .replace("{member}", &h.id(MEMBER))
-                .replace("{session}", &session_id(&h, &target).await);
+            let fill = |text: &str, session: &str| {
+                text.replace("{member}", &h.id(MEMBER))
+                    .replace("{session}", session)
+            };
+            let session = session_id(&h, &target).await;
+            let path = fill(template, &session);
+            let body = body.map(|b| serde_json::from_str(&fill(&b.to_string(), &session)).unwrap());
             let what = format!("{caller}: {method} {template}");
             let (status, _, reply) = h
                 .send(with_token(method, &path, &token, body.as_ref()))
@@ -302,6 +312,218 @@ async fn revoking_every_workspace_session_needs_the_callers_password() {
     assert_eq!(revoked.len(), 3);
     assert!(revoked.iter().all(|e| e["reason"] == "workspace_revoke"));
     assert_eq!(h.events("workspace.sessions_terminated").len(), 1);
+}
+
+const BULK: &str = "/api/workspaces/acme/sessions/revoke/";
+
+/// `{"session_ids": ids}`.
+fn named(ids: &[&str]) -> Value {
+    json!({ "session_ids": ids })
+}
+
+#[tokio::test]
+async fn an_admin_revokes_chosen_sessions_of_several_members_at_once_each_audited() {
+    let h = Harness::new(true).await;
+    let owner = h.token(OWNER, PASSWORD).await;
+    let phone = h.token(MEMBER, MEMBER_PASSWORD).await;
+    let laptop = h.token(MEMBER, MEMBER_PASSWORD).await;
+    let kept = h.token(MEMBER, MEMBER_PASSWORD).await;
+    let admin = h.token(ADMIN, ADMIN_PASSWORD).await;
+    let signed_out = h.token(ADMIN, ADMIN_PASSWORD).await;
+    let signed_out_id = session_id(&h, &signed_out).await;
+    let (status, _, _) = h
+        .send(with_token("POST", "/auth/sign-out/", &signed_out, None))
+        .await;
+    assert!(status.is_success(), "{status}");
+    let ids = [
+        session_id(&h, &phone).await,
+        signed_out_id.clone(),
+        session_id(&h, &admin).await,
+        session_id(&h, &laptop).await,
+    ];
+    let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+
+    let (status, headers, body) = h
+        .send(with_token("POST", BULK, &owner, Some(&named(&ids))))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body,
+        json!({"revoked": 3, "members": 2, "already_ended": [signed_out_id]})
+    );
+    // The caller's own session was not among them: its cookie stays.
+    assert!(headers.get(header::SET_COOKIE).is_none());
+    for t in [&phone, &laptop, &admin] {
+        assert_eq!(h.me_status(t).await, StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(h.me_status(&kept).await, StatusCode::OK);
+    assert_eq!(h.me_status(&owner).await, StatusCode::OK);
+
+    // Each session is audited as revoked by the owner, and one summary follows them.
+    let revoked = h.events("session.revoked");
+    assert_eq!(revoked.len(), 3);
+    for e in &revoked {
+        assert_eq!(e["reason"], "admin");
+        assert_eq!(e["actor_email"], OWNER);
+    }
+    let mut whose: Vec<_> = revoked.iter().map(|e| e["member_email"].clone()).collect();
+    whose.sort_by_key(|v| v.to_string());
+    assert_eq!(whose, [json!(ADMIN), json!(MEMBER), json!(MEMBER)]);
+    let summary = h.events("selection.sessions_terminated");
+    assert_eq!(summary.len(), 1);
+    assert_eq!(summary[0]["actor_email"], OWNER);
+    assert_eq!(summary[0]["reason"], "admin");
+    assert_eq!(summary[0]["details"], r#"{"members":2,"revoked":3}"#);
+    let order = h.app.store().test_rows(
+        "SELECT event FROM audit_events WHERE event IN ('session.revoked', \
+         'selection.sessions_terminated') ORDER BY seq",
+        &[],
+    );
+    assert_eq!(
+        order.last().map(|r| r["event"].clone()),
+        Some(json!("selection.sessions_terminated"))
+    );
+
+    // The sync feed tells why each ended.
+    let (_, _, feed) = h
+        .send(get_with(
+            "/api/workspaces/acme/sessions/?changed_after=0&per_page=1000",
+            &owner,
+        ))
+        .await;
+    let revoked_admin = feed["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["end_reason"] == "revoked_admin")
+        .count();
+    assert_eq!(revoked_admin, 3);
+}
+
+#[tokio::test]
+async fn a_bulk_revocation_validates_every_id_first_and_revokes_nothing_on_a_bad_one() {
+    let h = Harness::new(true).await;
+    let owner = h.token(OWNER, PASSWORD).await;
+    let member = h.token(MEMBER, MEMBER_PASSWORD).await;
+    let other = h.token(OTHER_OWNER, OTHER_PASSWORD).await;
+    let mine = session_id(&h, &member).await;
+    let theirs = session_id(&h, &other).await;
+    let too_many: Vec<String> = (0..1001).map(|i| format!("s-{i}")).collect();
+    let mut most: Vec<String> = (0..999).map(|i| format!("s-{i}")).collect();
+    most.push(mine.clone());
+    let cases: Vec<(Value, StatusCode, &str)> = vec![
+        // Another workspace's session beside a real one: not found, and the real one stays.
+        (named(&[&mine, &theirs]), StatusCode::NOT_FOUND, "not_found"),
+        (
+            named(&[&mine, "no-such-session"]),
+            StatusCode::NOT_FOUND,
+            "not_found",
+        ),
+        // The most a request may name, one of them real, the rest unknown: looked up, refused.
+        (
+            json!({ "session_ids": most }),
+            StatusCode::NOT_FOUND,
+            "not_found",
+        ),
+        (
+            json!({ "session_ids": too_many }),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (named(&[]), StatusCode::BAD_REQUEST, "invalid_request"),
+        (
+            named(&[&mine, &mine]),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            named(&[&mine, ""]),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            named(&[&mine, &"x".repeat(101)]),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (json!({}), StatusCode::BAD_REQUEST, "invalid_request"),
+        (
+            json!({"session_ids": [mine], "all": true}),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            json!({"session_ids": [1, 2]}),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            json!({"session_ids": mine}),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+    ];
+    for (body, status, code) in cases {
+        let what = body.to_string();
+        let what = &what[..what.len().min(120)];
+        let (got, _, reply) = h.send(with_token("POST", BULK, &owner, Some(&body))).await;
+        assert_eq!(got, status, "{what}: {reply}");
+        assert_eq!(reply["code"], code, "{what}");
+        assert!(
+            reply["error"].as_str().is_some_and(|e| !e.is_empty()),
+            "{what}"
+        );
+        // The error names neither session id.
+        assert!(!reply.to_string().contains(&theirs), "{what}: {reply}");
+    }
+    for t in [&member, &other, &owner] {
+        assert_eq!(h.me_status(t).await, StatusCode::OK);
+    }
+    assert!(h.events("session.revoked").is_empty());
+    assert!(h.events("selection.sessions_terminated").is_empty());
+}
+
+#[tokio::test]
+async fn a_bulk_revocation_that_ends_the_callers_own_session_clears_its_cookie() {
+    let h = Harness::new(true).await;
+    let owner = h.token(OWNER, PASSWORD).await;
+    let member = h.token(MEMBER, MEMBER_PASSWORD).await;
+    let ids = [session_id(&h, &owner).await, session_id(&h, &member).await];
+    let (status, headers, body) = h
+        .send(with_token(
+            "POST",
+            BULK,
+            &owner,
+            Some(&named(&[&ids[0], &ids[1]])),
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["revoked"], 2);
+    assert!(
+        headers[header::SET_COOKIE]
+            .to_str()
+            .unwrap()
+            .contains("Max-Age=0")
+    );
+    assert_eq!(h.me_status(&owner).await, StatusCode::UNAUTHORIZED);
+    // Naming them again: both known, both already ended, nothing more to do. The caller needs
+    // a live session for that.
+    let admin = h.token(ADMIN, ADMIN_PASSWORD).await;
+    let (status, headers, body) = h
+        .send(with_token(
+            "POST",
+            BULK,
+            &admin,
+            Some(&named(&[&ids[0], &ids[1]])),
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body,
+        json!({"revoked": 0, "members": 0, "already_ended": ids})
+    );
+    assert!(headers.get(header::SET_COOKIE).is_none());
+    assert_eq!(h.events("session.revoked").len(), 2);
 }
 
 #[tokio::test]

@@ -330,6 +330,20 @@ impl Conn<'_> {
         .next())
     }
 
+    pub(in crate::store) async fn sessions_named(
+        &mut self,
+        workspace_id: &str,
+        ids: &[String],
+    ) -> Result<Vec<Session>> {
+        let c = &*self.client().await?;
+        select_sessions(
+            c,
+            "s.workspace_id = $1 AND s.id = ANY($2)",
+            &[&workspace_id, &ids],
+        )
+        .await
+    }
+
     pub(in crate::store) async fn session_by_id(
         &mut self,
         id: &str,

@@ -285,6 +285,19 @@ impl Conn<'_> {
         .into_iter()
         .next())
     }
+
+    pub fn sessions_named(
+        &self,
+        workspace_id: &str,
+        ids: &[String],
+    ) -> rusqlite::Result<Vec<Session>> {
+        let ids = serde_json::to_string(ids).unwrap_or_else(|_| "[]".to_owned());
+        select_sessions(
+            &self.0,
+            "s.workspace_id = ?1 AND s.id IN (SELECT value FROM json_each(?2))",
+            &[&workspace_id, &ids],
+        )
+    }
 }
 
 impl Conn<'_> {
