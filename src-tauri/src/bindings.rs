@@ -20,12 +20,15 @@ mod tests {
     use setget_core::{AccountView, AtServer, CoreError, ErrorKind, SignOut, StatusReport};
     use setget_detect::{Reason, Severity};
     use setget_protocol::{
-        AuditEvent, AuthMethod, CONCURRENT_SESSIONS, EndReason, ErrorCode, EventKind, EventReason,
-        Location, Member, Revoked, Role, Session, SessionPolicy, SessionStatus, Timeout,
+        AuditEvent, AuthMethod, BulkRevoked, CONCURRENT_SESSIONS, EndReason, ErrorCode, EventKind,
+        EventReason, Location, Member, Revoked, Role, Session, SessionPolicy, SessionStatus,
+        Timeout,
     };
     use ts_rs::{Config, TS};
 
-    use setget_core::cache::SessionSort;
+    use setget_core::cache::{
+        Indicator, PivotMember, PivotSummary, SessionSelection, SessionSort, StatusFilter,
+    };
 
     use crate::commands::{AppInfo, AuditQuery, SessionFacets, SessionPage, SessionQuery};
 
@@ -78,6 +81,12 @@ mod tests {
             decl::<Exported>(&cfg),
             decl::<SessionQuery>(&cfg),
             decl::<SessionSort>(&cfg),
+            decl::<StatusFilter>(&cfg),
+            decl::<SessionSelection>(&cfg),
+            decl::<BulkRevoked>(&cfg),
+            decl::<Indicator>(&cfg),
+            decl::<PivotSummary>(&cfg),
+            decl::<PivotMember>(&cfg),
             decl::<SessionPage>(&cfg),
             decl::<SessionFacets>(&cfg),
             decl::<OverviewQuery>(&cfg),

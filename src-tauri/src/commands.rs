@@ -6,7 +6,10 @@ use std::sync::Arc;
 use serde::Serialize;
 use setget_core::account::SignedOutNote;
 use setget_core::alerts::{Alert, AlertFilter, AlertStatus, Trusted, UsualPlace};
-use setget_core::cache::{AuditFilter, Overview, OverviewQuery, SessionFilter, SessionSort};
+use setget_core::cache::{
+    AuditFilter, Indicator, Overview, OverviewQuery, PivotSummary, SessionFilter, SessionSelection,
+    SessionSort, StatusFilter,
+};
 use setget_core::engine::WorkspaceRevoked;
 use setget_core::export::{ExportFormat, Exported};
 use setget_core::logtrust::LogTrust;
@@ -20,7 +23,8 @@ use tauri_plugin_autostart::AutoLaunchManager;
 use crate::desktop;
 use crate::shell::Shell;
 use setget_protocol::{
-    AuditEvent, Member, Revoked, Session, SessionPolicy, SessionPolicyPatch, Timeout,
+    AuditEvent, BulkRevoked, EndReason, Member, Revoked, Session, SessionPolicy,
+    SessionPolicyPatch, Timeout,
 };
 
 /// What the window needs to know at start.
@@ -320,7 +324,7 @@ pub async fn member_sessions(
 ) -> Result<Vec<Session>, CoreError> {
     let filter = SessionFilter {
         member_id: Some(member_id),
-        active_only: true,
+        status: StatusFilter::Active,
         limit: 1000,
         ..SessionFilter::default()
     };
@@ -489,10 +493,16 @@ pub async fn resume_log(
     off_main(&shell, |engine| engine.log_trust()).await
 }
 
-/// Which active sessions the window lists.
+/// Which sessions the window lists.
 #[derive(Debug, Clone, Default, serde::Deserialize, ts_rs::TS)]
 #[serde(default)]
 pub struct SessionQuery {
+    /// Active (the list's first view), ended, or all.
+    pub status: StatusFilter,
+    /// Only sessions that ended for this reason.
+    pub end_reason: Option<EndReason>,
+    /// Only sessions that ended within this many days.
+    pub ended_within_days: Option<u32>,
     pub member_id: Option<String>,
     pub country_code: Option<String>,
     pub device: Option<String>,
@@ -501,6 +511,31 @@ pub struct SessionQuery {
     /// Only sessions at least this many days old.
     pub min_age_days: Option<u32>,
     pub sort: SessionSort,
+}
+
+impl SessionQuery {
+    /// The cache's filter for rows `offset..offset + limit` (limit 1 to 1000) of this list,
+    /// its ages counted back from `now`.
+    fn filter(self, now: chrono::DateTime<chrono::Utc>, offset: u64, limit: u32) -> SessionFilter {
+        let text = |v: Option<String>| v.filter(|v| !v.trim().is_empty());
+        let days_before = |days: Option<u32>| {
+            days.filter(|d| *d > 0)
+                .map(|d| now - chrono::Duration::days(i64::from(d)))
+        };
+        SessionFilter {
+            member_id: text(self.member_id),
+            country_code: text(self.country_code),
+            device: text(self.device),
+            status: self.status,
+            end_reason: self.end_reason,
+            ended_since: days_before(self.ended_within_days),
+            text: text(self.text),
+            created_before: days_before(self.min_age_days),
+            sort: self.sort,
+            offset,
+            limit: limit.clamp(1, 1000),
+        }
+    }
 }
 
 /// A page of the list, and how many rows the whole list has.
@@ -518,7 +553,7 @@ pub struct SessionFacets {
     pub devices: Vec<String>,
 }
 
-/// Rows `offset..offset + limit` (limit 1 to 1000) of the workspace's active sessions matching
+/// Rows `offset..offset + limit` (limit 1 to 1000) of the workspace's sessions matching
 /// `query`, from the cache.
 #[tauri::command]
 pub async fn sessions_page(
@@ -527,22 +562,7 @@ pub async fn sessions_page(
     offset: u64,
     limit: u32,
 ) -> Result<SessionPage, CoreError> {
-    let now = shell.engine.now();
-    let text = |v: &Option<String>| v.clone().filter(|v| !v.trim().is_empty());
-    let filter = SessionFilter {
-        member_id: text(&query.member_id),
-        country_code: text(&query.country_code),
-        device: text(&query.device),
-        active_only: true,
-        text: text(&query.text),
-        created_before: query
-            .min_age_days
-            .filter(|d| *d > 0)
-            .map(|d| now - chrono::Duration::days(i64::from(d))),
-        sort: query.sort,
-        offset,
-        limit: limit.clamp(1, 1000),
-    };
+    let filter = query.filter(shell.engine.now(), offset, limit);
     let started = std::time::Instant::now();
     let searched = filter.text.is_some();
     let page = off_main(&shell, move |engine| {
@@ -557,6 +577,87 @@ pub async fn sessions_page(
         "sessions page"
     );
     page
+}
+
+/// The active sessions of the list `query` describes, to revoke at once: their count, their
+/// members' count, and the ids of the oldest 1,000.
+#[tauri::command]
+pub async fn session_selection(
+    shell: tauri::State<'_, Shell>,
+    query: SessionQuery,
+) -> Result<SessionSelection, CoreError> {
+    let filter = query.filter(shell.engine.now(), 0, 1);
+    off_main(&shell, move |engine| {
+        engine.with_cache(|c| c.session_selection(&filter))
+    })
+    .await
+}
+
+/// Revokes the chosen sessions, of any members, in one request (1 to 1000): all named or,
+/// when one is no session of the workspace, none. The app's own among them signs it out.
+#[tauri::command]
+pub async fn revoke_sessions(
+    shell: tauri::State<'_, Shell>,
+    session_ids: Vec<String>,
+) -> Result<BulkRevoked, CoreError> {
+    shell.engine.revoke_sessions(&session_ids).await
+}
+
+/// What the pivot's search box holds, read: an address, a network, `country:GB` or
+/// `device:…`; a clear error otherwise.
+#[tauri::command]
+pub fn parse_indicator(text: String) -> Result<Indicator, CoreError> {
+    Indicator::parse(&text)
+}
+
+/// The network (/24 or /48) around an address, to pivot on.
+#[tauri::command]
+pub fn network_of(ip: String) -> Result<Indicator, CoreError> {
+    Indicator::network_of(&ip)
+}
+
+/// What shares `indicator`, counted per member, from the cache.
+#[tauri::command]
+pub async fn pivot_summary(
+    shell: tauri::State<'_, Shell>,
+    indicator: Indicator,
+) -> Result<PivotSummary, CoreError> {
+    off_main(&shell, move |engine| {
+        engine.with_cache(|c| c.pivot_summary(&indicator))
+    })
+    .await
+}
+
+/// Rows `offset..offset + limit` (limit 1 to 1000) of the sign-ins and failed sign-ins sharing
+/// `indicator`, newest first, from the cache.
+#[tauri::command]
+pub async fn pivot_events(
+    shell: tauri::State<'_, Shell>,
+    indicator: Indicator,
+    offset: u64,
+    limit: u32,
+) -> Result<Vec<AuditEvent>, CoreError> {
+    let limit = limit.clamp(1, 1000);
+    off_main(&shell, move |engine| {
+        engine.with_cache(|c| c.pivot_events(&indicator, offset, limit))
+    })
+    .await
+}
+
+/// Rows `offset..offset + limit` (limit 1 to 1000) of the sessions sharing `indicator`, active
+/// and ended, newest first, from the cache.
+#[tauri::command]
+pub async fn pivot_sessions(
+    shell: tauri::State<'_, Shell>,
+    indicator: Indicator,
+    offset: u64,
+    limit: u32,
+) -> Result<Vec<Session>, CoreError> {
+    let limit = limit.clamp(1, 1000);
+    off_main(&shell, move |engine| {
+        engine.with_cache(|c| c.pivot_sessions(&indicator, offset, limit))
+    })
+    .await
 }
 
 /// The filters' choices.

@@ -12,6 +12,7 @@ mod crash;
 mod demo;
 mod desktop;
 mod engine;
+mod investigate;
 mod notify;
 mod sync;
 mod window;

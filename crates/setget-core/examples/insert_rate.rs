@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Context as _, bail};
-use setget_core::cache::{Cache, CacheKey, SessionFilter, delete_files};
+use setget_core::cache::{Cache, CacheKey, SessionFilter, StatusFilter, delete_files};
 use setget_core::secret::{KeyringStore, SecretStore as _};
 use setget_protocol::clock::{Clock as _, SystemClock};
 
@@ -62,7 +62,7 @@ fn main() -> anyhow::Result<()> {
             let started = Instant::now();
             let (_, found) = target.sessions(&SessionFilter {
                 text: Some("Chrome on mac".into()),
-                active_only: true,
+                status: StatusFilter::Active,
                 limit: 100,
                 ..SessionFilter::default()
             })?;

@@ -13,6 +13,7 @@ use chrono::{DateTime, Utc};
 use rand::RngCore as _;
 use rusqlite::Connection;
 use serde::Serialize;
+use setget_protocol::EndReason;
 
 use crate::error::{CoreError, ErrorKind, Result};
 use crate::secret::Sensitive;
@@ -20,12 +21,14 @@ use crate::secret::Sensitive;
 mod detection;
 mod open;
 mod overview;
+mod pivot;
 mod query;
 mod readers;
 mod trust;
 mod write;
 
 pub use overview::{DayCount, MAX_PLACES, Overview, OverviewQuery, Place, TIMELINE_DAYS};
+pub use pivot::{Indicator, PivotMember, PivotSummary, ip_key};
 pub use readers::Readers;
 pub use write::Tree;
 
@@ -104,16 +107,47 @@ pub struct SessionFilter {
     pub member_id: Option<String>,
     pub country_code: Option<String>,
     pub device: Option<String>,
-    /// Only active sessions (the default list) or every session.
-    pub active_only: bool,
-    /// A text searched in the member's email, the IP, the device and the city of the active
-    /// sessions (the list where a search is offered; a text implies `active_only`).
+    /// Active sessions, ended ones, or both.
+    pub status: StatusFilter,
+    /// Only sessions that ended for this reason (implies ended ones).
+    pub end_reason: Option<EndReason>,
+    /// Only sessions that ended at or after this instant (implies ended ones).
+    pub ended_since: Option<DateTime<Utc>>,
+    /// A text searched in the member's email, the IP, the device and the city. Active
+    /// sessions are searched through a trigram index; ended ones by a scan of the rows the
+    /// other filters leave.
     pub text: Option<String>,
     /// Only sessions created at or before this instant (older than an age).
     pub created_before: Option<DateTime<Utc>>,
     pub sort: SessionSort,
     pub offset: u64,
     pub limit: u32,
+}
+
+/// The active sessions of a list, chosen to be revoked at once.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, ts_rs::TS)]
+pub struct SessionSelection {
+    /// The oldest of them, at most as many as one revocation may name (1,000).
+    pub ids: Vec<String>,
+    /// How many active sessions the list has.
+    #[ts(type = "number")]
+    pub sessions: u64,
+    /// Of how many members.
+    #[ts(type = "number")]
+    pub members: u64,
+}
+
+/// Which sessions a list shows by status.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize, ts_rs::TS)]
+#[serde(rename_all = "snake_case")]
+pub enum StatusFilter {
+    /// Only active sessions.
+    Active,
+    /// Only sessions that ended (signed out, revoked, expired).
+    Ended,
+    /// Every session, whatever its status.
+    #[default]
+    All,
 }
 
 /// The order of a session list.
@@ -127,6 +161,8 @@ pub enum SessionSort {
     Created,
     /// By the member's email, then most recently active.
     Member,
+    /// Most recently ended first (active sessions, which have not ended, last).
+    Ended,
 }
 
 impl SessionSort {
@@ -135,6 +171,7 @@ impl SessionSort {
             Self::LastActive => "last_active_at DESC, id",
             Self::Created => "created_at DESC, id",
             Self::Member => "member_email, last_active_at DESC, id",
+            Self::Ended => "ended_at DESC NULLS LAST, id",
         }
     }
 }
@@ -655,7 +692,7 @@ pub(crate) mod tests {
         let (mut cache, key) = open(tmp.path());
         assert_eq!(cache.indexes_missing().unwrap(), 0);
         cache.drop_indexes("audit_events").unwrap();
-        assert_eq!(cache.indexes_missing().unwrap(), 4);
+        assert_eq!(cache.indexes_missing().unwrap(), 7);
         cache
             .apply_audit(&(1..=3).map(event).collect::<Vec<_>>())
             .unwrap();
@@ -664,7 +701,7 @@ pub(crate) mod tests {
         // A bulk load cut short by a crash: the next open rebuilds what is missing, the text
         // search included.
         cache.drop_indexes("sessions").unwrap();
-        assert_eq!(cache.indexes_missing().unwrap(), 6);
+        assert_eq!(cache.indexes_missing().unwrap(), 8);
         cache
             .apply_sessions(&[session("s1", 1, SessionStatus::Active)])
             .unwrap();
@@ -692,7 +729,7 @@ pub(crate) mod tests {
         for (filter, index) in [
             (
                 SessionFilter {
-                    active_only: true,
+                    status: StatusFilter::Active,
                     ..Default::default()
                 },
                 "sessions_listed",
@@ -747,7 +784,7 @@ pub(crate) mod tests {
             for text in [None, Some("e"), Some("81")] {
                 let filter = SessionFilter {
                     text: text.map(Into::into),
-                    active_only: true,
+                    status: StatusFilter::Active,
                     sort,
                     limit: 200,
                     ..Default::default()
@@ -797,6 +834,7 @@ pub(crate) mod tests {
             SessionSort::LastActive,
             SessionSort::Created,
             SessionSort::Member,
+            SessionSort::Ended,
         ] {
             let mut expected = sessions.clone();
             expected.sort_by(|a, b| match sort {
@@ -810,12 +848,14 @@ pub(crate) mod tests {
                     .cmp(&b.member_email)
                     .then(b.last_active_at.cmp(&a.last_active_at))
                     .then(a.id.cmp(&b.id)),
+                // `None` (not ended) sorts below every instant: last, as NULLS LAST has it.
+                SessionSort::Ended => b.ended_at.cmp(&a.ended_at).then(a.id.cmp(&b.id)),
             });
             let expected: Vec<&str> = expected.iter().map(|s| s.id.as_str()).collect();
             for (offset, limit) in [(0, 30), (0, 7), (7, 7), (25, 10), (30, 5), (40, 5)] {
                 let (page, total) = cache
                     .sessions(&SessionFilter {
-                        active_only: true,
+                        status: StatusFilter::Active,
                         sort,
                         offset,
                         limit,
@@ -841,6 +881,115 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn ended_sessions_are_listed_by_status_reason_and_when_they_ended() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut cache, _) = open(tmp.path());
+        let ended = |id: &str, seq: i64, status, reason, minute| Session {
+            ended_at: Some(at(minute)),
+            end_reason: Some(reason),
+            ..session(id, seq, status)
+        };
+        cache
+            .apply_sessions(&[
+                session("live", 1, SessionStatus::Active),
+                ended("idle", 2, SessionStatus::Expired, EndReason::Inactivity, 10),
+                ended(
+                    "kicked",
+                    3,
+                    SessionStatus::Revoked,
+                    EndReason::RevokedAdmin,
+                    20,
+                ),
+                ended("left", 4, SessionStatus::SignedOut, EndReason::SignOut, 30),
+                ended("old", 5, SessionStatus::Expired, EndReason::Absolute, 40),
+            ])
+            .unwrap();
+        let ids = |f: SessionFilter| {
+            let (rows, total) = cache
+                .sessions(&SessionFilter {
+                    limit: 50,
+                    sort: SessionSort::Ended,
+                    ..f
+                })
+                .unwrap();
+            let ids: Vec<String> = rows.into_iter().map(|s| s.id).collect();
+            assert_eq!(ids.len() as u64, total);
+            ids
+        };
+        // Most recently ended first; the active session last in "all".
+        assert_eq!(
+            ids(SessionFilter {
+                status: StatusFilter::Ended,
+                ..Default::default()
+            }),
+            ["old", "left", "kicked", "idle"]
+        );
+        assert_eq!(
+            ids(SessionFilter::default()),
+            ["old", "left", "kicked", "idle", "live"]
+        );
+        assert_eq!(
+            ids(SessionFilter {
+                status: StatusFilter::Active,
+                ..Default::default()
+            }),
+            ["live"]
+        );
+        // A reason or an end time means ended sessions, whatever the status asked.
+        assert_eq!(
+            ids(SessionFilter {
+                end_reason: Some(EndReason::Inactivity),
+                ..Default::default()
+            }),
+            ["idle"]
+        );
+        assert_eq!(
+            ids(SessionFilter {
+                ended_since: Some(at(20)),
+                ..Default::default()
+            }),
+            ["old", "left", "kicked"]
+        );
+        assert_eq!(
+            ids(SessionFilter {
+                status: StatusFilter::Active,
+                end_reason: Some(EndReason::Inactivity),
+                ..Default::default()
+            }),
+            Vec::<String>::new()
+        );
+        // Only the active ones of a list can be chosen to revoke.
+        let chosen = cache
+            .session_selection(&SessionFilter {
+                status: StatusFilter::All,
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(
+            (chosen.ids, chosen.sessions, chosen.members),
+            (vec!["live".to_owned()], 1, 1)
+        );
+        let none = cache
+            .session_selection(&SessionFilter {
+                end_reason: Some(EndReason::Inactivity),
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!((none.sessions, none.members), (0, 0));
+        assert!(none.ids.is_empty());
+        // Each keeps when and why it ended.
+        let (rows, _) = cache
+            .sessions(&SessionFilter {
+                end_reason: Some(EndReason::Absolute),
+                limit: 1,
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(rows[0].ended_at, Some(at(40)));
+        assert_eq!(rows[0].status, SessionStatus::Expired);
+    }
+
+    #[test]
     fn filters_find_sessions_and_events() {
         let tmp = tempfile::tempdir().unwrap();
         let (mut cache, _) = open(tmp.path());
@@ -861,7 +1010,7 @@ pub(crate) mod tests {
         };
         assert_eq!(
             query(SessionFilter {
-                active_only: true,
+                status: StatusFilter::Active,
                 ..Default::default()
             }),
             (vec!["s2".to_owned(), "s1".to_owned()], 2)
@@ -876,6 +1025,7 @@ pub(crate) mod tests {
         assert_eq!(
             query(SessionFilter {
                 text: Some("bob".into()),
+                status: StatusFilter::Active,
                 ..Default::default()
             }),
             (vec!["s2".to_owned()], 1)
@@ -883,6 +1033,7 @@ pub(crate) mod tests {
         assert_eq!(
             query(SessionFilter {
                 text: Some("%".into()),
+                status: StatusFilter::Active,
                 ..Default::default()
             }),
             (vec![], 0)
@@ -891,6 +1042,7 @@ pub(crate) mod tests {
         let text = |t: &str| {
             query(SessionFilter {
                 text: Some(t.into()),
+                status: StatusFilter::Active,
                 ..Default::default()
             })
             .0
@@ -903,6 +1055,17 @@ pub(crate) mod tests {
         // A short text is a scan, not the index, and finds the active sessions only too.
         assert_eq!(text("ad"), ["s1"]);
         assert_eq!(text("\"quoted\""), Vec::<String>::new());
+        // Ended sessions are searched too when asked for, by a scan.
+        let ended_text = |t: &str| {
+            query(SessionFilter {
+                text: Some(t.into()),
+                status: StatusFilter::Ended,
+                ..Default::default()
+            })
+            .0
+        };
+        assert_eq!(ended_text("LONDON"), ["s3"]);
+        assert_eq!(ended_text("bob"), Vec::<String>::new());
 
         cache
             .apply_audit(&(1..=5).map(event).collect::<Vec<_>>())

@@ -11,10 +11,10 @@ use reqwest::header::{COOKIE, HeaderMap, SET_COOKIE};
 use reqwest::{Method, StatusCode, Url};
 use serde::de::DeserializeOwned;
 use setget_protocol::{
-    ADMIN_APP_UA_PRODUCT, AuditEvent, ConfirmPassword, ConsistencyProof, ErrorBody, ErrorCode,
-    InclusionProof, LogCheckpoint, MeResponse, Member, Page, Revoked, SESSION_COOKIE, Session,
-    SessionPolicy, SessionPolicyPatch, SignInRequest, SignInResponse, WitnessRequest,
-    is_token_shaped,
+    ADMIN_APP_UA_PRODUCT, AuditEvent, BulkRevoked, ConfirmPassword, ConsistencyProof, ErrorBody,
+    ErrorCode, InclusionProof, LogCheckpoint, MeResponse, Member, Page, RevokeSessions, Revoked,
+    SESSION_COOKIE, Session, SessionPolicy, SessionPolicyPatch, SignInRequest, SignInResponse,
+    WitnessRequest, is_token_shaped,
 };
 
 use crate::error::{CoreError, ErrorKind, Result};
@@ -511,6 +511,26 @@ impl ApiClient {
             Method::POST,
             &format!("/api/workspaces/{slug}/members/{member}/sessions/revoke-all/"),
             token,
+        )
+        .await
+    }
+
+    /// `POST /api/workspaces/{slug}/sessions/revoke/`: the named sessions, of any members.
+    pub async fn revoke_sessions(
+        &self,
+        token: &Sensitive<String>,
+        slug: &str,
+        session_ids: &[String],
+    ) -> Result<BulkRevoked> {
+        let slug = path_segment("workspace", slug)?;
+        let body = RevokeSessions {
+            session_ids: session_ids.to_vec(),
+        };
+        self.authed_with(
+            Method::POST,
+            &format!("/api/workspaces/{slug}/sessions/revoke/"),
+            token,
+            Some(&body),
         )
         .await
     }

@@ -13,7 +13,9 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use setget_detect::Severity;
 use setget_protocol::clock::{Clock, SystemClock};
-use setget_protocol::{Revoked, Session, SessionPolicy, SessionPolicyPatch};
+use setget_protocol::{
+    BulkRevoked, MAX_BULK_REVOKE, Revoked, Session, SessionPolicy, SessionPolicyPatch,
+};
 use setget_tlog::NoteSigner;
 use tokio::sync::watch;
 

@@ -9,6 +9,7 @@ import type {
   AlertStatus,
   CoreError,
   ExportFormat,
+  Indicator,
   NotifySettings,
   OverviewQuery,
   SessionQuery,
@@ -118,6 +119,19 @@ export const api = {
   sessionsPage: (query: SessionQuery, offset: number, limit: number) =>
     call("sessions_page", { query, offset, limit }),
   sessionFacets: () => call("session_facets", {}),
+  /** The active sessions of a list, to revoke at once (their count, members, oldest 1,000 ids). */
+  sessionSelection: (query: SessionQuery) => call("session_selection", { query }),
+  /** Revokes the chosen sessions (1 to 1,000) in one request: all of them, or none. */
+  revokeSessions: (sessionIds: string[]) => call("revoke_sessions", { sessionIds }),
+  /** Reads a pivot's search box: an address, a network, `country:GB` or `device:…`. */
+  parseIndicator: (text: string) => call("parse_indicator", { text }),
+  /** The /24 (IPv4) or /48 (IPv6) around an address. */
+  networkOf: (ip: string) => call("network_of", { ip }),
+  pivotSummary: (indicator: Indicator) => call("pivot_summary", { indicator }),
+  pivotEvents: (indicator: Indicator, offset: number, limit: number) =>
+    call("pivot_events", { indicator, offset, limit }),
+  pivotSessions: (indicator: Indicator, offset: number, limit: number) =>
+    call("pivot_sessions", { indicator, offset, limit }),
   /** Calls `onOpen` when a notification asks to show an alert (null: the list). */
   onOpenAlert: (onOpen: (id: number | null) => void): Promise<UnlistenFn> =>
     on("open-alert", onOpen),

@@ -223,7 +223,19 @@ since: string | null,
 until: string | null, };
 export type ExportFormat = "csv" | "json";
 export type Exported = { path: string, events: number, };
-export type SessionQuery = { member_id: string | null, country_code: string | null, device: string | null, 
+export type SessionQuery = { 
+/**
+ * Active (the list's first view), ended, or all.
+ */
+status: StatusFilter, 
+/**
+ * Only sessions that ended for this reason.
+ */
+end_reason: EndReason | null, 
+/**
+ * Only sessions that ended within this many days.
+ */
+ended_within_days: number | null, member_id: string | null, country_code: string | null, device: string | null, 
 /**
  * Searched in the member's email, the IP, the device and the city.
  */
@@ -232,7 +244,67 @@ text: string | null,
  * Only sessions at least this many days old.
  */
 min_age_days: number | null, sort: SessionSort, };
-export type SessionSort = "last_active" | "created" | "member";
+export type SessionSort = "last_active" | "created" | "member" | "ended";
+export type StatusFilter = "active" | "ended" | "all";
+export type SessionSelection = { 
+/**
+ * The oldest of them, at most as many as one revocation may name (1,000).
+ */
+ids: Array<string>, 
+/**
+ * How many active sessions the list has.
+ */
+sessions: number, 
+/**
+ * Of how many members.
+ */
+members: number, };
+export type BulkRevoked = { 
+/**
+ * How many sessions this request ended.
+ */
+revoked: number, 
+/**
+ * Of how many members.
+ */
+members: number, 
+/**
+ * The named sessions that had already ended (expired, signed out or revoked meanwhile);
+ * they are left as they ended.
+ */
+already_ended: Array<string>, };
+export type Indicator = { "kind": "ip", "value": string } | { "kind": "network", "value": string } | { "kind": "device", "value": string } | { "kind": "country", "value": string };
+export type PivotSummary = { indicator: Indicator, label: string, 
+/**
+ * Sign-ins and failed sign-ins (events).
+ */
+events: number, sessions: number, active_sessions: number, 
+/**
+ * How many members the active sessions belong to.
+ */
+active_members: number, 
+/**
+ * The active sessions' ids, up to the most one revocation may name; when there are more,
+ * `active_sessions` says how many.
+ */
+active_session_ids: Array<string>, 
+/**
+ * The first and last sign-in, failure, session start or activity seen.
+ */
+first_at: string | null, last_at: string | null, 
+/**
+ * By events, then sessions, most first.
+ */
+members: Array<PivotMember>, };
+export type PivotMember = { 
+/**
+ * `None` for failed sign-ins to an address no member has.
+ */
+member_id: string | null, member_email: string | null, sign_ins: number, 
+/**
+ * Failed sign-ins, each refused attempt counted.
+ */
+failures: number, sessions: number, active_sessions: number, first_at: string | null, last_at: string | null, };
 export type SessionPage = { rows: Array<Session>, total: number, };
 export type SessionFacets = { countries: Array<string>, devices: Array<string>, };
 export type OverviewQuery = { 

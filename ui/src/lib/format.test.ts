@@ -1,5 +1,15 @@
 import { describe, expect, it } from "vitest";
-import { absoluteTime, signOutNotice, placeOf, reasonText, relativeTime, sentence, syncLine } from "./format";
+import {
+  absoluteTime,
+  bulkRevokeLine,
+  bulkRevokedLine,
+  signOutNotice,
+  placeOf,
+  reasonText,
+  relativeTime,
+  sentence,
+  syncLine,
+} from "./format";
 
 const now = new Date("2026-04-08T12:00:00Z");
 
@@ -114,5 +124,19 @@ describe("signOutNotice", () => {
     expect(signOutNotice({ at_server: "ended", message: "Signed out." })).toBe(null);
     expect(signOutNotice({ at_server: "already_ended", message: "Signed out; …" })).toBe(null);
     expect(signOutNotice({ at_server: "still_live", message: "still live there" })).toBe("still live there");
+  });
+});
+
+describe("revoking a chosen set", () => {
+  it("names how many sessions of how many members go", () => {
+    expect(bulkRevokeLine(12, 3)).toBe("Revoke 12 sessions of 3 members");
+    expect(bulkRevokeLine(1, 1)).toBe("Revoke 1 session of 1 member");
+    expect(bulkRevokeLine(1000, 250)).toBe("Revoke 1,000 sessions of 250 members");
+  });
+  it("says what the server did, and what had ended already", () => {
+    expect(bulkRevokedLine({ revoked: 3, members: 2, already_ended: [] })).toBe("3 sessions of 2 members revoked.");
+    expect(bulkRevokedLine({ revoked: 1, members: 1, already_ended: ["a", "b"] })).toBe(
+      "1 session of 1 member revoked. 2 others had already ended.",
+    );
   });
 });

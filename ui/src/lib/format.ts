@@ -1,5 +1,5 @@
 // Formatting for the window: times, places, messages, the sync's state, reasons and events in words.
-import type { Location, Reason, SyncStatus } from "./bindings";
+import type { BulkRevoked, Location, Reason, SyncStatus } from "./bindings";
 
 const UNITS: [Intl.RelativeTimeFormatUnit, number][] = [
   ["year", 365 * 24 * 3600],
@@ -123,3 +123,21 @@ export function signOutNotice(outcome: { at_server: string; message: string }): 
   return outcome.at_server === "still_live" ? outcome.message : null;
 }
 
+
+/** "1 session" or "3 sessions": a count and its noun. */
+function counted(n: number, noun: string): string {
+  return `${n.toLocaleString("en")} ${noun}${n === 1 ? "" : "s"}`;
+}
+
+/** What revoking a chosen set does, as its button says: "Revoke 3 sessions of 2 members". */
+export function bulkRevokeLine(sessions: number, members: number): string {
+  return `Revoke ${counted(sessions, "session")} of ${counted(members, "member")}`;
+}
+
+/** What the server did with a chosen set: how many went, and how many had ended already. */
+export function bulkRevokedLine(done: BulkRevoked): string {
+  const line = `${counted(done.revoked, "session")} of ${counted(done.members, "member")} revoked.`;
+  const ended = done.already_ended.length;
+  if (ended === 0) return line;
+  return `${line} ${counted(ended, "other")} had already ended.`;
+}

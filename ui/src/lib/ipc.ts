@@ -1,6 +1,6 @@
 // Generated from src-tauri/src/commands.rs and events.rs by `cargo xtask codegen`; do not edit.
 
-import type { AccountView, Alert, AlertFilter, AlertStatus, AppInfo, AuditEvent, AuditQuery, ExportFormat, Exported, LogTrust, Member, NotifySettings, Overview, OverviewQuery, Revoked, Session, SessionFacets, SessionPage, SessionPolicy, SessionQuery, SignOut, SignedOutNote, SyncStatus, Timeout, Trusted, UsualPlace, WorkspaceRevoked } from "./bindings";
+import type { AccountView, Alert, AlertFilter, AlertStatus, AppInfo, AuditEvent, AuditQuery, BulkRevoked, ExportFormat, Exported, Indicator, LogTrust, Member, NotifySettings, Overview, OverviewQuery, PivotSummary, Revoked, Session, SessionFacets, SessionPage, SessionPolicy, SessionQuery, SessionSelection, SignOut, SignedOutNote, SyncStatus, Timeout, Trusted, UsualPlace, WorkspaceRevoked } from "./bindings";
 
 /** Every command: the arguments the shell takes (by camelCase key) and its answer. */
 export type Commands = {
@@ -38,6 +38,13 @@ export type Commands = {
   export_log_evidence: { args: Record<string, never>; answer: string };
   resume_log: { args: { repin: boolean }; answer: LogTrust };
   sessions_page: { args: { query: SessionQuery; offset: number; limit: number }; answer: SessionPage };
+  session_selection: { args: { query: SessionQuery }; answer: SessionSelection };
+  revoke_sessions: { args: { sessionIds: string[] }; answer: BulkRevoked };
+  parse_indicator: { args: { text: string }; answer: Indicator };
+  network_of: { args: { ip: string }; answer: Indicator };
+  pivot_summary: { args: { indicator: Indicator }; answer: PivotSummary };
+  pivot_events: { args: { indicator: Indicator; offset: number; limit: number }; answer: AuditEvent[] };
+  pivot_sessions: { args: { indicator: Indicator; offset: number; limit: number }; answer: Session[] };
   session_facets: { args: Record<string, never>; answer: SessionFacets };
 };
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ABSOLUTE_TIMEOUTS, CONCURRENT_SESSIONS, EVENT_KINDS, INACTIVITY_TIMEOUTS } from "./bindings";
-import { AUDIT_EVENTS, eventName, eventReason, reasonName } from "./vocab";
+import { AUDIT_EVENTS, END_REASONS, endReason, eventName, eventReason, reasonName } from "./vocab";
 
 describe("audit words", () => {
   it("names known events and leaves others as they are", () => {
@@ -38,6 +38,34 @@ describe("audit words", () => {
     expect(AUDIT_EVENTS.map(([kind]) => kind)).toEqual([...EVENT_KINDS]);
     expect(AUDIT_EVENTS).toContainEqual(["user.sessions_terminated", "All of a member's sessions revoked"]);
     expect(new Set(AUDIT_EVENTS.map(([, words]) => words)).size).toBe(AUDIT_EVENTS.length);
+  });
+});
+
+describe("why sessions end", () => {
+  it("says each end reason in words, and nothing for an active session", () => {
+    expect(endReason({ status: "expired", end_reason: "inactivity" })).toBe("Inactivity timeout");
+    expect(endReason({ status: "revoked", end_reason: "concurrent_limit" })).toBe(
+      "Over the concurrent-session limit (oldest revoked)",
+    );
+    expect(endReason({ status: "revoked", end_reason: "ip_change" })).toBe("IP address changed (IP binding)");
+    expect(endReason({ status: "signed_out", end_reason: null })).toBe("Ended");
+    expect(endReason({ status: "active", end_reason: null })).toBe("");
+  });
+
+  it("offers every known reason once as a filter", () => {
+    expect(END_REASONS.map(([r]) => r)).toEqual([
+      "sign_out",
+      "revoked_self",
+      "revoked_admin",
+      "concurrent_limit",
+      "workspace_revoke",
+      "inactivity",
+      "absolute",
+      "ip_change",
+      "user_agent_change",
+      "token_reuse",
+    ]);
+    expect(new Set(END_REASONS.map(([, w]) => w)).size).toBe(END_REASONS.length);
   });
 });
 

@@ -2,7 +2,15 @@
  * The audit log's vocabulary in words. The names come from the generated bindings, so a kind
  * or reason the Rust side adds fails the type-check here until it has its words.
  */
-import { EVENT_KINDS, type EventKind, type EventReason, type KnownEventKind, type KnownEventReason } from "./bindings";
+import {
+  EVENT_KINDS,
+  type EndReason,
+  type EventKind,
+  type EventReason,
+  type KnownEventKind,
+  type KnownEventReason,
+  type Session,
+} from "./bindings";
 
 const EVENT_WORDS: Record<KnownEventKind, string> = {
   "session.signed_in": "Signed in",
@@ -62,4 +70,29 @@ export function eventReason(e: { reason: EventReason | null; details: unknown })
     return `${words} — ${count} ${count === 1 ? "attempt" : "attempts"} refused`;
   }
   return words;
+}
+
+const END_WORDS: Record<EndReason, string> = {
+  sign_out: "Signed out",
+  revoked_self: "Revoked by the member",
+  revoked_admin: "Revoked by an admin",
+  concurrent_limit: "Over the concurrent-session limit (oldest revoked)",
+  workspace_revoke: "Every workspace session revoked",
+  inactivity: "Inactivity timeout",
+  absolute: "Absolute timeout",
+  ip_change: "IP address changed (IP binding)",
+  user_agent_change: "Browser changed (user-agent binding)",
+  token_reuse: "Rotated token reused",
+  unknown: "Ended (reason unknown to this version)",
+};
+
+/** Why sessions end, in words, in the order the Sessions filter offers them. */
+export const END_REASONS: [EndReason, string][] = (Object.keys(END_WORDS) as EndReason[])
+  .filter((r) => r !== "unknown")
+  .map((r) => [r, END_WORDS[r]]);
+
+/** Why a session ended, in words; "" for one still active. */
+export function endReason(s: Pick<Session, "status" | "end_reason">): string {
+  if (s.status === "active") return "";
+  return s.end_reason ? END_WORDS[s.end_reason] : "Ended";
 }

@@ -23,6 +23,10 @@ pub(super) static MIGRATIONS: LazyLock<Migrations<'static>> = LazyLock::new(|| {
         M::up(include_str!("../cache_migrations/0007_event_weight.sql")),
         M::up(include_str!("../cache_migrations/0008_sessions_listed.sql")),
         M::up(include_str!("../cache_migrations/0009_log_trust.sql")),
+        M::up_with_hook(
+            include_str!("../cache_migrations/0010_address_keys.sql"),
+            pivot::fill_address_keys,
+        ),
     ])
 });
 
@@ -51,6 +55,23 @@ pub(super) const INDEXES: &[(&str, &str)] = &[
     // The Overview's sign-ins and failures per day: a range of time within each event type,
     // summed from the index alone.
     ("audit_by_event_time", "audit_events (event, at, weight)"),
+    // Pivots (pivot.rs): sessions by their first and latest address; sign-ins and failed
+    // sign-ins by address (with the member, so that a network's are counted per member from
+    // the index), by device and by country.
+    ("sessions_by_ip", "sessions (ip_key)"),
+    ("sessions_by_last_ip", "sessions (last_ip_key)"),
+    (
+        "audit_by_ip",
+        "audit_events (ip_key, at, member_id) WHERE ip_key IS NOT NULL",
+    ),
+    (
+        "audit_by_device",
+        "audit_events (device, at) WHERE ip_key IS NOT NULL",
+    ),
+    (
+        "audit_by_country",
+        "audit_events (country_code, at) WHERE ip_key IS NOT NULL",
+    ),
 ];
 
 /// The triggers that keep `sessions_search` in step with the active rows of `sessions`: a

@@ -79,22 +79,33 @@ pub(super) fn session_where(filter: &SessionFilter) -> (String, Vec<Box<dyn rusq
     if let Some(before) = filter.created_before {
         clauses.push(format!("created_at <= {}", bind(Box::new(ms(before)))));
     }
-    if filter.active_only {
-        clauses.push("status = 'active'".to_owned());
+    let ended = filter.status == StatusFilter::Ended
+        || filter.end_reason.is_some()
+        || filter.ended_since.is_some();
+    match (filter.status, ended) {
+        (StatusFilter::Active, true) => clauses.push("0".to_owned()),
+        (StatusFilter::Active, false) => clauses.push("status = 'active'".to_owned()),
+        // The ended statuses by name, so that the index led by the status serves them.
+        (_, true) => clauses.push("status IN ('signed_out', 'revoked', 'expired')".to_owned()),
+        (StatusFilter::All | StatusFilter::Ended, false) => {}
+    }
+    if let Some(reason) = filter.end_reason {
+        clauses.push(format!("end_reason = {}", bind(Box::new(reason.as_str()))));
+    }
+    if let Some(since) = filter.ended_since {
+        clauses.push(format!("ended_at >= {}", bind(Box::new(ms(since)))));
     }
     let text = filter
         .text
         .as_deref()
         .map(str::trim)
         .filter(|t| !t.is_empty());
-    if text.is_some() && !filter.active_only {
-        // The text search covers the active sessions only.
-        clauses.push("status = 'active'".to_owned());
-    }
+    // The trigram index holds the active sessions only.
+    let indexed = filter.status == StatusFilter::Active && !ended;
     match text {
         // Three characters or more go through the trigram index; shorter ones (which no
         // trigram can match) through a scan of the rows the other filters leave.
-        Some(t) if t.chars().count() >= 3 => {
+        Some(t) if indexed && t.chars().count() >= 3 => {
             let phrase = bind(Box::new(format!("\"{}\"", t.replace('"', "\"\""))));
             clauses.push(format!(
                 "rowid IN (SELECT rowid FROM sessions_search WHERE sessions_search MATCH {phrase})"
@@ -339,6 +350,46 @@ impl Cache {
             .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
             .map_err(|e| storage("list sessions", e))?;
         Ok((rows, u64::try_from(total).unwrap_or(0)))
+    }
+
+    /// The active sessions among those `filter` matches, to revoke at once: how many there are,
+    /// of how many members, and the ids of the oldest of them, as many as one revocation may
+    /// name.
+    pub fn session_selection(&self, filter: &SessionFilter) -> Result<SessionSelection> {
+        // A list of ended sessions has none to choose: active and ended match nothing.
+        let active = SessionFilter {
+            status: match filter.status {
+                StatusFilter::Ended => return Ok(SessionSelection::default()),
+                _ => StatusFilter::Active,
+            },
+            ..filter.clone()
+        };
+        let (where_sql, values) = session_where(&active);
+        let params: Vec<&dyn rusqlite::ToSql> = values.iter().map(|v| v.as_ref()).collect();
+        let fail = |e| storage("choose sessions", e);
+        let (sessions, members): (i64, i64) = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT count(*), count(DISTINCT member_id) FROM sessions WHERE {where_sql}"
+            ))
+            .and_then(|mut s| s.query_row(params.as_slice(), |r| Ok((r.get(0)?, r.get(1)?))))
+            .map_err(fail)?;
+        let ids = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT id FROM sessions WHERE {where_sql} ORDER BY created_at, id LIMIT {}",
+                setget_protocol::MAX_BULK_REVOKE
+            ))
+            .and_then(|mut s| {
+                s.query_map(params.as_slice(), |r| r.get(0))?
+                    .collect::<rusqlite::Result<Vec<String>>>()
+            })
+            .map_err(fail)?;
+        Ok(SessionSelection {
+            ids,
+            sessions: u64::try_from(sessions).unwrap_or(0),
+            members: u64::try_from(members).unwrap_or(0),
+        })
     }
 
     /// The query plans of [`Self::sessions`] for `filter`: the count's, then the page's.

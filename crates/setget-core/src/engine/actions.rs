@@ -93,6 +93,42 @@ impl Engine {
         Ok(revoked)
     }
 
+    /// Revokes the chosen sessions, of any members, in one request: all of them or, when one
+    /// id is no session of the workspace, none. This app's own among them signs it out.
+    pub async fn revoke_sessions(&self, session_ids: &[String]) -> Result<BulkRevoked> {
+        if session_ids.is_empty() || session_ids.len() > MAX_BULK_REVOKE {
+            return Err(CoreError::new(
+                ErrorKind::InvalidInput,
+                format!(
+                    "choose 1 to {MAX_BULK_REVOKE} sessions to revoke at once; {} were chosen",
+                    session_ids.len()
+                ),
+            ));
+        }
+        let signed = self.signed()?;
+        let slug = signed.cred.config().workspace_slug.clone();
+        let revoke = |client: ApiClient, token: Sensitive<String>| async move {
+            client.revoke_sessions(&token, &slug, session_ids).await
+        };
+        if session_ids
+            .iter()
+            .any(|id| Self::is_own_session(&signed, id))
+        {
+            let (revoked, _) = self
+                .end_own_session(signed, revoke, |r: &BulkRevoked| {
+                    format!(
+                        "you revoked {} sessions, this app's included; sign in again",
+                        r.revoked
+                    )
+                })
+                .await?;
+            return Ok(revoked);
+        }
+        let revoked = signed.cred.call(revoke).await.map_err(action_error)?;
+        self.refresh_sessions(&signed).await;
+        Ok(revoked)
+    }
+
     /// Revokes every session of the workspace, this app's own included, after the server
     /// checked the admin's password. The app is signed out afterwards.
     pub async fn revoke_workspace_sessions(
