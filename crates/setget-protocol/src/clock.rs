@@ -20,6 +20,16 @@ pub struct SystemClock {
 }
 
 impl SystemClock {
+    /// A clock that reads `start` now and runs on from there: a dev server replaying a
+    /// scenario in the past, so that a client on the real clock sees it as history.
+    pub fn starting_at(start: DateTime<Utc>) -> Self {
+        #[allow(clippy::disallowed_methods)] // The offset from the system time, once.
+        let offset = start - Utc::now();
+        Self {
+            offset: Mutex::new(offset),
+        }
+    }
+
     /// Moves this clock forward by `by` and returns the new instant; negative values are ignored
     /// because time on a server never runs backwards.
     pub fn advance(&self, by: Duration) -> DateTime<Utc> {

@@ -192,6 +192,22 @@ impl App {
         )
     }
 
+    /// The same app in dev mode with its clock starting at `start` (in the past, to replay a
+    /// scenario a client on the real clock sees as history); `None` outside dev mode.
+    pub fn with_dev_clock_start(self, start: chrono::DateTime<chrono::Utc>) -> Option<Self> {
+        let inner = &self.inner;
+        inner.dev_clock.as_ref()?;
+        let clock = Arc::new(SystemClock::starting_at(start));
+        Some(AppInner::app(
+            inner.store.clone(),
+            Arc::clone(&clock) as Arc<dyn Clock>,
+            Some(clock),
+            Arc::clone(&inner.geo),
+            inner.config.clone(),
+            Arc::clone(&inner.log_key),
+        ))
+    }
+
     /// The same app signing its audit log's checkpoints with `key`.
     pub fn with_log_key(self, key: log::LogKey) -> Self {
         let inner = &self.inner;

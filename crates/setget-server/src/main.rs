@@ -37,6 +37,11 @@ enum Command {
         /// trusted from loopback.
         #[arg(long)]
         dev: bool,
+        /// In development mode, start the movable clock at this instant (RFC 3339, e.g. two
+        /// hours ago) instead of now: a scenario built then reads as history to clients on
+        /// the real clock.
+        #[arg(long, requires = "dev", value_name = "RFC3339")]
+        dev_clock_start: Option<chrono::DateTime<chrono::Utc>>,
         /// A request whose token is older than this gets a new one (e.g. `15m`, `90s`, `1h`).
         #[arg(long, default_value = "15m", value_parser = parse_duration)]
         rotation_interval: chrono::Duration,
@@ -194,6 +199,7 @@ async fn run() -> anyhow::Result<()> {
             listen,
             db,
             dev,
+            dev_clock_start,
             rotation_interval,
             rotation_grace,
             trusted_proxies,
@@ -229,9 +235,14 @@ async fn run() -> anyhow::Result<()> {
                 header_timeout,
                 max_connections,
             };
-            let app = App::new(store, config)
+            let mut app = App::new(store, config)
                 .with_geo(Arc::new(Layered(sources)))
                 .with_log_key(key);
+            if let Some(start) = dev_clock_start {
+                app = app
+                    .with_dev_clock_start(start)
+                    .context("--dev-clock-start needs --dev")?;
+            }
             let listener = tokio::net::TcpListener::bind(listen)
                 .await
                 .with_context(|| format!("listening on {listen}"))?;

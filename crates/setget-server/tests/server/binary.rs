@@ -546,3 +546,43 @@ fn migrate_brings_a_database_to_this_servers_schema_and_a_newer_one_is_refused_u
         assert_eq!(snapshot(), before, "{args:?}");
     }
 }
+
+#[tokio::test]
+async fn a_dev_clock_can_start_in_the_past_and_only_in_dev_mode() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.db");
+    let start = "2026-01-02T03:04:05Z";
+    // Outside dev mode the flag is refused before anything starts.
+    let out = Command::new(env!("CARGO_BIN_EXE_setget-server"))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--dev-clock-start",
+            start,
+            "--db",
+        ])
+        .arg(&db)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--dev"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let server = Server::start_with(&db, true, "127.0.0.1:0", &["--dev-clock-start", start]);
+    let clock: serde_json::Value = reqwest::get(format!("{}/api/_dev/clock/", server.url))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let now: chrono::DateTime<chrono::Utc> = clock["now"].as_str().unwrap().parse().unwrap();
+    let started: chrono::DateTime<chrono::Utc> = start.parse().unwrap();
+    // It runs on from the start (a few seconds at most have passed).
+    assert!(
+        now >= started && now - started < chrono::Duration::seconds(60),
+        "{clock}"
+    );
+}
