@@ -27,8 +27,10 @@ mod tests {
     use ts_rs::{Config, TS};
 
     use setget_core::cache::{
-        Indicator, PivotMember, PivotSummary, SessionSelection, SessionSort, StatusFilter,
+        Indicator, Moment, PivotMember, PivotSummary, SessionSelection, SessionSort, SignInPoint,
+        StatusFilter, TravelHistory, Trip,
     };
+    use setget_core::simulate::{MemberEffect, PolicyTrial, Rule, Simulation};
 
     use crate::commands::{AppInfo, AuditQuery, SessionFacets, SessionPage, SessionQuery};
 
@@ -87,6 +89,14 @@ mod tests {
             decl::<Indicator>(&cfg),
             decl::<PivotSummary>(&cfg),
             decl::<PivotMember>(&cfg),
+            decl::<Moment>(&cfg),
+            decl::<TravelHistory>(&cfg),
+            decl::<SignInPoint>(&cfg),
+            decl::<Trip>(&cfg),
+            decl::<PolicyTrial>(&cfg),
+            decl::<Simulation>(&cfg),
+            decl::<MemberEffect>(&cfg),
+            decl::<Rule>(&cfg),
             decl::<SessionPage>(&cfg),
             decl::<SessionFacets>(&cfg),
             decl::<OverviewQuery>(&cfg),

@@ -18,7 +18,9 @@ use setget_core::secret::{KeyringStore, Sensitive};
 use setget_core::sync::SyncState;
 use setget_core::{CoreError, Engine, ErrorKind, StatusReport};
 use setget_detect::{Detector, Severity};
-use setget_protocol::AuditEvent;
+use setget_protocol::{AuditEvent, Timeout};
+
+mod investigate;
 
 /// A headless command.
 #[derive(Debug, Subcommand)]
@@ -107,6 +109,57 @@ pub enum Command {
     Audit {
         #[command(subcommand)]
         action: AuditCommand,
+    },
+    /// Pivot on an indicator: every member's sign-ins and sessions (active and ended) that
+    /// share an IP address, a network (CIDR), a country (country:GB) or a device
+    /// (device:"Chrome on macOS"), from the cache; with --revoke --yes, revoke the active
+    /// sessions that do (at most 1,000 at once).
+    Pivot {
+        /// 81.2.69.160, 81.2.69.0/24, country:GB or device:"Firefox on Windows".
+        indicator: String,
+        /// Widen an address to its network (/24 or /48).
+        #[arg(long)]
+        network: bool,
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Revoke the active sessions that share it (needs --yes).
+        #[arg(long)]
+        revoke: bool,
+        /// Confirm --revoke.
+        #[arg(long, requires = "revoke")]
+        yes: bool,
+    },
+    /// Who was signed in at TIME and from where, reconstructed from the cache, with the
+    /// changes just before and after. TIME: 2026-12-01T14:00:00Z, 2026-12-01 14:00 (UTC) or
+    /// now.
+    At {
+        time: String,
+        /// List at most this many sessions (the newest).
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Had this policy applied over the last days: how many sessions would have ended
+    /// earlier, by which rule, and for which members, from the cache.
+    SimulatePolicy {
+        /// The inactivity timeout: 30m, 1h, 8h, 24h, 7d or 30d.
+        #[arg(long, value_parser = investigate::parse_timeout)]
+        inactivity: Timeout,
+        /// The absolute timeout: 24h, 7d, 30d or 90d.
+        #[arg(long, value_parser = investigate::parse_timeout)]
+        absolute: Timeout,
+        /// At most this many sessions per member (1 to 1000); unlimited without.
+        #[arg(long)]
+        max_sessions: Option<u32>,
+        /// Over the last this many days (1 to 365).
+        #[arg(long, default_value_t = 30)]
+        days: u32,
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
     },
     /// Show the account, the cache (path, size, cursors, rows), the last sync and the state.
     Status {
@@ -628,6 +681,28 @@ pub fn run(command: Command) -> ExitCode {
                     "the audit history does not verify",
                 )),
             },
+            Command::Pivot {
+                indicator,
+                network,
+                json,
+                revoke,
+                yes,
+            } => investigate::pivot(&engine, &indicator, network, json, revoke, yes).await,
+            Command::At { time, limit, json } => investigate::at(&engine, &time, limit, json),
+            Command::SimulatePolicy {
+                inactivity,
+                absolute,
+                max_sessions,
+                days,
+                json,
+            } => investigate::simulate_policy(
+                &engine,
+                inactivity,
+                absolute,
+                max_sessions,
+                days,
+                json,
+            ),
             Command::Status { json } => {
                 restored(&engine)?;
                 let report = engine.status()?;

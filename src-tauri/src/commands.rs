@@ -7,14 +7,15 @@ use serde::Serialize;
 use setget_core::account::SignedOutNote;
 use setget_core::alerts::{Alert, AlertFilter, AlertStatus, Trusted, UsualPlace};
 use setget_core::cache::{
-    AuditFilter, Indicator, Overview, OverviewQuery, PivotSummary, SessionFilter, SessionSelection,
-    SessionSort, StatusFilter,
+    AuditFilter, Indicator, Moment, Overview, OverviewQuery, PivotSummary, SessionFilter,
+    SessionSelection, SessionSort, StatusFilter, TravelHistory,
 };
 use setget_core::engine::WorkspaceRevoked;
 use setget_core::export::{ExportFormat, Exported};
 use setget_core::logtrust::LogTrust;
 use setget_core::notify::NotifySettings;
 use setget_core::secret::Sensitive;
+use setget_core::simulate::{PolicyTrial, Simulation};
 use setget_core::sync::SyncStatus;
 use setget_core::{AccountView, CoreError, Engine, ErrorKind};
 use tauri::Manager as _;
@@ -658,6 +659,55 @@ pub async fn pivot_sessions(
         engine.with_cache(|c| c.pivot_sessions(&indicator, offset, limit))
     })
     .await
+}
+
+/// Who was signed in at `at` (RFC 3339; the newest `limit` sessions, 1 to 1000), from where,
+/// and the changes just before and after, reconstructed from the cache.
+#[tauri::command]
+pub async fn moment(
+    shell: tauri::State<'_, Shell>,
+    at: String,
+    limit: u32,
+) -> Result<Moment, CoreError> {
+    let at = chrono::DateTime::parse_from_rfc3339(&at)
+        .map_err(|e| {
+            CoreError::new(
+                ErrorKind::InvalidInput,
+                format!(
+                    "{:?} is not an instant: {e}",
+                    at.chars().take(40).collect::<String>()
+                ),
+            )
+        })?
+        .with_timezone(&chrono::Utc);
+    let now = shell.engine.now();
+    let limit = limit.clamp(1, 1000);
+    off_main(&shell, move |engine| {
+        engine.with_cache(|c| c.moment(at, now, limit))
+    })
+    .await
+}
+
+/// A member's latest sign-ins (up to 500), oldest first, and the trips between them.
+#[tauri::command]
+pub async fn travel_history(
+    shell: tauri::State<'_, Shell>,
+    member_id: String,
+) -> Result<TravelHistory, CoreError> {
+    off_main(&shell, move |engine| {
+        engine.with_cache(|c| c.travel_history(&member_id, 500))
+    })
+    .await
+}
+
+/// What `trial` would have changed over the last `days` days, from the cache.
+#[tauri::command]
+pub async fn simulate_policy(
+    shell: tauri::State<'_, Shell>,
+    trial: PolicyTrial,
+    days: u32,
+) -> Result<Simulation, CoreError> {
+    off_main(&shell, move |engine| engine.simulate_policy(trial, days)).await
 }
 
 /// The filters' choices.

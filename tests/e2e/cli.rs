@@ -59,7 +59,7 @@ pub(crate) fn sign_in_cli(home: &Path, url: &str, email: &str, password: &str) -
     )
 }
 
-fn text(bytes: &[u8]) -> String {
+pub(crate) fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
@@ -144,7 +144,7 @@ async fn sign_in_and_sign_out_from_the_command_line() {
     assert!(text(&out.stdout).contains("not signed in"));
 }
 
-fn json(out: &Output) -> serde_json::Value {
+pub(crate) fn json(out: &Output) -> serde_json::Value {
     serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("{e}: {}{}", text(&out.stdout), text(&out.stderr)))
 }

@@ -1,12 +1,15 @@
 //! Investigating from the local history in the real window, against the real server: ended
-//! sessions with when and why they ended, a pivot from an alert to a network, and revoking a
-//! chosen set of sessions at once, which the server confirms.
+//! sessions with when and why they ended, a pivot from an alert to a network, revoking a
+//! chosen set of sessions at once (which the server confirms), any moment against the
+//! server's own history, a member's trips, and the policy simulator on a known history.
 
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use fantoccini::{Client, Locator};
 use serde_json::Value;
-use setget_e2e::{NotifyMonitor, ServerProcess, agents, browser_sign_in, built_binary};
+use setget_e2e::{Morning, NotifyMonitor, ServerProcess, agents, built_binary, get_as};
+use setget_protocol::{Page, Session};
 
 use crate::window::{
     BrowserSession, ONE_WINDOW, OWNER, PASSWORD, TwoBrowsers, choose, click, click_in, row_with,
@@ -14,32 +17,15 @@ use crate::window::{
     wait_for, window_signed_in,
 };
 
-/// The audit events called `event` at the server, read as the owner from another browser.
+/// The audit events called `event` at the server, read as the owner.
 async fn server_events(server: &ServerProcess, slug: &str, event: &str) -> Vec<Value> {
-    let http = reqwest::Client::new();
-    let token = browser_sign_in(
-        &http,
-        &server.url,
-        OWNER,
-        PASSWORD,
-        agents::FIREFOX_WINDOWS,
-        "203.0.113.250",
+    let page = get_as(
+        server,
+        (OWNER, PASSWORD),
+        &format!("/api/workspaces/{slug}/audit-logs/?event={event}&per_page=1000"),
     )
     .await
     .unwrap();
-    let page: Value = http
-        .get(server.at(&format!(
-            "/api/workspaces/{slug}/audit-logs/?event={event}&per_page=1000"
-        )))
-        .header("user-agent", agents::FIREFOX_WINDOWS)
-        .header("x-forwarded-for", "203.0.113.250")
-        .header("cookie", format!("setget_session={token}"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
     page["results"].as_array().cloned().unwrap_or_default()
 }
 
@@ -283,5 +269,175 @@ async fn an_alert_pivots_to_its_network_and_every_session_from_it_is_revoked_at_
         summary[0]["details"],
         serde_json::json!({"members": 2, "revoked": 2})
     );
+    client.close().await.unwrap();
+}
+
+/// The sessions of the workspace at the server, from its sync feed, read as the owner
+/// (which adds a session of its own, begun now).
+async fn server_sessions(server: &ServerProcess, slug: &str) -> Vec<Session> {
+    let page = get_as(
+        server,
+        (OWNER, PASSWORD),
+        &format!("/api/workspaces/{slug}/sessions/?changed_after=0&per_page=1000"),
+    )
+    .await
+    .unwrap();
+    serde_json::from_value::<Page<Session>>(page)
+        .unwrap()
+        .results
+}
+
+/// The moment on screen once its instant differs from `before`: (instant, summary).
+async fn moment_after(client: &Client, before: &str) -> (String, String) {
+    for _ in 0..100 {
+        let summary = wait_for(client, "[data-testid=moment-summary]").await;
+        let at = summary.attr("data-at").await.unwrap().unwrap_or_default();
+        if at != before {
+            return (at, summary.text().await.unwrap());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the moment stayed at {before}");
+}
+
+/// "N sessions of M members" as the server's own history has it at `at`.
+fn at_the_server(sessions: &[Session], at: &str) -> (usize, usize) {
+    let at: DateTime<Utc> = at.parse().unwrap();
+    let alive: Vec<&Session> = sessions
+        .iter()
+        .filter(|s| s.created_at <= at && s.ended_at.unwrap_or(s.expires_at) > at)
+        .collect();
+    let members: std::collections::BTreeSet<&str> =
+        alive.iter().map(|s| s.member_id.as_str()).collect();
+    (alive.len(), members.len())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn any_moment_steps_through_the_servers_history_and_the_simulator_counts_a_known_policy() {
+    let _one = ONE_WINDOW.lock().await;
+    let app = built_binary("setget-admin").unwrap();
+    let (ada, bob) = ("ada@moment.test", "bob@moment.test");
+    // A morning replayed two hours ago (`Morning`): ada in London, ten minutes later in
+    // Paris while bob signs in from Sydney; at 1 h 30 ada's Paris session is used, and the
+    // app signs in.
+    let Morning { server, t0, .. } = Morning::replay("moment", (OWNER, PASSWORD), ada, bob)
+        .await
+        .unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let (_driver, client) = window_signed_in(&app, home.path(), &server).await;
+
+    // Now: ada's two, bob's and the app's. Stepping back: the app's sign-in, the two at
+    // 0:10, ada's first; nothing before it.
+    click(&client, "[data-testid=tab-investigate]").await;
+    let (mut at, mut summary) = moment_after(&client, "").await;
+    let mut seen = vec![(at.clone(), summary.clone())];
+    for _ in 0..3 {
+        click(&client, "[data-testid=moment-previous]").await;
+        (at, summary) = moment_after(&client, &at).await;
+        seen.push((at.clone(), summary.clone()));
+    }
+    let previous = wait_for(&client, "[data-testid=moment-previous]").await;
+    assert!(!previous.is_enabled().await.unwrap(), "{seen:?}");
+    let counts: Vec<&str> = seen
+        .iter()
+        .map(|(_, s)| s.split(": ").nth(1).unwrap_or_default())
+        .collect();
+    assert_eq!(
+        counts,
+        [
+            "4 sessions of 3 members signed in",
+            "4 sessions of 3 members signed in",
+            "3 sessions of 2 members signed in",
+            "1 session of 1 member signed in",
+        ],
+        "{seen:?}"
+    );
+    assert_eq!(seen[3].0.parse::<DateTime<Utc>>().unwrap(), t0);
+    // The map shows where: London alone at the first instant.
+    let places = client
+        .find_all(Locator::Css("[data-testid=moment-map-place]"))
+        .await
+        .unwrap();
+    assert_eq!(places.len(), 1);
+    assert!(
+        places[0]
+            .attr("data-tip")
+            .await
+            .unwrap()
+            .unwrap_or_default()
+            .starts_with("London"),
+    );
+    // Forward again to 0:10, and the list there matches the server's own history.
+    click(&client, "[data-testid=moment-next]").await;
+    let (at, summary) = moment_after(&client, &at).await;
+    let rows = rows_when(&client, "[data-testid=moment-row]", 3).await;
+    assert_eq!(rows.len(), 3, "{summary}");
+    screenshot(&client, "22-any-moment.png").await;
+
+    // ada's page: London, then Paris ten minutes later, an impossible trip.
+    click(&client, "[data-testid=tab-members]").await;
+    let row = row_with(&client, "[data-testid=member-row]", ada).await;
+    click_in(&row, "td").await;
+    let trip = text_when(&client, "[data-testid=member-trip]", |t| {
+        t.contains("Paris")
+    })
+    .await;
+    assert!(trip.contains("London"), "{trip}");
+    assert!(trip.contains("in 10 min"), "{trip}");
+    assert!(trip.ends_with("— impossible travel"), "{trip}");
+    let summary_line = wait_for(&client, "[data-testid=member-travels-summary]")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        summary_line.starts_with("2 sign-ins from"),
+        "{summary_line}"
+    );
+    assert!(summary_line.ends_with("· 1 trip"), "{summary_line}");
+
+    // The simulator, for 1 h inactivity, 24 h absolute, one session each: bob's Sydney
+    // session idle since 0:10 ends at 1:10 (inactivity); ada's Paris sign-in at 0:10 ends her
+    // London one (concurrency); ada's Paris session, used at 1:30, and the app's stay.
+    click(&client, "[data-testid=tab-security]").await;
+    choose(&client, "[data-testid=inactivity-timeout]", "1h").await;
+    choose(&client, "[data-testid=absolute-timeout]", "24h").await;
+    choose(&client, "[data-testid=max-sessions]", "custom").await;
+    type_into(&client, "[data-testid=max-sessions-custom]", "1").await;
+    let said = text_when(&client, "[data-testid=simulation-summary]", |t| {
+        t.starts_with("2 of")
+    })
+    .await;
+    assert_eq!(
+        said,
+        "2 of 4 sessions would have ended earlier, for 2 members."
+    );
+    for (rule, n) in [("inactivity", "1"), ("absolute", "0"), ("concurrency", "1")] {
+        let shown = wait_for(&client, &format!("[data-testid=simulation-{rule}]"))
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert_eq!(shown, n, "{rule}");
+    }
+    let members = rows_when(&client, "[data-testid=simulation-member]", 2).await;
+    let first = members[0].text().await.unwrap();
+    assert!(first.starts_with(ada), "{first}");
+    screenshot(&client, "23-policy-simulation.png").await;
+
+    // The moments checked above, against the server's own record of its sessions.
+    let sessions = server_sessions(&server, "moment").await;
+    for (instant, words) in seen.iter().skip(1).chain([&(at, summary)]) {
+        let (n, m) = at_the_server(&sessions, instant);
+        let expected = format!(
+            "{n} {} of {m} {} signed in",
+            if n == 1 { "session" } else { "sessions" },
+            if m == 1 { "member" } else { "members" }
+        );
+        assert!(
+            words.ends_with(&expected),
+            "{instant}: {words} / {expected}"
+        );
+    }
     client.close().await.unwrap();
 }

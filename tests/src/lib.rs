@@ -10,6 +10,7 @@ use setget_protocol::{DevMember, DevWorkspace, DevWorkspaceCreated, Role};
 
 mod dbus;
 mod desktop;
+mod history;
 mod http_proxy;
 pub mod processes;
 mod proxy;
@@ -18,6 +19,7 @@ pub mod webdriver;
 
 pub use dbus::{NotifyCall, NotifyMonitor, invoke_action};
 pub use desktop::{Display, TrayItem};
+pub use history::{Morning, get_as};
 pub use http_proxy::HttpProxy;
 pub use proxy::{Fault, FaultProxy};
 pub use snapshot::{Browser, ServerSnapshot, snapshot};
@@ -92,10 +94,24 @@ impl ServerProcess {
         Self::start_on(tempfile::tempdir()?)
     }
 
+    /// A dev server on a fresh SQLite file whose clock starts at `start` (in the past: what
+    /// is built on it reads as history to an app on the real clock).
+    pub fn start_at(start: chrono::DateTime<chrono::Utc>) -> anyhow::Result<Self> {
+        let start = start.to_rfc3339();
+        Self::start_with(tempfile::tempdir()?, &["--dev-clock-start", &start])
+    }
+
     /// Starts the server on `dir/server.db`, which may already hold data.
     fn start_on(dir: tempfile::TempDir) -> anyhow::Result<Self> {
+        Self::start_with(dir, &[])
+    }
+
+    /// Starts a dev server on `dir/server.db` with more `args`.
+    fn start_with(dir: tempfile::TempDir, args: &[&str]) -> anyhow::Result<Self> {
         let db = dir.path().join("server.db").into_os_string();
-        let (child, url) = spawn_server(&db, None)?;
+        let mut all = vec!["serve", "--dev"];
+        all.extend_from_slice(args);
+        let (child, url) = spawn(&all, &db)?;
         Ok(Self {
             child,
             url,

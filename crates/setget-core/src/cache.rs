@@ -19,17 +19,21 @@ use crate::error::{CoreError, ErrorKind, Result};
 use crate::secret::Sensitive;
 
 mod detection;
+mod moment;
 mod open;
 mod overview;
 mod pivot;
 mod query;
 mod readers;
+mod travel;
 mod trust;
 mod write;
 
+pub use moment::Moment;
 pub use overview::{DayCount, MAX_PLACES, Overview, OverviewQuery, Place, TIMELINE_DAYS};
 pub use pivot::{Indicator, PivotMember, PivotSummary, ip_key};
 pub use readers::Readers;
+pub use travel::{SignInPoint, TravelHistory, Trip, trips};
 pub use write::Tree;
 
 /// The key of one cache file: 32 random bytes, kept as 64 hex digits in the keyring.
@@ -701,7 +705,7 @@ pub(crate) mod tests {
         // A bulk load cut short by a crash: the next open rebuilds what is missing, the text
         // search included.
         cache.drop_indexes("sessions").unwrap();
-        assert_eq!(cache.indexes_missing().unwrap(), 8);
+        assert_eq!(cache.indexes_missing().unwrap(), 10);
         cache
             .apply_sessions(&[session("s1", 1, SessionStatus::Active)])
             .unwrap();

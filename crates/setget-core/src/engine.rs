@@ -480,6 +480,26 @@ impl Engine {
         self.signed()?.readers.read(f)
     }
 
+    /// What `trial` would have changed had it applied over the last `days` days (1 to 365),
+    /// from the cached sessions.
+    pub fn simulate_policy(
+        &self,
+        trial: crate::simulate::PolicyTrial,
+        days: u32,
+    ) -> Result<crate::simulate::Simulation> {
+        let trial = trial.checked()?;
+        if !(1..=365).contains(&days) {
+            return Err(CoreError::new(
+                ErrorKind::InvalidInput,
+                format!("simulate over 1 to 365 days, not {days}"),
+            ));
+        }
+        let to = self.now();
+        let from = to - chrono::Duration::days(i64::from(days));
+        let sessions = self.with_cache(|c| c.sessions_overlapping(from, to))?;
+        Ok(crate::simulate::simulate(&sessions, trial, from, to))
+    }
+
     /// What the app trusts of the audit log: the pinned key, the newest verified checkpoint,
     /// the witnesses that agree, and an alarm if verification failed.
     pub fn log_trust(&self) -> Result<LogTrust> {

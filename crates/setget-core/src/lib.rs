@@ -19,6 +19,7 @@ pub mod logtrust;
 pub mod notify;
 pub mod private;
 pub mod secret;
+pub mod simulate;
 pub mod sync;
 #[cfg(test)]
 mod test_support;

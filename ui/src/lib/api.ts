@@ -10,6 +10,7 @@ import type {
   CoreError,
   ExportFormat,
   Indicator,
+  PolicyTrial,
   NotifySettings,
   OverviewQuery,
   SessionQuery,
@@ -132,6 +133,12 @@ export const api = {
     call("pivot_events", { indicator, offset, limit }),
   pivotSessions: (indicator: Indicator, offset: number, limit: number) =>
     call("pivot_sessions", { indicator, offset, limit }),
+  /** Who was signed in at an instant (RFC 3339), from the cache. */
+  moment: (at: string, limit: number) => call("moment", { at, limit }),
+  /** A member's latest sign-ins and the trips between them. */
+  travelHistory: (memberId: string) => call("travel_history", { memberId }),
+  /** What a policy would have changed over the last `days` days. */
+  simulatePolicy: (trial: PolicyTrial, days: number) => call("simulate_policy", { trial, days }),
   /** Calls `onOpen` when a notification asks to show an alert (null: the list). */
   onOpenAlert: (onOpen: (id: number | null) => void): Promise<UnlistenFn> =>
     on("open-alert", onOpen),

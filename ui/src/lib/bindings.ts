@@ -305,6 +305,86 @@ member_id: string | null, member_email: string | null, sign_ins: number,
  * Failed sign-ins, each refused attempt counted.
  */
 failures: number, sessions: number, active_sessions: number, first_at: string | null, last_at: string | null, };
+export type Moment = { at: string, 
+/**
+ * The sessions signed in then, newest first, up to the limit asked for.
+ */
+sessions: Array<Session>, 
+/**
+ * How many sessions were signed in then.
+ */
+total: number, 
+/**
+ * Of how many members.
+ */
+members: number, 
+/**
+ * Where they were (sessions within about 10 km are one place), most first.
+ */
+places: Array<Place>, 
+/**
+ * The last instant before `at` at which a session began or ended, if any.
+ */
+previous: string | null, 
+/**
+ * The first instant after `at`, up to `now`, at which a session began or ended, if any.
+ */
+next: string | null, };
+export type TravelHistory = { member_id: string, sign_ins: Array<SignInPoint>, trips: Array<Trip>, 
+/**
+ * Whether older sign-ins were left out (only the latest `limit` are read).
+ */
+truncated: boolean, };
+export type SignInPoint = { seq: number, at: string, session_id: string | null, ip: string | null, device: string | null, location: Location | null, };
+export type Trip = { 
+/**
+ * The sign-ins it goes between (their `seq`).
+ */
+from_seq: number, to_seq: number, km: number, 
+/**
+ * Hours between the two sign-ins.
+ */
+hours: number, 
+/**
+ * km/h; `None` when both happened at the same instant.
+ */
+kmh: number | null, 
+/**
+ * Faster than the detector believes anyone travels.
+ */
+impossible: boolean, };
+export type PolicyTrial = { inactivity_timeout: Timeout, absolute_timeout: Timeout, 
+/**
+ * `None`: unlimited.
+ */
+max_concurrent_sessions: number | null, };
+export type Simulation = { policy: PolicyTrial, from: string, to: string, 
+/**
+ * The sessions begun in the window (the ones the policy would have applied to).
+ */
+sessions: number, 
+/**
+ * Sessions that would have ended earlier, by rule.
+ */
+inactivity: number, absolute: number, concurrency: number, 
+/**
+ * Members with at least one session that would have ended earlier.
+ */
+members: number, 
+/**
+ * The members most affected, most sessions first (at most 10).
+ */
+most_affected: Array<MemberEffect>, };
+export type MemberEffect = { member_id: string, member_email: string, 
+/**
+ * Sessions that would have ended earlier, by rule.
+ */
+inactivity: number, absolute: number, concurrency: number, 
+/**
+ * The time those sessions would have lost, in hours.
+ */
+hours_cut: number, };
+export type Rule = "absolute" | "inactivity" | "concurrency";
 export type SessionPage = { rows: Array<Session>, total: number, };
 export type SessionFacets = { countries: Array<string>, devices: Array<string>, };
 export type OverviewQuery = { 

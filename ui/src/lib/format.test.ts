@@ -8,6 +8,7 @@ import {
   reasonText,
   relativeTime,
   sentence,
+  simulationLine,
   syncLine,
 } from "./format";
 
@@ -138,5 +139,25 @@ describe("revoking a chosen set", () => {
     expect(bulkRevokedLine({ revoked: 1, members: 1, already_ended: ["a", "b"] })).toBe(
       "1 session of 1 member revoked. 2 others had already ended.",
     );
+  });
+});
+
+describe("a policy's simulation", () => {
+  const base = {
+    policy: { inactivity_timeout: "8h", absolute_timeout: "24h", max_concurrent_sessions: 3 },
+    from: "2026-03-09T12:00:00Z",
+    to: "2026-04-08T12:00:00Z",
+    most_affected: [],
+  } as const;
+  it("says how many sessions would have ended earlier, and for how many members", () => {
+    expect(
+      simulationLine({ ...base, most_affected: [], sessions: 340, inactivity: 7, absolute: 4, concurrency: 1, members: 5 }),
+    ).toBe("12 of 340 sessions would have ended earlier, for 5 members.");
+    expect(
+      simulationLine({ ...base, most_affected: [], sessions: 1, inactivity: 0, absolute: 0, concurrency: 0, members: 0 }),
+    ).toBe("None of the 1 session that began would have ended earlier.");
+    expect(
+      simulationLine({ ...base, most_affected: [], sessions: 0, inactivity: 0, absolute: 0, concurrency: 0, members: 0 }),
+    ).toBe("No session began in that time.");
   });
 });

@@ -1,5 +1,5 @@
 // Formatting for the window: times, places, messages, the sync's state, reasons and events in words.
-import type { BulkRevoked, Location, Reason, SyncStatus } from "./bindings";
+import type { BulkRevoked, Location, Reason, Simulation, SyncStatus } from "./bindings";
 
 const UNITS: [Intl.RelativeTimeFormatUnit, number][] = [
   ["year", 365 * 24 * 3600],
@@ -140,4 +140,12 @@ export function bulkRevokedLine(done: BulkRevoked): string {
   const ended = done.already_ended.length;
   if (ended === 0) return line;
   return `${line} ${counted(ended, "other")} had already ended.`;
+}
+
+/** A simulation in a sentence: "12 of 340 sessions would have ended earlier, for 5 members." */
+export function simulationLine(s: Simulation): string {
+  const ended = s.inactivity + s.absolute + s.concurrency;
+  if (s.sessions === 0) return "No session began in that time.";
+  if (ended === 0) return `None of the ${counted(s.sessions, "session")} that began would have ended earlier.`;
+  return `${ended.toLocaleString("en")} of ${counted(s.sessions, "session")} would have ended earlier, for ${counted(s.members, "member")}.`;
 }

@@ -1,6 +1,6 @@
 // Generated from src-tauri/src/commands.rs and events.rs by `cargo xtask codegen`; do not edit.
 
-import type { AccountView, Alert, AlertFilter, AlertStatus, AppInfo, AuditEvent, AuditQuery, BulkRevoked, ExportFormat, Exported, Indicator, LogTrust, Member, NotifySettings, Overview, OverviewQuery, PivotSummary, Revoked, Session, SessionFacets, SessionPage, SessionPolicy, SessionQuery, SessionSelection, SignOut, SignedOutNote, SyncStatus, Timeout, Trusted, UsualPlace, WorkspaceRevoked } from "./bindings";
+import type { AccountView, Alert, AlertFilter, AlertStatus, AppInfo, AuditEvent, AuditQuery, BulkRevoked, ExportFormat, Exported, Indicator, LogTrust, Member, Moment, NotifySettings, Overview, OverviewQuery, PivotSummary, PolicyTrial, Revoked, Session, SessionFacets, SessionPage, SessionPolicy, SessionQuery, SessionSelection, SignOut, SignedOutNote, Simulation, SyncStatus, Timeout, TravelHistory, Trusted, UsualPlace, WorkspaceRevoked } from "./bindings";
 
 /** Every command: the arguments the shell takes (by camelCase key) and its answer. */
 export type Commands = {
@@ -45,6 +45,9 @@ export type Commands = {
   pivot_summary: { args: { indicator: Indicator }; answer: PivotSummary };
   pivot_events: { args: { indicator: Indicator; offset: number; limit: number }; answer: AuditEvent[] };
   pivot_sessions: { args: { indicator: Indicator; offset: number; limit: number }; answer: Session[] };
+  moment: { args: { at: string; limit: number }; answer: Moment };
+  travel_history: { args: { memberId: string }; answer: TravelHistory };
+  simulate_policy: { args: { trial: PolicyTrial; days: number }; answer: Simulation };
   session_facets: { args: Record<string, never>; answer: SessionFacets };
 };
 

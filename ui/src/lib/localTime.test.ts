@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { localDayStarts, localToInstant } from "./localTime";
+import { instantToLocal, localDayStarts, localToInstant } from "./localTime";
 
 describe("localToInstant", () => {
   it("turns a local date and time into an instant, or null", () => {
@@ -7,6 +7,14 @@ describe("localToInstant", () => {
     expect(localToInstant("not a date")).toBeNull();
     const iso = localToInstant("2026-04-08T12:30");
     expect(iso).toMatch(/^2026-04-0[78]T\d\d:30:00\.000Z$/);
+  });
+});
+
+describe("instantToLocal", () => {
+  it("gives back what localToInstant read, to the second", () => {
+    expect(instantToLocal("nonsense")).toBe("");
+    expect(instantToLocal(localToInstant("2026-04-08T12:30:05")!)).toBe("2026-04-08T12:30:05");
+    expect(localToInstant(instantToLocal("2026-11-02T23:59:59.000Z"))).toBe("2026-11-02T23:59:59.000Z");
   });
 });
 

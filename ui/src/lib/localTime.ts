@@ -20,3 +20,14 @@ export function localDayStarts(days: number, now: Date = new Date()): string[] {
   }
   return starts;
 }
+
+/** An instant as a `datetime-local` input's value in local time, to the second: "2026-04-08T14:05:09". */
+export function instantToLocal(iso: string): string {
+  const at = new Date(iso);
+  if (Number.isNaN(at.getTime())) return "";
+  const two = (n: number) => String(n).padStart(2, "0");
+  return (
+    `${at.getFullYear()}-${two(at.getMonth() + 1)}-${two(at.getDate())}` +
+    `T${two(at.getHours())}:${two(at.getMinutes())}:${two(at.getSeconds())}`
+  );
+}

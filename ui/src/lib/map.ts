@@ -15,6 +15,22 @@ export interface WorldMap {
   project: (longitude: number, latitude: number) => [number, number] | null;
 }
 
+/** A dot of a map of places: where, how many (sessions or sign-ins), and its words. */
+export interface MapDot {
+  latitude: number;
+  longitude: number;
+  count: number;
+  label: string;
+}
+
+/** A trip drawn between two places ([latitude, longitude] each). */
+export interface MapLine {
+  from: [number, number];
+  to: [number, number];
+  impossible: boolean;
+  label: string;
+}
+
 /** Draws the world to fit the box (computed once per size). */
 export function worldMap(width: number, height: number): WorldMap {
   const land = feature(topology, topology.objects.land);

@@ -59,6 +59,13 @@ pub(super) const INDEXES: &[(&str, &str)] = &[
     // sign-ins by address (with the member, so that a network's are counted per member from
     // the index), by device and by country.
     ("sessions_by_ip", "sessions (ip_key)"),
+    // Any moment (moment.rs): sessions by when they began, and by when they ended (or, still
+    // active, expire) with when they began, so that those alive at an instant are one range.
+    ("sessions_by_created", "sessions (created_at)"),
+    (
+        "sessions_by_end",
+        "sessions (coalesce(ended_at, expires_at), created_at)",
+    ),
     ("sessions_by_last_ip", "sessions (last_ip_key)"),
     (
         "audit_by_ip",

@@ -37,6 +37,17 @@ pub struct Place {
     pub sessions: u64,
 }
 
+/// A place from `avg(latitude), avg(longitude), max(city), max(country_code), count(*)`.
+pub(super) fn place_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Place> {
+    Ok(Place {
+        latitude: r.get(0)?,
+        longitude: r.get(1)?,
+        city: r.get(2)?,
+        country_code: r.get(3)?,
+        sessions: u64::try_from(r.get::<_, i64>(4)?).unwrap_or(0),
+    })
+}
+
 /// The sign-ins of one local day.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct DayCount {
@@ -174,15 +185,7 @@ impl Cache {
                  ORDER BY count(*) DESC
                  LIMIT ?1",
                 [MAX_PLACES],
-                |r| {
-                    Ok(Place {
-                        latitude: r.get(0)?,
-                        longitude: r.get(1)?,
-                        city: r.get(2)?,
-                        country_code: r.get(3)?,
-                        sessions: u64::try_from(r.get::<_, i64>(4)?).unwrap_or(0),
-                    })
-                },
+                place_row,
             )
             .map_err(|e| storage("place the sessions", e))?;
         let active_sessions =

@@ -146,22 +146,17 @@ impl Indicator {
         ))
     }
 
-    /// The network around an address that a pivot widens to: its /24 (IPv4) or /48 (IPv6).
+    /// The network around an address that a pivot widens to: its /24 (IPv4) or /48 (IPv6),
+    /// the network the detector judges by.
     pub fn network_of(ip: &str) -> Result<Self> {
-        let ip = ip
-            .trim()
-            .parse::<IpAddr>()
-            .map_err(|_| {
+        setget_detect::network_of(ip.trim())
+            .map(Self::Network)
+            .ok_or_else(|| {
                 CoreError::new(
                     ErrorKind::InvalidInput,
                     format!("{:?} is not an IP address", truncated(ip)),
                 )
-            })?
-            .to_canonical();
-        let prefix = if ip.is_ipv4() { 24 } else { 48 };
-        let net = IpNet::new(ip, prefix)
-            .map_err(|e| CoreError::new(ErrorKind::InvalidInput, format!("no network: {e}")))?;
-        Ok(Self::Network(net.trunc().to_string()))
+            })
     }
 
     /// The indicator as the window and the command line show it.
