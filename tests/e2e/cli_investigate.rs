@@ -47,8 +47,14 @@ async fn pivot_at_and_simulate_policy_from_the_command_line() {
         "{shown}"
     );
     assert!(shown.contains(ada), "{shown}");
+    // By the address's autonomous system (the bundled table knows 1.1.1.1's).
+    let got = json(&run(&["pivot", "AS13335", "--json"]));
+    assert_eq!(got["summary"]["label"], "AS13335");
+    assert_eq!(got["summary"]["events"], 1);
+    assert_eq!(got["sessions"][0]["as_org"], "Cloudflare, Inc.");
     for (args, says) in [
-        (&["pivot", "nonsense"][..], "is not an indicator"),
+        (&["pivot", "81.2.69"][..], "is not an indicator"),
+        (&["pivot", "ab"][..], "is not an indicator"),
         (
             &["pivot", "country:GB", "--network"][..],
             "widens an IP address",

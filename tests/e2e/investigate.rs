@@ -230,6 +230,33 @@ async fn an_alert_pivots_to_its_network_and_every_session_from_it_is_revoked_at_
         .unwrap();
     assert!(!sessions.contains("81.2.69.142"), "{sessions}");
     screenshot(&client, "21-investigate.png").await;
+    // The same sessions by their network's operator: its number, then its name.
+    let summary_of = |label: &'static str| {
+        let client = client.clone();
+        async move {
+            text_when(&client, "[data-testid=pivot-label]", |t| {
+                t.starts_with(label)
+            })
+            .await;
+            text_when(&client, "[data-testid=pivot-summary]", |t| {
+                t.starts_with("3 sign-in events")
+            })
+            .await
+        }
+    };
+    click(&client, "[data-testid=pivot-session-asn]").await;
+    let by_number = summary_of("AS13335").await;
+    assert!(
+        by_number.starts_with("3 sign-in events · 2 sessions (2 active) · 2 members"),
+        "{by_number}"
+    );
+    type_into(&client, "[data-testid=pivot-search]", "cloudflare").await;
+    click(&client, "[data-testid=pivot-go]").await;
+    let by_name = summary_of("networks of \"cloudflare\"").await;
+    assert!(
+        by_name.starts_with("3 sign-in events · 2 sessions (2 active) · 2 members"),
+        "{by_name}"
+    );
 
     let button = text_when(&client, "[data-testid=pivot-bulk-button]", |t| {
         t == "Revoke 2 sessions of 2 members"

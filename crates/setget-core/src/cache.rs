@@ -269,6 +269,11 @@ pub(crate) mod tests {
                     e.details = Some(serde_json::json!({"z": [1, "two", {"y": null}], "a": seq}));
                     e.event = setget_protocol::EventKind::parse("session.something_newer");
                 }
+                // The autonomous system, when the server knows it, is in the leaf too.
+                if seq % 4 == 0 {
+                    e.asn = Some(13335);
+                    e.as_org = Some("Cloudflare, Inc.".into());
+                }
                 e
             })
             .collect();
@@ -334,6 +339,8 @@ pub(crate) mod tests {
 
     pub(super) fn session(id: &str, change_seq: i64, status: SessionStatus) -> Session {
         Session {
+            as_org: None,
+            asn: None,
             id: id.into(),
             member_id: "m1".into(),
             member_email: "ada@acme.test".into(),
@@ -696,7 +703,7 @@ pub(crate) mod tests {
         let (mut cache, key) = open(tmp.path());
         assert_eq!(cache.indexes_missing().unwrap(), 0);
         cache.drop_indexes("audit_events").unwrap();
-        assert_eq!(cache.indexes_missing().unwrap(), 7);
+        assert_eq!(cache.indexes_missing().unwrap(), 8);
         cache
             .apply_audit(&(1..=3).map(event).collect::<Vec<_>>())
             .unwrap();
@@ -705,7 +712,7 @@ pub(crate) mod tests {
         // A bulk load cut short by a crash: the next open rebuilds what is missing, the text
         // search included.
         cache.drop_indexes("sessions").unwrap();
-        assert_eq!(cache.indexes_missing().unwrap(), 10);
+        assert_eq!(cache.indexes_missing().unwrap(), 11);
         cache
             .apply_sessions(&[session("s1", 1, SessionStatus::Active)])
             .unwrap();

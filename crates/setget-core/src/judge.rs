@@ -289,6 +289,8 @@ mod tests {
         (city, cc, lat, lon, ip): (&str, &str, f64, f64, &str),
     ) -> AuditEvent {
         AuditEvent {
+            as_org: None,
+            asn: None,
             seq,
             id: format!("ev{seq}"),
             event: "session.signed_in".into(),
@@ -310,6 +312,8 @@ mod tests {
 
     fn session_of(e: &AuditEvent, status: SessionStatus) -> Session {
         Session {
+            as_org: None,
+            asn: None,
             id: e.session_id.clone().unwrap(),
             member_id: "m1".into(),
             member_email: "ada@acme.test".into(),

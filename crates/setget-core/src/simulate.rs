@@ -296,6 +296,8 @@ mod tests {
         end: Option<DateTime<Utc>>,
     ) -> Session {
         Session {
+            as_org: None,
+            asn: None,
             id: id.into(),
             member_id: member.into(),
             member_email: format!("{member}@acme.test"),

@@ -25,6 +25,8 @@ pub(crate) fn at(minute: u32) -> DateTime<Utc> {
 /// A sign-in of ada's as the audit log records it: event `ev<seq>`, session `s1`.
 pub(crate) fn audit_event(seq: i64) -> AuditEvent {
     AuditEvent {
+        as_org: None,
+        asn: None,
         seq,
         id: format!("ev{seq}"),
         event: EventKind::SignedIn,

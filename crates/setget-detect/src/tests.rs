@@ -83,6 +83,8 @@ impl Log {
     ) -> AuditEvent {
         self.seq += 1;
         AuditEvent {
+            as_org: None,
+            asn: None,
             seq: self.seq,
             id: format!("e{}", self.seq),
             event: name.into(),

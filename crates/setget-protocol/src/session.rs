@@ -244,6 +244,13 @@ pub struct Session {
     /// The IP address of the session's latest request.
     pub last_ip: String,
     pub location: Option<Location>,
+    /// The autonomous system the session was created from (its network operator), when
+    /// the server knows it.
+    #[serde(default)]
+    pub asn: Option<u32>,
+    /// The autonomous system's organisation, e.g. `"Cloudflare, Inc."`.
+    #[serde(default)]
+    pub as_org: Option<String>,
     pub auth_method: AuthMethod,
     #[cfg_attr(feature = "ts", ts(type = "string"))]
     pub created_at: DateTime<Utc>,
@@ -340,6 +347,13 @@ pub struct AuditEvent {
     pub user_agent: Option<String>,
     pub device: Option<String>,
     pub location: Option<Location>,
+    /// The autonomous system of `ip`, when the server knows it (sign-ins and failed
+    /// sign-ins).
+    #[serde(default)]
+    pub asn: Option<u32>,
+    /// The autonomous system's organisation.
+    #[serde(default)]
+    pub as_org: Option<String>,
     pub auth_method: Option<AuthMethod>,
     /// `self`, `admin`, `inactivity`, `wrong_password`, ...
     #[cfg_attr(feature = "ts", ts(type = "EventReason | null"))]

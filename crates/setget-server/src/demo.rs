@@ -371,6 +371,7 @@ fn sign_in(
     at: DateTime<Utc>,
 ) -> anyhow::Result<String> {
     let location = app.geo().locate(ip);
+    let autonomous_system = app.asn().lookup(ip);
     let digest = token::digest(&token::generate());
     Ok(conn.create_session(
         &resident.member,
@@ -379,6 +380,7 @@ fn sign_in(
             user_agent: agent,
             ip: &ip.to_string(),
             location: location.as_ref(),
+            autonomous_system: autonomous_system.as_ref(),
             now: at,
         },
     )?)

@@ -5,6 +5,7 @@
 //! same library for its demo mode, and tests drive the router directly or the binary over HTTP.
 
 mod api;
+pub mod asn;
 mod attempts;
 mod auth;
 mod connections;
@@ -103,6 +104,8 @@ struct AppInner {
     /// The clock again, when it is the dev clock that `/api/_dev/clock/` may move.
     dev_clock: Option<Arc<SystemClock>>,
     geo: Arc<dyn geo::Geo>,
+    /// Which autonomous system an address belongs to.
+    asn: Arc<dyn asn::AsLookup>,
     config: ServerConfig,
     /// Recent authentications by token digest (see `api::CachedAuth`).
     auth_cache: AuthCache,
@@ -122,7 +125,7 @@ impl AppInner {
         store: store::Store,
         clock: Arc<dyn Clock>,
         dev_clock: Option<Arc<SystemClock>>,
-        geo: Arc<dyn geo::Geo>,
+        (geo, asn): (Arc<dyn geo::Geo>, Arc<dyn asn::AsLookup>),
         config: ServerConfig,
         log_key: Arc<log::LogKey>,
     ) -> App {
@@ -132,6 +135,7 @@ impl AppInner {
                 clock,
                 dev_clock,
                 geo,
+                asn,
                 log_key,
                 auth_cache: AuthCache::default(),
                 attempts: attempts::Attempts::default(),
@@ -161,7 +165,7 @@ impl App {
             store,
             clock,
             dev_clock,
-            Arc::new(geo::bundled()),
+            (Arc::new(geo::bundled()), Arc::new(asn::bundled())),
             config,
             memory_log_key(),
         )
@@ -173,7 +177,7 @@ impl App {
             store,
             clock,
             None,
-            Arc::new(geo::bundled()),
+            (Arc::new(geo::bundled()), Arc::new(asn::bundled())),
             config,
             memory_log_key(),
         )
@@ -186,7 +190,7 @@ impl App {
             inner.store.clone(),
             Arc::clone(&inner.clock),
             inner.dev_clock.clone(),
-            geo,
+            (geo, Arc::clone(&inner.asn)),
             inner.config.clone(),
             Arc::clone(&inner.log_key),
         )
@@ -202,10 +206,23 @@ impl App {
             inner.store.clone(),
             Arc::clone(&clock) as Arc<dyn Clock>,
             Some(clock),
-            Arc::clone(&inner.geo),
+            (Arc::clone(&inner.geo), Arc::clone(&inner.asn)),
             inner.config.clone(),
             Arc::clone(&inner.log_key),
         ))
+    }
+
+    /// The same app learning addresses' autonomous systems from `asn`.
+    pub fn with_asn(self, asn: Arc<dyn asn::AsLookup>) -> Self {
+        let inner = &self.inner;
+        AppInner::app(
+            inner.store.clone(),
+            Arc::clone(&inner.clock),
+            inner.dev_clock.clone(),
+            (Arc::clone(&inner.geo), asn),
+            inner.config.clone(),
+            Arc::clone(&inner.log_key),
+        )
     }
 
     /// The same app signing its audit log's checkpoints with `key`.
@@ -215,7 +232,7 @@ impl App {
             inner.store.clone(),
             Arc::clone(&inner.clock),
             inner.dev_clock.clone(),
-            Arc::clone(&inner.geo),
+            (Arc::clone(&inner.geo), Arc::clone(&inner.asn)),
             inner.config.clone(),
             Arc::new(key),
         )
@@ -234,6 +251,11 @@ impl App {
     /// The geolocation source.
     pub fn geo(&self) -> &dyn geo::Geo {
         self.inner.geo.as_ref()
+    }
+
+    /// Where autonomous systems are looked up.
+    pub fn asn(&self) -> &dyn asn::AsLookup {
+        self.inner.asn.as_ref()
     }
 
     /// The injected clock.

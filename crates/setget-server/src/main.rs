@@ -74,6 +74,11 @@ enum Command {
         /// bundled table.
         #[arg(long = "geoip", value_name = "FILE")]
         geoip: Vec<PathBuf>,
+        /// An autonomous-system database: a range file of `@ip-location-db/asn`
+        /// (`asn-ipv4.csv`, `asn-ipv6.csv`) or a MaxMind GeoLite2-ASN file; repeatable, asked
+        /// in order before the bundled table.
+        #[arg(long = "asn", value_name = "FILE")]
+        asn: Vec<PathBuf>,
         /// The audit log's signing key, created (readable by its owner only) when missing;
         /// every replica reads the same one. By default `<db>.log-key` beside a SQLite file;
         /// required with PostgreSQL.
@@ -208,6 +213,7 @@ async fn run() -> anyhow::Result<()> {
             header_timeout,
             max_connections,
             geoip,
+            asn,
             log_key,
             bench_without_audit_tree,
         } => {
@@ -220,6 +226,11 @@ async fn run() -> anyhow::Result<()> {
                 sources.push(Arc::new(MmdbGeo::open(file)?));
             }
             sources.push(Arc::new(geo::bundled()));
+            let mut systems: Vec<Arc<dyn setget_server::asn::AsLookup>> = Vec::new();
+            for file in &asn {
+                systems.push(setget_server::asn::open(file)?);
+            }
+            systems.push(Arc::new(setget_server::asn::bundled()));
             let key_name = public_hosts
                 .first()
                 .map_or(setget_server::log::DEFAULT_KEY_NAME, |h| h.name());
@@ -237,6 +248,7 @@ async fn run() -> anyhow::Result<()> {
             };
             let mut app = App::new(store, config)
                 .with_geo(Arc::new(Layered(sources)))
+                .with_asn(Arc::new(setget_server::asn::LayeredAsn(systems)))
                 .with_log_key(key);
             if let Some(start) = dev_clock_start {
                 app = app

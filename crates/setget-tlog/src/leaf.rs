@@ -4,7 +4,9 @@
 //! 8-byte big-endian integers; `id`, `event`, `member_id`, `member_email`, `session_id`,
 //! `actor_id`, `actor_email`, `ip`, `user_agent`, `device`, `location`, `auth_method`,
 //! `reason`, `details` each as 0x00 when absent or 0x01, a 4-byte big-endian length and
-//! the UTF-8 bytes. `location` and `details` are JSON with object keys sorted and no
+//! the UTF-8 bytes; then, only when the event has either, `asn` (in decimal) and `as_org`
+//! the same way, so that an event without them (every event written before servers knew
+//! autonomous systems) encodes as it always did. `location` and `details` are JSON with object keys sorted and no
 //! whitespace, numbers as `serde_json` writes them. Both the server (appending) and the app
 //! (verifying) encode the event as the API shows it, so neither depends on how the other
 //! stores it.
@@ -94,10 +96,96 @@ pub fn encode(event: &AuditEvent) -> Vec<u8> {
     field(&mut out, event.auth_method.map(|m| m.as_str()));
     field(&mut out, event.reason.as_ref().map(|r| r.as_str()));
     json_field(&mut out, event.details.as_ref());
+    if event.asn.is_some() || event.as_org.is_some() {
+        field(&mut out, event.asn.map(|n| n.to_string()).as_deref());
+        field(&mut out, event.as_org.as_deref());
+    }
     out
 }
 
 /// The hash of `event`'s leaf.
 pub fn event_leaf(event: &AuditEvent) -> Hash {
     leaf_hash(&encode(event))
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone as _;
+    use setget_protocol::{AuthMethod, EventKind, Location};
+
+    use super::*;
+
+    fn sign_in() -> AuditEvent {
+        AuditEvent {
+            seq: 7,
+            id: "ev7".into(),
+            event: EventKind::SignedIn,
+            at: chrono::Utc
+                .with_ymd_and_hms(2026, 4, 8, 12, 0, 0)
+                .single()
+                .unwrap_or_default(),
+            member_id: Some("m1".into()),
+            member_email: Some("ada@acme.test".into()),
+            session_id: Some("s1".into()),
+            actor_id: None,
+            actor_email: None,
+            ip: Some("81.2.69.142".into()),
+            user_agent: Some("Mozilla/5.0".into()),
+            device: Some("Firefox on Windows".into()),
+            location: Some(Location {
+                city: Some("London".into()),
+                region: None,
+                country: None,
+                country_code: Some("GB".into()),
+                latitude: Some(51.5142),
+                longitude: Some(-0.0931),
+            }),
+            asn: None,
+            as_org: None,
+            auth_method: Some(AuthMethod::Password),
+            reason: None,
+            details: Some(serde_json::json!({"b": 1, "a": [true, null]})),
+        }
+    }
+
+    fn hex(bytes: &[u8]) -> String {
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// The encoding is the log's format: an event as servers have always written it keeps its
+    /// leaf, whatever this version adds.
+    #[test]
+    fn an_event_encodes_as_it_always_did_and_its_autonomous_system_only_when_known() {
+        let plain = sign_in();
+        let bytes = encode(&plain);
+        assert_eq!(bytes[0], 0x01);
+        assert!(
+            bytes.ends_with(br#"{"a":[true,null],"b":1}"#),
+            "{}",
+            String::from_utf8_lossy(&bytes)
+        );
+        assert_eq!(
+            hex(&event_leaf(&plain)),
+            "3f3a2acedfb8b831ecd5f4ab3d959eef1487d7d205e3c5208db03cebf0561488"
+        );
+        let with_as = AuditEvent {
+            asn: Some(5089),
+            as_org: Some("Virgin Media Limited".into()),
+            ..sign_in()
+        };
+        let longer = encode(&with_as);
+        assert_eq!(&longer[..bytes.len()], &bytes[..]);
+        let mut tail = vec![1, 0, 0, 0, 4];
+        tail.extend_from_slice(b"5089");
+        tail.extend_from_slice(&[1, 0, 0, 0, 20]);
+        tail.extend_from_slice(b"Virgin Media Limited");
+        assert_eq!(&longer[bytes.len()..], &tail[..]);
+        // An organisation without a number (or the reverse) is still committed to.
+        let org_only = AuditEvent {
+            asn: None,
+            ..with_as.clone()
+        };
+        assert_ne!(event_leaf(&org_only), event_leaf(&plain));
+        assert_ne!(event_leaf(&org_only), event_leaf(&with_as));
+    }
 }

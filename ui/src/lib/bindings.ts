@@ -80,7 +80,16 @@ ip: string,
 /**
  * The IP address of the session's latest request.
  */
-last_ip: string, location: Location | null, auth_method: AuthMethod, created_at: string, last_active_at: string, 
+last_ip: string, location: Location | null, 
+/**
+ * The autonomous system the session was created from (its network operator), when
+ * the server knows it.
+ */
+asn: number | null, 
+/**
+ * The autonomous system's organisation, e.g. `"Cloudflare, Inc."`.
+ */
+as_org: string | null, auth_method: AuthMethod, created_at: string, last_active_at: string, 
 /**
  * `min(last_active_at + inactivity_timeout, created_at + absolute_timeout)`.
  */
@@ -203,7 +212,16 @@ at: string, member_id: string | null, member_email: string | null, session_id: s
 /**
  * Who did it, when it was someone else than the member (an admin revoking).
  */
-actor_id: string | null, actor_email: string | null, ip: string | null, user_agent: string | null, device: string | null, location: Location | null, auth_method: AuthMethod | null, 
+actor_id: string | null, actor_email: string | null, ip: string | null, user_agent: string | null, device: string | null, location: Location | null, 
+/**
+ * The autonomous system of `ip`, when the server knows it (sign-ins and failed
+ * sign-ins).
+ */
+asn: number | null, 
+/**
+ * The autonomous system's organisation.
+ */
+as_org: string | null, auth_method: AuthMethod | null, 
 /**
  * `self`, `admin`, `inactivity`, `wrong_password`, ...
  */
@@ -273,7 +291,7 @@ members: number,
  * they are left as they ended.
  */
 already_ended: Array<string>, };
-export type Indicator = { "kind": "ip", "value": string } | { "kind": "network", "value": string } | { "kind": "device", "value": string } | { "kind": "country", "value": string };
+export type Indicator = { "kind": "ip", "value": string } | { "kind": "network", "value": string } | { "kind": "device", "value": string } | { "kind": "country", "value": string } | { "kind": "asn", "value": number } | { "kind": "as_org", "value": string };
 export type PivotSummary = { indicator: Indicator, label: string, 
 /**
  * Sign-ins and failed sign-ins (events).

@@ -27,6 +27,9 @@ pub(super) static MIGRATIONS: LazyLock<Migrations<'static>> = LazyLock::new(|| {
             include_str!("../cache_migrations/0010_address_keys.sql"),
             pivot::fill_address_keys,
         ),
+        M::up(include_str!(
+            "../cache_migrations/0011_autonomous_systems.sql"
+        )),
     ])
 });
 
@@ -79,6 +82,11 @@ pub(super) const INDEXES: &[(&str, &str)] = &[
         "audit_by_country",
         "audit_events (country_code, at) WHERE ip_key IS NOT NULL",
     ),
+    (
+        "audit_by_asn",
+        "audit_events (asn, at) WHERE ip_key IS NOT NULL",
+    ),
+    ("sessions_by_asn", "sessions (asn)"),
 ];
 
 /// The triggers that keep `sessions_search` in step with the active rows of `sessions`: a

@@ -105,6 +105,11 @@ pub enum Indicator {
     Device(String),
     /// A country, as its ISO code, e.g. `GB`.
     Country(String),
+    /// An autonomous system by number, e.g. `AS13335` as 13335.
+    Asn(u32),
+    /// The autonomous systems whose organisation's name holds this text (any case), e.g.
+    /// `cloudflare`.
+    AsOrg(String),
 }
 
 /// An indicator checked and ready to match.
@@ -112,11 +117,18 @@ enum Matcher {
     Keys(Value, Value),
     Device(String),
     Country(String),
+    /// Any of these autonomous systems (none: nothing matches).
+    Systems(Vec<u32>),
 }
 
+/// The shortest organisation name a search may give (fewer letters match most of the world).
+const MIN_ORG_CHARS: usize = 3;
+
 impl Indicator {
-    /// What a search box holds: an address (`81.2.69.160`), a network (`81.2.69.0/24`), or
-    /// a country as `country:GB`. A clear error otherwise.
+    /// What a search box holds: an address (`81.2.69.160`), a network (`81.2.69.0/24`), an
+    /// autonomous system (`AS13335`), a country as `country:GB`, a device as `device:…`, or
+    /// else the name of a network's organisation (`cloudflare`). A clear error for what is
+    /// none of these (a broken address or network, a name shorter than 3 characters).
     pub fn parse(text: &str) -> Result<Self> {
         let t = text.trim();
         if let Ok(ip) = t.parse::<IpAddr>() {
@@ -136,11 +148,28 @@ impl Indicator {
         {
             return Ok(Self::Device(device.trim().to_owned()));
         }
+        if let Some(n) = t
+            .strip_prefix("AS")
+            .or_else(|| t.strip_prefix("as"))
+            .and_then(|n| n.parse::<u32>().ok())
+            .filter(|n| *n > 0)
+        {
+            return Ok(Self::Asn(n));
+        }
+        // What looks like an address or a network but is none, and prefixes that name no
+        // valid value, are mistakes, not organisations.
+        let addressish = t.contains('/')
+            || t.contains(':')
+            || (t.contains('.') && t.chars().all(|c| c.is_ascii_digit() || c == '.'));
+        if !addressish && t.chars().count() >= MIN_ORG_CHARS {
+            return Ok(Self::AsOrg(t.to_owned()));
+        }
         Err(CoreError::new(
             ErrorKind::InvalidInput,
             format!(
                 "{:?} is not an indicator: give an IP address (81.2.69.160), a network \
-                 (81.2.69.0/24), country:GB or device:\"Firefox on Windows\"",
+                 (81.2.69.0/24), AS13335, a network's organisation (3 letters or more), \
+                 country:GB or device:\"Firefox on Windows\"",
                 truncated(t)
             ),
         ))
@@ -166,9 +195,12 @@ impl Indicator {
             Self::Network(net) => net.clone(),
             Self::Device(d) => d.clone(),
             Self::Country(c) => format!("country {c}"),
+            Self::Asn(n) => format!("AS{n}"),
+            Self::AsOrg(o) => format!("networks of {o:?}"),
         }
     }
 
+    /// The matcher of an indicator that needs no lookup (all but an organisation's name).
     fn matcher(&self) -> Result<Matcher> {
         let bad = |what: &str, v: &str| {
             CoreError::new(
@@ -193,7 +225,44 @@ impl Indicator {
             Self::Device(d) => return Err(bad("a device", d)),
             Self::Country(c) if c.len() == 2 => Matcher::Country(c.to_ascii_uppercase()),
             Self::Country(c) => return Err(bad("a country code", c)),
+            Self::Asn(n) => Matcher::Systems(vec![*n]),
+            Self::AsOrg(o) => return Err(bad("resolved", o)),
         })
+    }
+}
+
+impl Cache {
+    /// The matcher of `indicator`: an organisation's name becomes the autonomous systems of
+    /// the sessions whose organisation holds it.
+    fn matcher(&self, indicator: &Indicator) -> Result<Matcher> {
+        let Indicator::AsOrg(name) = indicator else {
+            return indicator.matcher();
+        };
+        let name = name.trim();
+        if name.chars().count() < MIN_ORG_CHARS {
+            return Err(CoreError::new(
+                ErrorKind::InvalidInput,
+                format!("an organisation's name has {MIN_ORG_CHARS} characters or more"),
+            ));
+        }
+        let like = format!(
+            "%{}%",
+            name.replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        );
+        let systems = self
+            .conn
+            .prepare_cached(
+                "SELECT DISTINCT asn FROM sessions
+                 WHERE asn IS NOT NULL AND as_org LIKE ?1 ESCAPE '\\'",
+            )
+            .and_then(|mut s| {
+                s.query_map([like], |r| r.get::<_, u32>(0))?
+                    .collect::<rusqlite::Result<Vec<_>>>()
+            })
+            .map_err(|e| storage("find the networks of an organisation", e))?;
+        Ok(Matcher::Systems(systems))
     }
 }
 
@@ -205,35 +274,57 @@ fn truncated(text: &str) -> String {
 impl Matcher {
     /// The `WHERE` clause (with `?1`, `?2`) and its values over the audit events: sign-ins
     /// and failed sign-ins only, through the indexes of those.
-    fn events(&self) -> (&'static str, Vec<Value>) {
+    fn events(&self) -> (String, Vec<Value>) {
         match self {
             Self::Keys(lo, hi) => (
-                "ip_key >= ?1 AND ip_key <= ?2",
+                "ip_key >= ?1 AND ip_key <= ?2".to_owned(),
                 vec![lo.clone(), hi.clone()],
             ),
             Self::Device(d) => (
-                "ip_key IS NOT NULL AND device = ?1",
+                "ip_key IS NOT NULL AND device = ?1".to_owned(),
                 vec![Value::Text(d.clone())],
             ),
             Self::Country(c) => (
-                "ip_key IS NOT NULL AND country_code = ?1",
+                "ip_key IS NOT NULL AND country_code = ?1".to_owned(),
                 vec![Value::Text(c.clone())],
             ),
+            Self::Systems(systems) => {
+                let (list, values) = in_list(systems);
+                (format!("ip_key IS NOT NULL AND asn IN ({list})"), values)
+            }
         }
     }
 
     /// The `WHERE` clause and its values over the sessions: created from the address, or
     /// last seen from it.
-    fn sessions(&self) -> (&'static str, Vec<Value>) {
+    fn sessions(&self) -> (String, Vec<Value>) {
         match self {
             Self::Keys(lo, hi) => (
-                "((ip_key >= ?1 AND ip_key <= ?2) OR (last_ip_key >= ?1 AND last_ip_key <= ?2))",
+                "((ip_key >= ?1 AND ip_key <= ?2) OR (last_ip_key >= ?1 AND last_ip_key <= ?2))"
+                    .to_owned(),
                 vec![lo.clone(), hi.clone()],
             ),
-            Self::Device(d) => ("device = ?1", vec![Value::Text(d.clone())]),
-            Self::Country(c) => ("country_code = ?1", vec![Value::Text(c.clone())]),
+            Self::Device(d) => ("device = ?1".to_owned(), vec![Value::Text(d.clone())]),
+            Self::Country(c) => ("country_code = ?1".to_owned(), vec![Value::Text(c.clone())]),
+            Self::Systems(systems) => {
+                let (list, values) = in_list(systems);
+                (format!("asn IN ({list})"), values)
+            }
         }
     }
+}
+
+/// `?1, ?2, …` for `systems` and their values; `NULL` (which matches nothing) for none.
+fn in_list(systems: &[u32]) -> (String, Vec<Value>) {
+    if systems.is_empty() {
+        return ("NULL".to_owned(), Vec::new());
+    }
+    let list: Vec<String> = (1..=systems.len()).map(|i| format!("?{i}")).collect();
+    let values = systems
+        .iter()
+        .map(|n| Value::Integer(i64::from(*n)))
+        .collect();
+    (list.join(", "), values)
 }
 
 /// One member's share of a pivot.
@@ -335,7 +426,7 @@ impl Cache {
         offset: u64,
         limit: u32,
     ) -> Result<Vec<AuditEvent>> {
-        let (where_sql, mut values) = indicator.matcher()?.events();
+        let (where_sql, mut values) = self.matcher(indicator)?.events();
         let (lim, off) = (values.len() + 1, values.len() + 2);
         values.push(Value::Integer(i64::from(limit)));
         values.push(Value::Integer(i64::try_from(offset).unwrap_or(i64::MAX)));
@@ -361,7 +452,7 @@ impl Cache {
         offset: u64,
         limit: u32,
     ) -> Result<Vec<Session>> {
-        let (where_sql, mut values) = indicator.matcher()?.sessions();
+        let (where_sql, mut values) = self.matcher(indicator)?.sessions();
         let (lim, off) = (values.len() + 1, values.len() + 2);
         values.push(Value::Integer(i64::from(limit)));
         values.push(Value::Integer(i64::try_from(offset).unwrap_or(i64::MAX)));
@@ -383,7 +474,7 @@ impl Cache {
     /// Counts of what shares `indicator`: per member, in all, and the time it spans; and the
     /// active sessions to revoke.
     pub fn pivot_summary(&self, indicator: &Indicator) -> Result<PivotSummary> {
-        let matcher = indicator.matcher()?;
+        let matcher = self.matcher(indicator)?;
         let fail = |e| storage("pivot", e);
         let mut members: BTreeMap<MemberKey, PivotMember> = BTreeMap::new();
         let (where_sql, values) = matcher.events();
@@ -504,6 +595,10 @@ mod tests {
             member_email: member.1.into(),
             ip: ip.into(),
             last_ip: last_ip.into(),
+            asn: ip.starts_with("81.2.69.").then_some(5089),
+            as_org: ip
+                .starts_with("81.2.69.")
+                .then(|| "Virgin Media Limited".to_owned()),
             ..session(id, 1, status)
         };
         let ada = ("m1", "ada@acme.test");
@@ -533,6 +628,10 @@ mod tests {
             member_id: member.map(|m| m.0.into()),
             member_email: Some(member.map_or("eve@evil.test", |m| m.1).into()),
             ip: Some(ip.into()),
+            asn: ip.starts_with("81.2.69.1").then_some(5089),
+            as_org: ip
+                .starts_with("81.2.69.1")
+                .then(|| "Virgin Media Limited".to_owned()),
             ..audit_event(seq)
         };
         cache
@@ -634,6 +733,24 @@ mod tests {
         assert_eq!((events.len(), sessions.len()), (5, 4));
         let (events, sessions) = ids(&cache, &Indicator::Country("GB".into()));
         assert_eq!((events.len(), sessions.len()), (0, 4));
+        // By autonomous system, by number or by its organisation's name (any case); one no
+        // session names is found by number alone.
+        assert_eq!(
+            ids(&cache, &Indicator::Asn(5089)),
+            (vec![2, 1], vec!["s1".to_owned()])
+        );
+        assert_eq!(
+            ids(&cache, &Indicator::AsOrg("virgin media".into())),
+            (vec![2, 1], vec!["s1".to_owned()])
+        );
+        assert_eq!(
+            ids(&cache, &Indicator::AsOrg("100%".into())),
+            (vec![], vec![])
+        );
+        assert_eq!(
+            cache.pivot_summary(&Indicator::Asn(5089)).unwrap().label,
+            "AS5089"
+        );
         // Nothing shares an unseen network; paging skips rows.
         let empty = cache
             .pivot_summary(&Indicator::parse("192.0.2.0/24").unwrap())
@@ -687,6 +804,7 @@ mod tests {
                 "audit_by_device",
             ),
             (Indicator::Country("GB".into()), "audit_by_country"),
+            (Indicator::Asn(13335), "audit_by_asn"),
         ] {
             let (where_sql, values) = indicator.matcher().unwrap().events();
             let p = plan(
@@ -823,12 +941,22 @@ mod tests {
             "81.2.69",
             "81.2.69.0/33",
             "country:GBR",
+            "ab",
             "device:",
-            "AS-x",
         ] {
             let e = Indicator::parse(bad).unwrap_err();
             assert_eq!(e.kind, ErrorKind::InvalidInput, "{bad}");
         }
+        assert_eq!(Indicator::parse("AS13335").unwrap(), Indicator::Asn(13335));
+        assert_eq!(Indicator::parse("as64500").unwrap(), Indicator::Asn(64500));
+        assert_eq!(
+            Indicator::parse(" Virgin Media ").unwrap(),
+            Indicator::AsOrg("Virgin Media".into())
+        );
+        assert_eq!(
+            Indicator::parse("AS-x").unwrap(),
+            Indicator::AsOrg("AS-x".into())
+        );
         assert_eq!(
             Indicator::network_of("81.2.69.160").unwrap(),
             Indicator::Network("81.2.69.0/24".into())

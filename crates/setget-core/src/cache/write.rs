@@ -13,9 +13,9 @@ pub(super) const UPSERT_SESSION: &str =
     "INSERT INTO sessions (id, member_id, member_email, device, browser,
     os, user_agent, ip, last_ip, city, region, country, country_code, latitude, longitude,
     auth_method, created_at, last_active_at, expires_at, inactivity_timeout, absolute_timeout,
-    status, ended_at, end_reason, change_seq, has_location, ip_key, last_ip_key)
+    status, ended_at, end_reason, change_seq, has_location, ip_key, last_ip_key, asn, as_org)
     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19,
-            ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28)
+            ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30)
     ON CONFLICT (id) DO UPDATE SET member_id = excluded.member_id,
         member_email = excluded.member_email, device = excluded.device,
         browser = excluded.browser, os = excluded.os, user_agent = excluded.user_agent,
@@ -28,7 +28,8 @@ pub(super) const UPSERT_SESSION: &str =
         absolute_timeout = excluded.absolute_timeout, status = excluded.status,
         ended_at = excluded.ended_at, end_reason = excluded.end_reason,
         change_seq = excluded.change_seq, has_location = excluded.has_location,
-        ip_key = excluded.ip_key, last_ip_key = excluded.last_ip_key
+        ip_key = excluded.ip_key, last_ip_key = excluded.last_ip_key, asn = excluded.asn,
+        as_org = excluded.as_org
     WHERE excluded.change_seq > sessions.change_seq";
 
 pub(super) fn upsert_session(
@@ -65,6 +66,8 @@ pub(super) fn upsert_session(
         loc.is_some(),
         super::pivot::ip_key(&s.ip),
         super::pivot::ip_key(&s.last_ip),
+        s.asn,
+        s.as_org,
     ])
     .map(|_| ())
 }
@@ -72,9 +75,9 @@ pub(super) fn upsert_session(
 pub(super) const INSERT_EVENT: &str =
     "INSERT OR IGNORE INTO audit_events (seq, id, event, at, member_id,
     member_email, session_id, actor_id, actor_email, ip, user_agent, device, location,
-    country_code, auth_method, reason, details, weight, ip_key)
+    country_code, auth_method, reason, details, weight, ip_key, asn, as_org)
     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,
-            ?19)";
+            ?19, ?20, ?21)";
 
 pub(super) fn insert_event(
     stmt: &mut rusqlite::CachedStatement<'_>,
@@ -105,6 +108,8 @@ pub(super) fn insert_event(
         details,
         i64::try_from(e.attempts()).unwrap_or(1),
         super::pivot::event_ip_key(e),
+        e.asn,
+        e.as_org,
     ])
     .map(|_| ())
 }

@@ -99,6 +99,8 @@ fn finish(
             .find(|k| k.cc == city.cc)
             .map(|k| k.name.to_owned());
         events.push(AuditEvent {
+            as_org: None,
+            asn: None,
             seq: i as i64 + 1,
             id: uuid(rng),
             event: d.event.clone(),

@@ -238,10 +238,12 @@ async fn revoke_workspace_sessions(
         .attempts()
         .turn(&authed.member.email, app.store())
         .await?;
+    let autonomous_system = app.asn().lookup(ip);
     let (ip, user_agent) = (ip.to_string(), user_agent);
     // Runs `step` with this attempt (the caller's email, from here, now).
     let with_attempt = |step: fn(&store::Store, &Attempt<'_>) -> ApiResult<()>| {
         let (member, ip, user_agent) = (authed.member.clone(), ip.clone(), user_agent.clone());
+        let autonomous_system = autonomous_system.clone();
         app.blocking(move |store| {
             let email = member.email.to_lowercase();
             let attempt = Attempt {
@@ -250,6 +252,7 @@ async fn revoke_workspace_sessions(
                 at: now,
                 ip: &ip,
                 user_agent: &user_agent,
+                autonomous_system: autonomous_system.as_ref(),
             };
             step(store, &attempt)
         })

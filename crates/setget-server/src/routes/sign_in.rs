@@ -43,6 +43,7 @@ async fn sign_in(
     // One address's attempts a minute are counted before anything else is done for it.
     app.per_address().admit(ip, now)?;
     let location = app.geo().locate(ip);
+    let autonomous_system = app.asn().lookup(ip);
     let ip = ip.to_string();
     let token = token::generate();
     let digest = token::digest(&token);
@@ -61,6 +62,7 @@ async fn sign_in(
                 at: now,
                 ip: &ip,
                 user_agent: &user_agent,
+                autonomous_system: None,
             };
             lockout::check(store, &attempt)?;
             Ok(member)
@@ -82,6 +84,7 @@ async fn sign_in(
                         at: now,
                         ip: &ip,
                         user_agent: &user_agent,
+                        autonomous_system: autonomous_system.as_ref(),
                     };
                     store
                         .lock()
@@ -97,6 +100,7 @@ async fn sign_in(
                     user_agent: &user_agent,
                     ip: &ip,
                     location: location.as_ref(),
+                    autonomous_system: autonomous_system.as_ref(),
                     now,
                 },
             )?;

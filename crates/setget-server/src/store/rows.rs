@@ -38,6 +38,8 @@ pub struct NewSession<'a> {
     pub user_agent: &'a str,
     pub ip: &'a str,
     pub location: Option<&'a Location>,
+    /// The autonomous system of `ip`, when known.
+    pub autonomous_system: Option<&'a crate::asn::AsInfo>,
     pub now: DateTime<Utc>,
 }
 
@@ -56,6 +58,9 @@ pub struct NewEvent<'a> {
     pub actor_email: Option<&'a str>,
     pub auth_method: Option<AuthMethod>,
     pub location: Option<&'a str>,
+    /// The autonomous system of `ip` (sign-ins and failed sign-ins).
+    pub asn: Option<u32>,
+    pub as_org: Option<&'a str>,
     /// JSON text.
     pub details: Option<String>,
 }
@@ -76,6 +81,8 @@ impl NewEvent<'_> {
             actor_email: None,
             auth_method: None,
             location: None,
+            asn: None,
+            as_org: None,
             details: None,
         }
     }
@@ -100,6 +107,8 @@ impl<'a> NewEvent<'a> {
             device: Some(device),
             auth_method: Some(AuthMethod::Password),
             location,
+            asn: new.autonomous_system.map(|a| a.asn),
+            as_org: new.autonomous_system.and_then(|a| a.org.as_deref()),
             ..Self::of(EventKind::SignedIn)
         }
     }
@@ -137,6 +146,21 @@ impl<'a> NewEvent<'a> {
             device: Some(device),
             reason: Some(reason),
             ..Self::of(EventKind::SignInFailed)
+        }
+    }
+
+    /// `attempt` at `member`'s account failed for `reason` (`device` the label of its user
+    /// agent), with the autonomous system of its address.
+    pub(crate) fn failed_attempt(
+        attempt: &'a Attempt<'a>,
+        member: &'a MemberRow,
+        device: &'a str,
+        reason: EventReason,
+    ) -> Self {
+        Self {
+            asn: attempt.autonomous_system.map(|a| a.asn),
+            as_org: attempt.autonomous_system.and_then(|a| a.org.as_deref()),
+            ..Self::sign_in_failed(member, attempt.ip, attempt.user_agent, device, reason)
         }
     }
 
@@ -460,6 +484,8 @@ pub struct Attempt<'a> {
     pub at: DateTime<Utc>,
     pub ip: &'a str,
     pub user_agent: &'a str,
+    /// The autonomous system of `ip`, when known.
+    pub autonomous_system: Option<&'a crate::asn::AsInfo>,
 }
 
 impl NewEvent<'_> {
@@ -467,6 +493,8 @@ impl NewEvent<'_> {
     /// in the log's tree commits to.
     pub(crate) fn as_appended(&self, seq: i64, id: &str, at: DateTime<Utc>) -> AuditEvent {
         AuditEvent {
+            asn: self.asn,
+            as_org: self.as_org.map(str::to_owned),
             seq,
             id: id.to_owned(),
             event: self.event.clone(),

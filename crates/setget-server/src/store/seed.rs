@@ -238,6 +238,8 @@ pub fn append_events(path: &Path, events: u64, now: DateTime<Utc>) -> anyhow::Re
                 actor_email: None,
                 auth_method: Some(AuthMethod::Password),
                 location: None,
+                asn: None,
+                as_org: None,
                 details: None,
             },
         )?;

@@ -31,6 +31,9 @@ const MIGRATIONS: &[M<'static>] = &[
     )),
     M::up(include_str!("sqlite/migrations/0005_attempts_by_email.sql")),
     M::up(include_str!("sqlite/migrations/0006_audit_log_tree.sql")),
+    M::up(include_str!(
+        "sqlite/migrations/0007_autonomous_systems.sql"
+    )),
 ];
 
 /// The schema version this server writes to a SQLite file: the number of its migrations

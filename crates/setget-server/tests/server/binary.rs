@@ -310,6 +310,38 @@ struct FlatRecord {
     longitude: f32,
 }
 
+/// Creates the dev workspace `slug` with its owner `o@<slug>.test` (password `pw-<slug>`).
+async fn owner_of(url: &str, slug: &str) {
+    let created = reqwest::Client::new()
+        .post(format!("{url}/api/_dev/workspaces/"))
+        .json(&json!({"slug": slug, "name": slug, "members": [
+            {"email": format!("o@{slug}.test"), "password": format!("pw-{slug}"),
+             "role": "owner", "display_name": "O"}
+        ]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+}
+
+/// The session of the owner of `slug` (see [`owner_of`]) signed in from `ip`.
+async fn session_from(url: &str, slug: &str, ip: &str) -> serde_json::Value {
+    let signed: serde_json::Value = reqwest::Client::new()
+        .post(format!("{url}/auth/sign-in/"))
+        .header("x-forwarded-for", ip)
+        .json(
+            &json!({"email": format!("o@{slug}.test"), "password": format!("pw-{slug}"),
+                      "medium": "email"}),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    signed["session"].clone()
+}
+
 #[tokio::test]
 async fn geoip_files_of_both_layouts_and_the_bundled_table_locate_sign_ins() {
     let dir = tempfile::tempdir().unwrap();
@@ -350,32 +382,10 @@ async fn geoip_files_of_both_layouts_and_the_bundled_table_locate_sign_ins() {
         .unwrap();
     let url = listening_url(&mut child);
     let server = Server::adopt(child, url);
-    let client = reqwest::Client::new();
-    let created = client
-        .post(format!("{}/api/_dev/workspaces/", server.url))
-        .json(&json!({"slug": "geo", "name": "Geo", "members": [
-            {"email": "o@geo.test", "password": "pw-geo", "role": "owner", "display_name": "O"}
-        ]}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(created.status(), 201);
+    owner_of(&server.url, "geo").await;
     let place = |ip: &'static str| {
-        let client = client.clone();
         let url = server.url.clone();
-        async move {
-            let signed: serde_json::Value = client
-                .post(format!("{url}/auth/sign-in/"))
-                .header("x-forwarded-for", ip)
-                .json(&json!({"email": "o@geo.test", "password": "pw-geo", "medium": "email"}))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            signed["session"]["location"].clone()
-        }
+        async move { session_from(&url, "geo", ip).await["location"].clone() }
     };
     let lyon = place("192.0.2.77").await;
     assert_eq!(lyon["city"], "Lyon");
@@ -585,4 +595,70 @@ async fn a_dev_clock_can_start_in_the_past_and_only_in_dev_mode() {
         now >= started && now - started < chrono::Duration::seconds(60),
         "{clock}"
     );
+}
+
+#[tokio::test]
+async fn asn_files_of_both_kinds_and_the_bundled_table_name_the_network_of_sign_ins() {
+    let dir = tempfile::tempdir().unwrap();
+    let ranges = dir.path().join("asn-ipv4.csv");
+    std::fs::write(
+        &ranges,
+        "192.0.2.0,192.0.2.255,64500,\"Example Carrier, Ltd.\"\n",
+    )
+    .unwrap();
+    let mmdb = dir.path().join("GeoLite2-ASN.mmdb");
+    write_mmdb(
+        &mmdb,
+        "GeoLite2-ASN",
+        &[(
+            "198.51.100.0/24",
+            json!({"autonomous_system_number": 64501, "autonomous_system_organization": "Example Hosting"}),
+        )],
+    );
+    // A file that is neither stops the server with a clear message.
+    let broken = dir.path().join("broken.csv");
+    std::fs::write(&broken, "no ranges here\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_setget-server"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--db"])
+        .arg(dir.path().join("broken.db"))
+        .arg("--asn")
+        .arg(&broken)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(
+            "is neither a MaxMind DB (GeoLite2-ASN) nor an @ip-location-db/asn range file"
+        ),
+        "{stderr}"
+    );
+
+    let db = dir.path().join("s.db");
+    let (ranges, mmdb) = (ranges.to_string_lossy(), mmdb.to_string_lossy());
+    let server = Server::start_with(
+        &db,
+        true,
+        "127.0.0.1:0",
+        &["--asn", &ranges, "--asn", &mmdb],
+    );
+    owner_of(&server.url, "asn").await;
+    let network = |ip: &'static str| {
+        let url = server.url.clone();
+        async move {
+            let session = session_from(&url, "asn", ip).await;
+            (session["asn"].clone(), session["as_org"].clone())
+        }
+    };
+    assert_eq!(
+        network("192.0.2.7").await,
+        (json!(64500), json!("Example Carrier, Ltd."))
+    );
+    assert_eq!(
+        network("198.51.100.7").await,
+        (json!(64501), json!("Example Hosting"))
+    );
+    // Not in the files: the bundled table answers; nowhere: none.
+    assert_eq!(network("1.1.1.1").await.0, json!(13335));
+    assert_eq!(network("10.1.2.3").await, (json!(null), json!(null)));
 }

@@ -13,7 +13,7 @@ use setget_server::geo::FixedGeo;
 use setget_server::{ServerConfig, router};
 use tower::ServiceExt as _;
 
-use crate::support::{Harness, MEMBER, MEMBER_PASSWORD, cookie_token, get_with};
+use crate::support::{Harness, MEMBER, MEMBER_PASSWORD, OWNER, PASSWORD, cookie_token, get_with};
 
 const FIREFOX_125: &str =
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:125.0) Gecko/20100101 Firefox/125.0";
@@ -430,4 +430,65 @@ async fn a_recently_used_token_is_refused_as_soon_as_it_is_revoked() {
     .await;
     assert_eq!(h.me_status(&owner).await, StatusCode::UNAUTHORIZED);
     assert_eq!(h.me_status(&second).await, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn sign_ins_and_failures_record_the_autonomous_system_of_their_address() {
+    let h = Harness::new(true).await;
+    let (_, body) = sign_in_from(&h, "1.1.1.1", FIREFOX_125).await;
+    assert_eq!(body["session"]["asn"], 13335);
+    assert_eq!(body["session"]["as_org"], "Cloudflare, Inc.");
+    // An address no table knows has none.
+    let (_, body) = sign_in_from(&h, "192.0.2.1", FIREFOX_125).await;
+    assert_eq!(body["session"]["asn"], Value::Null);
+    assert_eq!(body["session"]["as_org"], Value::Null);
+    let (status, _, _) = h
+        .send(from(
+            "POST",
+            "/auth/sign-in/",
+            None,
+            "8.8.8.8",
+            FIREFOX_125,
+            Some(json!({"email": MEMBER, "password": "not the password", "medium": "email"})),
+        ))
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let owner = h.token(OWNER, PASSWORD).await;
+    let (_, _, log) = h
+        .send(get_with(
+            "/api/workspaces/acme/audit-logs/?per_page=1000",
+            &owner,
+        ))
+        .await;
+    let of = |event: &str, ip: &str| {
+        log["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["event"] == event && e["ip"] == ip)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {event} from {ip}: {log}"))
+    };
+    let signed_in = of("session.signed_in", "1.1.1.1");
+    assert_eq!(
+        (&signed_in["asn"], &signed_in["as_org"]),
+        (&json!(13335), &json!("Cloudflare, Inc."))
+    );
+    let failed = of("auth.sign_in_failed", "8.8.8.8");
+    assert_eq!(failed["asn"], 15169);
+    assert_eq!(of("session.signed_in", "192.0.2.1")["asn"], Value::Null);
+    // The admins' session list carries it too.
+    let (_, _, feed) = h
+        .send(get_with(
+            "/api/workspaces/acme/sessions/?changed_after=0&per_page=1000",
+            &owner,
+        ))
+        .await;
+    let from_cloudflare = feed["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["asn"] == 13335)
+        .count();
+    assert_eq!(from_cloudflare, 1);
 }

@@ -58,13 +58,7 @@ impl Conn<'_> {
                 &tx,
                 &member.workspace_id,
                 attempt.at,
-                &NewEvent::sign_in_failed(
-                    member,
-                    attempt.ip,
-                    attempt.user_agent,
-                    &device.label,
-                    reason,
-                ),
+                &NewEvent::failed_attempt(attempt, member, &device.label, reason),
             )
             .await?;
         }

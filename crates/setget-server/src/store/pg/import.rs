@@ -76,6 +76,8 @@ const TABLES: &[(&str, &[(&str, Kind)])] = {
                 ("expires_at", Int8),
                 ("token_issued_at", Int8),
                 ("token_confirmed", Bool),
+                ("asn", Int8),
+                ("as_org", Text),
             ],
         ),
         (
@@ -99,6 +101,8 @@ const TABLES: &[(&str, &[(&str, Kind)])] = {
                 ("reason", Text),
                 ("details", Text),
                 ("tree", Bytes),
+                ("asn", Int8),
+                ("as_org", Text),
             ],
         ),
         (

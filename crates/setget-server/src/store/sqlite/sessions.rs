@@ -48,9 +48,9 @@ impl Conn<'_> {
             (id, workspace_id, member_id, token_digest, user_agent, browser, os, device,
              ip, last_ip, location, auth_method, created_at, last_active_at,
              inactivity_timeout, absolute_timeout, status, change_seq, expires_at,
-             token_issued_at)
+             token_issued_at, asn, as_org)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10, 'password', ?11, ?11,
-                 ?12, ?13, 'active', ?14, ?15, ?11)",
+                 ?12, ?13, 'active', ?14, ?15, ?11, ?16, ?17)",
             params![
                 id,
                 ws.id,
@@ -67,6 +67,8 @@ impl Conn<'_> {
                 ws.absolute_timeout.as_str(),
                 seq,
                 ts(expires),
+                new.autonomous_system.map(|a| a.asn),
+                new.autonomous_system.and_then(|a| a.org.as_deref()),
             ],
         )?;
         append_event(
@@ -191,12 +193,15 @@ pub(crate) fn expire_due_in(
 pub(crate) const SESSION_COLUMNS: &str = "s.id, s.member_id, m.email, s.device, s.browser, s.os,
     s.user_agent, s.ip, s.last_ip, s.location, s.created_at, s.last_active_at,
     s.inactivity_timeout, s.absolute_timeout, s.status, s.ended_at, s.end_reason, s.change_seq,
-    s.workspace_id, s.expires_at, s.token_issued_at, s.token_confirmed, s.token_digest";
+    s.workspace_id, s.expires_at, s.token_issued_at, s.token_confirmed, s.token_digest, s.asn,
+    s.as_org";
 
 pub(crate) fn session_row(r: &Row<'_>) -> rusqlite::Result<(Session, String)> {
     let ended_at: Option<i64> = r.get(15)?;
     Ok((
         Session {
+            asn: r.get(23)?,
+            as_org: r.get(24)?,
             id: r.get(0)?,
             member_id: r.get(1)?,
             member_email: r.get(2)?,
