@@ -101,6 +101,7 @@ pub fn describe(reason: &Reason) -> String {
         Reason::NewCountry { country } => format!("new country ({country})"),
         Reason::NewCity { city } => format!("new city ({city})"),
         Reason::NewNetwork { network } => format!("new network ({network})"),
+        Reason::HostingNetwork { network } => format!("a hosting provider's network ({network})"),
         Reason::NewDevice { device } => format!("new device ({device})"),
         Reason::ImpossibleTravel { from, to, km, kmh } => {
             format!("impossible travel: {from} → {to}, {km:.0} km at {kmh:.0} km/h")

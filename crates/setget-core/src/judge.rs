@@ -24,8 +24,8 @@ use crate::cache::Cache;
 use crate::error::Result;
 
 /// The format of the saved detector state; a state saved in another format is ignored and
-/// rebuilt from the log.
-const STATE_VERSION: i64 = 2;
+/// rebuilt from the log (3: members' autonomous systems are remembered).
+const STATE_VERSION: i64 = 3;
 /// The state is saved once this many events were judged since the last save...
 const SAVE_AFTER_EVENTS: i64 = 20_000;
 /// ...or this long after the last save, when anything was judged since.

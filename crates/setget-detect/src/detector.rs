@@ -71,6 +71,7 @@ impl Detector {
         {
             history.familiar.insert(key);
         }
+        history.systems.extend(e.asn);
         if let Some(ip) = e.ip.as_deref().and_then(|ip| ip.parse().ok()) {
             let prefixes = [(24, 48), self.config.carrier_prefix];
             history
@@ -102,12 +103,14 @@ impl Detector {
         };
         let cfg = &self.config;
         let history = self.state.members.entry(member.clone()).or_default();
+        let system = e.asn.map(|asn| (asn, e.as_org.as_deref()));
         let facts = SignInFacts {
             cfg,
             history,
             now: &now,
             network,
             carrier,
+            system,
         };
         let mut reasons: Vec<Reason> = facts.impossible_travel().into_iter().collect();
         if facts.learned() && !now.trusted {
@@ -116,10 +119,11 @@ impl Detector {
                 facts.new_city(),
                 facts.new_network(),
                 facts.new_device(),
+                facts.hosting_network(),
             ];
             reasons.extend(new.into_iter().flatten());
         }
-        history.record(now, [network, carrier], cfg.kept_sign_ins());
+        history.record(now, [network, carrier], e.asn, cfg.kept_sign_ins());
 
         let severity = cfg.severity(&reasons)?;
         Some(Detection {

@@ -58,6 +58,7 @@
 mod config;
 mod detector;
 mod geo;
+mod hosting;
 #[cfg(feature = "loggen")]
 pub mod loggen;
 mod reason;
@@ -69,5 +70,6 @@ mod tests;
 pub use config::{DetectorConfig, severity_of};
 pub use detector::Detector;
 pub use geo::{distance_km, network_of};
+pub use hosting::{HOSTING_ASNS, is_hosting};
 pub use reason::{Detection, Reason, Severity};
 pub use state::DetectorState;

@@ -50,6 +50,11 @@ pub enum Reason {
     NewDevice {
         device: String,
     },
+    /// A hosting provider's network (`AS14061 DigitalOcean, LLC`) the member never signed in
+    /// from: where attackers rent machines.
+    HostingNetwork {
+        network: String,
+    },
     /// How far from the previous sign-in and how fast one would have had to travel.
     ImpossibleTravel {
         from: String,

@@ -59,6 +59,8 @@ pub(crate) struct SignInFacts<'a> {
     pub network: Option<IpNet>,
     /// Its carrier network (the range of [`DetectorConfig::carrier_prefix`]).
     pub carrier: Option<IpNet>,
+    /// Its autonomous system (number and organisation), when the server named one.
+    pub system: Option<(u32, Option<&'a str>)>,
 }
 
 impl SignInFacts<'_> {
@@ -92,10 +94,25 @@ impl SignInFacts<'_> {
         })
     }
 
-    /// Whether the member signed in from the sign-in's carrier network before.
+    /// Whether the member's sign-ins name autonomous systems, so that a network is judged
+    /// by its operator: a carrier's many prefixes are one network.
+    fn by_system(&self) -> Option<u32> {
+        if !self.cfg.networks_by_system {
+            return None;
+        }
+        let (asn, _) = self.system?;
+        (!self.history.systems.is_empty()).then_some(asn)
+    }
+
+    /// Whether the member signed in from the sign-in's carrier network before: its
+    /// autonomous system, or else its carrier prefix.
     fn known_carrier(&self) -> bool {
-        self.carrier
-            .is_some_and(|c| self.history.networks.contains(&c))
+        match self.by_system() {
+            Some(asn) => self.history.systems.contains(&asn),
+            None => self
+                .carrier
+                .is_some_and(|c| self.history.networks.contains(&c)),
+        }
     }
 
     /// Phones roam: a phone in a country the member is known in. Where its carrier's address
@@ -173,9 +190,24 @@ impl SignInFacts<'_> {
         })
     }
 
-    /// A new network: a carrier network the member never used, or else a new /24 or /48
-    /// inside a known one.
+    /// A new network: an autonomous system the member never signed in from (when their
+    /// sign-ins name them), else a carrier network the member never used, or a new /24 or
+    /// /48 inside a known one.
     pub fn new_network(&self) -> Option<Reason> {
+        if let Some(asn) = self.by_system() {
+            if !self.history.systems.contains(&asn) {
+                return Some(Reason::NewNetwork {
+                    network: self.system_name(),
+                });
+            }
+            // A known operator's other prefix: the narrow network, never carrier-level.
+            return self
+                .network
+                .filter(|net| !self.history.networks.contains(net))
+                .map(|net| Reason::NewNetwork {
+                    network: net.to_string(),
+                });
+        }
         [self.carrier, self.network]
             .into_iter()
             .flatten()
@@ -183,6 +215,28 @@ impl SignInFacts<'_> {
             .map(|net| Reason::NewNetwork {
                 network: net.to_string(),
             })
+    }
+
+    /// "AS14061 DigitalOcean, LLC".
+    fn system_name(&self) -> String {
+        match self.system {
+            Some((asn, Some(org))) => format!("AS{asn} {org}"),
+            Some((asn, None)) => format!("AS{asn}"),
+            None => String::new(),
+        }
+    }
+
+    /// A hosting provider's network the member never signed in from.
+    pub fn hosting_network(&self) -> Option<Reason> {
+        if !self.cfg.hosting_is_a_reason {
+            return None;
+        }
+        let (asn, org) = self.system?;
+        (crate::hosting::is_hosting(asn, org) && !self.history.systems.contains(&asn)).then(|| {
+            Reason::HostingNetwork {
+                network: self.system_name(),
+            }
+        })
     }
 
     /// A new device: its label not among the member's latest sign-ins, nor familiar.

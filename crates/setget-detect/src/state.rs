@@ -49,6 +49,10 @@ pub(crate) struct History {
     pub(crate) recent: VecDeque<SignIn>,
     /// Every network (/24 or /48, and carrier network) the member signed in from.
     pub(crate) networks: HashSet<IpNet>,
+    /// Every autonomous system the member signed in from (of the sign-ins whose server
+    /// named one).
+    #[serde(default)]
+    pub(crate) systems: HashSet<u32>,
     pub(crate) first_at: Option<DateTime<Utc>>,
     pub(crate) count: usize,
     /// Places and devices the admin marked as familiar for this member.
@@ -58,10 +62,17 @@ pub(crate) struct History {
 impl History {
     /// A sign-in joins the history: its networks are known from now on, and it is the latest
     /// of the `keep` kept.
-    pub(crate) fn record(&mut self, now: SignIn, networks: [Option<IpNet>; 2], keep: usize) {
+    pub(crate) fn record(
+        &mut self,
+        now: SignIn,
+        networks: [Option<IpNet>; 2],
+        system: Option<u32>,
+        keep: usize,
+    ) {
         self.first_at.get_or_insert(now.at);
         self.count += 1;
         self.networks.extend(networks.into_iter().flatten());
+        self.systems.extend(system);
         while self.recent.len() >= keep {
             self.recent.pop_front();
         }

@@ -130,6 +130,17 @@ impl Log {
         self.detector.observe(&e)
     }
 
+    /// A sign-in whose server named its autonomous system.
+    fn sign_in_via(&mut self, visit: Visit<'_>, asn: u32, org: &str) -> Option<Detection> {
+        let (member, at, ip, place, device) = visit;
+        let mut e = self.event("session.signed_in", Some(member), at, ip);
+        e.device = Some(device.into());
+        e.location = at_place(place);
+        e.asn = Some(asn);
+        e.as_org = Some(org.into());
+        self.detector.observe(&e)
+    }
+
     /// Ada's baseline: five sign-ins from home in London over eight days.
     fn ada_at_home(&mut self) {
         for d in [0, 2, 4, 6, 8] {
@@ -154,6 +165,7 @@ fn kinds(d: &Detection) -> Vec<&'static str> {
             Reason::NewCity { .. } => "new_city",
             Reason::NewNetwork { .. } => "new_network",
             Reason::NewDevice { .. } => "new_device",
+            Reason::HostingNetwork { .. } => "hosting_network",
             Reason::ImpossibleTravel { .. } => "impossible_travel",
             Reason::PasswordAttackOnMember { .. } => "attack_on_member",
             Reason::PasswordAttackFromIp { .. } => "attack_from_ip",
@@ -322,6 +334,103 @@ fn a_new_slash_24_inside_a_known_carrier_network_is_low() {
             network: "2a01:4b00:2::/48".into()
         }]
     );
+}
+
+/// With `networks_by_system` and autonomous systems named, a network is its operator: a
+/// carrier's other prefixes are no new carrier network, another operator is one (reported
+/// by number and name); and a hosting provider the member never used is a reason of its
+/// own, medium even alone.
+#[test]
+fn a_network_is_its_autonomous_system_and_a_hosting_providers_is_medium() {
+    let virgin = (5089, "Virgin Media Limited");
+    let by_system = || DetectorConfig {
+        networks_by_system: true,
+        ..DetectorConfig::default()
+    };
+    let mut log = Log::new(by_system());
+    for d in [0, 2, 4, 6, 8] {
+        let visit = ("ada", day(d, 9), "81.2.69.10", LONDON, FIREFOX);
+        assert_eq!(log.sign_in_via(visit, virgin.0, virgin.1), None);
+    }
+    // Another /16 of her carrier: only its /24 is new, never a new carrier network (by
+    // prefixes it was one), low even with a new city.
+    let visit = ("ada", day(9, 9), "62.252.1.7", BIRMINGHAM, FIREFOX);
+    let d = log.sign_in_via(visit, virgin.0, virgin.1).unwrap();
+    expect(&d, Severity::Low, &["new_city", "new_network"]);
+    assert_eq!(
+        d.reasons[1],
+        Reason::NewNetwork {
+            network: "62.252.1.0/24".into()
+        }
+    );
+    // Another operator in her city: a new network, low; reported by its number and name.
+    let visit = ("ada", day(10, 9), "86.128.0.1", LONDON, FIREFOX);
+    let d = log
+        .sign_in_via(visit, 2856, "British Telecommunications PLC")
+        .unwrap();
+    expect(&d, Severity::Low, &["new_network"]);
+    assert_eq!(
+        d.reasons,
+        [Reason::NewNetwork {
+            network: "AS2856 British Telecommunications PLC".into()
+        }]
+    );
+    // A hosting provider she never used, from her city and laptop: medium.
+    let visit = ("ada", day(11, 9), "159.65.1.1", LONDON, FIREFOX);
+    let d = log.sign_in_via(visit, 14061, "DigitalOcean, LLC").unwrap();
+    expect(&d, Severity::Medium, &["new_network", "hosting_network"]);
+    assert_eq!(
+        d.reasons[1],
+        Reason::HostingNetwork {
+            network: "AS14061 DigitalOcean, LLC".into()
+        }
+    );
+    // Once used, it is hers: her cloud desktop raises nothing the next time.
+    let visit = ("ada", day(12, 9), "159.65.1.1", LONDON, FIREFOX);
+    assert_eq!(log.sign_in_via(visit, 14061, "DigitalOcean, LLC"), None);
+    // A member whose sign-ins name no system is judged by prefixes, as before.
+    let mut log = Log::new(by_system());
+    log.ada_at_home();
+    let visit = ("ada", day(9, 9), "81.2.70.1", LONDON, FIREFOX);
+    let d = log.sign_in_via(visit, virgin.0, virgin.1).unwrap();
+    expect(&d, Severity::Low, &["new_network"]);
+    assert_eq!(
+        d.reasons,
+        [Reason::NewNetwork {
+            network: "81.2.70.0/24".into()
+        }]
+    );
+}
+
+/// The tuned rules judge networks by prefixes (an operator's other /16 is a new carrier
+/// network) but take a hosting provider as a reason; the Okta defaults know neither.
+#[test]
+fn by_default_networks_are_prefixes_and_a_hosting_provider_is_a_reason() {
+    let mut log = Log::new(DetectorConfig::default());
+    for d in [0, 2, 4, 6, 8] {
+        let visit = ("ada", day(d, 9), "81.2.69.10", LONDON, FIREFOX);
+        assert_eq!(log.sign_in_via(visit, 5089, "Virgin Media Limited"), None);
+    }
+    let visit = ("ada", day(9, 9), "62.252.1.7", LONDON, FIREFOX);
+    let d = log
+        .sign_in_via(visit, 5089, "Virgin Media Limited")
+        .unwrap();
+    assert_eq!(
+        d.reasons,
+        [Reason::NewNetwork {
+            network: "62.252.0.0/16".into()
+        }]
+    );
+    let visit = ("ada", day(10, 9), "159.65.1.1", LONDON, FIREFOX);
+    let d = log.sign_in_via(visit, 14061, "DigitalOcean, LLC").unwrap();
+    expect(&d, Severity::Medium, &["new_network", "hosting_network"]);
+    let mut okta = Log::new(DetectorConfig::okta_defaults());
+    for d in [0, 2, 4, 6, 8] {
+        okta.quiet(("ada", day(d, 9), "81.2.69.10", LONDON, FIREFOX));
+    }
+    let visit = ("ada", day(10, 9), "159.65.1.1", LONDON, FIREFOX);
+    let d = okta.sign_in_via(visit, 14061, "DigitalOcean, LLC").unwrap();
+    expect(&d, Severity::Low, &["new_network"]);
 }
 
 /// A new city is medium only with a new carrier network or a new device: the same

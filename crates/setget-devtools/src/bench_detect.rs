@@ -316,6 +316,20 @@ pub fn ablations() -> Vec<(&'static str, DetectorConfig)> {
                 ..tuned()
             },
         ),
+        (
+            "  no hosting reason",
+            DetectorConfig {
+                hosting_is_a_reason: false,
+                ..tuned()
+            },
+        ),
+        (
+            "  + networks by autonomous system",
+            DetectorConfig {
+                networks_by_system: true,
+                ..tuned()
+            },
+        ),
     ]
 }
 

@@ -150,7 +150,7 @@ before_id: number | null,
  * At most this many (100 when 0).
  */
 limit: number, };
-export type Reason = { "kind": "new_country", country: string, } | { "kind": "new_city", city: string, } | { "kind": "new_network", network: string, } | { "kind": "new_device", device: string, } | { "kind": "impossible_travel", from: string, to: string, km: number, kmh: number, } | { "kind": "password_attack_on_member", failures: number, } | { "kind": "password_attack_from_ip", ip: string, failures: number, members: number, };
+export type Reason = { "kind": "new_country", country: string, } | { "kind": "new_city", city: string, } | { "kind": "new_network", network: string, } | { "kind": "new_device", device: string, } | { "kind": "hosting_network", network: string, } | { "kind": "impossible_travel", from: string, to: string, km: number, kmh: number, } | { "kind": "password_attack_on_member", failures: number, } | { "kind": "password_attack_from_ip", ip: string, failures: number, members: number, };
 export type Severity = "low" | "medium" | "high";
 export type Trusted = { 
 /**

@@ -107,6 +107,9 @@ describe("reasonText", () => {
   it("names what is new", () => {
     expect(reasonText({ kind: "new_country", country: "AU" })).toBe("new country (AU)");
     expect(reasonText({ kind: "new_device", device: "Chrome on macOS" })).toBe("new device (Chrome on macOS)");
+    expect(reasonText({ kind: "hosting_network", network: "AS14061 DigitalOcean, LLC" })).toBe(
+      "a hosting provider's network (AS14061 DigitalOcean, LLC)",
+    );
   });
   it("says how far and how fast for impossible travel", () => {
     expect(

@@ -99,6 +99,8 @@ pub(super) struct Addr {
     pub(super) ip: String,
     pub(super) city: usize,
     pub(super) source: Source,
+    /// The autonomous system of the address's ISP: number and organisation.
+    pub(super) system: (u32, String),
 }
 
 /// An event before it has a seq and an id.

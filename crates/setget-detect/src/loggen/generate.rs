@@ -98,9 +98,16 @@ fn finish(
             .iter()
             .find(|k| k.cc == city.cc)
             .map(|k| k.name.to_owned());
+        // The server names the system of sign-ins and failed sign-ins.
+        let named = matches!(d.event, EventKind::SignedIn | EventKind::SignInFailed);
+        let (asn, as_org) = if named {
+            (Some(d.addr.system.0), Some(d.addr.system.1.clone()))
+        } else {
+            (None, None)
+        };
         events.push(AuditEvent {
-            as_org: None,
-            asn: None,
+            asn,
+            as_org,
             seq: i as i64 + 1,
             id: uuid(rng),
             event: d.event.clone(),

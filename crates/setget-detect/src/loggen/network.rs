@@ -29,7 +29,21 @@ pub(super) struct Isp {
     pub(super) v6: Vec<[u16; 2]>,
     /// How often a sign-in through it uses IPv6.
     v6_share: f64,
+    /// Its autonomous system: a hosting ISP a real hosting provider's, the others one of the
+    /// private range (64512 and up) with a made-up organisation.
+    pub(super) asn: u32,
+    pub(super) org: String,
 }
+
+/// The hosting providers the model's hosting ISPs are, in the order of `HOSTING_HUBS`.
+const HOSTING: &[(u32, &str)] = &[
+    (24940, "Hetzner Online GmbH"),
+    (14061, "DigitalOcean, LLC"),
+    (16509, "Amazon.com, Inc."),
+    (16276, "OVH SAS"),
+    (20473, "The Constant Company, LLC"),
+    (63949, "Akamai Connected Cloud"),
+];
 
 /// Hands out distinct /16s and /32s.
 #[derive(Debug, Default)]
@@ -128,6 +142,22 @@ impl World {
         let v4 = (0..v4).map(|_| self.alloc.v4()).collect();
         let v6: Vec<[u16; 2]> = (0..v6).map(|_| self.alloc.v6()).collect();
         let v6_share = if v6.is_empty() { 0.0 } else { v6s };
+        let index = self.isps.len();
+        let (asn, org) = match kind {
+            IspKind::Hosting => {
+                let hosting = self
+                    .isps
+                    .iter()
+                    .filter(|i| i.kind == IspKind::Hosting)
+                    .count();
+                let (asn, org) = HOSTING[hosting % HOSTING.len()];
+                (asn, org.to_owned())
+            }
+            _ => (
+                64_512 + index as u32,
+                format!("{} {kind:?} {index}", COUNTRIES[country].name),
+            ),
+        };
         self.isps.push(Isp {
             kind,
             country,
@@ -135,6 +165,8 @@ impl World {
             v4,
             v6,
             v6_share,
+            asn,
+            org,
         });
     }
 
@@ -245,6 +277,7 @@ impl World {
                 ip: format!("{:x}:{:x}:{:x}:{:x}::{host:x}", p[0], p[1], p[2], 0),
                 city,
                 source: Source::Home,
+                system: (isp.asn, isp.org.clone()),
             };
         }
         let host = line.host.unwrap_or_else(|| rng.random_range(2..=254));
@@ -253,6 +286,7 @@ impl World {
             ip: format!("{a}.{b}.{c}.{host}"),
             city: line.v4_city,
             source: Source::Home,
+            system: (isp.asn, isp.org.clone()),
         }
     }
 
@@ -268,6 +302,7 @@ impl World {
                 ip: format!("{:x}:{:x}:{x:x}:{y:x}::{h:x}", p[0], p[1]),
                 city,
                 source: Source::Mobile,
+                system: (isp.asn, isp.org.clone()),
             };
         }
         let [a, b] = isp.v4[rng.random_range(0..isp.v4.len())];
@@ -276,6 +311,7 @@ impl World {
             ip: format!("{a}.{b}.{c}.{d}"),
             city,
             source: Source::Mobile,
+            system: (isp.asn, isp.org.clone()),
         }
     }
 }

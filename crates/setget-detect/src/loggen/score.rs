@@ -67,6 +67,7 @@ fn reason_name(r: &Reason) -> &'static str {
         Reason::NewCountry { .. } => "new country",
         Reason::NewCity { .. } => "new city",
         Reason::NewNetwork { .. } => "new network",
+        Reason::HostingNetwork { .. } => "hosting network",
         Reason::NewDevice { .. } => "new device",
         Reason::ImpossibleTravel { .. } => "impossible travel",
         Reason::PasswordAttackOnMember { .. } => "attack on member",

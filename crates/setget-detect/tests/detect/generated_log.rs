@@ -49,6 +49,8 @@ fn sign_ins_carry_what_the_server_records() {
         assert!(e.device.as_deref().unwrap_or_default().contains(" on "));
         assert!(e.member_id.is_some() && e.session_id.is_some());
         assert_eq!(e.auth_method, Some(AuthMethod::Password));
+        // The network's operator, as a server with an ASN table names it.
+        assert!(e.asn.is_some() && e.as_org.is_some(), "{e:?}");
     }
     // Failed sign-ins carry no location and no session, as the server's.
     for e in log
@@ -58,7 +60,19 @@ fn sign_ins_carry_what_the_server_records() {
     {
         assert!(e.location.is_none() && e.session_id.is_none());
         assert_eq!(e.reason, Some(EventReason::WrongPassword));
+        assert!(e.asn.is_some());
     }
+    // Attackers rent machines at hosting providers; members seldom sign in from one.
+    let hosting = log
+        .events
+        .iter()
+        .filter(|e| e.event == EventKind::SignedIn)
+        .filter(|e| {
+            e.asn
+                .is_some_and(|n| setget_detect::is_hosting(n, e.as_org.as_deref()))
+        })
+        .count();
+    assert!(hosting > 0, "no sign-in from a hosting provider");
 }
 
 #[test]
