@@ -36,6 +36,11 @@ pub const BENCHMARKS: &[(&str, &str)] = &[
         "ui",
         "the window on 100,000 sessions and 1,000,000 events: filter to rows, cold start, RSS",
     ),
+    (
+        "investigate",
+        "a cache of 10,000 members, 300,000 sessions and 10,000,000 events: a /16 pivot, any \
+         moment, the policy simulator",
+    ),
 ];
 
 /// Runs the benchmark `name`.
@@ -56,6 +61,7 @@ fn run_simple(name: &str) -> anyhow::Result<()> {
         "ui" => crate::bench_ui::ui(),
         "notify" => crate::bench_notify::notify(),
         "detect" => crate::bench_detect::detect(),
+        "investigate" => crate::bench_investigate::investigate(),
         other => bail!("no benchmark called {other:?}; `cargo xtask bench` lists them"),
     }
 }

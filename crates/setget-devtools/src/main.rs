@@ -11,6 +11,7 @@
 mod adversarial;
 mod bench;
 mod bench_detect;
+mod bench_investigate;
 mod bench_notify;
 mod bench_postgres;
 mod bench_signin;

@@ -59,8 +59,10 @@ pub(super) const INDEXES: &[(&str, &str)] = &[
     // summed from the index alone.
     ("audit_by_event_time", "audit_events (event, at, weight)"),
     // Pivots (pivot.rs): sessions by their first and latest address; sign-ins and failed
-    // sign-ins by address (with the member, so that a network's are counted per member from
-    // the index), by device and by country.
+    // sign-ins by address (with the member, the time, the event and its weight, so that a
+    // network's are counted per member from the index alone: 3.3 s for 100,000 events of
+    // a 10,000,000-event cache when the counts read the rows), by device, country and
+    // autonomous system.
     ("sessions_by_ip", "sessions (ip_key)"),
     // Any moment (moment.rs): sessions by when they began, and by when they ended (or, still
     // active, expire) with when they began, so that those alive at an instant are one range.
@@ -71,8 +73,8 @@ pub(super) const INDEXES: &[(&str, &str)] = &[
     ),
     ("sessions_by_last_ip", "sessions (last_ip_key)"),
     (
-        "audit_by_ip",
-        "audit_events (ip_key, at, member_id) WHERE ip_key IS NOT NULL",
+        "audit_by_address",
+        "audit_events (ip_key, member_id, at, event, weight) WHERE ip_key IS NOT NULL",
     ),
     (
         "audit_by_device",
