@@ -19,7 +19,6 @@ use setget_detect::loggen::{self, Generated, Label, LogConfig};
 use setget_detect::{Detector, DetectorConfig};
 
 use crate::harness::verdict;
-use crate::{cargo, run};
 
 /// The 95 % Wilson interval of a proportion, in percent.
 fn wilson(hits: usize, n: usize) -> (f64, f64) {
@@ -46,16 +45,7 @@ const ROBUSTNESS_SEEDS: std::ops::RangeInclusive<u64> = 1..=10;
 /// the release one.
 pub fn detect() -> anyhow::Result<()> {
     if cfg!(debug_assertions) {
-        return run(cargo().args([
-            "run",
-            "--release",
-            "--quiet",
-            "-p",
-            "setget-devtools",
-            "--",
-            "bench",
-            "detect",
-        ]));
+        return crate::harness::in_release("detect");
     }
     let cfg = LogConfig::default();
     let started = Instant::now();

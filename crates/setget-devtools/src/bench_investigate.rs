@@ -19,7 +19,6 @@ use setget_protocol::{
 };
 
 use crate::harness::{Latency, verdict};
-use crate::{cargo, run};
 
 const MEMBERS: u64 = 10_000;
 const SESSIONS: u64 = 300_000;
@@ -176,16 +175,7 @@ fn ms(started: Instant) -> f64 {
 /// `cargo xtask bench investigate`, in an optimised build.
 pub fn investigate() -> anyhow::Result<()> {
     if cfg!(debug_assertions) {
-        return run(cargo().args([
-            "run",
-            "--release",
-            "--quiet",
-            "-p",
-            "setget-devtools",
-            "--",
-            "bench",
-            "investigate",
-        ]));
+        return crate::harness::in_release("investigate");
     }
     let (sessions, events) = (
         size("SETGET_BENCH_SESSIONS", SESSIONS),

@@ -92,6 +92,21 @@ pub fn seeded_db(binary: &Path, name: &str, counts: [u64; 3]) -> anyhow::Result<
     Ok(db)
 }
 
+/// Runs `setget-devtools bench NAME` built optimised (for a benchmark whose figures need it,
+/// started from a debug build).
+pub fn in_release(name: &str) -> anyhow::Result<()> {
+    crate::run(crate::cargo().args([
+        "run",
+        "--release",
+        "--quiet",
+        "-p",
+        "setget-devtools",
+        "--",
+        "bench",
+        name,
+    ]))
+}
+
 pub fn verdict(ok: bool) -> &'static str {
     if ok { "met" } else { "NOT met" }
 }
