@@ -4,6 +4,7 @@
 
 use std::hash::{Hash as _, Hasher as _};
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use chrono::{DateTime, Local, Utc};
 use setget_core::notify::NotifySettings;
@@ -39,6 +40,10 @@ pub struct Tray<R: Runtime> {
     icon: TrayIcon<R>,
     alerts: MenuItem<R>,
     pause: MenuItem<R>,
+    /// Refreshes run on several threads: each takes a ticket before it reads the count, and
+    /// only the newest ticket's words are shown (see [`refresh`]).
+    tickets: AtomicU64,
+    shown: AtomicU64,
 }
 
 /// What the tray says, from the new alerts and the notification settings.
@@ -128,32 +133,51 @@ pub fn install<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
         icon,
         alerts,
         pause,
+        tickets: AtomicU64::new(0),
+        shown: AtomicU64::new(0),
     });
     refresh(app);
     Ok(())
 }
 
-/// Brings the tray's words up to date (after a sync, an alert's change, a pause).
+/// Brings the tray's words up to date (after a sync, an alert's change, a pause). The count
+/// of new alerts is read here; the words are set on the main thread, one refresh after
+/// another, with the notification settings as they are then, and never older words over
+/// newer: a refresh of the sync's that read the settings before a pause from the tray once
+/// set "Pause notifications" back over "Resume notifications" until the next tick.
 pub fn refresh<R: Runtime>(app: &AppHandle<R>) {
     let Some(tray) = app.try_state::<Tray<R>>() else {
         return;
     };
+    let ticket = tray.tickets.fetch_add(1, Ordering::SeqCst) + 1;
     let shell = app.state::<Shell>();
-    let engine = &shell.engine;
     let new_alerts = signed_in(&shell)
-        .then(|| engine.with_cache(|c| c.new_alert_count()).ok())
+        .then(|| shell.engine.with_cache(|c| c.new_alert_count()).ok())
         .flatten();
-    let text = tray_text(new_alerts, &engine.notify_settings(), engine.now());
-    let results = [
-        tray.icon.set_title(text.title.as_deref()),
-        tray.icon.set_tooltip(Some(&text.tooltip)),
-        tray.alerts.set_text(&text.alerts),
-        tray.pause.set_text(&text.pause),
-    ];
-    for r in results {
-        if let Err(e) = r {
-            tracing::debug!(error = %e, "the tray was not updated");
+    let handle = app.clone();
+    let shown = app.run_on_main_thread(move || {
+        let Some(tray) = handle.try_state::<Tray<R>>() else {
+            return;
+        };
+        if tray.shown.fetch_max(ticket, Ordering::SeqCst) > ticket {
+            return;
         }
+        let engine = &handle.state::<Shell>().engine;
+        let text = tray_text(new_alerts, &engine.notify_settings(), engine.now());
+        let results = [
+            tray.icon.set_title(text.title.as_deref()),
+            tray.icon.set_tooltip(Some(&text.tooltip)),
+            tray.alerts.set_text(&text.alerts),
+            tray.pause.set_text(&text.pause),
+        ];
+        for r in results {
+            if let Err(e) = r {
+                tracing::debug!(error = %e, "the tray was not updated");
+            }
+        }
+    });
+    if let Err(e) = shown {
+        tracing::debug!(error = %e, "the tray was not updated");
     }
 }
 
