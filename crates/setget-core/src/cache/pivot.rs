@@ -16,7 +16,7 @@ use ipnet::IpNet;
 use rusqlite::OptionalExtension as _;
 use rusqlite::types::Value;
 use serde::{Deserialize, Serialize};
-use setget_protocol::{AuditEvent, EventKind, MAX_BULK_REVOKE, Session};
+use setget_protocol::{AuditEvent, EventKind, Session};
 
 use super::query::{EVENT_COLUMNS, SESSION_COLUMNS, event_row, session_row};
 use super::*;
@@ -28,9 +28,14 @@ pub(super) const SIGN_IN_EVENTS: [EventKind; 2] = [EventKind::SignedIn, EventKin
 /// The sortable key of an address (see the module's notes); `None` for text that is no
 /// address. An IPv4 address written as IPv6 (`::ffff:a.b.c.d`) is the IPv4 one.
 pub fn ip_key(ip: &str) -> Option<Value> {
-    match ip.trim().parse::<IpAddr>().ok()?.to_canonical() {
-        IpAddr::V4(v4) => Some(Value::Integer(i64::from(u32::from(v4)))),
-        IpAddr::V6(v6) => Some(Value::Blob(v6.octets().to_vec())),
+    Some(address_key(ip.trim().parse().ok()?))
+}
+
+/// The sortable key of an address.
+fn address_key(ip: IpAddr) -> Value {
+    match ip.to_canonical() {
+        IpAddr::V4(v4) => Value::Integer(i64::from(u32::from(v4))),
+        IpAddr::V6(v6) => Value::Blob(v6.octets().to_vec()),
     }
 }
 
@@ -61,10 +66,14 @@ pub(super) fn fill_address_keys(tx: &rusqlite::Transaction<'_>) -> rusqlite_migr
     }
     let mut events = Vec::new();
     {
-        let mut stmt = tx.prepare(
-            "SELECT seq, ip FROM audit_events
-             WHERE event IN ('session.signed_in', 'auth.sign_in_failed') AND ip IS NOT NULL",
-        )?;
+        let names: Vec<String> = SIGN_IN_EVENTS
+            .iter()
+            .map(|e| format!("'{}'", e.as_str()))
+            .collect();
+        let mut stmt = tx.prepare(&format!(
+            "SELECT seq, ip FROM audit_events WHERE event IN ({}) AND ip IS NOT NULL",
+            names.join(", ")
+        ))?;
         let mut rows = stmt.query([])?;
         while let Some(r) = rows.next()? {
             let ip: String = r.get(1)?;
@@ -82,16 +91,7 @@ pub(super) fn fill_address_keys(tx: &rusqlite::Transaction<'_>) -> rusqlite_migr
 
 /// The lowest and highest keys of a network's addresses.
 fn key_range(net: &IpNet) -> (Value, Value) {
-    match net {
-        IpNet::V4(n) => (
-            Value::Integer(i64::from(u32::from(n.network()))),
-            Value::Integer(i64::from(u32::from(n.broadcast()))),
-        ),
-        IpNet::V6(n) => (
-            Value::Blob(n.network().octets().to_vec()),
-            Value::Blob(n.broadcast().octets().to_vec()),
-        ),
-    }
+    (address_key(net.network()), address_key(net.broadcast()))
 }
 
 /// What a pivot follows.
@@ -246,12 +246,7 @@ impl Cache {
                 format!("an organisation's name has {MIN_ORG_CHARS} characters or more"),
             ));
         }
-        let like = format!(
-            "%{}%",
-            name.replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_")
-        );
+        let like = super::query::contains_pattern(name);
         let systems = self
             .conn
             .prepare_cached(
@@ -427,23 +422,14 @@ impl Cache {
         offset: u64,
         limit: u32,
     ) -> Result<Vec<AuditEvent>> {
-        let (where_sql, mut values) = self.matcher(indicator)?.events();
-        let (lim, off) = (values.len() + 1, values.len() + 2);
-        values.push(Value::Integer(i64::from(limit)));
-        values.push(Value::Integer(i64::try_from(offset).unwrap_or(i64::MAX)));
-        let sql = format!(
-            "SELECT {EVENT_COLUMNS} FROM audit_events WHERE seq IN (
-                 SELECT seq FROM audit_events WHERE {where_sql}
-                 ORDER BY at DESC, seq DESC LIMIT ?{lim} OFFSET ?{off}
-             ) ORDER BY at DESC, seq DESC"
-        );
-        let mut stmt = self
-            .conn
-            .prepare_cached(&sql)
-            .map_err(|e| storage("pivot", e))?;
-        stmt.query_map(rusqlite::params_from_iter(values), event_row)
-            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
-            .map_err(|e| storage("pivot", e))
+        let matched = self.matcher(indicator)?.events();
+        let order = "at DESC, seq DESC";
+        self.page(
+            ("audit_events", EVENT_COLUMNS, "seq", order),
+            matched,
+            (offset, limit),
+            event_row,
+        )
     }
 
     /// The sessions sharing `indicator`, active and ended, newest first.
@@ -453,21 +439,40 @@ impl Cache {
         offset: u64,
         limit: u32,
     ) -> Result<Vec<Session>> {
-        let (where_sql, mut values) = self.matcher(indicator)?.sessions();
+        let matched = self.matcher(indicator)?.sessions();
+        let order = "created_at DESC, id";
+        self.page(
+            ("sessions", SESSION_COLUMNS, "rowid", order),
+            matched,
+            (offset, limit),
+            session_row,
+        )
+    }
+
+    /// Rows `offset..offset + limit` of `table` (read as `columns`) that `where_sql` matches,
+    /// in `order`: chosen by `key` in a subquery, from an index where one serves, and only
+    /// those rows then read in full.
+    fn page<T>(
+        &self,
+        (table, columns, key, order): (&str, &str, &str, &str),
+        (where_sql, mut values): (String, Vec<Value>),
+        (offset, limit): (u64, u32),
+        row: fn(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> Result<Vec<T>> {
         let (lim, off) = (values.len() + 1, values.len() + 2);
         values.push(Value::Integer(i64::from(limit)));
         values.push(Value::Integer(i64::try_from(offset).unwrap_or(i64::MAX)));
         let sql = format!(
-            "SELECT {SESSION_COLUMNS} FROM sessions WHERE rowid IN (
-                 SELECT rowid FROM sessions WHERE {where_sql}
-                 ORDER BY created_at DESC, id LIMIT ?{lim} OFFSET ?{off}
-             ) ORDER BY created_at DESC, id"
+            "SELECT {columns} FROM {table} WHERE {key} IN (
+                 SELECT {key} FROM {table} WHERE {where_sql}
+                 ORDER BY {order} LIMIT ?{lim} OFFSET ?{off}
+             ) ORDER BY {order}"
         );
         let mut stmt = self
             .conn
             .prepare_cached(&sql)
             .map_err(|e| storage("pivot", e))?;
-        stmt.query_map(rusqlite::params_from_iter(values), session_row)
+        stmt.query_map(rusqlite::params_from_iter(values), row)
             .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
             .map_err(|e| storage("pivot", e))
     }
@@ -565,17 +570,8 @@ impl Cache {
                 .and_then(|mut s| s.query_row([id], |r| r.get(0)).optional())
                 .map_err(fail)?;
         }
-        let sql = format!(
-            "SELECT id FROM sessions WHERE status = 'active' AND {where_sql}
-             ORDER BY created_at, id LIMIT {}",
-            MAX_BULK_REVOKE
-        );
-        let active_session_ids = {
-            let mut stmt = self.conn.prepare_cached(&sql).map_err(fail)?;
-            stmt.query_map(rusqlite::params_from_iter(values), |r| r.get(0))
-                .and_then(|rows| rows.collect::<rusqlite::Result<Vec<String>>>())
-                .map_err(fail)?
-        };
+        let active_session_ids =
+            self.oldest_active(&where_sql, rusqlite::params_from_iter(values))?;
         let mut members: Vec<PivotMember> = members.into_values().collect();
         members.sort_by(|a, b| {
             (b.sign_ins + b.failures)

@@ -112,12 +112,7 @@ pub(super) fn session_where(filter: &SessionFilter) -> (String, Vec<Box<dyn rusq
             ));
         }
         Some(t) => {
-            let like = bind(Box::new(format!(
-                "%{}%",
-                t.replace('\\', "\\\\")
-                    .replace('%', "\\%")
-                    .replace('_', "\\_")
-            )));
+            let like = bind(Box::new(contains_pattern(t)));
             clauses.push(format!(
                 "(member_email LIKE {like} ESCAPE '\\' OR ip LIKE {like} ESCAPE '\\'
                   OR device LIKE {like} ESCAPE '\\' OR city LIKE {like} ESCAPE '\\')"
@@ -131,6 +126,17 @@ pub(super) fn session_where(filter: &SessionFilter) -> (String, Vec<Box<dyn rusq
         clauses.join(" AND ")
     };
     (where_sql, args)
+}
+
+/// A `LIKE … ESCAPE '\'` pattern that matches text holding `text` anywhere, its own `%`, `_`
+/// and `\` taken literally.
+pub(super) fn contains_pattern(text: &str) -> String {
+    format!(
+        "%{}%",
+        text.replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_")
+    )
 }
 
 pub(super) const SESSION_COLUMNS: &str =
@@ -378,22 +384,32 @@ impl Cache {
             ))
             .and_then(|mut s| s.query_row(params.as_slice(), |r| Ok((r.get(0)?, r.get(1)?))))
             .map_err(fail)?;
-        let ids = self
-            .conn
-            .prepare_cached(&format!(
-                "SELECT id FROM sessions WHERE {where_sql} ORDER BY created_at, id LIMIT {}",
-                setget_protocol::MAX_BULK_REVOKE
-            ))
-            .and_then(|mut s| {
-                s.query_map(params.as_slice(), |r| r.get(0))?
-                    .collect::<rusqlite::Result<Vec<String>>>()
-            })
-            .map_err(fail)?;
+        let ids = self.oldest_active(&where_sql, params.as_slice())?;
         Ok(SessionSelection {
             ids,
             sessions: u64::try_from(sessions).unwrap_or(0),
             members: u64::try_from(members).unwrap_or(0),
         })
+    }
+
+    /// The ids of the oldest active sessions `where_sql` matches (with `params`), as many as
+    /// one revocation may name: the ones a list's or a pivot's revocation takes.
+    pub(super) fn oldest_active(
+        &self,
+        where_sql: &str,
+        params: impl rusqlite::Params,
+    ) -> Result<Vec<String>> {
+        self.conn
+            .prepare_cached(&format!(
+                "SELECT id FROM sessions WHERE status = 'active' AND {where_sql}
+                 ORDER BY created_at, id LIMIT {}",
+                setget_protocol::MAX_BULK_REVOKE
+            ))
+            .and_then(|mut s| {
+                s.query_map(params, |r| r.get(0))?
+                    .collect::<rusqlite::Result<Vec<String>>>()
+            })
+            .map_err(|e| storage("choose sessions", e))
     }
 
     /// The query plans of [`Self::sessions`] for `filter`: the count's, then the page's.
