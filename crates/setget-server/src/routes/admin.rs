@@ -366,9 +366,14 @@ async fn revoke_sessions(
                     ..NewEvent::of(EventKind::SelectedSessionsTerminated)
                 }),
             )?;
-            // The named order, so that the answer does not depend on the database's.
-            let mut already_ended: Vec<String> = ended.into_iter().map(|s| s.id).collect();
-            already_ended.sort_by_key(|id| body.session_ids.iter().position(|n| n == id));
+            // In the order named, so that the answer does not depend on the database's.
+            let ended: std::collections::HashSet<String> =
+                ended.into_iter().map(|s| s.id).collect();
+            let already_ended: Vec<String> = body
+                .session_ids
+                .into_iter()
+                .filter(|id| ended.contains(id))
+                .collect();
             Ok((
                 BulkRevoked {
                     revoked,
