@@ -127,7 +127,7 @@ export function signOutNotice(outcome: { at_server: string; message: string }): 
 
 
 /** "1 session" or "3 sessions": a count and its noun. */
-function counted(n: number, noun: string): string {
+export function counted(n: number, noun: string): string {
   return `${n.toLocaleString("en")} ${noun}${n === 1 ? "" : "s"}`;
 }
 
