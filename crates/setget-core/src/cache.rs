@@ -25,6 +25,7 @@ mod overview;
 mod pivot;
 mod query;
 mod readers;
+mod sealed;
 mod travel;
 mod trust;
 mod write;
@@ -313,6 +314,47 @@ pub(crate) mod tests {
             .unwrap();
         wire.push(setget_tlog::leaf::event_leaf(&next));
         assert_eq!(cache.log_frontier().unwrap(), wire);
+    }
+
+    /// An index build sorts through sealed temporary files rather than in memory, where the
+    /// sort of a big table's keys grew with the table (about 80 MB per million events): with
+    /// a small page cache, rebuilding the audit log's indexes spills, and what it builds is
+    /// whole.
+    #[test]
+    fn an_index_build_spills_its_sort_to_sealed_temporary_files() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut cache = Cache::open(&tmp.path().join("c.db"), &CacheKey::generate()).unwrap();
+        let temp_store: i64 = cache
+            .conn
+            .query_row("PRAGMA temp_store", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(temp_store, 1, "temporary data goes to (sealed) files");
+        cache.drop_indexes("audit_events").unwrap();
+        let events: Vec<AuditEvent> = (1..=40_000)
+            .map(|seq| {
+                let mut e = event(seq);
+                e.member_id = Some(format!("member-{:05}", seq % 9_973));
+                e.ip = Some(format!("81.2.{}.{}", seq % 251, seq % 241));
+                e
+            })
+            .collect();
+        cache.apply_audit(&events).unwrap();
+        // 64 KiB: each run of the sort is then SQLite's least, 1 MB.
+        cache.conn.pragma_update(None, "cache_size", -64).unwrap();
+        let before = sealed::opened();
+        cache.ensure_indexes().unwrap();
+        assert!(sealed::opened() > before, "the sort did not spill");
+        assert!(cache.integrity_ok().unwrap());
+        let by_member: i64 = cache
+            .conn
+            .query_row(
+                "SELECT count(*) FROM audit_events INDEXED BY audit_by_member
+                 WHERE member_id = 'member-00042'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(by_member, 5);
     }
 
     /// Regression: the cache (a copy of every member's sessions and sign-ins, encrypted) was
