@@ -22,6 +22,9 @@ xflags::xflags! {
             /// `server` only: `sqlite` (the default) or `postgres` (one replica and two, beside
             /// SQLite's figures).
             optional --db db: String
+            /// `sync` and `ui`: `standard` (the default: 10,000 members, 100,000 sessions,
+            /// 1,000,000 audit events) or `large` (300,000 sessions, 10,000,000 events).
+            optional --size size: String
         }
         /// Regenerate ui/src/lib/bindings.ts from the Rust definitions.
         cmd codegen {}

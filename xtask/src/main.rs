@@ -23,7 +23,7 @@ fn main() -> ExitCode {
     let (task, result) = match flags.subcommand {
         flags::XtaskCmd::Demo(d) => ("demo", demo(d.postgres)),
         flags::XtaskCmd::Test(_) => ("test", test::run()),
-        flags::XtaskCmd::Bench(b) => ("bench", bench(b.name, b.db)),
+        flags::XtaskCmd::Bench(b) => ("bench", bench(b.name, b.db, b.size)),
         flags::XtaskCmd::Codegen(_) => ("codegen", codegen()),
         flags::XtaskCmd::GeoData(_) => ("geo-data", devtools(vec!["geo-data".into()])),
         flags::XtaskCmd::GenLog(g) => ("gen-log", gen_log(g)),
@@ -123,13 +123,21 @@ fn devtools(args: Vec<OsString>) -> anyhow::Result<()> {
         .args(args))
 }
 
-fn bench(name: Option<String>, db: Option<String>) -> anyhow::Result<()> {
+fn bench(name: Option<String>, db: Option<String>, size: Option<String>) -> anyhow::Result<()> {
     let mut args: Vec<OsString> = vec!["bench".into()];
     args.extend(name.map(OsString::from));
     if let Some(db) = db {
         args.extend(["--db".into(), db.into()]);
     }
-    devtools(args)
+    setup::system_packages(setup::BUILD_PACKAGES)?;
+    let mut cmd = cargo();
+    cmd.args(["run", "--quiet", "-p", "setget-devtools", "--"])
+        .args(args);
+    if let Some(size) = size {
+        // Read by the benchmark, and by its inner steps in their private session.
+        cmd.env("SETGET_BENCH_SIZE", size);
+    }
+    run(&mut cmd)
 }
 
 fn gen_log(g: flags::GenLog) -> anyhow::Result<()> {

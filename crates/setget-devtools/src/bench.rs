@@ -25,7 +25,8 @@ pub const BENCHMARKS: &[(&str, &str)] = &[
     ),
     (
         "sync",
-        "first sync of 10,000 members, 100,000 sessions, 1,000,000 events vs raw inserts; idle sync",
+        "first sync of 10,000 members, 100,000 sessions, 1,000,000 events vs raw inserts; idle \
+         sync (`--size large`: 300,000 sessions, 10,000,000 events)",
     ),
     (
         "detect",

@@ -18,9 +18,51 @@ use anyhow::{Context as _, bail};
 use crate::harness::{seeded_db, start_server, verdict};
 use crate::{cargo, run, session, target_dir};
 
-const MEMBERS: u64 = 10_000;
-const SESSIONS: u64 = 100_000;
-const EVENTS: u64 = 1_000_000;
+/// The workspace a benchmark of the app syncs (`bench sync` and `bench ui`), with the targets
+/// that apply to it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Size {
+    pub name: &'static str,
+    pub members: u64,
+    pub sessions: u64,
+    pub events: u64,
+    /// The first sync's longest time and the app's highest peak RSS during it.
+    pub first_sync_s: f64,
+    pub peak_mb: f64,
+}
+
+/// 10,000 members, 100,000 sessions, 1,000,000 audit events: the default.
+const STANDARD: Size = Size {
+    name: "standard",
+    members: 10_000,
+    sessions: 100_000,
+    events: 1_000_000,
+    first_sync_s: 15.0,
+    peak_mb: 200.0,
+};
+
+/// A large workspace over a year: 10,000 members, 300,000 sessions, 10,000,000 audit events.
+const LARGE: Size = Size {
+    name: "large",
+    members: 10_000,
+    sessions: 300_000,
+    events: 10_000_000,
+    first_sync_s: 120.0,
+    peak_mb: 250.0,
+};
+
+/// The lowest first sync's rate, as a share of the raw encrypted insert rate of the same rows.
+const RATIO_TARGET: f64 = 0.75;
+
+/// The size `SETGET_BENCH_SIZE` names (`cargo xtask bench sync --size large` sets it):
+/// `standard`, the default, or `large`.
+pub(crate) fn size() -> anyhow::Result<Size> {
+    match std::env::var("SETGET_BENCH_SIZE").as_deref() {
+        Err(_) | Ok("" | "standard") => Ok(STANDARD),
+        Ok("large") => Ok(LARGE),
+        Ok(other) => bail!("no benchmark size called {other:?}: standard or large"),
+    }
+}
 
 /// The outer step: builds, seeds, starts the server, and runs [`inner`] in the session.
 pub fn sync() -> anyhow::Result<()> {
@@ -50,10 +92,14 @@ pub(crate) fn on_big_workspace(
     own_copy: bool,
 ) -> anyhow::Result<()> {
     let release = target_dir().join("release");
+    let size = size()?;
     let seeded = seeded_db(
         &release.join("setget-server"),
-        "sync-10k-100k-1m",
-        [MEMBERS, SESSIONS, EVENTS],
+        match size.name {
+            "large" => "sync-10k-300k-10m",
+            _ => "sync-10k-100k-1m",
+        },
+        [size.members, size.sessions, size.events],
     )?;
     let scratch = tempfile_dir(scratch_prefix)?;
     let db = if own_copy {
@@ -173,6 +219,11 @@ pub fn inner(args: &[String]) -> anyhow::Result<()> {
         bail!("usage: bench sync-inner URL SCRATCH RELEASE_DIR DB");
     };
     let (scratch, release) = (PathBuf::from(scratch), PathBuf::from(release));
+    let size = size()?;
+    println!(
+        "bench sync ({}): {} members, {} sessions, {} audit events",
+        size.name, size.members, size.sessions, size.events
+    );
     let home = scratch.join("home");
     sign_in_admin(&release, &home, url, "owner@bench.test", "setget-bench")?;
 
@@ -263,12 +314,13 @@ pub fn inner(args: &[String]) -> anyhow::Result<()> {
     );
     println!();
     println!(
-        "first sync {first_s:.2} s (target <= 15 s): {}",
-        verdict(first_s <= 15.0)
+        "first sync {first_s:.2} s (target <= {:.0} s): {}",
+        size.first_sync_s,
+        verdict(first_s <= size.first_sync_s)
     );
     println!(
-        "first sync / raw encrypted insert rate {ratio:.2} (target >= 0.33): {}",
-        verdict(ratio >= 1.0 / 3.0)
+        "first sync / raw encrypted insert rate {ratio:.2} (target >= {RATIO_TARGET}): {}",
+        verdict(ratio >= RATIO_TARGET)
     );
     println!(
         "idle incremental sync {:.1} ms (target <= 50 ms): {}",
@@ -276,9 +328,15 @@ pub fn inner(args: &[String]) -> anyhow::Result<()> {
         verdict(median(&idle_ms) <= 50.0)
     );
     println!(
-        "peak RSS {peak_mb:.0} MB (target <= 200 MB): {}",
-        verdict(peak_mb <= 200.0)
+        "peak RSS {peak_mb:.0} MB (target <= {:.0} MB): {}",
+        size.peak_mb,
+        verdict(peak_mb <= size.peak_mb)
     );
+    if size.name == "large" {
+        // Four more first syncs of 10,000,000 events: measured at the standard size.
+        println!("(audit log verification: measured at the standard size)");
+        return Ok(());
+    }
     verification(url, &scratch, &release)
 }
 
