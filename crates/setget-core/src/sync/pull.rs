@@ -7,6 +7,17 @@ use super::*;
 /// and builds them at the end: several times faster for a first sync.
 const BULK_ROWS: u64 = 20_000;
 
+/// Where a pull's time went.
+#[derive(Debug, Default)]
+struct PullTimes {
+    /// Waiting for the next page.
+    waited: Duration,
+    /// Storing pages (with their cursor and the log's frontier).
+    stored: Duration,
+    /// Judging them.
+    judged: Duration,
+}
+
 impl Syncer {
     /// Fetches the whole member list and the policy, and replaces the cached ones.
     pub(super) async fn pull_members(&self, progress: &Progress) -> Result<u64> {
@@ -123,7 +134,9 @@ impl Syncer {
     /// Rebuilds the indexes a bulk load dropped, whether the load finished or failed.
     pub(super) async fn after_bulk(&self, bulk: bool) -> Result<()> {
         if bulk {
+            let started = std::time::Instant::now();
             self.db(|c| c.ensure_indexes()).await?;
+            tracing::debug!(ms = started.elapsed().as_millis(), "indexes built");
         }
         Ok(())
     }
@@ -246,7 +259,11 @@ impl Syncer {
         );
         let mut applied = 0;
         let mut first = true;
+        // Where the pull's time goes (logged at debug): waiting for pages, storing, judging.
+        let mut times = PullTimes::default();
+        let mut waiting = std::time::Instant::now();
         while let Some(page) = pages.recv().await {
+            times.waited += waiting.elapsed();
             let page = page?;
             if first {
                 first = false;
@@ -269,8 +286,9 @@ impl Syncer {
                 .collect();
             let judge = Arc::clone(&self.judge);
             let now = self.clock.now();
-            let (outcome, unknown, alerts) = self
+            let (outcome, unknown, alerts, stored, judged) = self
                 .db(move |c| {
+                    let started = std::time::Instant::now();
                     let mut unknown = false;
                     for id in &unseen {
                         unknown = unknown || !c.has_member(id)?;
@@ -280,14 +298,17 @@ impl Syncer {
                         None => Tree::Skip,
                     };
                     let outcome = c.apply_audit_with_tree(&rows, tree)?;
+                    let stored = started.elapsed();
                     // Judged while the next page is on its way, from the rows in memory.
                     let alerts = match outcome {
                         AuditApplied::Applied { .. } => judge.process(c, now, &rows)?,
                         AuditApplied::Gap { .. } => Vec::new(),
                     };
-                    Ok((outcome, unknown, alerts))
+                    Ok((outcome, unknown, alerts, stored, started.elapsed() - stored))
                 })
                 .await?;
+            times.stored += stored;
+            times.judged += judged;
             self.notify(alerts).await;
             implied.unknown_member |= unknown;
             match outcome {
@@ -304,7 +325,15 @@ impl Syncer {
             }
             progress.done.fetch_add(n, Ordering::Relaxed);
             self.report(progress);
+            waiting = std::time::Instant::now();
         }
+        tracing::debug!(
+            events = applied,
+            waited_ms = times.waited.as_millis(),
+            stored_ms = times.stored.as_millis(),
+            judged_ms = times.judged.as_millis(),
+            "audit log pulled"
+        );
         Ok(applied)
     }
 
