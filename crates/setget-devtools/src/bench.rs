@@ -35,7 +35,8 @@ pub const BENCHMARKS: &[(&str, &str)] = &[
     ),
     (
         "ui",
-        "the window on 100,000 sessions and 1,000,000 events: filter to rows, cold start, RSS",
+        "the window on 100,000 sessions and 1,000,000 events: filter to rows, cold start, RSS \
+         (`--size large`: 300,000 sessions, 10,000,000 events)",
     ),
     (
         "investigate",

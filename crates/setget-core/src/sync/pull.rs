@@ -16,6 +16,8 @@ struct PullTimes {
     stored: Duration,
     /// Judging them.
     judged: Duration,
+    /// Handing them to the writer's thread and back (and waiting for the cache's lock).
+    handed: Duration,
 }
 
 impl Syncer {
@@ -261,7 +263,8 @@ impl Syncer {
         let mut first = true;
         // Where the pull's time goes (logged at debug): waiting for pages, storing, judging.
         let mut times = PullTimes::default();
-        let mut waiting = std::time::Instant::now();
+        let started = std::time::Instant::now();
+        let mut waiting = started;
         while let Some(page) = pages.recv().await {
             times.waited += waiting.elapsed();
             let page = page?;
@@ -286,6 +289,7 @@ impl Syncer {
                 .collect();
             let judge = Arc::clone(&self.judge);
             let now = self.clock.now();
+            let called = std::time::Instant::now();
             let (outcome, unknown, alerts, stored, judged) = self
                 .db(move |c| {
                     let started = std::time::Instant::now();
@@ -309,6 +313,7 @@ impl Syncer {
                 .await?;
             times.stored += stored;
             times.judged += judged;
+            times.handed += called.elapsed().saturating_sub(stored + judged);
             self.notify(alerts).await;
             implied.unknown_member |= unknown;
             match outcome {
@@ -329,9 +334,11 @@ impl Syncer {
         }
         tracing::debug!(
             events = applied,
+            ms = started.elapsed().as_millis(),
             waited_ms = times.waited.as_millis(),
             stored_ms = times.stored.as_millis(),
             judged_ms = times.judged.as_millis(),
+            handed_ms = times.handed.as_millis(),
             "audit log pulled"
         );
         Ok(applied)
