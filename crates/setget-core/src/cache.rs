@@ -324,11 +324,6 @@ pub(crate) mod tests {
     fn an_index_build_spills_its_sort_to_sealed_temporary_files() {
         let tmp = tempfile::tempdir().unwrap();
         let mut cache = Cache::open(&tmp.path().join("c.db"), &CacheKey::generate()).unwrap();
-        let temp_store: i64 = cache
-            .conn
-            .query_row("PRAGMA temp_store", [], |r| r.get(0))
-            .unwrap();
-        assert_eq!(temp_store, 1, "temporary data goes to (sealed) files");
         cache.drop_indexes("audit_events").unwrap();
         let events: Vec<AuditEvent> = (1..=40_000)
             .map(|seq| {
@@ -344,6 +339,12 @@ pub(crate) mod tests {
         let before = sealed::opened();
         cache.ensure_indexes().unwrap();
         assert!(sealed::opened() > before, "the sort did not spill");
+        // Outside index builds, temporary data stays in memory (SQLCipher's default).
+        let temp_store: i64 = cache
+            .conn
+            .query_row("PRAGMA temp_store", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(temp_store, 2);
         assert!(cache.integrity_ok().unwrap());
         let by_member: i64 = cache
             .conn

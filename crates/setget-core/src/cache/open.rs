@@ -128,8 +128,8 @@ pub(super) const REFILL_SEARCH: &str =
     SELECT rowid, member_email, ip, device, city FROM sessions WHERE status = 'active';";
 
 /// A connection to `path` through the sealed VFS ([`sealed`]): its temporary files (a big
-/// sort's runs, a transient index) are encrypted, so a connection set to `temp_store = FILE`
-/// spills them to disk instead of holding them all in memory.
+/// sort's runs, a transient index) are encrypted, so an index build can spill them to disk
+/// (`temp_store = FILE`) instead of holding them all in memory.
 fn connect(path: &Path) -> Result<Connection> {
     sealed::register().map_err(|e| storage("be opened", e))?;
     Connection::open_with_flags_and_vfs(path, rusqlite::OpenFlags::default(), sealed::NAME)
@@ -208,8 +208,6 @@ impl Cache {
             .map_err(|e| storage("be configured", e))?;
         conn.pragma_update(None, "query_only", "ON")
             .map_err(|e| storage("be configured", e))?;
-        conn.pragma_update(None, "temp_store", "FILE")
-            .map_err(|e| storage("be configured", e))?;
         // 2 MB (about SQLite's default), a quarter of the writer's: the window's lists read from
         // covering indexes, and each idle reader kept holds its cache (at 8 MB each, the app
         // process held 203–211 MB after `bench ui`'s filters; at 2 MB, 196–198 MB, the
@@ -273,8 +271,6 @@ impl Cache {
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(|e| storage("be configured", e))?;
         conn.pragma_update(None, "foreign_keys", "ON")
-            .map_err(|e| storage("be configured", e))?;
-        conn.pragma_update(None, "temp_store", "FILE")
             .map_err(|e| storage("be configured", e))?;
         // A bigger page cache than SQLite's 2 MB default: every page read from disk must be
         // decrypted, so re-reading hot index pages is what encryption makes expensive.
@@ -342,9 +338,11 @@ impl Cache {
         Ok(())
     }
 
-    fn set_sort_threads(&self, threads: u32) -> Result<()> {
+    /// Sets the connection up for index builds (`on`) or back.
+    fn set_sorting(&self, on: bool) -> Result<()> {
         self.conn
-            .pragma_update(None, "threads", threads)
+            .pragma_update(None, "temp_store", if on { "FILE" } else { "MEMORY" })
+            .and_then(|()| self.conn.pragma_update(None, "threads", u32::from(on)))
             .map_err(|e| storage("be configured", e))
     }
 
@@ -356,10 +354,12 @@ impl Cache {
             .map(|(name, _)| self.schema_has("index", name))
             .collect::<Result<Vec<bool>>>()?
             .contains(&false);
-        // A build sorts every key of its table: a second thread sorts one run of keys while
-        // the table is read for the next (12 % faster over 2,000,000 events, 8 MB more).
+        // A build sorts every key of its table: in runs spilled to sealed temporary files
+        // rather than all in memory, with a second thread sorting one run while the table is
+        // read for the next (12 % faster over 2,000,000 events, 8 MB more). Everything else
+        // keeps its temporary data in memory: small, and no file to go through.
         if building {
-            self.set_sort_threads(1)?;
+            self.set_sorting(true)?;
         }
         let built = INDEXES.iter().try_for_each(|(name, on)| {
             self.conn
@@ -367,7 +367,7 @@ impl Cache {
                 .map_err(|e| storage("build an index", e))
         });
         if building {
-            self.set_sort_threads(0)?;
+            self.set_sorting(false)?;
         }
         built?;
         let mut missing = false;
