@@ -117,10 +117,16 @@ fn demo(postgres: bool) -> anyhow::Result<()> {
 
 /// Runs `setget-devtools ARGS` once the build packages are there.
 fn devtools(args: Vec<OsString>) -> anyhow::Result<()> {
+    run(&mut devtools_command(args)?)
+}
+
+/// The command `setget-devtools ARGS`, once the build packages are there.
+fn devtools_command(args: Vec<OsString>) -> anyhow::Result<Command> {
     setup::system_packages(setup::BUILD_PACKAGES)?;
-    run(cargo()
-        .args(["run", "--quiet", "-p", "setget-devtools", "--"])
-        .args(args))
+    let mut cmd = cargo();
+    cmd.args(["run", "--quiet", "-p", "setget-devtools", "--"])
+        .args(args);
+    Ok(cmd)
 }
 
 fn bench(name: Option<String>, db: Option<String>, size: Option<String>) -> anyhow::Result<()> {
@@ -129,10 +135,7 @@ fn bench(name: Option<String>, db: Option<String>, size: Option<String>) -> anyh
     if let Some(db) = db {
         args.extend(["--db".into(), db.into()]);
     }
-    setup::system_packages(setup::BUILD_PACKAGES)?;
-    let mut cmd = cargo();
-    cmd.args(["run", "--quiet", "-p", "setget-devtools", "--"])
-        .args(args);
+    let mut cmd = devtools_command(args)?;
     if let Some(size) = size {
         // Read by the benchmark, and by its inner steps in their private session.
         cmd.env("SETGET_BENCH_SIZE", size);
