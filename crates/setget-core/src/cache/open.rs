@@ -305,12 +305,18 @@ impl Cache {
     }
 
     pub(super) fn indexes_missing(&self) -> Result<usize> {
+        let mut missing = self.secondary_indexes_missing()?;
+        for (name, _) in SEARCH_TRIGGERS {
+            missing += usize::from(!self.schema_has("trigger", name)?);
+        }
+        Ok(missing)
+    }
+
+    /// How many of [`INDEXES`] the file lacks.
+    fn secondary_indexes_missing(&self) -> Result<usize> {
         let mut missing = 0;
         for (name, _) in INDEXES {
             missing += usize::from(!self.schema_has("index", name)?);
-        }
-        for (name, _) in SEARCH_TRIGGERS {
-            missing += usize::from(!self.schema_has("trigger", name)?);
         }
         Ok(missing)
     }
@@ -349,11 +355,7 @@ impl Cache {
     /// Creates the secondary indexes that are missing, and rebuilds the text search when its
     /// triggers were gone.
     pub fn ensure_indexes(&self) -> Result<()> {
-        let building = INDEXES
-            .iter()
-            .map(|(name, _)| self.schema_has("index", name))
-            .collect::<Result<Vec<bool>>>()?
-            .contains(&false);
+        let building = self.secondary_indexes_missing()? > 0;
         // A build sorts every key of its table: in runs spilled to sealed temporary files
         // rather than all in memory, with a second thread sorting one run while the table is
         // read for the next (12 % faster over 2,000,000 events, 8 MB more). Everything else
