@@ -210,6 +210,34 @@ pub(crate) fn sign_in_admin(
     Ok(())
 }
 
+/// The machine's busy and total CPU time in clock ticks, from `/proc/stat`.
+fn machine_ticks() -> Option<(u64, u64)> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let cpu: Vec<u64> = stat
+        .lines()
+        .next()?
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    let total: u64 = cpu.iter().sum();
+    // idle and iowait
+    let idle = cpu.get(3)? + cpu.get(4).copied().unwrap_or(0);
+    Some((total - idle, total))
+}
+
+/// A process's user and system CPU time in clock ticks, from `/proc/PID/stat`.
+fn process_ticks(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The fields after the command's closing parenthesis; utime and stime are 14th and 15th.
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
+}
+
+/// Clock ticks per second in `/proc`: USER_HZ, 100 on Linux whatever the kernel's HZ.
+const TICKS_PER_SECOND: f64 = 100.0;
+
 /// A field of a process's `/proc/PID/status` in KiB (`"VmHWM:"`, the peak resident set;
 /// `"VmRSS:"`, the present one).
 pub(crate) fn status_kib(pid: u32, field: &str) -> Option<u64> {
@@ -240,11 +268,17 @@ pub fn inner(args: &[String]) -> anyhow::Result<()> {
         .stdout(Stdio::piped())
         .spawn()?;
     let mut peak = 0;
+    let machine_before = machine_ticks();
+    let mut app_ticks = 0;
     while first.try_wait()?.is_none() {
         peak = peak.max(status_kib(first.id(), "VmHWM:").unwrap_or(0));
+        app_ticks = process_ticks(first.id()).unwrap_or(app_ticks);
         std::thread::sleep(Duration::from_millis(10));
     }
     let first_s = started.elapsed().as_secs_f64();
+    let busy = machine_ticks()
+        .zip(machine_before)
+        .map(|((b1, t1), (b0, t0))| (b1 - b0) as f64 / (t1 - t0).max(1) as f64);
     let output = first.wait_with_output()?;
     if !output.status.success() {
         bail!("the first sync failed");
@@ -304,6 +338,14 @@ pub fn inner(args: &[String]) -> anyhow::Result<()> {
         "first sync: {first_s:.2} s ({sync_rate:.0} rows/s), peak RSS {peak_mb:.0} MB, cache {:.0} MB",
         status["cache_bytes"].as_f64().unwrap_or(0.0) / 1e6
     );
+    if let Some(busy) = busy {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        println!(
+            "  CPU while it ran: the machine's {cores} cores {:.0} % busy; the app used {:.2} cores",
+            busy * 100.0,
+            app_ticks as f64 / TICKS_PER_SECOND / first_s
+        );
+    }
     println!(
         "raw insert, same rows and transactions: encrypted {encrypted_s:.2} s ({raw_rate:.0} rows/s), \
          plain {plain_s:.2} s ({plain_rate:.0} rows/s); encryption costs {:.0} %",
