@@ -308,7 +308,8 @@ async fn a_stream_replaying_events_already_synced_duplicates_nothing() {
 /// inactivity timeout) while it pages through the sessions feed. Each time the proxy holds the
 /// answer to one page back while the session ends, so the next page is answered 401. The sync
 /// stops with the server's code and reason, forgets the token, asks nothing more, and the cache
-/// holds exactly the pages answered before, each with its cursor; the next sign-in's sync
+/// holds exactly the pages answered before (the held one and those asked for beside it), each
+/// with its cursor; the next sign-in's sync
 /// completes it to the server's state.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_session_ended_between_two_pages_stops_the_sync_with_what_was_answered_kept() {
@@ -344,12 +345,15 @@ async fn a_session_ended_between_two_pages_stops_the_sync_with_what_was_answered
         "the account says otherwise"
     );
     assert_eq!(f.token(), None);
-    // Three pages, each committed with its cursor; the sessions feed, pulled after the log,
-    // not begun. The members came first, whole.
+    // The pages answered before the session ended, each committed with its cursor: the two
+    // before the held one, the held one, and those asked for beside it (the log's pages are
+    // asked for several at once); the sessions feed, pulled after the log, not begun. The
+    // members came first, whole.
     let cache = f.cache();
     let cursors = f.engine.status().unwrap().cursors;
-    assert_eq!(cursors.audit_seq, 6);
-    assert_eq!(cache.audit, truth.audit[..6]);
+    let kept = cursors.audit_seq;
+    assert!(kept >= 6 && kept % 2 == 0, "{kept}");
+    assert_eq!(cache.audit, truth.audit[..usize::try_from(kept).unwrap()]);
     assert_eq!(cursors.sessions_change_seq, 0);
     assert!(cache.sessions.is_empty());
     let people = |s: &ServerSnapshot| {
@@ -369,8 +373,9 @@ async fn a_session_ended_between_two_pages_stops_the_sync_with_what_was_answered
     assert!(f.engine.with_cache(|c| c.integrity_ok()).unwrap());
     // The sync stopped: it asks nothing more and says nothing else (a retry would come after
     // the shortest backoff, well within the wait).
+    // Refused once, or once for each page then asked for at the same time (at most four).
     let asked = (proxy.answered(200), proxy.answered(401));
-    assert_eq!(asked.1, 1);
+    assert!((1..=4).contains(&asked.1), "{asked:?}");
     tokio::time::sleep(fast().backoff_max).await;
     assert_eq!((proxy.answered(200), proxy.answered(401)), asked);
     assert_eq!(f.engine.subscribe().borrow().state, invalid);

@@ -7,6 +7,16 @@ use super::*;
 /// and builds them at the end: several times faster for a first sync.
 const BULK_ROWS: u64 = 20_000;
 
+/// How many pages of a dense feed are requested at once.
+const AHEAD: usize = 4;
+
+/// Whether a feed's keys follow each other without gaps (see [`Syncer::fetch_pages`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Keys {
+    Dense,
+    Sparse,
+}
+
 /// Where a pull's time went.
 #[derive(Debug, Default)]
 struct PullTimes {
@@ -66,42 +76,27 @@ impl Syncer {
 
     /// Spawns a task fetching pages of a feed from `from` onwards; each page is sent on as
     /// soon as it arrives, so that the next request overlaps the last page's write.
+    ///
+    /// A feed whose keys are `Dense` (the audit log's `seq`: 1, 2, 3, … without a gap) has
+    /// its next requests known before the page before arrives: up to [`AHEAD`] of them run
+    /// at once, and their pages are sent on in order. One at a time, the writer waited for
+    /// each page's round trip (the server's query, the transfer, the parsing) as soon as it
+    /// stored faster than that, and a real network adds its latency to every page. A full
+    /// page whose keys are not the ones expected starts the run again after its last key,
+    /// one request at a time until pages are dense again; a short page is the feed's end.
     pub(super) fn fetch_pages<T, F, Fut>(
         &self,
         from: i64,
+        keys: Keys,
         fetch: F,
         key: fn(&T) -> i64,
     ) -> mpsc::Receiver<Result<Page<T>>>
     where
         T: Send + 'static,
-        F: Fn(i64) -> Fut + Send + 'static,
+        F: Fn(i64) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<Page<T>>> + Send,
     {
-        let (tx, rx) = mpsc::channel(2);
-        let page_size = self.opts.page_size as usize;
-        tokio::spawn(async move {
-            let mut after = from;
-            loop {
-                // Nobody waits for pages any more (the sync was stopped): stop fetching.
-                let page = tokio::select! {
-                    page = fetch(after) => page,
-                    () = tx.closed() => return,
-                };
-                let (last, len) = match &page {
-                    Ok(p) => (p.results.last().map(key), p.results.len()),
-                    Err(_) => (None, 0),
-                };
-                let failed = page.is_err();
-                if tx.send(page).await.is_err() || failed {
-                    return;
-                }
-                match last {
-                    Some(last) if len >= page_size && last > after => after = last,
-                    _ => return,
-                }
-            }
-        });
-        rx
+        fetch_pages(from, self.opts.page_size, keys, fetch, key)
     }
 
     /// Pulls the sessions feed from the sessions cursor to its end.
@@ -154,6 +149,7 @@ impl Syncer {
         let per_page = self.opts.page_size;
         let mut pages = self.fetch_pages(
             from,
+            Keys::Sparse,
             move |after| {
                 let cred = Arc::clone(&cred);
                 let slug = slug.clone();
@@ -235,6 +231,7 @@ impl Syncer {
         let tree = self.opts.verify_log;
         let mut pages = self.fetch_pages(
             from,
+            Keys::Dense,
             move |after| {
                 let cred = Arc::clone(&cred);
                 let slug = slug.clone();
@@ -351,5 +348,171 @@ impl Syncer {
             .call(|client, token| async move { client.policy(&token, &slug).await })
             .await?;
         self.db(move |c| c.set_policy(&policy)).await
+    }
+}
+
+/// [`Syncer::fetch_pages`], for pages of `page_size` rows.
+pub(super) fn fetch_pages<T, F, Fut>(
+    from: i64,
+    page_size: u32,
+    keys: Keys,
+    fetch: F,
+    key: fn(&T) -> i64,
+) -> mpsc::Receiver<Result<Page<T>>>
+where
+    T: Send + 'static,
+    F: Fn(i64) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<Page<T>>> + Send,
+{
+    let (tx, rx) = mpsc::channel(AHEAD);
+    let step = i64::from(page_size);
+    let page_size = page_size as usize;
+    tokio::spawn(async move {
+        let mut after = from;
+        let mut ahead = 1;
+        loop {
+            let start = after;
+            let fetch = &fetch;
+            let mut run = futures_util::stream::iter(0..)
+                .map(move |k: i64| {
+                    let at = start.saturating_add(k.saturating_mul(step));
+                    async move { (at, fetch(at).await) }
+                })
+                .buffered(ahead);
+            loop {
+                // Nobody waits for pages any more (the sync was stopped): stop fetching.
+                let next = tokio::select! {
+                    next = run.next() => next,
+                    () = tx.closed() => return,
+                };
+                let Some((at, page)) = next else { return };
+                let (last, len) = match &page {
+                    Ok(p) => (p.results.last().map(key), p.results.len()),
+                    Err(_) => (None, 0),
+                };
+                let failed = page.is_err();
+                if tx.send(page).await.is_err() || failed {
+                    return;
+                }
+                match last {
+                    Some(last) if len >= page_size && last > at => {
+                        after = last;
+                        let dense = keys == Keys::Dense && last == at.saturating_add(step);
+                        let running = ahead > 1;
+                        ahead = if dense { AHEAD } else { 1 };
+                        // The run's next request is the one after this page only while
+                        // pages are dense; otherwise it starts again after `last`.
+                        if !(dense && running) {
+                            break;
+                        }
+                    }
+                    _ => return,
+                }
+            }
+        }
+    });
+    rx
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicUsize;
+
+    use super::*;
+
+    /// A feed of `keys` served `page` at a time (the rows after a key, as the server's
+    /// keyset pages are), counting the requests in flight at once.
+    struct Feed {
+        keys: Vec<i64>,
+        page: usize,
+        in_flight: AtomicUsize,
+        most_in_flight: AtomicUsize,
+        requests: AtomicUsize,
+    }
+
+    impl Feed {
+        fn new(keys: Vec<i64>, page: usize) -> Arc<Self> {
+            Arc::new(Self {
+                keys,
+                page,
+                in_flight: AtomicUsize::new(0),
+                most_in_flight: AtomicUsize::new(0),
+                requests: AtomicUsize::new(0),
+            })
+        }
+
+        async fn after(self: Arc<Self>, after: i64) -> Result<Page<i64>> {
+            let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+            self.most_in_flight.fetch_max(now, Ordering::SeqCst);
+            self.requests.fetch_add(1, Ordering::SeqCst);
+            // A round trip: long enough for the requests issued together to overlap.
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            self.in_flight.fetch_sub(1, Ordering::SeqCst);
+            Ok(Page {
+                results: self
+                    .keys
+                    .iter()
+                    .copied()
+                    .filter(|k| *k > after)
+                    .take(self.page)
+                    .collect(),
+                total: self.keys.len() as u64,
+            })
+        }
+    }
+
+    /// Every key of the feed, from the pages in the order they came.
+    async fn pull(feed: &Arc<Feed>, from: i64, keys: Keys) -> Vec<i64> {
+        let source = Arc::clone(feed);
+        let mut pages = fetch_pages(
+            from,
+            u32::try_from(feed.page).unwrap(),
+            keys,
+            move |after| Arc::clone(&source).after(after),
+            |k: &i64| *k,
+        );
+        let mut got = Vec::new();
+        while let Some(page) = pages.recv().await {
+            got.extend(page.unwrap().results);
+        }
+        got
+    }
+
+    #[tokio::test]
+    async fn a_dense_feed_is_fetched_several_pages_at_once_and_arrives_in_order() {
+        let keys: Vec<i64> = (1..=1_005).collect();
+        let feed = Feed::new(keys.clone(), 100);
+        assert_eq!(pull(&feed, 0, Keys::Dense).await, keys);
+        assert_eq!(feed.most_in_flight.load(Ordering::SeqCst), AHEAD);
+        // 11 pages, then at most the requests already running past the end.
+        assert!(feed.requests.load(Ordering::SeqCst) <= 11 + AHEAD);
+
+        // From a cursor in the middle.
+        assert_eq!(pull(&feed, 400, Keys::Dense).await, keys[400..]);
+    }
+
+    #[tokio::test]
+    async fn a_gap_in_a_dense_feed_starts_the_run_again_after_the_page_that_has_it() {
+        // 1..=250, then 300..=1000: the page across the gap ends past where the run
+        // expected, so the pages requested with the old keys are dropped, none repeated.
+        let keys: Vec<i64> = (1..=250).chain(300..=1_000).collect();
+        let feed = Feed::new(keys.clone(), 100);
+        assert_eq!(pull(&feed, 0, Keys::Dense).await, keys);
+    }
+
+    #[tokio::test]
+    async fn a_sparse_feed_is_fetched_one_page_at_a_time() {
+        let keys: Vec<i64> = (1..=700).map(|k| k * 3).collect();
+        let feed = Feed::new(keys.clone(), 100);
+        assert_eq!(pull(&feed, 0, Keys::Sparse).await, keys);
+        assert_eq!(feed.most_in_flight.load(Ordering::SeqCst), 1);
+        assert_eq!(feed.requests.load(Ordering::SeqCst), 8);
+    }
+
+    #[tokio::test]
+    async fn a_dense_feed_that_ends_on_a_page_boundary_ends() {
+        let keys: Vec<i64> = (1..=300).collect();
+        let feed = Feed::new(keys.clone(), 100);
+        assert_eq!(pull(&feed, 0, Keys::Dense).await, keys);
     }
 }
