@@ -5,10 +5,18 @@
 
 use std::time::{Duration, Instant};
 
-use setget_core::alerts::Trusted;
+use std::sync::Arc;
+
+use setget_core::Engine;
+use setget_core::account::AppDirs;
+use setget_core::alerts::{AlertFilter, Trusted};
+use setget_core::notify::RecordingNotifier;
+use setget_core::secret::{KeyringStore, Sensitive};
+use setget_core::sync::SyncOptions;
 use setget_detect::{Detection, Detector, Reason, Severity};
 use setget_e2e::{
-    Browser, NotifyMonitor, ServerProcess, agents, built_binary, snapshot, webdriver,
+    Browser, NotifyMonitor, ServerProcess, ServerSnapshot, agents, built_binary, snapshot,
+    webdriver,
 };
 use setget_protocol::{AuditEvent, SessionStatus};
 
@@ -37,6 +45,34 @@ fn new_device(r: &Reason) -> bool {
     matches!(r, Reason::NewDevice { .. })
 }
 
+/// Detections with the events that raised them.
+type Detections = Vec<(Detection, AuditEvent)>;
+
+/// The app's detector (its rules, nothing trusted yet) over the server's whole log in seq
+/// order, but for the sign-in `own`: every detection, and those a first sync keeps from
+/// history (on sessions still active).
+fn judged(truth: &ServerSnapshot, own: Option<i64>) -> (Detections, Detections) {
+    let mut detector = Detector::new(Trusted::default().config());
+    let detections: Detections = truth
+        .audit
+        .iter()
+        .filter(|e| Some(e.seq) != own)
+        .filter_map(|e| detector.observe(e).map(|d| (d, e.clone())))
+        .collect();
+    let active = |e: &AuditEvent| {
+        truth
+            .sessions
+            .iter()
+            .any(|s| Some(&s.id) == e.session_id.as_ref() && s.status == SessionStatus::Active)
+    };
+    let kept = detections
+        .iter()
+        .filter(|(_, e)| active(e))
+        .cloned()
+        .collect();
+    (detections, kept)
+}
+
 #[tokio::test]
 async fn the_detector_flags_the_demo_history_on_three_members_with_active_sessions() {
     let server = ServerProcess::start_demo().unwrap();
@@ -58,23 +94,8 @@ async fn the_detector_flags_the_demo_history_on_three_members_with_active_sessio
         })
         .map(|e| e.seq);
 
-    // The app's detector (its rules, nothing trusted yet) over the whole log, in seq order.
-    let mut detector = Detector::new(Trusted::default().config());
-    let detections: Vec<(Detection, &AuditEvent)> = truth
-        .audit
-        .iter()
-        .filter(|e| Some(e.seq) != own)
-        .filter_map(|e| detector.observe(e).map(|d| (d, e)))
-        .collect();
-    let active = |e: &AuditEvent| {
-        truth
-            .sessions
-            .iter()
-            .any(|s| Some(&s.id) == e.session_id.as_ref() && s.status == SessionStatus::Active)
-    };
-    // What a first sync keeps from history: the alerts on sessions still active.
-    let kept: Vec<&(Detection, &AuditEvent)> =
-        detections.iter().filter(|(_, e)| active(e)).collect();
+    let (detections, kept) = judged(&truth, own);
+    let kept: Vec<&(Detection, AuditEvent)> = kept.iter().collect();
     let summary: Vec<String> = kept
         .iter()
         .map(|(d, e)| format!("{:?} {:?} {:?}", e.member_email, d.severity, d.reasons))
@@ -138,6 +159,84 @@ async fn the_detector_flags_the_demo_history_on_three_members_with_active_sessio
         unreachable!()
     };
     assert!(*km > 1000.0 && *kmh > 1000.0, "{trip:?}");
+}
+
+/// A first sync big enough to load in bulk judges the history beside its index builds,
+/// through a reading connection, instead of page by page: it keeps exactly the alerts the
+/// detector finds on sessions still active, each once.
+#[tokio::test]
+async fn a_first_sync_judging_beside_its_index_builds_keeps_what_the_detector_finds() {
+    let server = ServerProcess::start_demo().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let engine = Engine::new(
+        AppDirs {
+            data: home.path().join("data"),
+            config: home.path().join("config"),
+        },
+        Arc::new(KeyringStore),
+        Arc::new(RecordingNotifier::default()),
+    )
+    .with_sync_options(SyncOptions {
+        // Every pull loads in bulk, however small.
+        bulk_rows: 1,
+        ..SyncOptions::default()
+    });
+    engine
+        .sign_in(
+            &server.url,
+            DEMO_OWNER,
+            Sensitive::new(DEMO_PASSWORD.into()),
+        )
+        .await
+        .unwrap();
+    let synced = engine.sync_once().await.unwrap();
+    // The server's log as synced; the app's own sign-in is its last event and never alerts.
+    let own = engine.status().unwrap().cursors.audit_seq;
+    let ip = "81.2.69.160";
+    let token = server
+        .browser_sign_in(DEMO_OWNER, DEMO_PASSWORD, agents::CHROME_MAC, ip)
+        .await
+        .unwrap();
+    let mut truth = snapshot(
+        &server.url,
+        "acme",
+        &Browser::new(token, agents::CHROME_MAC, ip),
+    )
+    .await
+    .unwrap();
+    truth.audit.retain(|e| e.seq <= own);
+    assert!(truth.audit.len() > 1_000, "{}", truth.audit.len());
+    assert_eq!(synced.audit_events, truth.audit.len() as u64);
+
+    let (_, kept) = judged(&truth, Some(own));
+    let mut expected: Vec<(String, Severity, Vec<Reason>)> = kept
+        .iter()
+        .map(|(d, e)| (e.id.clone(), d.severity, d.reasons.clone()))
+        .collect();
+    let mut found: Vec<(String, Severity, Vec<Reason>)> = engine
+        .alerts(&AlertFilter::default())
+        .unwrap()
+        .into_iter()
+        .map(|a| {
+            assert!(a.from_history, "{a:?}");
+            (a.event_id, a.severity, a.reasons)
+        })
+        .collect();
+    expected.sort_by(|a, b| a.0.cmp(&b.0));
+    found.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(found.len(), 3, "{found:#?}");
+    assert_eq!(found, expected);
+    // Judged to the log's end: a second sync (which brings this test's browser sign-in)
+    // raises nothing more on the events the first one judged.
+    engine.sync_once().await.unwrap();
+    let again: Vec<String> = engine
+        .alerts(&AlertFilter::default())
+        .unwrap()
+        .into_iter()
+        .filter(|a| a.seq <= own)
+        .map(|a| a.event_id)
+        .collect();
+    assert_eq!(again.len(), 3, "{again:?}");
 }
 
 /// The number in front of a figure ("3 new alerts").

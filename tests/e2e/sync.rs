@@ -35,6 +35,7 @@ fn fast() -> SyncOptions {
         request_timeout: Duration::from_secs(3),
         witness_interval: Duration::ZERO,
         verify_log: true,
+        ..SyncOptions::default()
     }
 }
 

@@ -42,6 +42,7 @@ fn fast() -> SyncOptions {
         request_timeout: Duration::from_secs(3),
         witness_interval: Duration::ZERO,
         verify_log: true,
+        ..SyncOptions::default()
     }
 }
 

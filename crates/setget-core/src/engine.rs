@@ -343,6 +343,7 @@ impl Engine {
         )
         .witnessing(Arc::clone(&signed.witness))
         .timing(Arc::clone(&self.verify_times))
+        .reading(Arc::clone(&signed.readers))
     }
 
     /// How long the event stream's checkpoints took to verify, oldest first (the last

@@ -33,12 +33,104 @@ const SAVE_AFTER: Duration = Duration::minutes(10);
 /// Events read from the cache per step when the detector catches up with the log.
 const CHUNK: u32 = 20_000;
 
-/// Where a chunk read with [`CHUNK`] ends: at its last event when it is full (more may
-/// follow), else at `upto` (the range is exhausted).
-fn chunk_end(events: &[AuditEvent], upto: i64) -> i64 {
+/// Events read per step when judging apart from the writer ([`Judging::observe_from`]): as
+/// few as a page, so that judging beside the index builds holds little memory.
+const APART_CHUNK: u32 = 1_000;
+
+/// Where a chunk read `chunk` events at a time ends: at its last event when it is full
+/// (more may follow), else at `upto` (the range is exhausted).
+fn chunk_end(events: &[AuditEvent], upto: i64, chunk: u32) -> i64 {
     match events.last() {
-        Some(e) if events.len() == CHUNK as usize => e.seq,
+        Some(e) if events.len() == chunk as usize => e.seq,
         _ => upto,
+    }
+}
+
+/// The alerts `events` raise, fed to `detector` in turn; the sign-in of `own_session` (the
+/// app's own) joins the baseline but never alerts.
+fn observe(
+    detector: &mut Detector,
+    own_session: Option<&str>,
+    events: Vec<&AuditEvent>,
+    history_until: i64,
+    now: DateTime<Utc>,
+) -> Vec<NewAlert> {
+    let mut new = Vec::new();
+    for e in events {
+        let own = e.session_id.is_some() && e.session_id.as_deref() == own_session;
+        if let Some(detection) = detector.observe(e).filter(|_| !own) {
+            new.push(NewAlert {
+                event: e.clone(),
+                detection,
+                raised_at: now,
+                from_history: e.seq <= history_until,
+            });
+        }
+    }
+    new
+}
+
+/// The log's unjudged part to judge apart from the cache's writer ([`Judge::take`]): the
+/// detector, taken out of the judge, and where that part lies in the log.
+#[derive(Debug)]
+pub struct Judging {
+    fed: Fed,
+    from: Option<i64>,
+    to: i64,
+    history_until: i64,
+    own_session: Option<String>,
+}
+
+impl Judging {
+    /// Feeds the unjudged events to the detector, read chunk by chunk through `reader` (a
+    /// reading connection to the same cache), until the end of the part, or once `stop` is
+    /// set or `max_alerts` alerts wait to be stored: what is left is judged as usual
+    /// ([`Judge::process`]) after [`Judge::record`].
+    pub fn observe_from(
+        mut self,
+        reader: &Cache,
+        now: DateTime<Utc>,
+        stop: &std::sync::atomic::AtomicBool,
+        max_alerts: usize,
+    ) -> Result<Judged> {
+        let mut new = Vec::new();
+        let mut at = self.fed.seq;
+        while at < self.to
+            && new.len() < max_alerts
+            && !stop.load(std::sync::atomic::Ordering::Relaxed)
+        {
+            let events = reader.detection_events(at, self.to, APART_CHUNK)?;
+            new.extend(observe(
+                &mut self.fed.detector,
+                self.own_session.as_deref(),
+                events.iter().collect(),
+                self.history_until,
+                now,
+            ));
+            at = chunk_end(&events, self.to, APART_CHUNK);
+        }
+        Ok(Judged {
+            fed: self.fed,
+            new,
+            from: self.from,
+            to: at,
+        })
+    }
+}
+
+/// Events judged apart, their alerts not yet stored ([`Judge::record`]).
+#[derive(Debug)]
+pub struct Judged {
+    fed: Fed,
+    new: Vec<NewAlert>,
+    from: Option<i64>,
+    to: i64,
+}
+
+impl Judged {
+    /// The last event judged.
+    pub fn upto(&self) -> i64 {
+        self.to
     }
 }
 
@@ -132,13 +224,43 @@ impl Judge {
                 for e in &events {
                     fed.detector.observe(e);
                 }
-                fed.seq = chunk_end(&events, judged);
+                fed.seq = chunk_end(&events, judged, CHUNK);
             }
             for e in cache.familiar_events()? {
                 fed.detector.mark_familiar(&e);
             }
         }
         Ok(fed)
+    }
+
+    /// Where the next pass starts: None when everything stored is judged already, else
+    /// the judged point (None before the first pass), the log's end and the history's end.
+    fn pending(cache: &mut Cache) -> Result<Option<(Option<i64>, i64, i64)>> {
+        let end = cache.cursors()?.audit_seq;
+        let judged = cache.detect_cursor()?;
+        if judged.is_some_and(|j| j >= end) {
+            // Nothing new: no need for baselines (an idle sync of a fresh process).
+            return Ok(None);
+        }
+        if judged.is_none() {
+            // The first pass: what is stored now is history at least.
+            cache.start_history(end)?;
+        }
+        let history_until = cache.history_until()?.unwrap_or(0);
+        Ok(Some((judged, end, history_until)))
+    }
+
+    /// Whether `fresh` are exactly the events after `first` up to `end`; they are then
+    /// judged as they are instead of being read back.
+    fn whole(fresh: &[AuditEvent], first: i64, end: i64) -> Option<Vec<&AuditEvent>> {
+        let fresh: Vec<&AuditEvent> = fresh
+            .iter()
+            .filter(|e| e.seq > first && e.seq <= end)
+            .collect();
+        let whole = fresh.len() as i64 == end - first
+            && fresh.first().is_some_and(|e| e.seq == first + 1)
+            && fresh.last().is_some_and(|e| e.seq == end);
+        whole.then_some(fresh)
     }
 
     /// Judges the events the sync brought since the last pass and stores their alerts.
@@ -151,30 +273,14 @@ impl Judge {
         now: DateTime<Utc>,
         fresh: &[AuditEvent],
     ) -> Result<Vec<Alert>> {
-        let end = cache.cursors()?.audit_seq;
-        let judged = cache.detect_cursor()?;
-        if judged.is_some_and(|j| j >= end) {
-            // Nothing new: no need for baselines (an idle sync of a fresh process).
+        let Some((judged, end, history_until)) = Self::pending(cache)? else {
             return Ok(Vec::new());
-        }
-        if judged.is_none() {
-            // The first pass: what is stored now is history at least.
-            cache.start_history(end)?;
-        }
-        let history_until = cache.history_until()?.unwrap_or(0);
+        };
         let mut guard = lock(&self.fed);
         let fed = Self::caught_up(&mut guard, cache, judged.unwrap_or(0))?;
-        let first = fed.seq;
         let mut stored = Vec::new();
-        let fresh: Vec<&AuditEvent> = fresh
-            .iter()
-            .filter(|e| e.seq > first && e.seq <= end)
-            .collect();
-        let whole = fresh.len() as i64 == end - first
-            && fresh.first().is_some_and(|e| e.seq == first + 1)
-            && fresh.last().is_some_and(|e| e.seq == end);
         // All of them at once when `fresh` holds them, else read back chunk by chunk.
-        let mut given = whole.then_some(fresh);
+        let mut given = Self::whole(fresh, fed.seq, end);
         let mut from = judged;
         loop {
             let read;
@@ -182,12 +288,23 @@ impl Judge {
                 Some(events) => (events, end),
                 None => {
                     read = cache.detection_events(fed.seq, end, CHUNK)?;
-                    (read.iter().collect(), chunk_end(&read, end))
+                    (read.iter().collect(), chunk_end(&read, end, CHUNK))
                 }
             };
-            match self.judge_range(fed, cache, events, from, to, history_until, now)? {
-                Some(alerts) => stored.extend(alerts),
+            let new = observe(
+                &mut fed.detector,
+                self.own_session.as_deref(),
+                events,
+                history_until,
+                now,
+            );
+            match cache.record_alerts(&new, from, to)? {
+                Some(alerts) => {
+                    fed.seq = to;
+                    stored.extend(alerts);
+                }
                 None => {
+                    // Another process judged them first.
                     *guard = None;
                     return Ok(stored);
                 }
@@ -199,36 +316,55 @@ impl Judge {
         }
     }
 
-    /// Feeds `events` (the log from `from` to `to`) to the detector and stores their alerts
-    /// with the new position; None when another process judged them first.
-    #[allow(clippy::too_many_arguments)]
-    fn judge_range(
-        &self,
-        fed: &mut Fed,
-        cache: &mut Cache,
-        events: Vec<&AuditEvent>,
-        from: Option<i64>,
-        to: i64,
-        history_until: i64,
-        now: DateTime<Utc>,
-    ) -> Result<Option<Vec<Alert>>> {
-        let mut new = Vec::new();
-        for e in events {
-            let own = e.session_id.is_some() && e.session_id == self.own_session;
-            if let Some(detection) = fed.detector.observe(e).filter(|_| !own) {
-                new.push(NewAlert {
-                    event: e.clone(),
-                    detection,
-                    raised_at: now,
-                    from_history: e.seq <= history_until,
-                });
+    /// Takes the detector out, caught up with the judged part of the log, to judge the
+    /// rest apart from the cache's writer ([`Judging::observe_from`], through a reading
+    /// connection) while the writer does other work; [`Judge::record`] then stores the
+    /// alerts and puts the detector back. None when everything stored is judged.
+    pub fn take(&self, cache: &mut Cache) -> Result<Option<Judging>> {
+        let Some((judged, end, history_until)) = Self::pending(cache)? else {
+            return Ok(None);
+        };
+        let mut guard = lock(&self.fed);
+        Self::caught_up(&mut guard, cache, judged.unwrap_or(0))?;
+        // Out until recorded: a pass meanwhile (another feed's) rebuilds its own from the
+        // cache, whose judged point has not moved, and the record then loses the race.
+        let Some(fed) = guard.take() else {
+            return Ok(None);
+        };
+        Ok(Some(Judging {
+            fed,
+            from: judged,
+            to: end,
+            history_until,
+            own_session: self.own_session.clone(),
+        }))
+    }
+
+    /// Stores the alerts of events judged apart and moves the judged point to the last of
+    /// them; the detector goes back in unless another process judged them first (then none
+    /// is stored).
+    pub fn record(&self, cache: &mut Cache, judged: Judged) -> Result<Vec<Alert>> {
+        let Judged {
+            mut fed,
+            new,
+            from,
+            to,
+        } = judged;
+        match cache.record_alerts(&new, from, to)? {
+            Some(alerts) => {
+                fed.seq = to;
+                *lock(&self.fed) = Some(fed);
+                Ok(alerts)
             }
+            None => Ok(Vec::new()),
         }
-        let stored = cache.record_alerts(&new, from, to)?;
-        if stored.is_some() {
-            fed.seq = to;
-        }
-        Ok(stored)
+    }
+
+    /// Whether the judge holds its detector (none before the first pass, and while a page
+    /// is judged apart).
+    #[cfg(test)]
+    fn holds_detector(&self) -> bool {
+        lock(&self.fed).is_some()
     }
 
     /// Saves what the detector learnt when enough was judged since the last save (see
@@ -643,6 +779,137 @@ mod tests {
         store_one(&mut cache, &sydney, SessionStatus::Active);
         let raised = judge.process(&mut cache, day(10), &[sydney]).unwrap();
         assert_eq!(ids(&raised), ["ev9"]);
+    }
+
+    /// A cache holding ada's baseline, judged, then sign-ins from Paris and Tokyo not judged
+    /// yet; a reading connection to it.
+    fn paris_and_tokyo_unjudged(dir: &std::path::Path) -> (Cache, Cache, Judge) {
+        let key = CacheKey::generate();
+        let mut cache = Cache::open(&dir.join("c.db"), &key).unwrap();
+        store(&mut cache, &baseline(), SessionStatus::Active);
+        let judge = Judge::new();
+        judge.process(&mut cache, day(7), &[]).unwrap();
+        store(
+            &mut cache,
+            &[sign_in(7, day(8), PARIS), sign_in(8, day(9), TOKYO)],
+            SessionStatus::Active,
+        );
+        let reader = Cache::open_reader(&dir.join("c.db"), &key).unwrap();
+        (cache, reader, judge)
+    }
+
+    fn go_on() -> std::sync::atomic::AtomicBool {
+        std::sync::atomic::AtomicBool::new(false)
+    }
+
+    #[test]
+    fn the_log_judged_apart_raises_what_a_pass_would_and_the_detector_goes_back() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut cache, reader, judge) = paris_and_tokyo_unjudged(tmp.path());
+        assert!(judge.holds_detector());
+        let judging = judge.take(&mut cache).unwrap().expect("two to judge");
+        assert!(!judge.holds_detector());
+        // Nothing is recorded while they are judged: the judged point has not moved.
+        let judged = judging
+            .observe_from(&reader, day(9), &go_on(), usize::MAX)
+            .unwrap();
+        assert_eq!(cache.detect_cursor().unwrap(), Some(6));
+        let raised = judge.record(&mut cache, judged).unwrap();
+        assert_eq!(ids(&raised), ["ev7", "ev8"]);
+        assert!(says_new_country(&raised));
+        assert_eq!(cache.detect_cursor().unwrap(), Some(8));
+        // The detector is back, Paris and Tokyo learnt: Paris again is no new country, and
+        // a country never seen still is one.
+        assert!(judge.holds_detector());
+        let mut again = sign_in(9, day(10), PARIS);
+        again.ip = Some("203.0.113.8".into());
+        store_one(&mut cache, &again, SessionStatus::Active);
+        assert!(!says_new_country(
+            &judge.process(&mut cache, day(10), &[]).unwrap()
+        ));
+        let sydney = sign_in(
+            10,
+            day(11),
+            ("Sydney", "AU", -33.8678, 151.2073, "192.0.2.44"),
+        );
+        store_one(&mut cache, &sydney, SessionStatus::Active);
+        assert!(says_new_country(
+            &judge.process(&mut cache, day(11), &[sydney]).unwrap()
+        ));
+        // Nothing left: nothing to take.
+        assert!(judge.take(&mut cache).unwrap().is_none());
+        assert!(judge.holds_detector());
+    }
+
+    #[test]
+    fn judging_apart_stops_when_told_or_at_its_alert_limit_and_a_pass_judges_the_rest() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut cache, reader, judge) = paris_and_tokyo_unjudged(tmp.path());
+        // Told to stop before it began: nothing judged, the point where it was.
+        let stopped = std::sync::atomic::AtomicBool::new(true);
+        let judging = judge.take(&mut cache).unwrap().unwrap();
+        let judged = judging
+            .observe_from(&reader, day(9), &stopped, usize::MAX)
+            .unwrap();
+        assert!(judge.record(&mut cache, judged).unwrap().is_empty());
+        assert_eq!(cache.detect_cursor().unwrap(), Some(6));
+        assert!(judge.holds_detector());
+        // At its limit (one alert) after the first chunk: stopped there. The chunk holds
+        // both events here, so both are judged.
+        let judging = judge.take(&mut cache).unwrap().unwrap();
+        let judged = judging.observe_from(&reader, day(9), &go_on(), 1).unwrap();
+        assert_eq!(
+            ids(&judge.record(&mut cache, judged).unwrap()),
+            ["ev7", "ev8"]
+        );
+        // The usual pass judges what comes after, once.
+        store_one(
+            &mut cache,
+            &sign_in(
+                9,
+                day(10),
+                ("Sydney", "AU", -33.8678, 151.2073, "192.0.2.44"),
+            ),
+            SessionStatus::Active,
+        );
+        let judging = judge.take(&mut cache).unwrap().unwrap();
+        let judged = judging.observe_from(&reader, day(10), &stopped, 1).unwrap();
+        assert!(judge.record(&mut cache, judged).unwrap().is_empty());
+        assert_eq!(
+            ids(&judge.process(&mut cache, day(10), &[]).unwrap()),
+            ["ev9"]
+        );
+        assert!(judge.process(&mut cache, day(10), &[]).unwrap().is_empty());
+    }
+
+    #[test]
+    fn the_log_judged_apart_loses_to_a_pass_meanwhile_and_stores_nothing() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut cache, reader, judge) = paris_and_tokyo_unjudged(tmp.path());
+        let judging = judge.take(&mut cache).unwrap().unwrap();
+        // Meanwhile a pass of the same judge (its detector taken out) and one of another
+        // process judge the events from the cache: they are judged once.
+        let raised = judge.process(&mut cache, day(9), &[]).unwrap();
+        assert_eq!(ids(&raised), ["ev7", "ev8"]);
+        assert!(
+            Judge::new()
+                .process(&mut cache, day(9), &[])
+                .unwrap()
+                .is_empty()
+        );
+        let judged = judging
+            .observe_from(&reader, day(9), &go_on(), usize::MAX)
+            .unwrap();
+        assert!(judge.record(&mut cache, judged).unwrap().is_empty());
+        assert_eq!(cache.detect_cursor().unwrap(), Some(8));
+        assert_eq!(cache.alerts(&AlertFilter::default()).unwrap().len(), 2);
+        // The judge goes on with the detector its pass rebuilt: Tokyo is known now.
+        let mut back = sign_in(9, day(10), TOKYO);
+        back.ip = Some("198.51.100.10".into());
+        store_one(&mut cache, &back, SessionStatus::Active);
+        assert!(!says_new_country(
+            &judge.process(&mut cache, day(10), &[]).unwrap()
+        ));
     }
 
     #[test]

@@ -30,7 +30,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
 use crate::alerts::Alert;
-use crate::cache::{AuditApplied, Cache, Tree};
+use crate::cache::{AuditApplied, Cache, Readers, Tree};
 use crate::credential::Credential;
 use crate::error::{CoreError, ErrorKind, Result};
 use crate::judge::Judge;
@@ -70,6 +70,10 @@ pub struct SyncOptions {
     /// Whether the audit log is verified (its tree kept, its checkpoints judged). Always on
     /// in the app; off only to measure what verification costs.
     pub verify_log: bool,
+    /// A pull with at least this many rows to fetch loads without the table's secondary
+    /// indexes and builds them at the end (several times faster for a first sync), judging
+    /// the log's events beside the index builds rather than page by page.
+    pub bulk_rows: u64,
 }
 
 impl Default for SyncOptions {
@@ -86,6 +90,7 @@ impl Default for SyncOptions {
             request_timeout: Duration::from_secs(20),
             witness_interval: Duration::from_secs(60),
             verify_log: true,
+            bulk_rows: 20_000,
         }
     }
 }
@@ -192,6 +197,9 @@ pub struct Syncer {
     alarms: Option<Arc<Dispatcher>>,
     /// How long the event stream's checkpoints took to verify (see [`VerifyTimes`]).
     verify_times: Option<Arc<VerifyTimes>>,
+    /// Reading connections to the cache: a first sync judges its history through one while
+    /// the writer builds the log's indexes.
+    readers: Option<Arc<Readers>>,
 }
 
 /// How long each of the event stream's checkpoints took to verify, from its arrival to its
@@ -259,6 +267,7 @@ impl Syncer {
             raised: AtomicU64::new(0),
             witness: None,
             verify_times: None,
+            readers: None,
         }
     }
 
@@ -271,6 +280,13 @@ impl Syncer {
     /// The same sync, co-signing the checkpoints it verifies with `key`.
     pub(crate) fn witnessing(mut self, key: Arc<setget_tlog::NoteSigner>) -> Self {
         self.witness = Some(key);
+        self
+    }
+
+    /// The same sync, judging a big pull's events through `readers` while the writer
+    /// builds the indexes (without them, as each page is stored).
+    pub(crate) fn reading(mut self, readers: Arc<Readers>) -> Self {
+        self.readers = Some(readers);
         self
     }
 

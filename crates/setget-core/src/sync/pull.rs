@@ -3,9 +3,9 @@
 
 use super::*;
 
-/// A pull with at least this many rows to fetch loads without the table's secondary indexes
-/// and builds them at the end: several times faster for a first sync.
-const BULK_ROWS: u64 = 20_000;
+/// Alerts a judgement beside the index builds holds in memory at most (about 1 KB each)
+/// before it stops and leaves the rest to the usual pass.
+const MAX_PENDING_ALERTS: usize = 20_000;
 
 /// How many pages of a dense feed are requested at once.
 const AHEAD: usize = 4;
@@ -121,11 +121,55 @@ impl Syncer {
         table: &'static str,
     ) -> Result<bool> {
         progress.total.fetch_add(total, Ordering::Relaxed);
-        if total < BULK_ROWS {
+        if total < self.opts.bulk_rows {
             return Ok(false);
         }
         self.db(move |c| c.drop_indexes(table)).await?;
         Ok(true)
+    }
+
+    /// Builds the log's indexes after a bulk load (whether it finished or failed) and,
+    /// meanwhile, judges the events it stored through a reading connection: the detector
+    /// runs beside the index builds, which leave a core idle, rather than between the
+    /// pages, which keep the writer busy. Judging stops when the indexes are built or once
+    /// [`MAX_PENDING_ALERTS`] wait to be stored; the usual pass judges what is left.
+    async fn index_and_judge(&self, readers: &Arc<Readers>) -> Result<()> {
+        let started = std::time::Instant::now();
+        let judge = Arc::clone(&self.judge);
+        let judging = self.db(move |c| judge.take(c)).await?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let observed = judging.map(|judging| {
+            let (readers, stop) = (Arc::clone(readers), Arc::clone(&stop));
+            let now = self.clock.now();
+            tokio::task::spawn_blocking(move || {
+                readers.read(|r| judging.observe_from(r, now, &stop, MAX_PENDING_ALERTS))
+            })
+        });
+        let built = self.db(|c| c.ensure_indexes()).await;
+        let indexed = started.elapsed();
+        stop.store(true, Ordering::Relaxed);
+        let mut upto = None;
+        if let Some(observed) = observed {
+            match observed.await {
+                Ok(Ok(judged)) => {
+                    upto = Some(judged.upto());
+                    let judge = Arc::clone(&self.judge);
+                    let alerts = self.db(move |c| judge.record(c, judged)).await?;
+                    self.notify(alerts).await;
+                }
+                // The detector taken out is lost: the next pass rebuilds it from the cache.
+                Ok(Err(e)) => tracing::info!(error = %e, "judging beside the index builds failed"),
+                Err(e) => tracing::info!(error = %e, "judging beside the index builds failed"),
+            }
+        }
+        built?;
+        tracing::debug!(
+            ms = indexed.as_millis(),
+            judged_ms = started.elapsed().as_millis(),
+            ?upto,
+            "indexes built, history judged beside them"
+        );
+        Ok(())
     }
 
     /// Rebuilds the indexes a bulk load dropped, whether the load finished or failed.
@@ -204,7 +248,10 @@ impl Syncer {
         let result = self
             .pull_audit_inner(progress, &mut bulk, &mut implied)
             .await;
-        self.after_bulk(bulk).await?;
+        match &self.readers {
+            Some(readers) if bulk => self.index_and_judge(readers).await?,
+            _ => self.after_bulk(bulk).await?,
+        }
         let applied = result?;
         if implied.unknown_member {
             self.members_dirty.store(true, Ordering::SeqCst);
@@ -258,6 +305,8 @@ impl Syncer {
         );
         let mut applied = 0;
         let mut first = true;
+        // Judged page by page, unless a big pull is judged beside its index builds.
+        let mut judge_pages = true;
         // Where the pull's time goes (logged at debug): waiting for pages, storing, judging.
         let mut times = PullTimes::default();
         let started = std::time::Instant::now();
@@ -270,6 +319,7 @@ impl Syncer {
                 *bulk = self
                     .start_pull(progress, page.total, "audit_events")
                     .await?;
+                judge_pages = !(*bulk && self.readers.is_some());
                 // On a cache never judged, everything up to here is the workspace's history.
                 let until = from.saturating_add(i64::try_from(page.total).unwrap_or(i64::MAX));
                 self.db(move |c| c.start_history(until)).await?;
@@ -302,8 +352,10 @@ impl Syncer {
                     let stored = started.elapsed();
                     // Judged while the next page is on its way, from the rows in memory.
                     let alerts = match outcome {
-                        AuditApplied::Applied { .. } => judge.process(c, now, &rows)?,
-                        AuditApplied::Gap { .. } => Vec::new(),
+                        AuditApplied::Applied { .. } if judge_pages => {
+                            judge.process(c, now, &rows)?
+                        }
+                        AuditApplied::Applied { .. } | AuditApplied::Gap { .. } => Vec::new(),
                     };
                     Ok((outcome, unknown, alerts, stored, started.elapsed() - stored))
                 })
