@@ -49,6 +49,13 @@ pub(super) const INDEXES: &[(&str, &str)] = &[
         "sessions (status, last_active_at DESC, id, created_at, member_email, member_id, ip, \
          device, city, country_code)",
     ),
+    // The Overview's map and its count of unplaced sessions (overview.rs) from the index
+    // alone: without it a cold start read every active session's row, scattered over the
+    // table.
+    (
+        "sessions_placed",
+        "sessions (status, latitude, longitude, city, country_code)",
+    ),
     ("sessions_by_member", "sessions (member_id, status)"),
     ("sessions_by_country", "sessions (country_code, status)"),
     ("sessions_by_device", "sessions (device, status)"),

@@ -90,6 +90,19 @@ const TIMELINE_SQL: &str = "SELECT (at - ?1) / ?2 AS slot, event, sum(weight) FR
      WHERE event IN (?4, ?5) AND at >= ?1 AND at <= ?3
      GROUP BY slot, event";
 
+/// The map: active sessions grouped on a 0.1° grid (about 11 km), from `sessions_placed`.
+const PLACES_SQL: &str =
+    "SELECT avg(latitude), avg(longitude), max(city), max(country_code), count(*)
+     FROM sessions
+     WHERE status = 'active' AND latitude IS NOT NULL AND longitude IS NOT NULL
+     GROUP BY round(latitude, 1), round(longitude, 1)
+     ORDER BY count(*) DESC
+     LIMIT ?1";
+
+/// The active sessions the map cannot place, from `sessions_placed`.
+const UNPLACED_SQL: &str = "SELECT count(*) FROM sessions
+     WHERE status = 'active' AND (latitude IS NULL OR longitude IS NULL)";
+
 const SIGNED_IN: &str = EventKind::SignedIn.as_str();
 const FAILED: &str = EventKind::SignInFailed.as_str();
 
@@ -175,25 +188,12 @@ impl Cache {
             .map(|d| (d.sign_ins, d.failed))
             .unwrap_or_default();
 
-        // The map: active sessions grouped on a 0.1° grid (about 11 km).
         let places = self
-            .rows(
-                "SELECT avg(latitude), avg(longitude), max(city), max(country_code), count(*)
-                 FROM sessions
-                 WHERE status = 'active' AND latitude IS NOT NULL AND longitude IS NOT NULL
-                 GROUP BY round(latitude, 1), round(longitude, 1)
-                 ORDER BY count(*) DESC
-                 LIMIT ?1",
-                [MAX_PLACES],
-                place_row,
-            )
+            .rows(PLACES_SQL, [MAX_PLACES], place_row)
             .map_err(|e| storage("place the sessions", e))?;
         let active_sessions =
             self.count("SELECT count(*) FROM sessions WHERE status = 'active'")?;
-        let unplaced_sessions = self.count(
-            "SELECT count(*) FROM sessions
-             WHERE status = 'active' AND (latitude IS NULL OR longitude IS NULL)",
-        )?;
+        let unplaced_sessions = self.count(UNPLACED_SQL)?;
         Ok(Overview {
             active_sessions,
             members: self.count("SELECT count(*) FROM members")?,
@@ -363,6 +363,26 @@ mod tests {
                 .any(|p| p.contains("COVERING INDEX audit_by_event_time")),
             "{plan:?}"
         );
+    }
+
+    #[test]
+    fn the_map_and_its_unplaced_count_read_the_placed_index_alone() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (cache, _) = open(tmp.path());
+        for (sql, n) in [(PLACES_SQL, 1), (UNPLACED_SQL, 0)] {
+            let plan: Vec<String> = cache
+                .rows(
+                    &format!("EXPLAIN QUERY PLAN {sql}"),
+                    rusqlite::params_from_iter((0..n).map(|_| MAX_PLACES)),
+                    |r| r.get(3),
+                )
+                .unwrap();
+            assert!(
+                plan.iter()
+                    .any(|p| p.contains("COVERING INDEX sessions_placed")),
+                "{sql}: {plan:?}"
+            );
+        }
     }
 
     #[test]
