@@ -360,7 +360,7 @@ impl Judge {
         }
     }
 
-    /// Whether the judge holds its detector (none before the first pass, and while a page
+    /// Whether the judge holds its detector (none before the first pass, and while the log
     /// is judged apart).
     #[cfg(test)]
     fn holds_detector(&self) -> bool {

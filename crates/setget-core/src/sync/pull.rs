@@ -10,7 +10,7 @@ const MAX_PENDING_ALERTS: usize = 20_000;
 /// How many pages of a dense feed are requested at once.
 const AHEAD: usize = 4;
 
-/// Whether a feed's keys follow each other without gaps (see [`Syncer::fetch_pages`]).
+/// Whether a feed's keys follow each other without gaps (see [`fetch_pages`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Keys {
     Dense,
@@ -74,31 +74,6 @@ impl Syncer {
         Ok(count)
     }
 
-    /// Spawns a task fetching pages of a feed from `from` onwards; each page is sent on as
-    /// soon as it arrives, so that the next request overlaps the last page's write.
-    ///
-    /// A feed whose keys are `Dense` (the audit log's `seq`: 1, 2, 3, … without a gap) has
-    /// its next requests known before the page before arrives: up to [`AHEAD`] of them run
-    /// at once, and their pages are sent on in order. One at a time, the writer waited for
-    /// each page's round trip (the server's query, the transfer, the parsing) as soon as it
-    /// stored faster than that, and a real network adds its latency to every page. A full
-    /// page whose keys are not the ones expected starts the run again after its last key,
-    /// one request at a time until pages are dense again; a short page is the feed's end.
-    pub(super) fn fetch_pages<T, F, Fut>(
-        &self,
-        from: i64,
-        keys: Keys,
-        fetch: F,
-        key: fn(&T) -> i64,
-    ) -> mpsc::Receiver<Result<Page<T>>>
-    where
-        T: Send + 'static,
-        F: Fn(i64) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Result<Page<T>>> + Send,
-    {
-        fetch_pages(from, self.opts.page_size, keys, fetch, key)
-    }
-
     /// Pulls the sessions feed from the sessions cursor to its end.
     pub(super) async fn pull_sessions(&self, progress: &Progress) -> Result<u64> {
         let mut bulk = false;
@@ -126,6 +101,12 @@ impl Syncer {
         }
         self.db(move |c| c.drop_indexes(table)).await?;
         Ok(true)
+    }
+
+    /// The reading connections an audit pull judges through beside its index builds: a bulk
+    /// load's, when the sync has them; None when it judges page by page.
+    fn judged_beside_indexes(&self, bulk: bool) -> Option<&Arc<Readers>> {
+        self.readers.as_ref().filter(|_| bulk)
     }
 
     /// Builds the log's indexes after a bulk load (whether it finished or failed) and,
@@ -191,8 +172,9 @@ impl Syncer {
         let cred = Arc::clone(&self.cred);
         let slug = self.slug();
         let per_page = self.opts.page_size;
-        let mut pages = self.fetch_pages(
+        let mut pages = fetch_pages(
             from,
+            per_page,
             Keys::Sparse,
             move |after| {
                 let cred = Arc::clone(&cred);
@@ -248,9 +230,9 @@ impl Syncer {
         let result = self
             .pull_audit_inner(progress, &mut bulk, &mut implied)
             .await;
-        match &self.readers {
-            Some(readers) if bulk => self.index_and_judge(readers).await?,
-            _ => self.after_bulk(bulk).await?,
+        match self.judged_beside_indexes(bulk) {
+            Some(readers) => self.index_and_judge(readers).await?,
+            None => self.after_bulk(bulk).await?,
         }
         let applied = result?;
         if implied.unknown_member {
@@ -276,8 +258,9 @@ impl Syncer {
         // Each event's leaf in the log's tree is hashed here, in the fetching task, while the
         // page before is written: the writer only folds the hashes into the frontier.
         let tree = self.opts.verify_log;
-        let mut pages = self.fetch_pages(
+        let mut pages = fetch_pages(
             from,
+            per_page,
             Keys::Dense,
             move |after| {
                 let cred = Arc::clone(&cred);
@@ -319,7 +302,7 @@ impl Syncer {
                 *bulk = self
                     .start_pull(progress, page.total, "audit_events")
                     .await?;
-                judge_pages = !(*bulk && self.readers.is_some());
+                judge_pages = self.judged_beside_indexes(*bulk).is_none();
                 // On a cache never judged, everything up to here is the workspace's history.
                 let until = from.saturating_add(i64::try_from(page.total).unwrap_or(i64::MAX));
                 self.db(move |c| c.start_history(until)).await?;
@@ -403,7 +386,16 @@ impl Syncer {
     }
 }
 
-/// [`Syncer::fetch_pages`], for pages of `page_size` rows.
+/// Spawns a task fetching pages of `page_size` rows of a feed from `from` onwards; each page is sent on as
+/// soon as it arrives, so that the next request overlaps the last page's write.
+///
+/// A feed whose keys are `Dense` (the audit log's `seq`: 1, 2, 3, … without a gap) has
+/// its next requests known before the page before arrives: up to [`AHEAD`] of them run
+/// at once, and their pages are sent on in order. One at a time, the writer waited for
+/// each page's round trip (the server's query, the transfer, the parsing) as soon as it
+/// stored faster than that, and a real network adds its latency to every page. A full
+/// page whose keys are not the ones expected starts the run again after its last key,
+/// one request at a time until pages are dense again; a short page is the feed's end.
 pub(super) fn fetch_pages<T, F, Fut>(
     from: i64,
     page_size: u32,
