@@ -58,7 +58,7 @@ fn main() -> anyhow::Result<()> {
         target.ensure_indexes()?;
         times.push(started.elapsed().as_secs_f64());
         if encrypted {
-            // The window's text filter on the full session list, through the trigram index.
+            // The window's text filter on the full session list.
             let started = Instant::now();
             let (_, found) = target.sessions(&SessionFilter {
                 text: Some("Chrome on mac".into()),

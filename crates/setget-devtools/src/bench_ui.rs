@@ -128,8 +128,8 @@ requestAnimationFrame(check);
 
 /// Where a filter's time goes, in the page: the median time between two animation frames of
 /// the idle window, and the median round trip of a command that does nothing (`app_info`), of
-/// a page of two rows, of a full page of 200 rows and of a one-letter search, which no trigram
-/// serves (`sessions_page`). Printed with `SETGET_BENCH_VERBOSE`, as is each keystroke of the
+/// a page of two rows, of a full page of 200 rows and of a one-letter search, on the active
+/// sessions as the window asks (`sessions_page`). Printed with `SETGET_BENCH_VERBOSE`, as is each keystroke of the
 /// load.
 const PROBE_SCRIPT: &str = r#"
 const done = arguments[0];
@@ -154,7 +154,7 @@ const trips = async (cmd, args) => {
   }
   return median(times);
 };
-const page = (text) => ({ query: { member_id: null, country_code: null, device: null, text, min_age_days: null, sort: "last_active" }, offset: 0, limit: 200 });
+const page = (text) => ({ query: { status: "active", end_reason: null, ended_within_days: null, member_id: null, country_code: null, device: null, text, min_age_days: null, sort: "last_active" }, offset: 0, limit: 200 });
 (async () => {
   const frame = await frames();
   const nothing = await trips("app_info", {});

@@ -1,5 +1,5 @@
-//! Opening a cache: the key, the schema's migrations, the secondary indexes and the text
-//! search's triggers, and what the file is.
+//! Opening a cache: the key, the schema's migrations, the secondary indexes, and what the
+//! file is.
 
 use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
@@ -30,6 +30,9 @@ pub(super) static MIGRATIONS: LazyLock<Migrations<'static>> = LazyLock::new(|| {
         M::up(include_str!(
             "../cache_migrations/0011_autonomous_systems.sql"
         )),
+        M::up(include_str!(
+            "../cache_migrations/0012_text_search_by_scan.sql"
+        )),
     ])
 });
 
@@ -41,9 +44,8 @@ pub(super) static MIGRATIONS: LazyLock<Migrations<'static>> = LazyLock::new(|| {
 pub(super) const INDEXES: &[(&str, &str)] = &[
     // Sessions by status, in the Sessions list's order, with the few columns the list
     // filters, searches and sorts on: the list is counted, searched and its page chosen from
-    // the index alone, without reading the table's rows (a search that the trigram index
-    // cannot serve, one or two characters, or that matches most sessions, read every active
-    // row before).
+    // the index alone, without reading the table's rows (a search read every active row
+    // before).
     (
         "sessions_listed",
         "sessions (status, last_active_at DESC, id, created_at, member_email, member_id, ip, \
@@ -97,42 +99,6 @@ pub(super) const INDEXES: &[(&str, &str)] = &[
     ),
     ("sessions_by_asn", "sessions (asn)"),
 ];
-
-/// The triggers that keep `sessions_search` in step with the active rows of `sessions`: a
-/// session enters the index when it is stored active, leaves it when it ends, and is indexed
-/// again when a searched column changes (dropped with the sessions' indexes for a bulk load;
-/// when they come back, the index is refilled from the active rows).
-pub(super) const SEARCH_TRIGGERS: &[(&str, &str)] = &[
-    (
-        "sessions_search_active_insert",
-        "AFTER INSERT ON sessions WHEN new.status = 'active' BEGIN
-            INSERT INTO sessions_search (rowid, member_email, ip, device, city)
-            VALUES (new.rowid, new.member_email, new.ip, new.device, new.city);
-        END",
-    ),
-    (
-        "sessions_search_active_update",
-        "AFTER UPDATE OF member_email, ip, device, city, status ON sessions
-        WHEN (old.status = 'active') != (new.status = 'active')
-          OR (new.status = 'active' AND (old.member_email IS NOT new.member_email
-              OR old.ip IS NOT new.ip OR old.device IS NOT new.device
-              OR old.city IS NOT new.city))
-        BEGIN
-            INSERT INTO sessions_search (sessions_search, rowid, member_email, ip, device, city)
-            SELECT 'delete', old.rowid, old.member_email, old.ip, old.device, old.city
-            WHERE old.status = 'active';
-            INSERT INTO sessions_search (rowid, member_email, ip, device, city)
-            SELECT new.rowid, new.member_email, new.ip, new.device, new.city
-            WHERE new.status = 'active';
-        END",
-    ),
-];
-
-/// Refills the text search from the active rows.
-pub(super) const REFILL_SEARCH: &str =
-    "INSERT INTO sessions_search (sessions_search) VALUES ('delete-all');
-    INSERT INTO sessions_search (rowid, member_email, ip, device, city)
-    SELECT rowid, member_email, ip, device, city FROM sessions WHERE status = 'active';";
 
 /// A connection to `path` through the sealed VFS ([`sealed`]): its temporary files (a big
 /// sort's runs, a transient index) are encrypted, so an index build can spill them to disk
@@ -311,16 +277,8 @@ impl Cache {
             .map_err(|e| storage("read its schema", e))
     }
 
-    pub(super) fn indexes_missing(&self) -> Result<usize> {
-        let mut missing = self.secondary_indexes_missing()?;
-        for (name, _) in SEARCH_TRIGGERS {
-            missing += usize::from(!self.schema_has("trigger", name)?);
-        }
-        Ok(missing)
-    }
-
     /// How many of [`INDEXES`] the file lacks.
-    fn secondary_indexes_missing(&self) -> Result<usize> {
+    pub(super) fn indexes_missing(&self) -> Result<usize> {
         let mut missing = 0;
         for (name, _) in INDEXES {
             missing += usize::from(!self.schema_has("index", name)?);
@@ -330,8 +288,7 @@ impl Cache {
 
     /// Drops the secondary indexes of `table` (`sessions` or `audit_events`) before loading
     /// many rows at once (a first sync); the loader calls [`Self::ensure_indexes`] when done.
-    /// Until then the window's queries are slower, and the text filter does not see the rows
-    /// being loaded.
+    /// Until then the window's queries are slower.
     pub fn drop_indexes(&mut self, table: &str) -> Result<()> {
         let of_table = INDEXES
             .iter()
@@ -340,13 +297,6 @@ impl Cache {
             self.conn
                 .execute_batch(&format!("DROP INDEX IF EXISTS {name}"))
                 .map_err(|e| storage("drop an index", e))?;
-        }
-        if table == "sessions" {
-            for (name, _) in SEARCH_TRIGGERS {
-                self.conn
-                    .execute_batch(&format!("DROP TRIGGER IF EXISTS {name}"))
-                    .map_err(|e| storage("drop a trigger", e))?;
-            }
         }
         Ok(())
     }
@@ -359,10 +309,9 @@ impl Cache {
             .map_err(|e| storage("be configured", e))
     }
 
-    /// Creates the secondary indexes that are missing, and rebuilds the text search when its
-    /// triggers were gone.
+    /// Creates the secondary indexes that are missing.
     pub fn ensure_indexes(&self) -> Result<()> {
-        let building = self.secondary_indexes_missing()? > 0;
+        let building = self.indexes_missing()? > 0;
         // A build sorts every key of its table: in runs spilled to sealed temporary files
         // rather than all in memory, with a second thread sorting one run while the table is
         // read for the next (12 % faster over 2,000,000 events, 8 MB more). Everything else
@@ -378,27 +327,7 @@ impl Cache {
         if building {
             self.set_sorting(false)?;
         }
-        built?;
-        let mut missing = false;
-        for (name, _) in SEARCH_TRIGGERS {
-            missing |= !self.schema_has("trigger", name)?;
-        }
-        if missing {
-            // Triggers and rebuild in one transaction: a crash in between must not leave
-            // triggers over an index that lacks the rows loaded without them, and a second
-            // process doing the same meanwhile waits, then finds nothing to do.
-            let mut sql = String::from("BEGIN IMMEDIATE;");
-            for (name, body) in SEARCH_TRIGGERS {
-                sql.push_str(&format!("CREATE TRIGGER IF NOT EXISTS {name} {body};"));
-            }
-            sql.push_str(REFILL_SEARCH);
-            sql.push_str("COMMIT;");
-            if let Err(e) = self.conn.execute_batch(&sql) {
-                let _ = self.conn.execute_batch("ROLLBACK");
-                return Err(storage("build the text search", e));
-            }
-        }
-        Ok(())
+        built
     }
 
     /// The file's path.

@@ -100,25 +100,16 @@ pub(super) fn session_where(filter: &SessionFilter) -> (String, Vec<Box<dyn rusq
         .as_deref()
         .map(str::trim)
         .filter(|t| !t.is_empty());
-    // The trigram index holds the active sessions only.
-    let indexed = filter.status == StatusFilter::Active && !ended;
-    match text {
-        // Three characters or more go through the trigram index; shorter ones (which no
-        // trigram can match) through a scan of the rows the other filters leave.
-        Some(t) if indexed && t.chars().count() >= 3 => {
-            let phrase = bind(Box::new(format!("\"{}\"", t.replace('"', "\"\""))));
-            clauses.push(format!(
-                "rowid IN (SELECT rowid FROM sessions_search WHERE sessions_search MATCH {phrase})"
-            ));
-        }
-        Some(t) => {
-            let like = bind(Box::new(contains_pattern(t)));
-            clauses.push(format!(
-                "(member_email LIKE {like} ESCAPE '\\' OR ip LIKE {like} ESCAPE '\\'
-                  OR device LIKE {like} ESCAPE '\\' OR city LIKE {like} ESCAPE '\\')"
-            ));
-        }
-        None => {}
+    // Any text, any length, by a scan of what the other filters leave: for the active
+    // sessions, the entries of `sessions_listed`, which hold the four searched columns, so no
+    // row is read (about 20 ms for 45,607 active sessions, whatever the text; a trigram index
+    // took up to 65 ms for a text whose trigrams every device label or email holds).
+    if let Some(t) = text {
+        let like = bind(Box::new(contains_pattern(t)));
+        clauses.push(format!(
+            "(member_email LIKE {like} ESCAPE '\\' OR ip LIKE {like} ESCAPE '\\'
+              OR device LIKE {like} ESCAPE '\\' OR city LIKE {like} ESCAPE '\\')"
+        ));
     }
     let where_sql = if clauses.is_empty() {
         "1".to_owned()
