@@ -193,7 +193,11 @@ impl Syncer {
         let mut applied = 0;
         let mut first = true;
         let mut unknown_member = false;
+        let started = std::time::Instant::now();
+        let (mut waited, mut stored) = (Duration::ZERO, Duration::ZERO);
+        let mut waiting = started;
         while let Some(page) = pages.recv().await {
+            waited += waiting.elapsed();
             let page = page?;
             if first {
                 first = false;
@@ -201,6 +205,7 @@ impl Syncer {
             }
             let n = page.results.len() as u64;
             let rows = page.results;
+            let storing = std::time::Instant::now();
             unknown_member |= self
                 .db(move |c| {
                     let mut unknown = false;
@@ -211,10 +216,20 @@ impl Syncer {
                     Ok(unknown)
                 })
                 .await?;
+            stored += storing.elapsed();
             applied += n;
             progress.done.fetch_add(n, Ordering::Relaxed);
             self.report(progress);
+            waiting = std::time::Instant::now();
         }
+        // Where the pull's time went (logged at debug): waiting for pages, storing them.
+        tracing::debug!(
+            changes = applied,
+            ms = started.elapsed().as_millis(),
+            waited_ms = waited.as_millis(),
+            stored_ms = stored.as_millis(),
+            "sessions pulled"
+        );
         Ok((applied, unknown_member))
     }
 
