@@ -33,6 +33,7 @@ pub(super) static MIGRATIONS: LazyLock<Migrations<'static>> = LazyLock::new(|| {
         M::up(include_str!(
             "../cache_migrations/0012_text_search_by_scan.sql"
         )),
+        M::up(include_str!("../cache_migrations/0013_organisations.sql")),
     ])
 });
 

@@ -233,8 +233,8 @@ impl Indicator {
 }
 
 impl Cache {
-    /// The matcher of `indicator`: an organisation's name becomes the autonomous systems of
-    /// the sessions whose organisation holds it.
+    /// The matcher of `indicator`: an organisation's name becomes the autonomous systems
+    /// whose organisation holds it, among those of the cached sessions and events.
     fn matcher(&self, indicator: &Indicator) -> Result<Matcher> {
         let Indicator::AsOrg(name) = indicator else {
             return indicator.matcher();
@@ -250,8 +250,7 @@ impl Cache {
         let systems = self
             .conn
             .prepare_cached(
-                "SELECT DISTINCT asn FROM sessions
-                 WHERE asn IS NOT NULL AND as_org LIKE ?1 ESCAPE '\\'",
+                "SELECT DISTINCT asn FROM autonomous_systems WHERE as_org LIKE ?1 ESCAPE '\\'",
             )
             .and_then(|mut s| {
                 s.query_map([like], |r| r.get::<_, u32>(0))?
@@ -682,6 +681,77 @@ mod tests {
             events.iter().map(|e| e.seq).collect(),
             sessions.into_iter().map(|s| s.id).collect(),
         )
+    }
+
+    /// An attack's failed sign-ins from a rented machine leave no session: its provider is
+    /// found by a part of its name all the same.
+    #[test]
+    fn an_organisation_only_failed_sign_ins_name_is_found_by_its_name() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut cache, _) = open(tmp.path());
+        fixture(&mut cache);
+        let failure = |seq: i64, asn: u32, org: &str| AuditEvent {
+            event: EventKind::SignInFailed,
+            reason: Some(EventReason::WrongPassword),
+            member_email: Some("ada@acme.test".into()),
+            ip: Some(format!("198.51.100.{seq}")),
+            asn: Some(asn),
+            as_org: Some(org.into()),
+            ..audit_event(seq)
+        };
+        cache
+            .apply_audit(&[
+                failure(7, 14061, "DigitalOcean, LLC"),
+                failure(8, 14061, "DigitalOcean, LLC"),
+                failure(9, 16276, "OVH SAS"),
+            ])
+            .unwrap();
+        assert_eq!(
+            ids(&cache, &Indicator::AsOrg("digitalocean".into())),
+            (vec![8, 7], vec![])
+        );
+        assert_eq!(
+            ids(&cache, &Indicator::AsOrg("ovh".into())),
+            (vec![9], vec![])
+        );
+        // The sessions' organisations are found as before.
+        assert_eq!(
+            ids(&cache, &Indicator::AsOrg("virgin media".into())),
+            (vec![2, 1], vec!["s1".to_owned()])
+        );
+    }
+
+    /// A cache from before the organisations had a table of their own: the upgrade fills it
+    /// from the sessions and events already cached.
+    #[test]
+    fn an_older_cache_finds_the_organisations_it_holds_after_the_upgrade() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut cache, key) = open(tmp.path());
+        fixture(&mut cache);
+        cache
+            .apply_audit(&[AuditEvent {
+                event: EventKind::SignInFailed,
+                reason: Some(EventReason::WrongPassword),
+                ip: Some("198.51.100.7".into()),
+                asn: Some(14061),
+                as_org: Some("DigitalOcean, LLC".into()),
+                ..audit_event(7)
+            }])
+            .unwrap();
+        cache
+            .conn
+            .execute_batch("DROP TABLE autonomous_systems; PRAGMA user_version = 12;")
+            .unwrap();
+        drop(cache);
+        let cache = Cache::open(&tmp.path().join("c.db"), &key).unwrap();
+        assert_eq!(
+            ids(&cache, &Indicator::AsOrg("DigitalOcean".into())),
+            (vec![7], vec![])
+        );
+        assert_eq!(
+            ids(&cache, &Indicator::AsOrg("virgin media".into())),
+            (vec![2, 1], vec!["s1".to_owned()])
+        );
     }
 
     #[test]

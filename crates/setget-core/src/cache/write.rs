@@ -182,6 +182,8 @@ impl Cache {
                 upsert_session(&mut upsert, s).map_err(|e| storage("store sessions", e))?;
             }
         }
+        note_systems(&tx, sessions.iter().map(|s| (s.asn, s.as_org.as_deref())))
+            .map_err(|e| storage("store sessions", e))?;
         if let Some(last) = sessions.iter().map(|s| s.change_seq).max() {
             tx.execute(
                 "UPDATE sync_state SET sessions_change_seq = max(sessions_change_seq, ?1)
@@ -270,6 +272,8 @@ impl Cache {
                 insert_event(&mut insert, e).map_err(|e| storage("store audit events", e))?;
             }
         }
+        note_systems(&tx, fresh.iter().map(|e| (e.asn, e.as_org.as_deref())))
+            .map_err(|e| storage("store audit events", e))?;
         let leaves: Vec<setget_tlog::Hash> = paired.iter().filter_map(|(_, l)| *l).collect();
         if !matches!(tree, Tree::Skip) {
             super::trust::extend_frontier(&tx, cursor, &leaves)
@@ -296,6 +300,25 @@ impl Cache {
             .map(|_| ())
             .map_err(|e| storage("store the session policy", e))
     }
+}
+
+/// Records the autonomous systems (number and organisation) a page names, each once, for
+/// the pivot's search by an organisation's name.
+fn note_systems<'a>(
+    tx: &rusqlite::Transaction<'_>,
+    rows: impl Iterator<Item = (Option<u32>, Option<&'a str>)>,
+) -> rusqlite::Result<()> {
+    let named: std::collections::BTreeSet<(u32, &str)> =
+        rows.filter_map(|(asn, org)| Some((asn?, org?))).collect();
+    if named.is_empty() {
+        return Ok(());
+    }
+    let mut insert = tx
+        .prepare_cached("INSERT OR IGNORE INTO autonomous_systems (asn, as_org) VALUES (?1, ?2)")?;
+    for (asn, org) in named {
+        insert.execute(params![asn, org])?;
+    }
+    Ok(())
 }
 
 /// How [`Cache::apply_audit_with_tree`] keeps the audit log's frontier.
