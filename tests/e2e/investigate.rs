@@ -189,6 +189,9 @@ async fn an_alert_pivots_to_its_network_and_every_session_from_it_is_revoked_at_
     let alert = row_with(&client, "[data-testid=alert-row]", ada).await;
     click_in(&alert, "td").await;
     wait_for(&client, "[data-testid=alert-detail]").await;
+    // The alert names its sign-in's network operator.
+    let network = text_when(&client, "[data-testid=alert-network]", |t| t != "—").await;
+    assert_eq!(network, "AS13335 Cloudflare, Inc.");
     click(&client, "[data-testid=alert-pivot-network]").await;
 
     let label = text_when(&client, "[data-testid=pivot-label]", |t| {
@@ -256,6 +259,24 @@ async fn an_alert_pivots_to_its_network_and_every_session_from_it_is_revoked_at_
     assert!(
         by_name.starts_with("3 sign-in events · 2 sessions (2 active) · 2 members"),
         "{by_name}"
+    );
+    // And by the device the alert names: the stolen sessions' browser, which ada's habitual
+    // sign-ins do not share.
+    click(&client, "[data-testid=tab-alerts]").await;
+    let alert = row_with(&client, "[data-testid=alert-row]", ada).await;
+    click_in(&alert, "td").await;
+    click(&client, "[data-testid=alert-pivot-device]").await;
+    let by_device = summary_of("Chrome on macOS").await;
+    assert!(
+        by_device.starts_with("3 sign-in events · 2 sessions (2 active) · 2 members"),
+        "{by_device}"
+    );
+    // From a sign-in's row to its operator, as from a session's.
+    click(&client, "[data-testid=pivot-event-asn]").await;
+    let by_event = summary_of("AS13335").await;
+    assert!(
+        by_event.starts_with("3 sign-in events · 2 sessions (2 active) · 2 members"),
+        "{by_event}"
     );
 
     let button = text_when(&client, "[data-testid=pivot-bulk-button]", |t| {

@@ -72,6 +72,12 @@ pub struct Alert {
     pub device: Option<String>,
     /// "Paris, FR", or None when the IP did not geolocate.
     pub place: Option<String>,
+    /// The sign-in's country, autonomous system and its organisation, as its audit event
+    /// has them (for pivots).
+    pub country_code: Option<String>,
+    #[ts(type = "number | null")]
+    pub asn: Option<u32>,
+    pub as_org: Option<String>,
     pub status: AlertStatus,
     #[ts(type = "string | null")]
     pub status_at: Option<DateTime<Utc>>,

@@ -942,6 +942,32 @@ mod tests {
         assert!(cache.usual_places("m2", tokyo.seq, 5).unwrap().is_empty());
     }
 
+    /// An alert carries its sign-in's country and autonomous system, for the pivots from it.
+    #[test]
+    fn an_alert_names_its_sign_ins_country_and_autonomous_system() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut cache, judge) = learnt(tmp.path());
+        let tokyo = AuditEvent {
+            asn: Some(2516),
+            as_org: Some("KDDI CORPORATION".into()),
+            ..sign_in(7, day(8), TOKYO)
+        };
+        store_one(&mut cache, &tokyo, SessionStatus::Active);
+        let raised = judge.process(&mut cache, day(8), &[]).unwrap();
+        assert_eq!(ids(&raised), ["ev7"]);
+        let read = |id| cache.alert(id).unwrap().unwrap();
+        let alert = read(raised[0].id);
+        assert_eq!(
+            (
+                alert.country_code.as_deref(),
+                alert.asn,
+                alert.as_org.as_deref()
+            ),
+            (Some("JP"), Some(2516), Some("KDDI CORPORATION"))
+        );
+        assert_eq!(cache.alerts(&AlertFilter::default()).unwrap(), [alert]);
+    }
+
     #[test]
     fn alert_filters_pick_by_status_member_and_severity() {
         let tmp = tempfile::tempdir().unwrap();

@@ -135,7 +135,12 @@ raised_at: string, severity: Severity, reasons: Array<Reason>, ip: string | null
 /**
  * "Paris, FR", or None when the IP did not geolocate.
  */
-place: string | null, status: AlertStatus, status_at: string | null, 
+place: string | null, 
+/**
+ * The sign-in's country, autonomous system and its organisation, as its audit event
+ * has them (for pivots).
+ */
+country_code: string | null, asn: number | null, as_org: string | null, status: AlertStatus, status_at: string | null, 
 /**
  * Raised while the first sync read the workspace's history.
  */

@@ -34,8 +34,13 @@ impl std::io::Write for Counter {
     }
 }
 
+/// An alert's columns, and its event's country and autonomous system (read from the event by
+/// its `seq`, the log's key).
 const ALERT_COLUMNS: &str = "id, event_id, seq, event, member_id, member_email, session_id, at,
-    raised_at, severity, reasons, ip, device, place, status, status_at, from_history";
+    raised_at, severity, reasons, ip, device, place, status, status_at, from_history,
+    (SELECT e.country_code FROM audit_events e WHERE e.seq = alerts.seq),
+    (SELECT e.asn FROM audit_events e WHERE e.seq = alerts.seq),
+    (SELECT e.as_org FROM audit_events e WHERE e.seq = alerts.seq)";
 
 fn alert_row(r: &Row<'_>) -> rusqlite::Result<Alert> {
     let reasons: String = r.get(10)?;
@@ -57,6 +62,9 @@ fn alert_row(r: &Row<'_>) -> rusqlite::Result<Alert> {
         status: AlertStatus::parse(&r.get::<_, String>(14)?).unwrap_or(AlertStatus::New),
         status_at: r.get::<_, Option<i64>>(15)?.map(from_ms),
         from_history: r.get(16)?,
+        country_code: r.get(17)?,
+        asn: r.get(18)?,
+        as_org: r.get(19)?,
     })
 }
 
