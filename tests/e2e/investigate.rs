@@ -317,6 +317,23 @@ async fn an_alert_pivots_to_its_network_and_every_session_from_it_is_revoked_at_
         summary[0]["details"],
         serde_json::json!({"members": 2, "revoked": 2})
     );
+    // From a session's place to its country: ada's habitual London sign-ins, not the others.
+    type_into(&client, "[data-testid=pivot-search]", "81.2.69.142").await;
+    click(&client, "[data-testid=pivot-go]").await;
+    text_when(&client, "[data-testid=pivot-label]", |t| {
+        t.starts_with("81.2.69.142")
+    })
+    .await;
+    click(&client, "[data-testid=pivot-session-country]").await;
+    text_when(&client, "[data-testid=pivot-label]", |t| {
+        t.starts_with("country GB")
+    })
+    .await;
+    let sessions = text_when(&client, "[data-testid=pivot-sessions]", |t| {
+        t.contains("81.2.69.142")
+    })
+    .await;
+    assert!(!sessions.contains("1.1.1."), "{sessions}");
     client.close().await.unwrap();
 }
 
