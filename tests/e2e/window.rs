@@ -54,14 +54,38 @@ pub(crate) async fn shown(client: &Client, css: &str) -> fantoccini::elements::E
     panic!("{css} is in the page but not displayed");
 }
 
+/// Clicks the element of `css`. An element the screen replaced between finding and clicking
+/// it (it re-rendered: new rows, a new pivot) is found again, a few times at most.
 pub(crate) async fn click(client: &Client, css: &str) {
-    press(&wait_for(client, css).await).await;
+    for _ in 0..20 {
+        match try_press(&wait_for(client, css).await).await {
+            Err(e) if is_stale(&e) => tokio::time::sleep(Duration::from_millis(50)).await,
+            done => return done.unwrap(),
+        }
+    }
+    panic!("{css} was replaced each time it was about to be clicked");
+}
+
+/// Whether `e` says the element is no longer in the page.
+fn is_stale(e: &fantoccini::error::CmdError) -> bool {
+    matches!(
+        e,
+        fantoccini::error::CmdError::Standard(w)
+            if w.error == fantoccini::error::ErrorStatus::StaleElementReference
+    )
 }
 
 /// Clicks `element`, first scrolled to the middle of the screen. WebKit's WebDriver scrolls
 /// only the page into view, not the screen that scrolls inside it: an element showing a few
 /// pixels above the status bar would be clicked in its middle, on the status bar.
 pub(crate) async fn press(element: &fantoccini::elements::Element) {
+    try_press(element).await.unwrap();
+}
+
+/// [`press`], saying what went wrong.
+async fn try_press(
+    element: &fantoccini::elements::Element,
+) -> Result<(), fantoccini::error::CmdError> {
     element
         .clone()
         .client()
@@ -71,9 +95,8 @@ pub(crate) async fn press(element: &fantoccini::elements::Element) {
              return null;",
             vec![serde_json::to_value(element).unwrap()],
         )
-        .await
-        .unwrap();
-    element.click().await.unwrap();
+        .await?;
+    element.click().await
 }
 
 /// The text of `css` once `done` holds for it, or its last text after ten seconds (the
@@ -81,9 +104,17 @@ pub(crate) async fn press(element: &fantoccini::elements::Element) {
 pub(crate) async fn text_when(client: &Client, css: &str, done: impl Fn(&str) -> bool) -> String {
     let mut text = String::new();
     for _ in 0..100 {
-        text = wait_for(client, css).await.text().await.unwrap();
-        if done(&text) {
-            break;
+        // The element may be replaced between finding and reading it (the screen
+        // re-rendered): it is found again on the next try.
+        match wait_for(client, css).await.text().await {
+            Ok(read) => {
+                text = read;
+                if done(&text) {
+                    break;
+                }
+            }
+            Err(e) if is_stale(&e) => {}
+            Err(e) => panic!("{css} could not be read: {e}"),
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
