@@ -34,13 +34,14 @@ impl std::io::Write for Counter {
     }
 }
 
-/// An alert's columns, and its event's country and autonomous system (read from the event by
-/// its `seq`, the log's key).
-const ALERT_COLUMNS: &str = "id, event_id, seq, event, member_id, member_email, session_id, at,
-    raised_at, severity, reasons, ip, device, place, status, status_at, from_history,
-    (SELECT e.country_code FROM audit_events e WHERE e.seq = alerts.seq),
-    (SELECT e.asn FROM audit_events e WHERE e.seq = alerts.seq),
-    (SELECT e.as_org FROM audit_events e WHERE e.seq = alerts.seq)";
+/// An alert's columns, and its event's country and autonomous system, read from
+/// [`ALERTS_WITH_EVENTS`].
+const ALERT_COLUMNS: &str = "a.id, a.event_id, a.seq, a.event, a.member_id, a.member_email,
+    a.session_id, a.at, a.raised_at, a.severity, a.reasons, a.ip, a.device, a.place, a.status,
+    a.status_at, a.from_history, e.country_code, e.asn, e.as_org";
+
+/// The alerts (`a`), each with its audit event (`e`, found by `seq`, the log's key).
+const ALERTS_WITH_EVENTS: &str = "alerts a LEFT JOIN audit_events e ON e.seq = a.seq";
 
 fn alert_row(r: &Row<'_>) -> rusqlite::Result<Alert> {
     let reasons: String = r.get(10)?;
@@ -327,7 +328,7 @@ impl Cache {
     pub fn alert(&self, id: i64) -> Result<Option<Alert>> {
         self.conn
             .query_row(
-                &format!("SELECT {ALERT_COLUMNS} FROM alerts WHERE id = ?1"),
+                &format!("SELECT {ALERT_COLUMNS} FROM {ALERTS_WITH_EVENTS} WHERE a.id = ?1"),
                 [id],
                 alert_row,
             )
@@ -338,26 +339,26 @@ impl Cache {
     /// Alerts matching `filter`, newest first. Alerts from history still pending (the first
     /// sync has not settled them yet) are left out: most of them go when it does.
     pub fn alerts(&self, filter: &AlertFilter) -> Result<Vec<Alert>> {
-        let mut clauses = vec!["id < ?1".to_owned(), "history_pending = 0".to_owned()];
+        let mut clauses = vec!["a.id < ?1".to_owned(), "a.history_pending = 0".to_owned()];
         let mut args: Vec<Box<dyn rusqlite::ToSql>> =
             vec![Box::new(filter.before_id.unwrap_or(i64::MAX))];
         if let Some(status) = filter.status {
             args.push(Box::new(status.as_str()));
-            clauses.push(format!("status = ?{}", args.len()));
+            clauses.push(format!("a.status = ?{}", args.len()));
         }
         if let Some(member) = &filter.member_id {
             args.push(Box::new(member.clone()));
-            clauses.push(format!("member_id = ?{}", args.len()));
+            clauses.push(format!("a.member_id = ?{}", args.len()));
         }
         match filter.min_severity {
-            Some(Severity::High) => clauses.push("severity = 'high'".to_owned()),
-            Some(Severity::Medium) => clauses.push("severity IN ('medium', 'high')".to_owned()),
+            Some(Severity::High) => clauses.push("a.severity = 'high'".to_owned()),
+            Some(Severity::Medium) => clauses.push("a.severity IN ('medium', 'high')".to_owned()),
             Some(Severity::Low) | None => {}
         }
         let limit = if filter.limit == 0 { 100 } else { filter.limit };
         args.push(Box::new(i64::from(limit)));
         let sql = format!(
-            "SELECT {ALERT_COLUMNS} FROM alerts WHERE {} ORDER BY id DESC LIMIT ?{}",
+            "SELECT {ALERT_COLUMNS} FROM {ALERTS_WITH_EVENTS} WHERE {} ORDER BY a.id DESC LIMIT ?{}",
             clauses.join(" AND "),
             args.len()
         );
