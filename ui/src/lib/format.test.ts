@@ -4,6 +4,7 @@ import {
   bulkRevokeLine,
   bulkRevokedLine,
   signOutNotice,
+  networkOf,
   placeOf,
   reasonText,
   relativeTime,
@@ -35,6 +36,14 @@ describe("absoluteTime", () => {
   });
   it("shows a dash for a malformed time", () => {
     expect(absoluteTime("", "en-GB", "UTC")).toBe("—");
+  });
+});
+
+describe("networkOf", () => {
+  it("names the system and its organisation when known", () => {
+    expect(networkOf(13335, "Cloudflare, Inc.")).toBe("AS13335 Cloudflare, Inc.");
+    expect(networkOf(64500, null)).toBe("AS64500");
+    expect(networkOf(null, "Cloudflare, Inc.")).toBe("—");
   });
 });
 

@@ -65,6 +65,11 @@ export function placeOf(location: Location | null): string {
   return parts.length > 0 ? parts.join(", ") : "Unknown location";
 }
 
+/** "AS13335 Cloudflare, Inc.", or "—" when the server did not know the network. */
+export function networkOf(asn: number | null, org: string | null): string {
+  return asn === null ? "—" : `AS${asn}${org ? ` ${org}` : ""}`;
+}
+
 /** An engine or server message ("the email or password is incorrect") as a sentence to show. */
 export function sentence(message: string): string {
   const text = message.trim();
