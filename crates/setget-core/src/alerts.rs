@@ -109,6 +109,9 @@ pub fn describe(reason: &Reason) -> String {
         Reason::NewNetwork { network } => format!("new network ({network})"),
         Reason::HostingNetwork { network } => format!("a hosting provider's network ({network})"),
         Reason::NewDevice { device } => format!("new device ({device})"),
+        Reason::KnownDevice { device_id } => {
+            format!("from a browser they signed in from before ({device_id})")
+        }
         Reason::ImpossibleTravel { from, to, km, kmh } => {
             format!("impossible travel: {from} → {to}, {km:.0} km at {kmh:.0} km/h")
         }

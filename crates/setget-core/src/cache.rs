@@ -275,6 +275,10 @@ pub(crate) mod tests {
                     e.asn = Some(13335);
                     e.as_org = Some("Cloudflare, Inc.".into());
                 }
+                // So is the browser's device id, with or without an autonomous system.
+                if seq % 5 == 0 {
+                    e.device_id = Some(format!("dev_{seq:032x}"));
+                }
                 e
             })
             .collect();
@@ -383,6 +387,7 @@ pub(crate) mod tests {
     pub(super) fn session(id: &str, change_seq: i64, status: SessionStatus) -> Session {
         Session {
             as_org: None,
+            device_id: None,
             asn: None,
             id: id.into(),
             member_id: "m1".into(),

@@ -426,6 +426,7 @@ mod tests {
     ) -> AuditEvent {
         AuditEvent {
             as_org: None,
+            device_id: None,
             asn: None,
             seq,
             id: format!("ev{seq}"),
@@ -449,6 +450,7 @@ mod tests {
     fn session_of(e: &AuditEvent, status: SessionStatus) -> Session {
         Session {
             as_org: None,
+            device_id: None,
             asn: None,
             id: e.session_id.clone().unwrap(),
             member_id: "m1".into(),

@@ -297,6 +297,7 @@ mod tests {
     ) -> Session {
         Session {
             as_org: None,
+            device_id: None,
             asn: None,
             id: id.into(),
             member_id: member.into(),

@@ -26,6 +26,7 @@ pub(crate) fn at(minute: u32) -> DateTime<Utc> {
 pub(crate) fn audit_event(seq: i64) -> AuditEvent {
     AuditEvent {
         as_org: None,
+        device_id: None,
         asn: None,
         seq,
         id: format!("ev{seq}"),

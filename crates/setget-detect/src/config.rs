@@ -61,6 +61,11 @@ pub struct DetectorConfig {
     /// Whether a sign-in from a hosting provider's network the member never used is a reason
     /// of its own, medium even alone (`HostingNetwork`). Okta: no; tuned: yes.
     pub hosting_is_a_reason: bool,
+    /// Whether a sign-in from a browser the member signed in from before (its device id
+    /// among their latest) is the member travelling: a new country, city, network or hosting
+    /// provider is then low at most. Impossible travel stays high (a thief of the browser's
+    /// cookies travels too fast), and so do password attacks. Okta: no; tuned: yes.
+    pub known_devices: bool,
 }
 
 /// The tuned rules (see the crate's documentation): the Okta defaults with carrier networks,
@@ -76,6 +81,7 @@ impl Default for DetectorConfig {
             shared_network_members: Some(5),
             roaming_os: vec!["iOS".into(), "Android".into()],
             hosting_is_a_reason: true,
+            known_devices: true,
             ..Self::okta_defaults()
         }
     }
@@ -106,6 +112,7 @@ impl DetectorConfig {
             shared_network_members: None,
             networks_by_system: false,
             hosting_is_a_reason: false,
+            known_devices: false,
         }
     }
 
@@ -113,7 +120,8 @@ impl DetectorConfig {
     /// for impossible travel, a new country or a password attack; medium for a new city with
     /// a new carrier network or a new device (or alone, with `new_city_alone_is_medium`), a
     /// new device with any new network, or a hosting provider's network the member never used;
-    /// low otherwise.
+    /// low otherwise, and low at most (impossible travel and attacks aside) from a browser the
+    /// member used before ([`Reason::KnownDevice`], with `known_devices`).
     pub fn severity(&self, reasons: &[Reason]) -> Option<Severity> {
         if reasons.is_empty() {
             return None;
@@ -136,6 +144,18 @@ impl DetectorConfig {
         let new_device = has(&|r| matches!(r, Reason::NewDevice { .. }));
         let new_city = has(&|r| matches!(r, Reason::NewCity { .. }));
         let hosting = has(&|r| matches!(r, Reason::HostingNetwork { .. }));
+        let travel_or_attack = has(&|r| {
+            matches!(
+                r,
+                Reason::ImpossibleTravel { .. }
+                    | Reason::PasswordAttackOnMember { .. }
+                    | Reason::PasswordAttackFromIp { .. }
+            )
+        });
+        let own_browser = self.known_devices && has(&|r| matches!(r, Reason::KnownDevice { .. }));
+        if own_browser && !travel_or_attack {
+            return Some(Severity::Low);
+        }
         let medium = (new_city && (self.new_city_alone_is_medium || new_carrier || new_device))
             || (new_device && new_network)
             || hosting;

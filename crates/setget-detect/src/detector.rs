@@ -72,6 +72,9 @@ impl Detector {
             history.familiar.insert(key);
         }
         history.systems.extend(e.asn);
+        if let Some(id) = &e.device_id {
+            history.saw_device(id);
+        }
         if let Some(ip) = e.ip.as_deref().and_then(|ip| ip.parse().ok()) {
             let prefixes = [(24, 48), self.config.carrier_prefix];
             history
@@ -123,7 +126,16 @@ impl Detector {
             ];
             reasons.extend(new.into_iter().flatten());
         }
-        history.record(now, [network, carrier], e.asn, cfg.kept_sign_ins());
+        let device_id = e.device_id.as_deref();
+        let known =
+            |id: &&str| cfg.known_devices && !reasons.is_empty() && history.knows_device(id);
+        if let Some(id) = device_id.filter(known) {
+            reasons.push(Reason::KnownDevice {
+                device_id: id.to_owned(),
+            });
+        }
+        let keep = cfg.kept_sign_ins();
+        history.record(now, [network, carrier], e.asn, device_id, keep);
 
         let severity = cfg.severity(&reasons)?;
         Some(Detection {

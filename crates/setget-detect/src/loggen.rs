@@ -125,6 +125,7 @@
 mod activity;
 mod attacks;
 mod calendar;
+mod devices;
 mod event;
 mod generate;
 mod members;

@@ -55,6 +55,13 @@ pub enum Reason {
     HostingNetwork {
         network: String,
     },
+    /// Not a reason to alert but one not to worry: the sign-in came from a browser the
+    /// member signed in from before (its device cookie's public id). Listed with the other
+    /// reasons; with it, a new place, network or hosting provider is the member's own browser
+    /// travelling, low at most.
+    KnownDevice {
+        device_id: String,
+    },
     /// How far from the previous sign-in and how fast one would have had to travel.
     ImpossibleTravel {
         from: String,

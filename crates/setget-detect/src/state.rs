@@ -53,13 +53,35 @@ pub(crate) struct History {
     /// named one).
     #[serde(default)]
     pub(crate) systems: HashSet<u32>,
+    /// The browsers (device ids, hashed) the member signed in from lately, the latest last.
+    #[serde(default)]
+    pub(crate) devices: VecDeque<u64>,
     pub(crate) first_at: Option<DateTime<Utc>>,
     pub(crate) count: usize,
     /// Places and devices the admin marked as familiar for this member.
     pub(crate) familiar: HashSet<String>,
 }
 
+/// How many of a member's browsers a detector remembers: enough for their devices and the
+/// odd private window in between.
+pub(crate) const KEPT_DEVICES: usize = 16;
+
 impl History {
+    /// Whether the member signed in from the browser `device_id` lately.
+    pub(crate) fn knows_device(&self, device_id: &str) -> bool {
+        self.devices.contains(&member_hash(device_id))
+    }
+
+    /// The browser `device_id` signed the member in: it is the latest.
+    pub(crate) fn saw_device(&mut self, device_id: &str) {
+        let hash = member_hash(device_id);
+        self.devices.retain(|d| *d != hash);
+        if self.devices.len() >= KEPT_DEVICES {
+            self.devices.pop_front();
+        }
+        self.devices.push_back(hash);
+    }
+
     /// A sign-in joins the history: its networks are known from now on, and it is the latest
     /// of the `keep` kept.
     pub(crate) fn record(
@@ -67,8 +89,12 @@ impl History {
         now: SignIn,
         networks: [Option<IpNet>; 2],
         system: Option<u32>,
+        device_id: Option<&str>,
         keep: usize,
     ) {
+        if let Some(id) = device_id {
+            self.saw_device(id);
+        }
         self.first_at.get_or_insert(now.at);
         self.count += 1;
         self.networks.extend(networks.into_iter().flatten());
@@ -161,8 +187,8 @@ pub(crate) struct SharedNetwork {
     pub(crate) since: DateTime<Utc>,
 }
 
-/// A hash of a member id that never changes (it is saved with the detector's state): 64-bit
-/// FNV-1a. The standard library's hasher promises the same value only within one build.
+/// A hash of a member id (or a device id) that never changes (it is saved with the
+/// detector's state): 64-bit FNV-1a. The standard library's hasher promises the same value only within one build.
 pub(crate) fn member_hash(member: &str) -> u64 {
     member.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
         (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)

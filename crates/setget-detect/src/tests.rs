@@ -85,6 +85,7 @@ impl Log {
         AuditEvent {
             as_org: None,
             asn: None,
+            device_id: None,
             seq: self.seq,
             id: format!("e{}", self.seq),
             event: name.into(),
@@ -107,6 +108,16 @@ impl Log {
     fn sign_in(&mut self, (member, at, ip, place, device): Visit<'_>) -> Option<Detection> {
         let mut e = self.event("session.signed_in", Some(member), at, ip);
         e.device = Some(device.into());
+        e.location = at_place(place);
+        self.detector.observe(&e)
+    }
+
+    /// A sign-in from the browser whose device cookie has the public id `device_id`.
+    fn sign_in_on(&mut self, visit: Visit<'_>, device_id: &str) -> Option<Detection> {
+        let (member, at, ip, place, device) = visit;
+        let mut e = self.event("session.signed_in", Some(member), at, ip);
+        e.device = Some(device.into());
+        e.device_id = Some(device_id.into());
         e.location = at_place(place);
         self.detector.observe(&e)
     }
@@ -166,6 +177,7 @@ fn kinds(d: &Detection) -> Vec<&'static str> {
             Reason::NewNetwork { .. } => "new_network",
             Reason::NewDevice { .. } => "new_device",
             Reason::HostingNetwork { .. } => "hosting_network",
+            Reason::KnownDevice { .. } => "known_device",
             Reason::ImpossibleTravel { .. } => "impossible_travel",
             Reason::PasswordAttackOnMember { .. } => "attack_on_member",
             Reason::PasswordAttackFromIp { .. } => "attack_from_ip",
@@ -751,6 +763,98 @@ fn the_same_event_never_alerts_twice() {
     e.location = at_place(NEW_YORK);
     assert!(log.detector.observe(&e).is_some());
     assert!(log.detector.observe(&e).is_none());
+}
+
+/// A new place from a browser the member signed in from before (its device id) is the member
+/// travelling: low, naming the browser. The same place from a browser that only claims the
+/// same label is what it was, and so is impossible travel in a known browser (its cookies
+/// stolen). The Okta defaults know nothing of device ids. What the detector knows of the
+/// browsers survives its saved state.
+#[test]
+fn a_known_browser_somewhere_new_is_the_member_travelling() {
+    const LAPTOP: &str = "dev_0000000000000000000000000000000a";
+    const STRANGER: &str = "dev_0000000000000000000000000000000b";
+    let mut log = Log::new(DetectorConfig::default());
+    for d in [0, 2, 4, 6, 8] {
+        assert_eq!(
+            log.sign_in_on(("ada", day(d, 9), "81.2.69.10", LONDON, FIREFOX), LAPTOP),
+            None
+        );
+    }
+    let saved = serde_json::to_string(log.detector.state()).unwrap();
+    let paris = ("ada", day(9, 9), "2.125.160.1", PARIS, FIREFOX);
+    let d = log.sign_in_on(paris, LAPTOP).expect("an alert");
+    expect(
+        &d,
+        Severity::Low,
+        &["new_country", "new_city", "new_network", "known_device"],
+    );
+    assert!(d.reasons.contains(&Reason::KnownDevice {
+        device_id: LAPTOP.into()
+    }));
+
+    // Resumed from the state saved before Paris: the same verdict.
+    let state: DetectorState = serde_json::from_str(&saved).unwrap();
+    let mut resumed = Log {
+        seq: 5,
+        detector: Detector::resume(DetectorConfig::default(), state),
+    };
+    let again = resumed.sign_in_on(paris, LAPTOP).expect("an alert");
+    assert_eq!(again.severity, Severity::Low);
+
+    // The same label in a browser never seen: high, as without device ids.
+    let mut log = Log::new(DetectorConfig::default());
+    for d in [0, 2, 4, 6, 8] {
+        log.sign_in_on(("ada", day(d, 9), "81.2.69.10", LONDON, FIREFOX), LAPTOP);
+    }
+    let d = log.sign_in_on(paris, STRANGER).expect("an alert");
+    expect(
+        &d,
+        Severity::High,
+        &["new_country", "new_city", "new_network"],
+    );
+
+    // The known browser an hour after London in New York: its cookies travelled, not ada.
+    let d = log
+        .sign_in_on(("ada", day(9, 10), "66.0.0.1", NEW_YORK, FIREFOX), LAPTOP)
+        .expect("an alert");
+    assert_eq!(d.severity, Severity::High, "{d:?}");
+    assert!(matches!(d.reasons[0], Reason::ImpossibleTravel { .. }));
+    assert_eq!(kinds(&d).last(), Some(&"known_device"));
+
+    // The Okta defaults: high, and no word of the browser.
+    let mut log = Log::new(DetectorConfig::okta_defaults());
+    for d in [0, 2, 4, 6, 8] {
+        log.sign_in_on(("ada", day(d, 9), "81.2.69.10", LONDON, FIREFOX), LAPTOP);
+    }
+    let d = log.sign_in_on(paris, LAPTOP).expect("an alert");
+    expect(
+        &d,
+        Severity::High,
+        &["new_country", "new_city", "new_network"],
+    );
+}
+
+/// A detector remembers a member's latest browsers, not every one: after as many others, the
+/// first is a stranger again.
+#[test]
+fn a_detector_remembers_a_members_latest_browsers() {
+    let mut log = Log::new(DetectorConfig::default());
+    let id = |n: usize| format!("dev_{n:032x}");
+    for n in 0..=crate::state::KEPT_DEVICES {
+        let at = day(n as i64, 9);
+        log.sign_in_on(("ada", at, "81.2.69.10", LONDON, FIREFOX), &id(n));
+    }
+    let paris = |d| ("ada", day(d, 9), "2.125.160.1", PARIS, FIREFOX);
+    let latest = log.sign_in_on(paris(40), &id(1)).expect("an alert");
+    assert_eq!(latest.severity, Severity::Low, "{latest:?}");
+    let mut log2 = Log::new(DetectorConfig::default());
+    for n in 0..=crate::state::KEPT_DEVICES {
+        let at = day(n as i64, 9);
+        log2.sign_in_on(("ada", at, "81.2.69.10", LONDON, FIREFOX), &id(n));
+    }
+    let forgotten = log2.sign_in_on(paris(40), &id(0)).expect("an alert");
+    assert_eq!(forgotten.severity, Severity::High, "{forgotten:?}");
 }
 
 #[test]

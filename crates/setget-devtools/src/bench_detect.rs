@@ -168,7 +168,7 @@ fn report(okta: &Figures, tuned: &Figures) -> bool {
     );
     println!(
         "  tuned: recall {:.1} % (target >= {:.0} %: {}), legitimate alerted {:.2} % (target \
-         <= {:.0} %: {})",
+         <= {:.1} %: {})",
         100.0 * tuned.recall(),
         100.0 * TARGET_RECALL,
         verdict(tuned.recall() >= TARGET_RECALL),
@@ -310,6 +310,13 @@ pub fn ablations() -> Vec<(&'static str, DetectorConfig)> {
             "  no hosting reason",
             DetectorConfig {
                 hosting_is_a_reason: false,
+                ..tuned()
+            },
+        ),
+        (
+            "  no known devices",
+            DetectorConfig {
+                known_devices: false,
                 ..tuned()
             },
         ),

@@ -40,6 +40,14 @@ pub fn is_token_shaped(s: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
+/// Name of the cookie that identifies a browser across its sign-ins: a secret (`sgd_` and 43
+/// base64url characters) the server sets at each successful sign-in for 400 days, sent back
+/// only to `/auth/`. Sessions and sign-in events show its public id ([`DEVICE_ID_PREFIX`]).
+pub const DEVICE_COOKIE: &str = "setget_device";
+
+/// Prefix of a device's public id; the rest is 32 hex digits.
+pub const DEVICE_ID_PREFIX: &str = "dev_";
+
 /// The user agent the desktop app sends, `SetGetAdmin/<version> (<os>)`; the server shows it as
 /// "SetGet Admin on `<OS>`".
 pub const ADMIN_APP_UA_PRODUCT: &str = "SetGetAdmin";

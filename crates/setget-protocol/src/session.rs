@@ -251,6 +251,12 @@ pub struct Session {
     /// The autonomous system's organisation, e.g. `"Cloudflare, Inc."`.
     #[serde(default)]
     pub as_org: Option<String>,
+    /// The public id of the browser the session signed in from, `dev_` and 32 hex digits:
+    /// the same for every sign-in of one browser profile until its cookies are cleared
+    /// (from the [`crate::DEVICE_COOKIE`] a sign-in sets). Absent on sessions older than
+    /// device ids.
+    #[serde(default)]
+    pub device_id: Option<String>,
     pub auth_method: AuthMethod,
     #[cfg_attr(feature = "ts", ts(type = "string"))]
     pub created_at: DateTime<Utc>,
@@ -354,6 +360,10 @@ pub struct AuditEvent {
     /// The autonomous system's organisation.
     #[serde(default)]
     pub as_org: Option<String>,
+    /// The public id of the browser (sign-ins, and failed sign-ins of a browser that
+    /// presented its device cookie); see [`Session::device_id`].
+    #[serde(default)]
+    pub device_id: Option<String>,
     pub auth_method: Option<AuthMethod>,
     /// `self`, `admin`, `inactivity`, `wrong_password`, ...
     #[cfg_attr(feature = "ts", ts(type = "EventReason | null"))]

@@ -21,14 +21,7 @@ use crate::store::{self, Ending, MemberRow, WorkspaceRow};
 use crate::{App, token};
 
 fn session_token(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == SESSION_COOKIE)
-        .map(|(_, value)| value)
+    crate::extract::cookie(headers, SESSION_COOKIE)
 }
 
 /// An authenticated caller: their live session, member row and workspace, and the member as
@@ -423,6 +416,21 @@ pub(crate) fn session_cookie(token: &str, max_age: Duration) -> ApiResult<Header
     HeaderValue::from_str(&format!(
         "{SESSION_COOKIE}={token}; HttpOnly; Secure; SameSite=Lax; Path=/; Max-Age={}",
         max_age.num_seconds()
+    ))
+    .map_err(|e| ApiError::Internal(e.into()))
+}
+
+/// How long a device cookie lasts from the latest sign-in that set it: 400 days, the most
+/// browsers keep a cookie.
+pub(crate) const DEVICE_COOKIE_DAYS: i64 = 400;
+
+/// The `Set-Cookie` value of a device cookie: sent back only to `/auth/` (the sign-in), never
+/// readable by scripts.
+pub(crate) fn device_cookie(secret: &str) -> ApiResult<HeaderValue> {
+    HeaderValue::from_str(&format!(
+        "{}={secret}; HttpOnly; Secure; SameSite=Lax; Path=/auth/; Max-Age={}",
+        setget_protocol::DEVICE_COOKIE,
+        Duration::days(DEVICE_COOKIE_DAYS).num_seconds()
     ))
     .map_err(|e| ApiError::Internal(e.into()))
 }

@@ -87,14 +87,27 @@ impl Resident {
     }
 }
 
+/// Whose browser signs in: the member's own (the same device id at every sign-in with that
+/// user agent), or one the server never saw (a new device id each time).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Browser {
+    Own,
+    Stranger,
+}
+
 /// One dated step of the seeded history, of one resident.
 #[derive(Debug, Clone, Copy)]
 enum Act {
     /// Signs in from home with one of their browsers; signs out after `stay`, or leaves the
     /// session to expire.
     Visit { stay: Option<Duration> },
-    /// Signs in from `ip` with `agent`, and stays signed in.
-    SignIn { ip: IpAddr, agent: &'static str },
+    /// Signs in from `ip` with `agent`, and stays signed in; in a browser of theirs (whose
+    /// device cookie the server set before), or in one it never saw.
+    SignIn {
+        ip: IpAddr,
+        agent: &'static str,
+        browser: Browser,
+    },
     /// A wrong password from `ip` with `agent`.
     WrongPassword { ip: IpAddr, agent: &'static str },
 }
@@ -239,15 +252,15 @@ fn seed_now(app: &App) -> anyhow::Result<()> {
             Act::Visit { stay } => {
                 let agent = resident.agents[rng.random_range(0..2)];
                 let ip = address_in(&resident.home, &mut rng);
-                let id = sign_in(app, &mut conn, resident, agent, ip, at)?;
+                let id = sign_in(app, &mut conn, resident, (agent, Browser::Own), ip, at)?;
                 if let Some(stay) = stay
                     && at + stay < now
                 {
                     sign_outs.push((at + stay, id));
                 }
             }
-            Act::SignIn { ip, agent } => {
-                sign_in(app, &mut conn, resident, agent, ip, at)?;
+            Act::SignIn { ip, agent, browser } => {
+                sign_in(app, &mut conn, resident, (agent, browser), ip, at)?;
             }
             Act::WrongPassword { ip, agent } => {
                 conn.audit_failed_sign_in(
@@ -270,7 +283,7 @@ fn seed_now(app: &App) -> anyhow::Result<()> {
         (AGENTS[2], Duration::hours(6)),
     ] {
         let ip = address_in(&owner.home, &mut rng);
-        sign_in(app, &mut conn, owner, agent, ip, now - ago)?;
+        sign_in(app, &mut conn, owner, (agent, Browser::Own), ip, now - ago)?;
     }
     conn.expire_due(&owner.member.workspace_id, now)?;
     Ok(())
@@ -280,10 +293,12 @@ fn seed_now(app: &App) -> anyhow::Result<()> {
 /// session still active that the app's detector flags (its default rules, high severity):
 ///
 /// - **A new country.** The member who lives in Berlin signs in from Tokyo, 40 minutes ago,
-///   on their own computer: a country none of their last sign-ins came from. Their previous
-///   sign-in is over a day old, so the journey itself is possible.
+///   in a browser that claims to be their computer's but that the server never saw (no device
+///   cookie): a country none of their last sign-ins came from. Their previous sign-in is over
+///   a day old, so the journey itself is possible.
 /// - **Impossible travel.** The member who lives in New York signs in at home 55 minutes ago,
-///   then from San Francisco 35 minutes later on the same computer: 4,100 km at about
+///   then from San Francisco 35 minutes later in the same browser (its device cookie, as a
+///   thief of the browser's cookies would have it): 4,100 km at about
 ///   7,000 km/h, from a carrier network (/16) they never used (the tuned rules ask for one),
 ///   in their own country, so it is not a new country as well.
 /// - **A password spray that got in.** One address in Singapore tries one wrong password on
@@ -327,13 +342,15 @@ fn incidents(
 
     let agent = residents[abroad].laptop();
     let ip = address_in(&network("Tokyo")?, rng);
-    steps.push((ago(40), abroad, Act::SignIn { ip, agent }));
+    let browser = Browser::Stranger;
+    steps.push((ago(40), abroad, Act::SignIn { ip, agent, browser }));
 
     let agent = residents[flyer].laptop();
     let ip = address_in(&residents[flyer].home, rng);
-    steps.push((ago(55), flyer, Act::SignIn { ip, agent }));
+    let browser = Browser::Own;
+    steps.push((ago(55), flyer, Act::SignIn { ip, agent, browser }));
     let ip = address_in(&network("San Francisco")?, rng);
-    steps.push((ago(20), flyer, Act::SignIn { ip, agent }));
+    steps.push((ago(20), flyer, Act::SignIn { ip, agent, browser }));
 
     let ip = address_in(&network("Singapore")?, rng);
     let sprayed = (0..residents.len())
@@ -357,6 +374,7 @@ fn incidents(
         Act::SignIn {
             ip,
             agent: SPRAY_AGENT,
+            browser: Browser::Stranger,
         },
     ));
     Ok((steps, vec![abroad, flyer, victim]))
@@ -366,13 +384,19 @@ fn sign_in(
     app: &App,
     conn: &mut store::Locked<'_>,
     resident: &Resident,
-    agent: &str,
+    (agent, browser): (&str, Browser),
     ip: IpAddr,
     at: DateTime<Utc>,
 ) -> anyhow::Result<String> {
     let location = app.geo().locate(ip);
     let autonomous_system = app.asn().lookup(ip);
     let digest = token::digest(&token::generate());
+    // Seeded like the rest of the history: the same start gives the same ids.
+    let member = &resident.member.id;
+    let device_id = token::device_id(&match browser {
+        Browser::Own => format!("demo {member} {agent}"),
+        Browser::Stranger => format!("demo {member} stranger {}", at.timestamp()),
+    });
     Ok(conn.create_session(
         &resident.member,
         &NewSession {
@@ -381,6 +405,7 @@ fn sign_in(
             ip: &ip.to_string(),
             location: location.as_ref(),
             autonomous_system: autonomous_system.as_ref(),
+            device_id: Some(&device_id),
             now: at,
         },
     )?)
@@ -461,7 +486,8 @@ pub async fn traffic_step(app: &App, rng: &mut StdRng) -> anyhow::Result<()> {
                         .collect();
                     let (away, _) = abroad[step_rng.random_range(0..abroad.len())];
                     let ip = address_in(away, &mut step_rng);
-                    sign_in(&geo_app, &mut conn, &resident, AGENTS[1], ip, now)?;
+                    let browser = (AGENTS[1], Browser::Stranger);
+                    sign_in(&geo_app, &mut conn, &resident, browser, ip, now)?;
                 }
                 1..=4 => {
                     let active = conn.all_active_sessions(Scope::Member(&member.id))?;
@@ -471,7 +497,8 @@ pub async fn traffic_step(app: &App, rng: &mut StdRng) -> anyhow::Result<()> {
                 }
                 _ => {
                     let ip = address_in(&resident.home, &mut step_rng);
-                    sign_in(&geo_app, &mut conn, &resident, agent, ip, now)?;
+                    let browser = (agent, Browser::Own);
+                    sign_in(&geo_app, &mut conn, &resident, browser, ip, now)?;
                 }
             }
             Ok(())

@@ -198,3 +198,31 @@ impl<S: Send + Sync> FromRequestParts<S> for UserAgent {
         Ok(Self(ua.chars().take(512).collect()))
     }
 }
+
+/// The value of the cookie `name` among the request's `Cookie` headers, if it sent one.
+pub(crate) fn cookie<'a>(headers: &'a axum::http::HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(n, _)| *n == name)
+        .map(|(_, value)| value)
+}
+
+/// The secret of the caller's device cookie ([`setget_protocol::DEVICE_COOKIE`]), when it
+/// sent one of the right shape; a malformed one is as none (the sign-in sets a new one).
+#[derive(Debug, Clone)]
+pub struct DeviceCookie(pub Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for DeviceCookie {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let secret = cookie(&parts.headers, setget_protocol::DEVICE_COOKIE)
+            .filter(|v| crate::token::is_device_secret_shaped(v))
+            .map(str::to_owned);
+        Ok(Self(secret))
+    }
+}

@@ -6,7 +6,8 @@
 //! `reason`, `details` each as 0x00 when absent or 0x01, a 4-byte big-endian length and
 //! the UTF-8 bytes; then, only when the event has either, `asn` (in decimal) and `as_org`
 //! the same way, so that an event without them (every event written before servers knew
-//! autonomous systems) encodes as it always did. `location` and `details` are JSON with object keys sorted and no
+//! autonomous systems) encodes as it always did; then, only when the event has one,
+//! `device_id` the same way (after both of the former, present or not). `location` and `details` are JSON with object keys sorted and no
 //! whitespace, numbers as `serde_json` writes them. Both the server (appending) and the app
 //! (verifying) encode the event as the API shows it, so neither depends on how the other
 //! stores it.
@@ -96,9 +97,12 @@ pub fn encode(event: &AuditEvent) -> Vec<u8> {
     field(&mut out, event.auth_method.map(|m| m.as_str()));
     field(&mut out, event.reason.as_ref().map(|r| r.as_str()));
     json_field(&mut out, event.details.as_ref());
-    if event.asn.is_some() || event.as_org.is_some() {
+    if event.asn.is_some() || event.as_org.is_some() || event.device_id.is_some() {
         field(&mut out, event.asn.map(|n| n.to_string()).as_deref());
         field(&mut out, event.as_org.as_deref());
+    }
+    if event.device_id.is_some() {
+        field(&mut out, event.device_id.as_deref());
     }
     out
 }
@@ -142,6 +146,7 @@ mod tests {
             }),
             asn: None,
             as_org: None,
+            device_id: None,
             auth_method: Some(AuthMethod::Password),
             reason: None,
             details: Some(serde_json::json!({"b": 1, "a": [true, null]})),
@@ -187,5 +192,47 @@ mod tests {
         };
         assert_ne!(event_leaf(&org_only), event_leaf(&plain));
         assert_ne!(event_leaf(&org_only), event_leaf(&with_as));
+    }
+
+    /// A device id comes after the autonomous system's two fields, which are then always
+    /// there: events with and without it, or with it and either of the others, never encode
+    /// alike, and events without it keep their leaves.
+    #[test]
+    fn a_device_id_is_committed_to_after_the_autonomous_system() {
+        let plain = sign_in();
+        let with_as = AuditEvent {
+            asn: Some(5089),
+            as_org: Some("Virgin Media Limited".into()),
+            ..sign_in()
+        };
+        let device = "dev_0123456789abcdef0123456789abcdef";
+        let with_device = AuditEvent {
+            device_id: Some(device.into()),
+            ..sign_in()
+        };
+        let both = AuditEvent {
+            device_id: Some(device.into()),
+            ..with_as.clone()
+        };
+        let base = encode(&plain);
+        let mut tail = vec![0, 0, 1, 0, 0, 0, 36];
+        tail.extend_from_slice(device.as_bytes());
+        assert_eq!(encode(&with_device), [&base[..], &tail[..]].concat());
+        let as_bytes = encode(&with_as);
+        assert_eq!(
+            encode(&both),
+            [&as_bytes[..], &[1, 0, 0, 0, 36], device.as_bytes()].concat()
+        );
+        let leaves = [&plain, &with_as, &with_device, &both].map(event_leaf);
+        for (i, a) in leaves.iter().enumerate() {
+            for b in &leaves[i + 1..] {
+                assert_ne!(a, b);
+            }
+        }
+        // The leaf of an event without a device id is the one pinned above.
+        assert_eq!(
+            hex(&leaves[0]),
+            "3f3a2acedfb8b831ecd5f4ab3d959eef1487d7d205e3c5208db03cebf0561488"
+        );
     }
 }

@@ -89,7 +89,14 @@ asn: number | null,
 /**
  * The autonomous system's organisation, e.g. `"Cloudflare, Inc."`.
  */
-as_org: string | null, auth_method: AuthMethod, created_at: string, last_active_at: string, 
+as_org: string | null, 
+/**
+ * The public id of the browser the session signed in from, `dev_` and 32 hex digits:
+ * the same for every sign-in of one browser profile until its cookies are cleared
+ * (from the [`crate::DEVICE_COOKIE`] a sign-in sets). Absent on sessions older than
+ * device ids.
+ */
+device_id: string | null, auth_method: AuthMethod, created_at: string, last_active_at: string, 
 /**
  * `min(last_active_at + inactivity_timeout, created_at + absolute_timeout)`.
  */
@@ -155,7 +162,7 @@ before_id: number | null,
  * At most this many (100 when 0).
  */
 limit: number, };
-export type Reason = { "kind": "new_country", country: string, } | { "kind": "new_city", city: string, } | { "kind": "new_network", network: string, } | { "kind": "new_device", device: string, } | { "kind": "hosting_network", network: string, } | { "kind": "impossible_travel", from: string, to: string, km: number, kmh: number, } | { "kind": "password_attack_on_member", failures: number, } | { "kind": "password_attack_from_ip", ip: string, failures: number, members: number, };
+export type Reason = { "kind": "new_country", country: string, } | { "kind": "new_city", city: string, } | { "kind": "new_network", network: string, } | { "kind": "new_device", device: string, } | { "kind": "hosting_network", network: string, } | { "kind": "known_device", device_id: string, } | { "kind": "impossible_travel", from: string, to: string, km: number, kmh: number, } | { "kind": "password_attack_on_member", failures: number, } | { "kind": "password_attack_from_ip", ip: string, failures: number, members: number, };
 export type Severity = "low" | "medium" | "high";
 export type Trusted = { 
 /**
@@ -226,7 +233,12 @@ asn: number | null,
 /**
  * The autonomous system's organisation.
  */
-as_org: string | null, auth_method: AuthMethod | null, 
+as_org: string | null, 
+/**
+ * The public id of the browser (sign-ins, and failed sign-ins of a browser that
+ * presented its device cookie); see [`Session::device_id`].
+ */
+device_id: string | null, auth_method: AuthMethod | null, 
 /**
  * `self`, `admin`, `inactivity`, `wrong_password`, ...
  */

@@ -116,6 +116,9 @@ describe("reasonText", () => {
   it("names what is new", () => {
     expect(reasonText({ kind: "new_country", country: "AU" })).toBe("new country (AU)");
     expect(reasonText({ kind: "new_device", device: "Chrome on macOS" })).toBe("new device (Chrome on macOS)");
+    expect(reasonText({ kind: "known_device", device_id: "dev_0123456789abcdef0123456789abcdef" })).toBe(
+      "from a browser they signed in from before (dev_0123456789abcdef0123456789abcdef)",
+    );
     expect(reasonText({ kind: "hosting_network", network: "AS14061 DigitalOcean, LLC" })).toBe(
       "a hosting provider's network (AS14061 DigitalOcean, LLC)",
     );

@@ -113,6 +113,8 @@ export function reasonText(r: Reason): string {
       return `new device (${r.device})`;
     case "hosting_network":
       return `a hosting provider's network (${r.network})`;
+    case "known_device":
+      return `from a browser they signed in from before (${r.device_id})`;
     case "impossible_travel":
       return `impossible travel: ${r.from} → ${r.to}, ${Math.round(r.km).toLocaleString("en")} km at ${Math.round(r.kmh).toLocaleString("en")} km/h`;
     case "password_attack_on_member":

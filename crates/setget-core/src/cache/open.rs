@@ -34,6 +34,7 @@ pub(super) static MIGRATIONS: LazyLock<Migrations<'static>> = LazyLock::new(|| {
             "../cache_migrations/0012_text_search_by_scan.sql"
         )),
         M::up(include_str!("../cache_migrations/0013_organisations.sql")),
+        M::up(include_str!("../cache_migrations/0014_device_ids.sql")),
     ])
 });
 

@@ -740,7 +740,12 @@ mod tests {
             .unwrap();
         cache
             .conn
-            .execute_batch("DROP TABLE autonomous_systems; PRAGMA user_version = 12;")
+            .execute_batch(
+                "DROP TABLE autonomous_systems;
+                 ALTER TABLE sessions DROP COLUMN device_id;
+                 ALTER TABLE audit_events DROP COLUMN device_id;
+                 PRAGMA user_version = 12;",
+            )
             .unwrap();
         drop(cache);
         let cache = Cache::open(&tmp.path().join("c.db"), &key).unwrap();

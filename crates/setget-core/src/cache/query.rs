@@ -134,7 +134,7 @@ pub(super) const SESSION_COLUMNS: &str =
     "id, member_id, member_email, device, browser, os, user_agent, ip,
     last_ip, city, region, country, country_code, latitude, longitude, auth_method, created_at,
     last_active_at, expires_at, inactivity_timeout, absolute_timeout, status, ended_at,
-    end_reason, change_seq, has_location, asn, as_org";
+    end_reason, change_seq, has_location, asn, as_org, device_id";
 
 pub(super) fn session_row(r: &Row<'_>) -> rusqlite::Result<Session> {
     let has_location: bool = r.get(25)?;
@@ -151,6 +151,7 @@ pub(super) fn session_row(r: &Row<'_>) -> rusqlite::Result<Session> {
     Ok(Session {
         asn: r.get(26)?,
         as_org: r.get(27)?,
+        device_id: r.get(28)?,
         id: r.get(0)?,
         member_id: r.get(1)?,
         member_email: r.get(2)?,
@@ -177,12 +178,14 @@ pub(super) fn session_row(r: &Row<'_>) -> rusqlite::Result<Session> {
 
 pub(super) const EVENT_COLUMNS: &str =
     "seq, id, event, at, member_id, member_email, session_id, actor_id,
-    actor_email, ip, user_agent, device, location, auth_method, reason, details, asn, as_org";
+    actor_email, ip, user_agent, device, location, auth_method, reason, details, asn, as_org,
+    device_id";
 
 pub(super) fn event_row(r: &Row<'_>) -> rusqlite::Result<AuditEvent> {
     Ok(AuditEvent {
         asn: r.get(16)?,
         as_org: r.get(17)?,
+        device_id: r.get(18)?,
         seq: r.get(0)?,
         id: r.get(1)?,
         event: EventKind::parse(&r.get::<_, String>(2)?),

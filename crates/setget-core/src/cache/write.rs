@@ -13,9 +13,10 @@ pub(super) const UPSERT_SESSION: &str =
     "INSERT INTO sessions (id, member_id, member_email, device, browser,
     os, user_agent, ip, last_ip, city, region, country, country_code, latitude, longitude,
     auth_method, created_at, last_active_at, expires_at, inactivity_timeout, absolute_timeout,
-    status, ended_at, end_reason, change_seq, has_location, ip_key, last_ip_key, asn, as_org)
+    status, ended_at, end_reason, change_seq, has_location, ip_key, last_ip_key, asn, as_org,
+    device_id)
     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19,
-            ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30)
+            ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31)
     ON CONFLICT (id) DO UPDATE SET member_id = excluded.member_id,
         member_email = excluded.member_email, device = excluded.device,
         browser = excluded.browser, os = excluded.os, user_agent = excluded.user_agent,
@@ -29,7 +30,7 @@ pub(super) const UPSERT_SESSION: &str =
         ended_at = excluded.ended_at, end_reason = excluded.end_reason,
         change_seq = excluded.change_seq, has_location = excluded.has_location,
         ip_key = excluded.ip_key, last_ip_key = excluded.last_ip_key, asn = excluded.asn,
-        as_org = excluded.as_org
+        as_org = excluded.as_org, device_id = excluded.device_id
     WHERE excluded.change_seq > sessions.change_seq";
 
 pub(super) fn upsert_session(
@@ -68,6 +69,7 @@ pub(super) fn upsert_session(
         super::pivot::ip_key(&s.last_ip),
         s.asn,
         s.as_org,
+        s.device_id,
     ])
     .map(|_| ())
 }
@@ -75,9 +77,9 @@ pub(super) fn upsert_session(
 pub(super) const INSERT_EVENT: &str =
     "INSERT OR IGNORE INTO audit_events (seq, id, event, at, member_id,
     member_email, session_id, actor_id, actor_email, ip, user_agent, device, location,
-    country_code, auth_method, reason, details, weight, ip_key, asn, as_org)
+    country_code, auth_method, reason, details, weight, ip_key, asn, as_org, device_id)
     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,
-            ?19, ?20, ?21)";
+            ?19, ?20, ?21, ?22)";
 
 pub(super) fn insert_event(
     stmt: &mut rusqlite::CachedStatement<'_>,
@@ -110,6 +112,7 @@ pub(super) fn insert_event(
         super::pivot::event_ip_key(e),
         e.asn,
         e.as_org,
+        e.device_id,
     ])
     .map(|_| ())
 }

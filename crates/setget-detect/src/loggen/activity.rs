@@ -8,6 +8,7 @@ use rand::rngs::StdRng;
 use setget_protocol::{EventKind, EventReason};
 
 use super::calendar::{hours, local_midnight};
+use super::devices::{Browsers, Cookies};
 use super::event::{Addr, Draft, Label, Source, Tag};
 use super::members::{Company, Member, Trip, Where};
 use super::network::{Line, World};
@@ -110,6 +111,7 @@ pub(super) fn simulate(
     let days = i64::from(days);
     let mut drafts = Vec::new();
     let mut history = Vec::new();
+    let mut browsers = Browsers::of(&member.id);
     for day in 0..days {
         // The home line's address changes now and then (DHCP).
         if rng.random_bool(1.0 / 60.0) {
@@ -173,7 +175,8 @@ pub(super) fn simulate(
                 }
                 let addr = around.address(rng, kind, place, &home);
                 history.push((at, addr.city));
-                sign_in_drafts(rng, &mut drafts, m, at, addr, device);
+                let cookies = browsers.sign_in(device);
+                sign_in_drafts(rng, &mut drafts, m, at, addr, (device, cookies));
             }
         }
     }
@@ -189,7 +192,7 @@ fn sign_in_drafts(
     m: usize,
     at: DateTime<Utc>,
     addr: Addr,
-    device: &'static str,
+    (device, cookies): (&'static str, Cookies),
 ) {
     let source = addr.source;
     let legit = |label| Tag {
@@ -213,6 +216,7 @@ fn sign_in_drafts(
                 session: None,
                 addr: addr.clone(),
                 device,
+                device_id: cookies.presented.clone(),
                 reason: Some(EventReason::WrongPassword),
                 located: false,
                 tag: legit(Label::LegitFailure),
@@ -228,6 +232,7 @@ fn sign_in_drafts(
             session: Some(session.clone()),
             addr: addr.clone(),
             device,
+            device_id: None,
             reason: Some(EventReason::ByMember),
             located: false,
             tag: legit(Label::Other),
@@ -240,6 +245,7 @@ fn sign_in_drafts(
         session: Some(session),
         addr,
         device,
+        device_id: Some(cookies.recorded),
         reason: None,
         located: true,
         tag: legit(Label::Legit),

@@ -11,6 +11,7 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom as _;
 
 use super::calendar::start;
+use super::devices;
 use super::event::{Addr, Draft, Label, Source, Tag};
 use super::members::Member;
 use super::network::{IspKind, Line, World};
@@ -179,6 +180,7 @@ pub(super) fn takeovers(
                 session: Some(uuid(rng)),
                 addr,
                 device,
+                device_id: Some(devices::attacker(count)),
                 reason: None,
                 located: true,
                 tag,
@@ -242,6 +244,7 @@ pub(super) fn sprays(
                 session: None,
                 addr,
                 device,
+                device_id: None,
                 reason: Some(EventReason::WrongPassword),
                 located: false,
                 tag: Tag {

@@ -112,6 +112,8 @@ pub(super) struct Draft {
     pub(super) session: Option<String>,
     pub(super) addr: Addr,
     pub(super) device: &'static str,
+    /// The device id the event records (see `devices`).
+    pub(super) device_id: Option<String>,
     pub(super) reason: Option<EventReason>,
     /// Whether the event carries the location (sign-ins do, failures and sign-outs not).
     pub(super) located: bool,

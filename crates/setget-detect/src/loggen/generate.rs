@@ -120,6 +120,7 @@ fn finish(
             ip: Some(d.addr.ip),
             user_agent: Some(user_agent(d.device).to_owned()),
             device: Some(d.device.to_owned()),
+            device_id: d.device_id,
             location: d.located.then(|| Location {
                 city: Some(city.name.to_owned()),
                 region: None,

@@ -75,6 +75,58 @@ fn sign_ins_carry_what_the_server_records() {
     assert!(hosting > 0, "no sign-in from a hosting provider");
 }
 
+/// Every sign-in records its browser's device id; most of a member's come from a browser
+/// they used before (a private window or cleared cookies now and then), no attacker's does,
+/// and a failed sign-in names a device only when its browser presented a cookie.
+#[test]
+fn sign_ins_record_their_browsers_and_attackers_browsers_are_strangers() {
+    let log = small();
+    let mut seen: HashMap<&str, HashSet<&str>> = HashMap::new();
+    let (mut legit, mut known) = (0usize, 0usize);
+    let mut attacks = 0;
+    for (e, tag) in log.events.iter().zip(&log.tags) {
+        let member = e.member_id.as_deref().unwrap_or_default();
+        match e.event {
+            EventKind::SignedIn => {
+                let id = e.device_id.as_deref().expect("a device id");
+                assert!(id.starts_with("dev_") && id.len() == 36, "{id}");
+                let browsers = seen.entry(member).or_default();
+                if tag.label == Label::Legit {
+                    legit += 1;
+                    known += usize::from(browsers.contains(id));
+                    browsers.insert(id);
+                } else if tag.label.is_ato() {
+                    attacks += 1;
+                }
+            }
+            EventKind::SignInFailed if tag.label == Label::Spray => {
+                assert_eq!(e.device_id, None, "{e:?}");
+            }
+            EventKind::SignedOut => assert_eq!(e.device_id, None),
+            _ => {}
+        }
+    }
+    // The attackers' browsers are never among the members' own.
+    let own: HashSet<&str> = log
+        .events
+        .iter()
+        .zip(&log.tags)
+        .filter(|(e, t)| e.event == EventKind::SignedIn && t.label == Label::Legit)
+        .filter_map(|(e, _)| e.device_id.as_deref())
+        .collect();
+    for (e, t) in log.events.iter().zip(&log.tags) {
+        if t.label.is_ato() {
+            assert!(
+                !own.contains(e.device_id.as_deref().unwrap_or_default()),
+                "{e:?}"
+            );
+        }
+    }
+    assert!(attacks > 0);
+    let share = known as f64 / legit as f64;
+    assert!((0.85..0.97).contains(&share), "{known} of {legit}");
+}
+
 #[test]
 fn the_same_seed_gives_the_same_log_and_another_seed_another() {
     let a = small();

@@ -253,6 +253,8 @@ async fn revoke_workspace_sessions(
                 ip: &ip,
                 user_agent: &user_agent,
                 autonomous_system: autonomous_system.as_ref(),
+                // The device cookie goes only to `/auth/`.
+                device_id: None,
             };
             step(store, &attempt)
         })

@@ -10,9 +10,9 @@ use setget_protocol::{
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::auth::{Authed, session_cookie, signed_out_response};
+use crate::auth::{Authed, device_cookie, session_cookie, signed_out_response};
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{ApiJson, ClientIp, UserAgent};
+use crate::extract::{ApiJson, ClientIp, DeviceCookie, UserAgent};
 use crate::store::Attempt;
 use crate::store::{Ending, NewSession};
 use crate::{App, lockout, token};
@@ -21,11 +21,12 @@ use crate::{App, lockout, token};
 /// before anything is done for them, so failures never store more than this.
 pub const MAX_EMAIL_BYTES: usize = 254;
 
-#[utoipa::path(post, path = "/auth/sign-in/", tag = "auth", request_body = SignInRequest, responses((status = 200, description = "signed in; the token is in `Set-Cookie: setget_session=…; HttpOnly; Secure; SameSite=Lax; Path=/`", body = SignInResponse), (status = 400, description = "malformed input: invalid_json, invalid_request or invalid_policy", body = ErrorBody), (status = 401, description = "no live session (session_invalid, session_expired, reauth_required) or invalid_credentials", body = ErrorBody), (status = 403, description = "forbidden, csrf_rejected or password_confirmation_failed", body = ErrorBody), (status = 413, description = "payload_too_large: bodies over 64 KiB", body = ErrorBody), (status = 429, description = "too_many_attempts: the email is locked after five failed sign-ins, this address has made its sign-ins of the minute, or the password checks are all busy; see Retry-After", body = ErrorBody)))]
+#[utoipa::path(post, path = "/auth/sign-in/", tag = "auth", request_body = SignInRequest, responses((status = 200, description = "signed in; the token is in `Set-Cookie: setget_session=…; HttpOnly; Secure; SameSite=Lax; Path=/`, and the browser's device cookie (the one it sent, or a new one) in `Set-Cookie: setget_device=sgd_…; HttpOnly; Secure; SameSite=Lax; Path=/auth/; Max-Age=34560000`; the session's `device_id` is the cookie's public id", body = SignInResponse), (status = 400, description = "malformed input: invalid_json, invalid_request or invalid_policy", body = ErrorBody), (status = 401, description = "no live session (session_invalid, session_expired, reauth_required) or invalid_credentials", body = ErrorBody), (status = 403, description = "forbidden, csrf_rejected or password_confirmation_failed", body = ErrorBody), (status = 413, description = "payload_too_large: bodies over 64 KiB", body = ErrorBody), (status = 429, description = "too_many_attempts: the email is locked after five failed sign-ins, this address has made its sign-ins of the minute, or the password checks are all busy; see Retry-After", body = ErrorBody)))]
 async fn sign_in(
     State(app): State<App>,
     ClientIp(ip): ClientIp,
     UserAgent(user_agent): UserAgent,
+    DeviceCookie(presented): DeviceCookie,
     ApiJson(req): ApiJson<SignInRequest>,
 ) -> ApiResult<Response> {
     if req.medium != "email" {
@@ -47,6 +48,11 @@ async fn sign_in(
     let ip = ip.to_string();
     let token = token::generate();
     let digest = token::digest(&token);
+    // A browser keeps its device cookie; one without (or with a malformed one) gets a new one
+    // if it signs in. A failure names the device only when the browser presented one.
+    let presented_id = presented.as_deref().map(token::device_id);
+    let device_secret = presented.unwrap_or_else(token::device_secret);
+    let device_id = token::device_id(&device_secret);
     // Checking the lockout, the password and recording a failure are one step per email:
     // parallel guesses wait their turn, here and on every other server of the database, and
     // the sixth finds the email locked out.
@@ -63,6 +69,7 @@ async fn sign_in(
                 ip: &ip,
                 user_agent: &user_agent,
                 autonomous_system: None,
+                device_id: None,
             };
             lockout::check(store, &attempt)?;
             Ok(member)
@@ -85,6 +92,7 @@ async fn sign_in(
                         ip: &ip,
                         user_agent: &user_agent,
                         autonomous_system: autonomous_system.as_ref(),
+                        device_id: presented_id.as_deref(),
                     };
                     store
                         .lock()
@@ -101,6 +109,7 @@ async fn sign_in(
                     ip: &ip,
                     location: location.as_ref(),
                     autonomous_system: autonomous_system.as_ref(),
+                    device_id: Some(&device_id),
                     now,
                 },
             )?;
@@ -115,6 +124,9 @@ async fn sign_in(
     let cookie = session_cookie(&token, workspace.absolute_timeout.duration())?;
     let mut response = Json(SignInResponse { member, session }).into_response();
     response.headers_mut().insert(header::SET_COOKIE, cookie);
+    response
+        .headers_mut()
+        .append(header::SET_COOKIE, device_cookie(&device_secret)?);
     Ok(response)
 }
 

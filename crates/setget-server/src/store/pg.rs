@@ -33,6 +33,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("pg/migrations/0001_initial.sql"),
     include_str!("pg/migrations/0002_audit_log_tree.sql"),
     include_str!("pg/migrations/0003_autonomous_systems.sql"),
+    include_str!("pg/migrations/0004_device_ids.sql"),
 ];
 
 /// The schema version this server writes to a PostgreSQL database.

@@ -40,6 +40,8 @@ pub struct NewSession<'a> {
     pub location: Option<&'a Location>,
     /// The autonomous system of `ip`, when known.
     pub autonomous_system: Option<&'a crate::asn::AsInfo>,
+    /// The public id of the browser's device cookie.
+    pub device_id: Option<&'a str>,
     pub now: DateTime<Utc>,
 }
 
@@ -61,6 +63,8 @@ pub struct NewEvent<'a> {
     /// The autonomous system of `ip` (sign-ins and failed sign-ins).
     pub asn: Option<u32>,
     pub as_org: Option<&'a str>,
+    /// The public id of the browser (sign-ins and failed sign-ins).
+    pub device_id: Option<&'a str>,
     /// JSON text.
     pub details: Option<String>,
 }
@@ -83,6 +87,7 @@ impl NewEvent<'_> {
             location: None,
             asn: None,
             as_org: None,
+            device_id: None,
             details: None,
         }
     }
@@ -109,6 +114,7 @@ impl<'a> NewEvent<'a> {
             location,
             asn: new.autonomous_system.map(|a| a.asn),
             as_org: new.autonomous_system.and_then(|a| a.org.as_deref()),
+            device_id: new.device_id,
             ..Self::of(EventKind::SignedIn)
         }
     }
@@ -160,6 +166,7 @@ impl<'a> NewEvent<'a> {
         Self {
             asn: attempt.autonomous_system.map(|a| a.asn),
             as_org: attempt.autonomous_system.and_then(|a| a.org.as_deref()),
+            device_id: attempt.device_id,
             ..Self::sign_in_failed(member, attempt.ip, attempt.user_agent, device, reason)
         }
     }
@@ -486,6 +493,8 @@ pub struct Attempt<'a> {
     pub user_agent: &'a str,
     /// The autonomous system of `ip`, when known.
     pub autonomous_system: Option<&'a crate::asn::AsInfo>,
+    /// The public id of the device cookie the browser presented, if any.
+    pub device_id: Option<&'a str>,
 }
 
 impl NewEvent<'_> {
@@ -495,6 +504,7 @@ impl NewEvent<'_> {
         AuditEvent {
             asn: self.asn,
             as_org: self.as_org.map(str::to_owned),
+            device_id: self.device_id.map(str::to_owned),
             seq,
             id: id.to_owned(),
             event: self.event.clone(),

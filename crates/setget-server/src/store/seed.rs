@@ -240,6 +240,7 @@ pub fn append_events(path: &Path, events: u64, now: DateTime<Utc>) -> anyhow::Re
                 location: None,
                 asn: None,
                 as_org: None,
+                device_id: None,
                 details: None,
             },
         )?;

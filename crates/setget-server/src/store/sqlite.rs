@@ -34,6 +34,7 @@ const MIGRATIONS: &[M<'static>] = &[
     M::up(include_str!(
         "sqlite/migrations/0007_autonomous_systems.sql"
     )),
+    M::up(include_str!("sqlite/migrations/0008_device_ids.sql")),
 ];
 
 /// The schema version this server writes to a SQLite file: the number of its migrations

@@ -7,6 +7,7 @@
 mod admin;
 mod binary;
 mod demo;
+mod devices;
 mod events;
 mod faults;
 mod hardening;

@@ -41,9 +41,9 @@ pub(super) async fn append_event(
         "INSERT INTO audit_events
             (workspace_id, seq, id, event, at, member_id, member_email, session_id,
              ip, user_agent, device, reason, actor_id, actor_email, auth_method, location,
-             details, tree, asn, as_org)
+             details, tree, asn, as_org, device_id)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
-                 $18, $19, $20)",
+                 $18, $19, $20, $21)",
         &[
             &workspace_id,
             &seq,
@@ -65,6 +65,7 @@ pub(super) async fn append_event(
             &tree,
             &e.asn.map(i64::from),
             &e.as_org,
+            &e.device_id,
         ],
     )
     .await?;
@@ -168,13 +169,15 @@ pub(super) async fn fill_trees(tx: &impl GenericClient) -> Result<u64> {
 
 /// The columns [`event_of`] reads, in its order.
 const EVENT_COLUMNS: &str = "seq, id, event, at, member_id, member_email, session_id, actor_id,
-    actor_email, ip, user_agent, device, location, auth_method, reason, details, asn, as_org";
+    actor_email, ip, user_agent, device, location, auth_method, reason, details, asn, as_org,
+    device_id";
 
 /// An audit event from a row of [`EVENT_COLUMNS`].
 fn event_of(r: &tokio_postgres::Row) -> Result<AuditEvent> {
     Ok(AuditEvent {
         asn: super::sessions::asn_of(r.try_get(16)?),
         as_org: r.try_get(17)?,
+        device_id: r.try_get(18)?,
         seq: r.try_get(0)?,
         id: r.try_get(1)?,
         event: EventKind::parse(&r.try_get::<_, String>(2)?),

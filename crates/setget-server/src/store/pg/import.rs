@@ -78,6 +78,7 @@ const TABLES: &[(&str, &[(&str, Kind)])] = {
                 ("token_confirmed", Bool),
                 ("asn", Int8),
                 ("as_org", Text),
+                ("device_id", Text),
             ],
         ),
         (
@@ -103,6 +104,7 @@ const TABLES: &[(&str, &[(&str, Kind)])] = {
                 ("tree", Bytes),
                 ("asn", Int8),
                 ("as_org", Text),
+                ("device_id", Text),
             ],
         ),
         (

@@ -63,9 +63,9 @@ impl Conn<'_> {
                 (id, workspace_id, member_id, token_digest, user_agent, browser, os, device,
                  ip, last_ip, location, auth_method, created_at, last_active_at,
                  inactivity_timeout, absolute_timeout, status, change_seq, expires_at,
-                 token_issued_at, asn, as_org)
+                 token_issued_at, asn, as_org, device_id)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10, 'password', $11, $11,
-                     $12, $13, 'active', $14, $15, $11, $16, $17)",
+                     $12, $13, 'active', $14, $15, $11, $16, $17, $18)",
             &[
                 &id,
                 &ws.id,
@@ -84,6 +84,7 @@ impl Conn<'_> {
                 &ts(expires),
                 &new.autonomous_system.map(|a| i64::from(a.asn)),
                 &new.autonomous_system.and_then(|a| a.org.as_deref()),
+                &new.device_id,
             ],
         )
         .await?;
@@ -227,7 +228,7 @@ const SESSION_COLUMNS: &str = "s.id, s.member_id, m.email, s.device, s.browser, 
     s.user_agent, s.ip, s.last_ip, s.location, s.created_at, s.last_active_at,
     s.inactivity_timeout, s.absolute_timeout, s.status, s.ended_at, s.end_reason, s.change_seq,
     s.workspace_id, s.expires_at, s.token_issued_at, s.token_confirmed, s.token_digest, s.asn,
-    s.as_org";
+    s.as_org, s.device_id";
 
 /// A stored autonomous-system number (a BIGINT) as the API's.
 pub(super) fn asn_of(stored: Option<i64>) -> Option<u32> {
@@ -240,6 +241,7 @@ fn session_row(r: &Row) -> Result<(Session, String)> {
         Session {
             asn: asn_of(r.try_get(23)?),
             as_org: r.try_get(24)?,
+            device_id: r.try_get(25)?,
             id: r.try_get(0)?,
             member_id: r.try_get(1)?,
             member_email: r.try_get(2)?,

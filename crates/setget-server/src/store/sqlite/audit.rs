@@ -41,9 +41,9 @@ pub fn append_event(
         "INSERT INTO audit_events
             (workspace_id, seq, id, event, at, member_id, member_email, session_id,
              ip, user_agent, device, reason, actor_id, actor_email, auth_method, location,
-             details, tree, asn, as_org)
+             details, tree, asn, as_org, device_id)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
-                 ?18, ?19, ?20)",
+                 ?18, ?19, ?20, ?21)",
         params![
             workspace_id,
             seq,
@@ -65,6 +65,7 @@ pub fn append_event(
             tree,
             e.asn,
             e.as_org,
+            e.device_id,
         ],
     )?;
     Ok(seq)
@@ -260,7 +261,8 @@ pub(crate) fn audit_events(
     };
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT seq, id, event, at, member_id, member_email, session_id, actor_id, actor_email,
-                ip, user_agent, device, location, auth_method, reason, details, asn, as_org
+                ip, user_agent, device, location, auth_method, reason, details, asn, as_org,
+                device_id
          FROM audit_events WHERE {filter_sql} ORDER BY seq LIMIT ?7"
     ))?;
     let rows = stmt
@@ -278,6 +280,7 @@ pub(crate) fn audit_events(
                 Ok(AuditEvent {
                     asn: r.get(16)?,
                     as_org: r.get(17)?,
+                    device_id: r.get(18)?,
                     seq: r.get(0)?,
                     id: r.get(1)?,
                     event: EventKind::parse(&r.get::<_, String>(2)?),

@@ -48,9 +48,9 @@ impl Conn<'_> {
             (id, workspace_id, member_id, token_digest, user_agent, browser, os, device,
              ip, last_ip, location, auth_method, created_at, last_active_at,
              inactivity_timeout, absolute_timeout, status, change_seq, expires_at,
-             token_issued_at, asn, as_org)
+             token_issued_at, asn, as_org, device_id)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10, 'password', ?11, ?11,
-                 ?12, ?13, 'active', ?14, ?15, ?11, ?16, ?17)",
+                 ?12, ?13, 'active', ?14, ?15, ?11, ?16, ?17, ?18)",
             params![
                 id,
                 ws.id,
@@ -69,6 +69,7 @@ impl Conn<'_> {
                 ts(expires),
                 new.autonomous_system.map(|a| a.asn),
                 new.autonomous_system.and_then(|a| a.org.as_deref()),
+                new.device_id,
             ],
         )?;
         append_event(
@@ -194,7 +195,7 @@ pub(crate) const SESSION_COLUMNS: &str = "s.id, s.member_id, m.email, s.device, 
     s.user_agent, s.ip, s.last_ip, s.location, s.created_at, s.last_active_at,
     s.inactivity_timeout, s.absolute_timeout, s.status, s.ended_at, s.end_reason, s.change_seq,
     s.workspace_id, s.expires_at, s.token_issued_at, s.token_confirmed, s.token_digest, s.asn,
-    s.as_org";
+    s.as_org, s.device_id";
 
 pub(crate) fn session_row(r: &Row<'_>) -> rusqlite::Result<(Session, String)> {
     let ended_at: Option<i64> = r.get(15)?;
@@ -202,6 +203,7 @@ pub(crate) fn session_row(r: &Row<'_>) -> rusqlite::Result<(Session, String)> {
         Session {
             asn: r.get(23)?,
             as_org: r.get(24)?,
+            device_id: r.get(25)?,
             id: r.get(0)?,
             member_id: r.get(1)?,
             member_email: r.get(2)?,
