@@ -21,7 +21,7 @@
 //! - severity: high for impossible travel, a new country or a password attack; medium for a
 //!   new city, or a new device from a new network; low otherwise. An event alerts once.
 //!
-//! [`DetectorConfig::default`], the rules the app uses, are the same with six changes, each
+//! [`DetectorConfig::default`], the rules the app uses, are the same with these changes, each
 //! a field of the configuration:
 //! 1. **Carrier networks.** With a new city, a network counts as new only at the level an
 //!    ISP hands out to the same customers: the /16 (IPv4) or /32 (IPv6). A new /24 or /48
@@ -40,6 +40,13 @@
 //! 6. **Workspace networks.** A /24 or /48 five members signed in from, the first at least a
 //!    week before, is the workspace's own (an office, the VPN's egress) and trusted like a
 //!    configured network.
+//! 7. **Known browsers.** A sign-in from a browser the member signed in from before (its
+//!    device id, from the server's device cookie, among their last 16) is the member: a new
+//!    country, city, network or hosting provider is low ([`Reason::KnownDevice`]); impossible
+//!    travel and password attacks are what they were.
+//!
+//! With autonomous systems named, a hosting provider's network the member never used is a
+//! reason of its own (medium); networks judged by their operator are measured and left off.
 //!
 //! Why each change was kept, what it was measured against and what the tuned rules still
 //! alert on are in ARCHITECTURE.md, under "Detection" (the measured figures live there
