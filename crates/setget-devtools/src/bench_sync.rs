@@ -351,6 +351,15 @@ pub fn inner(args: &[String]) -> anyhow::Result<()> {
          plain {plain_s:.2} s ({plain_rate:.0} rows/s); encryption costs {:.0} %",
         (encrypted_s / plain_s - 1.0) * 100.0
     );
+    let phase = |key: &str| raw[key].as_f64().unwrap_or(f64::NAN);
+    println!(
+        "  its encrypted run, in the sync's order: audit events {:.2} s, their indexes {:.2} s, \
+         sessions {:.2} s, their indexes {:.2} s",
+        phase("events_s"),
+        phase("events_indexes_s"),
+        phase("sessions_s"),
+        phase("sessions_indexes_s")
+    );
     println!(
         "text filter on the full cache (\"Chrome on mac\", active sessions, first 100 of {}): {search_ms:.1} ms",
         raw["search_rows"]
