@@ -10,6 +10,22 @@ const MAX_PENDING_ALERTS: usize = 20_000;
 /// How many pages of a dense feed are requested at once.
 const AHEAD: usize = 4;
 
+/// The member ids among `ids` not in `checked`, each once, now added to it. Copies only
+/// those: a page names mostly members seen on earlier pages.
+fn first_seen<'a>(
+    checked: &mut std::collections::HashSet<String>,
+    ids: impl Iterator<Item = &'a String>,
+) -> Vec<String> {
+    let mut unseen = Vec::new();
+    for id in ids {
+        if !checked.contains(id) {
+            checked.insert(id.clone());
+            unseen.push(id.clone());
+        }
+    }
+    unseen
+}
+
 /// Whether a feed's keys follow each other without gaps (see [`fetch_pages`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Keys {
@@ -193,6 +209,8 @@ impl Syncer {
         let mut applied = 0;
         let mut first = true;
         let mut unknown_member = false;
+        // Each member is looked up once per pull, not once per session change.
+        let mut checked = std::collections::HashSet::new();
         let started = std::time::Instant::now();
         let (mut waited, mut stored) = (Duration::ZERO, Duration::ZERO);
         let mut waiting = started;
@@ -205,12 +223,13 @@ impl Syncer {
             }
             let n = page.results.len() as u64;
             let rows = page.results;
+            let unseen = first_seen(&mut checked, rows.iter().map(|s| &s.member_id));
             let storing = std::time::Instant::now();
             unknown_member |= self
                 .db(move |c| {
                     let mut unknown = false;
-                    for s in &rows {
-                        unknown = unknown || !c.has_member(&s.member_id)?;
+                    for id in &unseen {
+                        unknown = unknown || !c.has_member(id)?;
                     }
                     c.apply_sessions(&rows)?;
                     Ok(unknown)
@@ -327,11 +346,10 @@ impl Syncer {
             let leaves: Option<Vec<setget_tlog::Hash>> = leaves.into_iter().collect();
             let n = rows.len() as u64;
             implied.policy |= rows.iter().any(|e| e.event == EventKind::PolicyUpdated);
-            let unseen: Vec<String> = rows
-                .iter()
-                .filter_map(|e| e.member_id.clone())
-                .filter(|id| implied.checked.insert(id.clone()))
-                .collect();
+            let unseen = first_seen(
+                &mut implied.checked,
+                rows.iter().filter_map(|e| e.member_id.as_ref()),
+            );
             let judge = Arc::clone(&self.judge);
             let now = self.clock.now();
             let called = std::time::Instant::now();
@@ -478,6 +496,16 @@ mod tests {
     use std::sync::atomic::AtomicUsize;
 
     use super::*;
+
+    /// A page's members are looked up only when no earlier page named them, each once.
+    #[test]
+    fn only_members_no_page_named_before_are_looked_up_once_each() {
+        let mut checked: std::collections::HashSet<String> = ["b".to_owned()].into();
+        let page: Vec<String> = ["a", "b", "a", "c"].map(str::to_owned).into();
+        assert_eq!(first_seen(&mut checked, page.iter()), ["a", "c"]);
+        assert_eq!(checked.len(), 3);
+        assert!(first_seen(&mut checked, page.iter()).is_empty());
+    }
 
     /// A feed of `keys` served `page` at a time (the rows after a key, as the server's
     /// keyset pages are), counting the requests in flight at once.
