@@ -43,7 +43,9 @@ pub fn is_token_shaped(s: &str) -> bool {
 /// Name of the cookie that identifies a browser across its sign-ins: a secret (`sgd_` and 43
 /// base64url characters) the server sets at each successful sign-in for 400 days, sent back
 /// only to `/auth/`. Sessions and sign-in events show its public id ([`DEVICE_ID_PREFIX`]).
-pub const DEVICE_COOKIE: &str = "setget_device";
+/// The `__Secure-` prefix makes browsers refuse the name from an insecure origin, so a
+/// network attacker cannot plant a value of its choosing over plain HTTP.
+pub const DEVICE_COOKIE: &str = "__Secure-setget_device";
 
 /// Prefix of a device's public id; the rest is 32 hex digits.
 pub const DEVICE_ID_PREFIX: &str = "dev_";

@@ -213,8 +213,16 @@ pub(crate) fn cookie<'a>(headers: &'a axum::http::HeaderMap, name: &str) -> Opti
 
 /// The secret of the caller's device cookie ([`setget_protocol::DEVICE_COOKIE`]), when it
 /// sent one of the right shape; a malformed one is as none (the sign-in sets a new one).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct DeviceCookie(pub Option<String>);
+
+impl std::fmt::Debug for DeviceCookie {
+    /// Never the secret.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let shown = self.0.as_ref().map(|_| "<secret>");
+        f.debug_tuple("DeviceCookie").field(&shown).finish()
+    }
+}
 
 impl<S: Send + Sync> FromRequestParts<S> for DeviceCookie {
     type Rejection = ApiError;

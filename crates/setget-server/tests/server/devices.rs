@@ -20,7 +20,7 @@ fn device_set_cookie(headers: &HeaderMap) -> Option<String> {
         .get_all(SET_COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with("setget_device="))
+        .find(|v| v.starts_with("__Secure-setget_device="))
         .map(str::to_owned)
 }
 
@@ -30,7 +30,7 @@ fn secret_of(set_cookie: &str) -> String {
         .split(';')
         .next()
         .unwrap()
-        .trim_start_matches("setget_device=")
+        .trim_start_matches("__Secure-setget_device=")
         .to_owned()
 }
 
@@ -114,7 +114,7 @@ async fn a_browser_keeps_its_device_id(url: &str) {
     assert!(cookie_token(&headers).starts_with("sgs_"));
 
     // The same browser again (beside its session cookie): the same id, the cookie renewed.
-    let cookie = format!("setget_session=sgs_stale; setget_device={secret}");
+    let cookie = format!("setget_session=sgs_stale; __Secure-setget_device={secret}");
     let (status, headers, again) =
         sign_in(url, "203.0.113.2", MEMBER_PASSWORD, Some(&cookie)).await;
     assert_eq!(status, 200, "{again}");
@@ -129,7 +129,7 @@ async fn a_browser_keeps_its_device_id(url: &str) {
         url,
         "203.0.113.4",
         MEMBER_PASSWORD,
-        Some("setget_device=sgd_not-a-secret"),
+        Some("__Secure-setget_device=sgd_not-a-secret"),
     )
     .await;
     assert_eq!(status, 200, "{mangled}");
@@ -142,7 +142,7 @@ async fn a_browser_keeps_its_device_id(url: &str) {
         url,
         "203.0.113.5",
         "not the password",
-        Some(&format!("setget_device={secret}")),
+        Some(&format!("__Secure-setget_device={secret}")),
     )
     .await;
     assert_eq!(status, 401);
