@@ -62,7 +62,8 @@ pub struct DetectorConfig {
     /// of its own, medium even alone (`HostingNetwork`). Okta: no; tuned: yes.
     pub hosting_is_a_reason: bool,
     /// Whether a sign-in from a browser the member signed in from before (its device id
-    /// among their latest) is the member travelling: a new country, city, network or hosting
+    /// among their latest, learnt from sign-ins without a medium or high alert and from
+    /// alerts marked familiar) is the member travelling: a new country, city, network or hosting
     /// provider is then low at most. Impossible travel stays high (a thief of the browser's
     /// cookies travels too fast), and so do password attacks. Okta: no; tuned: yes.
     pub known_devices: bool,

@@ -7,7 +7,7 @@ use setget_protocol::{AuditEvent, EventKind};
 
 use crate::config::DetectorConfig;
 use crate::geo::network_with;
-use crate::reason::{Detection, Reason};
+use crate::reason::{Detection, Reason, Severity};
 use crate::rules::{self, SignInFacts};
 use crate::state::{DetectorState, SignIn};
 
@@ -134,10 +134,15 @@ impl Detector {
                 device_id: id.to_owned(),
             });
         }
+        let severity = cfg.severity(&reasons);
+        // A browser is the member's once it signed in without a medium or high alert (or an
+        // admin marked one of its alerts familiar): an attacker's, alerted on, stays a
+        // stranger at its next sign-ins.
+        let trusted_browser = device_id.filter(|_| severity.is_none_or(|s| s < Severity::Medium));
         let keep = cfg.kept_sign_ins();
-        history.record(now, [network, carrier], e.asn, device_id, keep);
+        history.record(now, [network, carrier], e.asn, trusted_browser, keep);
 
-        let severity = cfg.severity(&reasons)?;
+        let severity = severity?;
         Some(Detection {
             event_id: e.id.clone(),
             seq: e.seq,

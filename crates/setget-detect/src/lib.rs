@@ -41,7 +41,8 @@
 //!    week before, is the workspace's own (an office, the VPN's egress) and trusted like a
 //!    configured network.
 //! 7. **Known browsers.** A sign-in from a browser the member signed in from before (its
-//!    device id, from the server's device cookie, among their last 16) is the member: a new
+//!    device id, from the server's device cookie, among their last 16 that signed in without
+//!    a medium or high alert or were marked familiar) is the member: a new
 //!    country, city, network or hosting provider is low ([`Reason::KnownDevice`]); impossible
 //!    travel and password attacks are what they were.
 //!

@@ -822,6 +822,15 @@ fn a_known_browser_somewhere_new_is_the_member_travelling() {
     assert!(matches!(d.reasons[0], Reason::ImpossibleTravel { .. }));
     assert_eq!(kinds(&d).last(), Some(&"known_device"));
 
+    // The stranger's browser, alerted on in Paris, is no more ada's than before: somewhere
+    // new again, it is high.
+    let madrid = ("Madrid", "ES", 40.4165, -3.7026);
+    let d = log
+        .sign_in_on(("ada", day(12, 9), "5.6.7.8", madrid, FIREFOX), STRANGER)
+        .expect("an alert");
+    assert_eq!(d.severity, Severity::High, "{d:?}");
+    assert!(!kinds(&d).contains(&"known_device"), "{d:?}");
+
     // The Okta defaults: high, and no word of the browser.
     let mut log = Log::new(DetectorConfig::okta_defaults());
     for d in [0, 2, 4, 6, 8] {
