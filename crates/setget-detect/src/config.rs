@@ -63,8 +63,8 @@ pub struct DetectorConfig {
     pub hosting_is_a_reason: bool,
     /// Whether a sign-in from a browser the member signed in from before (its device id
     /// among their latest, learnt from sign-ins without a medium or high alert and from
-    /// alerts marked familiar) is the member travelling: a new country, city, network or hosting
-    /// provider is then low at most. Impossible travel stays high (a thief of the browser's
+    /// alerts marked familiar) is the member travelling: a new country, city, network or
+    /// hosting provider is then low at most. Impossible travel stays high (a thief of the browser's
     /// cookies travels too fast), and so do password attacks. Okta: no; tuned: yes.
     pub known_devices: bool,
 }
@@ -128,23 +128,6 @@ impl DetectorConfig {
             return None;
         }
         let has = |f: &dyn Fn(&Reason) -> bool| reasons.iter().any(f);
-        let high = has(&|r| {
-            matches!(
-                r,
-                Reason::ImpossibleTravel { .. }
-                    | Reason::NewCountry { .. }
-                    | Reason::PasswordAttackOnMember { .. }
-                    | Reason::PasswordAttackFromIp { .. }
-            )
-        });
-        let new_carrier = has(&|r| match r {
-            Reason::NewNetwork { network } => self.is_carrier_level(network),
-            _ => false,
-        });
-        let new_network = has(&|r| matches!(r, Reason::NewNetwork { .. }));
-        let new_device = has(&|r| matches!(r, Reason::NewDevice { .. }));
-        let new_city = has(&|r| matches!(r, Reason::NewCity { .. }));
-        let hosting = has(&|r| matches!(r, Reason::HostingNetwork { .. }));
         let travel_or_attack = has(&|r| {
             matches!(
                 r,
@@ -157,6 +140,15 @@ impl DetectorConfig {
         if own_browser && !travel_or_attack {
             return Some(Severity::Low);
         }
+        let high = travel_or_attack || has(&|r| matches!(r, Reason::NewCountry { .. }));
+        let new_carrier = has(&|r| match r {
+            Reason::NewNetwork { network } => self.is_carrier_level(network),
+            _ => false,
+        });
+        let new_network = has(&|r| matches!(r, Reason::NewNetwork { .. }));
+        let new_device = has(&|r| matches!(r, Reason::NewDevice { .. }));
+        let new_city = has(&|r| matches!(r, Reason::NewCity { .. }));
+        let hosting = has(&|r| matches!(r, Reason::HostingNetwork { .. }));
         let medium = (new_city && (self.new_city_alone_is_medium || new_carrier || new_device))
             || (new_device && new_network)
             || hosting;

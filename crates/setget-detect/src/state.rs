@@ -188,7 +188,8 @@ pub(crate) struct SharedNetwork {
 }
 
 /// A hash of a member id (or a device id) that never changes (it is saved with the
-/// detector's state): 64-bit FNV-1a. The standard library's hasher promises the same value only within one build.
+/// detector's state): 64-bit FNV-1a. The standard library's hasher promises the same value
+/// only within one build.
 pub(crate) fn member_hash(member: &str) -> u64 {
     member.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
         (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)

@@ -33,11 +33,18 @@ pub const TOKEN_LEN: usize = TOKEN_PREFIX.len() + 43;
 
 /// Returns whether `s` has the shape of a session token (prefix and 43 base64url characters).
 pub fn is_token_shaped(s: &str) -> bool {
-    s.len() == TOKEN_LEN
-        && s.starts_with(TOKEN_PREFIX)
-        && s[TOKEN_PREFIX.len()..]
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    is_secret_shaped(s, TOKEN_PREFIX)
+}
+
+/// Returns whether `s` is `prefix` and 43 base64url characters (32 random bytes): the shape
+/// of a session token and of a device cookie's secret.
+pub fn is_secret_shaped(s: &str, prefix: &str) -> bool {
+    s.strip_prefix(prefix).is_some_and(|rest| {
+        rest.len() == TOKEN_LEN - TOKEN_PREFIX.len()
+            && rest
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    })
 }
 
 /// Name of the cookie that identifies a browser across its sign-ins: a secret (`sgd_` and 43

@@ -10,9 +10,14 @@ use sha2::{Digest as _, Sha256};
 
 /// A fresh random session token.
 pub fn generate() -> String {
+    random_secret(TOKEN_PREFIX)
+}
+
+/// `prefix` and 32 random bytes in base64url.
+fn random_secret(prefix: &str) -> String {
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
-    format!("{TOKEN_PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes))
+    format!("{prefix}{}", URL_SAFE_NO_PAD.encode(bytes))
 }
 
 /// Prefix of a device cookie's secret.
@@ -20,28 +25,21 @@ pub const DEVICE_SECRET_PREFIX: &str = "sgd_";
 
 /// A fresh random device secret, the value of a new device cookie.
 pub fn device_secret() -> String {
-    let mut bytes = [0u8; 32];
-    rand::rng().fill_bytes(&mut bytes);
-    format!("{DEVICE_SECRET_PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes))
+    random_secret(DEVICE_SECRET_PREFIX)
 }
 
 /// Whether `s` has the shape of a device secret: the prefix and 43 base64url characters.
 pub fn is_device_secret_shaped(s: &str) -> bool {
-    s.len() == DEVICE_SECRET_PREFIX.len() + 43
-        && s.starts_with(DEVICE_SECRET_PREFIX)
-        && s[DEVICE_SECRET_PREFIX.len()..]
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    setget_protocol::is_secret_shaped(s, DEVICE_SECRET_PREFIX)
 }
 
 /// The public id of a device secret: `dev_` and the first 16 bytes of its SHA-256 in hex.
 /// Admins see it; nobody can turn it back into a cookie that yields it.
 pub fn device_id(secret: &str) -> String {
     use std::fmt::Write as _;
-    let digest = Sha256::digest(secret.as_bytes());
     let mut id = String::with_capacity(DEVICE_ID_PREFIX.len() + 32);
     id.push_str(DEVICE_ID_PREFIX);
-    for b in &digest[..16] {
+    for b in &digest(secret)[..16] {
         let _ = write!(id, "{b:02x}");
     }
     id

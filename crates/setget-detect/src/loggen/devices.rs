@@ -20,11 +20,9 @@ fn fresh(rng: &mut StdRng) -> String {
     format!("dev_{:032x}", rng.random::<u128>())
 }
 
-/// A generator seeded from `key` (FNV-1a), for draws that must not move the model's others.
-pub(super) fn seeded(key: &str) -> StdRng {
-    StdRng::seed_from_u64(key.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
-    }))
+/// A generator seeded from `key`, for draws that must not move the model's others.
+fn seeded(key: &str) -> StdRng {
+    StdRng::seed_from_u64(crate::state::member_hash(key))
 }
 
 /// One sign-in's device cookies: the one the browser presented (failed sign-ins just before

@@ -50,9 +50,10 @@ async fn sign_in(
     let digest = token::digest(&token);
     // A browser keeps its device cookie; one without (or with a malformed one) gets a new one
     // if it signs in. A failure names the device only when the browser presented one.
-    let presented_id = presented.as_deref().map(token::device_id);
+    let was_presented = presented.is_some();
     let device_secret = presented.unwrap_or_else(token::device_secret);
     let device_id = token::device_id(&device_secret);
+    let presented_id = was_presented.then(|| device_id.clone());
     // Checking the lockout, the password and recording a failure are one step per email:
     // parallel guesses wait their turn, here and on every other server of the database, and
     // the sixth finds the email locked out.
