@@ -201,6 +201,26 @@ pub(crate) async fn get_json(
     answer.json().await.unwrap()
 }
 
+/// Creates the dev workspace `slug` on the dev-mode server at `url`, with an owner and a
+/// member, each `(email, password)`.
+pub(crate) async fn owner_and_member(
+    url: &str,
+    slug: &str,
+    (owner, owner_password): (&str, &str),
+    (member, member_password): (&str, &str),
+) {
+    let created = reqwest::Client::new()
+        .post(format!("{url}/api/_dev/workspaces/"))
+        .json(&json!({"slug": slug, "name": slug, "members": [
+            {"email": owner, "password": owner_password, "role": "owner", "display_name": "O"},
+            {"email": member, "password": member_password, "role": "member", "display_name": "Ada"}
+        ]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+}
+
 pub(crate) fn cookie_token(headers: &reqwest::header::HeaderMap) -> String {
     headers["set-cookie"]
         .to_str()

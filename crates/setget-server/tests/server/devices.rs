@@ -7,7 +7,8 @@ use serde_json::{Value, json};
 
 use setget_server::store::testing::TestCluster;
 
-use crate::binary::{Server, cookie_token, get_json};
+use crate::binary::{Server, cookie_token, get_json, owner_and_member};
+use crate::support::event_from;
 
 const OWNER: &str = "o@devices.test";
 const OWNER_PASSWORD: &str = "pw-devices-owner";
@@ -77,16 +78,8 @@ async fn a_browser_keeps_its_device_id_on_postgres_too() {
 }
 
 async fn a_browser_keeps_its_device_id(url: &str) {
-    let created = reqwest::Client::new()
-        .post(format!("{url}/api/_dev/workspaces/"))
-        .json(&json!({"slug": "devices", "name": "Devices", "members": [
-            {"email": OWNER, "password": OWNER_PASSWORD, "role": "owner", "display_name": "O"},
-            {"email": MEMBER, "password": MEMBER_PASSWORD, "role": "member", "display_name": "Ada"}
-        ]}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(created.status(), 201);
+    let (owner, member) = ((OWNER, OWNER_PASSWORD), (MEMBER, MEMBER_PASSWORD));
+    owner_and_member(url, "devices", owner, member).await;
 
     // A first sign-in: a new device cookie, HttpOnly, Secure, SameSite, sent back only to
     // the sign-in, for 400 days; the session shows its public id.
@@ -164,15 +157,7 @@ async fn a_browser_keeps_its_device_id(url: &str) {
         &owner,
     )
     .await;
-    let of = |event: &str, ip: &str| {
-        log["results"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|e| e["event"] == event && e["ip"] == ip)
-            .cloned()
-            .unwrap_or_else(|| panic!("no {event} from {ip}: {log}"))
-    };
+    let of = |event: &str, ip: &str| event_from(&log, event, ip);
     assert_eq!(
         of("session.signed_in", "203.0.113.1")["device_id"],
         id.as_str()

@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::binary::{Server, cookie_token};
+use crate::binary::{Server, cookie_token, owner_and_member};
 
 const OWNER: &str = "owner@guard.test";
 const OWNER_PASSWORD: &str = "guard-owner-pw";
@@ -24,16 +24,8 @@ async fn guarded_server_on(dir: &std::path::Path, listen: &str) -> (Server, Stri
 /// `server` (in dev mode) with the workspace `guard`, and the URL to reach it at.
 async fn guarded(server: Server) -> (Server, String) {
     let url = server.url.replace("[::]", "127.0.0.1");
-    let created = reqwest::Client::new()
-        .post(format!("{url}/api/_dev/workspaces/"))
-        .json(&json!({"slug": "guard", "name": "Guard", "members": [
-            {"email": OWNER, "password": OWNER_PASSWORD, "role": "owner", "display_name": "O"},
-            {"email": MEMBER, "password": MEMBER_PASSWORD, "role": "member", "display_name": "Ada"}
-        ]}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(created.status(), 201);
+    let (owner, member) = ((OWNER, OWNER_PASSWORD), (MEMBER, MEMBER_PASSWORD));
+    owner_and_member(&url, "guard", owner, member).await;
     (server, url)
 }
 

@@ -13,7 +13,9 @@ use setget_server::geo::FixedGeo;
 use setget_server::{ServerConfig, router};
 use tower::ServiceExt as _;
 
-use crate::support::{Harness, MEMBER, MEMBER_PASSWORD, OWNER, PASSWORD, cookie_token, get_with};
+use crate::support::{
+    Harness, MEMBER, MEMBER_PASSWORD, OWNER, PASSWORD, cookie_token, event_from, get_with,
+};
 
 const FIREFOX_125: &str =
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:125.0) Gecko/20100101 Firefox/125.0";
@@ -460,15 +462,7 @@ async fn sign_ins_and_failures_record_the_autonomous_system_of_their_address() {
             &owner,
         ))
         .await;
-    let of = |event: &str, ip: &str| {
-        log["results"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|e| e["event"] == event && e["ip"] == ip)
-            .cloned()
-            .unwrap_or_else(|| panic!("no {event} from {ip}: {log}"))
-    };
+    let of = |event: &str, ip: &str| event_from(&log, event, ip);
     let signed_in = of("session.signed_in", "1.1.1.1");
     assert_eq!(
         (&signed_in["asn"], &signed_in["as_org"]),

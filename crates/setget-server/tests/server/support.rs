@@ -222,3 +222,14 @@ pub fn cookie_token(headers: &HeaderMap) -> Option<String> {
     let value = cookie.split(';').next()?.strip_prefix("setget_session=")?;
     (!value.is_empty()).then(|| value.to_owned())
 }
+
+/// The event called `event` from `ip` in an audit-log page `log` (the first such).
+pub fn event_from(log: &Value, event: &str, ip: &str) -> Value {
+    log["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["event"] == event && e["ip"] == ip)
+        .cloned()
+        .unwrap_or_else(|| panic!("no {event} from {ip}: {log}"))
+}
