@@ -15,8 +15,8 @@ use setget_core::secret::{KeyringStore, Sensitive};
 use setget_core::sync::SyncOptions;
 use setget_detect::{Detection, Detector, Reason, Severity};
 use setget_e2e::{
-    Browser, NotifyMonitor, ServerProcess, ServerSnapshot, agents, built_binary, snapshot,
-    webdriver,
+    Browser, Fault, FaultProxy, NotifyMonitor, ServerProcess, ServerSnapshot, agents, built_binary,
+    snapshot, webdriver,
 };
 use setget_protocol::{AuditEvent, SessionStatus};
 
@@ -161,37 +161,31 @@ async fn the_detector_flags_the_demo_history_on_three_members_with_active_sessio
     assert!(*km > 1000.0 && *kmh > 1000.0, "{trip:?}");
 }
 
-/// A first sync big enough to load in bulk judges the history beside its index builds,
-/// through a reading connection, instead of page by page: it keeps exactly the alerts the
-/// detector finds on sessions still active, each once.
-#[tokio::test]
-async fn a_first_sync_judging_beside_its_index_builds_keeps_what_the_detector_finds() {
-    let server = ServerProcess::start_demo().unwrap();
-    let home = tempfile::tempdir().unwrap();
+/// An engine signed in to the demo at `url` as its owner, every pull of which loads in bulk,
+/// however small.
+async fn bulk_engine(home: &std::path::Path, url: &str, options: SyncOptions) -> Engine {
     let engine = Engine::new(
         AppDirs {
-            data: home.path().join("data"),
-            config: home.path().join("config"),
+            data: home.join("data"),
+            config: home.join("config"),
         },
         Arc::new(KeyringStore),
         Arc::new(RecordingNotifier::default()),
     )
     .with_sync_options(SyncOptions {
-        // Every pull loads in bulk, however small.
         bulk_rows: 1,
-        ..SyncOptions::default()
+        ..options
     });
     engine
-        .sign_in(
-            &server.url,
-            DEMO_OWNER,
-            Sensitive::new(DEMO_PASSWORD.into()),
-        )
+        .sign_in(url, DEMO_OWNER, Sensitive::new(DEMO_PASSWORD.into()))
         .await
         .unwrap();
-    let synced = engine.sync_once().await.unwrap();
-    // The server's log as synced; the app's own sign-in is its last event and never alerts.
-    let own = engine.status().unwrap().cursors.audit_seq;
+    engine
+}
+
+/// The demo server's log up to `own` (the app's own sign-in) and its sessions, read
+/// through a browser of the owner's.
+async fn truth_up_to(server: &ServerProcess, own: i64) -> ServerSnapshot {
     let ip = "81.2.69.160";
     let token = server
         .browser_sign_in(DEMO_OWNER, DEMO_PASSWORD, agents::CHROME_MAC, ip)
@@ -205,6 +199,21 @@ async fn a_first_sync_judging_beside_its_index_builds_keeps_what_the_detector_fi
     .await
     .unwrap();
     truth.audit.retain(|e| e.seq <= own);
+    truth
+}
+
+/// A first sync big enough to load in bulk judges its pages on a thread of their own, from
+/// memory, instead of on the writer's thread: it keeps exactly the alerts the detector finds
+/// on sessions still active, each once.
+#[tokio::test]
+async fn a_first_sync_judging_its_pages_apart_keeps_what_the_detector_finds() {
+    let server = ServerProcess::start_demo().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let engine = bulk_engine(home.path(), &server.url, SyncOptions::default()).await;
+    let synced = engine.sync_once().await.unwrap();
+    // The server's log as synced; the app's own sign-in is its last event and never alerts.
+    let own = engine.status().unwrap().cursors.audit_seq;
+    let truth = truth_up_to(&server, own).await;
     assert!(truth.audit.len() > 1_000, "{}", truth.audit.len());
     assert_eq!(synced.audit_events, truth.audit.len() as u64);
 
@@ -237,6 +246,69 @@ async fn a_first_sync_judging_beside_its_index_builds_keeps_what_the_detector_fi
         .map(|a| a.event_id)
         .collect();
     assert_eq!(again.len(), 3, "{again:?}");
+}
+
+/// A bulk first sync cut off midway (its connection reset while a page is on its way)
+/// keeps the alerts of the pages it stored and judged, moves the judged point to them, and
+/// the next sync judges the rest: in the end exactly the alerts the detector finds, each once.
+#[tokio::test]
+async fn a_first_sync_cut_off_midway_keeps_what_it_judged_and_the_next_judges_the_rest() {
+    let server = ServerProcess::start_demo().unwrap();
+    let proxy = FaultProxy::start(&server.url).unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let pages_of_100 = SyncOptions {
+        page_size: 100,
+        ..SyncOptions::default()
+    };
+    let engine = bulk_engine(home.path(), &proxy.url, pages_of_100).await;
+    proxy.hold("GET /api/workspaces/acme/audit-logs/?after=600&");
+    // Cut once the pages before the held one are stored (a reset also ends the answers
+    // still on their way).
+    let stored = || {
+        engine
+            .with_cache(|c| Ok(c.cursors()?.audit_seq))
+            .unwrap_or(0)
+    };
+    let cut = async {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while proxy.holding() == 0 || stored() < 600 {
+            assert!(
+                Instant::now() < deadline,
+                "the pages before 600 were not stored"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        proxy.set(Fault::Reset);
+    };
+    let (first, ()) = tokio::join!(engine.sync_once(), cut);
+    assert!(first.is_err(), "{first:?}");
+    proxy.release();
+    proxy.set(Fault::None);
+    let (stored, judged_to) = engine
+        .with_cache(|c| Ok((c.cursors()?.audit_seq, c.detect_cursor()?)))
+        .unwrap();
+    assert_eq!(stored, 600);
+    assert_eq!(judged_to, Some(600));
+
+    engine.sync_once().await.unwrap();
+    let own = engine.status().unwrap().cursors.audit_seq;
+    let truth = truth_up_to(&server, own).await;
+    // The app signed in once: its own sign-in is the log's last event here too.
+    let (_, kept) = judged(&truth, Some(own));
+    let mut expected: Vec<(String, Severity)> = kept
+        .iter()
+        .map(|(d, e)| (e.id.clone(), d.severity))
+        .collect();
+    let mut found: Vec<(String, Severity)> = engine
+        .alerts(&AlertFilter::default())
+        .unwrap()
+        .into_iter()
+        .map(|a| (a.event_id, a.severity))
+        .collect();
+    expected.sort_by(|a, b| a.0.cmp(&b.0));
+    found.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(found.len(), 3, "{found:#?}");
+    assert_eq!(found, expected);
 }
 
 /// The number in front of a figure ("3 new alerts").

@@ -20,7 +20,7 @@ use setget_detect::{Detector, DetectorState};
 use setget_protocol::AuditEvent;
 
 use crate::alerts::{Alert, NewAlert};
-use crate::cache::Cache;
+use crate::cache::{Cache, Readers};
 use crate::error::Result;
 
 /// The format of the saved detector state; a state saved in another format is ignored and
@@ -33,8 +33,8 @@ const SAVE_AFTER: Duration = Duration::minutes(10);
 /// Events read from the cache per step when the detector catches up with the log.
 const CHUNK: u32 = 20_000;
 
-/// Events read per step when judging apart from the writer ([`Judging::observe_from`]): as
-/// few as a page, so that judging beside the index builds holds little memory.
+/// Events read back per step when judging apart from the writer
+/// ([`Judging::observe_stored`]): as few as a page, so that it holds little memory.
 const APART_CHUNK: u32 = 1_000;
 
 /// Where a chunk read `chunk` events at a time ends: at its last event when it is full
@@ -76,45 +76,80 @@ fn observe(
 pub struct Judging {
     fed: Fed,
     from: Option<i64>,
-    to: i64,
+    /// The last event judged.
+    at: i64,
     history_until: i64,
     own_session: Option<String>,
+    /// Alerts raised, not yet stored.
+    new: Vec<NewAlert>,
 }
 
 impl Judging {
-    /// Feeds the unjudged events to the detector, read chunk by chunk through `reader` (a
-    /// reading connection to the same cache), until the end of the part, or once `stop` is
-    /// set or `max_alerts` alerts wait to be stored: what is left is judged as usual
-    /// ([`Judge::process`]) after [`Judge::record`].
-    pub fn observe_from(
-        mut self,
+    /// Feeds the stored events up to `upto` not judged yet to the detector, read chunk by
+    /// chunk through `reader` (a reading connection to the same cache), until `max_alerts`
+    /// alerts wait to be stored.
+    pub fn observe_stored(
+        &mut self,
         reader: &Cache,
+        upto: i64,
         now: DateTime<Utc>,
-        stop: &std::sync::atomic::AtomicBool,
         max_alerts: usize,
-    ) -> Result<Judged> {
-        let mut new = Vec::new();
-        let mut at = self.fed.seq;
-        while at < self.to
-            && new.len() < max_alerts
-            && !stop.load(std::sync::atomic::Ordering::Relaxed)
-        {
-            let events = reader.detection_events(at, self.to, APART_CHUNK)?;
-            new.extend(observe(
+    ) -> Result<()> {
+        while self.at < upto && self.new.len() < max_alerts {
+            let events = reader.detection_events(self.at, upto, APART_CHUNK)?;
+            self.new.extend(observe(
                 &mut self.fed.detector,
                 self.own_session.as_deref(),
                 events.iter().collect(),
                 self.history_until,
                 now,
             ));
-            at = chunk_end(&events, self.to, APART_CHUNK);
+            self.at = chunk_end(&events, upto, APART_CHUNK);
         }
-        Ok(Judged {
+        Ok(())
+    }
+
+    /// Feeds the events of a page of the log just stored (`first..=last`; `page` holds
+    /// them, or at least those the detector reads, in `seq` order) from memory, the
+    /// stored events before it not judged yet read through `reader` first. Says whether
+    /// it goes on: once `max_alerts` alerts wait to be stored it stops, and what is left is
+    /// judged as usual ([`Judge::process`]) after [`Judge::record`].
+    pub fn observe_page(
+        &mut self,
+        readers: &Readers,
+        page: &[AuditEvent],
+        (first, last): (i64, i64),
+        now: DateTime<Utc>,
+        max_alerts: usize,
+    ) -> Result<bool> {
+        if self.at < first - 1 {
+            readers.read(|r| self.observe_stored(r, first - 1, now, max_alerts))?;
+        }
+        if self.at < first - 1 || self.new.len() >= max_alerts {
+            return Ok(false);
+        }
+        let at = self.at;
+        self.new.extend(observe(
+            &mut self.fed.detector,
+            self.own_session.as_deref(),
+            page.iter()
+                .filter(|e| e.seq > at && e.seq <= last)
+                .collect(),
+            self.history_until,
+            now,
+        ));
+        self.at = last.max(at);
+        Ok(self.new.len() < max_alerts)
+    }
+
+    /// What was judged, to record.
+    pub fn judged(self) -> Judged {
+        Judged {
             fed: self.fed,
-            new,
+            new: self.new,
             from: self.from,
-            to: at,
-        })
+            to: self.at,
+        }
     }
 }
 
@@ -317,11 +352,12 @@ impl Judge {
     }
 
     /// Takes the detector out, caught up with the judged part of the log, to judge the
-    /// rest apart from the cache's writer ([`Judging::observe_from`], through a reading
+    /// rest apart from the cache's writer ([`Judging::observe_page`], from the pages of a
+    /// pull in memory, and [`Judging::observe_stored`], read back through a reading
     /// connection) while the writer does other work; [`Judge::record`] then stores the
     /// alerts and puts the detector back. None when everything stored is judged.
     pub fn take(&self, cache: &mut Cache) -> Result<Option<Judging>> {
-        let Some((judged, end, history_until)) = Self::pending(cache)? else {
+        let Some((judged, _, history_until)) = Self::pending(cache)? else {
             return Ok(None);
         };
         let mut guard = lock(&self.fed);
@@ -332,11 +368,12 @@ impl Judge {
             return Ok(None);
         };
         Ok(Some(Judging {
+            at: fed.seq,
             fed,
             from: judged,
-            to: end,
             history_until,
             own_session: self.own_session.clone(),
+            new: Vec::new(),
         }))
     }
 
@@ -408,7 +445,7 @@ mod tests {
     use crate::test_support::location;
     use chrono::{Duration, TimeZone as _};
     use setget_detect::{Reason, Severity};
-    use setget_protocol::{AuthMethod, EndReason, Session, SessionStatus};
+    use setget_protocol::{AuthMethod, EndReason, EventKind, Session, SessionStatus};
 
     const LONDON: (&str, &str, f64, f64, &str) = ("London", "GB", 51.5085, -0.1257, "81.2.69.160");
     const PARIS: (&str, &str, f64, f64, &str) = ("Paris", "FR", 48.8534, 2.3488, "203.0.113.7");
@@ -800,8 +837,18 @@ mod tests {
         (cache, reader, judge)
     }
 
-    fn go_on() -> std::sync::atomic::AtomicBool {
-        std::sync::atomic::AtomicBool::new(false)
+    /// What `judging` judged once it read the stored events up to `upto` back.
+    fn judged_up_to(
+        mut judging: Judging,
+        reader: &Cache,
+        upto: i64,
+        now: DateTime<Utc>,
+        max_alerts: usize,
+    ) -> Judged {
+        judging
+            .observe_stored(reader, upto, now, max_alerts)
+            .unwrap();
+        judging.judged()
     }
 
     #[test]
@@ -812,9 +859,7 @@ mod tests {
         let judging = judge.take(&mut cache).unwrap().expect("two to judge");
         assert!(!judge.holds_detector());
         // Nothing is recorded while they are judged: the judged point has not moved.
-        let judged = judging
-            .observe_from(&reader, day(9), &go_on(), usize::MAX)
-            .unwrap();
+        let judged = judged_up_to(judging, &reader, 8, day(9), usize::MAX);
         assert_eq!(cache.detect_cursor().unwrap(), Some(6));
         let raised = judge.record(&mut cache, judged).unwrap();
         assert_eq!(ids(&raised), ["ev7", "ev8"]);
@@ -844,22 +889,19 @@ mod tests {
     }
 
     #[test]
-    fn judging_apart_stops_when_told_or_at_its_alert_limit_and_a_pass_judges_the_rest() {
+    fn judging_apart_stops_at_its_alert_limit_and_a_pass_judges_the_rest() {
         let tmp = tempfile::tempdir().unwrap();
         let (mut cache, reader, judge) = paris_and_tokyo_unjudged(tmp.path());
-        // Told to stop before it began: nothing judged, the point where it was.
-        let stopped = std::sync::atomic::AtomicBool::new(true);
+        // Nothing read: nothing judged, the point where it was.
         let judging = judge.take(&mut cache).unwrap().unwrap();
-        let judged = judging
-            .observe_from(&reader, day(9), &stopped, usize::MAX)
-            .unwrap();
+        let judged = judged_up_to(judging, &reader, 8, day(9), 0);
         assert!(judge.record(&mut cache, judged).unwrap().is_empty());
         assert_eq!(cache.detect_cursor().unwrap(), Some(6));
         assert!(judge.holds_detector());
         // At its limit (one alert) after the first chunk: stopped there. The chunk holds
         // both events here, so both are judged.
         let judging = judge.take(&mut cache).unwrap().unwrap();
-        let judged = judging.observe_from(&reader, day(9), &go_on(), 1).unwrap();
+        let judged = judged_up_to(judging, &reader, 8, day(9), 1);
         assert_eq!(
             ids(&judge.record(&mut cache, judged).unwrap()),
             ["ev7", "ev8"]
@@ -875,13 +917,95 @@ mod tests {
             SessionStatus::Active,
         );
         let judging = judge.take(&mut cache).unwrap().unwrap();
-        let judged = judging.observe_from(&reader, day(10), &stopped, 1).unwrap();
+        let judged = judged_up_to(judging, &reader, 9, day(10), 0);
         assert!(judge.record(&mut cache, judged).unwrap().is_empty());
         assert_eq!(
             ids(&judge.process(&mut cache, day(10), &[]).unwrap()),
             ["ev9"]
         );
         assert!(judge.process(&mut cache, day(10), &[]).unwrap().is_empty());
+    }
+
+    /// A cache holding ada's baseline, judged, and readers of it.
+    fn learnt_with_readers(dir: &std::path::Path) -> (Cache, Readers, Judge) {
+        let key = CacheKey::generate();
+        let path = dir.join("c.db");
+        let mut cache = Cache::open(&path, &key).unwrap();
+        store(&mut cache, &baseline(), SessionStatus::Active);
+        let judge = Judge::new();
+        judge.process(&mut cache, day(7), &[]).unwrap();
+        (cache, Readers::new(&path, key), judge)
+    }
+
+    #[test]
+    fn pages_judged_from_memory_read_back_only_what_was_stored_before_them() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut cache, readers, judge) = learnt_with_readers(tmp.path());
+        // Paris was stored, not judged, before the pull began: it is read back.
+        store_one(
+            &mut cache,
+            &sign_in(7, day(8), PARIS),
+            SessionStatus::Active,
+        );
+        let mut judging = judge.take(&mut cache).unwrap().unwrap();
+        // The pull's first page: Tokyo, judged from memory.
+        let tokyo = sign_in(8, day(9), TOKYO);
+        store_one(&mut cache, &tokyo, SessionStatus::Active);
+        let page = [tokyo];
+        assert!(
+            judging
+                .observe_page(&readers, &page, (8, 8), day(9), usize::MAX)
+                .unwrap()
+        );
+        // A page of events the detector does not read (handed over without them): judged.
+        let mut out = sign_in(9, day(9), TOKYO);
+        out.event = EventKind::SignedOut;
+        store_one(&mut cache, &out, SessionStatus::Active);
+        assert!(
+            judging
+                .observe_page(&readers, &[], (9, 9), day(9), usize::MAX)
+                .unwrap()
+        );
+        // Nothing recorded meanwhile.
+        assert_eq!(cache.detect_cursor().unwrap(), Some(6));
+        let judged = judging.judged();
+        assert_eq!(judged.upto(), 9);
+        let raised = judge.record(&mut cache, judged).unwrap();
+        assert_eq!(ids(&raised), ["ev7", "ev8"]);
+        assert_eq!(cache.detect_cursor().unwrap(), Some(9));
+        assert!(judge.holds_detector());
+        assert!(judge.process(&mut cache, day(10), &[]).unwrap().is_empty());
+    }
+
+    #[test]
+    fn pages_judged_from_memory_stop_at_their_alert_limit_and_a_pass_judges_the_rest() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut cache, readers, judge) = learnt_with_readers(tmp.path());
+        let paris = sign_in(7, day(8), PARIS);
+        store_one(&mut cache, &paris, SessionStatus::Active);
+        let mut judging = judge.take(&mut cache).unwrap().unwrap();
+        // One alert allowed: Paris raises it, and judging stops there.
+        assert!(
+            !judging
+                .observe_page(&readers, &[paris], (7, 7), day(8), 1)
+                .unwrap()
+        );
+        let tokyo = sign_in(8, day(9), TOKYO);
+        store_one(&mut cache, &tokyo, SessionStatus::Active);
+        assert!(
+            !judging
+                .observe_page(&readers, &[tokyo], (8, 8), day(9), 1)
+                .unwrap()
+        );
+        let judged = judging.judged();
+        assert_eq!(judged.upto(), 7);
+        assert_eq!(ids(&judge.record(&mut cache, judged).unwrap()), ["ev7"]);
+        // The usual pass judges Tokyo, once.
+        assert_eq!(
+            ids(&judge.process(&mut cache, day(9), &[]).unwrap()),
+            ["ev8"]
+        );
+        assert!(judge.process(&mut cache, day(9), &[]).unwrap().is_empty());
     }
 
     #[test]
@@ -899,9 +1023,7 @@ mod tests {
                 .unwrap()
                 .is_empty()
         );
-        let judged = judging
-            .observe_from(&reader, day(9), &go_on(), usize::MAX)
-            .unwrap();
+        let judged = judged_up_to(judging, &reader, 8, day(9), usize::MAX);
         assert!(judge.record(&mut cache, judged).unwrap().is_empty());
         assert_eq!(cache.detect_cursor().unwrap(), Some(8));
         assert_eq!(cache.alerts(&AlertFilter::default()).unwrap().len(), 2);

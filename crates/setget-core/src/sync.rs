@@ -72,7 +72,8 @@ pub struct SyncOptions {
     pub verify_log: bool,
     /// A pull with at least this many rows to fetch loads without the table's secondary
     /// indexes and builds them at the end (several times faster for a first sync), judging
-    /// the log's events beside the index builds rather than page by page.
+    /// the log's pages on a thread of their own while the writer stores the next ones
+    /// (when the sync has reading connections) rather than on the writer's thread.
     pub bulk_rows: u64,
 }
 
@@ -197,8 +198,8 @@ pub struct Syncer {
     alarms: Option<Arc<Dispatcher>>,
     /// How long the event stream's checkpoints took to verify (see [`VerifyTimes`]).
     verify_times: Option<Arc<VerifyTimes>>,
-    /// Reading connections to the cache: a first sync judges its history through one while
-    /// the writer builds the log's indexes.
+    /// Reading connections to the cache: a bulk pull judges its pages apart from the
+    /// writer, and reads back through one any events stored before them not judged yet.
     readers: Option<Arc<Readers>>,
 }
 
@@ -283,8 +284,8 @@ impl Syncer {
         self
     }
 
-    /// The same sync, judging a big pull's events through `readers` while the writer
-    /// builds the indexes (without them, as each page is stored).
+    /// The same sync, judging a big pull's pages on a thread of their own (with `readers`
+    /// for the events stored before them); without them, on the writer's thread.
     pub(crate) fn reading(mut self, readers: Arc<Readers>) -> Self {
         self.readers = Some(readers);
         self

@@ -2,8 +2,9 @@
 //! page by page, each page applied with its cursor.
 
 use super::*;
+use crate::judge::{Judged, Judging};
 
-/// Alerts a judgement beside the index builds holds in memory at most (about 1 KB each)
+/// Alerts the judging of a bulk pull's pages holds in memory at most (about 1 KB each)
 /// before it stops and leaves the rest to the usual pass.
 const MAX_PENDING_ALERTS: usize = 20_000;
 
@@ -44,6 +45,125 @@ struct PullTimes {
     judged: Duration,
     /// Handing them to the writer's thread and back (and waiting for the cache's lock).
     handed: Duration,
+}
+
+/// A big pull's pages judged on a thread of their own as they are stored, from the rows in
+/// memory, while the writer stores the next page: nothing is read back, and the index
+/// builds after the pull run alone.
+struct PageJudge {
+    pages: mpsc::Sender<(Vec<AuditEvent>, (i64, i64))>,
+    done: tokio::task::JoinHandle<Result<Judged>>,
+}
+
+impl PageJudge {
+    /// Judges the pages sent to it with `judging` (taken out of the judge once the first
+    /// page was stored), reading through `readers` any stored events before them.
+    fn start(mut judging: Judging, readers: Arc<Readers>, now: DateTime<Utc>) -> Self {
+        let (pages, mut received) = mpsc::channel::<(Vec<AuditEvent>, (i64, i64))>(AHEAD);
+        let done = tokio::task::spawn_blocking(move || {
+            let mut going = true;
+            while let Some((mut page, range)) = received.blocking_recv() {
+                if going {
+                    page.retain(|e| {
+                        matches!(e.event, EventKind::SignedIn | EventKind::SignInFailed)
+                    });
+                    going =
+                        judging.observe_page(&readers, &page, range, now, MAX_PENDING_ALERTS)?;
+                }
+            }
+            Ok(judging.judged())
+        });
+        Self { pages, done }
+    }
+
+    /// Hands over a page just stored (all its events, `seq` from first to last).
+    async fn judge(&self, page: Vec<AuditEvent>) {
+        let (Some(first), Some(last)) = (page.first(), page.last()) else {
+            return;
+        };
+        let range = (first.seq, last.seq);
+        // A judging that failed has stopped receiving; the usual pass judges the rest.
+        let _ = self.pages.send((page, range)).await;
+    }
+
+    /// What was judged, once the pages sent are.
+    async fn finish(self) -> Result<Judged> {
+        drop(self.pages);
+        self.done.await.map_err(|e| {
+            CoreError::new(
+                ErrorKind::Internal,
+                format!("judging the pages failed: {e}"),
+            )
+        })?
+    }
+}
+
+/// A page of the audit log ready to store: its events, their leaves in the log's tree
+/// (when it is verified), and the member ids no earlier page named.
+struct Staged {
+    rows: Vec<AuditEvent>,
+    leaves: Option<Vec<setget_tlog::Hash>>,
+    unseen: Vec<String>,
+}
+
+/// Pages stored in one hand-over to the writer ([`write_pages`]).
+#[derive(Default)]
+struct Written {
+    /// Each page's events and what storing them did, up to the first that was not stored.
+    pages: Vec<(Vec<AuditEvent>, AuditApplied)>,
+    /// Whether a page named a member the cache does not know.
+    unknown: bool,
+    /// The alerts of the pages judged as they were stored.
+    alerts: Vec<Alert>,
+    /// The detector, taken out of the judge after the first page, to judge the pages apart.
+    taken: Option<Judging>,
+    stored: Duration,
+    judged: Duration,
+}
+
+/// Stores `pages` in turn, each with its cursor, stopping at one that does not follow the
+/// log (a gap); judges each as it is stored when `judge_each`, else takes the detector out
+/// after the first when `take`.
+fn write_pages(
+    c: &mut Cache,
+    judge: &Judge,
+    pages: Vec<Staged>,
+    now: DateTime<Utc>,
+    judge_each: bool,
+    take: bool,
+) -> Result<Written> {
+    let mut written = Written::default();
+    for Staged {
+        rows,
+        leaves,
+        unseen,
+    } in pages
+    {
+        let started = std::time::Instant::now();
+        for id in &unseen {
+            written.unknown = written.unknown || !c.has_member(id)?;
+        }
+        let tree = match &leaves {
+            Some(leaves) => Tree::Leaves(leaves),
+            None => Tree::Skip,
+        };
+        let outcome = c.apply_audit_with_tree(&rows, tree)?;
+        written.stored += started.elapsed();
+        let applied = matches!(outcome, AuditApplied::Applied { .. });
+        if applied && judge_each {
+            // Judged while the next page is on its way, from the rows in memory.
+            let judging = std::time::Instant::now();
+            written.alerts.extend(judge.process(c, now, &rows)?);
+            written.judged += judging.elapsed();
+        } else if applied && take && written.taken.is_none() {
+            written.taken = judge.take(c)?;
+        }
+        written.pages.push((rows, outcome));
+        if !applied {
+            break;
+        }
+    }
+    Ok(written)
 }
 
 impl Syncer {
@@ -119,53 +239,20 @@ impl Syncer {
         Ok(true)
     }
 
-    /// The reading connections an audit pull judges through beside its index builds: a bulk
-    /// load's, when the sync has them; None when it judges page by page.
-    fn judged_beside_indexes(&self, bulk: bool) -> Option<&Arc<Readers>> {
-        self.readers.as_ref().filter(|_| bulk)
-    }
-
-    /// Builds the log's indexes after a bulk load (whether it finished or failed) and,
-    /// meanwhile, judges the events it stored through a reading connection: the detector
-    /// runs beside the index builds, which leave a core idle, rather than between the
-    /// pages, which keep the writer busy. Judging stops when the indexes are built or once
-    /// [`MAX_PENDING_ALERTS`] wait to be stored; the usual pass judges what is left.
-    async fn index_and_judge(&self, readers: &Arc<Readers>) -> Result<()> {
+    /// Stores the alerts of the pages judged on their own thread and puts the detector back.
+    async fn record_judged(&self, judge: PageJudge) -> Result<()> {
         let started = std::time::Instant::now();
-        let judge = Arc::clone(&self.judge);
-        let judging = self.db(move |c| judge.take(c)).await?;
-        let stop = Arc::new(AtomicBool::new(false));
-        let observed = judging.map(|judging| {
-            let (readers, stop) = (Arc::clone(readers), Arc::clone(&stop));
-            let now = self.clock.now();
-            tokio::task::spawn_blocking(move || {
-                readers.read(|r| judging.observe_from(r, now, &stop, MAX_PENDING_ALERTS))
-            })
-        });
-        let built = self.db(|c| c.ensure_indexes()).await;
-        let indexed = started.elapsed();
-        stop.store(true, Ordering::Relaxed);
-        let mut upto = None;
-        if let Some(observed) = observed {
-            match observed.await {
-                Ok(Ok(judged)) => {
-                    upto = Some(judged.upto());
-                    let judge = Arc::clone(&self.judge);
-                    let alerts = self.db(move |c| judge.record(c, judged)).await?;
-                    self.notify(alerts).await;
-                }
-                // The detector taken out is lost: the next pass rebuilds it from the cache.
-                Ok(Err(e)) => tracing::info!(error = %e, "judging beside the index builds failed"),
-                Err(e) => tracing::info!(error = %e, "judging beside the index builds failed"),
+        match judge.finish().await {
+            Ok(judged) => {
+                let upto = judged.upto();
+                let judge = Arc::clone(&self.judge);
+                let alerts = self.db(move |c| judge.record(c, judged)).await?;
+                tracing::debug!(ms = started.elapsed().as_millis(), upto, "pages judged");
+                self.notify(alerts).await;
             }
+            // The detector taken out is lost: the next pass rebuilds it from the cache.
+            Err(e) => tracing::info!(error = %e, "judging the pages failed"),
         }
-        built?;
-        tracing::debug!(
-            ms = indexed.as_millis(),
-            judged_ms = started.elapsed().as_millis(),
-            ?upto,
-            "indexes built, history judged beside them"
-        );
         Ok(())
     }
 
@@ -261,13 +348,16 @@ impl Syncer {
         }
         let mut bulk = false;
         let mut implied = Implied::default();
+        let mut pages_judged = None;
         let result = self
-            .pull_audit_inner(progress, &mut bulk, &mut implied)
+            .pull_audit_inner(progress, &mut bulk, &mut implied, &mut pages_judged)
             .await;
-        match self.judged_beside_indexes(bulk) {
-            Some(readers) => self.index_and_judge(readers).await?,
-            None => self.after_bulk(bulk).await?,
-        }
+        let recorded = match pages_judged {
+            Some(judge) => self.record_judged(judge).await,
+            None => Ok(()),
+        };
+        self.after_bulk(bulk).await?;
+        recorded?;
         let applied = result?;
         if implied.unknown_member {
             self.members_dirty.store(true, Ordering::SeqCst);
@@ -279,11 +369,12 @@ impl Syncer {
         Ok(applied)
     }
 
-    pub(super) async fn pull_audit_inner(
+    async fn pull_audit_inner(
         &self,
         progress: &Progress,
         bulk: &mut bool,
         implied: &mut Implied,
+        pages_judged: &mut Option<PageJudge>,
     ) -> Result<u64> {
         let from = self.db(|c| c.cursors()).await?.audit_seq;
         let cred = Arc::clone(&self.cred);
@@ -322,79 +413,103 @@ impl Syncer {
         );
         let mut applied = 0;
         let mut first = true;
-        // Judged page by page, unless a big pull is judged beside its index builds.
-        let mut judge_pages = true;
+        // A big pull's pages are judged on a thread of their own (the detector taken out
+        // once the first page is stored); otherwise each page as it is stored.
+        let mut apart = false;
         // Where the pull's time goes (logged at debug): waiting for pages, storing, judging.
         let mut times = PullTimes::default();
         let started = std::time::Instant::now();
         let mut waiting = started;
         while let Some(page) = pages.recv().await {
             times.waited += waiting.elapsed();
-            let page = page?;
-            if first {
+            // The pages fetched meanwhile go to the writer with it, in one hand-over.
+            let mut fetched = Vec::with_capacity(AHEAD);
+            let mut failure = None;
+            let mut next = Some(page);
+            while let Some(page) = next.take() {
+                match page {
+                    Ok(page) => fetched.push(page),
+                    Err(e) => {
+                        failure = Some(e);
+                        break;
+                    }
+                }
+                if fetched.len() < AHEAD {
+                    next = pages.try_recv().ok();
+                }
+            }
+            if first && let Some(page) = fetched.first() {
                 first = false;
                 *bulk = self
                     .start_pull(progress, page.total, "audit_events")
                     .await?;
-                judge_pages = self.judged_beside_indexes(*bulk).is_none();
+                apart = *bulk && self.readers.is_some();
                 // On a cache never judged, everything up to here is the workspace's history.
                 let until = from.saturating_add(i64::try_from(page.total).unwrap_or(i64::MAX));
                 self.db(move |c| c.start_history(until)).await?;
             }
-            let (rows, leaves): (Vec<AuditEvent>, Vec<Option<setget_tlog::Hash>>) =
-                page.results.into_iter().unzip();
-            let leaves: Option<Vec<setget_tlog::Hash>> = leaves.into_iter().collect();
-            let n = rows.len() as u64;
-            implied.policy |= rows.iter().any(|e| e.event == EventKind::PolicyUpdated);
-            let unseen = first_seen(
-                &mut implied.checked,
-                rows.iter().filter_map(|e| e.member_id.as_ref()),
-            );
+            let mut staged = Vec::with_capacity(fetched.len());
+            for page in fetched {
+                let (rows, leaves): (Vec<AuditEvent>, Vec<Option<setget_tlog::Hash>>) =
+                    page.results.into_iter().unzip();
+                implied.policy |= rows.iter().any(|e| e.event == EventKind::PolicyUpdated);
+                let unseen = first_seen(
+                    &mut implied.checked,
+                    rows.iter().filter_map(|e| e.member_id.as_ref()),
+                );
+                staged.push(Staged {
+                    rows,
+                    leaves: leaves.into_iter().collect(),
+                    unseen,
+                });
+            }
             let judge = Arc::clone(&self.judge);
             let now = self.clock.now();
+            let take = apart && pages_judged.is_none();
             let called = std::time::Instant::now();
-            let (outcome, unknown, alerts, stored, judged) = self
-                .db(move |c| {
-                    let started = std::time::Instant::now();
-                    let mut unknown = false;
-                    for id in &unseen {
-                        unknown = unknown || !c.has_member(id)?;
-                    }
-                    let tree = match &leaves {
-                        Some(leaves) => Tree::Leaves(leaves),
-                        None => Tree::Skip,
-                    };
-                    let outcome = c.apply_audit_with_tree(&rows, tree)?;
-                    let stored = started.elapsed();
-                    // Judged while the next page is on its way, from the rows in memory.
-                    let alerts = match outcome {
-                        AuditApplied::Applied { .. } if judge_pages => {
-                            judge.process(c, now, &rows)?
-                        }
-                        AuditApplied::Applied { .. } | AuditApplied::Gap { .. } => Vec::new(),
-                    };
-                    Ok((outcome, unknown, alerts, stored, started.elapsed() - stored))
-                })
+            let written = self
+                .db(move |c| write_pages(c, &judge, staged, now, !apart, take))
                 .await?;
-            times.stored += stored;
-            times.judged += judged;
-            times.handed += called.elapsed().saturating_sub(stored + judged);
-            self.notify(alerts).await;
-            implied.unknown_member |= unknown;
-            match outcome {
-                AuditApplied::Applied { inserted, .. } => applied += inserted,
-                AuditApplied::Gap { expected, found } => {
-                    return Err(CoreError::new(
-                        ErrorKind::Protocol,
-                        format!(
-                            "the server's audit log jumped from {expected} to {found}; \
-                             refetching"
-                        ),
-                    ));
+            times.stored += written.stored;
+            times.judged += written.judged;
+            times.handed += called
+                .elapsed()
+                .saturating_sub(written.stored + written.judged);
+            if let (Some(judging), Some(readers)) = (written.taken, &self.readers) {
+                *pages_judged = Some(PageJudge::start(
+                    judging,
+                    Arc::clone(readers),
+                    self.clock.now(),
+                ));
+            }
+            self.notify(written.alerts).await;
+            implied.unknown_member |= written.unknown;
+            for (rows, outcome) in written.pages {
+                match outcome {
+                    AuditApplied::Applied { inserted, .. } => {
+                        applied += inserted;
+                        progress
+                            .done
+                            .fetch_add(rows.len() as u64, Ordering::Relaxed);
+                        if let Some(judge) = pages_judged {
+                            judge.judge(rows).await;
+                        }
+                    }
+                    AuditApplied::Gap { expected, found } => {
+                        return Err(CoreError::new(
+                            ErrorKind::Protocol,
+                            format!(
+                                "the server's audit log jumped from {expected} to {found}; \
+                                 refetching"
+                            ),
+                        ));
+                    }
                 }
             }
-            progress.done.fetch_add(n, Ordering::Relaxed);
             self.report(progress);
+            if let Some(e) = failure {
+                return Err(e);
+            }
             waiting = std::time::Instant::now();
         }
         tracing::debug!(
