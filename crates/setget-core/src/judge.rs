@@ -14,6 +14,7 @@
 //! notification rather than one each.
 
 use std::sync::Mutex;
+use std::sync::atomic::Ordering;
 
 use chrono::{DateTime, Duration, Utc};
 use setget_detect::{Detector, DetectorState};
@@ -71,10 +72,12 @@ fn observe(
 }
 
 /// The log's unjudged part to judge apart from the cache's writer ([`Judge::take`]): the
-/// detector, taken out of the judge, and where that part lies in the log.
+/// detector, taken out of the judge, the judged point it starts from and how far it got.
 #[derive(Debug)]
 pub struct Judging {
     fed: Fed,
+    /// The judge's generation when the detector was taken out (see [`Judge::record`]).
+    generation: u64,
     from: Option<i64>,
     /// The last event judged.
     at: i64,
@@ -146,6 +149,7 @@ impl Judging {
     pub fn judged(self) -> Judged {
         Judged {
             fed: self.fed,
+            generation: self.generation,
             new: self.new,
             from: self.from,
             to: self.at,
@@ -157,6 +161,7 @@ impl Judging {
 #[derive(Debug)]
 pub struct Judged {
     fed: Fed,
+    generation: u64,
     new: Vec<NewAlert>,
     from: Option<i64>,
     to: i64,
@@ -184,6 +189,10 @@ pub struct Judge {
     fed: Mutex<Option<Fed>>,
     /// The app's own session: its sign-in joins the baseline but never alerts.
     own_session: Option<String>,
+    /// Moves (under `fed`'s lock) when what the detector knows changes while it may be out
+    /// of the judge (trusted places, a familiar mark): a detector taken out before is then
+    /// not put back.
+    generation: std::sync::atomic::AtomicU64,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -204,7 +213,9 @@ impl Judge {
     /// Forgets the in-memory baselines (after the trusted places changed): the next pass
     /// rebuilds them from the cache with the new configuration.
     pub fn reset(&self) {
-        *lock(&self.fed) = None;
+        let mut guard = lock(&self.fed);
+        *guard = None;
+        self.generation.fetch_add(1, Ordering::SeqCst);
     }
 
     /// The detector, caught up with the judged part of the log (`..=judged`): from memory,
@@ -370,6 +381,7 @@ impl Judge {
         Ok(Some(Judging {
             at: fed.seq,
             fed,
+            generation: self.generation.load(Ordering::SeqCst),
             from: judged,
             history_until,
             own_session: self.own_session.clone(),
@@ -379,10 +391,12 @@ impl Judge {
 
     /// Stores the alerts of events judged apart and moves the judged point to the last of
     /// them; the detector goes back in unless another process judged them first (then none
-    /// is stored).
+    /// is stored), or the trusted places changed or an alert was marked familiar meanwhile
+    /// (then the next pass rebuilds it from the cache, as they now are).
     pub fn record(&self, cache: &mut Cache, judged: Judged) -> Result<Vec<Alert>> {
         let Judged {
             mut fed,
+            generation,
             new,
             from,
             to,
@@ -390,7 +404,10 @@ impl Judge {
         match cache.record_alerts(&new, from, to)? {
             Some(alerts) => {
                 fed.seq = to;
-                *lock(&self.fed) = Some(fed);
+                let mut guard = lock(&self.fed);
+                if self.generation.load(Ordering::SeqCst) == generation {
+                    *guard = Some(fed);
+                }
                 Ok(alerts)
             }
             None => Ok(Vec::new()),
@@ -428,10 +445,17 @@ impl Judge {
     /// "familiar"): its country, city, network and device are no longer new for them.
     pub fn learn(&self, cache: &Cache, alert: &Alert) -> Result<()> {
         let mut guard = lock(&self.fed);
-        if let Some(fed) = guard.as_mut()
-            && let Some(event) = cache.audit_range(alert.seq, alert.seq)?.pop()
-        {
-            fed.detector.mark_familiar(&event);
+        match guard.as_mut() {
+            Some(fed) => {
+                if let Some(event) = cache.audit_range(alert.seq, alert.seq)?.pop() {
+                    fed.detector.mark_familiar(&event);
+                }
+            }
+            // Out, judging apart (or not built yet): the detector rebuilt from the cache
+            // reads the mark.
+            None => {
+                self.generation.fetch_add(1, Ordering::SeqCst);
+            }
         }
         Ok(())
     }
@@ -1006,6 +1030,54 @@ mod tests {
             ["ev8"]
         );
         assert!(judge.process(&mut cache, day(9), &[]).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_detector_out_when_places_are_trusted_or_an_alert_marked_familiar_is_not_put_back() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut cache, reader, judge) = paris_and_tokyo_unjudged(tmp.path());
+        // Places trusted while the detector is out: its alerts are kept, the detector not.
+        let judging = judge.take(&mut cache).unwrap().unwrap();
+        judge.reset();
+        let judged = judged_up_to(judging, &reader, 8, day(9), usize::MAX);
+        let raised = judge.record(&mut cache, judged).unwrap();
+        assert_eq!(ids(&raised), ["ev7", "ev8"]);
+        assert_eq!(cache.detect_cursor().unwrap(), Some(8));
+        assert!(!judge.holds_detector());
+        // Tokyo marked familiar while the detector is out judging Sydney: the detector is
+        // rebuilt from the cache, mark included, and Tokyo again raises nothing.
+        let tokyo = raised.into_iter().find(|a| a.event_id == "ev8").unwrap();
+        let sydney = ("Sydney", "AU", -33.8678, 151.2073, "192.0.2.44");
+        store_one(
+            &mut cache,
+            &sign_in(9, day(10), sydney),
+            SessionStatus::Active,
+        );
+        let judging = judge.take(&mut cache).unwrap().unwrap();
+        let tokyo = cache
+            .set_alert_status(tokyo.id, AlertStatus::Familiar, day(10))
+            .unwrap()
+            .unwrap();
+        judge.learn(&cache, &tokyo).unwrap();
+        let judged = judged_up_to(judging, &reader, 9, day(10), usize::MAX);
+        assert_eq!(ids(&judge.record(&mut cache, judged).unwrap()), ["ev9"]);
+        assert!(!judge.holds_detector());
+        let mut again = sign_in(10, day(11), TOKYO);
+        again.ip = Some("198.51.100.10".into());
+        store_one(&mut cache, &again, SessionStatus::Active);
+        assert!(!says_new_country(
+            &judge.process(&mut cache, day(11), &[]).unwrap()
+        ));
+        // Nothing changed while out: the detector goes back.
+        store_one(
+            &mut cache,
+            &sign_in(11, day(12), PARIS),
+            SessionStatus::Active,
+        );
+        let judging = judge.take(&mut cache).unwrap().unwrap();
+        let judged = judged_up_to(judging, &reader, 11, day(12), usize::MAX);
+        judge.record(&mut cache, judged).unwrap();
+        assert!(judge.holds_detector());
     }
 
     #[test]
