@@ -41,15 +41,16 @@ struct PullTimes {
     waited: Duration,
     /// Storing pages (with their cursor and the log's frontier).
     stored: Duration,
-    /// Judging them.
+    /// Judging them on the writer's thread (pages judged apart are not counted).
     judged: Duration,
     /// Handing them to the writer's thread and back (and waiting for the cache's lock).
     handed: Duration,
 }
 
 /// A big pull's pages judged on a thread of their own as they are stored, from the rows in
-/// memory, while the writer stores the next page: nothing is read back, and the index
-/// builds after the pull run alone.
+/// memory, while the writer stores the next page: none of the pull's events is read back
+/// (only those stored before it and not judged yet), and the index builds after the pull
+/// run alone.
 struct PageJudge {
     pages: mpsc::Sender<(Vec<AuditEvent>, (i64, i64))>,
     done: tokio::task::JoinHandle<Result<Judged>>,
@@ -119,11 +120,14 @@ struct Written {
     taken: Option<Judging>,
     stored: Duration,
     judged: Duration,
+    /// What stopped the pages after those in `pages`, if anything did: what was done before
+    /// it still counts (the alerts stored are notified, the pages handed to the judging).
+    failed: Option<CoreError>,
 }
 
 /// Stores `pages` in turn, each with its cursor, stopping at one that does not follow the
-/// log (a gap); judges each as it is stored when `judge_each`, else takes the detector out
-/// after the first when `take`.
+/// log (a gap) or fails; judges each as it is stored when `judge_each`, else takes the
+/// detector out after the first when `take`.
 fn write_pages(
     c: &mut Cache,
     judge: &Judge,
@@ -131,39 +135,66 @@ fn write_pages(
     now: DateTime<Utc>,
     judge_each: bool,
     take: bool,
-) -> Result<Written> {
+) -> Written {
     let mut written = Written::default();
-    for Staged {
-        rows,
-        leaves,
-        unseen,
-    } in pages
-    {
-        let started = std::time::Instant::now();
-        for id in &unseen {
-            written.unknown = written.unknown || !c.has_member(id)?;
+    for page in pages {
+        if let Err(e) = write_page(c, judge, page, now, (judge_each, take), &mut written) {
+            written.failed = Some(e);
+            break;
         }
-        let tree = match &leaves {
-            Some(leaves) => Tree::Leaves(leaves),
-            None => Tree::Skip,
-        };
-        let outcome = c.apply_audit_with_tree(&rows, tree)?;
-        written.stored += started.elapsed();
-        let applied = matches!(outcome, AuditApplied::Applied { .. });
-        if applied && judge_each {
-            // Judged while the next page is on its way, from the rows in memory.
-            let judging = std::time::Instant::now();
-            written.alerts.extend(judge.process(c, now, &rows)?);
-            written.judged += judging.elapsed();
-        } else if applied && take && written.taken.is_none() {
-            written.taken = judge.take(c)?;
-        }
-        written.pages.push((rows, outcome));
-        if !applied {
+        if !matches!(
+            written.pages.last(),
+            Some((_, AuditApplied::Applied { .. }))
+        ) {
             break;
         }
     }
-    Ok(written)
+    written
+}
+
+/// Stores one page for [`write_pages`], adding what it did to `written`.
+fn write_page(
+    c: &mut Cache,
+    judge: &Judge,
+    Staged {
+        rows,
+        leaves,
+        unseen,
+    }: Staged,
+    now: DateTime<Utc>,
+    (judge_each, take): (bool, bool),
+    written: &mut Written,
+) -> Result<()> {
+    let started = std::time::Instant::now();
+    for id in &unseen {
+        written.unknown = written.unknown || !c.has_member(id)?;
+    }
+    let tree = match &leaves {
+        Some(leaves) => Tree::Leaves(leaves),
+        None => Tree::Skip,
+    };
+    let outcome = c.apply_audit_with_tree(&rows, tree)?;
+    written.stored += started.elapsed();
+    let applied = matches!(outcome, AuditApplied::Applied { .. });
+    // Stored: the page counts, whatever fails next.
+    written.pages.push((rows, outcome));
+    if !applied {
+        return Ok(());
+    }
+    if judge_each {
+        // Judged while the next page is on its way, from the rows in memory.
+        let judging = std::time::Instant::now();
+        let page = written
+            .pages
+            .last()
+            .map_or(&[][..], |(rows, _)| rows.as_slice());
+        let alerts = judge.process(c, now, page)?;
+        written.alerts.extend(alerts);
+        written.judged += judging.elapsed();
+    } else if take && written.taken.is_none() {
+        written.taken = judge.take(c)?;
+    }
+    Ok(())
 }
 
 impl Syncer {
@@ -357,8 +388,9 @@ impl Syncer {
             None => Ok(()),
         };
         self.after_bulk(bulk).await?;
-        recorded?;
+        // The pull's own failure first: it says why the pull stopped.
         let applied = result?;
+        recorded?;
         if implied.unknown_member {
             self.members_dirty.store(true, Ordering::SeqCst);
             self.pull_members(progress).await?;
@@ -468,7 +500,7 @@ impl Syncer {
             let take = apart && pages_judged.is_none();
             let called = std::time::Instant::now();
             let written = self
-                .db(move |c| write_pages(c, &judge, staged, now, !apart, take))
+                .db(move |c| Ok(write_pages(c, &judge, staged, now, !apart, take)))
                 .await?;
             times.stored += written.stored;
             times.judged += written.judged;
@@ -507,7 +539,7 @@ impl Syncer {
                 }
             }
             self.report(progress);
-            if let Some(e) = failure {
+            if let Some(e) = written.failed.or(failure) {
                 return Err(e);
             }
             waiting = std::time::Instant::now();
@@ -620,6 +652,59 @@ mod tests {
         assert_eq!(first_seen(&mut checked, page.iter()), ["a", "c"]);
         assert_eq!(checked.len(), 3);
         assert!(first_seen(&mut checked, page.iter()).is_empty());
+    }
+
+    /// The pages of a hand-over stored before one that fails count: stored, judged, their
+    /// alerts handed back to be notified, and the failure reported after them.
+    #[test]
+    fn pages_stored_before_one_that_fails_keep_their_alerts() {
+        use crate::cache::{Cache, CacheKey};
+        use crate::test_support::{audit_event, location};
+        let tmp = tempfile::tempdir().unwrap();
+        let mut cache = Cache::open(&tmp.path().join("c.db"), &CacheKey::generate()).unwrap();
+        let judge = Judge::new();
+        let london = location("London", "GB", 51.5072, -0.1276);
+        let mut first: Vec<AuditEvent> = (1..=6)
+            .map(|seq| AuditEvent {
+                location: Some(london.clone()),
+                ..audit_event(seq)
+            })
+            .collect();
+        // A minute later, from Tokyo: a new country, and a journey no one makes.
+        first.push(AuditEvent {
+            ip: Some("198.51.100.7".into()),
+            location: Some(location("Tokyo", "JP", 35.6762, 139.6503)),
+            ..audit_event(7)
+        });
+        let page = |rows: Vec<AuditEvent>, leaves| Staged {
+            rows,
+            leaves,
+            unseen: Vec::new(),
+        };
+        let pages = vec![
+            page(first, None),
+            // A leaf too few: refused.
+            page(vec![audit_event(8)], Some(Vec::new())),
+            page(vec![audit_event(9)], None),
+        ];
+        let written = write_pages(
+            &mut cache,
+            &judge,
+            pages,
+            crate::test_support::at(30),
+            true,
+            false,
+        );
+        assert!(written.failed.is_some());
+        assert_eq!(written.pages.len(), 1);
+        assert!(matches!(
+            written.pages[0].1,
+            AuditApplied::Applied { inserted: 7, .. }
+        ));
+        let alerted: Vec<&str> = written.alerts.iter().map(|a| a.event_id.as_str()).collect();
+        assert_eq!(alerted, ["ev7"]);
+        assert_eq!(cache.cursors().unwrap().audit_seq, 7);
+        assert_eq!(cache.detect_cursor().unwrap(), Some(7));
     }
 
     /// A feed of `keys` served `page` at a time (the rows after a key, as the server's
