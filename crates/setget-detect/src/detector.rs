@@ -38,6 +38,10 @@ impl Detector {
         &self.state
     }
 
+    /// The events it judges: sign-ins and failed sign-ins. Any other moves only its place in
+    /// the log, so a reader may leave them out.
+    pub const JUDGED: [EventKind; 2] = [EventKind::SignedIn, EventKind::SignInFailed];
+
     /// Feeds one audit event (in `seq` order); returns the alert it raises, if any. An event
     /// whose `seq` is not above the last one read is a replay and changes nothing.
     pub fn observe(&mut self, e: &AuditEvent) -> Option<Detection> {

@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension as _, Row, params};
-use setget_detect::Severity;
+use setget_detect::{Detector, Severity};
 use setget_protocol::{AuditEvent, EventKind};
 
 use super::query::{EVENT_COLUMNS, event_row};
@@ -89,13 +89,10 @@ impl Cache {
                AND event IN (?4, ?5)
              ORDER BY seq LIMIT ?3"
         );
-        let judged = [
-            EventKind::SignedIn.as_str(),
-            EventKind::SignInFailed.as_str(),
-        ];
+        let [signed_in, failed] = &Detector::JUDGED;
         self.rows(
             &sql,
-            params![after, upto, limit, judged[0], judged[1]],
+            params![after, upto, limit, signed_in.as_str(), failed.as_str()],
             event_row,
         )
         .map_err(|e| storage("read the audit log", e))

@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::judge::{Judged, Judging};
+use setget_detect::Detector;
 
 /// Alerts the judging of a bulk pull's pages holds in memory at most (about 1 KB each)
 /// before it stops and leaves the rest to the usual pass.
@@ -65,9 +66,7 @@ impl PageJudge {
             let mut going = true;
             while let Some((mut page, range)) = received.blocking_recv() {
                 if going {
-                    page.retain(|e| {
-                        matches!(e.event, EventKind::SignedIn | EventKind::SignInFailed)
-                    });
+                    page.retain(|e| Detector::JUDGED.contains(&e.event));
                     going =
                         judging.observe_page(&readers, &page, range, now, MAX_PENDING_ALERTS)?;
                 }
