@@ -137,21 +137,20 @@ fn write_pages(
 ) -> Written {
     let mut written = Written::default();
     for page in pages {
-        if let Err(e) = write_page(c, judge, page, now, (judge_each, take), &mut written) {
-            written.failed = Some(e);
-            break;
-        }
-        if !matches!(
-            written.pages.last(),
-            Some((_, AuditApplied::Applied { .. }))
-        ) {
-            break;
+        match write_page(c, judge, page, now, (judge_each, take), &mut written) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => {
+                written.failed = Some(e);
+                break;
+            }
         }
     }
     written
 }
 
-/// Stores one page for [`write_pages`], adding what it did to `written`.
+/// Stores one page for [`write_pages`], adding what it did to `written`; says whether the
+/// page followed the log (else it is a gap, and nothing was stored).
 fn write_page(
     c: &mut Cache,
     judge: &Judge,
@@ -163,7 +162,7 @@ fn write_page(
     now: DateTime<Utc>,
     (judge_each, take): (bool, bool),
     written: &mut Written,
-) -> Result<()> {
+) -> Result<bool> {
     let started = std::time::Instant::now();
     for id in &unseen {
         written.unknown = written.unknown || !c.has_member(id)?;
@@ -175,25 +174,18 @@ fn write_page(
     let outcome = c.apply_audit_with_tree(&rows, tree)?;
     written.stored += started.elapsed();
     let applied = matches!(outcome, AuditApplied::Applied { .. });
-    // Stored: the page counts, whatever fails next.
+    // Judged while the next page is on its way, from the rows in memory.
+    let judging = std::time::Instant::now();
+    let alerts = (applied && judge_each).then(|| judge.process(c, now, &rows));
+    written.judged += judging.elapsed();
+    // Stored: the page counts, whatever failed after.
     written.pages.push((rows, outcome));
-    if !applied {
-        return Ok(());
+    match alerts {
+        Some(alerts) => written.alerts.extend(alerts?),
+        None if applied && take && written.taken.is_none() => written.taken = judge.take(c)?,
+        None => {}
     }
-    if judge_each {
-        // Judged while the next page is on its way, from the rows in memory.
-        let judging = std::time::Instant::now();
-        let page = written
-            .pages
-            .last()
-            .map_or(&[][..], |(rows, _)| rows.as_slice());
-        let alerts = judge.process(c, now, page)?;
-        written.alerts.extend(alerts);
-        written.judged += judging.elapsed();
-    } else if take && written.taken.is_none() {
-        written.taken = judge.take(c)?;
-    }
-    Ok(())
+    Ok(applied)
 }
 
 impl Syncer {
