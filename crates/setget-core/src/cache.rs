@@ -745,6 +745,90 @@ pub(crate) mod tests {
         assert_eq!(fresh.counts().unwrap(), Counts::default());
     }
 
+    /// A raw SQLCipher connection to `path` with `key`, the HMAC given or SQLCipher's default.
+    fn raw_cipher(path: &Path, key: &CacheKey, hmac: Option<&str>) -> Connection {
+        let conn = Connection::open(path).unwrap();
+        conn.pragma_update(None, "key", format!("x'{}'", key.secret().expose()))
+            .unwrap();
+        if let Some(hmac) = hmac {
+            conn.pragma_update(None, "cipher_hmac_algorithm", hmac)
+                .unwrap();
+        }
+        conn
+    }
+
+    fn hmac_of(cache: &Cache) -> String {
+        cache
+            .conn
+            .query_row("PRAGMA cipher_hmac_algorithm", [], |r| r.get(0))
+            .unwrap()
+    }
+
+    fn readable(conn: &Connection) -> bool {
+        conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+            r.get::<_, i64>(0)
+        })
+        .is_ok()
+    }
+
+    /// A new cache authenticates its pages with HMAC-SHA256: SQLCipher's default settings
+    /// (HMAC-SHA512) do not read it, the same key with SHA-256 does.
+    #[test]
+    fn a_new_cache_authenticates_its_pages_with_hmac_sha256() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut cache, key) = open(tmp.path());
+        cache.apply_audit(&[event(1)]).unwrap();
+        assert_eq!(hmac_of(&cache), "HMAC_SHA256");
+        let reader = Cache::open_reader(&tmp.path().join("c.db"), &key).unwrap();
+        assert_eq!(hmac_of(&reader), "HMAC_SHA256");
+        drop((cache, reader));
+        let path = tmp.path().join("c.db");
+        assert!(!readable(&raw_cipher(&path, &key, None)));
+        assert!(readable(&raw_cipher(&path, &key, Some("HMAC_SHA256"))));
+    }
+
+    /// A cache written before, with SQLCipher's default HMAC-SHA512, opens with its rows, for
+    /// the writer and for readers, also while another connection holds its last writes in the
+    /// WAL; it stays in its format, and another key still reads neither format.
+    #[test]
+    fn a_cache_written_with_hmac_sha512_opens_as_it_is() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("c.db");
+        let key = CacheKey::generate();
+        let legacy = raw_cipher(&path, &key, None);
+        legacy
+            .execute_batch(
+                "PRAGMA journal_mode = WAL; PRAGMA wal_autocheckpoint = 0;
+                 CREATE TABLE written_before (x INTEGER); INSERT INTO written_before VALUES (7);",
+            )
+            .unwrap();
+        let kept = |cache: &Cache| -> i64 {
+            cache
+                .conn
+                .query_row("SELECT x FROM written_before", [], |r| r.get(0))
+                .unwrap()
+        };
+        {
+            let mut cache = Cache::open(&path, &key).unwrap();
+            assert_eq!(hmac_of(&cache), "HMAC_SHA512");
+            assert_eq!(kept(&cache), 7);
+            cache.apply_audit(&[event(1)]).unwrap();
+            let reader = Cache::open_reader(&path, &key).unwrap();
+            assert_eq!(kept(&reader), 7);
+            assert_eq!(reader.audit_range(1, 10).unwrap(), [event(1)]);
+        }
+        drop(legacy);
+        let cache = Cache::open(&path, &key).unwrap();
+        assert_eq!(hmac_of(&cache), "HMAC_SHA512");
+        assert_eq!(cache.audit_range(1, 10).unwrap(), [event(1)]);
+        drop(cache);
+        assert!(readable(&raw_cipher(&path, &key, None)));
+        let err = Cache::open(&path, &CacheKey::generate()).unwrap_err();
+        assert!(err.message.contains("another key"), "{}", err.message);
+        assert!(Cache::open_reader(&path, &CacheKey::generate()).is_err());
+        assert_eq!(kept(&Cache::open(&path, &key).unwrap()), 7);
+    }
+
     #[test]
     fn indexes_dropped_for_a_bulk_load_come_back_and_queries_use_them() {
         let tmp = tempfile::tempdir().unwrap();
