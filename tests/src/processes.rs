@@ -51,3 +51,97 @@ pub fn app_and_children(app: &Path, home: Option<&Path>) -> Option<(u32, Vec<Pro
     let children = all.into_iter().filter(|p| p.parent == app_pid).collect();
     Some((app_pid, children))
 }
+
+/// What a process holds in memory, from `/proc/PID/smaps_rollup`, in KiB. `rss` counts every
+/// page it maps, shared library pages included, so the RSS of several processes overcounts
+/// what they hold together; `pss` divides each shared page among the processes that map it,
+/// so the PSS of several processes adds up.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Memory {
+    pub rss: u64,
+    pub pss: u64,
+    /// The PSS of its anonymous pages (heaps, stacks): what is its own rather than mapped
+    /// from files.
+    pub pss_anon: u64,
+    /// The PSS of its pages swapped out.
+    pub swap_pss: u64,
+}
+
+impl Memory {
+    /// The memory of process `pid`, `None` when it is gone (or not ours to read).
+    pub fn of(pid: u32) -> Option<Self> {
+        Self::parse(&std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).ok()?)
+    }
+
+    /// Reads an `smaps_rollup` text; `None` when it lacks the RSS or the PSS.
+    pub fn parse(text: &str) -> Option<Self> {
+        let field = |name: &str| {
+            text.lines().find_map(|line| {
+                let rest = line.strip_prefix(name)?.strip_prefix(':')?;
+                rest.trim().strip_suffix("kB")?.trim().parse::<u64>().ok()
+            })
+        };
+        Some(Self {
+            rss: field("Rss")?,
+            pss: field("Pss")?,
+            pss_anon: field("Pss_Anon").unwrap_or(0),
+            swap_pss: field("SwapPss").unwrap_or(0),
+        })
+    }
+}
+
+impl std::ops::Add for Memory {
+    type Output = Self;
+
+    fn add(self, other: Self) -> Self {
+        Self {
+            rss: self.rss + other.rss,
+            pss: self.pss + other.pss,
+            pss_anon: self.pss_anon + other.pss_anon,
+            swap_pss: self.swap_pss + other.swap_pss,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The kernel's format, fields in its order (Pss_Anon before Pss_File, SwapPss last).
+    #[test]
+    fn smaps_rollup_is_read_field_by_field() {
+        let text = "55d0c0000000-7ffd8e1f1000 ---p 00000000 00:00 0                  [rollup]
+Rss:              229884 kB
+Pss:              178878 kB
+Pss_Dirty:        120004 kB
+Pss_Anon:         118000 kB
+Pss_File:          60870 kB
+Pss_Shmem:             8 kB
+Shared_Clean:      60000 kB
+Swap:                 12 kB
+SwapPss:               9 kB
+Locked:                0 kB
+";
+        let m = Memory::parse(text).unwrap();
+        assert_eq!(
+            m,
+            Memory {
+                rss: 229_884,
+                pss: 178_878,
+                pss_anon: 118_000,
+                swap_pss: 9
+            }
+        );
+        assert_eq!((m + m).pss, 357_756);
+        assert_eq!(Memory::parse("Rss: 12 kB\n"), None);
+        assert_eq!(Memory::parse(""), None);
+    }
+
+    /// This test's own process: its PSS is at most its RSS, and both are more than nothing.
+    #[test]
+    fn a_running_process_has_a_memory_and_a_gone_one_none() {
+        let m = Memory::of(std::process::id()).unwrap();
+        assert!(m.rss > 0 && m.pss > 0 && m.pss <= m.rss, "{m:?}");
+        assert_eq!(Memory::of(u32::MAX), None);
+    }
+}

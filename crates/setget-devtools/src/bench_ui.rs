@@ -9,8 +9,8 @@
 //! - Filter to rows: on the Sessions screen, the search field gets a whole new text in one
 //!   input event; the time runs in the page, from that event to the next frame after the
 //!   list shows the first rows for that text (the list marks which text its rows are for).
-//! - Memory: the resident set of the app's process, and of the WebKit processes it started,
-//!   after the filters (and the app's peak).
+//! - Memory: the resident set (RSS) and proportional set (PSS) of the app's process and of the
+//!   WebKit processes it started, each and together, after the filters (and the app's peak).
 //! - Under load ([`crate::bench_ui_load`]): keystrokes to rows and the longest frame gap while
 //!   an export of the whole log runs and the sync applies a burst of 10,000 events.
 //!
@@ -292,13 +292,7 @@ pub fn inner(args: &[String]) -> anyhow::Result<()> {
             .context("the app's process is not running")?;
         let app_rss = status_kib(app_pid, "VmRSS:").unwrap_or(0) as f64 / 1024.0;
         let app_peak = status_kib(app_pid, "VmHWM:").unwrap_or(0) as f64 / 1024.0;
-        let mut webkit = 0.0;
-        let mut parts = Vec::new();
-        for child in &children {
-            let mb = status_kib(child.pid, "VmRSS:").unwrap_or(0) as f64 / 1024.0;
-            webkit += mb;
-            parts.push(format!("{} {mb:.0} MB", child.name));
-        }
+        let memory = footprint(app_pid, &children);
         let load = bench_ui_load::run(
             &client,
             FILTER_SCRIPT,
@@ -325,12 +319,7 @@ pub fn inner(args: &[String]) -> anyhow::Result<()> {
             filter.p50,
             filter.max
         );
-        println!(
-            "memory after the filters: app process {app_rss:.0} MB (peak {app_peak:.0} MB); \
-             WebKit processes {webkit:.0} MB ({}); together {:.0} MB",
-            parts.join(", "),
-            app_rss + webkit
-        );
+        println!("memory after the filters (the app's peak RSS {app_peak:.0} MB):\n{memory}");
         let typed = Latency::of(load.keystrokes.clone())?;
         println!(
             "under load ({:.1} s: export of {} events in {:.1} s, burst of 10,000 events in the \
@@ -391,6 +380,35 @@ fn group_thousands(n: u64) -> String {
         out.push(c);
     }
     out
+}
+
+/// The memory of the app's process and of those it started (WebKit's), one line each and
+/// their total: RSS, which counts the shared library pages in every process that maps them,
+/// and PSS, which shares them out, so that the processes' PSS add up to what they hold
+/// together.
+fn footprint(app_pid: u32, children: &[setget_e2e::processes::Process]) -> String {
+    use setget_e2e::processes::Memory;
+    let mb = |kib: u64| kib as f64 / 1024.0;
+    let line = |name: &str, m: Memory| {
+        format!(
+            "  {name:<16} RSS {:>4.0} MB, PSS {:>4.0} MB (anonymous {:.0} MB, swapped {:.0} MB)",
+            mb(m.rss),
+            mb(m.pss),
+            mb(m.pss_anon),
+            mb(m.swap_pss)
+        )
+    };
+    let mut total = Memory::default();
+    let mut lines = Vec::new();
+    let named = std::iter::once((app_pid, "setget-admin"))
+        .chain(children.iter().map(|c| (c.pid, c.name.as_str())));
+    for (pid, name) in named {
+        let m = Memory::of(pid).unwrap_or_default();
+        total = total + m;
+        lines.push(line(name, m));
+    }
+    lines.push(line("together", total));
+    lines.join("\n")
 }
 
 #[cfg(test)]
