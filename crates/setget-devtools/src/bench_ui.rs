@@ -290,9 +290,9 @@ pub fn inner(args: &[String]) -> anyhow::Result<()> {
 
         let (app_pid, children) = setget_e2e::processes::app_and_children(&app, None)
             .context("the app's process is not running")?;
-        let app_rss = status_kib(app_pid, "VmRSS:").unwrap_or(0) as f64 / 1024.0;
         let app_peak = status_kib(app_pid, "VmHWM:").unwrap_or(0) as f64 / 1024.0;
-        let memory = footprint(app_pid, &children);
+        let (app_memory, memory) = footprint(app_pid, &children);
+        let app_rss = app_memory.rss as f64 / 1024.0;
         let load = bench_ui_load::run(
             &client,
             FILTER_SCRIPT,
@@ -385,8 +385,11 @@ fn group_thousands(n: u64) -> String {
 /// The memory of the app's process and of those it started (WebKit's), one line each and
 /// their total: RSS, which counts the shared library pages in every process that maps them,
 /// and PSS, which shares them out, so that the processes' PSS add up to what they hold
-/// together.
-fn footprint(app_pid: u32, children: &[setget_e2e::processes::Process]) -> String {
+/// together. Also returns the app process's own.
+fn footprint(
+    app_pid: u32,
+    children: &[setget_e2e::processes::Process],
+) -> (setget_e2e::processes::Memory, String) {
     use setget_e2e::processes::Memory;
     let mb = |kib: u64| kib as f64 / 1024.0;
     let line = |name: &str, m: Memory| {
@@ -398,17 +401,16 @@ fn footprint(app_pid: u32, children: &[setget_e2e::processes::Process]) -> Strin
             mb(m.swap_pss)
         )
     };
-    let mut total = Memory::default();
-    let mut lines = Vec::new();
-    let named = std::iter::once((app_pid, "setget-admin"))
-        .chain(children.iter().map(|c| (c.pid, c.name.as_str())));
-    for (pid, name) in named {
-        let m = Memory::of(pid).unwrap_or_default();
+    let app = Memory::of(app_pid).unwrap_or_default();
+    let mut total = app;
+    let mut lines = vec![line("setget-admin", app)];
+    for child in children {
+        let m = Memory::of(child.pid).unwrap_or_default();
         total = total + m;
-        lines.push(line(name, m));
+        lines.push(line(&child.name, m));
     }
     lines.push(line("together", total));
-    lines.join("\n")
+    (app, lines.join("\n"))
 }
 
 #[cfg(test)]

@@ -110,6 +110,8 @@ fn connect(path: &Path) -> Result<Connection> {
     let conn =
         Connection::open_with_flags_and_vfs(path, rusqlite::OpenFlags::default(), sealed::NAME)
             .map_err(|e| storage("be opened", e))?;
+    conn.busy_timeout(BUSY_TIMEOUT)
+        .map_err(|e| storage("be configured", e))?;
     // SQLCipher writes its own log lines to standard error, from its first connection on: an
     // "hmac check failed" for every file that another key (or [`unlock`]'s first format)
     // does not read. Every failure reaches the caller as an error of its own, with words
@@ -146,8 +148,6 @@ fn unlock(path: &Path, key: &CacheKey) -> Result<Option<Connection>> {
         conn.pragma_update(None, "key", format!("x'{}'", key.secret().expose()))
             .and_then(|()| conn.pragma_update(None, "cipher_hmac_algorithm", hmac))
             .map_err(|_| storage("be unlocked", "the key was refused"))?;
-        conn.busy_timeout(BUSY_TIMEOUT)
-            .map_err(|e| storage("be configured", e))?;
         // The first read checks page 1's HMAC: another key or another format fails it.
         match conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
             r.get::<_, i64>(0)
@@ -269,8 +269,6 @@ impl Cache {
                 ),
             )));
         };
-        conn.busy_timeout(BUSY_TIMEOUT)
-            .map_err(|e| storage("be configured", e))?;
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(|e| storage("switch to WAL", e))?;
         // WAL with synchronous=NORMAL survives a killed process; after a power cut the last
