@@ -38,6 +38,8 @@ pub struct AppInfo {
     /// The alert to show first, if the window was opened on one.
     #[ts(type = "number | null")]
     pub open_alert: Option<i64>,
+    /// The screen to show first: the one the window showed when it was last closed.
+    pub screen: Option<String>,
 }
 
 /// Runs `work` on a blocking thread with the engine: the cache, the keyring and files are never
@@ -67,12 +69,28 @@ async fn blocking<T: Send + 'static>(
 /// The app's version, the signed-in account and whether this is the demo.
 #[tauri::command]
 pub fn app_info(shell: tauri::State<'_, Shell>) -> AppInfo {
+    let mut opening = shell.opening();
     AppInfo {
         version: env!("CARGO_PKG_VERSION").to_owned(),
         account: shell.engine.account(),
         demo_server: shell.demo.clone(),
-        open_alert: shell.open_alert,
+        open_alert: opening.alert.take(),
+        screen: opening.screen.clone(),
     }
+}
+
+/// Notes the screen the window shows, where it opens again once closed to the tray and
+/// reopened (kept in memory only).
+#[tauri::command]
+pub fn remember_screen(shell: tauri::State<'_, Shell>, screen: String) -> Result<(), CoreError> {
+    if !crate::shell::is_screen_name(&screen) {
+        return Err(CoreError::new(
+            ErrorKind::InvalidInput,
+            "a screen's name is a short word of lowercase letters and dashes",
+        ));
+    }
+    shell.opening().screen = Some(screen);
+    Ok(())
 }
 
 /// Signs in; the password is wrapped as sensitive the moment it arrives.

@@ -1,5 +1,5 @@
 //! The desktop around the window: the tray (new alerts, Open, Pause notifications for 1 hour,
-//! Quit), closing to the tray, one instance per profile, launch at login and the window's
+//! Quit), closing to the tray (the window destroyed, built again when opened), one instance per profile, launch at login and the window's
 //! remembered size and place.
 
 use std::hash::{Hash as _, Hasher as _};
@@ -10,7 +10,7 @@ use chrono::{DateTime, Local, Utc};
 use setget_core::notify::NotifySettings;
 use tauri::menu::{Menu, MenuItem, PredefinedMenuItem};
 use tauri::tray::{MouseButton, MouseButtonState, TrayIcon, TrayIconBuilder, TrayIconEvent};
-use tauri::{AppHandle, Manager as _, Runtime, WindowEvent};
+use tauri::{AppHandle, Manager as _, Runtime, WebviewWindow, WebviewWindowBuilder, WindowEvent};
 use tauri_plugin_window_state::{AppHandleExt as _, StateFlags};
 
 use crate::events;
@@ -209,19 +209,55 @@ pub fn flush_session_bus() {
     }
 }
 
-/// Shows the window, restored and focused.
-pub fn show_main<R: Runtime>(app: &AppHandle<R>) {
+/// The window, built from its configuration when there is none: it is created when it is
+/// first shown and destroyed when it is closed to the tray ([`on_window_event`]), so that
+/// its web processes end while the app watches from the tray.
+fn main_window<R: Runtime>(app: &AppHandle<R>) -> Option<WebviewWindow<R>> {
     if let Some(window) = app.get_webview_window(MAIN_WINDOW) {
+        return Some(window);
+    }
+    let config = app
+        .config()
+        .app
+        .windows
+        .iter()
+        .find(|w| w.label == MAIN_WINDOW)?
+        .clone();
+    let built = WebviewWindowBuilder::from_config(app, &config).and_then(|w| w.build());
+    match built {
+        Ok(window) => {
+            if app.state::<Shell>().demo.is_some() {
+                let _ = window.set_title(DEMO_TITLE);
+            }
+            Some(window)
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "the window could not be built");
+            None
+        }
+    }
+}
+
+/// Shows the window (built again if it was closed to the tray), restored and focused.
+pub fn show_main<R: Runtime>(app: &AppHandle<R>) {
+    if let Some(window) = main_window(app) {
         let _ = window.unminimize();
         let _ = window.show();
         let _ = window.set_focus();
     }
 }
 
-/// Opens the window on an alert (a notification's "Open", `--alert N` of a second launch).
+/// Opens the window on an alert (a notification's "Open", `--alert N` of a second launch,
+/// the tray's count of new alerts: `None`, the list).
 pub fn open_alert<R: Runtime>(app: &AppHandle<R>, id: Option<i64>) {
-    show_main(app);
-    events::OPEN_ALERT.emit(app, id);
+    if app.get_webview_window(MAIN_WINDOW).is_none() {
+        // A window built now asks where to open once its page has loaded.
+        app.state::<Shell>().opening().on_alert(id);
+        show_main(app);
+    } else {
+        show_main(app);
+        events::OPEN_ALERT.emit(app, id);
+    }
 }
 
 /// A second launch of the same profile: its arguments reach this one, which comes forward
@@ -272,32 +308,41 @@ fn signed_in(shell: &Shell) -> bool {
         .is_some_and(|a| a.signed_out.is_none())
 }
 
-/// Whether the app watches from the tray: an account is signed in, this is not the demo, and
-/// the desktop has a tray to come back from.
-pub fn watching<R: Runtime>(app: &AppHandle<R>) -> bool {
-    let Some(shell) = app.try_state::<Shell>() else {
-        return false;
-    };
-    shell.demo.is_none() && signed_in(&shell) && app.try_state::<Tray<R>>().is_some()
+/// Whether the app can live in the tray: this is not the demo, and the desktop has a tray to
+/// come back from.
+pub fn has_tray<R: Runtime>(app: &AppHandle<R>) -> bool {
+    app.try_state::<Shell>()
+        .is_some_and(|shell| shell.demo.is_none())
+        && app.try_state::<Tray<R>>().is_some()
 }
 
-/// Closing the window: while the app watches from the tray it stays there (its window's
-/// state saved now, so that a later kill keeps it); signed out, in the demo or without a
-/// tray, closing quits.
+/// Whether the app watches from the tray: it has one ([`has_tray`]) and an account is signed
+/// in.
+pub fn watching<R: Runtime>(app: &AppHandle<R>) -> bool {
+    has_tray(app) && signed_in(&app.state::<Shell>())
+}
+
+/// Closing the window: while the app watches from the tray the window is destroyed and its
+/// web processes end, the app staying in the tray ([`stays_without_window`]); its state is
+/// saved now, so that a later kill keeps it, and it opens again on the screen it showed.
+/// Signed out, in the demo or without a tray, closing quits.
 pub fn on_window_event<R: Runtime>(window: &tauri::Window<R>, event: &WindowEvent) {
     if window.label() != MAIN_WINDOW {
         return;
     }
-    if let WindowEvent::CloseRequested { api, .. } = event {
+    if let WindowEvent::CloseRequested { .. } = event {
         let app = window.app_handle();
-        if watching(app) {
-            if let Err(e) = app.save_window_state(WINDOW_STATE) {
-                tracing::debug!(error = %e, "the window's place was not saved");
-            }
-            api.prevent_close();
-            let _ = window.hide();
+        if watching(app)
+            && let Err(e) = app.save_window_state(WINDOW_STATE)
+        {
+            tracing::debug!(error = %e, "the window's place was not saved");
         }
     }
+}
+
+/// Whether the app stays when its last window is gone: while it watches from the tray.
+pub fn stays_without_window<R: Runtime>(app: &AppHandle<R>) -> bool {
+    watching(app)
 }
 
 #[cfg(test)]

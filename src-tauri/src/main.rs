@@ -43,7 +43,7 @@ struct Cli {
     /// Open the window on this alert.
     #[arg(long, value_name = "ID")]
     alert: Option<i64>,
-    /// Start in the tray without showing the window (as launched at login).
+    /// Start in the tray without building the window (as launched at login).
     #[arg(long)]
     minimized: bool,
     /// Without a command, the window opens.
@@ -129,27 +129,26 @@ fn main() -> anyhow::Result<std::process::ExitCode> {
             let mut status = engine.subscribe();
             let actions = engine.notice_actions();
             let served = Arc::clone(&engine);
+            let mut opening = shell::Opening::default();
+            if let Some(id) = cli.alert {
+                opening.on_alert(Some(id));
+            }
             app.manage(shell::Shell {
                 engine,
                 demo: demo.as_ref().map(|d| d.server_url.clone()),
-                open_alert: cli.alert,
+                opening: std::sync::Mutex::new(opening),
             });
             // Removed when the app exits (its folder holds the demo server's database).
             app.manage(DemoFiles(std::sync::Mutex::new(demo)));
-            if demo_mode {
-                if let Some(window) = app.get_webview_window(desktop::MAIN_WINDOW) {
-                    let _ = window.set_title(desktop::DEMO_TITLE);
-                }
-            } else if let Err(e) = desktop::install(app.handle()) {
+            if !demo_mode && let Err(e) = desktop::install(app.handle()) {
                 // Some desktops have no tray; the window and notifications still work, and
                 // closing the window quits.
                 tracing::warn!(error = %e, "no tray icon");
             }
-            // The window is created hidden; it shows unless the app starts in the tray.
-            if !(cli.minimized && desktop::watching(app.handle()))
-                && let Some(window) = app.get_webview_window(desktop::MAIN_WINDOW)
-            {
-                let _ = window.show();
+            // The window is built when it shows: not at all while the app starts in the tray
+            // (signed out, the tray says so and its Open shows the sign-in).
+            if !(cli.minimized && desktop::has_tray(app.handle())) {
+                desktop::show_main(app.handle());
             }
             // Answers to notifications: revoke through the engine, or bring the window up
             // on the alert.
@@ -191,6 +190,7 @@ fn main() -> anyhow::Result<std::process::ExitCode> {
         })
         .invoke_handler(tauri::generate_handler![
             commands::app_info,
+            commands::remember_screen,
             commands::open_demo,
             commands::sign_in,
             commands::my_sessions,
@@ -238,6 +238,14 @@ fn main() -> anyhow::Result<std::process::ExitCode> {
         ])
         .build(tauri::generate_context!())?;
     app.run(|app, event| {
+        // The window closed to the tray is gone: the app stays there.
+        if let tauri::RunEvent::ExitRequested {
+            code: None, api, ..
+        } = &event
+            && desktop::stays_without_window(app)
+        {
+            api.prevent_exit();
+        }
         if let tauri::RunEvent::Exit = event {
             #[cfg(target_os = "linux")]
             desktop::flush_session_bus();

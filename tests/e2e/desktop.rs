@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use fantoccini::Locator;
 use fantoccini::actions::{InputSource, MouseActions, PointerAction};
+use setget_e2e::processes::app_and_children;
 use setget_e2e::{
     Browser, Display, FaultProxy, NotifyMonitor, ServerProcess, TrayItem, agents, built_binary,
     snapshot,
@@ -316,32 +317,40 @@ async fn the_tray_counts_alerts_pauses_notifications_and_keeps_watching_with_the
             .is_err()
     );
 
-    // The window's size and place, then closing it: it leaves the screen, the app stays.
+    // The window's size and place, then closing it: the window is destroyed and its web
+    // process ends; the app stays in the tray.
     client.set_window_rect(60, 40, 960, 640).await.unwrap();
     tokio::time::sleep(Duration::from_millis(500)).await;
     let display = Display::open().unwrap();
     let window = display
         .wait_viewable(TITLE, true, Duration::from_secs(5))
         .unwrap();
+    let (app_pid, children) = app_and_children(&app, Some(home.path())).unwrap();
+    assert!(
+        children.iter().any(|c| c.name == WEB_PROCESS),
+        "no web process while the window is open: {children:?}"
+    );
     display.close(window).unwrap();
-    display
-        .wait_viewable(TITLE, false, Duration::from_secs(10))
-        .unwrap();
+    display.wait_gone(TITLE, Duration::from_secs(10)).unwrap();
+    web_process_ends(&app, home.path(), app_pid).await;
 
     // It keeps watching: Cyd from Sydney is notified with the window closed, and counted.
     sign_in_from_sydney(&server, &monitor, cyd).await;
     tray.wait_for_item("3 new alerts", Duration::from_secs(10), |_| true)
         .unwrap();
 
-    // The tray's Open brings it back; closed again, a second launch brings it back and exits.
+    // The tray's Open builds it again, on the screen it showed (Settings); closed again, a
+    // second launch brings it back and exits.
     tray.click("Open").unwrap();
-    display
+    let window = display
         .wait_viewable(TITLE, true, Duration::from_secs(10))
         .unwrap();
+    let client = on_the_new_window(client).await;
+    wait_for(&client, "[data-testid=tab-settings].active").await;
+    wait_for(&client, "[data-testid=launch-at-login]").await;
     display.close(window).unwrap();
-    display
-        .wait_viewable(TITLE, false, Duration::from_secs(10))
-        .unwrap();
+    display.wait_gone(TITLE, Duration::from_secs(10)).unwrap();
+    web_process_ends(&app, home.path(), app_pid).await;
     let second = app_in(&app, home.path(), &[]);
     let status = exit_within(
         second,
@@ -369,6 +378,57 @@ async fn the_tray_counts_alerts_pauses_notifications_and_keeps_watching_with_the
     assert_eq!((rect.2, rect.3), (960, 640), "{rect:?}");
     assert_eq!((rect.0, rect.1), (60, 40), "{rect:?}");
     client.close().await.unwrap();
+}
+
+/// The name the kernel gives WebKit's web process (15 characters kept).
+const WEB_PROCESS: &str = "WebKitWebProces";
+
+/// The app in `home` runs in the tray with its window not even built: none of its windows on
+/// the display, and no web process.
+fn no_window_built(display: &Display, app: &Path, home: &Path) {
+    assert!(display.windows_titled(TITLE).unwrap().is_empty());
+    let (_, children) = app_and_children(app, Some(home)).unwrap();
+    assert!(
+        children.iter().all(|c| c.name != WEB_PROCESS),
+        "a web process while in the tray: {children:?}"
+    );
+}
+
+/// Waits until the app (still running as `app_pid`) has no web process left.
+async fn web_process_ends(app: &Path, home: &Path, app_pid: u32) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (pid, children) = app_and_children(app, Some(home)).expect("the app ended");
+        assert_eq!(pid, app_pid, "another app process");
+        if children.iter().all(|c| c.name != WEB_PROCESS) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the web process outlived the window: {children:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The WebDriver session moved to the window built again after the one it drove was
+/// destroyed.
+async fn on_the_new_window(client: fantoccini::Client) -> fantoccini::Client {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Ok(handles) = client.windows().await
+            && let [handle] = handles.as_slice()
+            && client.switch_to_window(handle.clone()).await.is_ok()
+            && client.find(Locator::Css("nav.tabs")).await.is_ok()
+        {
+            return client;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "WebDriver never saw the new window"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -420,8 +480,7 @@ async fn launch_at_login_writes_the_autostart_entry_which_starts_the_app_in_the_
 
     // Started as at login: in the tray, the window not shown until Open.
     let child = app_in(&app, home.path(), &["--minimized"]);
-    // From the start until a second after its tray appears, the window is never on screen
-    // (not even for a moment before it hides).
+    // From the start until a second after its tray appears, the window is never on screen.
     let never_viewable = || {
         for w in display.windows_titled(TITLE).unwrap() {
             assert!(
@@ -444,8 +503,7 @@ async fn launch_at_login_writes_the_autostart_entry_which_starts_the_app_in_the_
         never_viewable();
         std::thread::sleep(Duration::from_millis(20));
     }
-    // (The window, created hidden, may not even exist on the display yet.)
-    assert!(display.windows_titled(TITLE).unwrap().len() <= 1);
+    no_window_built(&display, &app, home.path());
     tray.click("Open").unwrap();
     display
         .wait_viewable(TITLE, true, Duration::from_secs(10))
@@ -458,6 +516,31 @@ async fn launch_at_login_writes_the_autostart_entry_which_starts_the_app_in_the_
     );
     tray.click("Quit").unwrap();
     let status = exit_within(child, Duration::from_secs(10), "Quit did not end the app");
+    assert!(status.success(), "{status}");
+}
+
+/// Started as at login with nobody signed in (signed out since launch at login was turned
+/// on), the app waits in the tray without building its window; Open shows the sign-in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn started_at_login_signed_out_the_app_waits_in_the_tray_until_opened() {
+    let _one = ONE_WINDOW.lock().await;
+    let app = built_binary("setget-admin").unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let display = Display::open().unwrap();
+    let child = app_in(&app, home.path(), &["--minimized"]);
+    let tray = TrayItem::find(Duration::from_secs(20)).unwrap();
+    tray.wait_for_item("Not signed in", Duration::from_secs(5), |_| true)
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    no_window_built(&display, &app, home.path());
+    tray.click("Open").unwrap();
+    display
+        .wait_viewable(TITLE, true, Duration::from_secs(10))
+        .unwrap();
+    // Signed out, closing quits.
+    let window = display.windows_titled(TITLE).unwrap()[0];
+    display.close(window).unwrap();
+    let status = exit_within(child, Duration::from_secs(10), "closing did not quit");
     assert!(status.success(), "{status}");
 }
 

@@ -69,6 +69,8 @@ function on<E extends keyof Events>(event: E, handler: (payload: Events[E]) => v
 
 export const api = {
   appInfo: () => call("app_info", {}),
+  /** Notes the screen shown, where the window opens again after it was closed to the tray. */
+  rememberScreen: (screen: string) => call("remember_screen", { screen }),
   signIn: (server: string, email: string, password: string) =>
     call("sign_in", { server, email, password }),
   /** Starts the demo workspace in a window of its own. */

@@ -8,7 +8,11 @@ demo_server: string | null,
 /**
  * The alert to show first, if the window was opened on one.
  */
-open_alert: number | null, };
+open_alert: number | null, 
+/**
+ * The screen to show first: the one the window showed when it was last closed.
+ */
+screen: string | null, };
 export type AccountView = { server: string, email: string, workspace_slug: string, workspace_name: string, 
 /**
  * Set when the server ended the session: sign in again.

@@ -5,6 +5,7 @@ import type { AccountView, Alert, AlertFilter, AlertStatus, AppInfo, AuditEvent,
 /** Every command: the arguments the shell takes (by camelCase key) and its answer. */
 export type Commands = {
   app_info: { args: Record<string, never>; answer: AppInfo };
+  remember_screen: { args: { screen: string }; answer: null };
   sign_in: { args: { server: string; email: string; password: string }; answer: AccountView };
   open_demo: { args: Record<string, never>; answer: null };
   my_sessions: { args: Record<string, never>; answer: Session[] };
