@@ -10,7 +10,10 @@
 //!   input event; the time runs in the page, from that event to the next frame after the
 //!   list shows the first rows for that text (the list marks which text its rows are for).
 //! - Memory: the resident set (RSS) and proportional set (PSS) of the app's process and of the
-//!   WebKit processes it started, each and together, after the filters (and the app's peak).
+//!   WebKit processes it started, each and together: with the window open after the filters
+//!   (and the app's peak); in the tray, after the window was closed for
+//!   `SETGET_BENCH_TRAY_MINUTES` (10) while events stream in; and the floor, the same binary
+//!   in the tray with no account and no window ever built.
 //! - Under load ([`crate::bench_ui_load`]): keystrokes to rows and the longest frame gap while
 //!   an export of the whole log runs and the sync applies a burst of 10,000 events.
 //!
@@ -50,6 +53,10 @@ const FILTERS: &[&str] = &[
 const TARGET_FILTER_MS: f64 = 100.0;
 const TARGET_START_S: f64 = 2.0;
 const TARGET_RSS_MB: f64 = 200.0;
+/// In the tray, all the app's processes together at most this far above the floor (PSS).
+const TARGET_TRAY_ABOVE_FLOOR_MB: f64 = 40.0;
+/// The window open, all the app's processes together after the filters (PSS).
+const TARGET_OPEN_MB: f64 = 300.0;
 
 /// The outer step: builds, seeds, starts the server, and runs [`inner`] in the session.
 pub fn ui() -> anyhow::Result<()> {
@@ -291,8 +298,8 @@ pub fn inner(args: &[String]) -> anyhow::Result<()> {
         let (app_pid, children) = setget_e2e::processes::app_and_children(&app, None)
             .context("the app's process is not running")?;
         let app_peak = status_kib(app_pid, "VmHWM:").unwrap_or(0) as f64 / 1024.0;
-        let (app_memory, memory) = footprint(app_pid, &children);
-        let app_rss = app_memory.rss as f64 / 1024.0;
+        let open = footprint(app_pid, &children);
+        let app_rss = open.app.rss as f64 / 1024.0;
         let load = bench_ui_load::run(
             &client,
             FILTER_SCRIPT,
@@ -302,8 +309,13 @@ pub fn inner(args: &[String]) -> anyhow::Result<()> {
             events,
         )
         .await?;
+        // The window closed to the tray, events streaming in; then the floor.
+        let minutes = tray_minutes()?;
+        let tray = in_the_tray(&app, &home, (&server_dir.join("setget-server"), Path::new(db)), minutes)?;
+        let _ = Command::new("kill").arg(app_pid.to_string()).status();
         let _ = client.close().await;
         drop(driver);
+        let floor = floor(&release, &scratch.join("floor"))?;
 
         starts.sort_by(f64::total_cmp);
         let start_median = starts[starts.len() / 2];
@@ -319,7 +331,18 @@ pub fn inner(args: &[String]) -> anyhow::Result<()> {
             filter.p50,
             filter.max
         );
-        println!("memory after the filters (the app's peak RSS {app_peak:.0} MB):\n{memory}");
+        println!(
+            "memory after the filters, the window open (the app's peak RSS {app_peak:.0} MB):\n{}",
+            open.lines
+        );
+        println!(
+            "memory in the tray, the window closed for {minutes} min while events streamed in:\n{}",
+            tray.lines
+        );
+        println!(
+            "memory of the floor, the same binary in the tray with no account and no window ever built:\n{}",
+            floor.lines
+        );
         let typed = Latency::of(load.keystrokes.clone())?;
         println!(
             "under load ({:.1} s: export of {} events in {:.1} s, burst of 10,000 events in the \
@@ -353,6 +376,20 @@ pub fn inner(args: &[String]) -> anyhow::Result<()> {
             "app process RSS {app_rss:.0} MB (target <= {TARGET_RSS_MB:.0} MB): {}",
             verdict(app_rss <= TARGET_RSS_MB)
         );
+        let mb = |kib: u64| kib as f64 / 1024.0;
+        let above = mb(tray.total.pss) - mb(floor.total.pss);
+        println!(
+            "in the tray: all processes PSS {:.0} MB, {above:.0} MB above the floor's {:.0} MB \
+             (target <= {TARGET_TRAY_ABOVE_FLOOR_MB:.0} MB above): {}",
+            mb(tray.total.pss),
+            mb(floor.total.pss),
+            verdict(above <= TARGET_TRAY_ABOVE_FLOOR_MB)
+        );
+        println!(
+            "window open: all processes PSS {:.0} MB (target <= {TARGET_OPEN_MB:.0} MB): {}",
+            mb(open.total.pss),
+            verdict(mb(open.total.pss) <= TARGET_OPEN_MB)
+        );
         println!(
             "under load: keystroke to rows p95 {:.1} ms (target <= {:.0} ms): {}",
             typed.p95,
@@ -382,14 +419,102 @@ fn group_thousands(n: u64) -> String {
     out
 }
 
+/// Minutes the app spends in the tray before its footprint there is measured
+/// (`SETGET_BENCH_TRAY_MINUTES`, 10 unless set).
+fn tray_minutes() -> anyhow::Result<u64> {
+    match std::env::var("SETGET_BENCH_TRAY_MINUTES") {
+        Ok(m) => m
+            .parse()
+            .context("SETGET_BENCH_TRAY_MINUTES is a whole number of minutes"),
+        Err(_) => Ok(10),
+    }
+}
+
+/// The window's title in `tauri.conf.json`.
+const TITLE: &str = "SetGet Session Admin";
+/// Audit events appended every [`STREAM_EVERY`] while the app is in the tray.
+const STREAMED: u64 = 50;
+const STREAM_EVERY: Duration = Duration::from_secs(10);
+
+/// Closes the app's window to the tray, as the admin does, and measures the app's processes
+/// after `minutes` there while events stream in (appended to the server's database `db`).
+fn in_the_tray(
+    app: &Path,
+    home: &Path,
+    (server, db): (&Path, &Path),
+    minutes: u64,
+) -> anyhow::Result<Footprint> {
+    let display = setget_e2e::Display::open()?;
+    let window = display.wait_viewable(TITLE, true, Duration::from_secs(10))?;
+    display.close(window)?;
+    display.wait_gone(TITLE, Duration::from_secs(10))?;
+    let closed = Instant::now();
+    let stay = Duration::from_secs(minutes * 60);
+    while closed.elapsed() < stay {
+        let appended = Command::new(server)
+            .args([
+                "append-bench-events",
+                "--events",
+                &STREAMED.to_string(),
+                "--db",
+            ])
+            .arg(db)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .status()
+            .context("appending events")?;
+        if !appended.success() {
+            bail!("appending events failed");
+        }
+        std::thread::sleep(STREAM_EVERY.min(stay.saturating_sub(closed.elapsed())));
+    }
+    let (pid, children) = setget_e2e::processes::app_and_children(app, Some(home))
+        .context("the app did not stay in the tray")?;
+    Ok(footprint(pid, &children))
+}
+
+/// How long the floor's app idles before it is measured.
+const FLOOR_IDLE: Duration = Duration::from_secs(15);
+
+/// The floor: the same binary idling in the tray with a profile of its own in `home`, no
+/// account and no window ever built (`--minimized`).
+fn floor(release: &Path, home: &Path) -> anyhow::Result<Footprint> {
+    let mut child = admin(release, home, &["--minimized"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .context("starting the floor's app")?;
+    std::thread::sleep(FLOOR_IDLE);
+    let measured = match child.try_wait()? {
+        Some(status) => Err(anyhow::anyhow!("the floor's app ended ({status})")),
+        None => {
+            let children: Vec<_> = setget_e2e::processes::all()
+                .into_iter()
+                .filter(|p| p.parent == child.id())
+                .collect();
+            Ok(footprint(child.id(), &children))
+        }
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    measured
+}
+
+/// What [`footprint`] measured.
+struct Footprint {
+    /// The app process's own.
+    app: setget_e2e::processes::Memory,
+    /// The app's and the processes it started, together.
+    total: setget_e2e::processes::Memory,
+    /// One line per process and one for the total.
+    lines: String,
+}
+
 /// The memory of the app's process and of those it started (WebKit's), one line each and
 /// their total: RSS, which counts the shared library pages in every process that maps them,
 /// and PSS, which shares them out, so that the processes' PSS add up to what they hold
-/// together. Also returns the app process's own.
-fn footprint(
-    app_pid: u32,
-    children: &[setget_e2e::processes::Process],
-) -> (setget_e2e::processes::Memory, String) {
+/// together.
+fn footprint(app_pid: u32, children: &[setget_e2e::processes::Process]) -> Footprint {
     use setget_e2e::processes::Memory;
     let mb = |kib: u64| kib as f64 / 1024.0;
     let line = |name: &str, m: Memory| {
@@ -410,7 +535,11 @@ fn footprint(
         lines.push(line(&child.name, m));
     }
     lines.push(line("together", total));
-    (app, lines.join("\n"))
+    Footprint {
+        app,
+        total,
+        lines: lines.join("\n"),
+    }
 }
 
 #[cfg(test)]
