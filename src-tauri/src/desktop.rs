@@ -330,13 +330,39 @@ pub fn on_window_event<R: Runtime>(window: &tauri::Window<R>, event: &WindowEven
     if window.label() != MAIN_WINDOW {
         return;
     }
-    if let WindowEvent::CloseRequested { .. } = event {
-        let app = window.app_handle();
-        if watching(app)
-            && let Err(e) = app.save_window_state(WINDOW_STATE)
-        {
-            tracing::debug!(error = %e, "the window's place was not saved");
+    let app = window.app_handle();
+    match event {
+        WindowEvent::CloseRequested { .. } => {
+            if watching(app)
+                && let Err(e) = app.save_window_state(WINDOW_STATE)
+            {
+                tracing::debug!(error = %e, "the window's place was not saved");
+            }
         }
+        WindowEvent::Destroyed if stays_without_window(app) => release_memory(app),
+        _ => {}
+    }
+}
+
+/// Gives back what the window's work held, now that it is gone: the cache's page caches
+/// (see `Engine::release_memory`), then the heap's free pages.
+fn release_memory<R: Runtime>(app: &AppHandle<R>) {
+    let engine = std::sync::Arc::clone(&app.state::<Shell>().engine);
+    tauri::async_runtime::spawn_blocking(move || {
+        if let Err(e) = engine.release_memory() {
+            tracing::debug!(error = %e, "the cache's memory was not released");
+        }
+        trim_heap();
+    });
+}
+
+/// Returns the heap's free pages to the system (glibc keeps them for the next allocations).
+#[allow(unsafe_code)]
+fn trim_heap() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: `malloc_trim` only walks the allocator's own free lists, under its locks.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 

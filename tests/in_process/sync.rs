@@ -249,6 +249,27 @@ async fn an_event_lost_from_the_stream_is_fetched_when_the_next_one_shows_the_ga
     assert_eq!(proxy.streams(), 1, "the stream was reopened");
 }
 
+/// The window closed to the tray gives back the cache's memory while the sync follows the
+/// server: the readers close and the writer's page cache empties, and the next changes still
+/// reach the cache and are read back whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memory_given_back_while_live_loses_nothing() {
+    let f = Fixture::new().await;
+    assert_eq!(
+        f.engine.release_memory().unwrap_err().kind,
+        setget_core::ErrorKind::NotSignedIn
+    );
+    f.sign_in_at(&f.server.url).await;
+    f.go_live().await;
+    f.converge().await;
+    for _ in 0..3 {
+        f.engine.release_memory().unwrap();
+        f.change().await;
+        f.converge().await;
+    }
+    assert!(f.engine.with_cache(|c| c.integrity_ok()).unwrap());
+}
+
 /// A stream that replays events the cache has (here the whole log: the proxy rewrites its
 /// `Last-Event-ID` to 0) adds nothing twice and is followed on as if nothing happened — on the
 /// stream opened after the first sync, and on the one reopened after an outage, which asks

@@ -541,6 +541,11 @@ pub(crate) mod tests {
         writer.conn.execute_batch("COMMIT").unwrap();
         assert_eq!(readers.read(count).unwrap(), 0);
         assert_eq!(readers.idle(), 2);
+        // Closed when the window is gone; the next read opens one again.
+        readers.close_idle();
+        assert_eq!(readers.idle(), 0);
+        assert_eq!(readers.read(count).unwrap(), 0);
+        assert_eq!(readers.idle(), 1);
         // A reader cannot write.
         assert!(
             readers

@@ -475,6 +475,15 @@ impl Engine {
         })
     }
 
+    /// Gives back the memory the window's reads held: the idle readers close (their page
+    /// caches with them) and the writer's page cache keeps only what it uses. For when the
+    /// window is gone and the app watches from the tray.
+    pub fn release_memory(&self) -> Result<()> {
+        let signed = self.signed()?;
+        signed.readers.close_idle();
+        lock(&signed.cache).shrink_memory()
+    }
+
     /// Runs `f` on a read-only connection to the account's cache (the window's and the
     /// command line's reads): it neither waits for the sync's writes nor holds them up.
     pub fn with_cache<R>(&self, f: impl FnOnce(&Cache) -> Result<R>) -> Result<R> {

@@ -367,6 +367,14 @@ impl Cache {
         &self.path
     }
 
+    /// Frees what the connection's page cache holds beyond what it uses now
+    /// (`PRAGMA shrink_memory`).
+    pub fn shrink_memory(&self) -> Result<()> {
+        self.conn
+            .execute_batch("PRAGMA shrink_memory")
+            .map_err(|e| storage("free its memory", e))
+    }
+
     /// The size on disk of the database and its WAL.
     pub fn bytes(&self) -> u64 {
         let size = |p: PathBuf| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);

@@ -45,6 +45,12 @@ impl Readers {
         out
     }
 
+    /// Closes the idle connections, and with them their page caches (the window that read
+    /// through them is gone); the next read opens one again.
+    pub fn close_idle(&self) {
+        self.idle.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+
     /// Connections open and idle (for tests of reuse).
     #[cfg(test)]
     pub(super) fn idle(&self) -> usize {
