@@ -90,6 +90,54 @@ impl Memory {
     }
 }
 
+/// Where a process's memory is, from `/proc/PID/smaps`: each mapping's name (a file's path,
+/// `[heap]`, `[stack]`, or `[unnamed]` for anonymous mappings without one, such as the
+/// allocator's arenas and thread stacks) with its PSS and its anonymous pages, in KiB, summed
+/// over the mappings of that name and sorted by PSS, largest first.
+pub fn mappings(pid: u32) -> Option<Vec<(String, u64, u64)>> {
+    Some(parse_mappings(
+        &std::fs::read_to_string(format!("/proc/{pid}/smaps")).ok()?,
+    ))
+}
+
+/// Reads an `smaps` text for [`mappings`].
+pub fn parse_mappings(text: &str) -> Vec<(String, u64, u64)> {
+    let mut by_name: std::collections::HashMap<String, (u64, u64)> = Default::default();
+    let mut current: Option<String> = None;
+    for line in text.lines() {
+        let mut words = line.split_whitespace();
+        let first = words.next().unwrap_or_default();
+        if first.contains('-') && !first.ends_with(':') {
+            // "start-end perms offset dev inode [name]": the name may hold spaces.
+            let name = line.split_whitespace().skip(5).collect::<Vec<_>>().join(" ");
+            current = Some(if name.is_empty() {
+                "[unnamed]".to_owned()
+            } else {
+                name
+            });
+            continue;
+        }
+        let (Some(name), Some(kib)) = (
+            current.as_ref(),
+            words.next().and_then(|v| v.parse::<u64>().ok()),
+        ) else {
+            continue;
+        };
+        let entry = by_name.entry(name.clone()).or_default();
+        match first {
+            "Pss:" => entry.0 += kib,
+            "Anonymous:" => entry.1 += kib,
+            _ => {}
+        }
+    }
+    let mut out: Vec<(String, u64, u64)> = by_name
+        .into_iter()
+        .map(|(name, (pss, anon))| (name, pss, anon))
+        .collect();
+    out.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    out
+}
+
 impl std::ops::Add for Memory {
     type Output = Self;
 
@@ -135,6 +183,38 @@ Locked:                0 kB
         assert_eq!((m + m).pss, 357_756);
         assert_eq!(Memory::parse("Rss: 12 kB\n"), None);
         assert_eq!(Memory::parse(""), None);
+    }
+
+    /// Mappings are summed by name, the unnamed together, largest PSS first.
+    #[test]
+    fn smaps_mappings_are_summed_by_name() {
+        let text = "7f0000000000-7f0004000000 rw-p 00000000 00:00 0 
+Size:              65536 kB
+Rss:                8000 kB
+Pss:                8000 kB
+Anonymous:          8000 kB
+55d0c0000000-55d0c1000000 rw-p 00000000 00:00 0                          [heap]
+Pss:                3000 kB
+Anonymous:          3000 kB
+7f1000000000-7f1000100000 r-xp 00000000 08:01 1234                       /usr/lib/libwebkit2gtk-4.1.so.0
+Pss:                5000 kB
+Anonymous:             0 kB
+7f2000000000-7f2000010000 rw-p 00000000 00:00 0 
+Pss:                1000 kB
+Anonymous:          1000 kB
+7f3000000000-7f3000010000 r--p 00000000 08:01 99                         /tmp/a file (deleted)
+Pss:                  10 kB
+Anonymous:             0 kB
+";
+        assert_eq!(
+            parse_mappings(text),
+            [
+                ("[unnamed]".to_owned(), 9000, 9000),
+                ("/usr/lib/libwebkit2gtk-4.1.so.0".to_owned(), 5000, 0),
+                ("[heap]".to_owned(), 3000, 3000),
+                ("/tmp/a file (deleted)".to_owned(), 10, 0),
+            ]
+        );
     }
 
     /// This test's own process: its PSS is at most its RSS, and both are more than nothing.

@@ -505,8 +505,24 @@ fn in_the_tray(
     }
     let (pid, children) = setget_e2e::processes::app_and_children(app, Some(home))
         .context("the app did not stay in the tray")?;
-    Ok(footprint(pid, &children))
+    let mut measured = footprint(pid, &children);
+    // Where the app's own memory is: its largest mappings.
+    for (name, pss, anon) in setget_e2e::processes::mappings(pid)
+        .unwrap_or_default()
+        .into_iter()
+        .take(LARGEST_MAPPINGS)
+    {
+        measured.lines.push_str(&format!(
+            "\n    {:>5.1} MB PSS ({:.1} MB anonymous) {name}",
+            pss as f64 / 1024.0,
+            anon as f64 / 1024.0
+        ));
+    }
+    Ok(measured)
 }
+
+/// How many of the app's mappings the tray's figures list.
+const LARGEST_MAPPINGS: usize = 10;
 
 /// How long the floor's app idles before it is measured.
 const FLOOR_IDLE: Duration = Duration::from_secs(15);
