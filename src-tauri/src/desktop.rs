@@ -1,6 +1,6 @@
 //! The desktop around the window: the tray (new alerts, Open, Pause notifications for 1 hour,
-//! Quit), closing to the tray (the window destroyed, built again when opened), one instance per profile, launch at login and the window's
-//! remembered size and place.
+//! Quit), closing to the tray (the window destroyed, built again when opened), one instance
+//! per profile, launch at login and the window's remembered size and place.
 
 use std::hash::{Hash as _, Hasher as _};
 use std::path::Path;
