@@ -109,7 +109,11 @@ pub fn parse_mappings(text: &str) -> Vec<(String, u64, u64)> {
         let first = words.next().unwrap_or_default();
         if first.contains('-') && !first.ends_with(':') {
             // "start-end perms offset dev inode [name]": the name may hold spaces.
-            let name = line.split_whitespace().skip(5).collect::<Vec<_>>().join(" ");
+            let name = line
+                .split_whitespace()
+                .skip(5)
+                .collect::<Vec<_>>()
+                .join(" ");
             current = Some(if name.is_empty() {
                 "[unnamed]".to_owned()
             } else {
