@@ -48,8 +48,16 @@ pub fn app_and_children(app: &Path, home: Option<&Path>) -> Option<(u32, Vec<Pro
         std::fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|exe| exe == app)
             && home.is_none_or(|home| environ_of(*pid, "HOME").as_deref() == home.to_str())
     })?;
-    let children = all.into_iter().filter(|p| p.parent == app_pid).collect();
-    Some((app_pid, children))
+    Some((app_pid, children_in(all, app_pid)))
+}
+
+/// The processes `pid` started.
+pub fn children_of(pid: u32) -> Vec<Process> {
+    children_in(all(), pid)
+}
+
+fn children_in(all: Vec<Process>, pid: u32) -> Vec<Process> {
+    all.into_iter().filter(|p| p.parent == pid).collect()
 }
 
 /// What a process holds in memory, from `/proc/PID/smaps_rollup`, in KiB. `rss` counts every

@@ -539,10 +539,7 @@ fn floor(release: &Path, home: &Path) -> anyhow::Result<Footprint> {
     let measured = match child.try_wait()? {
         Some(status) => Err(anyhow::anyhow!("the floor's app ended ({status})")),
         None => {
-            let children: Vec<_> = setget_e2e::processes::all()
-                .into_iter()
-                .filter(|p| p.parent == child.id())
-                .collect();
+            let children = setget_e2e::processes::children_of(child.id());
             Ok(footprint(child.id(), &children))
         }
     };
