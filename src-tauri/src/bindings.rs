@@ -1,6 +1,7 @@
-//! The TypeScript side of the IPC, generated from the Rust definitions: the types into
-//! `ui/src/lib/bindings.ts`, the commands and events into `ui/src/lib/ipc.ts` (`ipc`). A
-//! test fails when either file is stale; `cargo xtask codegen` rewrites them.
+//! The IPC's generated sides, from the Rust definitions: the types into
+//! `ui/src/lib/bindings.ts`, the commands and events into `ui/src/lib/ipc.ts`, and the app
+//! process's dispatch of the window's commands into `src-tauri/src/window/dispatch.rs`
+//! (`ipc`). A test fails when a file is stale; `cargo xtask codegen` rewrites them.
 
 #[cfg(test)]
 mod ipc;
@@ -167,12 +168,10 @@ mod tests {
         out
     }
 
-    /// Compares `fresh` with the file under `ui/src/lib/` (or writes it, with
+    /// Compares `fresh` with the file at `path` under the crate (or writes it, with
     /// `UPDATE_BINDINGS`).
-    fn check(file: &str, fresh: &str) {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../ui/src/lib")
-            .join(file);
+    fn check(path: &str, fresh: &str) {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(path);
         if std::env::var_os("UPDATE_BINDINGS").is_some() {
             std::fs::write(&path, fresh).unwrap();
             return;
@@ -187,12 +186,17 @@ mod tests {
 
     #[test]
     fn typescript_bindings_are_fresh() {
-        check("bindings.ts", &render());
+        check("../ui/src/lib/bindings.ts", &render());
     }
 
     #[test]
     fn typescript_commands_and_events_are_fresh() {
         let cfg = Config::new().with_large_int("number");
-        check("ipc.ts", &super::ipc::render(&cfg));
+        check("../ui/src/lib/ipc.ts", &super::ipc::render(&cfg));
+    }
+
+    #[test]
+    fn the_app_side_dispatch_is_fresh() {
+        check("src/window/dispatch.rs", &super::ipc::render_dispatch());
     }
 }

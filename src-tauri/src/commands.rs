@@ -1,5 +1,7 @@
 //! The commands the window may invoke: each takes the [`Shell`] state, calls the engine, and
-//! hands back its answer or its `{kind, server_code, message}` error.
+//! hands back its answer or its `{kind, server_code, message}` error. They run in the app
+//! process, which the window's process forwards each call to: `window/dispatch.rs` is
+//! generated from the `#[tauri::command]` functions here (see `bindings`).
 
 use std::sync::Arc;
 
@@ -43,7 +45,7 @@ pub struct AppInfo {
 }
 
 /// Runs `work` on a blocking thread with the engine: the cache, the keyring and files are never
-/// touched on the window's main thread, where a plain (not `async`) command would run.
+/// touched on the async runtime's workers, which also serve the other calls and the sync.
 async fn off_main<T: Send + 'static>(
     shell: &Shell,
     work: impl FnOnce(&Engine) -> Result<T, CoreError> + Send + 'static,

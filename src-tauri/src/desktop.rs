@@ -1,6 +1,7 @@
 //! The desktop around the window: the tray (new alerts, Open, Pause notifications for 1 hour,
-//! Quit), closing to the tray (the window destroyed, built again when opened), one instance
-//! per profile, launch at login and the window's remembered size and place.
+//! Quit), closing to the tray (the window's process ends, a new one starts when opened; see
+//! `window`), one instance per profile, launch at login and the window's remembered size
+//! and place.
 
 use std::hash::{Hash as _, Hasher as _};
 use std::path::Path;
@@ -10,8 +11,8 @@ use chrono::{DateTime, Local, Utc};
 use setget_core::notify::NotifySettings;
 use tauri::menu::{Menu, MenuItem, PredefinedMenuItem};
 use tauri::tray::{MouseButton, MouseButtonState, TrayIcon, TrayIconBuilder, TrayIconEvent};
-use tauri::{AppHandle, Manager as _, Runtime, WebviewWindow, WebviewWindowBuilder, WindowEvent};
-use tauri_plugin_window_state::{AppHandleExt as _, StateFlags};
+use tauri::{AppHandle, Manager as _};
+use tauri_plugin_window_state::StateFlags;
 
 use crate::events;
 use crate::shell::Shell;
@@ -36,10 +37,10 @@ pub const WINDOW_STATE: StateFlags = StateFlags::all().difference(StateFlags::VI
 pub const PAUSE: chrono::Duration = chrono::Duration::hours(1);
 
 /// The tray and the menu items whose words change.
-pub struct Tray<R: Runtime> {
-    icon: TrayIcon<R>,
-    alerts: MenuItem<R>,
-    pause: MenuItem<R>,
+pub struct Tray {
+    icon: TrayIcon,
+    alerts: MenuItem<tauri::Wry>,
+    pause: MenuItem<tauri::Wry>,
     /// Refreshes run on several threads: each takes a ticket before it reads the count, and
     /// only the newest ticket's words are shown (see [`refresh`]).
     tickets: AtomicU64,
@@ -91,7 +92,7 @@ pub fn tray_text(
 }
 
 /// Builds the tray; its menu acts through the engine.
-pub fn install<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
+pub fn install(app: &AppHandle) -> tauri::Result<()> {
     let alerts = MenuItem::with_id(app, MENU_ALERTS, "No new alerts", true, None::<&str>)?;
     let open = MenuItem::with_id(app, MENU_OPEN, "Open", true, None::<&str>)?;
     let pause = MenuItem::with_id(
@@ -145,8 +146,8 @@ pub fn install<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
 /// another, with the notification settings as they are then, and never older words over
 /// newer: a refresh of the sync's that read the settings before a pause from the tray once
 /// set "Pause notifications" back over "Resume notifications" until the next tick.
-pub fn refresh<R: Runtime>(app: &AppHandle<R>) {
-    let Some(tray) = app.try_state::<Tray<R>>() else {
+pub fn refresh(app: &AppHandle) {
+    let Some(tray) = app.try_state::<Tray>() else {
         return;
     };
     let ticket = tray.tickets.fetch_add(1, Ordering::SeqCst) + 1;
@@ -156,7 +157,7 @@ pub fn refresh<R: Runtime>(app: &AppHandle<R>) {
         .flatten();
     let handle = app.clone();
     let shown = app.run_on_main_thread(move || {
-        let Some(tray) = handle.try_state::<Tray<R>>() else {
+        let Some(tray) = handle.try_state::<Tray>() else {
             return;
         };
         if tray.shown.fetch_max(ticket, Ordering::SeqCst) > ticket {
@@ -182,7 +183,7 @@ pub fn refresh<R: Runtime>(app: &AppHandle<R>) {
 }
 
 /// Pauses notifications for an hour, or resumes them when paused; the window hears of it.
-fn toggle_pause<R: Runtime>(app: &AppHandle<R>) {
+fn toggle_pause(app: &AppHandle) {
     let shell = app.state::<Shell>();
     let engine = &shell.engine;
     let paused = engine.notify_settings().paused_at(engine.now());
@@ -209,60 +210,27 @@ pub fn flush_session_bus() {
     }
 }
 
-/// The window, built from its configuration when there is none: it is created when it is
-/// first shown and destroyed when it is closed to the tray ([`on_window_event`]), so that
-/// its web processes end while the app watches from the tray.
-fn main_window<R: Runtime>(app: &AppHandle<R>) -> Option<WebviewWindow<R>> {
-    if let Some(window) = app.get_webview_window(MAIN_WINDOW) {
-        return Some(window);
-    }
-    let config = app
-        .config()
-        .app
-        .windows
-        .iter()
-        .find(|w| w.label == MAIN_WINDOW)?
-        .clone();
-    let built = WebviewWindowBuilder::from_config(app, &config).and_then(|w| w.build());
-    match built {
-        Ok(window) => {
-            if app.state::<Shell>().demo.is_some() {
-                let _ = window.set_title(DEMO_TITLE);
-            }
-            Some(window)
-        }
-        Err(e) => {
-            tracing::warn!(error = %e, "the window could not be built");
-            None
-        }
-    }
-}
-
-/// Shows the window (built again if it was closed to the tray), restored and focused.
-pub fn show_main<R: Runtime>(app: &AppHandle<R>) {
-    if let Some(window) = main_window(app) {
-        let _ = window.unminimize();
-        let _ = window.show();
-        let _ = window.set_focus();
-    }
+/// Shows the window: the open one comes forward, or it opens (see `window`).
+pub fn show_main(app: &AppHandle) {
+    crate::window::open(app);
 }
 
 /// Opens the window on an alert (a notification's "Open", `--alert N` of a second launch,
 /// the tray's count of new alerts: `None`, the list).
-pub fn open_alert<R: Runtime>(app: &AppHandle<R>, id: Option<i64>) {
-    if app.get_webview_window(MAIN_WINDOW).is_none() {
-        // A window built now asks where to open once its page has loaded.
-        app.state::<Shell>().opening().on_alert(id);
-        show_main(app);
-    } else {
+pub fn open_alert(app: &AppHandle, id: Option<i64>) {
+    if crate::window::is_open(app) {
         show_main(app);
         events::OPEN_ALERT.emit(app, id);
+    } else {
+        // A window opened now asks where to open once its page has loaded.
+        app.state::<Shell>().opening().on_alert(id);
+        show_main(app);
     }
 }
 
 /// A second launch of the same profile: its arguments reach this one, which comes forward
 /// (on the alert it names, if any), unless it was a start at login.
-pub fn second_launch<R: Runtime>(app: &AppHandle<R>, argv: &[String]) {
+pub fn second_launch(app: &AppHandle, argv: &[String]) {
     if argv.iter().any(|a| a == MINIMIZED_ARG) {
         // Launched at login while already running: nothing to bring forward.
         return;
@@ -310,43 +278,21 @@ fn signed_in(shell: &Shell) -> bool {
 
 /// Whether the app can live in the tray: this is not the demo, and the desktop has a tray to
 /// come back from.
-pub fn has_tray<R: Runtime>(app: &AppHandle<R>) -> bool {
+pub fn has_tray(app: &AppHandle) -> bool {
     app.try_state::<Shell>()
         .is_some_and(|shell| shell.demo.is_none())
-        && app.try_state::<Tray<R>>().is_some()
+        && app.try_state::<Tray>().is_some()
 }
 
 /// Whether the app watches from the tray: it has one ([`has_tray`]) and an account is signed
 /// in.
-pub fn watching<R: Runtime>(app: &AppHandle<R>) -> bool {
+pub fn watching(app: &AppHandle) -> bool {
     has_tray(app) && signed_in(&app.state::<Shell>())
-}
-
-/// Closing the window: while the app watches from the tray the window is destroyed and its
-/// web processes end, the app staying in the tray ([`stays_without_window`]); its state is
-/// saved now, so that a later kill keeps it, and it opens again on the screen it showed.
-/// Signed out, in the demo or without a tray, closing quits.
-pub fn on_window_event<R: Runtime>(window: &tauri::Window<R>, event: &WindowEvent) {
-    if window.label() != MAIN_WINDOW {
-        return;
-    }
-    let app = window.app_handle();
-    match event {
-        WindowEvent::CloseRequested { .. } => {
-            if watching(app)
-                && let Err(e) = app.save_window_state(WINDOW_STATE)
-            {
-                tracing::debug!(error = %e, "the window's place was not saved");
-            }
-        }
-        WindowEvent::Destroyed if stays_without_window(app) => release_memory(app),
-        _ => {}
-    }
 }
 
 /// Gives back what the window's work held, now that it is gone: the cache's page caches
 /// (see `Engine::release_memory`), then the heap's free pages.
-fn release_memory<R: Runtime>(app: &AppHandle<R>) {
+pub fn release_memory(app: &AppHandle) {
     let engine = std::sync::Arc::clone(&app.state::<Shell>().engine);
     tauri::async_runtime::spawn_blocking(move || {
         if let Err(e) = engine.release_memory() {
@@ -366,8 +312,8 @@ fn trim_heap() {
     }
 }
 
-/// Whether the app stays when its last window is gone: while it watches from the tray.
-pub fn stays_without_window<R: Runtime>(app: &AppHandle<R>) -> bool {
+/// Whether the app stays when its window is gone: while it watches from the tray.
+pub fn stays_without_window(app: &AppHandle) -> bool {
     watching(app)
 }
 

@@ -7,7 +7,7 @@ use std::marker::PhantomData;
 use serde::Serialize;
 use setget_core::notify::NotifySettings;
 use setget_core::sync::SyncStatus;
-use tauri::{AppHandle, Emitter as _, Runtime};
+use tauri::AppHandle;
 
 /// An event the window listens to, by name, carrying a `P`.
 pub struct WindowEvent<P> {
@@ -23,10 +23,12 @@ impl<P: Serialize + Clone> WindowEvent<P> {
         }
     }
 
-    /// Sends the event to the window; a window that is not listening misses it.
-    pub fn emit<R: Runtime>(&self, app: &AppHandle<R>, payload: P) {
-        if let Err(e) = app.emit(self.name, payload) {
-            tracing::debug!(error = %e, event = self.name, "the window missed an event");
+    /// Sends the event to the window (in its process: see `window`); a window that is not
+    /// open or not listening misses it.
+    pub fn emit(&self, app: &AppHandle, payload: P) {
+        match serde_json::to_value(payload) {
+            Ok(payload) => crate::window::send_event(app, self.name, payload),
+            Err(e) => tracing::debug!(error = %e, event = self.name, "an event was not sent"),
         }
     }
 }

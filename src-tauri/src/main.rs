@@ -11,6 +11,7 @@ mod desktop;
 mod events;
 mod rendering;
 mod shell;
+mod window;
 
 use std::sync::Arc;
 
@@ -46,6 +47,9 @@ struct Cli {
     /// Start in the tray without building the window (as launched at login).
     #[arg(long)]
     minimized: bool,
+    /// Be the window's process (started by the app, with its socket as standard input).
+    #[arg(long, hide = true, conflicts_with_all = ["alert", "minimized"])]
+    window: bool,
     /// Without a command, the window opens.
     #[command(subcommand)]
     command: Option<cli::Command>,
@@ -62,6 +66,9 @@ fn main() -> anyhow::Result<std::process::ExitCode> {
     let cli = Cli::parse();
     if let Some(command) = cli.command {
         return Ok(cli::run(command));
+    }
+    if cli.window {
+        return window::run(cli.demo);
     }
     // Only the profile's folders are read before the single-instance plugin has looked for a
     // running copy: a second launch hands over without opening the cache or starting a sync
@@ -99,7 +106,6 @@ fn main() -> anyhow::Result<std::process::ExitCode> {
             );
     }
     let app = builder
-        .on_window_event(desktop::on_window_event)
         .setup(move |app| {
             let (engine, demo) = if demo_mode {
                 let demo = demo::start(demo_db.clone())?;
@@ -133,6 +139,7 @@ fn main() -> anyhow::Result<std::process::ExitCode> {
             if let Some(id) = cli.alert {
                 opening.on_alert(Some(id));
             }
+            app.manage(window::Link::default());
             app.manage(shell::Shell {
                 engine,
                 demo: demo.as_ref().map(|d| d.server_url.clone()),
@@ -145,8 +152,9 @@ fn main() -> anyhow::Result<std::process::ExitCode> {
                 // closing the window quits.
                 tracing::warn!(error = %e, "no tray icon");
             }
-            // The window is built when it shows: not at all while the app starts in the tray
-            // (signed out, the tray says so and its Open shows the sign-in).
+            // The window opens in a process of its own (see `window`): not at all while the
+            // app starts in the tray (signed out, the tray says so and its Open shows the
+            // sign-in).
             if !(cli.minimized && desktop::has_tray(app.handle())) {
                 desktop::show_main(app.handle());
             }
@@ -188,64 +196,8 @@ fn main() -> anyhow::Result<std::process::ExitCode> {
             });
             Ok(())
         })
-        .invoke_handler(tauri::generate_handler![
-            commands::app_info,
-            commands::remember_screen,
-            commands::open_demo,
-            commands::sign_in,
-            commands::my_sessions,
-            commands::sign_out,
-            commands::sync_status,
-            commands::alerts,
-            commands::set_alert_status,
-            commands::revoke_alert_session,
-            commands::trusted,
-            commands::set_trusted,
-            commands::notify_settings,
-            commands::set_notify_settings,
-            commands::policy,
-            commands::update_policy,
-            commands::revoke_workspace_sessions,
-            commands::members,
-            commands::member_sessions,
-            commands::revoke_member_session,
-            commands::revoke_member_sessions,
-            commands::revoke_my_session,
-            commands::revoke_my_other_sessions,
-            commands::audit_events,
-            commands::export_audit,
-            commands::sessions_page,
-            commands::session_facets,
-            commands::session_selection,
-            commands::revoke_sessions,
-            commands::parse_indicator,
-            commands::network_of,
-            commands::pivot_summary,
-            commands::pivot_events,
-            commands::pivot_sessions,
-            commands::moment,
-            commands::travel_history,
-            commands::simulate_policy,
-            commands::overview,
-            commands::usual_places,
-            commands::pause_notifications,
-            commands::launch_at_login,
-            commands::set_launch_at_login,
-            commands::log_trust,
-            commands::export_event_proof,
-            commands::export_log_evidence,
-            commands::resume_log,
-        ])
         .build(tauri::generate_context!())?;
     app.run(|app, event| {
-        // The window closed to the tray is gone: the app stays there.
-        if let tauri::RunEvent::ExitRequested {
-            code: None, api, ..
-        } = &event
-            && desktop::stays_without_window(app)
-        {
-            api.prevent_exit();
-        }
         if let tauri::RunEvent::Exit = event {
             #[cfg(target_os = "linux")]
             desktop::flush_session_bus();

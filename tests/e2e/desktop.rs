@@ -12,8 +12,8 @@ use fantoccini::Locator;
 use fantoccini::actions::{InputSource, MouseActions, PointerAction};
 use setget_e2e::processes::app_and_children;
 use setget_e2e::{
-    Browser, Display, FaultProxy, NotifyMonitor, ServerProcess, TrayItem, agents, built_binary,
-    snapshot,
+    Browser, Display, FaultProxy, NotifyMonitor, SCREEN_SEPARATOR, ServerProcess, TrayItem, agents,
+    built_binary, snapshot,
 };
 use setget_protocol::SessionStatus;
 
@@ -339,15 +339,23 @@ async fn the_tray_counts_alerts_pauses_notifications_and_keeps_watching_with_the
     tray.wait_for_item("3 new alerts", Duration::from_secs(10), |_| true)
         .unwrap();
 
-    // The tray's Open builds it again, on the screen it showed (Settings); closed again, a
-    // second launch brings it back and exits.
+    // The tray's Open starts a new window process, on the screen it showed (Settings: the
+    // page names it in the window's title); closed again, a second launch brings it back and
+    // exits. (WebDriver drove the first window's process, which has ended.)
     tray.click("Open").unwrap();
     let window = display
-        .wait_viewable(TITLE, true, Duration::from_secs(10))
+        .wait_viewable(
+            &format!("{TITLE}{SCREEN_SEPARATOR}Settings"),
+            true,
+            Duration::from_secs(10),
+        )
         .unwrap();
-    let client = on_the_new_window(client).await;
-    wait_for(&client, "[data-testid=tab-settings].active").await;
-    wait_for(&client, "[data-testid=launch-at-login]").await;
+    let (pid, children) = app_and_children(&app, Some(home.path())).unwrap();
+    assert_eq!(pid, app_pid, "another app process");
+    assert!(
+        children.iter().any(|c| c.name == WEB_PROCESS),
+        "no web process for the window opened again: {children:?}"
+    );
     display.close(window).unwrap();
     display.wait_gone(TITLE, Duration::from_secs(10)).unwrap();
     web_process_ends(&app, home.path(), app_pid).await;
@@ -394,38 +402,19 @@ fn no_window_built(display: &Display, app: &Path, home: &Path) {
     );
 }
 
-/// Waits until the app (still running as `app_pid`) has no web process left.
+/// Waits until the app (still running as `app_pid`) has no process left under it: the
+/// window's process and WebKit's have ended.
 async fn web_process_ends(app: &Path, home: &Path, app_pid: u32) {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let (pid, children) = app_and_children(app, Some(home)).expect("the app ended");
         assert_eq!(pid, app_pid, "another app process");
-        if children.iter().all(|c| c.name != WEB_PROCESS) {
+        if children.is_empty() {
             return;
         }
         assert!(
             Instant::now() < deadline,
             "the web process outlived the window: {children:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-/// The WebDriver session moved to the window built again after the one it drove was
-/// destroyed.
-async fn on_the_new_window(client: fantoccini::Client) -> fantoccini::Client {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        if let Ok(handles) = client.windows().await
-            && let [handle] = handles.as_slice()
-            && client.switch_to_window(handle.clone()).await.is_ok()
-            && client.find(Locator::Css("nav.tabs")).await.is_ok()
-        {
-            return client;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "WebDriver never saw the new window"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -732,4 +721,66 @@ async fn without_a_session_bus_the_app_says_what_needs_one_and_still_opens() {
     display
         .wait_gone(DEMO_TITLE, Duration::from_secs(10))
         .expect("the demo did not end");
+}
+
+/// The window lives in a process of its own, started by the app: it ends when the app does,
+/// even killed outright; and nothing else can start one and reach the app through it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_windows_process_ends_with_the_app_and_only_the_app_starts_one() {
+    let _one = ONE_WINDOW.lock().await;
+    let app = built_binary("setget-admin").unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let display = Display::open().unwrap();
+    let child = app_in(&app, home.path(), &[]);
+    display
+        .wait_viewable(TITLE, true, Duration::from_secs(20))
+        .unwrap();
+    let (app_pid, children) = app_and_children(&app, Some(home.path())).unwrap();
+    assert_eq!(app_pid, child.0.id());
+    let window = children
+        .iter()
+        .find(|c| c.parent == app_pid && c.name == "setget-admin")
+        .unwrap_or_else(|| panic!("no window process: {children:?}"));
+    assert!(
+        children
+            .iter()
+            .any(|c| c.name == WEB_PROCESS && c.parent == window.pid),
+        "WebKit is not the window process's: {children:?}"
+    );
+    // The app process itself maps no WebKit web process and has no webview of its own.
+    assert!(
+        children
+            .iter()
+            .all(|c| c.parent != app_pid || c.pid == window.pid),
+        "{children:?}"
+    );
+    let window_pid = window.pid;
+    Command::new("kill")
+        .args(["-KILL", &app_pid.to_string()])
+        .status()
+        .unwrap();
+    display
+        .wait_gone(TITLE, Duration::from_secs(10))
+        .expect("the window outlived the app");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::path::Path::new(&format!("/proc/{window_pid}")).exists() {
+        assert!(
+            Instant::now() < deadline,
+            "the window process outlived the app"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    drop(child);
+
+    // Started by hand, the window process says who starts it and opens nothing.
+    let out = Command::new(&app)
+        .arg("--window")
+        .envs(profile(home.path()))
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("started by the app"), "{said}");
+    assert!(display.windows_titled(TITLE).unwrap().is_empty());
 }

@@ -15,6 +15,8 @@ use x11rb::rust_connection::RustConnection;
 
 /// Where libayatana-appindicator puts the tray items of a process.
 const ITEM_ROOT: &str = "/org/ayatana/NotificationItem";
+/// Between the app's name and the screen's in the window's title.
+pub const SCREEN_SEPARATOR: &str = " — ";
 
 fn dbus_send(args: &[&str]) -> anyhow::Result<String> {
     let out = Command::new("dbus-send")
@@ -203,7 +205,8 @@ impl Display {
         Ok(self.conn.intern_atom(false, name.as_bytes())?.reply()?.atom)
     }
 
-    /// The top-level windows titled `title`.
+    /// The top-level windows titled `title`, or `title — ` and the name of the screen they
+    /// show.
     pub fn windows_titled(&self, title: &str) -> anyhow::Result<Vec<Window>> {
         let utf8 = self.atom("UTF8_STRING")?;
         let net_name = self.atom("_NET_WM_NAME")?;
@@ -222,7 +225,11 @@ impl Display {
                 else {
                     break;
                 };
-                if reply.value == title.as_bytes() {
+                let shown = reply.value.as_slice();
+                let on_a_screen = shown
+                    .strip_prefix(title.as_bytes())
+                    .is_some_and(|rest| rest.starts_with(SCREEN_SEPARATOR.as_bytes()));
+                if shown == title.as_bytes() || on_a_screen {
                     found.push(w);
                     break;
                 }

@@ -18,7 +18,7 @@ mod snapshot;
 pub mod webdriver;
 
 pub use dbus::{NotifyCall, NotifyMonitor, invoke_action};
-pub use desktop::{Display, TrayItem};
+pub use desktop::{Display, SCREEN_SEPARATOR, TrayItem};
 pub use history::{Morning, get_as};
 pub use http_proxy::HttpProxy;
 pub use proxy::{Fault, FaultProxy};

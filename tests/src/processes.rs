@@ -41,23 +41,37 @@ pub fn environ_of(pid: u32, name: &str) -> Option<String> {
 }
 
 /// The process running `app` (with `home` as its HOME, when given, to tell one profile's app
-/// from another's) and the processes it started (WebKit's web and network processes).
+/// from another's) and every process under it: the window's process (the same binary,
+/// `setget-admin --window`) and the WebKit web and network processes that one starts.
 pub fn app_and_children(app: &Path, home: Option<&Path>) -> Option<(u32, Vec<Process>)> {
     let all = all();
-    let app_pid = all.iter().map(|p| p.pid).find(|pid| {
+    let runs_app = |pid: u32| {
         std::fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|exe| exe == app)
-            && home.is_none_or(|home| environ_of(*pid, "HOME").as_deref() == home.to_str())
-    })?;
+            && home.is_none_or(|home| environ_of(pid, "HOME").as_deref() == home.to_str())
+    };
+    // The app's own process is the one not started by another of the app's.
+    let app_pid = all
+        .iter()
+        .find(|p| runs_app(p.pid) && !runs_app(p.parent))?
+        .pid;
     Some((app_pid, children_in(all, app_pid)))
 }
 
-/// The processes `pid` started.
+/// Every process under `pid`: those it started, those they started, and so on.
 pub fn children_of(pid: u32) -> Vec<Process> {
     children_in(all(), pid)
 }
 
 fn children_in(all: Vec<Process>, pid: u32) -> Vec<Process> {
-    all.into_iter().filter(|p| p.parent == pid).collect()
+    let mut found: Vec<Process> = Vec::new();
+    let mut parents = vec![pid];
+    while let Some(parent) = parents.pop() {
+        for p in all.iter().filter(|p| p.parent == parent) {
+            parents.push(p.pid);
+            found.push(p.clone());
+        }
+    }
+    found
 }
 
 /// What a process holds in memory, from `/proc/PID/smaps_rollup`, in KiB. `rss` counts every

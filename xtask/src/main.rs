@@ -6,7 +6,8 @@
 //!   private desktop session; ends with `N passed, N failed`.
 //! - `bench [NAME]`, `gen-log`, `geo-data`: set-up, then `setget-devtools`, which holds what
 //!   needs the engine, the server or the end-to-end harness.
-//! - `codegen`: regenerates the TypeScript side of the IPC (types, commands, events).
+//! - `codegen`: regenerates the IPC's generated sides (the TypeScript types, commands and
+//!   events; the app process's dispatch of the window's commands).
 //! - `dist`: builds the installable package (`.deb` on Linux) with the Tauri bundler.
 
 mod flags;
@@ -173,7 +174,9 @@ fn codegen() -> anyhow::Result<()> {
             "bindings",
         ])
         .env("UPDATE_BINDINGS", "1"))?;
-    println!("wrote ui/src/lib/bindings.ts and ui/src/lib/ipc.ts");
+    println!(
+        "wrote ui/src/lib/bindings.ts, ui/src/lib/ipc.ts and src-tauri/src/window/dispatch.rs"
+    );
     Ok(())
 }
 

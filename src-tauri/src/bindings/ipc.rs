@@ -3,7 +3,9 @@
 //! with `syn`, and every event of `events.rs` with its payload. The window's `api.ts` calls
 //! commands and listens to events only through these types, so a command renamed, an
 //! argument added or an answer changed in Rust fails the type-check until the window follows.
-//! A test fails when the file is stale, or when a command is not registered with Tauri.
+//! The same reading writes the app process's side, `src-tauri/src/window/dispatch.rs`, which
+//! runs each command the window process forwards (see `window`). A test fails when either
+//! file is stale.
 
 use std::collections::BTreeSet;
 
@@ -15,6 +17,22 @@ struct Command {
     /// `(camelCase name, TypeScript type)`: Tauri takes the arguments by camelCase key.
     args: Vec<(String, String)>,
     answer: String,
+    /// The function's parameters in order, as the app fills them in.
+    params: Vec<Param>,
+    is_async: bool,
+    /// Whether it answers a `Result` (its `Err` rejects the page's call).
+    fallible: bool,
+}
+
+/// A command's parameter, as the app fills it in when the window calls.
+#[derive(Debug, PartialEq, Eq)]
+enum Param {
+    /// The shared state (`State<'_, Shell>`).
+    Shell,
+    /// The app (`AppHandle`).
+    App,
+    /// An argument of the page's, by its camelCase key.
+    Arg(String),
 }
 
 /// Parameters Tauri fills in itself.
@@ -104,23 +122,38 @@ fn commands(source: &str, named: &mut BTreeSet<String>) -> Vec<Command> {
             continue;
         }
         let mut args = Vec::new();
+        let mut params = Vec::new();
         for input in &f.sig.inputs {
             let FnArg::Typed(pat) = input else { continue };
-            let injected = last_segment(&pat.ty)
-                .is_some_and(|s| INJECTED.contains(&s.ident.to_string().as_str()));
-            if injected {
-                continue;
+            let kind = last_segment(&pat.ty).map(|s| s.ident.to_string());
+            match kind.as_deref() {
+                Some("State") => {
+                    params.push(Param::Shell);
+                    continue;
+                }
+                Some("AppHandle") => {
+                    params.push(Param::App);
+                    continue;
+                }
+                Some(k) if INJECTED.contains(&k) => {
+                    panic!("{}: the app process has no window to give", f.sig.ident)
+                }
+                _ => {}
             }
             let syn::Pat::Ident(name) = &*pat.pat else {
                 panic!("{}: an argument without a plain name", f.sig.ident);
             };
-            args.push((camel(&name.ident.to_string()), typescript(&pat.ty, named)));
+            let key = camel(&name.ident.to_string());
+            params.push(Param::Arg(key.clone()));
+            args.push((key, typescript(&pat.ty, named)));
         }
+        let mut fallible = false;
         let answer = match &f.sig.output {
             ReturnType::Default => "null".into(),
             ReturnType::Type(_, ty) => {
                 let seg = last_segment(ty).expect("an answer type");
                 if seg.ident == "Result" {
+                    fallible = true;
                     typescript(generic(seg, 0).unwrap(), named)
                 } else {
                     typescript(ty, named)
@@ -131,22 +164,82 @@ fn commands(source: &str, named: &mut BTreeSet<String>) -> Vec<Command> {
             name: f.sig.ident.to_string(),
             args,
             answer,
+            params,
+            is_async: f.sig.asyncness.is_some(),
+            fallible,
         });
     }
     out
 }
 
-/// The commands `main.rs` registers with `tauri::generate_handler!`.
-fn registered(main: &str) -> BTreeSet<String> {
-    let start = main
-        .find("generate_handler![")
-        .expect("main.rs registers commands");
-    let list = &main[start + "generate_handler![".len()..];
-    let list = &list[..list.find(']').expect("the list ends")];
-    list.split(',')
-        .map(|c| c.trim().trim_start_matches("commands::").to_owned())
-        .filter(|c| !c.is_empty())
-        .collect()
+/// `src-tauri/src/window/dispatch.rs`: the app process's side of the window's calls, one
+/// arm per command of `commands.rs`, each argument read by its camelCase key as Tauri would.
+pub(super) fn render_dispatch() -> String {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let source = std::fs::read_to_string(root.join("commands.rs")).unwrap();
+    let mut out = String::from(
+        "//! Generated from `commands.rs` by `cargo xtask codegen`; do not edit.\n\
+         //!\n\
+         //! Every command of the window's, run in the app process: its arguments read from the\n\
+         //! call's object by camelCase key, its answer or error as JSON.\n\n\
+         use serde_json::{Map, Value};\n\
+         use tauri::{AppHandle, Manager as _};\n\n\
+         use super::{answer, answer_result, arg, unknown_command};\n\
+         use crate::commands;\n\
+         use crate::shell::Shell;\n\n\
+         /// Runs `command` with `args`; `Err` carries what the page's call rejects with.\n\
+         pub(super) async fn call(\n\
+         \x20   app: &AppHandle,\n\
+         \x20   command: &str,\n\
+         \x20   args: &Map<String, Value>,\n\
+         ) -> Result<Value, Value> {\n\
+         \x20   match command {\n",
+    );
+    for c in commands(&source, &mut BTreeSet::new()) {
+        let params: Vec<String> = c
+            .params
+            .iter()
+            .map(|p| match p {
+                Param::Shell => "app.state::<Shell>()".to_owned(),
+                Param::App => "app.clone()".to_owned(),
+                Param::Arg(key) => format!("arg(args, \"{key}\")?"),
+            })
+            .collect();
+        let wrap = if c.fallible {
+            "answer_result"
+        } else {
+            "answer"
+        };
+        let wait = if c.is_async { ".await" } else { "" };
+        let call = format!("commands::{}({}){wait}", c.name, params.join(", "));
+        out.push_str(&format!("        \"{}\" => {wrap}({call}),\n", c.name));
+    }
+    out.push_str("        _ => Err(unknown_command(command)),\n    }\n}\n");
+    rustfmt(&out)
+}
+
+/// `source` as `cargo fmt` leaves it (the workspace's `rustfmt.toml` applies).
+fn rustfmt(source: &str) -> String {
+    use std::io::Write as _;
+    let mut child = std::process::Command::new("rustfmt")
+        .args(["--edition", "2024", "--emit", "stdout"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("rustfmt runs");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(source.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "rustfmt failed on the generated dispatch"
+    );
+    String::from_utf8(out.stdout).unwrap()
 }
 
 pub(super) fn render(cfg: &ts_rs::Config) -> String {
@@ -201,19 +294,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_command_is_registered_with_tauri() {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-        let source = std::fs::read_to_string(root.join("commands.rs")).unwrap();
-        let main = std::fs::read_to_string(root.join("main.rs")).unwrap();
-        let defined: BTreeSet<String> = commands(&source, &mut BTreeSet::new())
-            .into_iter()
-            .map(|c| c.name)
-            .collect();
-        assert_eq!(defined, registered(&main));
-        assert!(defined.len() > 20, "{defined:?}");
-    }
-
-    #[test]
     fn rust_types_read_as_typescript() {
         let mut named = BTreeSet::new();
         let cmds = commands(
@@ -235,7 +315,19 @@ mod tests {
             ]
         );
         assert_eq!(cmds[0].answer, "Session[]");
+        assert_eq!(
+            cmds[0].params,
+            [
+                Param::Shell,
+                Param::App,
+                Param::Arg("memberId".into()),
+                Param::Arg("limit".into()),
+                Param::Arg("ids".into()),
+            ]
+        );
+        assert!(cmds[0].is_async && cmds[0].fallible);
         assert_eq!(cmds[1].answer, "null");
+        assert!(!cmds[1].is_async && cmds[1].fallible);
         assert_eq!(named.into_iter().collect::<Vec<_>>(), ["Session"]);
     }
 }
