@@ -30,6 +30,7 @@ impl Detector {
     /// A detector with `config` that goes on from `state`.
     pub fn resume(config: DetectorConfig, mut state: DetectorState) -> Self {
         state.share_names();
+        state.fit();
         Self { config, state }
     }
 

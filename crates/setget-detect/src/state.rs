@@ -173,6 +173,28 @@ impl DetectorState {
         self.names = names;
     }
 
+    /// Gives back the room a state read back from its saved form holds beyond what it keeps:
+    /// decoding grows each list by doubling, so a member's 20 recent sign-ins took room for
+    /// 32 (with 10,000 members, 26 MB instead of 16 MB held for as long as the app runs).
+    pub(crate) fn fit(&mut self) {
+        for history in self.members.values_mut() {
+            history.recent.shrink_to_fit();
+            history.devices.shrink_to_fit();
+            history.networks.shrink_to_fit();
+            history.systems.shrink_to_fit();
+            history.familiar.shrink_to_fit();
+        }
+        for failures in self.member_failures.values_mut() {
+            failures.shrink_to_fit();
+        }
+        for failures in self.ip_failures.values_mut() {
+            failures.shrink_to_fit();
+        }
+        for network in self.shared.values_mut() {
+            network.members.shrink_to_fit();
+        }
+    }
+
     /// The last `seq` read, if any.
     pub fn last_seq(&self) -> Option<i64> {
         self.last_seq

@@ -867,6 +867,25 @@ fn a_detector_remembers_a_members_latest_browsers() {
 }
 
 #[test]
+fn a_resumed_detector_holds_no_room_beyond_what_it_keeps() {
+    let mut log = Log::new(DetectorConfig::default());
+    for d in 0..40 {
+        log.quiet(("ada", day(d, 9), "81.2.69.10", LONDON, FIREFOX));
+    }
+    let kept = log.detector.state().members["ada"].recent.len();
+    assert!(kept >= 16, "{kept}");
+    let saved = serde_json::to_string(log.detector.state()).unwrap();
+    // Decoding alone grows the list by doubling, past what it keeps.
+    let decoded: DetectorState = serde_json::from_str(&saved).unwrap();
+    assert!(decoded.members["ada"].recent.capacity() > kept);
+    let resumed = Detector::resume(DetectorConfig::default(), decoded);
+    let ada = &resumed.state().members["ada"];
+    assert_eq!(ada.recent.len(), kept);
+    assert_eq!(ada.recent.capacity(), kept);
+    assert_eq!(ada.devices.capacity(), ada.devices.len());
+}
+
+#[test]
 fn a_detector_resumed_from_its_saved_state_goes_on_as_if_never_stopped() {
     // Ada's habits, a password attack in progress, and shared office sign-ins.
     let mut log = Log::new(DetectorConfig::default());
