@@ -50,6 +50,9 @@ enum Message {
     Event { name: String, payload: Value },
     /// App → window: come forward (unminimized, shown, focused).
     Show,
+    /// Window → app: the window is closing, so the process ends: a window asked for from
+    /// now on is a new one.
+    Closing,
 }
 
 /// Writes each message sent to the returned channel to `writer`, one line each, until the
@@ -158,10 +161,21 @@ fn start(app: &AppHandle, number: u64) -> anyhow::Result<mpsc::UnboundedSender<M
     tauri::async_runtime::spawn(async move {
         let mut lines = BufReader::new(reader).lines();
         while let Ok(Some(line)) = lines.next_line().await {
-            let Ok(Message::Call { id, command, args }) = serde_json::from_str(&line) else {
-                // The line is not repeated: it may hold a password.
-                tracing::warn!("the window process sent a line that is not a call");
-                continue;
+            let (id, command, args) = match serde_json::from_str(&line) {
+                Ok(Message::Call { id, command, args }) => (id, command, args),
+                Ok(Message::Closing) => {
+                    let link = served.state::<Link>();
+                    let mut window = link.window();
+                    if window.as_ref().is_some_and(|peer| peer.number == number) {
+                        *window = None;
+                    }
+                    continue;
+                }
+                _ => {
+                    // The line is not repeated: it may hold a password.
+                    tracing::warn!("the window process sent a line that is not a call");
+                    continue;
+                }
             };
             let (app, answers) = (served.clone(), answers.clone());
             tauri::async_runtime::spawn(async move {
@@ -199,7 +213,8 @@ fn ended(app: &AppHandle, number: u64, failed: bool) {
     let link = app.state::<Link>();
     {
         let mut window = link.window();
-        if window.as_ref().is_none_or(|peer| peer.number != number) {
+        if window.as_ref().is_some_and(|peer| peer.number != number) {
+            // A new window opened while this one closed.
             return;
         }
         *window = None;
@@ -375,13 +390,18 @@ pub fn run(demo: bool) -> anyhow::Result<std::process::ExitCode> {
             Ok(())
         })
         .on_window_event(move |window, event| {
-            // Saved as it closes, so that a later kill of the app keeps it (the demo keeps
-            // none).
-            if let tauri::WindowEvent::CloseRequested { .. } = event
-                && !demo
-                && let Err(e) = window.app_handle().save_window_state(desktop::WINDOW_STATE)
-            {
-                tracing::debug!(error = %e, "the window's place was not saved");
+            if let tauri::WindowEvent::CloseRequested { .. } = event {
+                // The app opens a new window if asked from now on, not this one.
+                if let Some(out) = &*lock(&window.state::<Arc<Calls>>().out) {
+                    let _ = out.send(Message::Closing);
+                }
+                // Saved as it closes, so that a later kill of the app keeps it (the demo
+                // keeps none).
+                if !demo
+                    && let Err(e) = window.app_handle().save_window_state(desktop::WINDOW_STATE)
+                {
+                    tracing::debug!(error = %e, "the window's place was not saved");
+                }
             }
         })
         .invoke_handler(forward)

@@ -366,10 +366,38 @@ async fn the_tray_counts_alerts_pauses_notifications_and_keeps_watching_with_the
         "a second launch did not hand over and exit",
     );
     assert!(status.success(), "{status}");
-    display
+    let window = display
         .wait_viewable(TITLE, true, Duration::from_secs(10))
         .unwrap();
     assert_eq!(display.windows_titled(TITLE).unwrap().len(), 1);
+
+    // Open at once after a close: the closing window's process is on its way out, so a new
+    // one comes.
+    let window_process = |children: &[setget_e2e::processes::Process]| {
+        children
+            .iter()
+            .find(|c| c.parent == app_pid && c.name == "setget-admin")
+            .map(|c| c.pid)
+    };
+    let (_, children) = app_and_children(&app, Some(home.path())).unwrap();
+    let closing = window_process(&children).expect("no window process");
+    display.close(window).unwrap();
+    tray.click("Open").unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, children) = app_and_children(&app, Some(home.path())).unwrap();
+        let current = window_process(&children);
+        if current.is_some_and(|pid| pid != closing)
+            && display.wait_viewable(TITLE, true, Duration::ZERO).is_ok()
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "Open right after a close showed no window: {children:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 
     // Quit from the tray ends the app: the window and the tray item go.
     tray.click("Quit").unwrap();
