@@ -26,7 +26,8 @@ use tracing_subscriber::EnvFilter;
 /// The running demo, kept until the app exits (then its folder is removed).
 struct DemoFiles(std::sync::Mutex<Option<demo::Demo>>);
 
-/// How often the tray looks again at the clock (a pause ends by itself).
+/// How often the tray looks again at the clock (a pause ends by itself), and the app, while
+/// its window is closed, gives back the memory it no longer uses.
 const TRAY_TICK: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// SetGet Session Admin.
@@ -192,6 +193,11 @@ fn main() -> anyhow::Result<std::process::ExitCode> {
                 loop {
                     tick.tick().await;
                     desktop::refresh(&handle);
+                    // In the tray, what the sync's rounds freed goes back to the system
+                    // instead of waiting in the allocator for a window that is not there.
+                    if !window::is_open(&handle) {
+                        desktop::release_memory(&handle);
+                    }
                 }
             });
             Ok(())
