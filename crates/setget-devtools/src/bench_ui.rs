@@ -14,7 +14,8 @@
 //!   WebKit processes it started, each and together: with the window open after the filters
 //!   (and the app's peak); in the tray, after the window was closed for
 //!   `SETGET_BENCH_TRAY_MINUTES` (10) while events stream in; and the floor, the same binary
-//!   in the tray with no account and no window ever built.
+//!   in the tray with no account and no window ever built, idling beside it as long and
+//!   measured at the same moment.
 //! - Under load ([`crate::bench_ui_load`]): keystrokes to rows and the longest frame gap while
 //!   an export of the whole log runs and the sync applies a burst of 10,000 events.
 //!
@@ -333,13 +334,17 @@ pub fn inner(args: &[String]) -> anyhow::Result<()> {
             events,
         )
         .await?;
-        // The window closed to the tray, events streaming in; then the floor.
+        // The window closed to the tray, events streaming in; the floor idles beside it for
+        // as long, and both are measured at once: a library's pages count towards the PSS of
+        // each process that maps them, so the two are compared among the same processes.
         let minutes = tray_minutes()?;
+        let floor_app = Floor::start(&release, &scratch.join("floor"))?;
         let tray = in_the_tray(&app, &home, (&server_dir.join("setget-server"), Path::new(db)), minutes)?;
+        let floor = floor_app.measure()?;
+        drop(floor_app);
         let _ = Command::new("kill").arg(app_pid.to_string()).status();
         let _ = client.close().await;
         drop(driver);
-        let floor = floor(&release, &scratch.join("floor"))?;
 
         starts.sort_by(f64::total_cmp);
         let start_median = starts[starts.len() / 2];
@@ -524,28 +529,34 @@ fn in_the_tray(
 /// How many of the app's mappings the tray's figures list.
 const LARGEST_MAPPINGS: usize = 10;
 
-/// How long the floor's app idles before it is measured.
-const FLOOR_IDLE: Duration = Duration::from_secs(15);
+/// The floor: the same binary idling in the tray with a profile of its own, no account and
+/// no window ever built (`--minimized`); killed when dropped.
+struct Floor(std::process::Child);
 
-/// The floor: the same binary idling in the tray with a profile of its own in `home`, no
-/// account and no window ever built (`--minimized`).
-fn floor(release: &Path, home: &Path) -> anyhow::Result<Footprint> {
-    let mut child = admin(release, home, &["--minimized"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .context("starting the floor's app")?;
-    std::thread::sleep(FLOOR_IDLE);
-    let measured = match child.try_wait()? {
-        Some(status) => Err(anyhow::anyhow!("the floor's app ended ({status})")),
-        None => {
-            let children = setget_e2e::processes::children_of(child.id());
-            Ok(footprint(child.id(), &children))
+impl Floor {
+    fn start(release: &Path, home: &Path) -> anyhow::Result<Self> {
+        let child = admin(release, home, &["--minimized"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("starting the floor's app")?;
+        Ok(Self(child))
+    }
+
+    fn measure(&self) -> anyhow::Result<Footprint> {
+        let pid = self.0.id();
+        if !Path::new(&format!("/proc/{pid}")).exists() {
+            bail!("the floor's app ended");
         }
-    };
-    let _ = child.kill();
-    let _ = child.wait();
-    measured
+        Ok(footprint(pid, &setget_e2e::processes::children_of(pid)))
+    }
+}
+
+impl Drop for Floor {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 /// What [`footprint`] measured.
