@@ -73,6 +73,38 @@ pub fn prepare() -> Rendering {
     rendering
 }
 
+/// GDK's variable for its use of OpenGL.
+const GDK_GL: &str = "GDK_GL";
+/// Whether [`prepare_app_process`] turned GDK's OpenGL off (not the user).
+static GL_OFF_HERE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// The app process draws nothing itself (the window is another process's, the tray's icon
+/// the panel's to draw), so GDK is kept from loading the OpenGL driver when it opens the
+/// display: on a machine without a GPU that driver is Mesa's software one, with LLVM, which
+/// held 25 MB of the app process (8 MB of it its own) for as long as it ran. A `GDK_GL` the
+/// user set is left alone. The window's process gets the environment as it was
+/// ([`restore_for_window`]).
+///
+/// Call it in `main` while the process has no other thread, as [`prepare`].
+#[allow(unsafe_code)]
+pub fn prepare_app_process() {
+    if std::env::var_os(GDK_GL).is_none() {
+        // SAFETY: as in `prepare`: no other thread exists yet to read or write the
+        // environment.
+        unsafe { std::env::set_var(GDK_GL, "disable") };
+        GL_OFF_HERE.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// The window's process gets the environment as the user set it: WebKit's compositing
+/// reaches the window through GDK's OpenGL, and WebKit loads the driver itself in any case
+/// (turning GDK's off there saved nothing when it draws in software).
+pub fn restore_for_window(command: &mut std::process::Command) {
+    if GL_OFF_HERE.load(std::sync::atomic::Ordering::SeqCst) {
+        command.env_remove(GDK_GL);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -145,6 +145,7 @@ fn start(app: &AppHandle, number: u64) -> anyhow::Result<mpsc::UnboundedSender<M
     let exe = std::env::current_exe()?;
     let mut command = Command::new(exe);
     command.arg(WINDOW_ARG);
+    crate::rendering::restore_for_window(&mut command);
     if app.state::<crate::shell::Shell>().demo.is_some() {
         command.arg("--demo");
     }

@@ -1708,6 +1708,23 @@ async fn without_a_gpu_the_window_draws_without_compositing_unless_the_user_says
             "with {env:?} on a machine {} a GPU render node",
             if gpu { "with" } else { "without" }
         );
+        // The app process draws nothing: GDK never loaded an OpenGL driver into it. The
+        // window's process gets the environment as the user set it.
+        let (app_pid, _) = processes::app_and_children(&app, Some(home.path())).unwrap();
+        let maps = std::fs::read_to_string(format!("/proc/{app_pid}/maps")).unwrap();
+        assert!(
+            !maps.contains("_dri.so") && !maps.contains("libLLVM") && !maps.contains("libGLX_mesa"),
+            "the app process loaded an OpenGL driver"
+        );
+        let window = children
+            .iter()
+            .find(|p| p.parent == app_pid && p.name == "setget-admin")
+            .expect("the window's process");
+        assert_eq!(
+            processes::environ_of(window.pid, "GDK_GL"),
+            runners("GDK_GL"),
+            "with {env:?}"
+        );
         client.close().await.unwrap();
     }
 }
