@@ -55,20 +55,42 @@ enum Message {
     Closing,
 }
 
-/// Writes each message sent to the returned channel to `writer`, one line each, until the
-/// channel or the socket closes.
-fn writer(mut writer: tokio::net::unix::OwnedWriteHalf) -> mpsc::UnboundedSender<Message> {
+/// Takes the socket onto the async runtime (from whichever thread: the tray's, a
+/// notification's task, the setup) and runs `serve` on its reading half, while the messages
+/// sent to the returned channel are written to it, one line each, until the channel or the
+/// socket closes.
+fn connect<F, Fut>(
+    socket: std::os::unix::net::UnixStream,
+    serve: F,
+) -> mpsc::UnboundedSender<Message>
+where
+    F: FnOnce(tokio::net::unix::OwnedReadHalf, mpsc::UnboundedSender<Message>) -> Fut
+        + Send
+        + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
     let (tx, mut rx) = mpsc::unbounded_channel::<Message>();
+    let out = tx.clone();
     tauri::async_runtime::spawn(async move {
-        while let Some(message) = rx.recv().await {
-            let Ok(mut line) = serde_json::to_vec(&message) else {
-                continue;
-            };
-            line.push(b'\n');
-            if writer.write_all(&line).await.is_err() {
-                break;
+        let (reader, mut writer) = match UnixStream::from_std(socket) {
+            Ok(stream) => stream.into_split(),
+            Err(e) => {
+                tracing::warn!(error = %e, "the window's socket could not be used");
+                return;
             }
-        }
+        };
+        tauri::async_runtime::spawn(async move {
+            while let Some(message) = rx.recv().await {
+                let Ok(mut line) = serde_json::to_vec(&message) else {
+                    continue;
+                };
+                line.push(b'\n');
+                if writer.write_all(&line).await.is_err() {
+                    break;
+                }
+            }
+        });
+        serve(reader, out).await;
     });
     tx
 }
@@ -152,14 +174,9 @@ fn start(app: &AppHandle, number: u64) -> anyhow::Result<mpsc::UnboundedSender<M
     let mut child = command
         .stdin(Stdio::from(std::os::fd::OwnedFd::from(theirs)))
         .spawn()?;
-    let (reader, write_half) = tauri::async_runtime::block_on(async move {
-        UnixStream::from_std(ours).map(UnixStream::into_split)
-    })?;
-    let out = writer(write_half);
     // Its calls, each answered on a task of its own as it completes.
     let served = app.clone();
-    let answers = out.clone();
-    tauri::async_runtime::spawn(async move {
+    let out = connect(ours, move |reader, answers| async move {
         let mut lines = BufReader::new(reader).lines();
         while let Ok(Some(line)) = lines.next_line().await {
             let (id, command, args) = match serde_json::from_str(&line) {
@@ -359,12 +376,8 @@ pub fn run(demo: bool) -> anyhow::Result<std::process::ExitCode> {
         .manage(Arc::clone(&calls))
         .setup(move |app| {
             let handle = app.handle().clone();
-            let (reader, write_half) =
-                tauri::async_runtime::block_on(async move { UnixStream::from_std(socket) })?
-                    .into_split();
-            *lock(&served.out) = Some(writer(write_half));
             let calls = Arc::clone(&served);
-            tauri::async_runtime::spawn(async move {
+            let out = connect(socket, move |reader, _| async move {
                 let mut lines = BufReader::new(reader).lines();
                 while let Ok(Some(line)) = lines.next_line().await {
                     match serde_json::from_str(&line) {
@@ -386,6 +399,7 @@ pub fn run(demo: bool) -> anyhow::Result<std::process::ExitCode> {
                 calls.close();
                 handle.exit(0);
             });
+            *lock(&served.out) = Some(out);
             let window = build(app.handle(), demo)?;
             bring_forward(&window);
             Ok(())

@@ -13,7 +13,7 @@ use fantoccini::actions::{InputSource, MouseActions, PointerAction};
 use setget_e2e::processes::app_and_children;
 use setget_e2e::{
     Browser, Display, FaultProxy, NotifyMonitor, SCREEN_SEPARATOR, ServerProcess, TrayItem, agents,
-    built_binary, snapshot,
+    built_binary, invoke_action, snapshot,
 };
 use setget_protocol::SessionStatus;
 
@@ -216,7 +216,11 @@ fn exit_within(mut child: AppProcess, timeout: Duration, what: &str) -> std::pro
 }
 
 /// `who` signs in from Sydney on a Mac: an unfamiliar sign-in; waits for its notification.
-async fn sign_in_from_sydney(server: &ServerProcess, monitor: &NotifyMonitor, who: &str) {
+async fn sign_in_from_sydney(
+    server: &ServerProcess,
+    monitor: &NotifyMonitor,
+    who: &str,
+) -> setget_e2e::NotifyCall {
     server
         .browser_sign_in(who, PASSWORD, agents::CHROME_MAC, "1.1.1.1")
         .await
@@ -225,7 +229,7 @@ async fn sign_in_from_sydney(server: &ServerProcess, monitor: &NotifyMonitor, wh
         .wait_for(Duration::from_secs(15), |c| {
             c.title == format!("Unfamiliar sign-in: {who}")
         })
-        .unwrap();
+        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -335,7 +339,7 @@ async fn the_tray_counts_alerts_pauses_notifications_and_keeps_watching_with_the
     web_process_ends(&app, home.path(), app_pid).await;
 
     // It keeps watching: Cyd from Sydney is notified with the window closed, and counted.
-    sign_in_from_sydney(&server, &monitor, cyd).await;
+    let cyds = sign_in_from_sydney(&server, &monitor, cyd).await;
     tray.wait_for_item("3 new alerts", Duration::from_secs(10), |_| true)
         .unwrap();
 
@@ -356,6 +360,20 @@ async fn the_tray_counts_alerts_pauses_notifications_and_keeps_watching_with_the
         children.iter().any(|c| c.name == WEB_PROCESS),
         "no web process for the window opened again: {children:?}"
     );
+    display.close(window).unwrap();
+    display.wait_gone(TITLE, Duration::from_secs(10)).unwrap();
+    web_process_ends(&app, home.path(), app_pid).await;
+
+    // The Open of the notification Cyd's sign-in raised, the window closed: a window opens
+    // on the alerts.
+    invoke_action(cyds.id, "open").unwrap();
+    let window = display
+        .wait_viewable(
+            &format!("{TITLE}{SCREEN_SEPARATOR}Alerts"),
+            true,
+            Duration::from_secs(10),
+        )
+        .unwrap();
     display.close(window).unwrap();
     display.wait_gone(TITLE, Duration::from_secs(10)).unwrap();
     web_process_ends(&app, home.path(), app_pid).await;
