@@ -68,12 +68,13 @@ fn main() -> anyhow::Result<std::process::ExitCode> {
     if let Some(command) = cli.command {
         return Ok(cli::run(command));
     }
+    // Still with no other thread than this one.
+    desktop::limit_arenas();
     if cli.window {
         return window::run(cli.demo);
     }
-    // The app process, still with no other thread than this one.
+    // The app process.
     rendering::prepare_app_process();
-    desktop::limit_arenas();
     // Only the profile's folders are read before the single-instance plugin has looked for a
     // running copy: a second launch hands over without opening the cache or starting a sync
     // or a demo server.
