@@ -43,7 +43,7 @@ impl SignIn {
     }
 }
 
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
 pub(crate) struct History {
     /// The latest sign-ins, oldest first (as many as the longest window).
     pub(crate) recent: VecDeque<SignIn>,
@@ -119,7 +119,7 @@ pub(crate) type Failure = (DateTime<Utc>, Option<String>, usize);
 /// What a detector learnt from the events it read: the members' baselines, recent failures,
 /// the workspace's shared networks, and how far it read. Serialisable, so that the app can
 /// keep it beside the log instead of reading the whole log again at every start.
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
 pub struct DetectorState {
     pub(crate) members: HashMap<String, History>,
     /// Per member, when failed sign-ins came and how many each event stood for.
@@ -175,24 +175,13 @@ impl DetectorState {
 
     /// Gives back the room a state read back from its saved form holds beyond what it keeps:
     /// decoding grows each list by doubling, so a member's 20 recent sign-ins took room for
-    /// 32 (with 10,000 members, 26 MB instead of 16 MB held for as long as the app runs).
+    /// 32 (with 10,000 members, 26 MB instead of 16 MB held for as long as the app runs). The
+    /// state is copied whole (a list's copy holds just its items) and the decoded one dropped:
+    /// shrinking each list in place instead left its spare room as a hole between the parts
+    /// that stay, too small to go back to the system, where the decoded state, made in one
+    /// go, is freed in one piece.
     pub(crate) fn fit(&mut self) {
-        for history in self.members.values_mut() {
-            history.recent.shrink_to_fit();
-            history.devices.shrink_to_fit();
-            history.networks.shrink_to_fit();
-            history.systems.shrink_to_fit();
-            history.familiar.shrink_to_fit();
-        }
-        for failures in self.member_failures.values_mut() {
-            failures.shrink_to_fit();
-        }
-        for failures in self.ip_failures.values_mut() {
-            failures.shrink_to_fit();
-        }
-        for network in self.shared.values_mut() {
-            network.members.shrink_to_fit();
-        }
+        *self = self.clone();
     }
 
     /// The last `seq` read, if any.
@@ -203,7 +192,7 @@ impl DetectorState {
 
 /// The first members (by a hash of their id) who signed in from a network, and when the first
 /// of them did.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct SharedNetwork {
     pub(crate) members: Vec<u64>,
     pub(crate) since: DateTime<Utc>,
