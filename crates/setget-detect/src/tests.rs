@@ -867,6 +867,26 @@ fn a_detector_remembers_a_members_latest_browsers() {
 }
 
 #[test]
+fn a_kept_sign_in_is_small_and_its_names_are_saved_as_their_text() {
+    use crate::state::{Name, SignIn};
+    // Up to 20 per member are kept: each name a thin pointer.
+    assert_eq!(std::mem::size_of::<Option<Name>>(), 8);
+    assert!(
+        std::mem::size_of::<SignIn>() <= 56,
+        "{}",
+        std::mem::size_of::<SignIn>()
+    );
+    let mut state = DetectorState::default();
+    let paris = state.name(Some("Paris")).unwrap();
+    let again = state.name(Some("Paris")).unwrap();
+    assert_eq!(&*paris, "Paris");
+    assert_eq!(paris, again);
+    assert_eq!(serde_json::to_string(&paris).unwrap(), "\"Paris\"");
+    let read: Name = serde_json::from_str("\"Lyon\"").unwrap();
+    assert_eq!(read.to_string(), "Lyon");
+}
+
+#[test]
 fn a_resumed_detector_holds_no_room_beyond_what_it_keeps() {
     let mut log = Log::new(DetectorConfig::default());
     for d in 0..40 {
