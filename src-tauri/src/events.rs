@@ -26,10 +26,7 @@ impl<P: Serialize + Clone> WindowEvent<P> {
     /// Sends the event to the window (in its process: see `window`); a window that is not
     /// open or not listening misses it.
     pub fn emit(&self, app: &AppHandle, payload: P) {
-        match serde_json::to_value(payload) {
-            Ok(payload) => crate::window::send_event(app, self.name, payload),
-            Err(e) => tracing::debug!(error = %e, event = self.name, "an event was not sent"),
-        }
+        crate::window::send_event(app, self.name, &payload);
     }
 }
 

@@ -116,6 +116,17 @@ impl Link {
     fn window(&self) -> std::sync::MutexGuard<'_, Option<Peer>> {
         self.window.lock().unwrap_or_else(|e| e.into_inner())
     }
+
+    /// The window process `number` is going (closing) or gone: it is no longer the window.
+    /// False when another window has started since, which is the window now.
+    fn forget(&self, number: u64) -> bool {
+        let mut window = self.window();
+        if window.as_ref().is_some_and(|peer| peer.number != number) {
+            return false;
+        }
+        *window = None;
+        true
+    }
 }
 
 /// Whether the window is open (its process runs).
@@ -148,14 +159,21 @@ pub fn open(app: &AppHandle) {
 }
 
 /// Sends the page an event; a window that is not open misses it.
-pub fn send_event(app: &AppHandle, name: &str, payload: Value) {
+/// (The payload is encoded only then: the sync's status changes many times a second during
+/// a first sync, with the window as often closed.)
+pub fn send_event(app: &AppHandle, name: &str, payload: &impl Serialize) {
     if let Some(link) = app.try_state::<Link>()
         && let Some(peer) = &*link.window()
     {
-        let _ = peer.out.send(Message::Event {
-            name: name.to_owned(),
-            payload,
-        });
+        match serde_json::to_value(payload) {
+            Ok(payload) => {
+                let _ = peer.out.send(Message::Event {
+                    name: name.to_owned(),
+                    payload,
+                });
+            }
+            Err(e) => tracing::debug!(error = %e, event = name, "an event was not sent"),
+        }
     }
 }
 
@@ -182,11 +200,7 @@ fn start(app: &AppHandle, number: u64) -> anyhow::Result<mpsc::UnboundedSender<M
             let (id, command, args) = match serde_json::from_str(&line) {
                 Ok(Message::Call { id, command, args }) => (id, command, args),
                 Ok(Message::Closing) => {
-                    let link = served.state::<Link>();
-                    let mut window = link.window();
-                    if window.as_ref().is_some_and(|peer| peer.number == number) {
-                        *window = None;
-                    }
+                    served.state::<Link>().forget(number);
                     continue;
                 }
                 _ => {
@@ -228,14 +242,9 @@ fn start(app: &AppHandle, number: u64) -> anyhow::Result<mpsc::UnboundedSender<M
 
 /// The window process `number` has ended (`failed`: not as a closed window does).
 fn ended(app: &AppHandle, number: u64, failed: bool) {
-    let link = app.state::<Link>();
-    {
-        let mut window = link.window();
-        if window.as_ref().is_some_and(|peer| peer.number != number) {
-            // A new window opened while this one closed.
-            return;
-        }
-        *window = None;
+    if !app.state::<Link>().forget(number) {
+        // A new window opened while this one closed.
+        return;
     }
     if desktop::stays_without_window(app) {
         desktop::release_memory(app);
@@ -371,17 +380,16 @@ pub fn run(demo: bool) -> anyhow::Result<std::process::ExitCode> {
                 .build(),
         );
     }
-    let served = Arc::clone(&calls);
     let app = builder
         .manage(Arc::clone(&calls))
         .setup(move |app| {
             let handle = app.handle().clone();
-            let calls = Arc::clone(&served);
+            let served = Arc::clone(&calls);
             let out = connect(socket, move |reader, _| async move {
                 let mut lines = BufReader::new(reader).lines();
                 while let Ok(Some(line)) = lines.next_line().await {
                     match serde_json::from_str(&line) {
-                        Ok(Message::Answer { id, ok, value }) => calls.answered(id, ok, value),
+                        Ok(Message::Answer { id, ok, value }) => served.answered(id, ok, value),
                         Ok(Message::Event { name, payload }) => {
                             if let Err(e) = handle.emit(&name, payload) {
                                 tracing::debug!(error = %e, event = name, "an event was missed");
@@ -396,10 +404,10 @@ pub fn run(demo: bool) -> anyhow::Result<std::process::ExitCode> {
                     }
                 }
                 // The app process ended (or quit): so does its window.
-                calls.close();
+                served.close();
                 handle.exit(0);
             });
-            *lock(&served.out) = Some(out);
+            *lock(&calls.out) = Some(out);
             let window = build(app.handle(), demo)?;
             bring_forward(&window);
             Ok(())
