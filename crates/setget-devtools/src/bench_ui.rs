@@ -338,7 +338,7 @@ pub fn inner(args: &[String]) -> anyhow::Result<()> {
         // as long, and both are measured at once: a library's pages count towards the PSS of
         // each process that maps them, so the two are compared among the same processes.
         let minutes = tray_minutes()?;
-        let floor_app = Floor::start(&release, &scratch.join("floor"))?;
+        let mut floor_app = Floor::start(&release, &scratch.join("floor"))?;
         let tray = in_the_tray(&app, &home, (&server_dir.join("setget-server"), Path::new(db)), minutes)?;
         let floor = floor_app.measure()?;
         drop(floor_app);
@@ -543,11 +543,11 @@ impl Floor {
         Ok(Self(child))
     }
 
-    fn measure(&self) -> anyhow::Result<Footprint> {
-        let pid = self.0.id();
-        if !Path::new(&format!("/proc/{pid}")).exists() {
-            bail!("the floor's app ended");
+    fn measure(&mut self) -> anyhow::Result<Footprint> {
+        if let Some(status) = self.0.try_wait()? {
+            bail!("the floor's app ended ({status})");
         }
+        let pid = self.0.id();
         Ok(footprint(pid, &setget_e2e::processes::children_of(pid)))
     }
 }
