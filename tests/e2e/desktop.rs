@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use fantoccini::Locator;
 use fantoccini::actions::{InputSource, MouseActions, PointerAction};
-use setget_e2e::processes::app_and_children;
+use setget_e2e::processes::{app_and_children, window_process};
 use setget_e2e::{
     Browser, Display, FaultProxy, NotifyMonitor, SCREEN_SEPARATOR, ServerProcess, TrayItem, agents,
     built_binary, invoke_action, snapshot,
@@ -334,9 +334,7 @@ async fn the_tray_counts_alerts_pauses_notifications_and_keeps_watching_with_the
         children.iter().any(|c| c.name == WEB_PROCESS),
         "no web process while the window is open: {children:?}"
     );
-    display.close(window).unwrap();
-    display.wait_gone(TITLE, Duration::from_secs(10)).unwrap();
-    web_process_ends(&app, home.path(), app_pid).await;
+    closed_to_the_tray(&display, window, &app, home.path(), app_pid).await;
 
     // It keeps watching: Cyd from Sydney is notified with the window closed, and counted.
     let cyds = sign_in_from_sydney(&server, &monitor, cyd).await;
@@ -360,9 +358,7 @@ async fn the_tray_counts_alerts_pauses_notifications_and_keeps_watching_with_the
         children.iter().any(|c| c.name == WEB_PROCESS),
         "no web process for the window opened again: {children:?}"
     );
-    display.close(window).unwrap();
-    display.wait_gone(TITLE, Duration::from_secs(10)).unwrap();
-    web_process_ends(&app, home.path(), app_pid).await;
+    closed_to_the_tray(&display, window, &app, home.path(), app_pid).await;
 
     // The Open of the notification Cyd's sign-in raised, the window closed: a window opens
     // on the alerts.
@@ -374,9 +370,7 @@ async fn the_tray_counts_alerts_pauses_notifications_and_keeps_watching_with_the
             Duration::from_secs(10),
         )
         .unwrap();
-    display.close(window).unwrap();
-    display.wait_gone(TITLE, Duration::from_secs(10)).unwrap();
-    web_process_ends(&app, home.path(), app_pid).await;
+    closed_to_the_tray(&display, window, &app, home.path(), app_pid).await;
     let second = app_in(&app, home.path(), &[]);
     let status = exit_within(
         second,
@@ -391,20 +385,16 @@ async fn the_tray_counts_alerts_pauses_notifications_and_keeps_watching_with_the
 
     // Open at once after a close: the closing window's process is on its way out, so a new
     // one comes.
-    let window_process = |children: &[setget_e2e::processes::Process]| {
-        children
-            .iter()
-            .find(|c| c.parent == app_pid && c.name == "setget-admin")
-            .map(|c| c.pid)
-    };
     let (_, children) = app_and_children(&app, Some(home.path())).unwrap();
-    let closing = window_process(&children).expect("no window process");
+    let closing = window_process(app_pid, &children)
+        .expect("no window process")
+        .pid;
     display.close(window).unwrap();
     tray.click("Open").unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let (_, children) = app_and_children(&app, Some(home.path())).unwrap();
-        let current = window_process(&children);
+        let current = window_process(app_pid, &children).map(|c| c.pid);
         if current.is_some_and(|pid| pid != closing)
             && display.wait_viewable(TITLE, true, Duration::ZERO).is_ok()
         {
@@ -448,9 +438,18 @@ fn no_window_built(display: &Display, app: &Path, home: &Path) {
     );
 }
 
-/// Waits until the app (still running as `app_pid`) has no process left under it: the
-/// window's process and WebKit's have ended.
-async fn web_process_ends(app: &Path, home: &Path, app_pid: u32) {
+/// Closes `window` as a window manager does and waits until it is gone and the app (still
+/// running as `app_pid`) has no process left under it: the window's process and WebKit's
+/// have ended.
+async fn closed_to_the_tray(
+    display: &Display,
+    window: x11rb::protocol::xproto::Window,
+    app: &Path,
+    home: &Path,
+    app_pid: u32,
+) {
+    display.close(window).unwrap();
+    display.wait_gone(TITLE, Duration::from_secs(10)).unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let (pid, children) = app_and_children(app, Some(home)).expect("the app ended");
@@ -783,9 +782,7 @@ async fn the_windows_process_ends_with_the_app_and_only_the_app_starts_one() {
         .unwrap();
     let (app_pid, children) = app_and_children(&app, Some(home.path())).unwrap();
     assert_eq!(app_pid, child.0.id());
-    let window = children
-        .iter()
-        .find(|c| c.parent == app_pid && c.name == "setget-admin")
+    let window = window_process(app_pid, &children)
         .unwrap_or_else(|| panic!("no window process: {children:?}"));
     assert!(
         children

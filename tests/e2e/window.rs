@@ -1696,7 +1696,7 @@ async fn without_a_gpu_the_window_draws_without_compositing_unless_the_user_says
         // The sign-in screen, drawn either way.
         shown(&client, "[data-testid=sign-in]").await;
         screenshot(&client, "rendering-sign-in.png").await;
-        let (_, children) =
+        let (app_pid, children) =
             processes::app_and_children(&app, Some(home.path())).expect("the app's process");
         let web = children
             .iter()
@@ -1710,16 +1710,12 @@ async fn without_a_gpu_the_window_draws_without_compositing_unless_the_user_says
         );
         // The app process draws nothing: GDK never loaded an OpenGL driver into it. The
         // window's process gets the environment as the user set it.
-        let (app_pid, _) = processes::app_and_children(&app, Some(home.path())).unwrap();
         let maps = std::fs::read_to_string(format!("/proc/{app_pid}/maps")).unwrap();
         assert!(
             !maps.contains("_dri.so") && !maps.contains("libLLVM") && !maps.contains("libGLX_mesa"),
             "the app process loaded an OpenGL driver"
         );
-        let window = children
-            .iter()
-            .find(|p| p.parent == app_pid && p.name == "setget-admin")
-            .expect("the window's process");
+        let window = processes::window_process(app_pid, &children).expect("the window's process");
         assert_eq!(
             processes::environ_of(window.pid, "GDK_GL"),
             runners("GDK_GL"),

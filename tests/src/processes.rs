@@ -57,6 +57,14 @@ pub fn app_and_children(app: &Path, home: Option<&Path>) -> Option<(u32, Vec<Pro
     Some((app_pid, children_in(all, app_pid)))
 }
 
+/// The window's process among the app's `children` (the same binary, started by the app
+/// process `app_pid` as `setget-admin --window`), if the window is open.
+pub fn window_process(app_pid: u32, children: &[Process]) -> Option<&Process> {
+    children
+        .iter()
+        .find(|c| c.parent == app_pid && c.name == "setget-admin")
+}
+
 /// Every process under `pid`: those it started, those they started, and so on.
 pub fn children_of(pid: u32) -> Vec<Process> {
     children_in(all(), pid)
